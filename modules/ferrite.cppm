@@ -1,0 +1,4 @@
+// ferrite — the umbrella module: `import ferrite;` brings every layer.
+export module ferrite;
+export import ferrite.core;
+export import ferrite.flash;

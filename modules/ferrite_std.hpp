@@ -1,0 +1,34 @@
+// ferrite_std.hpp — the one list of standard headers seen by ferrite's module units.
+//
+// Every global module fragment includes exactly this header (through
+// ferrite_modules.hpp) and every importer gets it force-included first. With
+// clang-16 + libstdc++ an identical include prefix in every translation unit
+// is what keeps the ODR checker from reporting false "different definitions
+// in different modules" errors, and it makes std::coroutine_traits visible to
+// every TU that defines a coroutine. Add a header here, never in a module.
+#pragma once
+#include <cstddef>
+#include <compare>
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <concepts>
+#include <coroutine>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+#include <version>
+#if FERRITE_HAVE_FMT
+#include <fmt/format.h>
+#endif

@@ -1,0 +1,6 @@
+// ferrite.deferred — placeholder, being written.
+module;
+#include "ferrite_modules.hpp"
+
+export module ferrite.deferred;
+export import ferrite.flash;

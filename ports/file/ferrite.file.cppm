@@ -1,0 +1,6 @@
+// ferrite.file — placeholder, being written.
+module;
+#include "ferrite_modules.hpp"
+
+export module ferrite.file;
+export import ferrite.flash;
