@@ -1,6 +1,6 @@
 // ferrite.deferred — placeholder, being written.
 module;
-#include "ferrite_modules.hpp"
+#include "ferrite_std.hpp"
 
 export module ferrite.deferred;
 export import ferrite.flash;

@@ -1,6 +1,6 @@
 // ferrite.file — placeholder, being written.
 module;
-#include "ferrite_modules.hpp"
+#include "ferrite_std.hpp"
 
 export module ferrite.file;
 export import ferrite.flash;

@@ -1,6 +1,6 @@
 // ferrite.sim — placeholder, being written.
 module;
-#include "ferrite_modules.hpp"
+#include "ferrite_std.hpp"
 
 export module ferrite.sim;
 export import ferrite.flash;
