@@ -2,3 +2,4 @@
 export module ferrite;
 export import ferrite.core;
 export import ferrite.flash;
+export import ferrite.log;

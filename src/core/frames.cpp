@@ -34,6 +34,8 @@ void arena_deallocate(void* ctx, void* p, std::size_t) noexcept {
 
 }  // namespace
 
+void detail::destroy_frame(std::coroutine_handle<> h) noexcept { h.destroy(); }
+
 void set_frame_allocator(FrameAllocator a) noexcept { current = a; }
 FrameAllocator frame_allocator() noexcept { return current; }
 FrameAllocator heap_frame_allocator() noexcept { return {&heap_allocate, &heap_deallocate, nullptr}; }

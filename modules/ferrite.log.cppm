@@ -1,0 +1,453 @@
+// ferrite.log — the storage engine: a log-structured, wear-levelling,
+// power-loss-safe key/value store over N >= 2 erase sectors.
+//
+// The on-flash format is specified byte by byte in docs/FORMAT.md. In short:
+// records are appended to the head sector; a record is committed when its
+// last unit is programmed and its checksum verifies; mount replays the live
+// sectors and rebuilds a bounded RAM index; garbage collection copies the live
+// records of the oldest sector forward and retires it. No flash unit is ever
+// programmed twice between erases.
+//
+// Every call is a coroutine: co_await it (arguments must stay alive until the
+// awaited call returns). Calls on one Store are serialised by an async mutex,
+// so many coroutines may share a store. Destroying a suspended call (dropping
+// its Task) is allowed only for calls that have not started; a started call
+// must be driven to completion (as with any in-flight flash operation).
+module;
+#include "ferrite_std.hpp"
+
+export module ferrite.log;
+export import ferrite.flash;
+
+export namespace ferrite {
+
+/// One key of the RAM index (16 bytes). Storage is supplied by the caller.
+struct IndexEntry {
+  std::uint32_t hash = 0;        ///< crc32c of the key name
+  std::uint32_t location = 0;    ///< offset of the key's latest record in the partition
+  std::uint32_t binding = 0;     ///< offset of the full record that binds its slot
+  std::uint16_t value_size = 0;  ///< length of the latest value
+  std::uint8_t key_size = 0;
+  std::uint8_t slot = 0;         ///< 0 = none, else 1..126
+};
+
+/// Per-sector bookkeeping (20 bytes per sector). Storage supplied by the caller.
+struct SectorInfo {
+  std::uint32_t sequence = 0;
+  std::uint32_t erase_count = 0;
+  std::uint32_t live_bytes = 0;   ///< full-record bytes GC must copy when it retires this sector
+  std::uint32_t used_bytes = 0;   ///< bytes written after the header
+  std::uint8_t state = 0;         ///< a SectorState
+  std::uint8_t vouched = 0;       ///< mount: an ERASED record names this sector
+};
+
+enum class SectorState : std::uint8_t { garbage = 0, erased, live, retired };
+
+/// Limits of the format (docs/FORMAT.md).
+inline constexpr std::size_t max_key_size = 64;
+inline constexpr std::size_t max_value_size_limit = 32767;
+inline constexpr std::size_t max_slots = 126;
+
+struct StoreConfig {
+  /// RAM index storage, one entry per key the store may hold. Empty: the store
+  /// runs index-less, scanning flash for every lookup (RAM use O(1)).
+  std::span<IndexEntry> index{};
+  /// Key-order permutation (same length as `index`) for ordered scans; empty
+  /// to save 2 bytes per key (ordered scans then cost O(keys) reads per step).
+  std::span<std::uint16_t> order{};
+  /// At least one entry per sector of the partition (the first ones are used). Required.
+  std::span<SectorInfo> sectors{};
+  /// Update small values with compact records that do not repeat the key.
+  bool compact_records = true;
+  /// Read every record back after programming it; a mismatch is Errc::io and
+  /// the write is not acknowledged.
+  bool verify_writes = false;
+  /// Largest value accepted by put (<= max_value_size_limit and small enough
+  /// for the geometry: see Store::value_limit()).
+  std::uint32_t max_value_size = 4096;
+};
+
+/// Caller-owned memory for a store of up to Keys keys over Sectors sectors.
+template <std::size_t Keys, std::size_t Sectors>
+struct StoreMemory {
+  std::array<IndexEntry, Keys> index{};
+  std::array<std::uint16_t, Keys> order{};
+  std::array<SectorInfo, Sectors> sectors{};
+  StoreConfig config(bool ordered = true) noexcept {
+    StoreConfig c;
+    c.index = index;
+    if (ordered) c.order = order;
+    c.sectors = sectors;
+    return c;
+  }
+};
+
+struct StoreStats {
+  std::uint32_t keys = 0;
+  std::uint32_t live_bytes = 0;         ///< bytes GC would copy to keep every key
+  std::uint32_t free_bytes = 0;         ///< room for new records (head + free sectors, minus the reserve)
+  std::uint32_t reclaimable_bytes = 0;  ///< written bytes in live sectors that are no longer live
+  std::uint32_t capacity_bytes = 0;     ///< the most live_bytes the store accepts
+  std::uint32_t live_sectors = 0;
+  std::uint32_t free_sectors = 0;
+  std::uint32_t erase_min = 0;
+  std::uint32_t erase_max = 0;
+  std::uint32_t corrupt_records = 0;    ///< records that failed their checksum outside a torn tail
+  std::uint32_t gc_runs = 0;            ///< sectors retired
+  std::uint32_t records_copied = 0;     ///< records rewritten by garbage collection
+  std::uint32_t records_written = 0;    ///< records appended (user and GC)
+  std::uint32_t writes_skipped = 0;     ///< puts that found the same value and wrote nothing
+  std::uint32_t sectors_erased = 0;     ///< erases issued by this store since mount/format
+  bool head_sealed = false;
+};
+
+/// Up to 8 bytes of a fixed-size value (the kved types), carried by value so
+/// it outlives the call that writes it.
+struct Scalar {
+  std::array<std::byte, 8> bytes{};
+  std::uint8_t size = 0;
+
+  template <class T>
+    requires(std::is_arithmetic_v<T> && sizeof(T) <= 8)
+  static Scalar of(T v) noexcept {
+    Scalar s;
+    std::memcpy(s.bytes.data(), &v, sizeof(T));
+    s.size = sizeof(T);
+    return s;
+  }
+  /// The value as T. Errors: invalid_argument when the stored size differs.
+  template <class T>
+    requires(std::is_arithmetic_v<T> && sizeof(T) <= 8)
+  Result<T> as() const noexcept {
+    if (size != sizeof(T)) return fail(Errc::invalid_argument);
+    T v;
+    std::memcpy(&v, bytes.data(), sizeof(T));
+    return v;
+  }
+  std::span<const std::byte> view() const noexcept { return {bytes.data(), size}; }
+};
+
+/// Bounded work for Store::maintain.
+struct MaintenanceBudget {
+  std::uint32_t max_records = 16;  ///< records GC may copy in this call
+  bool allow_erase = true;         ///< may erase (pre-erase) one free sector
+};
+
+struct MaintenanceReport {
+  std::uint32_t records_copied = 0;
+  std::uint32_t sectors_erased = 0;
+  std::uint32_t sectors_retired = 0;
+  bool more_work = false;          ///< calling again would do something useful
+};
+
+struct FormatOptions {
+  /// 0: derive a store id distinct from every store found in the region.
+  std::uint32_t store_id = 0;
+};
+
+inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+class Store;
+
+/// Iterates keys (in key order when the store keeps the order permutation or
+/// is asked for a range; otherwise in index order). Holds a copy of the
+/// current key. A Cursor is invalidated by nothing: it re-finds its position
+/// after writes, and each step sees the store as it is then.
+class [[nodiscard]] Cursor {
+ public:
+  /// Advances to the next key. Yields false at the end.
+  Task<Result<bool>> next() noexcept;
+  std::span<const std::byte> key() const noexcept { return {key_.data(), key_size_}; }
+  std::string_view key_string() const noexcept {
+    return {reinterpret_cast<const char*>(key_.data()), key_size_};
+  }
+  std::uint32_t value_size() const noexcept { return value_size_; }
+
+ private:
+  friend class Store;
+  Store* store_ = nullptr;
+  std::array<std::byte, max_key_size> prefix_{};
+  std::uint8_t prefix_size_ = 0;
+  std::array<std::byte, max_key_size> upper_{};  // exclusive upper bound of a range
+  std::uint8_t upper_size_ = 0;
+  bool has_upper_ = false;
+  std::array<std::byte, max_key_size> key_{};
+  std::uint8_t key_size_ = 0;
+  std::uint32_t value_size_ = 0;
+  bool started_ = false;
+  bool ordered_ = false;
+  bool from_lower_ = false;
+  std::uint32_t position_ = 0;   // unordered: index position; index-less: log offset
+};
+
+/// The key/value store. Not copyable; the Flash and the caller's memory must
+/// outlive it.
+class Store {
+ public:
+  Store(Flash flash, StoreConfig config) noexcept;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  /// Erases the first sector of the region and starts an empty store there;
+  /// the other sectors are erased when first needed. The store is mounted
+  /// afterwards. Errors: invalid_argument (config/geometry unusable),
+  /// unsupported (geometry the format cannot hold), and flash errors.
+  Task<Status> format(FormatOptions options = {}) noexcept;
+
+  /// Scans the region and rebuilds the index. Reads only; writes nothing.
+  /// Errors: not_formatted (blank region), foreign_format (not a ferrite store,
+  /// another format version or geometry), no_memory (more keys than the index
+  /// holds), invalid_argument (config), flash errors.
+  Task<Status> mount() noexcept;
+
+  /// Forgets the mounted state (nothing to flush: every acknowledged write is
+  /// already durable). Calls other than format/mount then fail with not_mounted.
+  void unmount() noexcept;
+  bool mounted() const noexcept { return mounted_; }
+
+  /// Stores `value` under `key`. Writes nothing when the stored value is the
+  /// same. Durable when it returns ok. Errors: invalid_argument (empty key),
+  /// too_large (key > 64 bytes, value > value_limit()), no_space (nothing
+  /// changed), no_memory (index full), io (verify-after-write mismatch),
+  /// flash errors. On an error the previous value stays readable.
+  Task<Status> put(std::span<const std::byte> key, std::span<const std::byte> value) noexcept;
+  Task<Status> put(std::string_view key, std::string_view value) noexcept {
+    return put(as_bytes(key), as_bytes(value));
+  }
+  /// Typed helper for kved's types (u8..u64, i8..i64, float, double).
+  Task<Status> put_scalar(std::span<const std::byte> key, Scalar value) noexcept;
+  template <class T>
+    requires(std::is_arithmetic_v<T> && sizeof(T) <= 8)
+  Task<Status> put_as(std::string_view key, T value) noexcept {
+    return put_scalar(as_bytes(key), Scalar::of(value));
+  }
+
+  /// Copies the value into `out` and returns its length. Errors: not_found,
+  /// buffer_too_small (nothing copied; size_of tells the size), corrupt (the
+  /// record fails its checksum: never returned as data), flash errors.
+  Task<Result<std::size_t>> get(std::span<const std::byte> key, std::span<std::byte> out) noexcept;
+  Task<Result<std::size_t>> get(std::string_view key, std::span<std::byte> out) noexcept {
+    return get(as_bytes(key), out);
+  }
+  /// Replaces the contents of `out` with the value (host convenience).
+  Task<Status> get_into(std::span<const std::byte> key, std::vector<std::byte>& out) noexcept;
+  Task<Status> get_string(std::string_view key, std::string& out) noexcept;
+  /// A value of at most 8 bytes, e.g. `(co_await s.get_scalar(k))->as<std::uint32_t>()`.
+  Task<Result<Scalar>> get_scalar(std::span<const std::byte> key) noexcept;
+  Task<Result<Scalar>> get_scalar(std::string_view key) noexcept { return get_scalar(as_bytes(key)); }
+
+  /// Removes `key`. Errors: not_found, no_space, flash errors.
+  Task<Status> erase(std::span<const std::byte> key) noexcept;
+  Task<Status> erase(std::string_view key) noexcept { return erase(as_bytes(key)); }
+
+  Task<Result<bool>> contains(std::span<const std::byte> key) noexcept;
+  Task<Result<bool>> contains(std::string_view key) noexcept { return contains(as_bytes(key)); }
+  /// The value's length. Errors: not_found.
+  Task<Result<std::size_t>> size_of(std::span<const std::byte> key) noexcept;
+  Task<Result<std::size_t>> size_of(std::string_view key) noexcept { return size_of(as_bytes(key)); }
+
+  /// Every key starting with `prefix` (all keys for an empty prefix).
+  Cursor scan(std::span<const std::byte> prefix = {}) noexcept;
+  Cursor scan(std::string_view prefix) noexcept { return scan(as_bytes(prefix)); }
+  /// Keys k with lower <= k < upper, in key order (bytewise, shorter first on a
+  /// common prefix). An empty `upper` means no upper bound.
+  Cursor range(std::span<const std::byte> lower, std::span<const std::byte> upper) noexcept;
+
+  /// Bounded background work: pre-erase a free sector, or advance garbage
+  /// collection by up to budget.max_records copies. Call from idle time so
+  /// that puts never wait for an erase.
+  Task<Result<MaintenanceReport>> maintain(MaintenanceBudget budget = {}) noexcept;
+
+  StoreStats stats() const noexcept;
+  /// Largest value put accepts for this geometry and configuration.
+  std::uint32_t value_limit() const noexcept { return value_limit_; }
+  std::span<const SectorInfo> sectors() const noexcept { return sectors_; }
+  const Geometry& geometry() const noexcept { return geometry_; }
+  /// Bytes of RAM this store uses for its own state (object + index + sector table).
+  std::size_t ram_bytes() const noexcept;
+
+ private:
+  friend class Cursor;
+  struct Record;
+  struct Located;
+
+  // mount / format
+  Task<Status> mount_locked() noexcept;
+  Task<Status> replay_sector(std::uint32_t sector) noexcept;
+  Task<Status> check_tail_blank(std::uint32_t sector, std::uint32_t offset) noexcept;
+  Task<Status> apply_record(const Record& rec) noexcept;
+  Task<Status> open_sector_at(std::uint32_t sector) noexcept;
+  void reset_state() noexcept;
+
+  // records
+  Task<Result<Record>> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit) noexcept;
+  Task<Result<std::uint32_t>> crc_of_range(std::uint32_t address, std::uint32_t length, std::uint32_t crc) noexcept;
+  Task<Result<std::uint32_t>> append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
+                                     std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
+                                     std::uint8_t meta_type) noexcept;
+  Task<Result<std::uint32_t>> write_record(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
+                                           std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
+                                           std::uint8_t meta_type) noexcept;
+  /// Programs [head | key | value | padding] at `address`, `total` bytes; the
+  /// value comes from `value` or, when value_from != none, from flash.
+  Task<Status> program_record(std::uint32_t address, std::span<const std::byte> head,
+                              std::span<const std::byte> key, std::span<const std::byte> value,
+                              std::uint32_t total, std::uint32_t value_from = none,
+                              std::uint32_t value_size = 0) noexcept;
+  Task<Status> verify_record(std::uint32_t address, std::span<const std::byte> head,
+                             std::span<const std::byte> key, std::span<const std::byte> value,
+                             std::uint32_t value_from, std::uint32_t value_size) noexcept;
+  Task<Result<bool>> stored_value_equals(const IndexEntry& e, std::span<const std::byte> key,
+                                         std::span<const std::byte> value) noexcept;
+
+  // space and garbage collection
+  Task<Status> ensure_room(std::uint32_t record_size, std::uint32_t new_live_bytes) noexcept;
+  Task<Status> open_sector(bool for_gc) noexcept;
+  Task<Status> erase_sector(std::uint32_t sector, bool mark) noexcept;
+  Task<Status> start_gc() noexcept;
+  Task<Result<std::uint32_t>> gc_step(std::uint32_t max_records) noexcept;
+  Task<Status> copy_entry(std::size_t entry) noexcept;
+  Task<Result<bool>> gc_index_less_step() noexcept;
+
+  // index
+  Task<Result<Located>> locate(std::span<const std::byte> key, std::uint32_t hash) noexcept;
+  Task<Result<Located>> locate_by_scan(std::span<const std::byte> key, std::uint32_t hash) noexcept;
+  Task<Result<bool>> key_equals(std::uint32_t binding, std::span<const std::byte> key) noexcept;
+  Task<Result<int>> compare_key_at(std::uint32_t binding, std::uint8_t key_size,
+                                   std::span<const std::byte> key) noexcept;
+  Task<Status> index_insert(IndexEntry e, std::span<const std::byte> key) noexcept;
+  void index_remove(std::size_t position) noexcept;
+  std::size_t lower_bound_hash(std::uint32_t hash) const noexcept;
+  std::size_t entry_for_slot(std::uint8_t slot) const noexcept;
+  std::uint8_t allocate_slot() noexcept;
+  void mark_slot(std::uint8_t slot) noexcept;
+  void release_slot(std::uint8_t slot) noexcept;
+  Task<Status> build_order() noexcept;
+  Task<Status> order_insert(std::size_t position, std::span<const std::byte> key) noexcept;
+
+  // reads
+  Task<Result<std::size_t>> read_value(const IndexEntry& e, std::span<const std::byte> key,
+                                       std::span<std::byte> out) noexcept;
+  Task<Result<std::size_t>> get_locked(std::span<const std::byte> key, std::span<std::byte> out) noexcept;
+  Task<Result<bool>> cursor_next(Cursor& c) noexcept;
+  Task<Result<bool>> cursor_next_by_scan(Cursor& c) noexcept;
+  Task<Result<bool>> read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept;
+
+  std::uint32_t sector_of(std::uint32_t location) const noexcept { return geometry_.sector_of(location); }
+  std::uint32_t payload_of(std::uint32_t sector) const noexcept;
+  std::uint32_t full_size(std::uint32_t key_size, std::uint32_t value_size) const noexcept;
+  std::uint32_t compact_size(std::uint32_t value_size) const noexcept;
+  std::uint32_t head_room() const noexcept;
+  std::uint32_t free_payload() const noexcept;
+  std::uint32_t oldest_live() const noexcept;
+  std::uint32_t capacity() const noexcept;
+  std::uint32_t free_sector_count() const noexcept;
+  bool indexed() const noexcept { return !index_.empty(); }
+
+  Flash flash_;
+  Geometry geometry_;
+  std::span<IndexEntry> index_;
+  std::span<std::uint16_t> order_;
+  std::span<SectorInfo> sectors_;
+  AsyncMutex mutex_;
+  bool compact_;
+  bool verify_;
+  bool config_ok_ = true;
+  bool mounted_ = false;
+  bool head_sealed_ = false;
+  std::uint32_t unit_ = 1;
+  std::uint32_t header_size_ = 32;
+  std::uint32_t value_limit_ = 0;
+  std::uint32_t slack_ = 0;          // largest record: what a sector end may waste
+  std::uint32_t store_id_ = 0;
+  std::uint32_t geometry_crc_ = 0;
+  std::uint32_t tail_ = 0;           // lowest live sequence
+  std::uint32_t head_ = 0;           // head sector index
+  std::uint32_t head_offset_ = 0;    // next write offset inside the head
+  std::uint32_t next_sequence_ = 1;
+  std::uint32_t key_count_ = 0;
+  std::uint32_t live_total_ = 0;
+  std::uint32_t gc_victim_ = none;   // sector being collected, or none
+  bool order_valid_ = false;
+  std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
+  std::array<std::uint32_t, 4> slots_used_{};
+  StoreStats counters_{};
+  std::array<std::byte, 128> buffer_{};
+
+  static constexpr std::uint32_t none = 0xFFFFFFFFu;
+};
+
+// ---------------------------------------------------------------------------
+// Internal (not exported): shared by the implementation units.
+
+struct Store::Record {
+  bool blank = false;               // the first unit reads erased: end of the written area
+  bool compact = false;
+  std::uint8_t kind = 0;            // logfmt::Kind for full records
+  std::uint8_t slot = 0;
+  std::uint8_t key_size = 0;        // or the meta type for META records
+  std::uint32_t value_size = 0;     // full records; compact: from the binding
+  std::uint32_t address = 0;        // partition offset of the record
+  std::uint32_t size = 0;           // aligned size on flash
+  std::uint32_t stored_crc = 0;
+  std::uint32_t key_hash = 0;       // crc32c(key) for PUT/DELETE
+  std::array<std::byte, max_key_size> key{};
+  std::array<std::byte, 8> meta{};  // first bytes of a META value
+};
+
+struct Store::Located {
+  bool found = false;
+  std::size_t position = 0;          // index position (indexed mode)
+  IndexEntry entry{};
+};
+
+}  // namespace ferrite
+
+namespace ferrite::logfmt {
+
+inline constexpr std::uint32_t magic = 0x74526546u;  // "FeRt" little-endian
+inline constexpr std::uint8_t version = 1;
+inline constexpr std::uint32_t header_bytes = 32;
+inline constexpr std::uint32_t full_head = 8;
+inline constexpr std::uint32_t compact_head = 4;
+
+enum Kind : std::uint8_t { put = 0, erase = 1, meta = 2 };
+enum Meta : std::uint8_t { retire = 0, erased = 1 };
+
+constexpr std::uint32_t pack(std::uint8_t kind, std::uint8_t slot, std::uint8_t key_field,
+                             std::uint32_t value_size) noexcept {
+  return std::uint32_t{slot} | 0x80u | (std::uint32_t{kind} << 8) | (std::uint32_t{key_field} << 11) |
+         (value_size << 17);
+}
+constexpr std::uint8_t slot_of(std::uint32_t w) noexcept { return w & 0x7Fu; }
+constexpr std::uint8_t kind_of(std::uint32_t w) noexcept { return (w >> 8) & 0x7u; }
+constexpr std::uint8_t key_field_of(std::uint32_t w) noexcept { return (w >> 11) & 0x3Fu; }
+constexpr std::uint32_t value_size_of(std::uint32_t w) noexcept { return w >> 17; }
+
+inline void put_le32(std::byte* p, std::uint32_t v) noexcept {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+inline std::uint32_t get_le32(const std::byte* p) noexcept {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= std::uint32_t{static_cast<std::uint8_t>(p[i])} << (8 * i);
+  return v;
+}
+inline void put_le16(std::byte* p, std::uint16_t v) noexcept {
+  p[0] = static_cast<std::byte>(v);
+  p[1] = static_cast<std::byte>(v >> 8);
+}
+inline std::uint16_t get_le16(const std::byte* p) noexcept {
+  return static_cast<std::uint16_t>(std::uint32_t{static_cast<std::uint8_t>(p[0])} |
+                                    (std::uint32_t{static_cast<std::uint8_t>(p[1])} << 8));
+}
+/// crc32c of the record position (sector sequence, offset in sector).
+inline std::uint32_t position_crc(std::uint32_t sequence, std::uint32_t offset, std::uint32_t seed) noexcept {
+  std::array<std::byte, 8> pos{};
+  put_le32(pos.data(), sequence);
+  put_le32(pos.data() + 4, offset);
+  return crc32c(pos, seed);
+}
+
+}  // namespace ferrite::logfmt

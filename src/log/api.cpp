@@ -1,0 +1,424 @@
+// The key/value calls: put, get, erase, contains, size_of, scans.
+module;
+#include "ferrite_modules.hpp"
+#include "ferrite_try.hpp"
+
+module ferrite.log;
+
+namespace ferrite {
+
+namespace {
+
+Status check_key(std::span<const std::byte> key) noexcept {
+  if (key.empty()) return fail(Errc::invalid_argument);
+  if (key.size() > max_key_size) return fail(Errc::too_large);
+  return {};
+}
+
+bool has_prefix(std::span<const std::byte> key, std::span<const std::byte> prefix) noexcept {
+  return key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
+}
+
+int compare_keys(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
+  const std::size_t n = std::min(a.size(), b.size());
+  const int c = n ? std::memcmp(a.data(), b.data(), n) : 0;
+  if (c != 0) return c < 0 ? -1 : 1;
+  if (a.size() == b.size()) return 0;
+  return a.size() < b.size() ? -1 : 1;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Reading values
+
+Task<Result<std::size_t>> Store::read_value(const IndexEntry& e, std::span<const std::byte> key,
+                                            std::span<std::byte> out) noexcept {
+  // One read of the record; the checksum binds key, position and value, so a
+  // value that comes back here is exactly what was written for this key.
+  if (out.size() < e.value_size) co_return fail(Errc::buffer_too_small);
+  const std::uint32_t sector = sector_of(e.location);
+  const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
+  const std::uint32_t sequence = sectors_[sector].sequence;
+  const std::span<std::byte> value = out.first(e.value_size);
+  const bool compact = e.location != e.binding;
+  if (compact) {
+    std::array<std::byte, logfmt::compact_head> head{};
+    FERRITE_CO_TRY(co_await flash_.read(e.location, head));
+    FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::compact_head, value));
+    if (static_cast<std::uint8_t>(head[0]) != e.slot) co_return fail(Errc::corrupt);
+    std::uint32_t crc = logfmt::position_crc(sequence, offset, crc32c(key));
+    crc = crc32c(std::span<const std::byte>(head).first(1), crc);
+    crc = crc32c(value, crc);
+    if ((crc & 0xFFFFFFu) != (logfmt::get_le32(head.data()) >> 8)) co_return fail(Errc::corrupt);
+    co_return std::size_t{e.value_size};
+  }
+  std::array<std::byte, logfmt::full_head + max_key_size> head{};
+  const std::span<std::byte> head_and_key = std::span<std::byte>(head).first(logfmt::full_head + e.key_size);
+  FERRITE_CO_TRY(co_await flash_.read(e.location, head_and_key));
+  FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::full_head + e.key_size, value));
+  const std::uint32_t w = logfmt::get_le32(head.data());
+  if ((w & 0x80u) == 0 || logfmt::kind_of(w) != logfmt::put || logfmt::value_size_of(w) != e.value_size ||
+      logfmt::key_field_of(w) + 1u != e.key_size)
+    co_return fail(Errc::corrupt);
+  std::uint32_t crc = logfmt::position_crc(sequence, offset, 0);
+  crc = crc32c(std::span<const std::byte>(head).first(4), crc);
+  crc = crc32c(head_and_key.subspan(logfmt::full_head), crc);
+  crc = crc32c(value, crc);
+  if (crc != logfmt::get_le32(head.data() + 4)) co_return fail(Errc::corrupt);
+  if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) co_return fail(Errc::not_found);
+  co_return std::size_t{e.value_size};
+}
+
+Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> key, std::span<std::byte> out) noexcept {
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  FERRITE_CO_TRY(check_key(key));
+  const std::uint32_t hash = crc32c(key);
+  if (!indexed()) {
+    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate_by_scan(key, hash));
+    if (!found.found) co_return fail(Errc::not_found);
+    co_return co_await read_value(found.entry, key, out);
+  }
+  for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash == hash; ++i) {
+    const IndexEntry e = index_[i];
+    if (e.key_size != key.size()) continue;
+    if (e.location != e.binding) {
+      // Compact: the name lives in the binding record.
+      FERRITE_CO_TRY_ASSIGN(const bool same, co_await key_equals(e.binding, key));
+      if (!same) continue;
+    }
+    auto r = co_await read_value(e, key, out);
+    if (!r && r.error() == Errc::not_found) continue;  // another key with the same hash
+    co_return r;
+  }
+  co_return fail(Errc::not_found);
+}
+
+Task<Result<std::size_t>> Store::get(std::span<const std::byte> key, std::span<std::byte> out) noexcept {
+  auto guard = co_await mutex_.lock();
+  co_return co_await get_locked(key, out);
+}
+
+Task<Status> Store::get_into(std::span<const std::byte> key, std::vector<std::byte>& out) noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  FERRITE_CO_TRY(check_key(key));
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, crc32c(key)));
+  if (!found.found) co_return fail(Errc::not_found);
+  out.resize(found.entry.value_size);
+  FERRITE_CO_TRY(co_await get_locked(key, out));
+  co_return Status{};
+}
+
+Task<Status> Store::get_string(std::string_view key, std::string& out) noexcept {
+  std::vector<std::byte> bytes;
+  FERRITE_CO_TRY(co_await get_into(as_bytes(key), bytes));
+  out.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  co_return Status{};
+}
+
+Task<Result<Scalar>> Store::get_scalar(std::span<const std::byte> key) noexcept {
+  auto guard = co_await mutex_.lock();
+  Scalar s;
+  auto n = co_await get_locked(key, s.bytes);
+  if (!n) co_return fail(n.error() == Errc::buffer_too_small ? Errc::invalid_argument : n.error());
+  s.size = static_cast<std::uint8_t>(*n);
+  co_return s;
+}
+
+Task<Result<bool>> Store::contains(std::span<const std::byte> key) noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  FERRITE_CO_TRY(check_key(key));
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, crc32c(key)));
+  co_return found.found;
+}
+
+Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> key) noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  FERRITE_CO_TRY(check_key(key));
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, crc32c(key)));
+  if (!found.found) co_return fail(Errc::not_found);
+  co_return std::size_t{found.entry.value_size};
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+Task<Result<bool>> Store::stored_value_equals(const IndexEntry& e, std::span<const std::byte> key,
+                                              std::span<const std::byte> value) noexcept {
+  // Copy-on-write check without a value-sized buffer: small values are read
+  // whole (and verified); larger ones are compared chunk by chunk and then
+  // their record's checksum verified through read_record.
+  if (e.value_size != value.size()) co_return false;
+  if (value.size() <= 64) {
+    std::array<std::byte, 64> stored{};
+    auto n = co_await read_value(e, key, stored);
+    if (!n) co_return n.error() == Errc::corrupt ? Result<bool>(false) : Result<bool>(fail(n.error()));
+    co_return std::memcmp(stored.data(), value.data(), value.size()) == 0;
+  }
+  const std::uint32_t value_at =
+      e.location + (e.location != e.binding ? logfmt::compact_head : logfmt::full_head + e.key_size);
+  std::array<std::byte, 64> chunk{};
+  for (std::uint32_t done = 0; done < value.size();) {
+    const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(value.size()) - done, 64);
+    FERRITE_CO_TRY(co_await flash_.read(value_at + done, std::span<std::byte>(chunk).first(n)));
+    if (std::memcmp(chunk.data(), value.data() + done, n) != 0) co_return false;
+    done += n;
+  }
+  const std::uint32_t sector = sector_of(e.location);
+  const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
+  auto rec = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset);
+  co_return rec && !rec->blank;
+}
+
+Task<Status> Store::put(std::span<const std::byte> key, std::span<const std::byte> value) noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  FERRITE_CO_TRY(check_key(key));
+  if (value.size() > value_limit_) co_return fail(Errc::too_large);
+  const std::uint32_t hash = crc32c(key);
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, hash));
+  if (found.found) {
+    FERRITE_CO_TRY_ASSIGN(const bool same, co_await stored_value_equals(found.entry, key, value));
+    if (same) {
+      ++counters_.writes_skipped;
+      co_return Status{};
+    }
+  } else if (indexed() && key_count_ >= index_.size()) {
+    co_return fail(Errc::no_memory);
+  }
+  const std::uint32_t ksize = static_cast<std::uint32_t>(key.size());
+  const std::uint32_t vsize = static_cast<std::uint32_t>(value.size());
+  const std::uint32_t new_full = full_size(ksize, vsize);
+  const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
+  FERRITE_CO_TRY(co_await ensure_room(new_full, live_total_ - old_full + new_full));
+  // Only decided now: ensure_room may have moved the head or the binding.
+  std::uint8_t slot = found.found ? index_[found.position].slot : 0;
+  const bool compact = found.found && slot != 0 && compact_ && found.entry.value_size == vsize &&
+                       sector_of(index_[found.position].binding) == head_;
+  bool new_slot = false;
+  if (!compact && slot == 0 && indexed()) {
+    slot = allocate_slot();
+    new_slot = slot != 0;
+  }
+  auto at = co_await write_record(logfmt::put, slot, key, value, compact, hash, 0);
+  if (!at) {
+    if (new_slot) release_slot(slot);
+    co_return fail(at.error());
+  }
+  if (!indexed()) co_return Status{};
+  // Bookkeeping follows the write: the record is durable now.
+  if (found.found) {
+    // The entry may have moved (GC copies do not reorder, but be exact).
+    FERRITE_CO_TRY_ASSIGN(const Located now, co_await locate(key, hash));
+    IndexEntry& e = index_[now.position];
+    sectors_[sector_of(e.binding)].live_bytes -= old_full;
+    e.location = *at;
+    if (!compact) {
+      e.binding = *at;
+      e.slot = slot;
+      e.value_size = static_cast<std::uint16_t>(vsize);
+    }
+    sectors_[sector_of(e.binding)].live_bytes += new_full;
+  } else {
+    IndexEntry e;
+    e.hash = hash;
+    e.location = *at;
+    e.binding = *at;
+    e.value_size = static_cast<std::uint16_t>(vsize);
+    e.key_size = static_cast<std::uint8_t>(ksize);
+    e.slot = slot;
+    sectors_[head_].live_bytes += new_full;
+    if (auto st = co_await index_insert(e, key); !st) {
+      mounted_ = false;  // RAM no longer matches flash: a remount rebuilds it
+      co_return st;
+    }
+  }
+  live_total_ = live_total_ - old_full + new_full;
+  co_return Status{};
+}
+
+Task<Status> Store::put_scalar(std::span<const std::byte> key, Scalar value) noexcept {
+  co_return co_await put(key, value.view());
+}
+
+Task<Status> Store::erase(std::span<const std::byte> key) noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  FERRITE_CO_TRY(check_key(key));
+  const std::uint32_t hash = crc32c(key);
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, hash));
+  if (!found.found) co_return fail(Errc::not_found);
+  const std::uint32_t old_full = full_size(found.entry.key_size, found.entry.value_size);
+  FERRITE_CO_TRY(co_await ensure_room(full_size(static_cast<std::uint32_t>(key.size()), 0), live_total_ - old_full));
+  FERRITE_CO_TRY(co_await write_record(logfmt::erase, 0, key, {}, false, hash, 0));
+  if (!indexed()) co_return Status{};
+  FERRITE_CO_TRY_ASSIGN(const Located now, co_await locate(key, hash));
+  if (now.found) {
+    const IndexEntry& e = index_[now.position];
+    sectors_[sector_of(e.binding)].live_bytes -= old_full;
+    release_slot(e.slot);
+    index_remove(now.position);
+  }
+  live_total_ -= old_full;
+  co_return Status{};
+}
+
+// ---------------------------------------------------------------------------
+// Scans
+
+Cursor Store::scan(std::span<const std::byte> prefix) noexcept {
+  Cursor c;
+  c.store_ = this;
+  const std::size_t n = std::min(prefix.size(), max_key_size);
+  if (n) std::memcpy(c.prefix_.data(), prefix.data(), n);
+  c.prefix_size_ = static_cast<std::uint8_t>(n);
+  c.ordered_ = indexed();
+  return c;
+}
+
+Cursor Store::range(std::span<const std::byte> lower, std::span<const std::byte> upper) noexcept {
+  Cursor c;
+  c.store_ = this;
+  c.ordered_ = true;
+  // The lower bound is where the walk starts: the cursor begins "before" it.
+  const std::size_t nl = std::min(lower.size(), max_key_size);
+  if (nl) std::memcpy(c.key_.data(), lower.data(), nl);
+  c.key_size_ = static_cast<std::uint8_t>(nl);
+  c.from_lower_ = true;
+  const std::size_t nu = std::min(upper.size(), max_key_size);
+  if (nu) std::memcpy(c.upper_.data(), upper.data(), nu);
+  c.upper_size_ = static_cast<std::uint8_t>(nu);
+  c.has_upper_ = !upper.empty();
+  return c;
+}
+
+Task<Result<bool>> Cursor::next() noexcept {
+  if (!store_) co_return false;
+  auto guard = co_await store_->mutex_.lock();
+  co_return co_await store_->cursor_next(*this);
+}
+
+Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  const std::span<const std::byte> prefix(c.prefix_.data(), c.prefix_size_);
+  const std::span<const std::byte> upper(c.upper_.data(), c.upper_size_);
+  if (!indexed()) {
+    if (c.has_upper_ || c.from_lower_) co_return fail(Errc::unsupported);
+    co_return co_await cursor_next_by_scan(c);
+  }
+  // Find the smallest key after the cursor's key (or at/after the lower bound
+  // on the first step) within the bounds.
+  const bool inclusive = !c.started_;
+  if (!c.started_ && !c.from_lower_) {
+    std::memcpy(c.key_.data(), c.prefix_.data(), c.prefix_size_);
+    c.key_size_ = c.prefix_size_;
+  }
+  const std::span<const std::byte> current(c.key_.data(), c.key_size_);
+  std::array<std::byte, max_key_size> best{};
+  std::uint8_t best_size = 0;
+  std::size_t best_entry = none;
+  if (!order_.empty()) {
+    if (!order_valid_) FERRITE_CO_TRY(co_await build_order());
+    std::size_t lo = 0, hi = key_count_;
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      const IndexEntry& e = index_[order_[mid]];
+      FERRITE_CO_TRY_ASSIGN(const int cmp, co_await compare_key_at(e.binding, e.key_size, current));
+      if (cmp < 0 || (cmp == 0 && !inclusive)) lo = mid + 1; else hi = mid;
+    }
+    if (lo < key_count_) {
+      best_entry = order_[lo];
+      const IndexEntry& e = index_[best_entry];
+      FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, best));
+      best_size = e.key_size;
+    }
+  } else {
+    std::array<std::byte, max_key_size> candidate{};
+    for (std::size_t i = 0; i < key_count_; ++i) {
+      const IndexEntry& e = index_[i];
+      FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, candidate));
+      const std::span<const std::byte> k(candidate.data(), e.key_size);
+      const int after = compare_keys(k, current);
+      if (after < 0 || (after == 0 && !inclusive)) continue;
+      if (best_entry != none && compare_keys(k, std::span<const std::byte>(best.data(), best_size)) >= 0) continue;
+      best = candidate;
+      best_size = e.key_size;
+      best_entry = i;
+    }
+  }
+  c.started_ = true;
+  if (best_entry == none) co_return false;
+  const std::span<const std::byte> found(best.data(), best_size);
+  if (!has_prefix(found, prefix)) co_return false;
+  if (c.has_upper_ && compare_keys(found, upper) >= 0) co_return false;
+  std::memcpy(c.key_.data(), best.data(), best_size);
+  c.key_size_ = best_size;
+  c.value_size_ = index_[best_entry].value_size;
+  co_return true;
+}
+
+Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {
+  // Index-less: walk the log in order and yield each record that is still the
+  // latest for its key (log order, not key order).
+  const std::span<const std::byte> prefix(c.prefix_.data(), c.prefix_size_);
+  std::uint32_t location = c.started_ ? c.position_ : 0;
+  for (;;) {
+    // Next record after `location` in log order.
+    std::uint32_t sector = none;
+    std::uint32_t offset = 0;
+    if (location == 0) {
+      sector = oldest_live();
+      offset = header_size_;
+    } else {
+      sector = sector_of(location);
+      offset = location - geometry_.sector_offset(sector);
+    }
+    if (sector == none) break;
+    bool advanced = false;
+    while (sector != none) {
+      const std::uint32_t end = header_size_ + sectors_[sector].used_bytes;
+      while (offset < end) {
+        auto rec = co_await read_record(sector, offset, end - offset);
+        if (!rec || rec->blank) {
+          if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+          offset += unit_;
+          continue;
+        }
+        const std::uint32_t at = rec->address;
+        offset += rec->size;
+        if (c.started_ && at <= c.position_ && sector_of(at) == sector_of(c.position_)) continue;
+        if (rec->kind != logfmt::put) continue;
+        const std::span<const std::byte> key(rec->key.data(), rec->key_size);
+        if (!has_prefix(key, prefix)) continue;
+        auto latest = co_await locate_by_scan(key, rec->key_hash);
+        if (!latest) co_return fail(latest.error());
+        if (!latest->found || latest->entry.location != at) continue;
+        c.started_ = true;
+        c.position_ = at;
+        std::memcpy(c.key_.data(), rec->key.data(), rec->key_size);
+        c.key_size_ = rec->key_size;
+        c.value_size_ = rec->value_size;
+        co_return true;
+      }
+      // Next live sector in sequence order.
+      std::uint32_t next = none;
+      for (std::uint32_t s = 0; s < sectors_.size(); ++s) {
+        if (sectors_[s].state != static_cast<std::uint8_t>(SectorState::live)) continue;
+        if (sectors_[s].sequence <= sectors_[sector].sequence) continue;
+        if (next == none || sectors_[s].sequence < sectors_[next].sequence) next = s;
+      }
+      sector = next;
+      offset = header_size_;
+      advanced = true;
+    }
+    (void)advanced;
+    break;
+  }
+  c.started_ = true;
+  co_return false;
+}
+
+}  // namespace ferrite

@@ -1,0 +1,200 @@
+// The RAM index: entries sorted by key hash, the optional key-order
+// permutation, slots, and the index-less log scan (docs/FORMAT.md §7).
+module;
+#include "ferrite_modules.hpp"
+#include "ferrite_try.hpp"
+
+module ferrite.log;
+
+namespace ferrite {
+
+std::size_t Store::lower_bound_hash(std::uint32_t hash) const noexcept {
+  std::size_t lo = 0, hi = key_count_;
+  while (lo < hi) {
+    const std::size_t mid = (lo + hi) / 2;
+    if (index_[mid].hash < hash) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+std::size_t Store::entry_for_slot(std::uint8_t slot) const noexcept {
+  if (slot == 0) return none;
+  for (std::size_t i = 0; i < key_count_; ++i)
+    if (index_[i].slot == slot) return i;
+  return none;
+}
+
+std::uint8_t Store::allocate_slot() noexcept {
+  if (!compact_) return 0;
+  for (std::uint8_t s = 1; s <= max_slots; ++s) {
+    if (!(slots_used_[s / 32] & (1u << (s % 32)))) {
+      mark_slot(s);
+      return s;
+    }
+  }
+  return 0;
+}
+void Store::mark_slot(std::uint8_t slot) noexcept {
+  if (slot != 0) slots_used_[slot / 32] |= 1u << (slot % 32);
+}
+void Store::release_slot(std::uint8_t slot) noexcept {
+  if (slot != 0) slots_used_[slot / 32] &= ~(1u << (slot % 32));
+}
+
+Task<Result<bool>> Store::read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept {
+  if (key_size > out.size()) co_return fail(Errc::corrupt);
+  FERRITE_CO_TRY(co_await flash_.read(binding + logfmt::full_head, out.first(key_size)));
+  co_return true;
+}
+
+Task<Result<int>> Store::compare_key_at(std::uint32_t binding, std::uint8_t key_size,
+                                        std::span<const std::byte> key) noexcept {
+  std::array<std::byte, max_key_size> stored{};
+  FERRITE_CO_TRY(co_await read_key(binding, key_size, stored));
+  const std::size_t common = std::min<std::size_t>(key_size, key.size());
+  const int c = common ? std::memcmp(stored.data(), key.data(), common) : 0;
+  if (c != 0) co_return c < 0 ? -1 : 1;
+  if (key_size == key.size()) co_return 0;
+  co_return key_size < key.size() ? -1 : 1;
+}
+
+Task<Result<bool>> Store::key_equals(std::uint32_t binding, std::span<const std::byte> key) noexcept {
+  auto c = co_await compare_key_at(binding, static_cast<std::uint8_t>(key.size()), key);
+  if (!c) co_return fail(c.error());
+  co_return *c == 0;
+}
+
+Task<Result<Store::Located>> Store::locate(std::span<const std::byte> key, std::uint32_t hash) noexcept {
+  if (!indexed()) co_return co_await locate_by_scan(key, hash);
+  Located out;
+  for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash == hash; ++i) {
+    if (index_[i].key_size != key.size()) continue;
+    auto eq = co_await key_equals(index_[i].binding, key);
+    if (!eq) co_return fail(eq.error());
+    if (*eq) {
+      out.found = true;
+      out.position = i;
+      out.entry = index_[i];
+      break;
+    }
+  }
+  co_return out;
+}
+
+Task<Status> Store::index_insert(IndexEntry e, std::span<const std::byte> key) noexcept {
+  if (key_count_ >= index_.size()) co_return fail(Errc::no_memory);
+  std::size_t pos = lower_bound_hash(e.hash);
+  while (pos < key_count_ && index_[pos].hash == e.hash) ++pos;
+  for (std::size_t i = key_count_; i > pos; --i) index_[i] = index_[i - 1];
+  index_[pos] = e;
+  ++key_count_;
+  if (order_valid_) {
+    for (std::size_t i = 0; i + 1 < key_count_; ++i)
+      if (order_[i] >= pos) ++order_[i];
+    if (auto st = co_await order_insert(pos, key); !st) {
+      order_valid_ = false;  // rebuilt on the next ordered scan
+    }
+  }
+  co_return Status{};
+}
+
+void Store::index_remove(std::size_t position) noexcept {
+  for (std::size_t i = position; i + 1 < key_count_; ++i) index_[i] = index_[i + 1];
+  --key_count_;
+  if (!order_valid_) return;
+  std::size_t out = 0;
+  for (std::size_t i = 0; i <= key_count_; ++i) {
+    const std::uint16_t p = order_[i];
+    if (p == position) continue;
+    order_[out++] = static_cast<std::uint16_t>(p > position ? p - 1 : p);
+  }
+}
+
+Task<Status> Store::order_insert(std::size_t position, std::span<const std::byte> key) noexcept {
+  // order_[0 .. key_count_-1) holds every other entry in key order.
+  const std::size_t n = key_count_ - 1;
+  std::size_t lo = 0, hi = n;
+  while (lo < hi) {
+    const std::size_t mid = (lo + hi) / 2;
+    const IndexEntry& e = index_[order_[mid]];
+    auto c = co_await compare_key_at(e.binding, e.key_size, key);
+    if (!c) co_return fail(c.error());
+    if (*c < 0) lo = mid + 1; else hi = mid;
+  }
+  for (std::size_t i = n; i > lo; --i) order_[i] = order_[i - 1];
+  order_[lo] = static_cast<std::uint16_t>(position);
+  co_return Status{};
+}
+
+Task<Status> Store::build_order() noexcept {
+  // Insertion by binary search: O(n log n) key reads, done once after mount.
+  const std::uint32_t total = key_count_;
+  order_valid_ = false;
+  std::array<std::byte, max_key_size> key{};
+  for (std::uint32_t i = 0; i < total; ++i) {
+    const IndexEntry& e = index_[i];
+    FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key));
+    std::size_t lo = 0, hi = i;
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      const IndexEntry& m = index_[order_[mid]];
+      auto c = co_await compare_key_at(m.binding, m.key_size, std::span<const std::byte>(key.data(), e.key_size));
+      if (!c) co_return fail(c.error());
+      if (*c < 0) lo = mid + 1; else hi = mid;
+    }
+    for (std::size_t j = i; j > lo; --j) order_[j] = order_[j - 1];
+    order_[lo] = static_cast<std::uint16_t>(i);
+  }
+  order_valid_ = true;
+  co_return Status{};
+}
+
+Task<Result<Store::Located>> Store::locate_by_scan(std::span<const std::byte> key, std::uint32_t hash) noexcept {
+  // Index-less: walk the whole log in order; the last PUT or DELETE wins.
+  Located out;
+  const std::uint32_t n = geometry_.sector_count();
+  std::uint32_t last = 0;
+  bool first = true;
+  for (;;) {
+    std::uint32_t sector = none, seq = 0;
+    for (std::uint32_t s = 0; s < n; ++s) {
+      const SectorInfo& info = sectors_[s];
+      if (info.state != static_cast<std::uint8_t>(SectorState::live)) continue;
+      if (!first && info.sequence <= last) continue;
+      if (sector == none || info.sequence < seq) {
+        sector = s;
+        seq = info.sequence;
+      }
+    }
+    if (sector == none) break;
+    first = false;
+    last = seq;
+    const std::uint32_t end = header_size_ + sectors_[sector].used_bytes;
+    std::uint32_t offset = header_size_;
+    while (offset < end) {
+      auto rec = co_await read_record(sector, offset, end - offset);
+      if (!rec) {
+        if (rec.error() != Errc::corrupt) co_return fail(rec.error());
+        offset += unit_;  // damaged region: resynchronise
+        continue;
+      }
+      if (rec->blank) {
+        offset += unit_;
+        continue;
+      }
+      if ((rec->kind == logfmt::put || rec->kind == logfmt::erase) && rec->key_hash == hash &&
+          rec->key_size == key.size() && std::memcmp(rec->key.data(), key.data(), key.size()) == 0) {
+        out.found = rec->kind == logfmt::put;
+        out.entry.hash = hash;
+        out.entry.location = rec->address;
+        out.entry.binding = rec->address;
+        out.entry.value_size = static_cast<std::uint16_t>(rec->value_size);
+        out.entry.key_size = rec->key_size;
+      }
+      offset += rec->size;
+    }
+  }
+  co_return out;
+}
+
+}  // namespace ferrite

@@ -1,0 +1,415 @@
+// Store construction, format, mount and replay (docs/FORMAT.md §2, §5).
+module;
+#include "ferrite_modules.hpp"
+#include "ferrite_try.hpp"
+
+module ferrite.log;
+
+namespace ferrite {
+
+namespace {
+
+std::uint32_t align_up(std::uint32_t n, std::uint32_t unit) noexcept { return (n + unit - 1) / unit * unit; }
+
+std::uint32_t geometry_fingerprint(const Geometry& g) noexcept {
+  std::uint32_t crc = 0;
+  for (const SectorRun& r : g.runs()) {
+    std::array<std::byte, 8> b{};
+    logfmt::put_le32(b.data(), r.count);
+    logfmt::put_le32(b.data() + 4, r.size);
+    crc = crc32c(b, crc);
+  }
+  return crc;
+}
+
+struct Header {
+  std::uint32_t sequence = 0;
+  std::uint32_t tail = 0;
+  std::uint32_t erase_count = 0;
+  std::uint32_t store_id = 0;
+  std::uint32_t geometry = 0;
+  std::uint8_t flags = 0;
+};
+
+enum class HeaderKind : std::uint8_t { valid, blank, garbage, foreign };
+
+}  // namespace
+
+Store::Store(Flash flash, StoreConfig config) noexcept
+    : flash_(flash),
+      geometry_(flash.geometry()),
+      index_(config.index),
+      order_(config.order),
+      sectors_(config.sectors),
+      mutex_(flash.loop()),
+      compact_(config.compact_records && !config.index.empty()),
+      verify_(config.verify_writes) {
+  unit_ = geometry_.program_unit();
+  header_size_ = align_up(logfmt::header_bytes, unit_);
+  geometry_crc_ = geometry_fingerprint(geometry_);
+  // A record must fit in the smallest sector with room to spare for garbage
+  // collection: cap records at a third of the smallest sector's payload.
+  const std::uint32_t payload = geometry_.smallest_sector() - header_size_;
+  const std::uint32_t geometry_cap = payload / 3 > logfmt::full_head + max_key_size
+                                         ? payload / 3 - logfmt::full_head - max_key_size
+                                         : 0;
+  value_limit_ = std::min<std::uint32_t>({config.max_value_size, static_cast<std::uint32_t>(max_value_size_limit),
+                                          geometry_cap});
+  slack_ = full_size(max_key_size, value_limit_);
+  if (sectors_.size() >= geometry_.sector_count()) sectors_ = sectors_.first(geometry_.sector_count());
+  config_ok_ = geometry_.sector_count() >= 2 && sectors_.size() == geometry_.sector_count() &&
+               geometry_.smallest_sector() >= header_size_ + 2 * slack_ &&
+               (order_.empty() || order_.size() == index_.size()) && index_.size() <= 0xFFFF &&
+               geometry_.total_size() <= (1u << 31);
+}
+
+std::uint32_t Store::full_size(std::uint32_t key_size, std::uint32_t value_size) const noexcept {
+  return align_up(logfmt::full_head + key_size + value_size, unit_);
+}
+std::uint32_t Store::compact_size(std::uint32_t value_size) const noexcept {
+  return align_up(logfmt::compact_head + value_size, unit_);
+}
+std::uint32_t Store::payload_of(std::uint32_t sector) const noexcept {
+  return geometry_.sector_size(sector) - header_size_;
+}
+
+void Store::reset_state() noexcept {
+  mounted_ = false;
+  head_sealed_ = false;
+  key_count_ = 0;
+  live_total_ = 0;
+  tail_ = 0;
+  head_ = 0;
+  head_offset_ = 0;
+  next_sequence_ = 1;
+  gc_victim_ = none;
+  order_valid_ = false;
+  slots_used_ = {};
+  counters_ = StoreStats{};
+  for (SectorInfo& s : sectors_) s = SectorInfo{};
+}
+
+void Store::unmount() noexcept { reset_state(); }
+
+std::size_t Store::ram_bytes() const noexcept {
+  return sizeof(Store) + index_.size_bytes() + order_.size_bytes() + sectors_.size_bytes();
+}
+
+namespace {
+
+HeaderKind parse_header(std::span<const std::byte> b, const Geometry& g, std::uint32_t geometry_crc,
+                        Header& out) noexcept {
+  bool blank = true;
+  for (std::byte x : b) blank = blank && x == g.erased_byte();
+  if (blank) return HeaderKind::blank;
+  if (logfmt::get_le32(b.data()) != logfmt::magic) return HeaderKind::garbage;
+  if (crc32c(b.first(28)) != logfmt::get_le32(b.data() + 28)) return HeaderKind::garbage;
+  if (static_cast<std::uint8_t>(b[4]) != logfmt::version ||
+      (1u << static_cast<std::uint8_t>(b[5])) != g.program_unit() || b[6] != g.erased_byte())
+    return HeaderKind::foreign;
+  out.flags = static_cast<std::uint8_t>(b[7]);
+  out.sequence = logfmt::get_le32(b.data() + 8);
+  out.tail = logfmt::get_le32(b.data() + 12);
+  out.erase_count = logfmt::get_le32(b.data() + 16);
+  out.store_id = logfmt::get_le32(b.data() + 20);
+  out.geometry = logfmt::get_le32(b.data() + 24);
+  if (out.geometry != geometry_crc) return HeaderKind::foreign;
+  return HeaderKind::valid;
+}
+
+}  // namespace
+
+Task<Status> Store::format(FormatOptions options) noexcept {
+  auto guard = co_await mutex_.lock();
+  reset_state();
+  if (!config_ok_) co_return fail(Errc::invalid_argument);
+  // Find the highest sequence and every store id in the region, so that the
+  // new store outranks and differs from whatever was there.
+  std::uint32_t top_sequence = 0, top_id = 0, top_erase = 0;
+  std::array<std::byte, logfmt::header_bytes> raw{};
+  for (std::uint32_t s = 0; s < geometry_.sector_count(); ++s) {
+    FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s), raw));
+    Header h;
+    if (parse_header(raw, geometry_, geometry_crc_, h) == HeaderKind::valid) {
+      top_sequence = std::max(top_sequence, h.sequence);
+      top_id = std::max(top_id, h.store_id);
+      sectors_[s].erase_count = h.erase_count;
+      top_erase = std::max(top_erase, h.erase_count);
+    }
+  }
+  for (SectorInfo& s : sectors_)
+    if (s.erase_count == 0) s.erase_count = top_erase;
+  store_id_ = options.store_id != 0 ? options.store_id : top_id + 1;
+  if (store_id_ == 0) store_id_ = 1;
+  next_sequence_ = top_sequence + 1;
+  tail_ = next_sequence_;
+  for (SectorInfo& s : sectors_) s.state = static_cast<std::uint8_t>(SectorState::garbage);
+  // The first sector becomes the head; the others are erased when needed.
+  head_ = 0;
+  FERRITE_CO_TRY(co_await erase_sector(0, false));
+  mounted_ = true;  // open_sector writes through the mounted machinery
+  if (auto st = co_await open_sector_at(0); !st) {
+    mounted_ = false;
+    co_return st;
+  }
+  co_return Status{};
+}
+
+Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
+  std::array<std::byte, logfmt::header_bytes> h{};
+  SectorInfo& info = sectors_[sector];
+  logfmt::put_le32(h.data(), logfmt::magic);
+  h[4] = static_cast<std::byte>(logfmt::version);
+  h[5] = static_cast<std::byte>(std::countr_zero(unit_));
+  h[6] = geometry_.erased_byte();
+  h[7] = static_cast<std::byte>(compact_ ? 1 : 0);
+  logfmt::put_le32(h.data() + 8, next_sequence_);
+  logfmt::put_le32(h.data() + 12, tail_);
+  logfmt::put_le32(h.data() + 16, info.erase_count);
+  logfmt::put_le32(h.data() + 20, store_id_);
+  logfmt::put_le32(h.data() + 24, geometry_crc_);
+  logfmt::put_le32(h.data() + 28, crc32c(std::span<const std::byte>(h).first(28)));
+  // Opening consumes the sector even if the program fails: it is no longer
+  // vouched-for erased.
+  info.state = static_cast<std::uint8_t>(SectorState::garbage);
+  FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, {}, {}, header_size_));
+  info.state = static_cast<std::uint8_t>(SectorState::live);
+  info.sequence = next_sequence_++;
+  info.live_bytes = 0;
+  info.used_bytes = 0;
+  head_ = sector;
+  head_offset_ = header_size_;
+  head_sealed_ = false;
+  co_return Status{};
+}
+
+Task<Status> Store::mount() noexcept {
+  auto guard = co_await mutex_.lock();
+  auto st = co_await mount_locked();
+  if (!st) reset_state();
+  co_return st;
+}
+
+Task<Status> Store::mount_locked() noexcept {
+  reset_state();
+  if (!config_ok_) co_return fail(Errc::invalid_argument);
+  const std::uint32_t n = geometry_.sector_count();
+  std::array<std::byte, logfmt::header_bytes> raw{};
+  std::uint32_t best_sequence = 0, known_erase_max = 0;
+  bool any_valid = false, all_blank = true;
+  // Pass 1: which store owns the region (highest sequence), its tail.
+  for (std::uint32_t s = 0; s < n; ++s) {
+    FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s), raw));
+    Header h;
+    const HeaderKind k = parse_header(raw, geometry_, geometry_crc_, h);
+    if (k != HeaderKind::blank) all_blank = false;
+    if (k == HeaderKind::valid && !indexed() && (h.flags & 1u)) co_return fail(Errc::unsupported);
+    if (k == HeaderKind::valid && (!any_valid || h.sequence > best_sequence)) {
+      best_sequence = h.sequence;
+      store_id_ = h.store_id;
+      compact_ = compact_ && (h.flags & 1u);
+      any_valid = true;
+    }
+  }
+  if (!any_valid) co_return fail(all_blank ? Errc::not_formatted : Errc::foreign_format);
+  // Pass 2: classify against that store.
+  for (std::uint32_t s = 0; s < n; ++s) {
+    FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s), raw));
+    Header h;
+    const HeaderKind k = parse_header(raw, geometry_, geometry_crc_, h);
+    SectorInfo& info = sectors_[s];
+    if (k == HeaderKind::valid && h.store_id == store_id_) {
+      info.sequence = h.sequence;
+      info.erase_count = h.erase_count;
+      info.state = static_cast<std::uint8_t>(SectorState::live);
+      tail_ = std::max(tail_, h.tail);
+      known_erase_max = std::max(known_erase_max, h.erase_count);
+    } else {
+      // Remember blank headers as "erased?" candidates; an ERASED record in the
+      // live log confirms them during replay.
+      info.state = static_cast<std::uint8_t>(k == HeaderKind::blank ? SectorState::erased : SectorState::garbage);
+      info.sequence = 0;
+    }
+  }
+  for (SectorInfo& info : sectors_)
+    if (info.state != static_cast<std::uint8_t>(SectorState::live)) info.erase_count = known_erase_max;
+  // Pass 3: replay live sectors in sequence order. A blank-header sector only
+  // stays "erased" when the log vouches for it.
+  std::uint32_t last = 0;
+  bool have_head = false;
+  for (;;) {
+    std::uint32_t next = none, next_seq = 0;
+    for (std::uint32_t s = 0; s < n; ++s) {
+      const SectorInfo& info = sectors_[s];
+      if (info.state != static_cast<std::uint8_t>(SectorState::live)) continue;
+      if (info.sequence < tail_) continue;
+      if (have_head && info.sequence <= last) continue;
+      if (next == none || info.sequence < next_seq) {
+        next = s;
+        next_seq = info.sequence;
+      }
+    }
+    if (next == none) break;
+    head_ = next;
+    last = next_seq;
+    have_head = true;
+    FERRITE_CO_TRY(co_await replay_sector(next));
+  }
+  for (std::uint32_t s = 0; s < n; ++s) {
+    SectorInfo& info = sectors_[s];
+    if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence < tail_)
+      info.state = static_cast<std::uint8_t>(SectorState::retired);
+    if (info.state == static_cast<std::uint8_t>(SectorState::erased) && !info.vouched)
+      info.state = static_cast<std::uint8_t>(SectorState::garbage);
+  }
+  next_sequence_ = sectors_[head_].sequence + 1;
+  // Live bytes per sector: what GC must copy when that sector is retired.
+  live_total_ = 0;
+  for (std::size_t i = 0; i < key_count_; ++i) {
+    const IndexEntry& e = index_[i];
+    const std::uint32_t size = full_size(e.key_size, e.value_size);
+    sectors_[sector_of(e.binding)].live_bytes += size;
+    live_total_ += size;
+  }
+  mounted_ = true;
+  co_return Status{};
+}
+
+Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
+  const std::uint32_t end = geometry_.sector_size(sector);
+  std::uint32_t offset = header_size_;
+  std::uint32_t good_end = header_size_;  // just past the last verified record
+  bool in_bad_region = false;
+  while (offset + std::min(logfmt::compact_head, unit_) <= end && offset < end) {
+    auto rec = co_await read_record(sector, offset, end - offset);
+    if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+    if (rec && rec->blank) {
+      // Either the end of the log in this sector or a hole left by a failed
+      // write; find out whether anything follows.
+      auto rest = co_await check_tail_blank(sector, offset);
+      if (rest) break;
+      if (rest.error() != Errc::corrupt) co_return fail(rest.error());
+      in_bad_region = true;
+      offset += unit_;
+      continue;
+    }
+    bool applied = false;
+    if (rec) {
+      auto st = co_await apply_record(*rec);
+      if (!st && st.error() != Errc::corrupt) co_return st;
+      applied = static_cast<bool>(st);
+    }
+    if (!applied) {
+      in_bad_region = true;
+      offset += unit_;
+      continue;
+    }
+    if (in_bad_region) {
+      // A verified record after damage: the damage was corruption, not a torn tail.
+      ++counters_.corrupt_records;
+      in_bad_region = false;
+    }
+    offset += rec->size;
+    good_end = offset;
+  }
+  SectorInfo& info = sectors_[sector];
+  info.used_bytes = good_end - header_size_;
+  head_offset_ = good_end;
+  // Torn or weak bytes after the last record: never program there again.
+  head_sealed_ = in_bad_region;
+  co_return Status{};
+}
+
+Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset) noexcept {
+  const std::uint32_t base = geometry_.sector_offset(sector);
+  const std::uint32_t end = geometry_.sector_size(sector);
+  while (offset < end) {
+    const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(buffer_.size()), end - offset);
+    FERRITE_CO_TRY(co_await flash_.read(base + offset, std::span<std::byte>(buffer_).first(n)));
+    for (std::uint32_t i = 0; i < n; ++i)
+      if (buffer_[i] != geometry_.erased_byte()) co_return fail(Errc::corrupt);
+    offset += n;
+  }
+  co_return Status{};
+}
+
+Task<Status> Store::apply_record(const Record& rec) noexcept {
+  if (rec.compact) {
+    IndexEntry& e = index_[entry_for_slot(rec.slot)];
+    e.location = rec.address;  // read_record verified it against this binding
+    co_return Status{};
+  }
+  if (rec.kind == logfmt::meta) {
+    if (rec.key_size == logfmt::retire) {
+      tail_ = std::max(tail_, logfmt::get_le32(rec.meta.data()));
+    } else if (rec.key_size == logfmt::erased) {
+      const std::uint16_t s = logfmt::get_le16(rec.meta.data());
+      if (s < sectors_.size()) {
+        sectors_[s].vouched = 1;
+        sectors_[s].erase_count = std::max(sectors_[s].erase_count, logfmt::get_le32(rec.meta.data() + 4));
+      }
+    }
+    co_return Status{};
+  }
+  if (!indexed()) co_return Status{};
+  const std::span<const std::byte> key(rec.key.data(), rec.key_size);
+  auto found = co_await locate(key, rec.key_hash);
+  if (!found) co_return fail(found.error());
+  if (rec.kind == logfmt::erase) {
+    if (found->found) {
+      release_slot(index_[found->position].slot);
+      index_remove(found->position);
+    }
+    co_return Status{};
+  }
+  IndexEntry e;
+  e.hash = rec.key_hash;
+  e.location = rec.address;
+  e.binding = rec.address;
+  e.value_size = static_cast<std::uint16_t>(rec.value_size);
+  e.key_size = rec.key_size;
+  e.slot = rec.slot;
+  if (rec.slot != 0) {
+    // The slot moves to this key; whoever held it keeps its own full record.
+    const std::size_t holder = entry_for_slot(rec.slot);
+    if (holder != none && (!found->found || holder != found->position)) index_[holder].slot = 0;
+    mark_slot(rec.slot);
+  }
+  if (found->found) {
+    IndexEntry& old = index_[found->position];
+    if (old.slot != 0 && old.slot != rec.slot) release_slot(old.slot);
+    old = e;
+    co_return Status{};
+  }
+  co_return co_await index_insert(e, key);
+}
+
+StoreStats Store::stats() const noexcept {
+  StoreStats s = counters_;
+  s.keys = key_count_;
+  s.live_bytes = live_total_;
+  s.head_sealed = head_sealed_;
+  s.capacity_bytes = capacity();
+  bool first = true;
+  std::uint32_t used_live = 0;
+  for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
+    const SectorInfo& info = sectors_[i];
+    if (first) {
+      s.erase_min = s.erase_max = info.erase_count;
+      first = false;
+    }
+    s.erase_min = std::min(s.erase_min, info.erase_count);
+    s.erase_max = std::max(s.erase_max, info.erase_count);
+    if (info.state == static_cast<std::uint8_t>(SectorState::live)) {
+      ++s.live_sectors;
+      used_live += info.used_bytes;
+    } else {
+      ++s.free_sectors;
+    }
+  }
+  s.reclaimable_bytes = used_live > live_total_ ? used_live - live_total_ : 0;
+  s.free_bytes = mounted_ ? head_room() + free_payload() : 0;
+  return s;
+}
+
+}  // namespace ferrite

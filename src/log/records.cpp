@@ -1,0 +1,235 @@
+// Reading, verifying and writing records (docs/FORMAT.md §3, §4).
+module;
+#include "ferrite_modules.hpp"
+#include "ferrite_try.hpp"
+
+module ferrite.log;
+
+namespace ferrite {
+
+Task<Result<std::uint32_t>> Store::crc_of_range(std::uint32_t address, std::uint32_t length,
+                                                std::uint32_t crc) noexcept {
+  while (length > 0) {
+    const std::uint32_t n = std::min<std::uint32_t>(length, static_cast<std::uint32_t>(buffer_.size()));
+    const std::span<std::byte> chunk = std::span<std::byte>(buffer_).first(n);
+    FERRITE_CO_TRY(co_await flash_.read(address, chunk));
+    crc = crc32c(chunk, crc);
+    address += n;
+    length -= n;
+  }
+  co_return crc;
+}
+
+Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32_t offset,
+                                               std::uint32_t limit) noexcept {
+  Record rec;
+  rec.address = geometry_.sector_offset(sector) + offset;
+  const std::uint32_t sequence = sectors_[sector].sequence;
+  std::array<std::byte, logfmt::full_head> head{};
+  const std::uint32_t first = std::min<std::uint32_t>(limit, logfmt::full_head);
+  FERRITE_CO_TRY(co_await flash_.read(rec.address, std::span<std::byte>(head).first(first)));
+  bool blank = true;
+  for (std::uint32_t i = 0; i < std::min(first, unit_); ++i) blank = blank && head[i] == geometry_.erased_byte();
+  if (blank) {
+    rec.blank = true;
+    co_return rec;
+  }
+  const auto b0 = static_cast<std::uint8_t>(head[0]);
+  if (b0 >= 1 && b0 <= max_slots) {
+    // Compact: its binding must be in this same sector (FORMAT.md §3.2).
+    const std::size_t i = entry_for_slot(b0);
+    if (i == none || sector_of(index_[i].binding) != sector) co_return fail(Errc::corrupt);
+    const IndexEntry& e = index_[i];
+    rec.compact = true;
+    rec.slot = b0;
+    rec.kind = logfmt::put;
+    rec.key_size = e.key_size;
+    rec.value_size = e.value_size;
+    rec.size = compact_size(e.value_size);
+    rec.key_hash = e.hash;
+    if (rec.size > limit) co_return fail(Errc::corrupt);
+    rec.stored_crc = logfmt::get_le32(head.data()) >> 8;
+    std::uint32_t crc = logfmt::position_crc(sequence, offset, e.hash);
+    crc = crc32c(std::span<const std::byte>(head).first(1), crc);
+    FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(rec.address + logfmt::compact_head, e.value_size, crc));
+    if ((crc & 0xFFFFFFu) != rec.stored_crc) co_return fail(Errc::corrupt);
+    co_return rec;
+  }
+  if (!(b0 & 0x80u) || b0 == 0xFFu || first < logfmt::full_head) co_return fail(Errc::corrupt);
+  const std::uint32_t w = logfmt::get_le32(head.data());
+  rec.kind = logfmt::kind_of(w);
+  rec.slot = logfmt::slot_of(w);
+  rec.value_size = logfmt::value_size_of(w);
+  rec.stored_crc = logfmt::get_le32(head.data() + 4);
+  std::uint32_t key_size = 0;
+  switch (rec.kind) {
+    case logfmt::put:
+    case logfmt::erase:
+      key_size = logfmt::key_field_of(w) + 1u;
+      rec.key_size = static_cast<std::uint8_t>(key_size);
+      if (rec.kind == logfmt::erase && (rec.value_size != 0 || rec.slot != 0)) co_return fail(Errc::corrupt);
+      break;
+    case logfmt::meta:
+      rec.key_size = logfmt::key_field_of(w);
+      if (rec.value_size > rec.meta.size() || rec.slot != 0) co_return fail(Errc::corrupt);
+      break;
+    default:
+      co_return fail(Errc::corrupt);
+  }
+  rec.size = full_size(key_size, rec.value_size);
+  if (rec.size > limit) co_return fail(Errc::corrupt);
+  std::uint32_t crc = logfmt::position_crc(sequence, offset, 0);
+  crc = crc32c(std::span<const std::byte>(head).first(4), crc);
+  if (key_size > 0) {
+    const std::span<std::byte> key(rec.key.data(), key_size);
+    FERRITE_CO_TRY(co_await flash_.read(rec.address + logfmt::full_head, key));
+    crc = crc32c(key, crc);
+    rec.key_hash = crc32c(key);
+  }
+  const std::uint32_t value_at = rec.address + logfmt::full_head + key_size;
+  if (rec.kind == logfmt::meta) {
+    const std::span<std::byte> meta(rec.meta.data(), rec.value_size);
+    FERRITE_CO_TRY(co_await flash_.read(value_at, meta));
+    crc = crc32c(meta, crc);
+  } else {
+    FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(value_at, rec.value_size, crc));
+  }
+  if (crc != rec.stored_crc) co_return fail(Errc::corrupt);
+  co_return rec;
+}
+
+Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
+                                          std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
+                                          std::uint8_t meta_type) noexcept {
+  const std::uint32_t size = compact ? compact_size(static_cast<std::uint32_t>(value.size()))
+                                     : full_size(static_cast<std::uint32_t>(key.size()),
+                                                 static_cast<std::uint32_t>(value.size()));
+  if (head_sealed_ || head_room() < size) co_return fail(Errc::no_space);  // ensure_room's job
+  const std::uint32_t sequence = sectors_[head_].sequence;
+  const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
+  std::array<std::byte, logfmt::full_head> head{};
+  std::span<const std::byte> head_bytes;
+  if (compact) {
+    head[0] = static_cast<std::byte>(slot);
+    std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, key_hash);
+    crc = crc32c(std::span<const std::byte>(head).first(1), crc);
+    crc = crc32c(value, crc);
+    for (int i = 0; i < 3; ++i) head[1 + i] = static_cast<std::byte>(crc >> (8 * i));
+    head_bytes = std::span<const std::byte>(head).first(logfmt::compact_head);
+  } else {
+    const std::uint8_t key_field =
+        kind == logfmt::meta ? meta_type : static_cast<std::uint8_t>(key.size() - 1);
+    const std::uint32_t w = logfmt::pack(kind, slot, key_field, static_cast<std::uint32_t>(value.size()));
+    logfmt::put_le32(head.data(), w);
+    std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, 0);
+    crc = crc32c(std::span<const std::byte>(head).first(4), crc);
+    crc = crc32c(key, crc);
+    crc = crc32c(value, crc);
+    logfmt::put_le32(head.data() + 4, crc);
+    head_bytes = head;
+  }
+  // The space is consumed whatever happens next: a failed program may have
+  // touched it, and no unit is programmed twice.
+  head_offset_ += size;
+  sectors_[head_].used_bytes += size;
+  const std::span<const std::byte> stored_key = compact ? std::span<const std::byte>{} : key;
+  if (auto st = co_await program_record(address, head_bytes, stored_key, value, size); !st) {
+    head_sealed_ = true;
+    co_return fail(st.error());
+  }
+  if (verify_) {
+    if (auto st = co_await verify_record(address, head_bytes, stored_key, value, none, 0); !st) {
+      head_sealed_ = true;
+      co_return fail(st.error());
+    }
+  }
+  ++counters_.records_written;
+  co_return address;
+}
+
+Task<Result<std::uint32_t>> Store::write_record(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
+                                                std::span<const std::byte> value, bool compact,
+                                                std::uint32_t key_hash, std::uint8_t meta_type) noexcept {
+  auto at = co_await append(kind, slot, key, value, compact, key_hash, meta_type);
+  if (at || (at.error() != Errc::reprogram_forbidden && at.error() != Errc::bits_not_erased)) co_return at;
+  // The head held bytes we could not see (a weak tail after a power cut):
+  // it is sealed now; write once more into a fresh sector.
+  const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size()));
+  FERRITE_CO_TRY(co_await ensure_room(size, live_total_));
+  // A compact record is only valid next to its binding, which the new sector lacks.
+  co_return co_await append(kind, slot, key, value, false, key_hash, meta_type);
+}
+
+Task<Status> Store::program_record(std::uint32_t address, std::span<const std::byte> head,
+                                   std::span<const std::byte> key, std::span<const std::byte> value,
+                                   std::uint32_t total, std::uint32_t value_from, std::uint32_t value_size) noexcept {
+  const std::uint32_t from_flash = value_from != none ? value_size : 0;
+  const std::uint32_t content = static_cast<std::uint32_t>(head.size() + key.size() + value.size()) + from_flash;
+  // Chunks are whole units, composed in buffer_ (128 bytes, a multiple of every unit).
+  std::uint32_t done = 0;
+  while (done < total) {
+    const std::uint32_t n = std::min<std::uint32_t>(total - done, static_cast<std::uint32_t>(buffer_.size()));
+    std::uint32_t i = 0;
+    while (i < n) {
+      const std::uint32_t at = done + i;
+      if (at >= content) {
+        buffer_[i++] = geometry_.erased_byte();
+        continue;
+      }
+      if (at < head.size()) {
+        buffer_[i++] = head[at];
+        continue;
+      }
+      std::uint32_t rel = at - static_cast<std::uint32_t>(head.size());
+      if (rel < key.size()) {
+        buffer_[i++] = key[rel];
+        continue;
+      }
+      rel -= static_cast<std::uint32_t>(key.size());
+      if (value_from == none) {
+        buffer_[i++] = value[rel];
+        continue;
+      }
+      // Pull as much of the flash-resident value as fits in this chunk.
+      const std::uint32_t take = std::min(n - i, value_size - rel);
+      FERRITE_CO_TRY(co_await flash_.read(value_from + rel, std::span<std::byte>(buffer_).subspan(i, take)));
+      i += take;
+    }
+    FERRITE_CO_TRY(co_await flash_.program(address + done, std::span<const std::byte>(buffer_).first(n)));
+    done += n;
+  }
+  co_return Status{};
+}
+
+Task<Status> Store::verify_record(std::uint32_t address, std::span<const std::byte> head,
+                                  std::span<const std::byte> key, std::span<const std::byte> value,
+                                  std::uint32_t value_from, std::uint32_t value_size) noexcept {
+  // Compare what is on flash with what was meant, one small window at a time.
+  std::array<std::byte, 32> window{};
+  std::array<std::byte, 32> expected{};
+  const std::uint32_t length = static_cast<std::uint32_t>(head.size() + key.size() + value.size()) +
+                               (value_from != none ? value_size : 0);
+  std::uint32_t done = 0;
+  while (done < length) {
+    const std::uint32_t n = std::min<std::uint32_t>(length - done, static_cast<std::uint32_t>(window.size()));
+    FERRITE_CO_TRY(co_await flash_.read(address + done, std::span<std::byte>(window).first(n)));
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::uint32_t at = done + i;
+      if (at < head.size()) {
+        expected[i] = head[at];
+      } else if (at - head.size() < key.size()) {
+        expected[i] = key[at - head.size()];
+      } else if (value_from == none) {
+        expected[i] = value[at - head.size() - key.size()];
+      } else {
+        const std::uint32_t rel = at - static_cast<std::uint32_t>(head.size() + key.size());
+        FERRITE_CO_TRY(co_await flash_.read(value_from + rel, std::span<std::byte>(expected).subspan(i, 1)));
+      }
+    }
+    if (std::memcmp(window.data(), expected.data(), n) != 0) co_return fail(Errc::io);
+    done += n;
+  }
+  co_return Status{};
+}
+
+}  // namespace ferrite

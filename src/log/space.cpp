@@ -1,0 +1,328 @@
+// Space management: opening sectors, garbage collection, wear levelling and
+// idle-time maintenance (docs/FORMAT.md §6).
+module;
+#include "ferrite_modules.hpp"
+#include "ferrite_try.hpp"
+
+module ferrite.log;
+
+namespace ferrite {
+
+namespace {
+constexpr std::uint8_t live_state = static_cast<std::uint8_t>(SectorState::live);
+constexpr std::uint8_t erased_state = static_cast<std::uint8_t>(SectorState::erased);
+constexpr std::uint8_t retired_state = static_cast<std::uint8_t>(SectorState::retired);
+}  // namespace
+
+std::uint32_t Store::head_room() const noexcept {
+  return head_sealed_ ? 0 : geometry_.sector_size(head_) - head_offset_;
+}
+
+std::uint32_t Store::free_sector_count() const noexcept {
+  std::uint32_t n = 0;
+  for (const SectorInfo& s : sectors_) n += s.state != live_state;
+  return n;
+}
+
+std::uint32_t Store::free_payload() const noexcept {
+  std::uint32_t total = 0, largest = 0;
+  for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
+    if (sectors_[i].state == live_state) continue;
+    total += payload_of(i);
+    largest = std::max(largest, payload_of(i));
+  }
+  return total - largest;  // one free sector stays in reserve for garbage collection
+}
+
+std::uint32_t Store::oldest_live() const noexcept {
+  std::uint32_t oldest = none;
+  for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
+    if (sectors_[i].state != live_state) continue;
+    if (oldest == none || sectors_[i].sequence < sectors_[oldest].sequence) oldest = i;
+  }
+  return oldest;
+}
+
+std::uint32_t Store::capacity() const noexcept {
+  // Every sector may end with up to one record's worth of unusable room, and
+  // the largest sector is the garbage-collection reserve.
+  std::uint32_t total = 0, largest = 0;
+  for (std::uint32_t i = 0; i < geometry_.sector_count(); ++i) {
+    total += payload_of(i);
+    largest = std::max(largest, payload_of(i));
+  }
+  const std::uint32_t waste = slack_ * geometry_.sector_count();
+  return total > largest + waste ? total - largest - waste : 0;
+}
+
+Task<Status> Store::erase_sector(std::uint32_t sector, bool mark) noexcept {
+  SectorInfo& info = sectors_[sector];
+  info.state = static_cast<std::uint8_t>(SectorState::garbage);
+  auto st = co_await flash_.erase(sector);
+  ++counters_.sectors_erased;
+  if (!st) co_return st;
+  ++info.erase_count;
+  info.state = erased_state;
+  info.sequence = 0;
+  info.live_bytes = 0;
+  info.used_bytes = 0;
+  if (mark && mounted_) {
+    // Vouch for the erase so that it is trusted after a reboot; skipped when
+    // the head has no room to spare (the sector is then erased again later).
+    std::array<std::byte, 8> value{};
+    logfmt::put_le16(value.data(), static_cast<std::uint16_t>(sector));
+    logfmt::put_le32(value.data() + 4, info.erase_count);
+    if (head_room() >= full_size(0, 8) + slack_) {
+      auto at = co_await append(logfmt::meta, 0, {}, value, false, 0, logfmt::erased);
+      if (!at && at.error() == Errc::power_lost) co_return fail(at.error());
+    }
+  }
+  co_return Status{};
+}
+
+Task<Status> Store::open_sector(bool for_gc) noexcept {
+  (void)for_gc;
+  // Wear levelling: the free sector with the fewest erases, preferring one
+  // that is already erased when counts tie.
+  std::uint32_t pick = none;
+  for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
+    const SectorInfo& s = sectors_[i];
+    if (s.state == live_state) continue;
+    if (pick == none) {
+      pick = i;
+      continue;
+    }
+    const SectorInfo& p = sectors_[pick];
+    if (s.erase_count < p.erase_count || (s.erase_count == p.erase_count && s.state == erased_state &&
+                                          p.state != erased_state))
+      pick = i;
+  }
+  if (pick == none) co_return fail(Errc::no_space);
+  if (sectors_[pick].state != erased_state) FERRITE_CO_TRY(co_await erase_sector(pick, false));
+  co_return co_await open_sector_at(pick);
+}
+
+Task<Status> Store::start_gc() noexcept {
+  const std::uint32_t victim = oldest_live();
+  if (victim == none) co_return fail(Errc::no_space);
+  if (victim == head_) {
+    // Collecting the head itself (two-sector stores): move to a fresh head first.
+    if (free_sector_count() == 0) co_return fail(Errc::no_space);
+    FERRITE_CO_TRY(co_await open_sector(true));
+  }
+  gc_victim_ = victim;
+  co_return Status{};
+}
+
+Task<Status> Store::copy_entry(std::size_t position) noexcept {
+  // Rewrite the key's latest value as a full record at the head. The source
+  // is verified first: a corrupted value is never re-sealed as good data.
+  const IndexEntry e = index_[position];
+  std::array<std::byte, max_key_size> key{};
+  FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key));
+  const std::span<const std::byte> key_bytes(key.data(), e.key_size);
+  const std::uint32_t source_sector = sector_of(e.location);
+  const std::uint32_t source_offset = e.location - geometry_.sector_offset(source_sector);
+  auto source = co_await read_record(source_sector, source_offset,
+                                     geometry_.sector_size(source_sector) - source_offset);
+  const bool intact = source && !source->blank && source->kind == logfmt::put &&
+                      source->value_size == e.value_size && source->key_hash == e.hash &&
+                      (source->compact || std::memcmp(source->key.data(), key.data(), e.key_size) == 0);
+  if (!intact) {
+    if (!source && source.error() != Errc::corrupt) co_return fail(source.error());
+    // Lost to corruption: drop the key rather than invent a value.
+    ++counters_.corrupt_records;
+    sectors_[sector_of(e.binding)].live_bytes -= full_size(e.key_size, e.value_size);
+    live_total_ -= full_size(e.key_size, e.value_size);
+    release_slot(e.slot);
+    index_remove(position);
+    co_return Status{};
+  }
+  const std::uint32_t value_from =
+      e.location + (source->compact ? logfmt::compact_head : logfmt::full_head + e.key_size);
+  const std::uint32_t size = full_size(e.key_size, e.value_size);
+  if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector(true));
+  const std::uint32_t sequence = sectors_[head_].sequence;
+  const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
+  std::array<std::byte, logfmt::full_head> head{};
+  logfmt::put_le32(head.data(), logfmt::pack(logfmt::put, e.slot, static_cast<std::uint8_t>(e.key_size - 1),
+                                             e.value_size));
+  std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, 0);
+  crc = crc32c(std::span<const std::byte>(head).first(4), crc);
+  crc = crc32c(key_bytes, crc);
+  FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(value_from, e.value_size, crc));
+  logfmt::put_le32(head.data() + 4, crc);
+  head_offset_ += size;
+  sectors_[head_].used_bytes += size;
+  if (auto st = co_await program_record(address, head, key_bytes, {}, size, value_from, e.value_size); !st) {
+    head_sealed_ = true;
+    co_return st;
+  }
+  if (verify_) {
+    if (auto st = co_await verify_record(address, head, key_bytes, {}, value_from, e.value_size); !st) {
+      head_sealed_ = true;
+      co_return st;
+    }
+  }
+  ++counters_.records_written;
+  ++counters_.records_copied;
+  IndexEntry& moved = index_[position];
+  sectors_[sector_of(moved.binding)].live_bytes -= size;
+  sectors_[head_].live_bytes += size;
+  moved.location = address;
+  moved.binding = address;
+  co_return Status{};
+}
+
+Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
+  if (gc_victim_ == none) co_return 0u;
+  std::uint32_t copied = 0;
+  if (indexed()) {
+    std::size_t i = 0;
+    while (i < key_count_ && copied < max_records) {
+      if (sector_of(index_[i].binding) != gc_victim_) {
+        ++i;
+        continue;
+      }
+      const std::uint32_t before = key_count_;
+      FERRITE_CO_TRY(co_await copy_entry(i));
+      ++copied;
+      if (key_count_ == before) ++i;  // else entry i was dropped: look at the new i
+    }
+    for (; i < key_count_; ++i)
+      if (sector_of(index_[i].binding) == gc_victim_) co_return copied;  // budget used up
+  } else {
+    for (;;) {
+      if (copied >= max_records) co_return copied;
+      FERRITE_CO_TRY_ASSIGN(const bool more, co_await gc_index_less_step());
+      if (!more) break;
+      ++copied;
+    }
+  }
+  // Everything live has moved: retire the victim.
+  std::array<std::byte, 4> tail{};
+  const std::uint32_t new_tail = sectors_[gc_victim_].sequence + 1;
+  logfmt::put_le32(tail.data(), new_tail);
+  if (head_sealed_ || head_room() < full_size(0, 4)) FERRITE_CO_TRY(co_await open_sector(true));
+  FERRITE_CO_TRY(co_await append(logfmt::meta, 0, {}, tail, false, 0, logfmt::retire));
+  tail_ = std::max(tail_, new_tail);
+  sectors_[gc_victim_].state = retired_state;
+  sectors_[gc_victim_].live_bytes = 0;
+  gc_victim_ = none;
+  ++counters_.gc_runs;
+  co_return copied;
+}
+
+Task<Result<bool>> Store::gc_index_less_step() noexcept {
+  // Copy the first record of the victim that is still the latest for its key.
+  const std::uint32_t victim = gc_victim_;
+  const std::uint32_t base = geometry_.sector_offset(victim);
+  const std::uint32_t end = header_size_ + sectors_[victim].used_bytes;
+  std::uint32_t offset = gc_cursor_ < header_size_ ? header_size_ : gc_cursor_;
+  while (offset < end) {
+    auto rec = co_await read_record(victim, offset, end - offset);
+    if (!rec || rec->blank) {
+      if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+      offset += unit_;
+      continue;
+    }
+    offset += rec->size;
+    if (rec->kind != logfmt::put) continue;
+    const std::span<const std::byte> key(rec->key.data(), rec->key_size);
+    auto latest = co_await locate_by_scan(key, rec->key_hash);
+    if (!latest) co_return fail(latest.error());
+    if (!latest->found || latest->entry.location != rec->address) continue;
+    const std::uint32_t size = full_size(rec->key_size, rec->value_size);
+    if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector(true));
+    const std::uint32_t value_from = rec->address + logfmt::full_head + rec->key_size;
+    const std::uint32_t sequence = sectors_[head_].sequence;
+    const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
+    std::array<std::byte, logfmt::full_head> head{};
+    logfmt::put_le32(head.data(), logfmt::pack(logfmt::put, 0, static_cast<std::uint8_t>(rec->key_size - 1),
+                                               rec->value_size));
+    std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, 0);
+    crc = crc32c(std::span<const std::byte>(head).first(4), crc);
+    crc = crc32c(key, crc);
+    FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(value_from, rec->value_size, crc));
+    logfmt::put_le32(head.data() + 4, crc);
+    head_offset_ += size;
+    sectors_[head_].used_bytes += size;
+    if (auto st = co_await program_record(address, head, key, {}, size, value_from, rec->value_size); !st) {
+      head_sealed_ = true;
+      co_return fail(st.error());
+    }
+    ++counters_.records_written;
+    ++counters_.records_copied;
+    gc_cursor_ = offset;
+    co_return true;
+  }
+  (void)base;
+  gc_cursor_ = 0;
+  co_return false;
+}
+
+Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_live_total) noexcept {
+  if (indexed() && new_live_total > capacity()) co_return fail(Errc::no_space);
+  // Each pass either succeeds or changes the sector layout; a bound keeps a
+  // store that cannot make room from looping.
+  for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
+    if (gc_victim_ != none) {
+      // Garbage collection may lag behind writes only while the head can
+      // still absorb everything it has left to copy.
+      const std::uint32_t debt = indexed() ? sectors_[gc_victim_].live_bytes : payload_of(gc_victim_);
+      if (head_room() < record_size + debt + slack_ || head_room() < record_size) {
+        FERRITE_CO_TRY(co_await gc_step(0xFFFFFFFFu));
+        continue;
+      }
+    }
+    if (!head_sealed_ && head_room() >= record_size) co_return Status{};
+    if (free_sector_count() > 1) {
+      FERRITE_CO_TRY(co_await open_sector(false));
+      continue;
+    }
+    FERRITE_CO_TRY(co_await start_gc());
+  }
+  co_return fail(Errc::no_space);
+}
+
+Task<Result<MaintenanceReport>> Store::maintain(MaintenanceBudget budget) noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  MaintenanceReport report;
+  const std::uint32_t early = std::min(slack_, payload_of(head_) / 32);
+  const std::uint32_t free_sectors = free_sector_count();
+  const bool gc_due = gc_victim_ == none &&
+                      ((free_sectors <= 1 && head_room() < early) ||
+                       (geometry_.sector_count() > 2 && free_sectors <= 2 && oldest_live() != head_));
+  std::uint32_t unerased = none;
+  for (std::uint32_t i = 0; i < sectors_.size(); ++i)
+    if (sectors_[i].state != live_state && sectors_[i].state != erased_state && i != gc_victim_) unerased = i;
+  if (gc_victim_ != none) {
+    const std::uint32_t victim = gc_victim_;
+    FERRITE_CO_TRY_ASSIGN(report.records_copied, co_await gc_step(budget.max_records));
+    if (gc_victim_ == none) {
+      report.sectors_retired = 1;
+      (void)victim;
+    }
+  } else if (gc_due && (budget.allow_erase || free_sectors == 0 ||
+                        sectors_[oldest_live()].state == live_state)) {
+    // Starting a collection may open a sector; only erase if allowed.
+    bool have_erased = false;
+    for (const SectorInfo& s : sectors_) have_erased = have_erased || s.state == erased_state;
+    if (oldest_live() != head_ || have_erased || budget.allow_erase) {
+      FERRITE_CO_TRY(co_await start_gc());
+      FERRITE_CO_TRY_ASSIGN(report.records_copied, co_await gc_step(budget.max_records));
+      if (gc_victim_ == none) report.sectors_retired = 1;
+    }
+  } else if (unerased != none && budget.allow_erase) {
+    FERRITE_CO_TRY(co_await erase_sector(unerased, true));
+    report.sectors_erased = 1;
+  }
+  bool erasable = false;
+  for (std::uint32_t i = 0; i < sectors_.size(); ++i)
+    erasable = erasable || (sectors_[i].state != live_state && sectors_[i].state != erased_state);
+  report.more_work = gc_victim_ != none || (erasable && budget.allow_erase);
+  co_return report;
+}
+
+}  // namespace ferrite

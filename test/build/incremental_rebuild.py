@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Build proof: after a module-interface edit, ONE ninja run rebuilds every
+importer, and nothing else is left to do.
+
+In a scratch copy of the tree it builds every object file that imports
+ferrite modules (library implementation units, test programs, demo, bench;
+not the Catch2 main and no test links, to stay fast), then:
+
+ 1. bumps `interface_version` in modules/ferrite.core.cppm: every BMI, every
+    module object and every object whose depfile names a ferrite BMI must be
+    rebuilt by one ninja run; the demo (when built) must print the new value;
+ 2. adds a comment to modules/ferrite.flash.cppm: every importer of
+    ferrite.flash (directly or through another module) must be rebuilt, and
+    nothing that does not import it (e.g. ferrite.core's implementation units);
+
+and after each edit the next ninja run must report "no work to do".
+"""
+import os
+import re
+
+import buildproof as bp
+
+
+def rel_kind(o):
+    if o.startswith('libferrite.a.p/'):
+        return 'library'
+    if o.startswith('test/'):
+        return 'tests'
+    if o.startswith('examples/'):
+        return 'demo'
+    if o.startswith('bench/'):
+        return 'bench'
+    if o.endswith('.pcm'):
+        return 'BMIs'
+    return 'module objects' if o.endswith('.o') and '/' not in o else 'other'
+
+
+def summarize(title, outputs):
+    groups = {}
+    for o in sorted(outputs):
+        groups.setdefault(rel_kind(o), []).append(o)
+    bp.log('{}: {} outputs'.format(title, len(outputs)))
+    for k in sorted(groups):
+        bp.log('  {:<15} {}'.format(k, ' '.join(os.path.basename(x) for x in groups[k])))
+
+
+def rebuilt(before, after):
+    return {o for o in after if after[o] != before.get(o)}
+
+
+def main():
+    args = bp.parse_args(__doc__)
+    with bp.Scratch('incremental', args.keep) as scratch:
+        src = os.path.join(scratch, 'src')
+        build = os.path.join(scratch, 'build')
+        bp.copy_tree(args.source_root, src)
+        bp.meson_setup(src, build, args.native_file)
+
+        tg = bp.targets(build)
+        objects = [o for o, r in tg.items() if r == 'cpp_COMPILER' and 'catch_main' not in o]
+        pcms = [o for o, r in tg.items() if r == 'CUSTOM_COMMAND_DEP' and o.endswith('.pcm')]
+        mod_objs = [o for o, r in tg.items() if r == 'CUSTOM_COMMAND' and o[:-2] + '.pcm' in pcms]
+        if not pcms:
+            bp.fail('no .pcm targets: this proof covers the clang module build only')
+        demo = 'examples/ferrite-demo' if 'examples/ferrite-demo' in tg else None
+        build_targets = objects + pcms + mod_objs + ([demo] if demo else [])
+        bp.ninja(build, *build_targets)
+        bp.assert_no_work(build, build_targets)
+
+        def importers_of(module):
+            """Outputs whose recorded dependencies name the BMI (or the source) of `module`."""
+            pcm = module + '.pcm'
+            source = module + '.cppm'
+            d = bp.deps(build, objects + pcms)
+            hit = set()
+            for o, ds in d.items():
+                if o == pcm:
+                    continue
+                if pcm in ds or any(x.endswith('/' + source) for x in ds):
+                    hit.add(o)
+            # A module object is rebuilt from its BMI.
+            hit |= {o for o in mod_objs if o[:-2] + '.pcm' in hit or o == module + '.o'}
+            hit.add(pcm)
+            return hit, set(d)
+
+        watched = objects + pcms + mod_objs + ([demo] if demo else [])
+
+        # -- 1. interface change in ferrite.core ----------------------------
+        expected, _ = importers_of('ferrite.core')
+        core = os.path.join(src, 'modules', 'ferrite.core.cppm')
+        with open(core) as f:
+            m = re.search(r'inline constexpr int interface_version = (\d+);', f.read())
+        if not m:
+            bp.fail('modules/ferrite.core.cppm has no "inline constexpr int interface_version = N;"')
+        new_version = int(m.group(1)) + 1
+        bp.edit(core, r'inline constexpr int interface_version = \d+;',
+                'inline constexpr int interface_version = {};'.format(new_version))
+        before = bp.mtimes(build, watched)
+        out = bp.ninja(build, *build_targets)
+        bp.log('meson regenerated: {}'.format('yes' if 'Regenerating build files' in out else 'no'))
+        done = rebuilt(before, bp.mtimes(build, watched))
+        summarize('edit 1: interface_version {} -> {} in ferrite.core; rebuilt'.format(new_version - 1, new_version), done)
+        missing = expected - done
+        if missing:
+            bp.fail('importers of ferrite.core NOT rebuilt by one ninja run: ' + ' '.join(sorted(missing)))
+        for kind in ('library', 'BMIs', 'module objects'):
+            if not any(rel_kind(o) == kind for o in expected):
+                bp.fail('no {} import ferrite.core: the dependency scan is broken'.format(kind))
+        bp.assert_no_work(build, build_targets)
+        if demo:
+            text = bp.run([os.path.join(build, demo)])
+            if 'interface v{} '.format(new_version) not in text:
+                print(text)
+                bp.fail('the demo does not print the new interface_version {}: stale importer'.format(new_version))
+            bp.log('demo prints interface v{}'.format(new_version))
+
+        # -- 2. comment-only change in ferrite.flash ------------------------
+        expected, all_outputs = importers_of('ferrite.flash')
+        flash = os.path.join(src, 'modules', 'ferrite.flash.cppm')
+        with open(flash, 'a') as f:
+            f.write('// a comment added by test/build/incremental_rebuild.py\n')
+        before = bp.mtimes(build, watched)
+        bp.ninja(build, *build_targets)
+        done = rebuilt(before, bp.mtimes(build, watched))
+        summarize('edit 2: comment in ferrite.flash; rebuilt', done)
+        missing = expected - done
+        if missing:
+            bp.fail('importers of ferrite.flash NOT rebuilt: ' + ' '.join(sorted(missing)))
+        extra = {o for o in done if o in all_outputs or o in mod_objs} - expected
+        if extra:
+            bp.fail('rebuilt although they do not import ferrite.flash: ' + ' '.join(sorted(extra)))
+        kept = sorted(o for o in all_outputs if o not in done)
+        bp.log('not rebuilt (do not import ferrite.flash): ' + (' '.join(os.path.basename(o) for o in kept) or '-'))
+        bp.assert_no_work(build, build_targets)
+    bp.log('incremental_rebuild: OK')
+
+
+if __name__ == '__main__':
+    main()

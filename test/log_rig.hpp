@@ -1,0 +1,96 @@
+// Test support for the storage engine: a simulated flash with a store on it,
+// and blocking wrappers so tests read as plain calls. Include after the std
+// and Catch2 headers and after `import ferrite.log; import ferrite.sim;`.
+#pragma once
+
+namespace rig {
+
+using ferrite::Errc;
+
+inline std::span<const std::byte> bytes(std::string_view s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+inline ferrite::Geometry geometry(std::uint32_t sectors, std::uint32_t size, std::uint32_t unit,
+                                  ferrite::EraseValue erased = ferrite::EraseValue::ones) {
+  auto g = ferrite::Geometry::uniform(sectors, size, unit, erased, false);
+  if (!g) std::abort();
+  return *g;
+}
+
+/// A store on a simulated flash. `keys` = 0 runs index-less.
+struct Rig {
+  static constexpr std::size_t max_keys = 256;
+  static constexpr std::size_t max_sectors = 16;
+
+  explicit Rig(ferrite::Geometry g, std::size_t keys = max_keys, bool compact = true, bool verify = false,
+               std::uint64_t seed = 1)
+      : sim(g, seed), flash(sim) {
+    config = memory.config();
+    config.index = std::span<ferrite::IndexEntry>(memory.index).first(keys);
+    config.order = keys ? std::span<std::uint16_t>(memory.order).first(keys) : std::span<std::uint16_t>{};
+    config.compact_records = compact;
+    config.verify_writes = verify;
+    store.emplace(flash, config);
+  }
+
+  /// A new Store object on the same flash (as after a reboot), not mounted.
+  void reboot() {
+    sim.restore_power();
+    memory = {};
+    config.sectors = memory.sectors;
+    config.index = std::span<ferrite::IndexEntry>(memory.index).first(config.index.size());
+    config.order = std::span<std::uint16_t>(memory.order).first(config.order.size());
+    store.emplace(flash, config);
+  }
+
+  ferrite::Status format() { return ferrite::sync_wait(store->format()); }
+  ferrite::Status mount() { return ferrite::sync_wait(store->mount()); }
+  ferrite::Status put(std::string_view k, std::string_view v) { return ferrite::sync_wait(store->put(k, v)); }
+  ferrite::Status put(std::string_view k, std::span<const std::byte> v) {
+    return ferrite::sync_wait(store->put(bytes(k), v));
+  }
+  ferrite::Status erase(std::string_view k) { return ferrite::sync_wait(store->erase(k)); }
+  /// The value as a string, or the error's name prefixed with '!'.
+  std::string get(std::string_view k) {
+    std::string out;
+    auto st = ferrite::sync_wait(store->get_string(k, out));
+    if (!st) return std::string("!") + ferrite::name_of(st.error());
+    return out;
+  }
+  std::vector<std::string> keys(std::string_view prefix = {}) {
+    std::vector<std::string> out;
+    auto c = store->scan(prefix);
+    for (;;) {
+      auto more = ferrite::sync_wait(c.next());
+      if (!more) {
+        out.push_back(std::string("!") + ferrite::name_of(more.error()));
+        break;
+      }
+      if (!*more) break;
+      out.emplace_back(c.key_string());
+    }
+    return out;
+  }
+
+  ferrite::sim::SimFlash sim;
+  ferrite::Flash flash;
+  ferrite::StoreMemory<max_keys, max_sectors> memory{};
+  ferrite::StoreConfig config{};
+  std::optional<ferrite::Store> store;
+};
+
+/// splitmix64: small, fast and reproducible everywhere.
+struct Random {
+  std::uint64_t state;
+  explicit Random(std::uint64_t seed) : state(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  std::uint32_t below(std::uint32_t n) { return static_cast<std::uint32_t>(next() % n); }
+};
+
+}  // namespace rig
