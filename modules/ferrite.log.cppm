@@ -278,6 +278,9 @@ class Store {
   Task<Status> replay_sector(std::uint32_t sector) noexcept;
   Task<Status> check_tail_blank(std::uint32_t sector, std::uint32_t offset) noexcept;
   Task<Status> apply_record(const Record& rec) noexcept;
+  Task<Result<bool>> read_record_blank_after(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
+  void drop_retired_entries() noexcept;
+  static constexpr int stability_reads = 16;
   Task<Status> open_sector_at(std::uint32_t sector) noexcept;
   void reset_state() noexcept;
 

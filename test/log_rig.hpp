@@ -24,9 +24,10 @@ struct Rig {
   static constexpr std::size_t max_sectors = 16;
 
   explicit Rig(ferrite::Geometry g, std::size_t keys = max_keys, bool compact = true, bool verify = false,
-               std::uint64_t seed = 1)
+               std::uint64_t seed = 1, std::uint32_t max_value = 4096)
       : sim(g, seed), flash(sim) {
     config = memory.config();
+    config.max_value_size = max_value;
     config.index = std::span<ferrite::IndexEntry>(memory.index).first(keys);
     config.order = keys ? std::span<std::uint16_t>(memory.order).first(keys) : std::span<std::uint16_t>{};
     config.compact_records = compact;

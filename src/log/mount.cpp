@@ -280,9 +280,25 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   std::uint32_t offset = header_size_;
   std::uint32_t good_end = header_size_;  // just past the last verified record
   bool in_bad_region = false;
-  while (offset + std::min(logfmt::compact_head, unit_) <= end && offset < end) {
+  while (offset < end) {
     auto rec = co_await read_record(sector, offset, end - offset);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+    if (rec && !rec->blank && !in_bad_region) {
+      // The last record before the blank tail may be the one a power cut
+      // interrupted, with weak bits that read right only by chance: it must
+      // read back identically several times before it counts.
+      auto after = co_await read_record_blank_after(sector, offset + rec->size, end);
+      if (!after) co_return fail(after.error());
+      if (*after) {
+        bool stable = true;
+        for (int i = 0; i < stability_reads && stable; ++i) {
+          auto again = co_await read_record(sector, offset, end - offset);
+          if (!again && again.error() != Errc::corrupt) co_return fail(again.error());
+          stable = again && !again->blank && again->stored_crc == rec->stored_crc && again->size == rec->size;
+        }
+        if (!stable) rec = fail(Errc::corrupt);
+      }
+    }
     if (rec && rec->blank) {
       // Either the end of the log in this sector or a hole left by a failed
       // write; find out whether anything follows.
@@ -320,6 +336,18 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   co_return Status{};
 }
 
+Task<Result<bool>> Store::read_record_blank_after(std::uint32_t sector, std::uint32_t offset,
+                                                 std::uint32_t end) noexcept {
+  // Is the unit after a record erased (or the sector's end)?
+  if (offset >= end) co_return true;
+  std::array<std::byte, 8> probe{};
+  const std::uint32_t n = std::min<std::uint32_t>({unit_, end - offset, 8});
+  FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(sector) + offset, std::span<std::byte>(probe).first(n)));
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (probe[i] != geometry_.erased_byte()) co_return false;
+  co_return true;
+}
+
 Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset) noexcept {
   const std::uint32_t base = geometry_.sector_offset(sector);
   const std::uint32_t end = geometry_.sector_size(sector);
@@ -342,6 +370,7 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
   if (rec.kind == logfmt::meta) {
     if (rec.key_size == logfmt::retire) {
       tail_ = std::max(tail_, logfmt::get_le32(rec.meta.data()));
+      drop_retired_entries();
     } else if (rec.key_size == logfmt::erased) {
       const std::uint16_t s = logfmt::get_le16(rec.meta.data());
       if (s < sectors_.size()) {
@@ -382,6 +411,21 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
     co_return Status{};
   }
   co_return co_await index_insert(e, key);
+}
+
+void Store::drop_retired_entries() noexcept {
+  // At a RETIRE, every key still live in the retired sectors had been copied
+  // forward. An entry that still points there is stale: the record that
+  // superseded or deleted it lived in a sector that has since been erased.
+  for (std::size_t i = 0; i < key_count_;) {
+    const IndexEntry& e = index_[i];
+    if (sectors_[sector_of(e.location)].sequence < tail_ || sectors_[sector_of(e.binding)].sequence < tail_) {
+      release_slot(e.slot);
+      index_remove(i);
+    } else {
+      ++i;
+    }
+  }
 }
 
 StoreStats Store::stats() const noexcept {
