@@ -280,12 +280,16 @@ class Store {
   Task<Status> apply_record(const Record& rec) noexcept;
   Task<Result<bool>> read_record_blank_after(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   void drop_retired_entries() noexcept;
+  std::uint32_t retire_marker_check(std::uint32_t sequence) const noexcept;
   static constexpr int stability_reads = 16;
   Task<Status> open_sector_at(std::uint32_t sector) noexcept;
   void reset_state() noexcept;
 
   // records
   Task<Result<Record>> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit) noexcept;
+  /// Reads through a small read-ahead window while mount scans sequentially,
+  /// so each byte of the log is read from flash once.
+  Task<Status> read_bytes(std::uint32_t address, std::span<std::byte> out) noexcept;
   Task<Result<std::uint32_t>> crc_of_range(std::uint32_t address, std::uint32_t length, std::uint32_t crc) noexcept;
   Task<Result<std::uint32_t>> append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                      std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
@@ -310,6 +314,7 @@ class Store {
   Task<Status> open_sector(bool for_gc) noexcept;
   Task<Status> erase_sector(std::uint32_t sector, bool mark) noexcept;
   Task<Status> start_gc() noexcept;
+  Task<void> retire_if_empty() noexcept;
   Task<Result<std::uint32_t>> gc_step(std::uint32_t max_records) noexcept;
   Task<Status> copy_entry(std::size_t entry) noexcept;
   Task<Result<bool>> gc_index_less_step() noexcept;
@@ -361,7 +366,8 @@ class Store {
   bool mounted_ = false;
   bool head_sealed_ = false;
   std::uint32_t unit_ = 1;
-  std::uint32_t header_size_ = 32;
+  std::uint32_t header_size_ = 40;   // header + retire marker: records start here
+  std::uint32_t marker_offset_ = 32;
   std::uint32_t value_limit_ = 0;
   std::uint32_t slack_ = 0;          // largest record: what a sector end may waste
   std::uint32_t store_id_ = 0;
@@ -378,6 +384,10 @@ class Store {
   std::array<std::uint32_t, 4> slots_used_{};
   StoreStats counters_{};
   std::array<std::byte, 128> buffer_{};
+  std::array<std::byte, 64> window_{};
+  std::uint32_t window_address_ = none;
+  std::uint32_t window_size_ = 0;
+  bool windowed_ = false;
 
   static constexpr std::uint32_t none = 0xFFFFFFFFu;
 };
@@ -413,6 +423,8 @@ namespace ferrite::logfmt {
 inline constexpr std::uint32_t magic = 0x74526546u;  // "FeRt" little-endian
 inline constexpr std::uint8_t version = 1;
 inline constexpr std::uint32_t header_bytes = 32;
+inline constexpr std::uint32_t marker_bytes = 8;
+inline constexpr std::uint32_t marker_magic = 0x78526546u;  // "FeRx" little-endian
 inline constexpr std::uint32_t full_head = 8;
 inline constexpr std::uint32_t compact_head = 4;
 

@@ -237,6 +237,7 @@ Task<Status> Store::put(std::span<const std::byte> key, std::span<const std::byt
     }
   }
   live_total_ = live_total_ - old_full + new_full;
+  co_await retire_if_empty();
   co_return Status{};
 }
 
@@ -263,6 +264,7 @@ Task<Status> Store::erase(std::span<const std::byte> key) noexcept {
     index_remove(now.position);
   }
   live_total_ -= old_full;
+  co_await retire_if_empty();
   co_return Status{};
 }
 

@@ -45,7 +45,8 @@ Store::Store(Flash flash, StoreConfig config) noexcept
       compact_(config.compact_records && !config.index.empty()),
       verify_(config.verify_writes) {
   unit_ = geometry_.program_unit();
-  header_size_ = align_up(logfmt::header_bytes, unit_);
+  marker_offset_ = align_up(logfmt::header_bytes, unit_);
+  header_size_ = marker_offset_ + align_up(logfmt::marker_bytes, unit_);
   geometry_crc_ = geometry_fingerprint(geometry_);
   // A record must fit in the smallest sector with room to spare for garbage
   // collection: cap records at a third of the smallest sector's payload.
@@ -172,7 +173,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   // Opening consumes the sector even if the program fails: it is no longer
   // vouched-for erased.
   info.state = static_cast<std::uint8_t>(SectorState::garbage);
-  FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, {}, {}, header_size_));
+  FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, {}, {}, marker_offset_));
   info.state = static_cast<std::uint8_t>(SectorState::live);
   info.sequence = next_sequence_++;
   info.live_bytes = 0;
@@ -195,6 +196,7 @@ Task<Status> Store::mount_locked() noexcept {
   if (!config_ok_) co_return fail(Errc::invalid_argument);
   const std::uint32_t n = geometry_.sector_count();
   std::array<std::byte, logfmt::header_bytes> raw{};
+  std::array<std::byte, logfmt::marker_bytes> marker{};
   std::uint32_t best_sequence = 0, known_erase_max = 0;
   bool any_valid = false, all_blank = true;
   // Pass 1: which store owns the region (highest sequence), its tail.
@@ -224,6 +226,12 @@ Task<Status> Store::mount_locked() noexcept {
       info.state = static_cast<std::uint8_t>(SectorState::live);
       tail_ = std::max(tail_, h.tail);
       known_erase_max = std::max(known_erase_max, h.erase_count);
+      // A retire marker says this sector and every older one are retired,
+      // without reading the log (FORMAT.md §2.1).
+      FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s) + marker_offset_, marker));
+      if (logfmt::get_le32(marker.data()) == logfmt::marker_magic &&
+          logfmt::get_le32(marker.data() + 4) == retire_marker_check(h.sequence))
+        tail_ = std::max(tail_, h.sequence + 1);
     } else {
       // Remember blank headers as "erased?" candidates; an ERASED record in the
       // live log confirms them during replay.
@@ -253,7 +261,12 @@ Task<Status> Store::mount_locked() noexcept {
     head_ = next;
     last = next_seq;
     have_head = true;
-    FERRITE_CO_TRY(co_await replay_sector(next));
+    windowed_ = true;
+    window_address_ = none;
+    auto replayed = co_await replay_sector(next);
+    windowed_ = false;
+    window_address_ = none;
+    if (!replayed) co_return replayed;
   }
   for (std::uint32_t s = 0; s < n; ++s) {
     SectorInfo& info = sectors_[s];
@@ -291,11 +304,16 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       if (!after) co_return fail(after.error());
       if (*after) {
         bool stable = true;
+        windowed_ = false;  // these reads must reach the flash
         for (int i = 0; i < stability_reads && stable; ++i) {
           auto again = co_await read_record(sector, offset, end - offset);
-          if (!again && again.error() != Errc::corrupt) co_return fail(again.error());
+          if (!again && again.error() != Errc::corrupt) {
+            windowed_ = true;
+            co_return fail(again.error());
+          }
           stable = again && !again->blank && again->stored_crc == rec->stored_crc && again->size == rec->size;
         }
+        windowed_ = true;
         if (!stable) rec = fail(Errc::corrupt);
       }
     }
@@ -342,7 +360,7 @@ Task<Result<bool>> Store::read_record_blank_after(std::uint32_t sector, std::uin
   if (offset >= end) co_return true;
   std::array<std::byte, 8> probe{};
   const std::uint32_t n = std::min<std::uint32_t>({unit_, end - offset, 8});
-  FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(sector) + offset, std::span<std::byte>(probe).first(n)));
+  FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + offset, std::span<std::byte>(probe).first(n)));
   for (std::uint32_t i = 0; i < n; ++i)
     if (probe[i] != geometry_.erased_byte()) co_return false;
   co_return true;
@@ -353,7 +371,7 @@ Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset)
   const std::uint32_t end = geometry_.sector_size(sector);
   while (offset < end) {
     const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(buffer_.size()), end - offset);
-    FERRITE_CO_TRY(co_await flash_.read(base + offset, std::span<std::byte>(buffer_).first(n)));
+    FERRITE_CO_TRY(co_await read_bytes(base + offset, std::span<std::byte>(buffer_).first(n)));
     for (std::uint32_t i = 0; i < n; ++i)
       if (buffer_[i] != geometry_.erased_byte()) co_return fail(Errc::corrupt);
     offset += n;
@@ -426,6 +444,13 @@ void Store::drop_retired_entries() noexcept {
       ++i;
     }
   }
+}
+
+std::uint32_t Store::retire_marker_check(std::uint32_t sequence) const noexcept {
+  std::array<std::byte, 8> b{};
+  logfmt::put_le32(b.data(), sequence);
+  logfmt::put_le32(b.data() + 4, store_id_);
+  return crc32c(b);
 }
 
 StoreStats Store::stats() const noexcept {

@@ -7,12 +7,28 @@ module ferrite.log;
 
 namespace ferrite {
 
+Task<Status> Store::read_bytes(std::uint32_t address, std::span<std::byte> out) noexcept {
+  if (!windowed_ || out.size() > window_.size()) co_return co_await flash_.read(address, out);
+  const auto size = static_cast<std::uint32_t>(out.size());
+  if (window_address_ == none || address < window_address_ || address + size > window_address_ + window_size_) {
+    const std::uint32_t sector = sector_of(address);
+    const std::uint32_t sector_end = geometry_.sector_offset(sector) + geometry_.sector_size(sector);
+    window_size_ = std::min<std::uint32_t>(static_cast<std::uint32_t>(window_.size()), sector_end - address);
+    window_size_ = std::max(window_size_, size);
+    window_address_ = none;
+    FERRITE_CO_TRY(co_await flash_.read(address, std::span<std::byte>(window_).first(window_size_)));
+    window_address_ = address;
+  }
+  std::memcpy(out.data(), window_.data() + (address - window_address_), size);
+  co_return Status{};
+}
+
 Task<Result<std::uint32_t>> Store::crc_of_range(std::uint32_t address, std::uint32_t length,
                                                 std::uint32_t crc) noexcept {
   while (length > 0) {
     const std::uint32_t n = std::min<std::uint32_t>(length, static_cast<std::uint32_t>(buffer_.size()));
     const std::span<std::byte> chunk = std::span<std::byte>(buffer_).first(n);
-    FERRITE_CO_TRY(co_await flash_.read(address, chunk));
+    FERRITE_CO_TRY(co_await read_bytes(address, chunk));
     crc = crc32c(chunk, crc);
     address += n;
     length -= n;
@@ -27,7 +43,7 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
   const std::uint32_t sequence = sectors_[sector].sequence;
   std::array<std::byte, logfmt::full_head> head{};
   const std::uint32_t first = std::min<std::uint32_t>(limit, logfmt::full_head);
-  FERRITE_CO_TRY(co_await flash_.read(rec.address, std::span<std::byte>(head).first(first)));
+  FERRITE_CO_TRY(co_await read_bytes(rec.address, std::span<std::byte>(head).first(first)));
   bool blank = true;
   for (std::uint32_t i = 0; i < std::min(first, unit_); ++i) blank = blank && head[i] == geometry_.erased_byte();
   if (blank) {
@@ -82,14 +98,14 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
   crc = crc32c(std::span<const std::byte>(head).first(4), crc);
   if (key_size > 0) {
     const std::span<std::byte> key(rec.key.data(), key_size);
-    FERRITE_CO_TRY(co_await flash_.read(rec.address + logfmt::full_head, key));
+    FERRITE_CO_TRY(co_await read_bytes(rec.address + logfmt::full_head, key));
     crc = crc32c(key, crc);
     rec.key_hash = crc32c(key);
   }
   const std::uint32_t value_at = rec.address + logfmt::full_head + key_size;
   if (rec.kind == logfmt::meta) {
     const std::span<std::byte> meta(rec.meta.data(), rec.value_size);
-    FERRITE_CO_TRY(co_await flash_.read(value_at, meta));
+    FERRITE_CO_TRY(co_await read_bytes(value_at, meta));
     crc = crc32c(meta, crc);
   } else {
     FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(value_at, rec.value_size, crc));

@@ -206,6 +206,14 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
   if (head_sealed_ || head_room() < full_size(0, 4)) FERRITE_CO_TRY(co_await open_sector(true));
   FERRITE_CO_TRY(co_await append(logfmt::meta, 0, {}, tail, false, 0, logfmt::retire));
   tail_ = std::max(tail_, new_tail);
+  // The marker only saves mount from reading the retired sector; the RETIRE
+  // record above is what makes the retire durable, so a failure is harmless.
+  std::array<std::byte, logfmt::marker_bytes> marker{};
+  logfmt::put_le32(marker.data(), logfmt::marker_magic);
+  logfmt::put_le32(marker.data() + 4, retire_marker_check(sectors_[gc_victim_].sequence));
+  const auto marked = co_await program_record(geometry_.sector_offset(gc_victim_) + marker_offset_, marker, {}, {},
+                                              header_size_ - marker_offset_);
+  if (!marked && marked.error() == Errc::power_lost) co_return fail(marked.error());
   sectors_[gc_victim_].state = retired_state;
   sectors_[gc_victim_].live_bytes = 0;
   gc_victim_ = none;
@@ -259,6 +267,15 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
   (void)base;
   gc_cursor_ = 0;
   co_return false;
+}
+
+Task<void> Store::retire_if_empty() noexcept {
+  // Once updates have moved every key out of the sector being collected,
+  // retire it at once: mount then never has to read it again. The write it
+  // follows is already durable, so a failure here only postpones the retire.
+  if (gc_victim_ == none || !indexed() || sectors_[gc_victim_].live_bytes != 0) co_return;
+  if (head_sealed_ || head_room() < full_size(0, 4)) co_return;
+  (void)co_await gc_step(0);
 }
 
 Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_live_total) noexcept {

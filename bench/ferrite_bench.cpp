@@ -1,0 +1,1180 @@
+// ferrite-bench — measures the storage engine on a simulated NOR flash with
+// the STM32F4 timing model (16 us per 32-bit word programmed, 250 ms per
+// 16 KiB erased, 0.05 us per byte read) and compares host throughput with
+// SQLite and LMDB in the same process. See bench/README.md for the method.
+//
+//   ferrite-bench                     every run, table on stdout
+//   ferrite-bench --json FILE         also one JSON object keyed by run label
+//   ferrite-bench --latency-csv FILE  per-update device time (label,index,us)
+//   ferrite-bench --erase-csv FILE    per-sector erase counts (label,sector,run,lifetime)
+//   ferrite-bench --quick             tiny sizes (the meson smoke test)
+//   ferrite-bench --only SUBSTR       only runs whose label contains SUBSTR
+//   ferrite-bench --no-host           skip the host comparisons
+//   ferrite-bench --durable-dir DIR   where the durable comparison writes (default /tmp)
+//
+// Exit status: 0 when every run completed and verified, 1 when a run failed
+// (an engine error or a value that read back wrong), 2 on bad arguments.
+// Missed targets are reported, not turned into a failure.
+
+// Every std / third-party header before the imports (module prologue rule).
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/statfs.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#if FERRITE_BENCH_SQLITE
+#include <sqlite3.h>
+#endif
+#if FERRITE_BENCH_LMDB
+#include <lmdb.h>
+#endif
+
+import ferrite;
+import ferrite.sim;
+#if FERRITE_BENCH_FILE
+import ferrite.file;
+#endif
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using ferrite::Errc;
+using ferrite::sync_wait;
+
+// ---------------------------------------------------------------------------
+// Workloads
+
+/// splitmix64, the generator every workload is drawn from.
+struct SplitMix64 {
+  std::uint64_t state;
+  std::uint64_t next() noexcept {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+};
+
+constexpr std::uint64_t workload_seed = 0x5EEDC0FFEEull;
+constexpr std::size_t key_count = 100;
+constexpr std::size_t key_size = 4;
+constexpr std::size_t max_value = 32;
+
+using Value = std::array<std::byte, max_value>;
+
+struct Op {
+  std::uint8_t key = 0;
+  Value value{};
+};
+
+/// The whole operation stream of one workload, drawn up front so every
+/// engine sees exactly the same operations and no engine pays for the PRNG.
+///  initial: value of key i = draw_value()       (i = 0..99, in order)
+///  update:  key = next() % 100, then draw_value()
+///  get:     key = next() % 100                  (W3, continues the stream)
+/// draw_value() fills the value 8 bytes per next(), little-endian.
+struct Workload {
+  std::uint32_t value_size = 4;
+  std::array<std::array<char, key_size>, key_count> keys{};
+  std::array<Value, key_count> initial{};
+  std::vector<Op> updates;
+  std::vector<std::uint8_t> gets;
+  std::array<Value, key_count> final{};  // expected values after the updates
+
+  std::span<const std::byte> key(std::size_t i) const noexcept {
+    return {reinterpret_cast<const std::byte*>(keys[i].data()), key_size};
+  }
+  std::string_view key_sv(std::size_t i) const noexcept { return {keys[i].data(), key_size}; }
+  std::span<const std::byte> val(const Value& v) const noexcept { return {v.data(), value_size}; }
+};
+
+Workload make_workload(std::uint32_t value_size, std::size_t updates, std::size_t gets) {
+  Workload w;
+  w.value_size = value_size;
+  SplitMix64 rng{workload_seed};
+  auto draw = [&](Value& v) {
+    for (std::uint32_t i = 0; i < value_size; i += 8) {
+      const std::uint64_t x = rng.next();
+      for (std::uint32_t b = 0; b < 8 && i + b < value_size; ++b) v[i + b] = static_cast<std::byte>(x >> (8 * b));
+    }
+  };
+  for (std::size_t i = 0; i < key_count; ++i) {
+    const std::string k = fmt::format("k{:03}", i);
+    std::memcpy(w.keys[i].data(), k.data(), key_size);
+    draw(w.initial[i]);
+    w.final[i] = w.initial[i];
+  }
+  w.updates.resize(updates);
+  for (Op& op : w.updates) {
+    op.key = static_cast<std::uint8_t>(rng.next() % key_count);
+    draw(op.value);
+    w.final[op.key] = op.value;
+  }
+  w.gets.resize(gets);
+  for (std::uint8_t& k : w.gets) k = static_cast<std::uint8_t>(rng.next() % key_count);
+  return w;
+}
+
+// ---------------------------------------------------------------------------
+// A bare RAM flash: no rule checks, no counters. Host CPU of the engine alone.
+
+class RamFlash final : public ferrite::FlashDevice {
+ public:
+  explicit RamFlash(const ferrite::Geometry& g) : geometry_(g), image_(g.total_size(), g.erased_byte()) {}
+  const ferrite::Geometry& geometry() const noexcept override { return geometry_; }
+  void submit(ferrite::FlashRequest& r) noexcept override {
+    switch (r.kind) {
+      case ferrite::FlashOpKind::read:
+        std::memcpy(r.read_into, image_.data() + r.address, r.length);
+        break;
+      case ferrite::FlashOpKind::program:
+        for (std::uint32_t i = 0; i < r.length; ++i) image_[r.address + i] &= r.program_from[i];
+        break;
+      case ferrite::FlashOpKind::erase:
+        std::fill_n(image_.begin() + r.address, r.length, geometry_.erased_byte());
+        break;
+    }
+    r.complete(Errc::ok);
+  }
+
+ private:
+  ferrite::Geometry geometry_;
+  std::vector<std::byte> image_;
+};
+
+// ---------------------------------------------------------------------------
+// Runs
+
+struct RunSpec {
+  std::string label;
+  std::uint32_t sectors = 2;
+  std::uint32_t sector_size = 16384;
+  std::uint32_t unit = 4;
+  std::uint32_t value_size = 4;
+  bool maintain = false;  // W1m: maintain() between updates
+  bool indexed = true;    // false: index-less store
+};
+
+struct RunResult {
+  RunSpec spec;
+  bool ok = false;
+  std::string error;
+
+  std::uint64_t puts = 0;  // initial puts + updates
+  std::uint64_t bytes_programmed = 0;
+  std::uint64_t program_ops = 0;
+  double write_amplification = 0;
+  std::uint64_t erases = 0;
+  std::vector<std::uint32_t> sector_erases;  // during the run (format excluded)
+  std::vector<std::uint32_t> lifetime_erases;  // since the sim was built (format included)
+  std::uint32_t erase_min = 0, erase_max = 0, life_min = 0, life_max = 0;
+  double run_device_us = 0;
+
+  std::vector<float> latencies;  // device us per update
+  double update_us_mean = 0, update_us_p50 = 0, update_us_p99 = 0, update_us_max = 0;
+  std::size_t slow_updates = 0;  // updates > 5 ms
+
+  std::uint64_t maintain_calls = 0;
+  double maintain_us_total = 0, maintain_us_max = 0;
+  std::uint64_t maintain_erases = 0;
+
+  double get_bytes_read = 0;
+  double get_us_mean = 0;
+  double startup_us = 0;
+  std::uint64_t startup_bytes_read = 0;
+
+  std::size_t store_ram = 0;       // Store::ram_bytes()
+  std::size_t store_object = 0;    // sizeof(Store)
+  std::size_t frames_high_water = 0;
+  std::size_t largest_frame = 0;
+  std::size_t ram_bytes = 0;       // store_ram + frames_high_water
+
+  double host_ns_per_update = 0;      // SimFlash, instant timing
+  double host_ns_per_update_ram = 0;  // bare RamFlash
+  double host_ns_per_get = 0;         // SimFlash, instant timing
+
+  ferrite::StoreStats stats{};
+};
+
+std::string fail_text(std::string_view what, Errc e) { return fmt::format("{}: {}", what, ferrite::name_of(e)); }
+
+double percentile(std::vector<float> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  std::size_t rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+  if (rank == 0) rank = 1;
+  return v[std::min(rank, v.size()) - 1];
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+ferrite::Geometry make_geometry(const RunSpec& s) {
+  auto g = ferrite::Geometry::uniform(s.sectors, s.sector_size, s.unit, ferrite::EraseValue::ones,
+                                      /*reprogram_allowed=*/false);
+  if (!g) {
+    fmt::print(stderr, "bad geometry for {}\n", s.label);
+    std::exit(2);
+  }
+  return *g;
+}
+
+constexpr std::size_t max_sectors = 8;
+template <std::size_t Keys>
+using Memory = ferrite::StoreMemory<Keys, max_sectors>;
+
+/// Store configuration sized to the workload: an index of exactly 100
+/// entries (or none), no key-order permutation (the workloads do no ordered
+/// scans), the sector table cut to the geometry, defaults otherwise.
+template <std::size_t Keys>
+ferrite::StoreConfig config_for(Memory<Keys>& m, const RunSpec& s) {
+  ferrite::StoreConfig c = m.config(/*ordered=*/false);
+  c.sectors = std::span<ferrite::SectorInfo>(m.sectors).first(s.sectors);
+  if (!s.indexed) c.index = {};
+  return c;
+}
+
+Errc verify_all(ferrite::Store& store, const Workload& w, std::size_t& bad) {
+  Value out{};
+  for (std::size_t i = 0; i < key_count; ++i) {
+    auto r = sync_wait(store.get(w.key(i), out));
+    if (!r) return r.error();
+    if (*r != w.value_size || std::memcmp(out.data(), w.final[i].data(), w.value_size) != 0) ++bad;
+  }
+  return Errc::ok;
+}
+
+/// The update phase: initial puts, then updates (with maintenance between
+/// them for W1m); `observe` wraps each update.
+template <class OnUpdate>
+Errc drive_updates(ferrite::Store& store, const Workload& w, const RunSpec& s, OnUpdate&& observe) {
+  for (std::size_t i = 0; i < key_count; ++i)
+    if (auto st = sync_wait(store.put(w.key(i), w.val(w.initial[i]))); !st) return st.error();
+  for (std::size_t i = 0; i < w.updates.size(); ++i) {
+    const Op& op = w.updates[i];
+    if (auto st = observe(i, [&] { return sync_wait(store.put(w.key(op.key), w.val(op.value))); }); !st)
+      return st.error();
+    if (s.maintain) {
+      auto m = sync_wait(store.maintain(ferrite::MaintenanceBudget{8, true}));
+      if (!m) return m.error();
+    }
+  }
+  return Errc::ok;
+}
+
+/// Host CPU per update: the update phase on a device with no device time,
+/// timed with steady_clock, median of `repeats` runs. For W1m the maintenance
+/// calls are inside the timed loop.
+template <std::size_t Keys, class Device>
+double host_ns(const RunSpec& s, const Workload& w, int repeats, double* get_ns, auto make_device) {
+  std::vector<double> runs, get_runs;
+  for (int r = 0; r < repeats; ++r) {
+    std::unique_ptr<Device> dev = make_device();
+    ferrite::Flash flash(*dev);
+    auto mem = std::make_unique<Memory<Keys>>();
+    ferrite::Store store(flash, config_for(*mem, s));
+    if (!sync_wait(store.format())) return -1;
+    for (std::size_t i = 0; i < key_count; ++i)
+      if (!sync_wait(store.put(w.key(i), w.val(w.initial[i])))) return -1;
+    const auto t0 = Clock::now();
+    for (const Op& op : w.updates) {
+      if (!sync_wait(store.put(w.key(op.key), w.val(op.value)))) return -1;
+      if (s.maintain && !sync_wait(store.maintain(ferrite::MaintenanceBudget{8, true}))) return -1;
+    }
+    const auto t1 = Clock::now();
+    runs.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() /
+                   static_cast<double>(std::max<std::size_t>(1, w.updates.size())));
+    if (get_ns) {
+      Value out{};
+      const auto g0 = Clock::now();
+      for (std::uint8_t k : w.gets)
+        if (!sync_wait(store.get(w.key(k), out))) return -1;
+      const auto g1 = Clock::now();
+      get_runs.push_back(std::chrono::duration<double, std::nano>(g1 - g0).count() /
+                         static_cast<double>(std::max<std::size_t>(1, w.gets.size())));
+    }
+  }
+  if (get_ns) *get_ns = median(get_runs);
+  return median(runs);
+}
+
+template <std::size_t Keys>
+RunResult run_ferrite(const RunSpec& s, const Workload& w, int host_repeats) {
+  RunResult r;
+  r.spec = s;
+  const ferrite::Geometry g = make_geometry(s);
+  ferrite::sim::SimFlash sim(g, 1, ferrite::sim::TimingModel::stm32f4());
+  ferrite::Flash flash(sim);
+  auto mem = std::make_unique<Memory<Keys>>();
+  std::optional<ferrite::Store> store;
+  store.emplace(flash, config_for(*mem, s));
+
+  ferrite::reset_frame_stats();
+  if (auto st = sync_wait(store->format()); !st) {
+    r.error = fail_text("format", st.error());
+    return r;
+  }
+  // The run starts after format: counters cover the puts (and gets) only.
+  sim.reset_counters();
+
+  r.latencies.reserve(w.updates.size());
+  const auto& c = sim.counters();
+  Errc e = drive_updates(*store, w, s, [&](std::size_t, auto&& put) {
+    const double t0 = c.device_time_us;
+    auto st = put();
+    r.latencies.push_back(static_cast<float>(c.device_time_us - t0));
+    return st;
+  });
+  if (e != Errc::ok) {
+    r.error = fail_text("update phase", e);
+    return r;
+  }
+  r.puts = key_count + w.updates.size();
+  r.bytes_programmed = c.bytes_programmed;
+  r.program_ops = c.program_ops;
+  r.write_amplification = static_cast<double>(c.bytes_programmed) /
+                          (static_cast<double>(r.puts) * static_cast<double>(key_size + w.value_size));
+  r.erases = c.erase_ops;
+  r.sector_erases = c.sector_erases;
+  r.run_device_us = c.device_time_us;
+  for (std::uint32_t i = 0; i < g.sector_count(); ++i) r.lifetime_erases.push_back(sim.lifetime_erases(i));
+  r.erase_min = *std::min_element(r.sector_erases.begin(), r.sector_erases.end());
+  r.erase_max = *std::max_element(r.sector_erases.begin(), r.sector_erases.end());
+  r.life_min = *std::min_element(r.lifetime_erases.begin(), r.lifetime_erases.end());
+  r.life_max = *std::max_element(r.lifetime_erases.begin(), r.lifetime_erases.end());
+
+  if (!r.latencies.empty()) {
+    double sum = 0;
+    for (float x : r.latencies) sum += x;
+    r.update_us_mean = sum / static_cast<double>(r.latencies.size());
+    r.update_us_p50 = percentile(r.latencies, 0.50);
+    r.update_us_p99 = percentile(r.latencies, 0.99);
+    r.update_us_max = *std::max_element(r.latencies.begin(), r.latencies.end());
+    for (float x : r.latencies) r.slow_updates += x > 5000.0f;
+  }
+  r.stats = store->stats();
+
+  // Verify every key.
+  std::size_t bad = 0;
+  if (auto ve = verify_all(*store, w, bad); ve != Errc::ok || bad) {
+    r.error = ve != Errc::ok ? fail_text("verify get", ve) : fmt::format("{} keys read back wrong", bad);
+    return r;
+  }
+
+  // W3: random gets, each verified.
+  {
+    const std::uint64_t read0 = c.bytes_read;
+    const double t0 = c.device_time_us;
+    Value out{};
+    for (std::uint8_t k : w.gets) {
+      auto got = sync_wait(store->get(w.key(k), out));
+      if (!got) {
+        r.error = fail_text("W3 get", got.error());
+        return r;
+      }
+      if (*got != w.value_size || std::memcmp(out.data(), w.final[k].data(), w.value_size) != 0) {
+        r.error = fmt::format("W3: key {} read back wrong", w.key_sv(k));
+        return r;
+      }
+    }
+    const double n = static_cast<double>(std::max<std::size_t>(1, w.gets.size()));
+    r.get_bytes_read = static_cast<double>(c.bytes_read - read0) / n;
+    r.get_us_mean = (c.device_time_us - t0) / n;
+  }
+
+  // Startup: destroy the Store (unmount), build a new one on fresh memory, mount.
+  {
+    store.reset();
+    *mem = Memory<Keys>{};
+    store.emplace(flash, config_for(*mem, s));
+    const std::uint64_t read0 = c.bytes_read;
+    const double t0 = c.device_time_us;
+    if (auto st = sync_wait(store->mount()); !st) {
+      r.error = fail_text("mount", st.error());
+      return r;
+    }
+    r.startup_us = c.device_time_us - t0;
+    r.startup_bytes_read = c.bytes_read - read0;
+    bad = 0;
+    if (auto ve = verify_all(*store, w, bad); ve != Errc::ok || bad) {
+      r.error = ve != Errc::ok ? fail_text("get after mount", ve)
+                               : fmt::format("{} keys read back wrong after mount", bad);
+      return r;
+    }
+  }
+
+  const ferrite::FrameStats fs = ferrite::frame_stats();
+  r.store_ram = store->ram_bytes();
+  r.store_object = sizeof(ferrite::Store);
+  r.frames_high_water = fs.high_water_bytes;
+  r.largest_frame = fs.largest_frame;
+  r.ram_bytes = r.store_ram + r.frames_high_water;
+
+  // Host CPU.
+  r.host_ns_per_update = host_ns<Keys, ferrite::sim::SimFlash>(s, w, host_repeats, &r.host_ns_per_get, [&] {
+    return std::make_unique<ferrite::sim::SimFlash>(g, 1, ferrite::sim::TimingModel::instant());
+  });
+  r.host_ns_per_update_ram =
+      host_ns<Keys, RamFlash>(s, w, host_repeats, nullptr, [&] { return std::make_unique<RamFlash>(g); });
+  if (r.host_ns_per_update < 0 || r.host_ns_per_update_ram < 0) {
+    r.error = "host timing run failed";
+    return r;
+  }
+  r.ok = true;
+  return r;
+}
+
+/// W1m: replays the run (deterministic: same image, same decisions) with a
+/// device-time probe around each maintain() call instead of each put.
+template <std::size_t Keys>
+void measure_maintenance(RunResult& r, const Workload& w) {
+  const RunSpec& s = r.spec;
+  const ferrite::Geometry g = make_geometry(s);
+  ferrite::sim::SimFlash sim(g, 1, ferrite::sim::TimingModel::stm32f4());
+  ferrite::Flash flash(sim);
+  auto mem = std::make_unique<Memory<Keys>>();
+  ferrite::Store store(flash, config_for(*mem, s));
+  if (!sync_wait(store.format())) return;
+  const auto& c = sim.counters();
+  for (std::size_t i = 0; i < key_count; ++i)
+    if (!sync_wait(store.put(w.key(i), w.val(w.initial[i])))) return;
+  r.maintain_calls = 0;
+  r.maintain_us_total = 0;
+  r.maintain_us_max = 0;
+  r.maintain_erases = 0;
+  for (const Op& op : w.updates) {
+    if (!sync_wait(store.put(w.key(op.key), w.val(op.value)))) return;
+    const double t0 = c.device_time_us;
+    auto m = sync_wait(store.maintain(ferrite::MaintenanceBudget{8, true}));
+    if (!m) return;
+    const double dt = c.device_time_us - t0;
+    ++r.maintain_calls;
+    r.maintain_us_total += dt;
+    r.maintain_us_max = std::max(r.maintain_us_max, dt);
+    r.maintain_erases += m->sectors_erased;
+  }
+}
+
+RunResult run(const RunSpec& s, const Workload& w, int host_repeats) {
+  RunResult r = s.indexed ? run_ferrite<key_count>(s, w, host_repeats) : run_ferrite<0>(s, w, host_repeats);
+  if (r.ok && s.maintain) {
+    if (s.indexed)
+      measure_maintenance<key_count>(r, w);
+    else
+      measure_maintenance<0>(r, w);
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// Targets (issue 6, W1 on 2 x 16 KiB, 4-byte unit, re-programming forbidden)
+
+struct Targets {
+  static constexpr double write_amplification = 1.3;
+  static constexpr double update_us_mean = 250;
+  static constexpr double worst_update_us = 5000;  // with maintenance in idle time
+  static constexpr double erases_16k = 10;         // 10 erases of 16 KiB = 160 KiB erased
+  static constexpr double erase_spread = 1.2;      // per-sector max / min
+  static constexpr double get_bytes = 16;
+  static constexpr double startup_us = 1000;
+  static constexpr double ram_indexed = 1024;
+  static constexpr double ram_index_less = 128;
+  static constexpr double host_ns = 500;
+};
+
+/// Erase budget scaled to the same erased bytes: 10 x 16 KiB = 40 x 4 KiB.
+double erase_target(const RunSpec& s) { return Targets::erases_16k * 16384.0 / s.sector_size; }
+double spread(const RunResult& r) {
+  return r.erase_min ? static_cast<double>(r.erase_max) / r.erase_min : (r.erase_max ? INFINITY : 1.0);
+}
+const char* mark(bool pass) { return pass ? "ok" : "MISS"; }
+
+// ---------------------------------------------------------------------------
+// Host comparisons
+
+struct Peer {
+  std::string name;
+  bool ran = false;
+  std::string note;
+  double put_ops = 0;  // ops/s
+  double get_ops = 0;  // ops/s (0: not measured)
+};
+
+double ops_per_s(Clock::duration d, std::size_t n) {
+  const double s = std::chrono::duration<double>(d).count();
+  return s > 0 ? static_cast<double>(n) / s : 0;
+}
+
+struct TempDir {
+  std::string path;
+  std::vector<std::string> files;
+  explicit TempDir(const std::string& base) {
+    std::string tmpl = base + "/ferrite-bench-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (::mkdtemp(buf.data())) path = buf.data();
+  }
+  ~TempDir() {
+    if (path.empty()) return;
+    for (const std::string& f : files) ::unlink((path + "/" + f).c_str());
+    ::rmdir(path.c_str());
+  }
+  bool ok() const { return !path.empty(); }
+  std::string file(const std::string& name) {
+    files.push_back(name);
+    return path + "/" + name;
+  }
+};
+
+std::string fs_type(const std::string& path) {
+  struct statfs st{};
+  if (::statfs(path.c_str(), &st) != 0) return "?";
+  switch (static_cast<unsigned long>(st.f_type)) {
+    case 0x01021994ul: return "tmpfs";
+    case 0xEF53ul: return "ext4";
+    case 0x58465342ul: return "xfs";
+    case 0x9123683Eul: return "btrfs";
+    case 0x794C7630ul: return "overlayfs";
+    default: return fmt::format("fs 0x{:x}", static_cast<unsigned long>(st.f_type));
+  }
+}
+
+Peer ferrite_ram_peer(const Workload& w) {
+  Peer p{"ferrite (SimFlash, instant timing, 2x16KiB)"};
+  RunSpec s{"host", 2, 16384, 4, w.value_size};
+  const ferrite::Geometry g = make_geometry(s);
+  ferrite::sim::SimFlash sim(g, 1, ferrite::sim::TimingModel::instant());
+  ferrite::Flash flash(sim);
+  auto mem = std::make_unique<Memory<key_count>>();
+  ferrite::Store store(flash, config_for(*mem, s));
+  if (!sync_wait(store.format())) return p;
+  for (std::size_t i = 0; i < key_count; ++i)
+    if (!sync_wait(store.put(w.key(i), w.val(w.initial[i])))) return p;
+  const auto t0 = Clock::now();
+  for (const Op& op : w.updates)
+    if (!sync_wait(store.put(w.key(op.key), w.val(op.value)))) return p;
+  const auto t1 = Clock::now();
+  Value out{};
+  for (std::uint8_t k : w.gets) {
+    auto r = sync_wait(store.get(w.key(k), out));
+    if (!r || std::memcmp(out.data(), w.final[k].data(), w.value_size) != 0) return p;
+  }
+  const auto t2 = Clock::now();
+  p.put_ops = ops_per_s(t1 - t0, w.updates.size());
+  p.get_ops = ops_per_s(t2 - t1, w.gets.size());
+  p.ran = true;
+  return p;
+}
+
+#if FERRITE_BENCH_FILE
+/// ferrite on the file port, every program and erase fdatasync'ed.
+Peer ferrite_file_peer(const Workload& w, const std::string& dir_base, std::size_t updates) {
+  Peer p{"ferrite (file port, every_op fdatasync, 2x16KiB)"};
+  TempDir dir(dir_base);
+  if (!dir.ok()) {
+    p.note = "no temp dir";
+    return p;
+  }
+  const std::string path = dir.file("ferrite.img");
+  dir.files.push_back("ferrite.img.lock");
+  RunSpec s{"durable", 2, 16384, 4, w.value_size};
+  const ferrite::Geometry g = make_geometry(s);
+  ferrite::file::OpenMode mode;
+  mode.create_if_missing = true;
+  mode.durability = ferrite::file::Durability::every_op;
+  auto dev = ferrite::file::FileFlash::open(path, g, mode);
+  if (!dev) {
+    p.note = fail_text("open", dev.error());
+    return p;
+  }
+  {
+    ferrite::Flash flash(*dev);
+    auto mem = std::make_unique<Memory<key_count>>();
+    ferrite::Store store(flash, config_for(*mem, s));
+    if (!sync_wait(store.format())) return p;
+    for (std::size_t i = 0; i < key_count; ++i)
+      if (!sync_wait(store.put(w.key(i), w.val(w.initial[i])))) return p;
+    const std::uint64_t syncs0 = dev->stats().syncs;
+    const std::size_t n = std::min(updates, w.updates.size());
+    const auto t0 = Clock::now();
+    for (std::size_t i = 0; i < n; ++i) {
+      const Op& op = w.updates[i];
+      if (auto st = sync_wait(store.put(w.key(op.key), w.val(op.value))); !st) {
+        p.note = fail_text("put", st.error());
+        return p;
+      }
+    }
+    const auto t1 = Clock::now();
+    p.put_ops = ops_per_s(t1 - t0, n);
+    p.note = fmt::format("{:.2f} fdatasync per update, {}", static_cast<double>(dev->stats().syncs - syncs0) / n,
+                         fs_type(dir.path));
+    p.ran = true;
+  }
+  (void)dev->close();
+  return p;
+}
+#endif
+
+#if FERRITE_BENCH_SQLITE
+/// SQLite: table (k TEXT PRIMARY KEY, v BLOB), WAL, one transaction per put
+/// (autocommit), upsert; gets by primary key.
+Peer sqlite_peer(const Workload& w, const std::string& dir_base, bool full_sync, std::size_t updates,
+                 bool do_gets) {
+  Peer p{full_sync ? "SQLite (WAL, synchronous=FULL)" : "SQLite (WAL, synchronous=NORMAL)"};
+  TempDir dir(dir_base);
+  if (!dir.ok()) {
+    p.note = "no temp dir";
+    return p;
+  }
+  const std::string path = dir.file("kv.db");
+  dir.files.push_back("kv.db-wal");
+  dir.files.push_back("kv.db-shm");
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    p.note = "open failed";
+    sqlite3_close(db);
+    return p;
+  }
+  auto exec = [&](const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK; };
+  bool ok = exec("PRAGMA journal_mode=WAL") &&
+            exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") &&
+            exec("CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB)");
+  sqlite3_stmt* put = nullptr;
+  sqlite3_stmt* get = nullptr;
+  ok = ok &&
+       sqlite3_prepare_v2(db, "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+                          -1, &put, nullptr) == SQLITE_OK &&
+       sqlite3_prepare_v2(db, "SELECT v FROM kv WHERE k = ?1", -1, &get, nullptr) == SQLITE_OK;
+  auto do_put = [&](std::size_t k, const Value& v) {
+    sqlite3_bind_text(put, 1, w.keys[k].data(), key_size, SQLITE_STATIC);
+    sqlite3_bind_blob(put, 2, v.data(), static_cast<int>(w.value_size), SQLITE_STATIC);
+    const bool done = sqlite3_step(put) == SQLITE_DONE;
+    sqlite3_reset(put);
+    return done;
+  };
+  for (std::size_t i = 0; ok && i < key_count; ++i) ok = do_put(i, w.initial[i]);
+  const std::size_t n = std::min(updates, w.updates.size());
+  const auto t0 = Clock::now();
+  for (std::size_t i = 0; ok && i < n; ++i) ok = do_put(w.updates[i].key, w.updates[i].value);
+  const auto t1 = Clock::now();
+  if (ok && do_gets) {
+    for (std::uint8_t k : w.gets) {
+      sqlite3_bind_text(get, 1, w.keys[k].data(), key_size, SQLITE_STATIC);
+      ok = sqlite3_step(get) == SQLITE_ROW &&
+           static_cast<std::uint32_t>(sqlite3_column_bytes(get, 0)) == w.value_size &&
+           std::memcmp(sqlite3_column_blob(get, 0), w.final[k].data(), w.value_size) == 0;
+      sqlite3_reset(get);
+      if (!ok) break;
+    }
+  }
+  const auto t2 = Clock::now();
+  if (ok) {
+    p.ran = true;
+    p.put_ops = ops_per_s(t1 - t0, n);
+    if (do_gets) p.get_ops = ops_per_s(t2 - t1, w.gets.size());
+    p.note = fs_type(dir.path);
+  } else {
+    p.note = fmt::format("failed: {}", sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(put);
+  sqlite3_finalize(get);
+  sqlite3_close(db);
+  return p;
+}
+#endif
+
+#if FERRITE_BENCH_LMDB
+/// LMDB: one write transaction per put; gets in a reused read transaction
+/// (mdb_txn_reset/renew). Default flags: commits are synced.
+Peer lmdb_peer(const Workload& w, const std::string& dir_base, std::size_t updates, bool do_gets) {
+  Peer p{"LMDB (default sync)"};
+  TempDir dir(dir_base);
+  if (!dir.ok()) {
+    p.note = "no temp dir";
+    return p;
+  }
+  dir.files.push_back("data.mdb");
+  dir.files.push_back("lock.mdb");
+  MDB_env* env = nullptr;
+  MDB_dbi dbi = 0;
+  bool ok = mdb_env_create(&env) == 0 && mdb_env_set_mapsize(env, 64u << 20) == 0 &&
+            mdb_env_open(env, dir.path.c_str(), 0, 0644) == 0;
+  if (ok) {
+    MDB_txn* txn = nullptr;
+    ok = mdb_txn_begin(env, nullptr, 0, &txn) == 0 && mdb_dbi_open(txn, nullptr, 0, &dbi) == 0 &&
+         mdb_txn_commit(txn) == 0;
+  }
+  auto do_put = [&](std::size_t k, const Value& v) {
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(env, nullptr, 0, &txn) != 0) return false;
+    MDB_val key{key_size, const_cast<char*>(w.keys[k].data())};
+    MDB_val val{w.value_size, const_cast<std::byte*>(v.data())};
+    if (mdb_put(txn, dbi, &key, &val, 0) != 0) {
+      mdb_txn_abort(txn);
+      return false;
+    }
+    return mdb_txn_commit(txn) == 0;
+  };
+  for (std::size_t i = 0; ok && i < key_count; ++i) ok = do_put(i, w.initial[i]);
+  const std::size_t n = std::min(updates, w.updates.size());
+  const auto t0 = Clock::now();
+  for (std::size_t i = 0; ok && i < n; ++i) ok = do_put(w.updates[i].key, w.updates[i].value);
+  const auto t1 = Clock::now();
+  if (ok && do_gets) {
+    MDB_txn* rtxn = nullptr;
+    ok = mdb_txn_begin(env, nullptr, MDB_RDONLY, &rtxn) == 0;
+    if (ok) mdb_txn_reset(rtxn);
+    for (std::uint8_t k : w.gets) {
+      if (!ok) break;
+      ok = mdb_txn_renew(rtxn) == 0;
+      MDB_val key{key_size, const_cast<char*>(w.keys[k].data())};
+      MDB_val val{};
+      ok = ok && mdb_get(rtxn, dbi, &key, &val) == 0 && val.mv_size == w.value_size &&
+           std::memcmp(val.mv_data, w.final[k].data(), w.value_size) == 0;
+      mdb_txn_reset(rtxn);
+    }
+    if (rtxn) mdb_txn_abort(rtxn);
+  }
+  const auto t2 = Clock::now();
+  if (ok) {
+    p.ran = true;
+    p.put_ops = ops_per_s(t1 - t0, n);
+    if (do_gets) p.get_ops = ops_per_s(t2 - t1, w.gets.size());
+    p.note = fs_type(dir.path);
+  } else {
+    p.note = "failed";
+  }
+  if (env) mdb_env_close(env);
+  return p;
+}
+#endif
+
+struct HostResults {
+  std::vector<Peer> ram;      // [0] = ferrite
+  std::vector<Peer> durable;  // [0] = ferrite
+  std::size_t durable_updates = 0;
+  std::string ram_dir, durable_dir;
+};
+
+HostResults host_comparisons(const Workload& w, const std::string& durable_base, std::size_t durable_updates) {
+  HostResults h;
+  h.ram_dir = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  h.durable_dir = durable_base;
+  h.durable_updates = std::min(durable_updates, w.updates.size());
+  h.ram.push_back(ferrite_ram_peer(w));
+#if FERRITE_BENCH_SQLITE
+  h.ram.push_back(sqlite_peer(w, h.ram_dir, false, w.updates.size(), true));
+#else
+  h.ram.push_back(Peer{"SQLite", false, "not built (libsqlite3-dev missing)"});
+#endif
+#if FERRITE_BENCH_LMDB
+  h.ram.push_back(lmdb_peer(w, h.ram_dir, w.updates.size(), true));
+#else
+  h.ram.push_back(Peer{"LMDB", false, "not built (liblmdb-dev missing)"});
+#endif
+#if FERRITE_BENCH_FILE
+  h.durable.push_back(ferrite_file_peer(w, durable_base, h.durable_updates));
+#else
+  h.durable.push_back(Peer{"ferrite (file port)", false, "not built (host_ports=false)"});
+#endif
+#if FERRITE_BENCH_SQLITE
+  h.durable.push_back(sqlite_peer(w, durable_base, true, h.durable_updates, false));
+#endif
+#if FERRITE_BENCH_LMDB
+  h.durable.push_back(lmdb_peer(w, durable_base, h.durable_updates, false));
+#endif
+  return h;
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+std::string num(double v, int prec = 0) {
+  if (std::isinf(v)) return "inf";
+  return fmt::format("{:.{}f}", v, prec);
+}
+
+void print_runs(const std::vector<RunResult>& runs) {
+  fmt::print("\nPer run (device figures from SimFlash with the STM32F4 timing model; the run starts after format)\n");
+  fmt::print("{:<16} {:>8} {:>6} {:>6} {:>9} {:>9} {:>8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>7} {:>6} {:>6} {:>6} {:>7} {:>7}\n",
+             "label", "prog B", "WA", "erases", "run min/max", "life min/max", "upd mean", "p50", "p99", "upd max",
+             "get B", "start us", "start B", "RAM", "frames", "lframe", "host ns", "ram ns");
+  for (const RunResult& r : runs) {
+    if (!r.ok) {
+      fmt::print("{:<16} FAILED: {}\n", r.spec.label, r.error);
+      continue;
+    }
+    fmt::print("{:<16} {:>8} {:>6} {:>6} {:>9} {:>9} {:>8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>7} {:>6} {:>6} {:>6} {:>7} {:>7}\n",
+               r.spec.label, r.bytes_programmed, num(r.write_amplification, 3), r.erases,
+               fmt::format("{}/{}", r.erase_min, r.erase_max), fmt::format("{}/{}", r.life_min, r.life_max),
+               num(r.update_us_mean, 1), num(r.update_us_p50, 0), num(r.update_us_p99, 0), num(r.update_us_max, 0),
+               num(r.get_bytes_read, 1), num(r.startup_us, 0), r.startup_bytes_read, r.ram_bytes,
+               r.frames_high_water, r.largest_frame, num(r.host_ns_per_update, 0), num(r.host_ns_per_update_ram, 0));
+  }
+  fmt::print("\nPass/miss per run against the issue-6 targets (erases scaled to 160 KiB erased: 10 x 16 KiB = 40 x 4 KiB)\n");
+  fmt::print("{:<16} {:>12} {:>12} {:>14} {:>12} {:>12} {:>10} {:>14} {:>12} {:>11}\n", "label", "WA<=1.3",
+             "mean<=250", "worst<=5ms(m)", "erases", "spread<=1.2", "get<=16B", "startup<=1ms", "RAM", "host<=500");
+  for (const RunResult& r : runs) {
+    if (!r.ok) continue;
+    const double ram_target = r.spec.indexed ? Targets::ram_indexed : Targets::ram_index_less;
+    const bool worst_applies = r.spec.maintain;
+    fmt::print("{:<16} {:>12} {:>12} {:>14} {:>12} {:>12} {:>10} {:>14} {:>12} {:>11}\n", r.spec.label,
+               fmt::format("{} {}", num(r.write_amplification, 2), mark(r.write_amplification <= Targets::write_amplification)),
+               fmt::format("{} {}", num(r.update_us_mean, 0), mark(r.update_us_mean <= Targets::update_us_mean)),
+               worst_applies ? fmt::format("{} {}", num(r.update_us_max, 0), mark(r.update_us_max <= Targets::worst_update_us))
+                             : fmt::format("({})", num(r.update_us_max, 0)),
+               fmt::format("{}/{} {}", r.erases, num(erase_target(r.spec)), mark(r.erases <= erase_target(r.spec))),
+               fmt::format("{} {}", num(spread(r), 2), mark(spread(r) <= Targets::erase_spread)),
+               fmt::format("{} {}", num(r.get_bytes_read, 0), mark(r.get_bytes_read <= Targets::get_bytes)),
+               fmt::format("{} {}", num(r.startup_us, 0), mark(r.startup_us <= Targets::startup_us)),
+               fmt::format("{}/{} {}", r.ram_bytes, num(ram_target), mark(r.ram_bytes <= ram_target)),
+               fmt::format("{} {}", num(r.host_ns_per_update, 0), mark(r.host_ns_per_update <= Targets::host_ns)));
+  }
+}
+
+const RunResult* find(const std::vector<RunResult>& runs, std::string_view label) {
+  for (const RunResult& r : runs)
+    if (r.spec.label == label && r.ok) return &r;
+  return nullptr;
+}
+
+void print_targets(const std::vector<RunResult>& runs) {
+  struct Row {
+    const char* figure;
+    const char* kved;
+    const char* littlefs;
+    const char* flashdb;
+    const char* target;
+    double limit;
+    std::string a_label, b_label;  // 2x16k / 8x4k
+    double (*get)(const RunResult&);
+  };
+  const std::vector<Row> rows = {
+      {"write amplification (W1)", "1.55", "3.91", "7.81", "<= 1.3", Targets::write_amplification, "W1-2x16k",
+       "W1-8x4k", [](const RunResult& r) { return r.write_amplification; }},
+      {"write amplification (W2)", "-", "2.13", "3.76", "<= 1.3", Targets::write_amplification, "W2-2x16k",
+       "W2-8x4k", [](const RunResult& r) { return r.write_amplification; }},
+      {"device us per update, mean", "367", "1,411", "1,438", "<= 250", Targets::update_us_mean, "W1-2x16k",
+       "W1-8x4k", [](const RunResult& r) { return r.update_us_mean; }},
+      {"worst update, us (maintain)", "254 ms", "394 ms", "270 ms", "<= 5,000", Targets::worst_update_us,
+       "W1m-2x16k", "W1m-8x4k", [](const RunResult& r) { return r.update_us_max; }},
+      {"erases for the run", "10", "38", "84", "<= 10 (x4 for 4K)", 0, "W1-2x16k", "W1-8x4k",
+       [](const RunResult& r) { return static_cast<double>(r.erases); }},
+      {"per-sector erase max/min", "-", "-", "-", "<= 1.2", Targets::erase_spread, "W1-2x16k", "W1-8x4k",
+       [](const RunResult& r) { return spread(r); }},
+      {"flash bytes read per get (W3)", "2,103", "8,672", "1,822", "<= 16", Targets::get_bytes, "W1-2x16k",
+       "W1-8x4k", [](const RunResult& r) { return r.get_bytes_read; }},
+      {"startup device time, us", "31,700", "600", "1,100", "<= 1,000", Targets::startup_us, "W1-2x16k", "W1-8x4k",
+       [](const RunResult& r) { return r.startup_us; }},
+      {"RAM for 100 keys, indexed (B)", "17", "508", "1,012", "<= 1,024", Targets::ram_indexed, "W1-2x16k",
+       "W1-8x4k", [](const RunResult& r) { return static_cast<double>(r.ram_bytes); }},
+      {"RAM, index-less (B)", "-", "-", "-", "<= 128", Targets::ram_index_less, "W1-2x16k-noidx",
+       "W1-8x4k-noidx", [](const RunResult& r) { return static_cast<double>(r.ram_bytes); }},
+      {"host ns per update (RAM flash)", "~600", "~50,000", "~1,900", "<= 500", Targets::host_ns, "W1-2x16k",
+       "W1-8x4k", [](const RunResult& r) { return r.host_ns_per_update; }},
+  };
+  fmt::print("\nTargets (issue 6; W1, 4-byte unit, re-programming forbidden)\n");
+  fmt::print("{:<32} {:>7} {:>9} {:>8} {:>18} {:>12} {:>5} {:>12} {:>5}\n", "figure", "kved", "littlefs", "FlashDB",
+             "target", "2x16KiB", "", "8x4KiB", "");
+  for (const Row& row : rows) {
+    std::string cells[2], marks[2];
+    const std::string labels[2] = {row.a_label, row.b_label};
+    for (int i = 0; i < 2; ++i) {
+      const RunResult* r = find(runs, labels[i]);
+      if (!r) {
+        cells[i] = "-";
+        continue;
+      }
+      const double v = row.get(*r);
+      const double limit = row.limit > 0 ? row.limit : erase_target(r->spec);
+      const int prec = v < 10 ? 2 : (v < 100 ? 1 : 0);
+      cells[i] = num(v, prec);
+      marks[i] = mark(v <= limit);
+    }
+    fmt::print("{:<32} {:>7} {:>9} {:>8} {:>18} {:>12} {:>5} {:>12} {:>5}\n", row.figure, row.kved, row.littlefs,
+               row.flashdb, row.target, cells[0], marks[0], cells[1], marks[1]);
+  }
+}
+
+void print_extra(const std::vector<RunResult>& runs) {
+  fmt::print("\nDetails\n");
+  for (const RunResult& r : runs) {
+    if (!r.ok) continue;
+    fmt::print("{:<16} puts {} (prog ops {}), run device time {:.1f} ms, gc runs {}, records copied {}, "
+               "updates > 5 ms: {}, sector erases [{}], lifetime [{}]; RAM = Store {} (object {}) + frames {}; "
+               "get {:.2f} us, host get {:.0f} ns\n",
+               r.spec.label, r.puts, r.program_ops, r.run_device_us / 1000, r.stats.gc_runs, r.stats.records_copied,
+               r.slow_updates, fmt::join(r.sector_erases, " "), fmt::join(r.lifetime_erases, " "), r.store_ram,
+               r.store_object, r.frames_high_water, r.get_us_mean, r.host_ns_per_get);
+    if (r.spec.maintain)
+      fmt::print("{:<16} maintain(): {} calls, {} erases, {:.1f} us mean, {:.0f} us max per call "
+                 "(idle device time the application must give)\n",
+                 "", r.maintain_calls, r.maintain_erases,
+                 r.maintain_calls ? r.maintain_us_total / static_cast<double>(r.maintain_calls) : 0.0,
+                 r.maintain_us_max);
+  }
+}
+
+void print_host(const HostResults& h, std::size_t updates, std::size_t gets) {
+  auto table = [](const std::vector<Peer>& peers, bool gets_too) {
+    const Peer& f = peers.front();
+    fmt::print("{:<48} {:>12} {:>12} {:>12} {:>12}  {}\n", "engine", "put ops/s", "ferrite/x", gets_too ? "get ops/s" : "",
+               gets_too ? "ferrite/x" : "", "note");
+    for (const Peer& p : peers) {
+      if (!p.ran) {
+        fmt::print("{:<48} {:>12}  {}\n", p.name, "skipped", p.note);
+        continue;
+      }
+      const std::string pr = f.ran && p.put_ops > 0 ? num(f.put_ops / p.put_ops, 2) : "-";
+      const std::string gr = f.ran && p.get_ops > 0 ? num(f.get_ops / p.get_ops, 2) : "-";
+      fmt::print("{:<48} {:>12} {:>12} {:>12} {:>12}  {}\n", p.name, num(p.put_ops), pr,
+                 gets_too ? num(p.get_ops) : "", gets_too ? gr : "", p.note);
+    }
+  };
+  fmt::print("\nHost comparison, in memory (W1 keys/values: {} single-put transactions, then {} gets; {} for peers)\n",
+             updates, gets, h.ram_dir);
+  table(h.ram, true);
+  fmt::print("\nHost comparison, durable commits ({} updates, each durable before the next; {})\n", h.durable_updates,
+             h.durable_dir);
+  table(h.durable, false);
+}
+
+std::string json_escape(std::string_view s) {
+  std::string o;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') o += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) continue;
+    o += ch;
+  }
+  return o;
+}
+
+std::string jnum(double v) {
+  if (!std::isfinite(v)) return "null";
+  return fmt::format("{:.6g}", v);
+}
+
+bool write_json(const std::string& path, const std::vector<RunResult>& runs, const HostResults* host,
+                const std::string& mode) {
+  std::string o = "{\n";
+  o += fmt::format("  \"_meta\": {{\"seed\": \"0x5EEDC0FFEE\", \"mode\": \"{}\", \"timing\": \"stm32f4: 0.05 us/B read, "
+                   "16 us per 32-bit word programmed, 15625 us per KiB erased\", \"wa_counts\": \"bytes programmed "
+                   "after format / ((100 initial puts + updates) x (key + value bytes))\"}}",
+                   mode);
+  for (const RunResult& r : runs) {
+    o += fmt::format(",\n  \"{}\": {{", json_escape(r.spec.label));
+    if (!r.ok) {
+      o += fmt::format("\"error\": \"{}\"}}", json_escape(r.error));
+      continue;
+    }
+    auto list = [](const std::vector<std::uint32_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); };
+    o += fmt::format(
+        "\"sectors\": {}, \"sector_size\": {}, \"program_unit\": {}, \"value_size\": {}, \"indexed\": {}, "
+        "\"maintain\": {}, \"puts\": {}, \"bytes_programmed\": {}, \"write_amplification\": {}, "
+        "\"update_us_mean\": {}, \"update_us_p50\": {}, \"update_us_p99\": {}, \"update_us_max\": {}, "
+        "\"updates_over_5ms\": {}, \"erases\": {}, \"erase_min\": {}, \"erase_max\": {}, \"sector_erases\": {}, "
+        "\"lifetime_erase_min\": {}, \"lifetime_erase_max\": {}, \"lifetime_erases\": {}, \"get_bytes_read\": {}, "
+        "\"get_us_mean\": {}, \"startup_us\": {}, \"startup_bytes_read\": {}, \"ram_bytes\": {}, "
+        "\"store_ram_bytes\": {}, \"store_object_bytes\": {}, \"frame_high_water_bytes\": {}, "
+        "\"largest_frame\": {}, \"host_ns_per_update\": {}, \"host_ns_per_update_bare_ram\": {}, "
+        "\"host_ns_per_get\": {}, \"gc_runs\": {}, \"records_copied\": {}",
+        r.spec.sectors, r.spec.sector_size, r.spec.unit, r.spec.value_size, r.spec.indexed, r.spec.maintain, r.puts,
+        r.bytes_programmed, jnum(r.write_amplification), jnum(r.update_us_mean), jnum(r.update_us_p50),
+        jnum(r.update_us_p99), jnum(r.update_us_max), r.slow_updates, r.erases, r.erase_min, r.erase_max,
+        list(r.sector_erases), r.life_min, r.life_max, list(r.lifetime_erases), jnum(r.get_bytes_read),
+        jnum(r.get_us_mean), jnum(r.startup_us), r.startup_bytes_read, r.ram_bytes, r.store_ram, r.store_object,
+        r.frames_high_water, r.largest_frame, jnum(r.host_ns_per_update), jnum(r.host_ns_per_update_ram),
+        jnum(r.host_ns_per_get), r.stats.gc_runs, r.stats.records_copied);
+    if (r.spec.maintain)
+      o += fmt::format(", \"maintain_calls\": {}, \"maintain_erases\": {}, \"maintain_us_mean\": {}, "
+                       "\"maintain_us_max\": {}",
+                       r.maintain_calls, r.maintain_erases,
+                       jnum(r.maintain_calls ? r.maintain_us_total / static_cast<double>(r.maintain_calls) : 0),
+                       jnum(r.maintain_us_max));
+    o += "}";
+  }
+  if (host) {
+    auto peers = [](const std::vector<Peer>& v) {
+      std::string s = "[";
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const Peer& p = v[i];
+        const Peer& f = v.front();
+        s += fmt::format("{}{{\"engine\": \"{}\", \"ran\": {}, \"put_ops_per_s\": {}, \"get_ops_per_s\": {}, "
+                         "\"ferrite_put_ratio\": {}, \"ferrite_get_ratio\": {}, \"note\": \"{}\"}}",
+                         i ? ", " : "", json_escape(p.name), p.ran, jnum(p.put_ops), jnum(p.get_ops),
+                         jnum(p.ran && f.ran && p.put_ops > 0 ? f.put_ops / p.put_ops : NAN),
+                         jnum(p.ran && f.ran && p.get_ops > 0 ? f.get_ops / p.get_ops : NAN), json_escape(p.note));
+      }
+      return s + "]";
+    };
+    o += fmt::format(",\n  \"_host\": {{\"in_memory\": {}, \"durable\": {}, \"durable_updates\": {}}}", peers(host->ram),
+                     peers(host->durable), host->durable_updates);
+  }
+  o += "\n}\n";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return false;
+  const bool ok = std::fwrite(o.data(), 1, o.size(), f) == o.size();
+  return std::fclose(f) == 0 && ok;
+}
+
+bool write_latency_csv(const std::string& path, const std::vector<RunResult>& runs) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return false;
+  fmt::print(f, "label,update,device_us\n");
+  for (const RunResult& r : runs)
+    for (std::size_t i = 0; i < r.latencies.size(); ++i) fmt::print(f, "{},{},{:.2f}\n", r.spec.label, i, r.latencies[i]);
+  return std::fclose(f) == 0;
+}
+
+bool write_erase_csv(const std::string& path, const std::vector<RunResult>& runs) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return false;
+  fmt::print(f, "label,sector,run_erases,lifetime_erases\n");
+  for (const RunResult& r : runs)
+    for (std::size_t i = 0; i < r.sector_erases.size(); ++i)
+      fmt::print(f, "{},{},{},{}\n", r.spec.label, i, r.sector_erases[i], r.lifetime_erases[i]);
+  return std::fclose(f) == 0;
+}
+
+std::vector<RunSpec> all_runs() {
+  std::vector<RunSpec> v;
+  struct Geo {
+    const char* name;
+    std::uint32_t sectors, size;
+  };
+  const Geo geos[] = {{"2x16k", 2, 16384}, {"8x4k", 8, 4096}};
+  for (std::uint32_t unit : {4u, 8u, 16u})
+    for (std::uint32_t vs : {4u, 32u})
+      for (const Geo& g : geos) {
+        RunSpec s;
+        s.label = fmt::format("W{}-{}{}", vs == 4 ? 1 : 2, g.name, unit == 4 ? "" : fmt::format("-u{}", unit));
+        s.sectors = g.sectors;
+        s.sector_size = g.size;
+        s.unit = unit;
+        s.value_size = vs;
+        v.push_back(s);
+      }
+  for (const Geo& g : geos) {
+    RunSpec s{fmt::format("W1m-{}", g.name), g.sectors, g.size, 4, 4, true, true};
+    v.push_back(s);
+  }
+  for (const Geo& g : geos) {
+    RunSpec s{fmt::format("W1-{}-noidx", g.name), g.sectors, g.size, 4, 4, false, false};
+    v.push_back(s);
+  }
+  // Issue order: W1 first, then W2.
+  std::stable_sort(v.begin(), v.end(), [](const RunSpec& a, const RunSpec& b) {
+    auto rank = [](const RunSpec& s) { return s.value_size == 4 ? (s.maintain ? 1 : (s.indexed ? 0 : 2)) : 3; };
+    return rank(a) < rank(b);
+  });
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string json_path, latency_path, erase_path, only, durable_dir = "/tmp";
+  bool quick = false, host = true;
+  std::size_t updates = 20000, gets = 10000, durable_updates = 2000;
+  int repeats = 5;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "ferrite-bench: {} needs a value\n", a);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--json") json_path = value();
+    else if (a == "--latency-csv") latency_path = value();
+    else if (a == "--erase-csv") erase_path = value();
+    else if (a == "--only") only = value();
+    else if (a == "--durable-dir") durable_dir = value();
+    else if (a == "--updates") updates = std::strtoull(value().c_str(), nullptr, 10);
+    else if (a == "--durable-updates") durable_updates = std::strtoull(value().c_str(), nullptr, 10);
+    else if (a == "--quick") quick = true;
+    else if (a == "--no-host") host = false;
+    else if (a == "-h" || a == "--help") {
+      fmt::print("usage: ferrite-bench [--quick] [--json FILE] [--latency-csv FILE] [--erase-csv FILE]\n"
+                 "                     [--only SUBSTR] [--no-host] [--durable-dir DIR] [--updates N]\n"
+                 "                     [--durable-updates N]\n");
+      return 0;
+    } else {
+      fmt::print(stderr, "ferrite-bench: unknown argument '{}' (try --help)\n", a);
+      return 2;
+    }
+  }
+  if (quick) {
+    updates = std::min<std::size_t>(updates, 500);
+    gets = 200;
+    durable_updates = std::min<std::size_t>(durable_updates, 20);
+    repeats = 1;
+  }
+
+  const Workload w1 = make_workload(4, updates, gets);
+  const Workload w2 = make_workload(32, updates, gets);
+  fmt::print("ferrite-bench: seed 0x5EEDC0FFEE, 100 keys k000..k099, 100 initial puts + {} updates, {} gets (W3){}\n",
+             updates, gets, quick ? " [--quick]" : "");
+  fmt::print("device: SimFlash, STM32F4 timing (0.05 us/B read, 16 us per 32-bit word programmed, 250 ms per 16 KiB "
+             "erased), re-programming forbidden\n");
+
+  std::vector<RunResult> runs;
+  bool all_ok = true;
+  for (const RunSpec& s : all_runs()) {
+    if (!only.empty() && s.label.find(only) == std::string::npos) continue;
+    runs.push_back(run(s, s.value_size == 4 ? w1 : w2, repeats));
+    if (!runs.back().ok) {
+      all_ok = false;
+      fmt::print(stderr, "ferrite-bench: {} failed: {}\n", s.label, runs.back().error);
+    }
+  }
+  print_runs(runs);
+  print_extra(runs);
+  print_targets(runs);
+
+  std::optional<HostResults> h;
+  if (host) {
+    h = host_comparisons(w1, durable_dir, durable_updates);
+    print_host(*h, w1.updates.size(), w1.gets.size());
+    if (!h->ram.front().ran || !h->durable.front().ran) {
+      all_ok = false;
+      fmt::print(stderr, "ferrite-bench: a ferrite host comparison run failed: {} {}\n", h->ram.front().note,
+                 h->durable.front().note);
+    }
+  }
+
+  if (!json_path.empty() && !write_json(json_path, runs, h ? &*h : nullptr, quick ? "quick" : "full")) {
+    fmt::print(stderr, "ferrite-bench: cannot write {}\n", json_path);
+    return 1;
+  }
+  if (!latency_path.empty() && !write_latency_csv(latency_path, runs)) {
+    fmt::print(stderr, "ferrite-bench: cannot write {}\n", latency_path);
+    return 1;
+  }
+  if (!erase_path.empty() && !write_erase_csv(erase_path, runs)) {
+    fmt::print(stderr, "ferrite-bench: cannot write {}\n", erase_path);
+    return 1;
+  }
+  return all_ok ? 0 : 1;
+}
