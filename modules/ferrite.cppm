@@ -3,3 +3,4 @@ export module ferrite;
 export import ferrite.core;
 export import ferrite.flash;
 export import ferrite.log;
+export import ferrite.txn;

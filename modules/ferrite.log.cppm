@@ -261,6 +261,33 @@ class Store {
   Task<Result<MaintenanceReport>> maintain(MaintenanceBudget budget = {}) noexcept;
 
   StoreStats stats() const noexcept;
+
+  // -- Atomic batches (the engine half of ferrite.txn) ----------------------
+  // Batches travel as two byte logs built with BatchLog (below). A batch is
+  // written as TXN records followed by one TXN_COMMIT record in a single
+  // sector (docs/FORMAT.md §4.1): after a power cut, either all of it is
+  // visible or none of it.
+
+  /// Validates `reads` (every key still at the version observed), then writes
+  /// `writes` atomically and durably. Errors: conflict (a read or written key
+  /// changed since it was observed; nothing written), too_large (a key or
+  /// value over its limit, or a batch larger than max_batch_bytes()),
+  /// no_space, no_memory (index full), unsupported (index-less store),
+  /// invalid_argument (malformed log), flash errors (nothing visible).
+  Task<Status> commit_batch(std::span<const std::byte> writes, std::span<const std::byte> reads) noexcept;
+  /// Validates `reads`, then reads `key` and reports its version (the
+  /// location of its latest record; no_version when absent). Errors:
+  /// conflict, not_found (version still reported), buffer_too_small, corrupt.
+  Task<Result<std::size_t>> read_versioned(std::span<const std::byte> key, std::span<std::byte> out,
+                                           std::span<const std::byte> reads, std::uint32_t& version) noexcept;
+  /// The current version of `key` (no_version when absent), after validating `reads`.
+  Task<Result<std::uint32_t>> version_of(std::span<const std::byte> key, std::span<const std::byte> reads) noexcept;
+  /// Largest batch (bytes of records) commit_batch accepts: one sector's worth.
+  std::uint32_t max_batch_bytes() const noexcept;
+  /// Bumped by every successful write: lets readers skip re-validation.
+  std::uint32_t write_count() const noexcept { return write_count_; }
+  static constexpr std::uint32_t no_version = 0xFFFFFFFFu;
+
   /// Largest value put accepts for this geometry and configuration.
   std::uint32_t value_limit() const noexcept { return value_limit_; }
   std::span<const SectorInfo> sectors() const noexcept { return sectors_; }
@@ -278,6 +305,12 @@ class Store {
   Task<Status> replay_sector(std::uint32_t sector) noexcept;
   Task<Status> check_tail_blank(std::uint32_t sector, std::uint32_t offset) noexcept;
   Task<Status> apply_record(const Record& rec) noexcept;
+  struct TxnScan {
+    std::uint32_t next = 0;     // offset after the group (or where the scan stopped)
+    bool committed = false;
+  };
+  Task<Result<TxnScan>> replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
+  Task<Status> validate_reads(std::span<const std::byte> reads) noexcept;
   Task<Result<bool>> read_record_blank_after(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   void drop_retired_entries() noexcept;
   std::uint32_t retire_marker_check(std::uint32_t sequence) const noexcept;
@@ -380,6 +413,8 @@ class Store {
   std::uint32_t live_total_ = 0;
   std::uint32_t gc_victim_ = none;   // sector being collected, or none
   bool order_valid_ = false;
+  std::uint32_t last_crc_ = 0;       // stored crc of the last record appended
+  std::uint32_t write_count_ = 0;
   std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
   std::array<std::uint32_t, 4> slots_used_{};
   StoreStats counters_{};
@@ -428,7 +463,8 @@ inline constexpr std::uint32_t marker_magic = 0x78526546u;  // "FeRx" little-end
 inline constexpr std::uint32_t full_head = 8;
 inline constexpr std::uint32_t compact_head = 4;
 
-enum Kind : std::uint8_t { put = 0, erase = 1, meta = 2 };
+enum Kind : std::uint8_t { put = 0, erase = 1, meta = 2, txn_put = 3, txn_erase = 4, txn_commit = 5 };
+constexpr bool is_txn(std::uint8_t kind) noexcept { return kind == txn_put || kind == txn_erase || kind == txn_commit; }
 enum Meta : std::uint8_t { retire = 0, erased = 1 };
 
 constexpr std::uint32_t pack(std::uint8_t kind, std::uint8_t slot, std::uint8_t key_field,
@@ -466,3 +502,46 @@ inline std::uint32_t position_crc(std::uint32_t sequence, std::uint32_t offset, 
 }
 
 }  // namespace ferrite::logfmt
+
+export namespace ferrite {
+
+/// Builds the byte logs commit_batch reads (an in-RAM encoding, never on
+/// flash). Writes: [op u8 (0 put, 1 erase, 0xFF superseded)][key_len u8]
+/// [value_len u16][key][value]. Reads: [key_len u8][0 u8][0 u16]
+/// [version u32][key]. Storage is a caller span or, when empty, a vector.
+class BatchLog {
+ public:
+  explicit BatchLog(std::span<std::byte> storage = {}) noexcept : fixed_(storage) {}
+  /// Appends an entry. Errors: no_memory (fixed storage full), too_large.
+  Status add_write(bool erase, std::span<const std::byte> key, std::span<const std::byte> value) noexcept;
+  Status add_read(std::span<const std::byte> key, std::uint32_t version) noexcept;
+  /// Marks earlier writes of `key` superseded; returns how many.
+  std::size_t supersede(std::span<const std::byte> key) noexcept;
+  std::span<const std::byte> bytes() const noexcept {
+    return fixed_.empty() ? std::span<const std::byte>(owned_) : std::span<const std::byte>(fixed_.first(size_));
+  }
+  void clear() noexcept {
+    size_ = 0;
+    owned_.clear();
+  }
+
+  struct Entry {
+    std::uint8_t op = 0;
+    std::span<const std::byte> key;
+    std::span<const std::byte> value;
+    std::uint32_t version = 0;
+    std::size_t offset = 0;
+  };
+  /// Walks a write log (reads = false) or a read log. Returns false at the
+  /// end or on a malformed entry (`malformed` set).
+  static bool next(std::span<const std::byte> log, bool reads, std::size_t& cursor, Entry& out,
+                   bool& malformed) noexcept;
+
+ private:
+  Status append(std::span<const std::byte> a, std::span<const std::byte> b, std::span<const std::byte> c) noexcept;
+  std::span<std::byte> fixed_;
+  std::size_t size_ = 0;
+  std::vector<std::byte> owned_;
+};
+
+}  // namespace ferrite

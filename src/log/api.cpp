@@ -58,7 +58,8 @@ Task<Result<std::size_t>> Store::read_value(const IndexEntry& e, std::span<const
   FERRITE_CO_TRY(co_await flash_.read(e.location, head_and_key));
   FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::full_head + e.key_size, value));
   const std::uint32_t w = logfmt::get_le32(head.data());
-  if ((w & 0x80u) == 0 || logfmt::kind_of(w) != logfmt::put || logfmt::value_size_of(w) != e.value_size ||
+  const std::uint8_t kind = logfmt::kind_of(w);
+  if ((w & 0x80u) == 0 || (kind != logfmt::put && kind != logfmt::txn_put) || logfmt::value_size_of(w) != e.value_size ||
       logfmt::key_field_of(w) + 1u != e.key_size)
     co_return fail(Errc::corrupt);
   std::uint32_t crc = logfmt::position_crc(sequence, offset, 0);
@@ -237,6 +238,7 @@ Task<Status> Store::put(std::span<const std::byte> key, std::span<const std::byt
     }
   }
   live_total_ = live_total_ - old_full + new_full;
+  ++write_count_;
   co_await retire_if_empty();
   co_return Status{};
 }
@@ -264,6 +266,7 @@ Task<Status> Store::erase(std::span<const std::byte> key) noexcept {
     index_remove(now.position);
   }
   live_total_ -= old_full;
+  ++write_count_;
   co_await retire_if_empty();
   co_return Status{};
 }

@@ -296,6 +296,21 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   while (offset < end) {
     auto rec = co_await read_record(sector, offset, end - offset);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+    if (rec && !rec->blank && logfmt::is_txn(rec->kind)) {
+      if (!indexed()) co_return fail(Errc::unsupported);  // batches need the index to replay
+      FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await replay_txn(sector, offset, end));
+      if (scan.committed) {
+        if (in_bad_region) ++counters_.corrupt_records;
+        in_bad_region = false;
+        offset = scan.next;
+        good_end = offset;
+      } else {
+        // A batch without its commit: invisible, and nothing may follow it.
+        in_bad_region = true;
+        offset = std::max(scan.next, offset + unit_);
+      }
+      continue;
+    }
     if (rec && !rec->blank && !in_bad_region) {
       // The last record before the blank tail may be the one a power cut
       // interrupted, with weak bits that read right only by chance: it must

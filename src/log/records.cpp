@@ -81,13 +81,19 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
   switch (rec.kind) {
     case logfmt::put:
     case logfmt::erase:
+    case logfmt::txn_put:
+    case logfmt::txn_erase:
       key_size = logfmt::key_field_of(w) + 1u;
       rec.key_size = static_cast<std::uint8_t>(key_size);
-      if (rec.kind == logfmt::erase && (rec.value_size != 0 || rec.slot != 0)) co_return fail(Errc::corrupt);
+      if ((rec.kind == logfmt::erase || rec.kind == logfmt::txn_erase) && (rec.value_size != 0 || rec.slot != 0))
+        co_return fail(Errc::corrupt);
+      if ((rec.kind == logfmt::txn_put) && rec.slot != 0) co_return fail(Errc::corrupt);
       break;
     case logfmt::meta:
+    case logfmt::txn_commit:
       rec.key_size = logfmt::key_field_of(w);
       if (rec.value_size > rec.meta.size() || rec.slot != 0) co_return fail(Errc::corrupt);
+      if (rec.kind == logfmt::txn_commit && (rec.key_size != 0 || rec.value_size != 8)) co_return fail(Errc::corrupt);
       break;
     default:
       co_return fail(Errc::corrupt);
@@ -103,7 +109,7 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
     rec.key_hash = crc32c(key);
   }
   const std::uint32_t value_at = rec.address + logfmt::full_head + key_size;
-  if (rec.kind == logfmt::meta) {
+  if (rec.kind == logfmt::meta || rec.kind == logfmt::txn_commit) {
     const std::span<std::byte> meta(rec.meta.data(), rec.value_size);
     FERRITE_CO_TRY(co_await read_bytes(value_at, meta));
     crc = crc32c(meta, crc);
@@ -134,7 +140,7 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
     head_bytes = std::span<const std::byte>(head).first(logfmt::compact_head);
   } else {
     const std::uint8_t key_field =
-        kind == logfmt::meta ? meta_type : static_cast<std::uint8_t>(key.size() - 1);
+        key.empty() ? meta_type : static_cast<std::uint8_t>(key.size() - 1);
     const std::uint32_t w = logfmt::pack(kind, slot, key_field, static_cast<std::uint32_t>(value.size()));
     logfmt::put_le32(head.data(), w);
     std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, 0);
@@ -143,6 +149,7 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
     crc = crc32c(value, crc);
     logfmt::put_le32(head.data() + 4, crc);
     head_bytes = head;
+    last_crc_ = crc;
   }
   // The space is consumed whatever happens next: a failed program may have
   // touched it, and no unit is programmed twice.

@@ -125,7 +125,7 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   const std::uint32_t source_offset = e.location - geometry_.sector_offset(source_sector);
   auto source = co_await read_record(source_sector, source_offset,
                                      geometry_.sector_size(source_sector) - source_offset);
-  const bool intact = source && !source->blank && source->kind == logfmt::put &&
+  const bool intact = source && !source->blank && (source->kind == logfmt::put || source->kind == logfmt::txn_put) &&
                       source->value_size == e.value_size && source->key_hash == e.hash &&
                       (source->compact || std::memcmp(source->key.data(), key.data(), e.key_size) == 0);
   if (!intact) {

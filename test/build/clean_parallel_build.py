@@ -9,8 +9,10 @@ as a race). After each build the next ninja run must have no work to do, and
 prologue header) that the build graph does not order.
 """
 import os
+import sys
 
-import buildproof as bp
+sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
+import buildproof as bp  # noqa: E402
 
 
 def main():

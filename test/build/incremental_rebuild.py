@@ -17,8 +17,10 @@ and after each edit the next ninja run must report "no work to do".
 """
 import os
 import re
+import sys
 
-import buildproof as bp
+sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
+import buildproof as bp  # noqa: E402
 
 
 def rel_kind(o):

@@ -7,8 +7,10 @@ root, in a scratch copy of the tree; builds it; runs its `app` (which does
 `import ferrite;`) and its `plain` program (no ferrite, keeps exceptions on).
 """
 import os
+import sys
 
-import buildproof as bp
+sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
+import buildproof as bp  # noqa: E402
 
 
 def main():

@@ -1,0 +1,285 @@
+// Atomic batches: validation of read versions, TXN records + TXN_COMMIT, and
+// their replay at mount (docs/FORMAT.md §4.1).
+module;
+#include "ferrite_modules.hpp"
+#include "ferrite_try.hpp"
+
+module ferrite.log;
+
+namespace ferrite {
+
+// ---------------------------------------------------------------------------
+// BatchLog
+
+Status BatchLog::append(std::span<const std::byte> a, std::span<const std::byte> b,
+                        std::span<const std::byte> c) noexcept {
+  const std::size_t n = a.size() + b.size() + c.size();
+  if (fixed_.empty()) {
+    owned_.insert(owned_.end(), a.begin(), a.end());
+    owned_.insert(owned_.end(), b.begin(), b.end());
+    owned_.insert(owned_.end(), c.begin(), c.end());
+    return {};
+  }
+  if (fixed_.size() - size_ < n) return fail(Errc::no_memory);
+  for (auto part : {a, b, c}) {
+    if (!part.empty()) std::memcpy(fixed_.data() + size_, part.data(), part.size());
+    size_ += part.size();
+  }
+  return {};
+}
+
+Status BatchLog::add_write(bool erase, std::span<const std::byte> key, std::span<const std::byte> value) noexcept {
+  if (key.empty() || key.size() > max_key_size || value.size() > max_value_size_limit) return fail(Errc::too_large);
+  std::array<std::byte, 4> head{};
+  head[0] = static_cast<std::byte>(erase ? 1 : 0);
+  head[1] = static_cast<std::byte>(key.size());
+  logfmt::put_le16(head.data() + 2, static_cast<std::uint16_t>(value.size()));
+  return append(head, key, value);
+}
+
+Status BatchLog::add_read(std::span<const std::byte> key, std::uint32_t version) noexcept {
+  if (key.empty() || key.size() > max_key_size) return fail(Errc::too_large);
+  std::array<std::byte, 8> head{};
+  head[0] = static_cast<std::byte>(key.size());
+  logfmt::put_le32(head.data() + 4, version);
+  return append(head, key, {});
+}
+
+bool BatchLog::next(std::span<const std::byte> log, bool reads, std::size_t& cursor, Entry& out,
+                    bool& malformed) noexcept {
+  malformed = false;
+  if (cursor >= log.size()) return false;
+  const std::size_t head = reads ? 8 : 4;
+  if (log.size() - cursor < head) {
+    malformed = true;
+    return false;
+  }
+  const std::byte* p = log.data() + cursor;
+  const std::size_t key_size = static_cast<std::uint8_t>(p[reads ? 0 : 1]);
+  const std::size_t value_size = reads ? 0 : logfmt::get_le16(p + 2);
+  if (key_size == 0 || key_size > max_key_size || log.size() - cursor - head < key_size + value_size) {
+    malformed = true;
+    return false;
+  }
+  out.op = reads ? 0 : static_cast<std::uint8_t>(p[0]);
+  out.version = reads ? logfmt::get_le32(p + 4) : 0;
+  out.key = log.subspan(cursor + head, key_size);
+  out.value = log.subspan(cursor + head + key_size, value_size);
+  out.offset = cursor;
+  cursor += head + key_size + value_size;
+  return true;
+}
+
+std::size_t BatchLog::supersede(std::span<const std::byte> key) noexcept {
+  std::span<std::byte> log = fixed_.empty() ? std::span<std::byte>(owned_) : fixed_.first(size_);
+  std::size_t cursor = 0, n = 0;
+  Entry e;
+  bool malformed = false;
+  while (next(log, false, cursor, e, malformed)) {
+    if (e.op != 0xFF && e.key.size() == key.size() && std::memcmp(e.key.data(), key.data(), key.size()) == 0) {
+      log[e.offset] = std::byte{0xFF};
+      ++n;
+    }
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------
+// Engine side
+
+std::uint32_t Store::max_batch_bytes() const noexcept {
+  const std::uint32_t payload = geometry_.smallest_sector() - header_size_;
+  return payload > slack_ + full_size(0, 8) ? payload - slack_ - full_size(0, 8) : 0;
+}
+
+Task<Status> Store::validate_reads(std::span<const std::byte> reads) noexcept {
+  std::size_t cursor = 0;
+  BatchLog::Entry e;
+  bool malformed = false;
+  while (BatchLog::next(reads, true, cursor, e, malformed)) {
+    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(e.key, crc32c(e.key)));
+    const std::uint32_t now = found.found ? found.entry.location : no_version;
+    if (now != e.version) co_return fail(Errc::conflict);
+  }
+  if (malformed) co_return fail(Errc::invalid_argument);
+  co_return Status{};
+}
+
+Task<Result<std::uint32_t>> Store::version_of(std::span<const std::byte> key, std::span<const std::byte> reads) noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  if (!indexed()) co_return fail(Errc::unsupported);
+  if (key.empty()) co_return fail(Errc::invalid_argument);
+  if (key.size() > max_key_size) co_return fail(Errc::too_large);
+  FERRITE_CO_TRY(co_await validate_reads(reads));
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, crc32c(key)));
+  co_return found.found ? found.entry.location : no_version;
+}
+
+Task<Result<std::size_t>> Store::read_versioned(std::span<const std::byte> key, std::span<std::byte> out,
+                                                std::span<const std::byte> reads, std::uint32_t& version) noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  if (!indexed()) co_return fail(Errc::unsupported);
+  if (key.empty()) co_return fail(Errc::invalid_argument);
+  if (key.size() > max_key_size) co_return fail(Errc::too_large);
+  FERRITE_CO_TRY(co_await validate_reads(reads));
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, crc32c(key)));
+  version = found.found ? found.entry.location : no_version;
+  if (!found.found) co_return fail(Errc::not_found);
+  co_return co_await read_value(found.entry, key, out);
+}
+
+Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<const std::byte> reads) noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  if (!indexed()) co_return fail(Errc::unsupported);
+  FERRITE_CO_TRY(co_await validate_reads(reads));
+  // Plan: sizes, limits, index room, live bytes. Nothing is written yet.
+  std::uint32_t total = full_size(0, 8), count = 0, new_keys = 0;
+  std::uint32_t live_after = live_total_;
+  std::size_t cursor = 0;
+  BatchLog::Entry e;
+  bool malformed = false;
+  while (BatchLog::next(writes, false, cursor, e, malformed)) {
+    if (e.op == 0xFF) continue;
+    if (e.op > 1) co_return fail(Errc::invalid_argument);
+    if (e.value.size() > value_limit_) co_return fail(Errc::too_large);
+    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(e.key, crc32c(e.key)));
+    if (e.op == 1 && !found.found) continue;  // erasing an absent key writes nothing
+    const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
+    const std::uint32_t new_full =
+        e.op == 0 ? full_size(static_cast<std::uint32_t>(e.key.size()), static_cast<std::uint32_t>(e.value.size())) : 0;
+    live_after = live_after - old_full + new_full;
+    total += full_size(static_cast<std::uint32_t>(e.key.size()), static_cast<std::uint32_t>(e.value.size()));
+    new_keys += (!found.found && e.op == 0) ? 1u : 0u;
+    ++count;
+  }
+  if (malformed) co_return fail(Errc::invalid_argument);
+  if (count == 0) co_return Status{};
+  if (total > max_batch_bytes()) co_return fail(Errc::too_large);
+  if (key_count_ + new_keys > index_.size()) co_return fail(Errc::no_memory);
+  FERRITE_CO_TRY(co_await ensure_room(total, live_after));
+  if (head_sealed_ || head_room() < total) co_return fail(Errc::no_space);
+  // Write: TXN records, then the commit binding their checksums.
+  const std::uint32_t first = geometry_.sector_offset(head_) + head_offset_;
+  std::uint32_t crcs = 0;
+  cursor = 0;
+  while (BatchLog::next(writes, false, cursor, e, malformed)) {
+    if (e.op == 0xFF) continue;
+    const std::uint32_t hash = crc32c(e.key);
+    if (e.op == 1) {
+      FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(e.key, hash));
+      if (!found.found) continue;
+    }
+    FERRITE_CO_TRY(co_await append(e.op == 0 ? logfmt::txn_put : logfmt::txn_erase, 0, e.key, e.value, false, hash, 0));
+    std::array<std::byte, 4> c{};
+    logfmt::put_le32(c.data(), last_crc_);
+    crcs = crc32c(c, crcs);
+  }
+  std::array<std::byte, 8> commit{};
+  logfmt::put_le32(commit.data(), count);
+  logfmt::put_le32(commit.data() + 4, crcs);
+  FERRITE_CO_TRY(co_await append(logfmt::txn_commit, 0, {}, commit, false, 0, 0));
+  // Durable: publish to the index in the same order.
+  std::uint32_t address = first;
+  cursor = 0;
+  while (BatchLog::next(writes, false, cursor, e, malformed)) {
+    if (e.op == 0xFF) continue;
+    const std::uint32_t hash = crc32c(e.key);
+    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(e.key, hash));
+    if (e.op == 1 && !found.found) continue;
+    const std::uint32_t ksize = static_cast<std::uint32_t>(e.key.size());
+    const std::uint32_t vsize = static_cast<std::uint32_t>(e.value.size());
+    const std::uint32_t at = address;
+    address += full_size(ksize, vsize);
+    const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
+    if (found.found) {
+      IndexEntry& old = index_[found.position];
+      sectors_[sector_of(old.binding)].live_bytes -= old_full;
+      live_total_ -= old_full;
+      release_slot(old.slot);
+      if (e.op == 1) {
+        index_remove(found.position);
+        continue;
+      }
+      old.location = at;
+      old.binding = at;
+      old.slot = 0;
+      old.value_size = static_cast<std::uint16_t>(vsize);
+    } else {
+      IndexEntry fresh;
+      fresh.hash = hash;
+      fresh.location = at;
+      fresh.binding = at;
+      fresh.value_size = static_cast<std::uint16_t>(vsize);
+      fresh.key_size = static_cast<std::uint8_t>(ksize);
+      if (auto st = co_await index_insert(fresh, e.key); !st) {
+        mounted_ = false;  // RAM no longer matches flash: a remount rebuilds it
+        co_return st;
+      }
+    }
+    const std::uint32_t new_full = full_size(ksize, vsize);
+    sectors_[sector_of(at)].live_bytes += new_full;
+    live_total_ += new_full;
+  }
+  ++write_count_;
+  co_await retire_if_empty();
+  co_return Status{};
+}
+
+Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept {
+  // Pass 1: walk the group to its commit and check that the commit binds
+  // exactly these records. Pass 2: apply them.
+  TxnScan scan;
+  std::uint32_t p = offset, count = 0, crcs = 0;
+  for (;;) {
+    auto rec = co_await read_record(sector, p, end - p);
+    if (!rec) {
+      if (rec.error() != Errc::corrupt) co_return fail(rec.error());
+      break;
+    }
+    if (rec->blank) break;
+    if (rec->kind == logfmt::txn_put || rec->kind == logfmt::txn_erase) {
+      ++count;
+      std::array<std::byte, 4> c{};
+      logfmt::put_le32(c.data(), rec->stored_crc);
+      crcs = crc32c(c, crcs);
+      p += rec->size;
+      continue;
+    }
+    if (rec->kind == logfmt::txn_commit && logfmt::get_le32(rec->meta.data()) == count &&
+        logfmt::get_le32(rec->meta.data() + 4) == crcs && count > 0) {
+      bool stable = true;
+      auto blank_after = co_await read_record_blank_after(sector, p + rec->size, end);
+      if (!blank_after) co_return fail(blank_after.error());
+      if (*blank_after) {
+        windowed_ = false;
+        for (int i = 0; i < stability_reads && stable; ++i) {
+          auto again = co_await read_record(sector, p, end - p);
+          stable = again && !again->blank && again->stored_crc == rec->stored_crc;
+        }
+        windowed_ = true;
+      }
+      if (stable) {
+        scan.committed = true;
+        p += rec->size;
+      }
+    }
+    break;
+  }
+  scan.next = p;
+  if (!scan.committed) co_return scan;
+  std::uint32_t q = offset;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto rec = co_await read_record(sector, q, end - q);
+    if (!rec) co_return fail(rec.error());
+    Record as_plain = *rec;
+    as_plain.kind = rec->kind == logfmt::txn_put ? logfmt::put : logfmt::erase;
+    FERRITE_CO_TRY(co_await apply_record(as_plain));
+    q += rec->size;
+  }
+  co_return scan;
+}
+
+}  // namespace ferrite

@@ -1,0 +1,807 @@
+// Corruption campaigns: every bit of a store image flipped in turn, and the
+// image cut short at every unit. Corruption is detected and reported, never
+// returned as data, and the rest of the store stays readable. Plus
+// known-answer tests that pin the bytes docs/FORMAT.md specifies.
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+#include <catch2/catch.hpp>
+import ferrite.log;
+import ferrite.sim;
+#include "log_rig.hpp"
+
+using ferrite::Errc;
+
+namespace {
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool sanitized = true;
+#else
+constexpr bool sanitized = false;
+#endif
+#else
+constexpr bool sanitized = false;
+#endif
+
+/// FERRITE_CAMPAIGN_SCALE: 1 (default) flips every bit of every image; the
+/// sanitizer build (or a scale < 1) flips every bit of the first image and a
+/// sample of the others.
+double campaign_scale() {
+  const char* s = std::getenv("FERRITE_CAMPAIGN_SCALE");
+  double scale = s ? std::atof(s) : 1.0;
+  if (sanitized && !s) scale = 0.2;
+  return scale > 0 ? scale : 1.0;
+}
+
+std::uint32_t le32(std::span<const std::byte> b, std::size_t at) {
+  return std::uint32_t(b[at]) | std::uint32_t(b[at + 1]) << 8 | std::uint32_t(b[at + 2]) << 16 |
+         std::uint32_t(b[at + 3]) << 24;
+}
+std::array<std::byte, 4> le32_bytes(std::uint32_t v) {
+  return {std::byte(v), std::byte(v >> 8), std::byte(v >> 16), std::byte(v >> 24)};
+}
+std::uint32_t align_up(std::uint32_t n, std::uint32_t unit) { return (n + unit - 1) / unit * unit; }
+/// FORMAT.md §2.1: records start at align(32) + align(8).
+std::uint32_t first_record(std::uint32_t unit) { return align_up(32, unit) + align_up(8, unit); }
+
+/// A FlashDevice in front of a SimFlash that counts every program aimed at
+/// a unit that is not erased (or already programmed) before the sim sees it:
+/// the engine promises never to do that, and the sim alone would only show it
+/// when the refusal surfaces (write_record retries such a refusal elsewhere).
+struct Watch final : ferrite::FlashDevice {
+  explicit Watch(ferrite::sim::SimFlash& s) : sim(s) {}
+  const ferrite::Geometry& geometry() const noexcept override { return sim.geometry(); }
+  void submit(ferrite::FlashRequest& r) noexcept override {
+    if (r.kind == ferrite::FlashOpKind::program && !sim.power_is_lost()) {
+      const auto img = sim.image();
+      const std::byte e = sim.geometry().erased_byte();
+      for (std::uint32_t i = 0; i < r.length && r.address + i < img.size(); ++i) {
+        if (img[r.address + i] != e || sim.is_programmed(r.address + i)) {
+          ++violations;
+          last_violation = r.address + i;
+          break;
+        }
+      }
+    }
+    sim.submit(r);
+  }
+  ferrite::sim::SimFlash& sim;
+  std::uint64_t violations = 0;
+  std::uint32_t last_violation = 0;
+};
+
+/// A store on a simulated flash seen through a Watch.
+struct Bed {
+  static constexpr std::size_t max_keys = 64;
+  static constexpr std::size_t max_sectors = 16;
+
+  Bed(ferrite::Geometry g, std::size_t keys, std::uint64_t seed = 1)
+      : sim(g, seed, ferrite::sim::TimingModel::instant()), watch(sim), flash(watch), index_keys(keys) {
+    reboot();
+  }
+  Bed(const Bed&) = delete;
+  Bed& operator=(const Bed&) = delete;
+
+  void reboot() {
+    sim.restore_power();
+    memory = {};
+    config = memory.config();
+    config.index = std::span<ferrite::IndexEntry>(memory.index).first(index_keys);
+    config.order = index_keys ? std::span<std::uint16_t>(memory.order).first(index_keys) : std::span<std::uint16_t>{};
+    config.max_value_size = 48;
+    store.emplace(flash, config);
+  }
+  ferrite::Status format() { return ferrite::sync_wait(store->format()); }
+  ferrite::Status mount() { return ferrite::sync_wait(store->mount()); }
+  ferrite::Status put(std::string_view k, std::string_view v) { return ferrite::sync_wait(store->put(k, v)); }
+  ferrite::Status erase(std::string_view k) { return ferrite::sync_wait(store->erase(k)); }
+  std::string get(std::string_view k) {
+    std::string out;
+    auto st = ferrite::sync_wait(store->get_string(k, out));
+    if (!st) return std::string("!") + ferrite::name_of(st.error());
+    return out;
+  }
+  std::vector<std::string> keys() {
+    std::vector<std::string> out;
+    auto c = store->scan();
+    for (int guard = 0; guard < 4 * static_cast<int>(max_keys); ++guard) {
+      auto more = ferrite::sync_wait(c.next());
+      if (!more) {
+        out.push_back(std::string("!") + ferrite::name_of(more.error()));
+        return out;
+      }
+      if (!*more) return out;
+      out.emplace_back(c.key_string());
+    }
+    out.push_back("!endless");
+    return out;
+  }
+
+  ferrite::sim::SimFlash sim;
+  Watch watch;
+  ferrite::Flash flash;
+  std::size_t index_keys;
+  ferrite::StoreMemory<max_keys, max_sectors> memory{};
+  ferrite::StoreConfig config{};
+  std::optional<ferrite::Store> store;
+};
+
+// ---------------------------------------------------------------------------
+// The stores under test
+
+struct Shape {
+  const char* name;
+  std::uint32_t sectors, size, unit;
+  std::size_t index_keys;
+  int gc_target;  // collections the workload goes through before the snapshot
+};
+
+/// What a store holds, and every value each key ever had.
+struct Truth {
+  std::map<std::string, std::string> model;
+  std::map<std::string, std::set<std::string>> had;
+  std::vector<std::string> keys;  // every key ever used, plus one never used
+};
+
+std::string letters(rig::Random& rnd, std::uint32_t len) {
+  std::string s;
+  for (std::uint32_t i = 0; i < len; ++i) s.push_back(static_cast<char>('a' + rnd.below(26)));
+  return s;
+}
+
+/// Builds a store with full records, compact updates (same-length re-puts),
+/// deletes, idle-time maintenance (ERASED records) and at least
+/// `gc_target` garbage collections; returns what it holds.
+Truth build_store(Bed& b, const Shape& shape, std::uint64_t seed) {
+  Truth t;
+  const char* names[] = {"a", "temp", "k2", "k3", "wifi.ssid", "wifi.pass", "boot_count", "k7", "kk8", "z9"};
+  rig::Random rnd(seed);
+  std::map<std::string, std::uint32_t> len;
+  REQUIRE(b.format());
+  auto put = [&](const std::string& k, std::uint32_t n) {
+    const std::string v = letters(rnd, n);
+    const auto st = b.put(k, v);
+    REQUIRE(st);
+    t.model[k] = v;
+    t.had[k].insert(v);
+  };
+  auto erase = [&](const std::string& k) {
+    REQUIRE(b.erase(k));
+    t.model.erase(k);
+  };
+  for (const char* k : names) {
+    t.keys.emplace_back(k);
+    len[k] = 2 + rnd.below(14);
+    put(k, len[k]);
+  }
+  for (int i = 0; i < 5; ++i) put(names[i], len[names[i]]);  // compact updates
+  erase(names[5]);
+  erase(names[6]);
+  int ops = 0;
+  while (b.store->stats().gc_runs < static_cast<std::uint32_t>(shape.gc_target) || ops < 40) {
+    REQUIRE(ops < 4000);
+    ++ops;
+    const std::string k = names[rnd.below(10)];
+    const std::uint32_t r = rnd.below(20);
+    if (r < 11) {
+      put(k, len[k]);
+    } else if (r < 16) {
+      len[k] = 2 + rnd.below(14);
+      put(k, len[k]);
+    } else if (r < 18) {
+      if (t.model.count(k)) erase(k);
+    } else {
+      REQUIRE(ferrite::sync_wait(b.store->maintain({4, true})));
+    }
+  }
+  // The head ends with compact updates, a delete and a new key.
+  for (int i = 0; i < 4; ++i) {
+    const std::string k = names[rnd.below(5)];
+    put(k, len[k]);
+  }
+  if (t.model.count(names[8])) erase(names[8]);
+  t.keys.emplace_back("late");
+  put("late", 5);
+  t.keys.emplace_back("never-written");
+  return t;
+}
+
+// ---------------------------------------------------------------------------
+// An independent reader of the image (FORMAT.md), to know what each byte is.
+
+enum class Zone : std::uint8_t { header, marker, record_head, record_key, record_value, record_pad, after_log };
+
+struct Rec {
+  std::uint32_t start = 0, size = 0;  // image offsets
+  bool compact = false, meta = false, erase = false;
+  std::string key;
+};
+
+struct Layout {
+  std::vector<Zone> zone;     // per image byte (only meaningful where `covered`)
+  std::vector<int> record;    // per image byte: index into recs, or -1
+  std::vector<char> covered;  // bytes the campaign flips
+  std::vector<Rec> recs;
+  std::vector<std::uint32_t> valid_headers;  // sectors whose header carries the magic
+};
+
+Layout map_image(std::span<const std::byte> img, const ferrite::Geometry& g) {
+  Layout L;
+  L.zone.assign(img.size(), Zone::after_log);
+  L.record.assign(img.size(), -1);
+  L.covered.assign(img.size(), 0);
+  const std::uint32_t unit = g.program_unit();
+  const std::byte e = g.erased_byte();
+  for (std::uint32_t s = 0; s < g.sector_count(); ++s) {
+    const std::uint32_t base = g.sector_offset(s), size = g.sector_size(s);
+    // Written extent: up to the last byte that is not erased.
+    std::uint32_t extent = size;
+    while (extent > 0 && img[base + extent - 1] == e) --extent;
+    if (extent == 0) continue;  // an erased sector: nothing written
+    if (le32(img, base) != 0x74526546u) {
+      for (std::uint32_t i = 0; i < extent; ++i) L.covered[base + i] = 1;
+      continue;
+    }
+    L.valid_headers.push_back(s);
+    const std::uint32_t start = first_record(unit);
+    for (std::uint32_t i = 0; i < start; ++i) L.zone[base + i] = i < 32 ? Zone::header : Zone::marker;
+    std::map<int, std::pair<std::uint32_t, std::string>> slots;  // slot -> value length, key
+    std::uint32_t off = start;
+    while (off + unit <= size) {
+      const auto b0 = static_cast<std::uint8_t>(img[base + off]);
+      if (b0 == 0xFF || b0 == 0x00 || b0 == 0x7F) break;
+      Rec r;
+      r.start = base + off;
+      std::uint32_t head = 8, klen = 0, vlen = 0;
+      if (b0 <= 126) {
+        if (!slots.count(b0)) break;
+        r.compact = true;
+        head = 4;
+        vlen = slots[b0].first;
+        r.key = slots[b0].second;
+      } else {
+        const std::uint32_t w = le32(img, base + off);
+        const unsigned kind = (w >> 8) & 7;
+        r.meta = kind == 2;
+        r.erase = kind == 1;
+        klen = r.meta ? 0 : ((w >> 11) & 0x3F) + 1;
+        vlen = w >> 17;
+        if (off + 8 + klen + vlen > size) break;
+        r.key.assign(reinterpret_cast<const char*>(img.data() + base + off + 8), klen);
+        if (kind == 0 && (w & 0x7F)) slots[w & 0x7F] = {vlen, r.key};
+      }
+      r.size = align_up(head + klen + vlen, unit);
+      if (off + r.size > size) break;
+      const int id = static_cast<int>(L.recs.size());
+      for (std::uint32_t i = 0; i < r.size; ++i) {
+        L.record[r.start + i] = id;
+        L.zone[r.start + i] = i < head ? Zone::record_head
+                              : i < head + klen ? Zone::record_key
+                              : i < head + klen + vlen ? Zone::record_value
+                                                       : Zone::record_pad;
+      }
+      L.recs.push_back(r);
+      off += r.size;
+    }
+    // Flip the written extent and the first unit after the log.
+    const std::uint32_t end = std::min(size, std::max(extent, off + unit));
+    for (std::uint32_t i = 0; i < end; ++i) L.covered[base + i] = 1;
+  }
+  return L;
+}
+
+/// Prints the image as FORMAT.md describes it (for tracing one case).
+void dump(std::span<const std::byte> img, const ferrite::Geometry& g) {
+  const Layout L = map_image(img, g);
+  for (std::uint32_t s = 0; s < g.sector_count(); ++s) {
+    const std::uint32_t base = g.sector_offset(s);
+    std::fprintf(stderr, "sector %u @%u: magic %08x seq %u tail %u erases %u id %u marker %08x\n", s, base,
+                 le32(img, base), le32(img, base + 8), le32(img, base + 12), le32(img, base + 16),
+                 le32(img, base + 20), le32(img, base + 32));
+  }
+  for (const Rec& r : L.recs) {
+    const std::uint32_t w = le32(img, r.start);
+    std::fprintf(stderr, "  @%u size %u %s key '%s' w %08x", r.start, r.size,
+                 r.meta ? "META" : r.compact ? "compact" : r.erase ? "DEL" : "PUT", r.key.c_str(), w);
+    if (r.meta) std::fprintf(stderr, " type %u value %u", (w >> 11) & 0x3F, le32(img, r.start + 8));
+    std::fprintf(stderr, "\n");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Verdicts
+
+struct Tally {
+  std::size_t cases = 0;
+  std::size_t failures = 0;
+  std::size_t stale_detected = 0;  // an older value after remount, damage reported
+  std::size_t mount_refused = 0;   // clean mount errors
+  std::map<std::string, std::pair<std::size_t, std::string>> kinds;  // failure kind -> count, first example
+};
+
+/// A failure's kind: its text without names, values and numbers.
+std::string kind_of(const std::string& what) {
+  std::string k;
+  bool quoted = false;
+  for (char c : what) {
+    if (c == '\'') {
+      quoted = !quoted;
+      if (quoted) k += "'*'";
+      continue;
+    }
+    if (quoted || (c >= '0' && c <= '9')) continue;
+    k += c;
+  }
+  return k;
+}
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+void report(Tally& t, const std::string& where, const std::string& what, const std::string& tag = "") {
+  ++t.failures;
+  auto& slot = t.kinds[tag + kind_of(what)];
+  if (slot.first++ == 0) slot.second = where + ": " + what;
+}
+
+void summarise(const Tally& t, const char* campaign) {
+  for (const auto& [kind, v] : t.kinds) {
+    std::fprintf(stderr, "%s: %zu x %s\n    e.g. %s\n", campaign, v.first, kind.c_str(), v.second.c_str());
+    UNSCOPED_INFO(campaign << ": " << v.first << " x " << kind << "; e.g. " << v.second);
+  }
+}
+
+bool is_error(const std::string& got) { return !got.empty() && got[0] == '!'; }
+
+/// What a key may read after corruption: its value, an older value it really
+/// had (`stale`), or one of the errors that report the damage.
+enum class Reading { exact, stale, error, wrong };
+
+Reading classify(const Truth& t, const std::string& key, const std::string& got) {
+  const auto it = t.model.find(key);
+  if (it != t.model.end() && got == it->second) return Reading::exact;
+  if (it == t.model.end() && got == "!not_found") return Reading::exact;
+  if (got == "!corrupt" || got == "!not_found") return Reading::error;
+  if (is_error(got)) return Reading::wrong;
+  const auto h = t.had.find(key);
+  if (h != t.had.end() && h->second.count(got)) return Reading::stale;
+  return Reading::wrong;
+}
+
+bool clean_mount_error(Errc e) {
+  return e == Errc::not_formatted || e == Errc::foreign_format || e == Errc::corrupt;
+}
+
+/// After a damaged image mounted: writes, enough to go through a garbage
+/// collection, must work or fail cleanly, never program a unit that is not
+/// erased, and survive a reboot; every other key keeps what it read.
+std::string write_after_damage(Bed& b, const Truth& t, const std::map<std::string, std::string>& before,
+                               int writes) {
+  const std::uint64_t v0 = b.watch.violations;
+  std::string last;
+  for (int i = 0; i < writes; ++i) {
+    const std::string v = "churn-" + std::to_string(i) + "-" + std::string(static_cast<std::size_t>(i % 3) * 5, 'x');
+    const auto st = b.put("churn", v);
+    if (!st) {
+      if (st.error() == Errc::no_space) break;
+      return std::string("put after damage failed: ") + ferrite::name_of(st.error());
+    }
+    last = v;
+  }
+  if (b.watch.violations != v0)
+    return "a write after damage programmed a unit that was not erased (@" +
+           std::to_string(b.watch.last_violation) + ")";
+  for (int pass = 0; pass < 2; ++pass) {
+    const char* when = pass == 0 ? "after writes" : "after writes and a reboot";
+    if (pass == 1) {
+      b.reboot();
+      if (const auto st = b.mount(); !st) return std::string("mount after writes failed: ") + ferrite::name_of(st.error());
+    }
+    if (!last.empty() && b.get("churn") != last)
+      return std::string("'churn' reads '") + b.get("churn") + "' " + when + ", want '" + last + "'";
+    for (const std::string& k : t.keys) {
+      const std::string got = b.get(k);
+      const std::string& was = before.at(k);
+      if (got == was) continue;
+      if (!is_error(was) || (got != "!corrupt" && got != "!not_found"))
+        return quote(k) + " read '" + was + "' after remount, '" + got + "' " + when;
+    }
+  }
+  return "";
+}
+
+std::string zone_name(Zone z) {
+  switch (z) {
+    case Zone::header: return "header";
+    case Zone::marker: return "marker";
+    case Zone::record_head: return "record head";
+    case Zone::record_key: return "record key";
+    case Zone::record_value: return "record value";
+    case Zone::record_pad: return "record pad";
+    case Zone::after_log: return "after log";
+  }
+  return "?";
+}
+
+/// Flips every covered bit (or a sample) of one store image.
+void flip_campaign(const Shape& shape, std::uint64_t seed, bool every_bit, Tally& tally) {
+  const auto g = rig::geometry(shape.sectors, shape.size, shape.unit);
+  Bed original(g, shape.index_keys, seed);
+  const Truth truth = build_store(original, shape, seed);
+  const std::vector<std::byte> snapshot(original.sim.image().begin(), original.sim.image().end());
+  const Layout L = map_image(snapshot, g);
+
+  // (a) One store mounted from the snapshot; each bit is flipped under it.
+  Bed live(g, shape.index_keys, seed);
+  live.sim.load_image(snapshot);
+  REQUIRE(live.mount());
+  for (const std::string& k : truth.keys) REQUIRE(classify(truth, k, live.get(k)) == Reading::exact);
+  // (b) A store rebooted onto the flipped image.
+  Bed cold(g, shape.index_keys, seed);
+
+  rig::Random sample(seed ^ 0xC0FFEEu);
+  const char* only = std::getenv("FERRITE_CORRUPT_ONLY");  // a substring of a case's description traces it
+  const std::size_t n = snapshot.size();
+  for (std::uint32_t at = 0; at < n; ++at) {
+    if (!L.covered[at]) continue;
+    for (unsigned bit = 0; bit < 8; ++bit) {
+      if (!every_bit && sample.below(8) != 0) continue;
+      ++tally.cases;
+      const Zone z = L.zone[at];
+      const int rid = L.record[at];
+      const Rec* rec = rid >= 0 ? &L.recs[static_cast<std::size_t>(rid)] : nullptr;
+      // Keys a flip at this byte may damage; every other key must read right.
+      // A flip in a PUT/DELETE/compact record (not its padding) may cost that
+      // record's key; a header flip may cost a whole sector.
+      const bool sector_at_risk = z == Zone::header;
+      const bool record_at_risk = rec && !rec->meta && z != Zone::record_pad;
+      auto may_lose = [&](const std::string& k) { return sector_at_risk || (record_at_risk && rec->key == k); };
+      const std::string where = std::string(shape.name) + " seed " + std::to_string(seed) + " byte " +
+                                std::to_string(at) + " bit " + std::to_string(bit) + " (" + zone_name(z) +
+                                (rec ? " of " + std::string(rec->meta ? "meta" : rec->compact ? "compact" : rec->erase ? "delete" : "put") +
+                                           " record of '" + rec->key + "' @" + std::to_string(rec->start)
+                                     : std::string()) +
+                                ")";
+      std::string failure;
+      if (only && where.find(only) == std::string::npos) continue;
+      if (only) {
+        std::fprintf(stderr, "tracing %s\n", where.c_str());
+        dump(snapshot, g);
+      }
+
+      // (a) Flip under a mounted store: the index still points at the
+      // records, so a read is the value or an error, never anything older.
+      live.sim.flip_bit(at, bit);
+      for (const std::string& k : truth.keys) {
+        const std::string got = live.get(k);
+        const Reading r = classify(truth, k, got);
+        if (r == Reading::exact) continue;
+        if (r == Reading::error && may_lose(k)) continue;
+        if (failure.empty()) failure = "[mounted] " + quote(k) + " read '" + got + "'";
+      }
+      live.sim.flip_bit(at, bit);
+
+      // (b) Reboot onto the flipped image.
+      cold.sim.load_image(snapshot);
+      cold.sim.flip_bit(at, bit);
+      cold.reboot();
+      const auto st = cold.mount();
+      if (!st) {
+        // Only a header flip may cost the mount, and only by leaving no
+        // valid header of the store: a clean error, never a crash.
+        ++tally.mount_refused;
+        const bool only_header = z == Zone::header && L.valid_headers.size() == 1;
+        if (failure.empty() && (!clean_mount_error(st.error()) || !only_header))
+          failure = std::string("[remount] mount failed: ") + ferrite::name_of(st.error());
+      } else {
+        const auto stats = cold.store->stats();
+        const bool reported = stats.corrupt_records > 0 || stats.head_sealed;
+        std::map<std::string, std::string> seen;
+        bool stale = false;
+        for (const std::string& k : truth.keys) {
+          const std::string got = cold.get(k);
+          seen[k] = got;
+          const Reading r = classify(truth, k, got);
+          if (r == Reading::exact) continue;
+          if (r == Reading::wrong && failure.empty()) failure = "[remount] " + quote(k) + " read '" + got + "'";
+          if (!may_lose(k) && failure.empty())
+            failure = "[remount] " + quote(k) + " read '" + got + "' (the flip was not in its records)";
+          if (r == Reading::stale) {
+            stale = true;
+            if (!reported && failure.empty())
+              failure = "[remount] " + quote(k) + " silently reverted to an older value '" + got + "' (no corrupt record reported, head not sealed)";
+          }
+        }
+        if (stale && reported) ++tally.stale_detected;
+        // The scan lists only keys that were written, each once, and every
+        // key that reads a value.
+        const auto listed = cold.keys();
+        std::set<std::string> uniq;
+        for (const std::string& k : listed) {
+          if (failure.empty() && is_error(k)) failure = "[remount] scan failed: " + k;
+          else if (failure.empty() && !truth.had.count(k)) failure = "[remount] scan lists unknown key '" + k + "'";
+          else if (failure.empty() && !uniq.insert(k).second) failure = "[remount] scan lists '" + k + "' twice";
+        }
+        for (const auto& [k, got] : seen)
+          if (failure.empty() && !is_error(got) && !uniq.count(k)) failure = "[remount] scan misses '" + k + "'";
+        // Writes after the damage, for a sample of the cases.
+        if (failure.empty() && tally.cases % 16 == 0) {
+          failure = write_after_damage(cold, truth, seen, 40);
+          if (!failure.empty()) failure = "[writes] " + failure;
+        }
+      }
+      if (only) {
+        std::fprintf(stderr, "verdict: %s\n", failure.empty() ? "ok" : failure.c_str());
+        if (cold.store->mounted()) {
+          const auto st2 = cold.store->stats();
+          std::fprintf(stderr, "after: corrupt %u sealed %d live %u keys %u\n", st2.corrupt_records, st2.head_sealed,
+                       st2.live_sectors, st2.keys);
+          dump(cold.sim.image(), g);
+        }
+      }
+      if (!failure.empty()) {
+        const std::string tag = "[" + zone_name(z) + (rec ? std::string(rec->meta ? " meta" : rec->compact ? " compact" : rec->erase ? " delete" : " put") : std::string()) + "] ";
+        report(tally, where, failure, tag);
+      }
+    }
+  }
+}
+
+/// Replaces the image from `cut` to its end with `fill` at every unit offset.
+void truncation_campaign(const Shape& shape, std::uint64_t seed, std::uint32_t stride_units, Tally& tally) {
+  const auto g = rig::geometry(shape.sectors, shape.size, shape.unit);
+  Bed original(g, shape.index_keys, seed);
+  const Truth truth = build_store(original, shape, seed);
+  const std::vector<std::byte> snapshot(original.sim.image().begin(), original.sim.image().end());
+  Bed cold(g, shape.index_keys, seed);
+  std::vector<std::byte> img(snapshot.size());
+  const std::uint32_t step = shape.unit * stride_units;
+  for (const std::byte fill : {std::byte{0xFF}, std::byte{0x00}}) {
+    for (std::uint32_t cut = 0; cut < snapshot.size(); cut += step) {
+      // Cutting into erased bytes changes nothing: skip the no-op cuts.
+      if (fill == std::byte{0xFF} &&
+          std::all_of(snapshot.begin() + cut, snapshot.end(), [](std::byte b) { return b == std::byte{0xFF}; }))
+        continue;
+      ++tally.cases;
+      std::copy(snapshot.begin(), snapshot.begin() + cut, img.begin());
+      std::fill(img.begin() + cut, img.end(), fill);
+      cold.sim.load_image(img);
+      cold.reboot();
+      const std::string where = std::string(shape.name) + " cut at " + std::to_string(cut) + " fill " +
+                                std::to_string(static_cast<int>(fill));
+      std::string failure;
+      const auto st = cold.mount();
+      if (!st) {
+        ++tally.mount_refused;
+        if (!clean_mount_error(st.error())) failure = std::string("mount failed: ") + ferrite::name_of(st.error());
+      } else {
+        std::map<std::string, std::string> seen;
+        for (const std::string& k : truth.keys) {
+          const std::string got = cold.get(k);
+          seen[k] = got;
+          if (classify(truth, k, got) == Reading::wrong && failure.empty())
+            failure = quote(k) + " read '" + got + "', a value it never had";
+        }
+        const auto listed = cold.keys();
+        for (const std::string& k : listed)
+          if (failure.empty() && (is_error(k) || !truth.had.count(k))) failure = "scan lists '" + k + "'";
+        if (failure.empty()) {
+          failure = write_after_damage(cold, truth, seen, 12);
+          if (!failure.empty()) failure = "[writes] " + failure;
+        }
+      }
+      if (!failure.empty()) report(tally, where, failure);
+    }
+  }
+}
+
+const Shape shapes[] = {
+    {"2x2048/u4", 2, 2048, 4, 64, 2},
+    {"3x1024/u8", 3, 1024, 8, 64, 3},
+    {"2x4096/u1", 2, 4096, 1, 64, 1},
+    {"3x1024/u4/no-index", 3, 1024, 4, 0, 2},
+};
+
+}  // namespace
+
+TEST_CASE("every flipped bit of a store image is detected or harmless, never returned as data",
+          "[log][corruption]") {
+  const double scale = campaign_scale();
+  const auto t0 = std::chrono::steady_clock::now();
+  Tally tally;
+  bool first = true;
+  for (const Shape& s : shapes) {
+    // Every bit of the first image always; of the others at scale >= 1.
+    flip_campaign(s, 0xB17F11Bu + s.unit, first || scale >= 1.0, tally);
+    first = false;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  summarise(tally, "corruption-kv");
+  std::printf("campaign corruption-kv: %zu cases, %zu failures\n", tally.cases, tally.failures);
+  std::fflush(stdout);
+  std::fprintf(stderr, "corruption-kv: %.1f s, %zu remounts refused cleanly, %zu stale reads after reported damage\n",
+               secs, tally.mount_refused, tally.stale_detected);
+  CHECK(tally.failures == 0);
+  CHECK(tally.cases >= 20000);
+}
+
+TEST_CASE("an image cut short at any unit mounts or fails cleanly, and no key reads a value it never had",
+          "[log][corruption]") {
+  const double scale = campaign_scale();
+  const auto t0 = std::chrono::steady_clock::now();
+  Tally tally;
+  for (const Shape& s : shapes) truncation_campaign(s, 0x7A11u + s.unit, scale >= 1.0 ? 1 : 4, tally);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  summarise(tally, "truncation-kv");
+  std::printf("campaign truncation-kv: %zu cases, %zu failures\n", tally.cases, tally.failures);
+  std::fflush(stdout);
+  std::fprintf(stderr, "truncation-kv: %.1f s, %zu mounts refused cleanly\n", secs, tally.mount_refused);
+  CHECK(tally.failures == 0);
+}
+
+// ---------------------------------------------------------------------------
+// Known answers: the bytes docs/FORMAT.md specifies, checked one by one.
+
+namespace {
+
+std::span<const std::byte> str(std::string_view s) { return rig::bytes(s); }
+
+std::uint32_t crc_of(std::initializer_list<std::span<const std::byte>> parts) {
+  std::uint32_t crc = 0;
+  for (const auto& p : parts) crc = ferrite::crc32c(p, crc);
+  return crc;
+}
+
+std::uint32_t word(std::uint32_t slot, std::uint32_t kind, std::uint32_t key_field, std::uint32_t value_len) {
+  return slot | 0x80u | kind << 8 | key_field << 11 | value_len << 17;
+}
+
+std::string hex(std::span<const std::byte> b) {
+  std::string s;
+  char buf[4];
+  for (std::byte x : b) {
+    std::snprintf(buf, sizeof buf, "%02x ", static_cast<unsigned>(x));
+    s += buf;
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a tiny store's header and records are the bytes FORMAT.md specifies", "[log][corruption][format]") {
+  Bed b(rig::geometry(2, 1024, 4), 64);
+  REQUIRE(b.format());
+  REQUIRE(b.put("ab", "123"));   // full record, binds slot 1
+  REQUIRE(b.put("c", "xy"));     // full record, binds slot 2
+  REQUIRE(b.put("ab", "456"));   // same length: compact record of slot 1
+  REQUIRE(b.erase("c"));         // DELETE
+  const auto img = b.sim.image();
+  INFO(hex(img.first(96)));
+
+  // §2 header: "FeRt", version 1, log2(U) = 2, E = 0xFF, flags bit 0 (compact).
+  CHECK(img[0] == std::byte{0x46});
+  CHECK(img[1] == std::byte{0x65});
+  CHECK(img[2] == std::byte{0x52});
+  CHECK(img[3] == std::byte{0x74});
+  CHECK(img[4] == std::byte{1});
+  CHECK(img[5] == std::byte{2});
+  CHECK(img[6] == std::byte{0xFF});
+  CHECK(img[7] == std::byte{1});
+  CHECK(le32(img, 8) == 1u);   // sequence: 1 on a blank region
+  CHECK(le32(img, 12) == 1u);  // tail: the lowest live sequence
+  CHECK(le32(img, 16) == 1u);  // erase count, the format's erase included
+  CHECK(le32(img, 20) != 0u);  // store id
+  const auto count = le32_bytes(2), size = le32_bytes(1024);
+  CHECK(le32(img, 24) == crc_of({count, size}));  // geometry: crc32c of (count, size) per run
+  CHECK(le32(img, 28) == ferrite::crc32c(img.first(28)));
+  // §2.1 retire marker: left erased when the sector is opened.
+  for (int i = 32; i < 40; ++i) CHECK(img[static_cast<std::size_t>(i)] == std::byte{0xFF});
+
+  const auto seq = le32_bytes(1);
+  // §3.1 full record at 40: w (slot 1, PUT, key_len-1 = 1, value_len 3), crc, key, value, pad to 16.
+  const std::uint32_t w1 = word(1, 0, 1, 3);
+  CHECK(w1 == 0x00060881u);
+  CHECK(le32(img, 40) == w1);
+  const auto w1b = le32_bytes(w1), at40 = le32_bytes(40);
+  CHECK(le32(img, 44) == crc_of({seq, at40, w1b, str("ab"), str("123")}));
+  CHECK(std::memcmp(img.data() + 48, "ab123", 5) == 0);
+  for (int i = 53; i < 56; ++i) CHECK(img[static_cast<std::size_t>(i)] == std::byte{0xFF});
+  // Second full record at 56 (slot 2, key_len-1 = 0, value_len 2), 12 bytes.
+  const std::uint32_t w2 = word(2, 0, 0, 2);
+  CHECK(le32(img, 56) == w2);
+  const auto w2b = le32_bytes(w2), at56 = le32_bytes(56);
+  CHECK(le32(img, 60) == crc_of({seq, at56, w2b, str("c"), str("xy")}));
+  CHECK(std::memcmp(img.data() + 64, "cxy", 3) == 0);
+  CHECK(img[67] == std::byte{0xFF});
+  // §3.2 compact record at 68: slot byte, crc24 = crc32c(key ++ position ++ slot ++ value), value, pad to 8.
+  CHECK(img[68] == std::byte{1});
+  const auto at68 = le32_bytes(68);
+  const std::byte slot1[] = {std::byte{1}};
+  const std::uint32_t crc24 = crc_of({str("ab"), seq, at68, slot1, str("456")}) & 0xFFFFFFu;
+  CHECK((le32(img, 68) >> 8) == crc24);
+  CHECK(std::memcmp(img.data() + 72, "456", 3) == 0);
+  CHECK(img[75] == std::byte{0xFF});
+  // DELETE at 76: slot 0, kind 1, key_len-1 = 0, value_len 0; 12 bytes.
+  const std::uint32_t w3 = word(0, 1, 0, 0);
+  CHECK(w3 == 0x00000180u);
+  CHECK(le32(img, 76) == w3);
+  const auto w3b = le32_bytes(w3), at76 = le32_bytes(76);
+  CHECK(le32(img, 80) == crc_of({seq, at76, w3b, str("c")}));
+  CHECK(img[84] == std::byte{'c'});
+  // The first unit after the last record reads all E; the other sector is untouched.
+  for (std::size_t i = 85; i < 1024; ++i) CHECK(img[i] == std::byte{0xFF});
+  CHECK(std::all_of(img.begin() + 1024, img.end(), [](std::byte x) { return x == std::byte{0xFF}; }));
+
+  b.reboot();
+  REQUIRE(b.mount());
+  CHECK(b.get("ab") == "456");
+  CHECK(b.get("c") == "!not_found");
+}
+
+TEST_CASE("a collection writes the RETIRE record, the retire marker and ERASED as FORMAT.md specifies",
+          "[log][corruption][format]") {
+  Bed b(rig::geometry(2, 1024, 4), 64);
+  REQUIRE(b.format());
+  const std::uint32_t id = le32(b.sim.image(), 20);
+  int i = 0;
+  while (b.store->stats().gc_runs == 0) {
+    REQUIRE(i < 500);
+    REQUIRE(b.put("key" + std::to_string(i % 3), "value-" + std::to_string(i)));
+    ++i;
+  }
+  // Sector 0 (sequence 1) was collected into sector 1 (sequence 2).
+  auto img = b.sim.image();
+  CHECK(le32(img, 1024 + 8) == 2u);
+  CHECK(le32(img, 1024 + 20) == id);
+  // §2.1: the marker of the retired sector: "FeRx", crc32c(sequence ++ store id).
+  CHECK(le32(img, 32) == 0x78526546u);
+  CHECK(std::memcmp(img.data() + 32, "FeRx", 4) == 0);
+  const auto seq1 = le32_bytes(1), idb = le32_bytes(id);
+  CHECK(le32(img, 36) == crc_of({seq1, idb}));
+  // §3.3: RETIRE (META type 0, value_len 4, tail = 2) in the new head.
+  const Layout L = map_image(img, b.sim.geometry());
+  int retires = 0;
+  for (const Rec& r : L.recs) {
+    if (!r.meta || r.start < 1024) continue;
+    const std::uint32_t w = le32(img, r.start);
+    if (((w >> 11) & 0x3F) != 0) continue;
+    ++retires;
+    CHECK(w == word(0, 2, 0, 4));
+    CHECK(le32(img, r.start + 8) == 2u);
+    const auto wb = le32_bytes(w), seq2 = le32_bytes(2), off = le32_bytes(r.start - 1024);
+    CHECK(le32(img, r.start + 4) == crc_of({seq2, off, wb, img.subspan(r.start + 8, 4)}));
+  }
+  CHECK(retires == 1);
+  // §3.3: maintain() erases the retired sector and vouches for it with
+  // ERASED(sector u16, reserved u16 = 0, erase count u32).
+  auto rep = ferrite::sync_wait(b.store->maintain({4, true}));
+  REQUIRE(rep);
+  CHECK(rep->sectors_erased == 1);
+  img = b.sim.image();
+  CHECK(std::all_of(img.begin(), img.begin() + 1024, [](std::byte x) { return x == std::byte{0xFF}; }));
+  const Layout L2 = map_image(img, b.sim.geometry());
+  int erased = 0;
+  for (const Rec& r : L2.recs) {
+    if (!r.meta || r.start < 1024) continue;
+    const std::uint32_t w = le32(img, r.start);
+    if (((w >> 11) & 0x3F) != 1) continue;
+    ++erased;
+    CHECK(w == word(0, 2, 1, 8));
+    CHECK(img[r.start + 8] == std::byte{0});  // sector 0, u16
+    CHECK(img[r.start + 9] == std::byte{0});
+    CHECK(img[r.start + 10] == std::byte{0});  // reserved
+    CHECK(img[r.start + 11] == std::byte{0});
+    CHECK(le32(img, r.start + 12) == 2u);  // erased at format and now
+    const auto wb = le32_bytes(w), seq2 = le32_bytes(2), off = le32_bytes(r.start - 1024);
+    CHECK(le32(img, r.start + 4) == crc_of({seq2, off, wb, img.subspan(r.start + 8, 8)}));
+  }
+  CHECK(erased == 1);
+}
