@@ -489,6 +489,24 @@ class AsyncMutex {
 };
 
 // ---------------------------------------------------------------------------
+// Events
+
+/// Levelled event reporting (not the storage log): ferrite's layers report
+/// noteworthy happenings — a stale lock taken over, corruption skipped — to
+/// one application-installed sink. Without a sink, events are dropped.
+enum class EventLevel : std::uint8_t { debug = 0, info = 1, error = 2 };
+
+struct EventSink {
+  void (*write)(void* context, EventLevel level, std::string_view message) noexcept = nullptr;
+  void* context = nullptr;
+  EventLevel threshold = EventLevel::info;  ///< events below this level are dropped
+};
+
+void set_event_sink(EventSink sink) noexcept;
+void emit_event(EventLevel level, std::string_view message) noexcept;
+[[nodiscard]] const char* name_of(EventLevel level) noexcept;
+
+// ---------------------------------------------------------------------------
 // Checksums
 
 /// CRC-32C (Castagnoli), the checksum of the on-flash format. `crc` chains:

@@ -514,6 +514,8 @@ void flip_campaign(const Shape& shape, std::uint64_t seed, bool every_bit, Tally
           if (r == Reading::wrong && failure.empty()) failure = "[remount] " + quote(k) + " read '" + got + "'";
           if (!may_lose(k) && failure.empty())
             failure = "[remount] " + quote(k) + " read '" + got + "' (the flip was not in its records)";
+          if (r == Reading::error && truth.model.count(k) && !reported && failure.empty())
+            failure = "[remount] " + quote(k) + " silently lost: it reads '" + got + "' (no corrupt record reported, head not sealed)";
           if (r == Reading::stale) {
             stale = true;
             if (!reported && failure.empty())

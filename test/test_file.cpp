@@ -266,6 +266,12 @@ TEST_CASE("a lock left by a process that no longer exists is taken over and repo
   int status = 0;
   CHECK(::waitpid(child, &status, 0) == child);  // reaped: the pid is now dead
   write_text(img + ".lock", pid_line(child));
+  static std::string events;
+  events.clear();
+  ferrite::set_event_sink({[](void*, ferrite::EventLevel level, std::string_view m) noexcept {
+                             events += std::string(ferrite::name_of(level)) + ": " + std::string(m) + "\n";
+                           },
+                           nullptr, ferrite::EventLevel::info});
   {
     auto dev = FileFlash::open(img, geo());
     CHECK(dev.has_value());
@@ -273,6 +279,10 @@ TEST_CASE("a lock left by a process that no longer exists is taken over and repo
     CHECK(dev->took_over_stale_lock());
     CHECK(slurp(img + ".lock") == pid_line(::getpid()));
   }
+  ferrite::set_event_sink({});
+  // The takeover is reported as an info event naming the dead owner.
+  CHECK(events.find("info: ") == 0);
+  CHECK(events.find("took over the stale lock of process " + std::to_string(child)) != std::string::npos);
   CHECK_FALSE(exists(img + ".lock"));
 }
 

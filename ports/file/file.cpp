@@ -88,6 +88,7 @@ struct LockOutcome {
   Errc error = Errc::ok;
   int fd = -1;
   bool took_over_stale = false;
+  long stale_owner = 0;
 };
 
 // Takes `<image>.lock`: flock() keeps out every other open file description
@@ -130,7 +131,7 @@ LockOutcome acquire_lock(const std::string& lock_path) noexcept {
       ::close(fd);
       return {Errc::io};
     }
-    return {Errc::ok, fd, stale};
+    return {Errc::ok, fd, stale, static_cast<long>(owner)};
   }
   return {Errc::busy};
 }
@@ -199,6 +200,12 @@ Result<FileFlash> FileFlash::open(std::string_view path, const Geometry& geometr
   if (lock.error != Errc::ok) return fail(lock.error);
   dev.lock_fd_ = lock.fd;
   dev.took_over_stale_ = lock.took_over_stale;
+  if (lock.took_over_stale) {
+    char message[512];
+    const int n = std::snprintf(message, sizeof message, "file flash %s: took over the stale lock of process %ld",
+                                dev.path_.c_str(), lock.stale_owner);
+    emit_event(EventLevel::info, std::string_view(message, n > 0 ? std::min<std::size_t>(n, sizeof message - 1) : 0));
+  }
   // From here on, dev's destructor releases the lock on every error path.
   if (const Errc e = open_image(dev.path_, geometry, mode.create_if_missing, dev.fd_); e != Errc::ok)
     return fail(e);

@@ -43,6 +43,25 @@ constexpr ErrcText text_of(Errc e) noexcept {
 }  // namespace
 
 const char* name_of(Errc e) noexcept { return text_of(e).name; }
+
+namespace {
+EventSink event_sink{};
+}  // namespace
+
+void set_event_sink(EventSink sink) noexcept { event_sink = sink; }
+
+void emit_event(EventLevel level, std::string_view message) noexcept {
+  if (event_sink.write && level >= event_sink.threshold) event_sink.write(event_sink.context, level, message);
+}
+
+const char* name_of(EventLevel level) noexcept {
+  switch (level) {
+    case EventLevel::debug: return "debug";
+    case EventLevel::info: return "info";
+    case EventLevel::error: return "error";
+  }
+  return "unknown";
+}
 const char* describe(Errc e) noexcept { return text_of(e).sentence; }
 
 }  // namespace ferrite

@@ -14,6 +14,7 @@
 // (a reboot) and every key is verified against the model. Exit status 0 when
 // everything matched, non-zero otherwise (QEMU exits with it through
 // semihosting). `stat NAME VALUE` lines feed scripts/size-report.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -180,7 +181,6 @@ FrameProbe g_probe;
 // Workload.
 constexpr int key_count = 64;
 constexpr std::uint32_t max_value = 40;
-constexpr int ops_per_worker = 2000;
 
 std::uint64_t splitmix64(std::uint64_t& s) noexcept {
   std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
@@ -227,7 +227,7 @@ Task<Status> check_key(ferrite::Store& store, int n) noexcept {
   co_return Status{};
 }
 
-Task<Status> worker(ferrite::Store& store, int id, std::uint64_t seed) noexcept {
+Task<Status> worker(ferrite::Store& store, int id, std::uint64_t seed, int ops_per_worker) noexcept {
   std::uint64_t rng = seed;
   std::byte value[max_value];
   for (int op = 0; op < ops_per_worker; ++op) {
@@ -280,6 +280,7 @@ Task<Status> verify_all(ferrite::Store& store) noexcept {
 ferrite::RunLoop g_loop;
 std::uint32_t g_sleeps = 0;
 std::uint32_t g_workload_stack = 0;
+ferrite::FrameStats g_phase1{};
 
 template <class... T>
 void run(T&... tasks) noexcept {
@@ -336,8 +337,8 @@ int main() {
       std::printf("format failed: %s\n", ferrite::name_of(st.error()));
       return 2;
     }
-    auto a = worker(store, 0, 0x5EED0001);
-    auto b = worker(store, 1, 0x5EED0002);
+    auto a = worker(store, 0, 0x5EED0001, 2000);
+    auto b = worker(store, 1, 0x5EED0002, 2000);
     // Stack used by the workload alone: ferrite's coroutines, the run loop
     // and the SysTick handler (no printf on this path unless a check fails).
     ferrite_demo_stack_repaint();
@@ -383,6 +384,17 @@ int main() {
     std::printf("remount: %lu keys, verified %d keys against the model, %lu mismatches\n",
                 (unsigned long)store.stats().keys, key_count, (unsigned long)(g_counts.mismatches - before));
 
+    // One caller alone (no concurrency): its frame high-water is what an
+    // application with a single store task must size the arena for.
+    g_phase1 = ferrite::frame_stats();
+    ferrite::reset_frame_stats();
+    auto w = worker(store, 0, 0x5EED0003, 1000);
+    run(w);
+    if (!result_of(w)) ++g_counts.mismatches;
+    stat("frames_high_water_single_caller_bytes", ferrite::frame_stats().high_water_bytes);
+    auto v2 = verify_all(store);
+    run(v2);
+
     // Frame sizes of the public calls (a lazy Task allocates its frame when created).
     char k[16] = "key/00";
     std::byte buf[8]{};
@@ -401,7 +413,12 @@ int main() {
   g_controller = nullptr;
   systick->csr = 0;
 
-  const ferrite::FrameStats fs = ferrite::frame_stats();
+  const ferrite::FrameStats now = ferrite::frame_stats();
+  ferrite::FrameStats fs = g_phase1;  // format + two concurrent workers + remount
+  fs.allocations += now.allocations;
+  fs.failures += now.failures;
+  fs.largest_frame = std::max(fs.largest_frame, now.largest_frame);
+  fs.live_frames = now.live_frames;
   for (int i = 0; i < g_probe.distinct; ++i)
     std::printf("frame_size %lu x%lu\n", (unsigned long)g_probe.sizes[i], (unsigned long)g_probe.counts[i]);
   stat("flash_ops_completed_by_irq", g_irq_completions);
