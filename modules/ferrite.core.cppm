@@ -276,11 +276,12 @@ class [[nodiscard]] Task {
   using handle_type = std::coroutine_handle<promise_type>;
 
   Task() noexcept = default;
-  Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})), started_(std::exchange(o.started_, false)) {}
   Task& operator=(Task&& o) noexcept {
     if (this != &o) {
       reset();
       h_ = std::exchange(o.h_, {});
+      started_ = std::exchange(o.started_, false);
     }
     return *this;
   }
@@ -291,9 +292,14 @@ class [[nodiscard]] Task {
   /// False when the frame could not be allocated.
   bool valid() const noexcept { return static_cast<bool>(h_); }
   bool done() const noexcept { return !h_ || h_.done(); }
-  /// Starts (or resumes) a top-level task; used by run loops, not coroutines.
+  /// Starts a top-level task once; used by run loops, not coroutines. A task
+  /// that is already running (suspended on something) is left alone: only
+  /// what it waits for may resume it.
   void start() noexcept {
-    if (h_ && !h_.done()) h_.resume();
+    if (h_ && !started_) {
+      started_ = true;
+      h_.resume();
+    }
   }
   /// The result of a finished task (moves it out).
   T take_result() noexcept {
@@ -308,6 +314,7 @@ class [[nodiscard]] Task {
   bool await_ready() const noexcept { return !h_ || h_.done(); }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
     h_.promise().continuation = awaiting;
+    started_ = true;
     return h_;
   }
   T await_resume() noexcept { return take_result(); }
@@ -328,6 +335,7 @@ class [[nodiscard]] Task {
     }
   }
   handle_type h_{};
+  bool started_ = false;
 };
 
 // ---------------------------------------------------------------------------

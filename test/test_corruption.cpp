@@ -438,6 +438,13 @@ void flip_campaign(const Shape& shape, std::uint64_t seed, bool every_bit, Tally
   const Truth truth = build_store(original, shape, seed);
   const std::vector<std::byte> snapshot(original.sim.image().begin(), original.sim.image().end());
   const Layout L = map_image(snapshot, g);
+  {
+    const auto st = original.store->stats();
+    std::size_t covered = 0;
+    for (char c : L.covered) covered += c != 0;
+    std::fprintf(stderr, "corruption-kv: %s: %zu bytes flipped, %zu records, %u live sectors, %u collections, %u keys\n",
+                 shape.name, covered, L.recs.size(), st.live_sectors, st.gc_runs, st.keys);
+  }
 
   // (a) One store mounted from the snapshot; each bit is flipped under it.
   Bed live(g, shape.index_keys, seed);
