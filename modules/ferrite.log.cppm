@@ -44,9 +44,45 @@ struct SectorInfo {
 enum class SectorState : std::uint8_t { garbage = 0, erased, live, retired };
 
 /// Limits of the format (docs/FORMAT.md).
+inline constexpr std::size_t crypto_block_size = 64;
 inline constexpr std::size_t max_key_size = 64;
 inline constexpr std::size_t max_value_size_limit = 32767;
 inline constexpr std::size_t max_slots = 126;
+
+/// How a store seals values at rest (ferrite.crypto implements it: AEAD,
+/// key-name hiding, compression). All calls are synchronous CPU work. The
+/// engine supplies the associated data that binds a record to its store,
+/// position, header and key (docs/FORMAT.md §3.4).
+class ValueCodec {
+ public:
+  /// Fills the first 60 bytes of the crypto block of a new store (salt,
+  /// parameters, key check); the engine adds a crc32c in the last 4.
+  virtual Status create_block(std::span<std::byte> block) noexcept = 0;
+  /// Derives the keys for a store from its crypto block. Errors: wrong_key,
+  /// unsupported (suite not available), corrupt.
+  virtual Status load_block(std::span<const std::byte> block) noexcept = 0;
+  /// Whether stored keys are keyed hashes of the names (scans unsupported).
+  virtual bool hides_keys() const noexcept = 0;
+  /// The key as stored on flash; returns its length (1..64).
+  virtual std::size_t stored_key(std::span<const std::byte> name, std::span<std::byte> out) noexcept = 0;
+  /// Largest growth of a value by frame() + seal().
+  virtual std::uint32_t overhead() const noexcept = 0;
+  /// Encodes `value` (possibly compressed) into `out`; returns the frame size.
+  virtual Result<std::size_t> frame(std::span<const std::byte> value, std::span<std::byte> out) noexcept = 0;
+  /// The value size a frame decodes to. Errors: corrupt.
+  virtual Result<std::size_t> framed_size(std::span<const std::byte> frame) const noexcept = 0;
+  /// Decodes a frame. Errors: corrupt, buffer_too_small.
+  virtual Result<std::size_t> unframe(std::span<const std::byte> frame, std::span<std::byte> out) noexcept = 0;
+  /// Size of `plain_size` bytes once sealed.
+  virtual std::size_t sealed_size(std::size_t plain_size) const noexcept = 0;
+  /// Seals buf[0, plain_size) in place into sealed_size(plain_size) bytes.
+  virtual Status seal(std::span<const std::byte> ad, std::span<std::byte> buf, std::size_t plain_size) noexcept = 0;
+  /// Opens sealed bytes in place; returns the plain size. Errors: corrupt.
+  virtual Result<std::size_t> open(std::span<const std::byte> ad, std::span<std::byte> buf) noexcept = 0;
+
+ protected:
+  ~ValueCodec() = default;
+};
 
 struct StoreConfig {
   /// RAM index storage, one entry per key the store may hold. Empty: the store
@@ -65,6 +101,10 @@ struct StoreConfig {
   /// Largest value accepted by put (<= max_value_size_limit and small enough
   /// for the geometry: see Store::value_limit()).
   std::uint32_t max_value_size = 4096;
+  /// Seals every record (encryption, compression). Needs the index and a
+  /// scratch buffer of Store::scratch_needed() bytes.
+  ValueCodec* codec = nullptr;
+  std::span<std::byte> scratch{};
 };
 
 /// Caller-owned memory for a store of up to Keys keys over Sectors sectors.
@@ -290,6 +330,10 @@ class Store {
 
   /// Largest value put accepts for this geometry and configuration.
   std::uint32_t value_limit() const noexcept { return value_limit_; }
+  /// Bytes of StoreConfig::scratch a sealed store needs for `max_value_size`.
+  static std::size_t scratch_needed(std::uint32_t max_value_size, std::uint32_t codec_overhead) noexcept {
+    return 2 * (std::size_t{max_value_size} + codec_overhead + 64);
+  }
   std::span<const SectorInfo> sectors() const noexcept { return sectors_; }
   const Geometry& geometry() const noexcept { return geometry_; }
   /// Bytes of RAM this store uses for its own state (object + index + sector table).
@@ -311,6 +355,7 @@ class Store {
   };
   Task<Result<TxnScan>> replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   Task<Status> validate_reads(std::span<const std::byte> reads) noexcept;
+  Result<std::uint32_t> stored_size_of(bool erase, std::span<const std::byte> value) noexcept;
   Task<Result<bool>> read_record_blank_after(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   void drop_retired_entries() noexcept;
   std::uint32_t retire_marker_check(std::uint32_t sequence) const noexcept;
@@ -350,6 +395,7 @@ class Store {
   Task<void> retire_if_empty() noexcept;
   Task<Result<std::uint32_t>> gc_step(std::uint32_t max_records) noexcept;
   Task<Status> copy_entry(std::size_t entry) noexcept;
+  Task<Status> copy_sealed_entry(std::size_t entry, std::span<const std::byte> key) noexcept;
   Task<Result<bool>> gc_index_less_step() noexcept;
 
   // index
@@ -387,8 +433,25 @@ class Store {
   std::uint32_t free_sector_count() const noexcept;
   bool indexed() const noexcept { return !index_.empty(); }
 
+  struct KeyBuf {
+    std::array<std::byte, max_key_size> bytes{};
+    std::uint8_t size = 0;
+    std::span<const std::byte> view() const noexcept { return {bytes.data(), size}; }
+  };
+  /// The key as stored on flash (the name, or its keyed hash when sealed).
+  KeyBuf stored_key(std::span<const std::byte> name) noexcept;
+  /// Associated data binding a sealed record to store, position, header and key.
+  std::size_t build_ad(std::span<std::byte> out, std::uint32_t sequence, std::uint32_t offset, std::uint32_t w,
+                       std::span<const std::byte> key) const noexcept;
+  Task<Result<std::size_t>> open_value(const IndexEntry& e, std::span<const std::byte> key) noexcept;
+  std::span<std::byte> scratch_a() noexcept { return scratch_.first(scratch_.size() / 2); }
+  std::span<std::byte> scratch_b() noexcept { return scratch_.subspan(scratch_.size() / 2); }
+
   Flash flash_;
   Geometry geometry_;
+  ValueCodec* codec_ = nullptr;
+  std::span<std::byte> scratch_;
+  std::array<std::byte, crypto_block_size> crypto_block_{};
   std::span<IndexEntry> index_;
   std::span<std::uint16_t> order_;
   std::span<SectorInfo> sectors_;
@@ -442,7 +505,7 @@ struct Store::Record {
   std::uint32_t stored_crc = 0;
   std::uint32_t key_hash = 0;       // crc32c(key) for PUT/DELETE
   std::array<std::byte, max_key_size> key{};
-  std::array<std::byte, 8> meta{};  // first bytes of a META value
+  std::array<std::byte, 32> meta{};  // a META / TXN_COMMIT / sealed DELETE value (opened when sealed)
 };
 
 struct Store::Located {

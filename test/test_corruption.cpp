@@ -211,6 +211,23 @@ Truth build_store(Bed& b, const Shape& shape, std::uint64_t seed) {
   if (t.model.count(names[8])) erase(names[8]);
   t.keys.emplace_back("late");
   put("late", 5);
+  // End with two live sectors (a collection under way in a two-sector
+  // store), so that records of a sector other than the head are flipped too,
+  // and with compact updates at the end of the head.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    for (int i = 0; i < 3000 && b.store->stats().live_sectors < 2; ++i) {
+      const std::string k = names[rnd.below(10)];
+      if (rnd.below(4) == 0) len[k] = 2 + rnd.below(14);
+      put(k, len[k]);
+      if (shape.sectors == 2) REQUIRE(ferrite::sync_wait(b.store->maintain({1, true})));
+    }
+    for (int i = 0; i < 2; ++i) {
+      const std::string k = names[rnd.below(5)];
+      put(k, len[k]);
+    }
+    if (b.store->stats().live_sectors >= 2) break;
+  }
+  CHECK(b.store->stats().live_sectors >= 2);
   t.keys.emplace_back("never-written");
   return t;
 }
@@ -602,7 +619,7 @@ void truncation_campaign(const Shape& shape, std::uint64_t seed, std::uint32_t s
         const auto listed = cold.keys();
         for (const std::string& k : listed)
           if (failure.empty() && (is_error(k) || !truth.had.count(k))) failure = "scan lists '" + k + "'";
-        if (failure.empty()) {
+        if (failure.empty() && tally.cases % 4 == 0) {
           failure = write_after_damage(cold, truth, seen, 12);
           if (!failure.empty()) failure = "[writes] " + failure;
         }

@@ -32,10 +32,58 @@ int compare_keys(std::span<const std::byte> a, std::span<const std::byte> b) noe
 // ---------------------------------------------------------------------------
 // Reading values
 
+Store::KeyBuf Store::stored_key(std::span<const std::byte> name) noexcept {
+  KeyBuf k;
+  if (codec_ && !name.empty() && name.size() <= max_key_size) {
+    k.size = static_cast<std::uint8_t>(codec_->stored_key(name, k.bytes));
+  } else {
+    k.size = static_cast<std::uint8_t>(std::min(name.size(), max_key_size + 1));
+    if (name.size() <= max_key_size && !name.empty()) std::memcpy(k.bytes.data(), name.data(), name.size());
+  }
+  return k;
+}
+
+Task<Result<std::size_t>> Store::open_value(const IndexEntry& e, std::span<const std::byte> key) noexcept {
+  // A sealed full record: read it into scratch A, check the checksum and the
+  // header, then authenticate and decrypt in place. Returns the frame size.
+  const std::span<std::byte> a = scratch_a();
+  if (e.value_size > a.size() || e.location != e.binding) co_return fail(Errc::corrupt);
+  const std::uint32_t sector = sector_of(e.location);
+  const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
+  std::array<std::byte, logfmt::full_head + max_key_size> head{};
+  const std::span<std::byte> head_and_key = std::span<std::byte>(head).first(logfmt::full_head + e.key_size);
+  const std::span<std::byte> sealed = a.first(e.value_size);
+  FERRITE_CO_TRY(co_await flash_.read(e.location, head_and_key));
+  FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::full_head + e.key_size, sealed));
+  const std::uint32_t w = logfmt::get_le32(head.data());
+  const std::uint8_t kind = logfmt::kind_of(w);
+  if ((w & 0x80u) == 0 || (kind != logfmt::put && kind != logfmt::txn_put) || logfmt::value_size_of(w) != e.value_size ||
+      logfmt::key_field_of(w) + 1u != e.key_size)
+    co_return fail(Errc::corrupt);
+  std::uint32_t crc = logfmt::position_crc(sectors_[sector].sequence, offset, 0);
+  crc = crc32c(std::span<const std::byte>(head).first(4), crc);
+  crc = crc32c(head_and_key.subspan(logfmt::full_head), crc);
+  crc = crc32c(sealed, crc);
+  if (crc != logfmt::get_le32(head.data() + 4)) co_return fail(Errc::corrupt);
+  if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) co_return fail(Errc::not_found);
+  std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
+  const std::size_t n = build_ad(ad, sectors_[sector].sequence, offset, w, key);
+  auto plain = codec_->open(std::span<const std::byte>(ad).first(n), sealed);
+  if (!plain) co_return fail(Errc::corrupt);
+  co_return *plain;
+}
+
 Task<Result<std::size_t>> Store::read_value(const IndexEntry& e, std::span<const std::byte> key,
                                             std::span<std::byte> out) noexcept {
   // One read of the record; the checksum binds key, position and value, so a
   // value that comes back here is exactly what was written for this key.
+  if (codec_) {
+    FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(e, key));
+    const std::span<const std::byte> frame = scratch_a().first(framed);
+    FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(frame));
+    if (out.size() < size) co_return fail(Errc::buffer_too_small);
+    co_return codec_->unframe(frame, out);
+  }
   if (out.size() < e.value_size) co_return fail(Errc::buffer_too_small);
   const std::uint32_t sector = sector_of(e.location);
   const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
@@ -71,9 +119,11 @@ Task<Result<std::size_t>> Store::read_value(const IndexEntry& e, std::span<const
   co_return std::size_t{e.value_size};
 }
 
-Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> key, std::span<std::byte> out) noexcept {
+Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> name, std::span<std::byte> out) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
-  FERRITE_CO_TRY(check_key(key));
+  FERRITE_CO_TRY(check_key(name));
+  const KeyBuf mapped = stored_key(name);
+  const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
   if (!indexed()) {
     FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate_by_scan(key, hash));
@@ -100,14 +150,21 @@ Task<Result<std::size_t>> Store::get(std::span<const std::byte> key, std::span<s
   co_return co_await get_locked(key, out);
 }
 
-Task<Status> Store::get_into(std::span<const std::byte> key, std::vector<std::byte>& out) noexcept {
+Task<Status> Store::get_into(std::span<const std::byte> name, std::vector<std::byte>& out) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
-  FERRITE_CO_TRY(check_key(key));
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, crc32c(key)));
+  FERRITE_CO_TRY(check_key(name));
+  const KeyBuf key = stored_key(name);
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
   if (!found.found) co_return fail(Errc::not_found);
-  out.resize(found.entry.value_size);
-  FERRITE_CO_TRY(co_await get_locked(key, out));
+  std::size_t size = found.entry.value_size;
+  if (codec_) {
+    FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
+    FERRITE_CO_TRY_ASSIGN(size, codec_->framed_size(scratch_a().first(framed)));
+  }
+  out.resize(size);
+  FERRITE_CO_TRY_ASSIGN(const std::size_t n, co_await get_locked(name, out));
+  out.resize(n);
   co_return Status{};
 }
 
@@ -127,21 +184,25 @@ Task<Result<Scalar>> Store::get_scalar(std::span<const std::byte> key) noexcept 
   co_return s;
 }
 
-Task<Result<bool>> Store::contains(std::span<const std::byte> key) noexcept {
+Task<Result<bool>> Store::contains(std::span<const std::byte> name) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
-  FERRITE_CO_TRY(check_key(key));
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, crc32c(key)));
+  FERRITE_CO_TRY(check_key(name));
+  const KeyBuf key = stored_key(name);
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
   co_return found.found;
 }
 
-Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> key) noexcept {
+Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> name) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
-  FERRITE_CO_TRY(check_key(key));
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, crc32c(key)));
+  FERRITE_CO_TRY(check_key(name));
+  const KeyBuf key = stored_key(name);
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
   if (!found.found) co_return fail(Errc::not_found);
-  co_return std::size_t{found.entry.value_size};
+  if (!codec_) co_return std::size_t{found.entry.value_size};
+  FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
+  co_return codec_->framed_size(scratch_a().first(framed));
 }
 
 // ---------------------------------------------------------------------------
@@ -152,6 +213,15 @@ Task<Result<bool>> Store::stored_value_equals(const IndexEntry& e, std::span<con
   // Copy-on-write check without a value-sized buffer: small values are read
   // whole (and verified); larger ones are compared chunk by chunk and then
   // their record's checksum verified through read_record.
+  if (codec_) {
+    auto framed = co_await open_value(e, key);
+    if (!framed) co_return framed.error() == Errc::corrupt ? Result<bool>(false) : Result<bool>(fail(framed.error()));
+    const std::span<const std::byte> frame = scratch_a().first(*framed);
+    auto size = codec_->framed_size(frame);
+    if (!size || *size != value.size()) co_return false;
+    auto n = codec_->unframe(frame, scratch_b());
+    co_return n && *n == value.size() && (value.empty() || std::memcmp(scratch_b().data(), value.data(), value.size()) == 0);
+  }
   if (e.value_size != value.size()) co_return false;
   if (value.size() <= 64) {
     std::array<std::byte, 64> stored{};
@@ -174,11 +244,13 @@ Task<Result<bool>> Store::stored_value_equals(const IndexEntry& e, std::span<con
   co_return rec && !rec->blank;
 }
 
-Task<Status> Store::put(std::span<const std::byte> key, std::span<const std::byte> value) noexcept {
+Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::byte> value) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
-  FERRITE_CO_TRY(check_key(key));
+  FERRITE_CO_TRY(check_key(name));
   if (value.size() > value_limit_) co_return fail(Errc::too_large);
+  const KeyBuf mapped = stored_key(name);
+  const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
   FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, hash));
   if (found.found) {
@@ -190,8 +262,15 @@ Task<Status> Store::put(std::span<const std::byte> key, std::span<const std::byt
   } else if (indexed() && key_count_ >= index_.size()) {
     co_return fail(Errc::no_memory);
   }
+  // A sealed store writes the value's frame (maybe compressed); append seals it.
+  std::span<const std::byte> stored = value;
+  if (codec_) {
+    FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(value, scratch_a()));
+    stored = scratch_a().first(framed);
+  }
   const std::uint32_t ksize = static_cast<std::uint32_t>(key.size());
-  const std::uint32_t vsize = static_cast<std::uint32_t>(value.size());
+  const std::uint32_t vsize =
+      static_cast<std::uint32_t>(codec_ ? codec_->sealed_size(stored.size()) : stored.size());  // on flash
   const std::uint32_t new_full = full_size(ksize, vsize);
   const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
   FERRITE_CO_TRY(co_await ensure_room(new_full, live_total_ - old_full + new_full));
@@ -204,7 +283,7 @@ Task<Status> Store::put(std::span<const std::byte> key, std::span<const std::byt
     slot = allocate_slot();
     new_slot = slot != 0;
   }
-  auto at = co_await write_record(logfmt::put, slot, key, value, compact, hash, 0);
+  auto at = co_await write_record(logfmt::put, slot, key, stored, compact, hash, 0);
   if (!at) {
     if (new_slot) release_slot(slot);
     co_return fail(at.error());
@@ -247,15 +326,18 @@ Task<Status> Store::put_scalar(std::span<const std::byte> key, Scalar value) noe
   co_return co_await put(key, value.view());
 }
 
-Task<Status> Store::erase(std::span<const std::byte> key) noexcept {
+Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
-  FERRITE_CO_TRY(check_key(key));
+  FERRITE_CO_TRY(check_key(name));
+  const KeyBuf mapped = stored_key(name);
+  const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
   FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, hash));
   if (!found.found) co_return fail(Errc::not_found);
   const std::uint32_t old_full = full_size(found.entry.key_size, found.entry.value_size);
-  FERRITE_CO_TRY(co_await ensure_room(full_size(static_cast<std::uint32_t>(key.size()), 0), live_total_ - old_full));
+  const std::uint32_t tomb = codec_ ? static_cast<std::uint32_t>(codec_->sealed_size(0)) : 0;
+  FERRITE_CO_TRY(co_await ensure_room(full_size(static_cast<std::uint32_t>(key.size()), tomb), live_total_ - old_full));
   FERRITE_CO_TRY(co_await write_record(logfmt::erase, 0, key, {}, false, hash, 0));
   if (!indexed()) co_return Status{};
   FERRITE_CO_TRY_ASSIGN(const Located now, co_await locate(key, hash));
@@ -308,6 +390,7 @@ Task<Result<bool>> Cursor::next() noexcept {
 
 Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
+  if (codec_ && codec_->hides_keys()) co_return fail(Errc::unsupported);  // names never reach flash
   const std::span<const std::byte> prefix(c.prefix_.data(), c.prefix_size_);
   const std::span<const std::byte> upper(c.upper_.data(), c.upper_size_);
   if (!indexed()) {

@@ -87,6 +87,15 @@ std::size_t BatchLog::supersede(std::span<const std::byte> key) noexcept {
 // ---------------------------------------------------------------------------
 // Engine side
 
+Result<std::uint32_t> Store::stored_size_of(bool erase, std::span<const std::byte> value) noexcept {
+  // What a record's value field holds on flash (the sealed frame when sealed).
+  if (!codec_) return static_cast<std::uint32_t>(erase ? 0 : value.size());
+  if (erase) return static_cast<std::uint32_t>(codec_->sealed_size(0));
+  auto framed = codec_->frame(value, scratch_a());
+  if (!framed) return fail(framed.error());
+  return static_cast<std::uint32_t>(codec_->sealed_size(*framed));
+}
+
 std::uint32_t Store::max_batch_bytes() const noexcept {
   const std::uint32_t payload = geometry_.smallest_sector() - header_size_;
   return payload > slack_ + full_size(0, 8) ? payload - slack_ - full_size(0, 8) : 0;
@@ -97,7 +106,8 @@ Task<Status> Store::validate_reads(std::span<const std::byte> reads) noexcept {
   BatchLog::Entry e;
   bool malformed = false;
   while (BatchLog::next(reads, true, cursor, e, malformed)) {
-    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(e.key, crc32c(e.key)));
+    const KeyBuf key = stored_key(e.key);
+    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
     const std::uint32_t now = found.found ? found.entry.location : no_version;
     if (now != e.version) co_return fail(Errc::conflict);
   }
@@ -105,29 +115,31 @@ Task<Status> Store::validate_reads(std::span<const std::byte> reads) noexcept {
   co_return Status{};
 }
 
-Task<Result<std::uint32_t>> Store::version_of(std::span<const std::byte> key, std::span<const std::byte> reads) noexcept {
+Task<Result<std::uint32_t>> Store::version_of(std::span<const std::byte> name, std::span<const std::byte> reads) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (!indexed()) co_return fail(Errc::unsupported);
-  if (key.empty()) co_return fail(Errc::invalid_argument);
-  if (key.size() > max_key_size) co_return fail(Errc::too_large);
+  if (name.empty()) co_return fail(Errc::invalid_argument);
+  if (name.size() > max_key_size) co_return fail(Errc::too_large);
   FERRITE_CO_TRY(co_await validate_reads(reads));
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, crc32c(key)));
+  const KeyBuf key = stored_key(name);
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
   co_return found.found ? found.entry.location : no_version;
 }
 
-Task<Result<std::size_t>> Store::read_versioned(std::span<const std::byte> key, std::span<std::byte> out,
+Task<Result<std::size_t>> Store::read_versioned(std::span<const std::byte> name, std::span<std::byte> out,
                                                 std::span<const std::byte> reads, std::uint32_t& version) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (!indexed()) co_return fail(Errc::unsupported);
-  if (key.empty()) co_return fail(Errc::invalid_argument);
-  if (key.size() > max_key_size) co_return fail(Errc::too_large);
+  if (name.empty()) co_return fail(Errc::invalid_argument);
+  if (name.size() > max_key_size) co_return fail(Errc::too_large);
   FERRITE_CO_TRY(co_await validate_reads(reads));
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, crc32c(key)));
+  const KeyBuf key = stored_key(name);
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
   version = found.found ? found.entry.location : no_version;
   if (!found.found) co_return fail(Errc::not_found);
-  co_return co_await read_value(found.entry, key, out);
+  co_return co_await read_value(found.entry, key.view(), out);
 }
 
 Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<const std::byte> reads) noexcept {
@@ -145,19 +157,22 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     if (e.op == 0xFF) continue;
     if (e.op > 1) co_return fail(Errc::invalid_argument);
     if (e.value.size() > value_limit_) co_return fail(Errc::too_large);
-    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(e.key, crc32c(e.key)));
+    const KeyBuf key = stored_key(e.key);
+    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
     if (e.op == 1 && !found.found) continue;  // erasing an absent key writes nothing
+    FERRITE_CO_TRY_ASSIGN(const std::uint32_t stored, stored_size_of(e.op == 1, e.value));
     const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
-    const std::uint32_t new_full =
-        e.op == 0 ? full_size(static_cast<std::uint32_t>(e.key.size()), static_cast<std::uint32_t>(e.value.size())) : 0;
+    const std::uint32_t new_full = e.op == 0 ? full_size(key.size, stored) : 0;
     live_after = live_after - old_full + new_full;
-    total += full_size(static_cast<std::uint32_t>(e.key.size()), static_cast<std::uint32_t>(e.value.size()));
+    total += full_size(key.size, stored);
     new_keys += (!found.found && e.op == 0) ? 1u : 0u;
     ++count;
   }
   if (malformed) co_return fail(Errc::invalid_argument);
   if (count == 0) co_return Status{};
   if (total > max_batch_bytes()) co_return fail(Errc::too_large);
+  if (codec_ && full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(8))) > full_size(0, 8))
+    total += full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(8))) - full_size(0, 8);
   if (key_count_ + new_keys > index_.size()) co_return fail(Errc::no_memory);
   FERRITE_CO_TRY(co_await ensure_room(total, live_after));
   if (head_sealed_ || head_room() < total) co_return fail(Errc::no_space);
@@ -167,12 +182,18 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   cursor = 0;
   while (BatchLog::next(writes, false, cursor, e, malformed)) {
     if (e.op == 0xFF) continue;
-    const std::uint32_t hash = crc32c(e.key);
+    const KeyBuf key = stored_key(e.key);
+    const std::uint32_t hash = crc32c(key.view());
     if (e.op == 1) {
-      FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(e.key, hash));
+      FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), hash));
       if (!found.found) continue;
     }
-    FERRITE_CO_TRY(co_await append(e.op == 0 ? logfmt::txn_put : logfmt::txn_erase, 0, e.key, e.value, false, hash, 0));
+    std::span<const std::byte> value = e.value;
+    if (codec_ && e.op == 0) {
+      FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(e.value, scratch_a()));
+      value = scratch_a().first(framed);
+    }
+    FERRITE_CO_TRY(co_await append(e.op == 0 ? logfmt::txn_put : logfmt::txn_erase, 0, key.view(), value, false, hash, 0));
     std::array<std::byte, 4> c{};
     logfmt::put_le32(c.data(), last_crc_);
     crcs = crc32c(c, crcs);
@@ -186,11 +207,12 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   cursor = 0;
   while (BatchLog::next(writes, false, cursor, e, malformed)) {
     if (e.op == 0xFF) continue;
-    const std::uint32_t hash = crc32c(e.key);
-    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(e.key, hash));
+    const KeyBuf key = stored_key(e.key);
+    const std::uint32_t hash = crc32c(key.view());
+    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), hash));
     if (e.op == 1 && !found.found) continue;
-    const std::uint32_t ksize = static_cast<std::uint32_t>(e.key.size());
-    const std::uint32_t vsize = static_cast<std::uint32_t>(e.value.size());
+    const std::uint32_t ksize = key.size;
+    FERRITE_CO_TRY_ASSIGN(const std::uint32_t vsize, stored_size_of(e.op == 1, e.value));
     const std::uint32_t at = address;
     address += full_size(ksize, vsize);
     const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
@@ -214,7 +236,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
       fresh.binding = at;
       fresh.value_size = static_cast<std::uint16_t>(vsize);
       fresh.key_size = static_cast<std::uint8_t>(ksize);
-      if (auto st = co_await index_insert(fresh, e.key); !st) {
+      if (auto st = co_await index_insert(fresh, key.view()); !st) {
         mounted_ = false;  // RAM no longer matches flash: a remount rebuilds it
         co_return st;
       }

@@ -38,15 +38,18 @@ enum class HeaderKind : std::uint8_t { valid, blank, garbage, foreign };
 Store::Store(Flash flash, StoreConfig config) noexcept
     : flash_(flash),
       geometry_(flash.geometry()),
+      codec_(config.codec),
+      scratch_(config.scratch),
       index_(config.index),
       order_(config.order),
       sectors_(config.sectors),
       mutex_(flash.loop()),
-      compact_(config.compact_records && !config.index.empty()),
+      compact_(config.compact_records && !config.index.empty() && !config.codec),
       verify_(config.verify_writes) {
   unit_ = geometry_.program_unit();
-  marker_offset_ = align_up(logfmt::header_bytes, unit_);
+  marker_offset_ = align_up(logfmt::header_bytes + (codec_ ? crypto_block_size : 0), unit_);
   header_size_ = marker_offset_ + align_up(logfmt::marker_bytes, unit_);
+  const std::uint32_t overhead = codec_ ? codec_->overhead() : 0;
   geometry_crc_ = geometry_fingerprint(geometry_);
   // A record must fit in the smallest sector with room to spare for garbage
   // collection: cap records at a third of the smallest sector's payload.
@@ -54,14 +57,15 @@ Store::Store(Flash flash, StoreConfig config) noexcept
   const std::uint32_t geometry_cap = payload / 3 > logfmt::full_head + max_key_size
                                          ? payload / 3 - logfmt::full_head - max_key_size
                                          : 0;
-  value_limit_ = std::min<std::uint32_t>({config.max_value_size, static_cast<std::uint32_t>(max_value_size_limit),
-                                          geometry_cap});
-  slack_ = full_size(max_key_size, value_limit_);
+  value_limit_ = std::min<std::uint32_t>({config.max_value_size, static_cast<std::uint32_t>(max_value_size_limit) - overhead,
+                                          geometry_cap > overhead ? geometry_cap - overhead : 0});
+  slack_ = full_size(max_key_size, value_limit_ + overhead);
   if (sectors_.size() >= geometry_.sector_count()) sectors_ = sectors_.first(geometry_.sector_count());
   config_ok_ = geometry_.sector_count() >= 2 && sectors_.size() == geometry_.sector_count() &&
                geometry_.smallest_sector() >= header_size_ + 2 * slack_ &&
                (order_.empty() || order_.size() == index_.size()) && index_.size() <= 0xFFFF &&
-               geometry_.total_size() <= (1u << 31);
+               geometry_.total_size() <= (1u << 31) &&
+               (!codec_ || (!index_.empty() && scratch_.size() >= scratch_needed(value_limit_, overhead)));
 }
 
 std::uint32_t Store::full_size(std::uint32_t key_size, std::uint32_t value_size) const noexcept {
@@ -142,6 +146,12 @@ Task<Status> Store::format(FormatOptions options) noexcept {
     if (s.erase_count == 0) s.erase_count = top_erase;
   store_id_ = options.store_id != 0 ? options.store_id : top_id + 1;
   if (store_id_ == 0) store_id_ = 1;
+  if (codec_) {
+    crypto_block_ = {};
+    FERRITE_CO_TRY(codec_->create_block(std::span<std::byte>(crypto_block_).first(crypto_block_size - 4)));
+    logfmt::put_le32(crypto_block_.data() + crypto_block_size - 4,
+                     crc32c(std::span<const std::byte>(crypto_block_).first(crypto_block_size - 4)));
+  }
   next_sequence_ = top_sequence + 1;
   tail_ = next_sequence_;
   for (SectorInfo& s : sectors_) s.state = static_cast<std::uint8_t>(SectorState::garbage);
@@ -163,7 +173,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   h[4] = static_cast<std::byte>(logfmt::version);
   h[5] = static_cast<std::byte>(std::countr_zero(unit_));
   h[6] = geometry_.erased_byte();
-  h[7] = static_cast<std::byte>(compact_ ? 1 : 0);
+  h[7] = static_cast<std::byte>((compact_ ? 1 : 0) | (codec_ ? 2 : 0));
   logfmt::put_le32(h.data() + 8, next_sequence_);
   logfmt::put_le32(h.data() + 12, tail_);
   logfmt::put_le32(h.data() + 16, info.erase_count);
@@ -173,7 +183,9 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   // Opening consumes the sector even if the program fails: it is no longer
   // vouched-for erased.
   info.state = static_cast<std::uint8_t>(SectorState::garbage);
-  FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, {}, {}, marker_offset_));
+  const std::span<const std::byte> block =
+      codec_ ? std::span<const std::byte>(crypto_block_) : std::span<const std::byte>{};
+  FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, block, {}, marker_offset_));
   info.state = static_cast<std::uint8_t>(SectorState::live);
   info.sequence = next_sequence_++;
   info.live_bytes = 0;
@@ -197,7 +209,8 @@ Task<Status> Store::mount_locked() noexcept {
   const std::uint32_t n = geometry_.sector_count();
   std::array<std::byte, logfmt::header_bytes> raw{};
   std::array<std::byte, logfmt::marker_bytes> marker{};
-  std::uint32_t best_sequence = 0, known_erase_max = 0;
+  std::uint32_t best_sequence = 0, known_erase_max = 0, best_sector = 0;
+  std::uint8_t best_flags = 0;
   bool any_valid = false, all_blank = true;
   // Pass 1: which store owns the region (highest sequence), its tail.
   for (std::uint32_t s = 0; s < n; ++s) {
@@ -208,12 +221,23 @@ Task<Status> Store::mount_locked() noexcept {
     if (k == HeaderKind::valid && !indexed() && (h.flags & 1u)) co_return fail(Errc::unsupported);
     if (k == HeaderKind::valid && (!any_valid || h.sequence > best_sequence)) {
       best_sequence = h.sequence;
+      best_sector = s;
+      best_flags = h.flags;
       store_id_ = h.store_id;
-      compact_ = compact_ && (h.flags & 1u);
       any_valid = true;
     }
   }
   if (!any_valid) co_return fail(all_blank ? Errc::not_formatted : Errc::foreign_format);
+  compact_ = compact_ && (best_flags & 1u);
+  const bool sealed = (best_flags & 2u) != 0;
+  if (sealed && !codec_) co_return fail(Errc::wrong_key);          // sealed store, no key given
+  if (!sealed && codec_) co_return fail(Errc::invalid_argument);   // a key for a plain store
+  if (codec_) {
+    FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(best_sector) + logfmt::header_bytes, crypto_block_));
+    const std::span<const std::byte> body = std::span<const std::byte>(crypto_block_).first(crypto_block_size - 4);
+    if (crc32c(body) != logfmt::get_le32(crypto_block_.data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
+    FERRITE_CO_TRY(codec_->load_block(body));
+  }
   // Pass 2: classify against that store.
   for (std::uint32_t s = 0; s < n; ++s) {
     FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s), raw));

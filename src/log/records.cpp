@@ -85,15 +85,18 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
     case logfmt::txn_erase:
       key_size = logfmt::key_field_of(w) + 1u;
       rec.key_size = static_cast<std::uint8_t>(key_size);
-      if ((rec.kind == logfmt::erase || rec.kind == logfmt::txn_erase) && (rec.value_size != 0 || rec.slot != 0))
+      if ((rec.kind == logfmt::erase || rec.kind == logfmt::txn_erase) &&
+          (rec.value_size != (codec_ ? codec_->sealed_size(0) : 0) || rec.slot != 0))
         co_return fail(Errc::corrupt);
-      if ((rec.kind == logfmt::txn_put) && rec.slot != 0) co_return fail(Errc::corrupt);
+      if ((rec.kind == logfmt::txn_put || codec_) && rec.slot != 0) co_return fail(Errc::corrupt);
       break;
     case logfmt::meta:
     case logfmt::txn_commit:
       rec.key_size = logfmt::key_field_of(w);
       if (rec.value_size > rec.meta.size() || rec.slot != 0) co_return fail(Errc::corrupt);
-      if (rec.kind == logfmt::txn_commit && (rec.key_size != 0 || rec.value_size != 8)) co_return fail(Errc::corrupt);
+      if (rec.kind == logfmt::txn_commit &&
+          (rec.key_size != 0 || rec.value_size != (codec_ ? codec_->sealed_size(8) : 8)))
+        co_return fail(Errc::corrupt);
       break;
     default:
       co_return fail(Errc::corrupt);
@@ -109,7 +112,8 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
     rec.key_hash = crc32c(key);
   }
   const std::uint32_t value_at = rec.address + logfmt::full_head + key_size;
-  if (rec.kind == logfmt::meta || rec.kind == logfmt::txn_commit) {
+  const bool small = rec.kind != logfmt::put && rec.kind != logfmt::txn_put;
+  if (small) {
     const std::span<std::byte> meta(rec.meta.data(), rec.value_size);
     FERRITE_CO_TRY(co_await read_bytes(value_at, meta));
     crc = crc32c(meta, crc);
@@ -117,12 +121,37 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
     FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(value_at, rec.value_size, crc));
   }
   if (crc != rec.stored_crc) co_return fail(Errc::corrupt);
+  if (codec_ && small) {
+    // Deletes, commits and meta records change what is visible: in a sealed
+    // store they must authenticate before they count (values of puts are
+    // authenticated when read).
+    std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
+    const std::size_t n =
+        build_ad(ad, sequence, offset, w, std::span<const std::byte>(rec.key.data(), key_size));
+    auto plain = codec_->open(std::span<const std::byte>(ad).first(n), std::span<std::byte>(rec.meta.data(), rec.value_size));
+    if (!plain) co_return fail(Errc::corrupt);
+    const std::size_t want = rec.kind == logfmt::txn_commit ? 8 : rec.kind == logfmt::meta ? *plain : 0;
+    if (*plain != want) co_return fail(Errc::corrupt);
+  }
   co_return rec;
 }
 
 Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                           std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
                                           std::uint8_t meta_type) noexcept {
+  if (codec_ && !compact) {
+    // Seal into scratch B (the frame in A stays intact for a retry).
+    const std::span<std::byte> b = scratch_b();
+    if (value.size() > b.size() || codec_->sealed_size(value.size()) > b.size()) co_return fail(Errc::too_large);
+    if (!value.empty()) std::memmove(b.data(), value.data(), value.size());
+    const std::size_t sealed = codec_->sealed_size(value.size());
+    const std::uint8_t key_field = key.empty() ? meta_type : static_cast<std::uint8_t>(key.size() - 1);
+    const std::uint32_t w = logfmt::pack(kind, slot, key_field, static_cast<std::uint32_t>(sealed));
+    std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
+    const std::size_t n = build_ad(ad, sectors_[head_].sequence, head_offset_, w, key);
+    FERRITE_CO_TRY(codec_->seal(std::span<const std::byte>(ad).first(n), b, value.size()));
+    value = b.first(sealed);
+  }
   const std::uint32_t size = compact ? compact_size(static_cast<std::uint32_t>(value.size()))
                                      : full_size(static_cast<std::uint32_t>(key.size()),
                                                  static_cast<std::uint32_t>(value.size()));
@@ -170,6 +199,17 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
   co_return address;
 }
 
+std::size_t Store::build_ad(std::span<std::byte> out, std::uint32_t sequence, std::uint32_t offset, std::uint32_t w,
+                           std::span<const std::byte> key) const noexcept {
+  // store id | sector sequence | offset | header word | stored key
+  logfmt::put_le32(out.data(), store_id_);
+  logfmt::put_le32(out.data() + 4, sequence);
+  logfmt::put_le32(out.data() + 8, offset);
+  logfmt::put_le32(out.data() + 12, w);
+  if (!key.empty()) std::memcpy(out.data() + 16, key.data(), key.size());
+  return 16 + key.size();
+}
+
 Task<Result<std::uint32_t>> Store::write_record(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                                 std::span<const std::byte> value, bool compact,
                                                 std::uint32_t key_hash, std::uint8_t meta_type) noexcept {
@@ -177,7 +217,8 @@ Task<Result<std::uint32_t>> Store::write_record(std::uint8_t kind, std::uint8_t 
   if (at || (at.error() != Errc::reprogram_forbidden && at.error() != Errc::bits_not_erased)) co_return at;
   // The head held bytes we could not see (a weak tail after a power cut):
   // it is sealed now; write once more into a fresh sector.
-  const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size()));
+  const std::size_t stored = codec_ ? codec_->sealed_size(value.size()) : value.size();
+  const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(stored));
   FERRITE_CO_TRY(co_await ensure_room(size, live_total_));
   // A compact record is only valid next to its binding, which the new sector lacks.
   co_return co_await append(kind, slot, key, value, false, key_hash, meta_type);

@@ -121,6 +121,7 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   std::array<std::byte, max_key_size> key{};
   FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key));
   const std::span<const std::byte> key_bytes(key.data(), e.key_size);
+  if (codec_) co_return co_await copy_sealed_entry(position, key_bytes);
   const std::uint32_t source_sector = sector_of(e.location);
   const std::uint32_t source_offset = e.location - geometry_.sector_offset(source_sector);
   auto source = co_await read_record(source_sector, source_offset,
@@ -171,6 +172,32 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   sectors_[head_].live_bytes += size;
   moved.location = address;
   moved.binding = address;
+  co_return Status{};
+}
+
+Task<Status> Store::copy_sealed_entry(std::size_t position, std::span<const std::byte> key) noexcept {
+  // Sealed records are bound to their position: open at the old one (which
+  // also authenticates it), seal again at the new one. No decompression.
+  const IndexEntry e = index_[position];
+  const std::uint32_t size = full_size(e.key_size, e.value_size);
+  auto framed = co_await open_value(e, key);
+  if (!framed) {
+    if (framed.error() != Errc::corrupt && framed.error() != Errc::not_found) co_return fail(framed.error());
+    ++counters_.corrupt_records;
+    sectors_[sector_of(e.binding)].live_bytes -= size;
+    live_total_ -= size;
+    index_remove(position);
+    co_return Status{};
+  }
+  if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector(true));
+  FERRITE_CO_TRY_ASSIGN(const std::uint32_t at,
+                        co_await append(logfmt::put, 0, key, scratch_a().first(*framed), false, e.hash, 0));
+  ++counters_.records_copied;
+  IndexEntry& moved = index_[position];
+  sectors_[sector_of(moved.binding)].live_bytes -= size;
+  sectors_[head_].live_bytes += size;
+  moved.location = at;
+  moved.binding = at;
   co_return Status{};
 }
 
