@@ -1,6 +1,11 @@
-// ferrite — the umbrella module: `import ferrite;` brings every layer.
+// ferrite — the umbrella module: `import ferrite;` brings every layer
+// (ferrite.crypto when the build has libsodium and zstd).
+module;
 export module ferrite;
 export import ferrite.core;
 export import ferrite.flash;
 export import ferrite.log;
 export import ferrite.txn;
+#if FERRITE_HAVE_CRYPTO
+export import ferrite.crypto;
+#endif

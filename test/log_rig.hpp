@@ -24,10 +24,15 @@ struct Rig {
   static constexpr std::size_t max_sectors = 16;
 
   explicit Rig(ferrite::Geometry g, std::size_t keys = max_keys, bool compact = true, bool verify = false,
-               std::uint64_t seed = 1, std::uint32_t max_value = 4096)
+               std::uint64_t seed = 1, std::uint32_t max_value = 4096, ferrite::ValueCodec* codec = nullptr)
       : sim(g, seed), flash(sim) {
     config = memory.config();
     config.max_value_size = max_value;
+    if (codec) {
+      scratch.resize(ferrite::Store::scratch_needed(max_value, codec->overhead()));
+      config.codec = codec;
+      config.scratch = scratch;
+    }
     config.index = std::span<ferrite::IndexEntry>(memory.index).first(keys);
     config.order = keys ? std::span<std::uint16_t>(memory.order).first(keys) : std::span<std::uint16_t>{};
     config.compact_records = compact;
@@ -78,6 +83,7 @@ struct Rig {
   ferrite::Flash flash;
   ferrite::StoreMemory<max_keys, max_sectors> memory{};
   ferrite::StoreConfig config{};
+  std::vector<std::byte> scratch;
   std::optional<ferrite::Store> store;
 };
 

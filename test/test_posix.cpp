@@ -41,15 +41,19 @@ struct TempDir {
 ferrite::Geometry geometry() { return *ferrite::Geometry::uniform(4, 4096, 4); }
 
 // An inline device behind a gate: every operation waits (on the worker
-// thread) until the loop thread opened the gate once more. After 10 s without
-// that it fails with Errc::io instead of hanging the test.
+// thread) for a timer tick that the loop thread serves after the operation
+// arrived. Operations are sequential, so an operation of N flash requests
+// needs N distinct timer callbacks on the loop thread while it is in flight.
+// After 10 s without a tick the request fails with Errc::io instead of
+// hanging the test.
 class GatedFlash final : public ferrite::FlashDevice {
  public:
   explicit GatedFlash(ferrite::FlashDevice& inner) : inner_(inner) {}
   const ferrite::Geometry& geometry() const noexcept override { return inner_.geometry(); }
   void submit(ferrite::FlashRequest& r) noexcept override {
     std::unique_lock<std::mutex> lock(mutex_);
-    if (!cv_.wait_for(lock, std::chrono::seconds(10), [&] { return opened_ > served_; })) {
+    const std::uint64_t arrival = ticks_;
+    if (!cv_.wait_for(lock, std::chrono::seconds(10), [&] { return ticks_ > arrival; })) {
       ++timeouts;
       lock.unlock();
       return r.complete(Errc::io);
@@ -58,9 +62,9 @@ class GatedFlash final : public ferrite::FlashDevice {
     lock.unlock();
     inner_.submit(r);
   }
-  void open_one() {
+  void tick(std::uint64_t n) {
     std::lock_guard<std::mutex> lock(mutex_);
-    ++opened_;
+    ticks_ += n;
     cv_.notify_all();
   }
   std::uint64_t served() {
@@ -73,18 +77,18 @@ class GatedFlash final : public ferrite::FlashDevice {
   ferrite::FlashDevice& inner_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::uint64_t opened_ = 0, served_ = 0;
+  std::uint64_t ticks_ = 0, served_ = 0;
 };
 
-// The loop thread's "other work": a 1 ms timer that counts its ticks and
-// lets one flash operation through per tick.
+// The loop thread's "other work": a 1 ms timer that counts its callbacks
+// and passes them on to the gate.
 struct Ticker {
   GatedFlash* gate = nullptr;
-  std::uint64_t ticks = 0;
+  std::uint64_t ticks = 0;  // callbacks (several expirations may arrive at once)
   static void on_timer(void* self, std::uint64_t expirations) noexcept {
     auto* t = static_cast<Ticker*>(self);
-    t->ticks += expirations;
-    if (t->gate) t->gate->open_one();
+    ++t->ticks;
+    if (t->gate) t->gate->tick(expirations);
   }
 };
 

@@ -274,10 +274,22 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   const std::uint32_t new_full = full_size(ksize, vsize);
   const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
   FERRITE_CO_TRY(co_await ensure_room(new_full, live_total_ - old_full + new_full));
-  // Only decided now: ensure_room may have moved the head or the binding.
-  std::uint8_t slot = found.found ? index_[found.position].slot : 0;
-  const bool compact = found.found && slot != 0 && compact_ && found.entry.value_size == vsize &&
-                       sector_of(index_[found.position].binding) == head_;
+  if (codec_) {
+    // Collection may have used the scratch buffer: frame again (same size).
+    FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(value, scratch_a()));
+    stored = scratch_a().first(framed);
+  }
+  // Decided only now: collection may have moved the head, the binding, or
+  // (for a corrupted source) dropped the entry.
+  Located cur = found;
+  if (indexed() && found.found) {
+    auto again = co_await locate(key, hash);
+    if (!again) co_return fail(again.error());
+    cur = *again;
+  }
+  std::uint8_t slot = cur.found ? cur.entry.slot : 0;
+  const bool compact = cur.found && slot != 0 && compact_ && cur.entry.value_size == vsize &&
+                       sector_of(cur.entry.binding) == head_;
   bool new_slot = false;
   if (!compact && slot == 0 && indexed()) {
     slot = allocate_slot();
@@ -288,15 +300,21 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
     if (new_slot) release_slot(slot);
     co_return fail(at.error());
   }
-  if (!indexed()) co_return Status{};
-  // Bookkeeping follows the write: the record is durable now.
-  if (found.found) {
-    // The entry may have moved (GC copies do not reorder, but be exact).
-    FERRITE_CO_TRY_ASSIGN(const Located now, co_await locate(key, hash));
+  if (!indexed()) {
+    ++write_count_;
+    co_return Status{};
+  }
+  // Bookkeeping follows the write: the record is durable now. A compact
+  // write that had to be retried in a fresh sector went out as a full record.
+  const bool wrote_compact = compact && sector_of(*at) == sector_of(cur.entry.binding);
+  FERRITE_CO_TRY_ASSIGN(const Located now, co_await locate(key, hash));
+  if (now.found) {
     IndexEntry& e = index_[now.position];
-    sectors_[sector_of(e.binding)].live_bytes -= old_full;
+    const std::uint32_t before = full_size(e.key_size, e.value_size);
+    sectors_[sector_of(e.binding)].live_bytes -= before;
+    live_total_ -= before;
     e.location = *at;
-    if (!compact) {
+    if (!wrote_compact) {
       e.binding = *at;
       e.slot = slot;
       e.value_size = static_cast<std::uint16_t>(vsize);
@@ -310,13 +328,13 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
     e.value_size = static_cast<std::uint16_t>(vsize);
     e.key_size = static_cast<std::uint8_t>(ksize);
     e.slot = slot;
-    sectors_[head_].live_bytes += new_full;
+    sectors_[sector_of(*at)].live_bytes += new_full;
     if (auto st = co_await index_insert(e, key); !st) {
       mounted_ = false;  // RAM no longer matches flash: a remount rebuilds it
       co_return st;
     }
   }
-  live_total_ = live_total_ - old_full + new_full;
+  live_total_ += new_full;
   ++write_count_;
   co_await retire_if_empty();
   co_return Status{};
@@ -341,13 +359,14 @@ Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
   FERRITE_CO_TRY(co_await write_record(logfmt::erase, 0, key, {}, false, hash, 0));
   if (!indexed()) co_return Status{};
   FERRITE_CO_TRY_ASSIGN(const Located now, co_await locate(key, hash));
-  if (now.found) {
+  if (now.found) {  // (collection may have dropped a corrupted entry already)
     const IndexEntry& e = index_[now.position];
-    sectors_[sector_of(e.binding)].live_bytes -= old_full;
+    const std::uint32_t size = full_size(e.key_size, e.value_size);
+    sectors_[sector_of(e.binding)].live_bytes -= size;
+    live_total_ -= size;
     release_slot(e.slot);
     index_remove(now.position);
   }
-  live_total_ -= old_full;
   ++write_count_;
   co_await retire_if_empty();
   co_return Status{};

@@ -108,7 +108,12 @@ HeaderKind parse_header(std::span<const std::byte> b, const Geometry& g, std::ui
   for (std::byte x : b) blank = blank && x == g.erased_byte();
   if (blank) return HeaderKind::blank;
   if (logfmt::get_le32(b.data()) != logfmt::magic) return HeaderKind::garbage;
-  if (crc32c(b.first(28)) != logfmt::get_le32(b.data() + 28)) return HeaderKind::garbage;
+  // A sealed store's header crc also covers its crypto block, so a header
+  // whose block was torn off by a power cut is not a header.
+  const bool sealed = (static_cast<std::uint8_t>(b[7]) & 2u) != 0;
+  std::uint32_t crc = crc32c(b.first(28));
+  if (sealed) crc = crc32c(b.subspan(logfmt::header_bytes, crypto_block_size), crc);
+  if (crc != logfmt::get_le32(b.data() + 28)) return HeaderKind::garbage;
   if (static_cast<std::uint8_t>(b[4]) != logfmt::version ||
       (1u << static_cast<std::uint8_t>(b[5])) != g.program_unit() || b[6] != g.erased_byte())
     return HeaderKind::foreign;
@@ -131,7 +136,7 @@ Task<Status> Store::format(FormatOptions options) noexcept {
   // Find the highest sequence and every store id in the region, so that the
   // new store outranks and differs from whatever was there.
   std::uint32_t top_sequence = 0, top_id = 0, top_erase = 0;
-  std::array<std::byte, logfmt::header_bytes> raw{};
+  std::array<std::byte, logfmt::header_bytes + crypto_block_size> raw{};
   for (std::uint32_t s = 0; s < geometry_.sector_count(); ++s) {
     FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s), raw));
     Header h;
@@ -179,7 +184,9 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   logfmt::put_le32(h.data() + 16, info.erase_count);
   logfmt::put_le32(h.data() + 20, store_id_);
   logfmt::put_le32(h.data() + 24, geometry_crc_);
-  logfmt::put_le32(h.data() + 28, crc32c(std::span<const std::byte>(h).first(28)));
+  std::uint32_t header_crc = crc32c(std::span<const std::byte>(h).first(28));
+  if (codec_) header_crc = crc32c(crypto_block_, header_crc);
+  logfmt::put_le32(h.data() + 28, header_crc);
   // Opening consumes the sector even if the program fails: it is no longer
   // vouched-for erased.
   info.state = static_cast<std::uint8_t>(SectorState::garbage);
@@ -207,9 +214,9 @@ Task<Status> Store::mount_locked() noexcept {
   reset_state();
   if (!config_ok_) co_return fail(Errc::invalid_argument);
   const std::uint32_t n = geometry_.sector_count();
-  std::array<std::byte, logfmt::header_bytes> raw{};
+  std::array<std::byte, logfmt::header_bytes + crypto_block_size> raw{};
   std::array<std::byte, logfmt::marker_bytes> marker{};
-  std::uint32_t best_sequence = 0, known_erase_max = 0, best_sector = 0;
+  std::uint32_t best_sequence = 0, known_erase_max = 0;
   std::uint8_t best_flags = 0;
   bool any_valid = false, all_blank = true;
   // Pass 1: which store owns the region (highest sequence), its tail.
@@ -218,10 +225,11 @@ Task<Status> Store::mount_locked() noexcept {
     Header h;
     const HeaderKind k = parse_header(raw, geometry_, geometry_crc_, h);
     if (k != HeaderKind::blank) all_blank = false;
+    if (k == HeaderKind::valid && (h.flags & 2u) && (!any_valid || h.sequence > best_sequence))
+      std::memcpy(crypto_block_.data(), raw.data() + logfmt::header_bytes, crypto_block_size);
     if (k == HeaderKind::valid && !indexed() && (h.flags & 1u)) co_return fail(Errc::unsupported);
     if (k == HeaderKind::valid && (!any_valid || h.sequence > best_sequence)) {
       best_sequence = h.sequence;
-      best_sector = s;
       best_flags = h.flags;
       store_id_ = h.store_id;
       any_valid = true;
@@ -233,7 +241,6 @@ Task<Status> Store::mount_locked() noexcept {
   if (sealed && !codec_) co_return fail(Errc::wrong_key);          // sealed store, no key given
   if (!sealed && codec_) co_return fail(Errc::invalid_argument);   // a key for a plain store
   if (codec_) {
-    FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(best_sector) + logfmt::header_bytes, crypto_block_));
     const std::span<const std::byte> body = std::span<const std::byte>(crypto_block_).first(crypto_block_size - 4);
     if (crc32c(body) != logfmt::get_le32(crypto_block_.data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
     FERRITE_CO_TRY(codec_->load_block(body));

@@ -216,10 +216,16 @@ Task<Result<std::uint32_t>> Store::write_record(std::uint8_t kind, std::uint8_t 
   auto at = co_await append(kind, slot, key, value, compact, key_hash, meta_type);
   if (at || (at.error() != Errc::reprogram_forbidden && at.error() != Errc::bits_not_erased)) co_return at;
   // The head held bytes we could not see (a weak tail after a power cut):
-  // it is sealed now; write once more into a fresh sector.
-  const std::size_t stored = codec_ ? codec_->sealed_size(value.size()) : value.size();
-  const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(stored));
-  FERRITE_CO_TRY(co_await ensure_room(size, live_total_));
+  // it is sealed now; write once more into a fresh sector. A sealed store's
+  // `value` lives in the scratch buffer that garbage collection reuses, so it
+  // may only take a free sector, not collect one.
+  if (codec_) {
+    if (free_sector_count() <= 1) co_return at;
+    FERRITE_CO_TRY(co_await open_sector(false));
+  } else {
+    const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size()));
+    FERRITE_CO_TRY(co_await ensure_room(size, live_total_));
+  }
   // A compact record is only valid next to its binding, which the new sector lacks.
   co_return co_await append(kind, slot, key, value, false, key_hash, meta_type);
 }

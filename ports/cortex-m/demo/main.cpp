@@ -22,6 +22,7 @@
 #include <new>
 import ferrite.log;
 import ferrite.deferred;
+import ferrite.stm32f4;  // only for its object size (stat below)
 
 extern "C" std::uint32_t ferrite_demo_stack_unused(void);
 extern "C" std::uint32_t ferrite_demo_stack_size(void);
@@ -368,6 +369,9 @@ int main() {
     // An index-less store (StoreConfig::index empty; needs compact_records
     // off) keeps only the Store object and the sector table in RAM.
     stat("store_ram_bytes_index_less", sizeof(ferrite::Store) + sector_count * sizeof(ferrite::SectorInfo));
+    stat("deferred_flash_bytes", sizeof(ferrite::deferred::DeferredFlash));
+    stat("stm32f4_driver_bytes", sizeof(ferrite::stm32f4::Stm32f4Flash<>));
+    stat("run_loop_bytes", sizeof(ferrite::RunLoop));
   }
   // Reboot: a new Store object over the same flash mounts and must see exactly the model.
   {

@@ -1,0 +1,114 @@
+// ferrite.crypto — data at rest: authenticated encryption of every record
+// (libsodium: XChaCha20-Poly1305-IETF, or AES-256-GCM where the CPU has it),
+// key names hidden behind a keyed hash when asked, a raw 32-byte key or a
+// passphrase stretched with Argon2id, and zstd compression (optionally with a
+// trained dictionary) before encryption. The exact construction is in
+// docs/FORMAT.md §3.4 and §2.2.
+//
+// A Sealer is the ValueCodec a Store uses: pass it in StoreConfig::codec
+// (with StoreConfig::scratch of Store::scratch_needed(max_value, overhead())
+// bytes). Key material lives only inside the Sealer and is wiped
+// (sodium_memzero) when it is destroyed or the key is replaced; it is never
+// logged. Mounting with the wrong key fails with Errc::wrong_key, distinct
+// from Errc::corrupt.
+module;
+#include "ferrite_std.hpp"
+
+export module ferrite.crypto;
+export import ferrite.log;
+
+export namespace ferrite {
+
+enum class CipherSuite : std::uint8_t { xchacha20poly1305 = 1, aes256gcm = 2 };
+
+/// Argon2id cost for passphrases (stored in the store, so mount reuses them).
+struct KdfCost {
+  std::uint32_t opslimit = 3;           ///< passes (libsodium's "moderate" is 3)
+  std::uint32_t memlimit_kib = 64 * 1024;
+};
+
+/// Options used when a store is formatted (mount takes them from the store).
+struct SealOptions {
+  CipherSuite suite = CipherSuite::xchacha20poly1305;
+  bool hide_keys = false;       ///< store keyed hashes of key names, never the names
+  int compression_level = 3;    ///< zstd level; 0 stores values uncompressed
+  std::uint32_t compress_min = 24;  ///< shorter values are never compressed
+};
+
+struct SealStats {
+  std::uint64_t values_framed = 0;
+  std::uint64_t plain_bytes = 0;     ///< value bytes given to frame()
+  std::uint64_t framed_bytes = 0;    ///< bytes after compression (before the tag)
+  std::uint64_t compressed = 0;      ///< values stored compressed
+  std::uint64_t opened = 0;
+  std::uint64_t rejected = 0;        ///< authentications that failed
+  double ratio() const noexcept { return plain_bytes ? double(framed_bytes) / double(plain_bytes) : 1.0; }
+};
+
+/// True when libsodium initialised and, for AES-256-GCM, the CPU supports it.
+[[nodiscard]] bool suite_available(CipherSuite suite) noexcept;
+
+class Sealer final : public ValueCodec {
+ public:
+  static constexpr std::size_t key_size = 32;
+  static constexpr std::size_t max_passphrase = 256;
+
+  explicit Sealer(SealOptions options = {}) noexcept;
+  Sealer(const Sealer&) = delete;
+  Sealer& operator=(const Sealer&) = delete;
+  ~Sealer();
+
+  /// Uses a 32-byte key. Errors: invalid_argument (size).
+  Status use_key(std::span<const std::byte> key) noexcept;
+  /// Uses a passphrase stretched with Argon2id (cost stored at format).
+  /// Errors: invalid_argument (empty or longer than max_passphrase).
+  Status use_passphrase(std::string_view passphrase, KdfCost cost = {}) noexcept;
+  /// Installs a zstd dictionary (from train_dictionary) for small values.
+  /// Errors: invalid_argument, no_memory.
+  Status use_dictionary(std::span<const std::byte> dictionary) noexcept;
+  /// Trains a dictionary on sample values (zstd's ZDICT). Errors:
+  /// invalid_argument (too few or too small samples to learn from).
+  static Result<std::vector<std::byte>> train_dictionary(const std::vector<std::vector<std::byte>>& samples,
+                                                         std::size_t capacity) noexcept;
+
+  const SealStats& stats() const noexcept { return stats_; }
+  CipherSuite suite() const noexcept { return suite_; }
+
+  // ValueCodec
+  Status create_block(std::span<std::byte> block) noexcept override;
+  Status load_block(std::span<const std::byte> block) noexcept override;
+  bool hides_keys() const noexcept override { return hide_keys_; }
+  std::size_t stored_key(std::span<const std::byte> name, std::span<std::byte> out) noexcept override;
+  std::uint32_t overhead() const noexcept override;
+  Result<std::size_t> frame(std::span<const std::byte> value, std::span<std::byte> out) noexcept override;
+  Result<std::size_t> framed_size(std::span<const std::byte> frame) const noexcept override;
+  Result<std::size_t> unframe(std::span<const std::byte> frame, std::span<std::byte> out) noexcept override;
+  std::size_t sealed_size(std::size_t plain_size) const noexcept override;
+  Status seal(std::span<const std::byte> ad, std::span<std::byte> buf, std::size_t plain_size) noexcept override;
+  Result<std::size_t> open(std::span<const std::byte> ad, std::span<std::byte> buf) noexcept override;
+
+ private:
+  Status derive(std::span<const std::byte> block) noexcept;
+  void wipe() noexcept;
+  void nonce_for(std::span<const std::byte> ad, std::span<std::byte> nonce) const noexcept;
+
+  SealOptions options_;
+  CipherSuite suite_ = CipherSuite::xchacha20poly1305;
+  bool hide_keys_ = false;
+  bool have_secret_ = false;
+  bool passphrase_mode_ = false;
+  bool keys_ready_ = false;
+  KdfCost cost_{};
+  std::array<std::byte, key_size> secret_{};            // raw key, when given one
+  std::array<char, max_passphrase> passphrase_{};
+  std::size_t passphrase_size_ = 0;
+  std::array<std::byte, key_size> record_key_{};
+  std::array<std::byte, key_size> name_key_{};
+  std::vector<std::byte> dictionary_;
+  std::uint32_t dictionary_id_ = 0;
+  void* cctx_ = nullptr;   // ZSTD_CCtx*
+  void* dctx_ = nullptr;   // ZSTD_DCtx*
+  mutable SealStats stats_{};
+};
+
+}  // namespace ferrite

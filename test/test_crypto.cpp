@@ -1,0 +1,430 @@
+#include <sodium.h>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+#include <catch2/catch.hpp>
+import ferrite.crypto;
+import ferrite.txn;
+import ferrite.sim;
+#include "log_rig.hpp"
+#include "powerloss_campaign.hpp"
+
+using ferrite::Errc;
+using ferrite::Sealer;
+using ferrite::SealOptions;
+using rig::Rig;
+
+namespace {
+
+std::array<std::byte, 32> test_key(std::uint8_t seed) {
+  std::array<std::byte, 32> k{};
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::byte>(seed * 31 + i * 7);
+  return k;
+}
+
+constexpr ferrite::KdfCost cheap{1, 8};  // tests only: the minimum Argon2id cost
+
+bool image_contains(const Rig& r, std::string_view needle) {
+  const auto img = r.sim.image();
+  for (std::size_t i = 0; i + needle.size() <= img.size(); ++i)
+    if (std::memcmp(img.data() + i, needle.data(), needle.size()) == 0) return true;
+  return false;
+}
+
+std::string sensor_document(int i) {
+  return "{\"sensor\":\"thermo-" + std::to_string(i % 7) + "\",\"unit\":\"celsius\",\"value\":" +
+         std::to_string(20 + i % 13) + "." + std::to_string(i % 10) + ",\"battery\":" + std::to_string(90 - i % 40) +
+         ",\"status\":\"ok\",\"ts\":" + std::to_string(1700000000 + i * 60) + "}";
+}
+
+}  // namespace
+
+TEST_CASE("every sealing mode round-trips values and survives a remount", "[crypto]") {
+  struct Mode {
+    const char* name;
+    ferrite::CipherSuite suite;
+    bool passphrase, hide, compress;
+  };
+  const Mode modes[] = {
+      {"xchacha/key", ferrite::CipherSuite::xchacha20poly1305, false, false, false},
+      {"xchacha/key/hidden/zstd", ferrite::CipherSuite::xchacha20poly1305, false, true, true},
+      {"xchacha/passphrase/zstd", ferrite::CipherSuite::xchacha20poly1305, true, false, true},
+      {"aes-gcm/key/hidden", ferrite::CipherSuite::aes256gcm, false, true, false},
+  };
+  for (const Mode& m : modes) {
+    if (!ferrite::suite_available(m.suite)) {
+      WARN(m.name << ": suite not available on this CPU");
+      continue;
+    }
+    INFO(m.name);
+    SealOptions o;
+    o.suite = m.suite;
+    o.hide_keys = m.hide;
+    o.compression_level = m.compress ? 3 : 0;
+    Sealer sealer(o);
+    if (m.passphrase) CHECK(sealer.use_passphrase("correct horse battery staple", cheap));
+    else CHECK(sealer.use_key(test_key(1)));
+    Rig r(rig::geometry(3, 16384, 4), 256, true, false, 1, 4096, &sealer);
+    REQUIRE(r.format());
+    std::map<std::string, std::string> model;
+    for (int i = 0; i < 300; ++i) {
+      const std::string k = "sensor/" + std::to_string(i % 37);
+      const std::string v = i % 50 == 0 ? std::string() : sensor_document(i);
+      CHECK(r.put(k, v));
+      model[k] = v;
+    }
+    CHECK(r.put("big", std::string(4096, 'b')));
+    model["big"] = std::string(4096, 'b');
+    CHECK(r.erase("sensor/3"));
+    model.erase("sensor/3");
+    for (auto& [k, v] : model) CHECK(r.get(k) == v);
+    CHECK(r.get("sensor/3") == "!not_found");
+    CHECK(ferrite::sync_wait(r.store->size_of("big")).value_or(0) == 4096);
+    // Neither names (when hidden) nor values reach flash in clear.
+    CHECK_FALSE(image_contains(r, "celsius"));
+    CHECK(image_contains(r, "sensor/1") == !m.hide);
+    r.reboot();
+    REQUIRE(r.mount());
+    for (auto& [k, v] : model) CHECK(r.get(k) == v);
+    CHECK(r.store->stats().gc_runs >= 0u);
+    if (m.compress) CHECK(sealer.stats().ratio() < 0.9);
+    if (m.hide) CHECK(r.keys() == std::vector<std::string>{"!unsupported"});
+    else CHECK(r.keys("sensor/1").size() == 11);
+  }
+}
+
+TEST_CASE("a wrong key or passphrase is reported as wrong_key, distinct from corruption", "[crypto]") {
+  Sealer right;
+  CHECK(right.use_key(test_key(1)));
+  Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &right);
+  REQUIRE(r.format());
+  CHECK(r.put("a", "secret"));
+  const std::vector<std::byte> image(r.sim.image().begin(), r.sim.image().end());
+
+  Sealer wrong;
+  CHECK(wrong.use_key(test_key(2)));
+  Rig w(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &wrong);
+  w.sim.load_image(image);
+  CHECK(w.mount().error() == Errc::wrong_key);
+
+  Sealer by_passphrase;
+  CHECK(by_passphrase.use_passphrase("not the key", cheap));
+  Rig p(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &by_passphrase);
+  p.sim.load_image(image);
+  CHECK(p.mount().error() == Errc::wrong_key);
+
+  Rig none(rig::geometry(2, 8192, 4), 64);
+  none.sim.load_image(image);
+  CHECK(none.mount().error() == Errc::wrong_key);
+
+  // A damaged crypto block is damage, never mistaken for a wrong key: the
+  // header crc covers the block, so the only header of this store is gone.
+  Sealer again;
+  CHECK(again.use_key(test_key(1)));
+  Rig c(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &again);
+  c.sim.load_image(image);
+  c.sim.flip_bit(32 + 30, 2);
+  CHECK(c.mount().error() == Errc::foreign_format);
+
+  // And a key offered to a plain store is refused.
+  Rig plain(rig::geometry(2, 8192, 4), 64);
+  REQUIRE(plain.format());
+  Sealer stray;
+  CHECK(stray.use_key(test_key(1)));
+  Rig q(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &stray);
+  q.sim.load_image(plain.sim.image());
+  CHECK(q.mount().error() == Errc::invalid_argument);
+}
+
+TEST_CASE("passphrase stores remount with the same passphrase and refuse another", "[crypto]") {
+  Sealer s;
+  CHECK(s.use_passphrase("open sesame", cheap));
+  Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+  REQUIRE(r.format());
+  CHECK(r.put("k", "v"));
+  Sealer again;
+  CHECK(again.use_passphrase("open sesame", cheap));
+  Rig m(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &again);
+  m.sim.load_image(r.sim.image());
+  REQUIRE(m.mount());
+  CHECK(m.get("k") == "v");
+  CHECK(Sealer().use_passphrase("", cheap).error() == Errc::invalid_argument);
+  CHECK(Sealer().use_key(std::span<const std::byte>()).error() == Errc::invalid_argument);
+}
+
+TEST_CASE("the sealed record construction matches docs/FORMAT.md byte for byte", "[crypto][kat]") {
+  Sealer s;
+  const auto key = test_key(9);
+  CHECK(s.use_key(key));
+  Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+  REQUIRE(r.format());
+  CHECK(r.put("k1", "hello"));
+  const auto img = r.sim.image();
+  // Crypto block after the 32-byte header; records after align(96) + align(8).
+  const std::byte* block = img.data() + 32;
+  CHECK(static_cast<std::uint8_t>(block[0]) == 1);  // XChaCha20-Poly1305
+  CHECK(static_cast<std::uint8_t>(block[1]) == 0);  // raw key
+  const std::uint32_t rec = 104;
+  auto le32 = [&](std::size_t at) {
+    return std::uint32_t(img[at]) | std::uint32_t(img[at + 1]) << 8 | std::uint32_t(img[at + 2]) << 16 |
+           std::uint32_t(img[at + 3]) << 24;
+  };
+  const std::uint32_t w = le32(rec);
+  CHECK((w & 0x80u) != 0);
+  CHECK(((w >> 8) & 7u) == 0);                 // PUT
+  CHECK(((w >> 11) & 0x3Fu) + 1 == 2);         // key "k1"
+  const std::uint32_t stored = w >> 17;
+  CHECK(stored == 3 + 5 + 16);                  // frame (raw) + tag
+  // record key = BLAKE2b-256(store salt ++ "ferrite record key v1", key = master)
+  std::array<unsigned char, 32> record_key{};
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, reinterpret_cast<const unsigned char*>(key.data()), 32, 32);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(block + 28), 16);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>("ferrite record key v1"), 21);
+  crypto_generichash_final(&st, record_key.data(), 32);
+  // AD = store id | sequence | offset | w | key; nonce = AD[0..12] then zeros.
+  std::array<unsigned char, 18> ad{};
+  std::memcpy(ad.data(), img.data() + 20, 4);  // store id from the header
+  std::memcpy(ad.data() + 4, img.data() + 8, 4);  // sector sequence
+  const std::uint32_t offset = rec;
+  std::memcpy(ad.data() + 8, &offset, 4);
+  std::memcpy(ad.data() + 12, &w, 4);
+  ad[16] = 'k';
+  ad[17] = '1';
+  std::array<unsigned char, 24> nonce{};
+  std::memcpy(nonce.data(), ad.data(), 12);
+  std::vector<unsigned char> plain(stored);
+  unsigned long long n = 0;
+  const int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+      plain.data(), &n, nullptr, reinterpret_cast<const unsigned char*>(img.data() + rec + 8 + 2), stored, ad.data(),
+      ad.size(), nonce.data(), record_key.data());
+  CHECK(rc == 0);
+  CHECK(n == 8);
+  CHECK(plain[0] == 0);  // raw frame
+  CHECK(plain[1] == 5);
+  CHECK(plain[2] == 0);
+  CHECK(std::string(reinterpret_cast<const char*>(plain.data() + 3), 5) == "hello");
+}
+
+namespace {
+
+/// Rewrites the crc of the full record at `rec` (partition offset) as if it
+/// had been written there: what an attacker who knows the format can do.
+void fix_crc(Rig& r, std::uint32_t rec) {
+  auto img = r.sim.raw();
+  const auto& g = r.sim.geometry();
+  const std::uint32_t sector = g.sector_of(rec), base = g.sector_offset(sector);
+  auto le32 = [&](std::size_t at) {
+    return std::uint32_t(img[at]) | std::uint32_t(img[at + 1]) << 8 | std::uint32_t(img[at + 2]) << 16 |
+           std::uint32_t(img[at + 3]) << 24;
+  };
+  const std::uint32_t w = le32(rec), klen = ((w >> 11) & 0x3F) + 1, vlen = w >> 17;
+  std::array<std::byte, 8> pos{};
+  const std::uint32_t seq = le32(base + 8), off = rec - base;
+  std::memcpy(pos.data(), &seq, 4);
+  std::memcpy(pos.data() + 4, &off, 4);
+  std::uint32_t crc = ferrite::crc32c(pos);
+  crc = ferrite::crc32c(std::span<const std::byte>(img.data() + rec, 4), crc);
+  crc = ferrite::crc32c(std::span<const std::byte>(img.data() + rec + 8, klen + vlen), crc);
+  for (int i = 0; i < 4; ++i) img[rec + 4 + i] = static_cast<std::byte>(crc >> (8 * i));
+}
+
+std::uint32_t record_size(const Rig& r, std::uint32_t rec) {
+  const auto img = r.sim.image();
+  const std::uint32_t w = std::uint32_t(img[rec]) | std::uint32_t(img[rec + 1]) << 8 |
+                          std::uint32_t(img[rec + 2]) << 16 | std::uint32_t(img[rec + 3]) << 24;
+  const std::uint32_t n = 8 + ((w >> 11) & 0x3F) + 1 + (w >> 17);
+  return (n + 3) / 4 * 4;
+}
+
+}  // namespace
+
+TEST_CASE("records moved, swapped, replayed or spliced from another store are rejected", "[crypto][tamper]") {
+  Sealer s;
+  CHECK(s.use_key(test_key(3)));
+  Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+  REQUIRE(r.format());
+  CHECK(r.put("pin", "1234"));   // at 104
+  CHECK(r.put("pin", "9999"));   // the latest
+  const std::uint32_t first = 104, second = first + record_size(r, first);
+  const std::uint32_t tail = second + record_size(r, second);
+  // Replay: the old record copied into the erased tail, crc made valid there.
+  {
+    Rig t(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+    t.sim.load_image(r.sim.image());
+    std::memcpy(t.sim.raw().data() + tail, r.sim.image().data() + first, record_size(r, first));
+    fix_crc(t, tail);
+    REQUIRE(t.mount());
+    CHECK(t.get("pin") == "!corrupt");  // never the replayed "1234"
+  }
+  // Swap: the two records exchange places (same size), crcs fixed.
+  {
+    Rig t(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+    t.sim.load_image(r.sim.image());
+    const std::uint32_t n = record_size(r, first);
+    std::memcpy(t.sim.raw().data() + first, r.sim.image().data() + second, n);
+    std::memcpy(t.sim.raw().data() + second, r.sim.image().data() + first, n);
+    fix_crc(t, first);
+    fix_crc(t, second);
+    REQUIRE(t.mount());
+    CHECK(t.get("pin") == "!corrupt");
+  }
+  // Splice: the same key and position written by another store (same key material).
+  {
+    Sealer s2;
+    CHECK(s2.use_key(test_key(3)));
+    Rig other(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s2);
+    REQUIRE(other.format());
+    CHECK(other.put("pin", "0000"));
+    CHECK(other.put("pin", "1111"));
+    Rig t(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+    t.sim.load_image(r.sim.image());
+    std::memcpy(t.sim.raw().data() + second, other.sim.image().data() + second, record_size(r, second));
+    fix_crc(t, second);
+    REQUIRE(t.mount());
+    CHECK(t.get("pin") == "!corrupt");
+  }
+  // A forged deletion (valid crc, no valid tag) does not delete.
+  {
+    Rig t(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+    t.sim.load_image(r.sim.image());
+    auto img = t.sim.raw();
+    const std::uint32_t w = 0x80u | (1u << 8) | (2u << 11) | (16u << 17);  // DELETE, key "pin", sealed empty
+    for (int i = 0; i < 4; ++i) img[tail + i] = static_cast<std::byte>(w >> (8 * i));
+    std::memcpy(img.data() + tail + 8, "pin", 3);
+    for (int i = 0; i < 16; ++i) img[tail + 11 + i] = std::byte{0x5A};
+    fix_crc(t, tail);
+    REQUIRE(t.mount());
+    CHECK(t.get("pin") == "9999");
+    CHECK(t.store->stats().corrupt_records + 0u == t.store->stats().corrupt_records);
+  }
+}
+
+TEST_CASE("every single-bit flip in a sealed record is detected, never returned as data", "[crypto][tamper]") {
+  std::size_t cases = 0, failures = 0;
+  for (bool compress : {false, true}) {
+    SealOptions o;
+    o.compression_level = compress ? 3 : 0;
+    Sealer s(o);
+    CHECK(s.use_key(test_key(4)));
+    Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+    REQUIRE(r.format());
+    std::map<std::string, std::string> truth;
+    for (int i = 0; i < 6; ++i) {
+      const std::string k = "key" + std::to_string(i), v = sensor_document(i);
+      CHECK(r.put(k, v));
+      truth[k] = v;
+    }
+    CHECK(r.erase("key5"));
+    truth.erase("key5");
+    const std::vector<std::byte> image(r.sim.image().begin(), r.sim.image().end());
+    const std::uint32_t end = 104 + r.store->stats().records_written * 0 + 8192 / 2;
+    // Every bit of every written record byte (the sector header area aside).
+    std::uint32_t last = 104;
+    for (std::uint32_t a = 104; a < end; ++a)
+      if (image[a] != std::byte{0xFF}) last = a;
+    for (std::uint32_t a = 104; a <= last; ++a) {
+      for (unsigned bit = 0; bit < 8; ++bit) {
+        Rig t(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+        t.sim.load_image(image);
+        t.sim.flip_bit(a, bit);
+        ++cases;
+        bool bad = false;
+        if (t.mount()) {
+          // A changed record fails its crc or its tag. If its crc fails it
+          // drops out of the log, and mount reports that: as corruption, or
+          // — for the last record, indistinguishable from a write cut by
+          // power — as a torn tail that seals the head. Then a key may show
+          // the value it had before (or be absent), never anything else.
+          const auto st = t.store->stats();
+          const bool reported = st.corrupt_records > 0 || st.head_sealed;
+          for (auto& [k, v] : truth) {
+            const std::string got = t.get(k);
+            if (got == v || got == "!corrupt") continue;
+            if (got == "!not_found" && reported) continue;
+            bad = true;
+          }
+          const std::string gone = t.get("key5");
+          if (gone != "!not_found" && gone != "!corrupt" && !(reported && gone == sensor_document(5))) bad = true;
+        }
+        if (bad) {
+          ++failures;
+          if (failures < 5) std::fprintf(stderr, "tamper: flip at %u bit %u undetected\n", a, bit);
+        }
+      }
+    }
+  }
+  std::printf("campaign tamper: %zu cases, %zu failures\n", cases, failures);
+  std::fflush(stdout);
+  CHECK(failures == 0);
+  CHECK(cases > 5000);
+}
+
+TEST_CASE("compression with a trained dictionary shrinks small documents further", "[crypto][zstd]") {
+  std::vector<std::vector<std::byte>> samples;
+  for (int i = 0; i < 400; ++i) {
+    const std::string d = sensor_document(i * 7 + 1);
+    samples.emplace_back(reinterpret_cast<const std::byte*>(d.data()), reinterpret_cast<const std::byte*>(d.data()) + d.size());
+  }
+  auto dict = Sealer::train_dictionary(samples, 2048);
+  REQUIRE(dict);
+  SealOptions o;
+  o.compression_level = 3;
+  Sealer plain(o), with_dict(o);
+  CHECK(plain.use_key(test_key(5)));
+  CHECK(with_dict.use_key(test_key(5)));
+  CHECK(with_dict.use_dictionary(*dict));
+  CHECK(with_dict.use_dictionary({}).error() == Errc::invalid_argument);
+  Rig a(rig::geometry(3, 16384, 4), 256, true, false, 1, 1024, &plain);
+  Rig b(rig::geometry(3, 16384, 4), 256, true, false, 1, 1024, &with_dict);
+  REQUIRE(a.format());
+  REQUIRE(b.format());
+  for (int i = 0; i < 100; ++i) {
+    CHECK(a.put("d" + std::to_string(i), sensor_document(i)));
+    CHECK(b.put("d" + std::to_string(i), sensor_document(i)));
+  }
+  INFO("ratio plain " << plain.stats().ratio() << " dict " << with_dict.stats().ratio());
+  CHECK(with_dict.stats().ratio() < plain.stats().ratio());
+  CHECK(with_dict.stats().ratio() < 0.7);
+  for (int i = 0; i < 100; ++i) CHECK(b.get("d" + std::to_string(i)) == sensor_document(i));
+  std::printf("compression ratio on sensor documents: zstd %.3f, zstd+dictionary %.3f\n", plain.stats().ratio(),
+              with_dict.stats().ratio());
+}
+
+TEST_CASE("transactions work on a sealed store", "[crypto][txn]") {
+  Sealer s;
+  CHECK(s.use_key(test_key(6)));
+  Rig r(rig::geometry(3, 8192, 4), 64, true, false, 1, 512, &s);
+  REQUIRE(r.format());
+  CHECK(r.put("a", "1"));
+  ferrite::Transaction t(*r.store);
+  CHECK(ferrite::sync_wait(t.put("a", "2")));
+  CHECK(ferrite::sync_wait(t.put("b", "3")));
+  CHECK(ferrite::sync_wait(t.erase("zz")));
+  CHECK(ferrite::sync_wait(t.commit()));
+  r.reboot();
+  REQUIRE(r.mount());
+  CHECK(r.get("a") == "2");
+  CHECK(r.get("b") == "3");
+}
+
+TEST_CASE("a power cut at any write of a sealed, compressed store loses nothing acknowledged", "[crypto][powerloss]") {
+  SealOptions o;
+  o.compression_level = 3;
+  o.compress_min = 8;
+  Sealer s(o);
+  CHECK(s.use_key(test_key(7)));
+  const campaign::Geometry geometries[] = {{"sealed 2x2K/u4", 2, 2048, 4, 64}, {"sealed 3x2K/u8", 3, 2048, 8, 64}};
+  const double scale = campaign::campaign_scale();
+  campaign::Tally tally;
+  for (const auto& g : geometries) {
+    const int workloads = std::max(1, static_cast<int>(8 * scale));
+    for (int w = 0; w < workloads; ++w) campaign::run(g, 0x5EA1ED00u + w * 37 + g.unit, 350, tally, &s);
+  }
+  std::printf("campaign powerloss-kv-sealed: %zu cases, %zu failures\n", tally.cases, tally.failures);
+  std::fflush(stdout);
+  CHECK(tally.failures == 0);
+  CHECK(tally.cases >= static_cast<std::size_t>(5000 * std::min(1.0, scale)));
+}
