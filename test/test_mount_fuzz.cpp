@@ -193,6 +193,7 @@ struct Crafter {
   rig::Random& rnd;
   std::uint32_t unit = g.program_unit();
   std::uint32_t first_record = align_up(32, unit) + align_up(8, unit);
+  bool hostile_tail = false;  // a header or RETIRE record claims a tail past its own sector's sequence
 
   void header(std::uint32_t sector, std::uint32_t seq, std::uint32_t tail, std::uint32_t erases, std::uint32_t id,
               std::uint8_t flags = 1) {
@@ -206,6 +207,7 @@ struct Crafter {
     img[at + 7] = static_cast<std::byte>(flags);
     put_le32(img, at + 8, seq);
     put_le32(img, at + 12, tail);
+    hostile_tail = hostile_tail || tail > seq;
     put_le32(img, at + 16, erases);
     put_le32(img, at + 20, id);
     put_le32(img, at + 24, geometry_crc(g));
@@ -309,8 +311,9 @@ struct Crafter {
         size = full(sector, off, seq, 1, odd ? 1 + rnd.below(126) : 0, static_cast<std::uint32_t>(key.size() - 1),
                     kb, odd ? vb : std::span<const std::byte>{}, odd ? static_cast<std::uint32_t>(value.size()) : 0);
       } else if (r < 75) {  // RETIRE(tail)
-        const auto v = le32_bytes(rnd.below(2) ? seq + rnd.below(3) - 1 : pick_u32());
-        size = full(sector, off, seq, 2, 0, 0, {}, v, 4);
+        const std::uint32_t tail = rnd.below(2) ? seq + rnd.below(3) - 1 : pick_u32();
+        size = full(sector, off, seq, 2, 0, 0, {}, le32_bytes(tail), 4);
+        hostile_tail = hostile_tail || (size && tail > seq);
       } else if (r < 85) {  // ERASED(sector, 0, count), any sector
         std::array<std::byte, 8> v{};
         const std::uint32_t s = rnd.below(4) == 0 ? rnd.below(0x10000) : rnd.below(g.sector_count());
@@ -355,7 +358,7 @@ const char* generator_names[] = {"random bytes",    "overwritten runs", "flipped
                                  "equal sequences", "extreme headers",  "copied sectors", "blank header, records"};
 
 std::vector<std::byte> generate(Generator kind, const ferrite::Geometry& g, const std::vector<std::byte>& valid,
-                                rig::Random& rnd) {
+                                rig::Random& rnd, bool& hostile_tail) {
   std::vector<std::byte> img;
   const std::size_t n = g.total_size();
   const std::uint32_t sectors = g.sector_count();
@@ -453,6 +456,7 @@ std::vector<std::byte> generate(Generator kind, const ferrite::Geometry& g, cons
     default:
       std::abort();
   }
+  hostile_tail = c.hostile_tail;
   return img;
 }
 
@@ -796,7 +800,8 @@ TEST_CASE("a mount of any image gives an error or a working store, never a crash
     const auto kind = static_cast<Generator>(rnd.below(generator_count));
     const int c = static_cast<int>(rnd.below(2));
     const auto& base = valid[t][c][rnd.below(3)];
-    const std::vector<std::byte> image = generate(kind, targets[t].geometry, base, rnd);
+    bool hostile_tail = false;
+    const std::vector<std::byte> image = generate(kind, targets[t].geometry, base, rnd, hostile_tail);
     // Each image under two configurations; the compact-written store
     // mounted index-less must say unsupported, not misread.
     for (int k = 0; k < 2; ++k) {
@@ -807,7 +812,9 @@ TEST_CASE("a mount of any image gives an error or a working store, never a crash
       tracing = only != nullptr;
       if (tracing) std::fprintf(stderr, "=== %s\n", where.c_str());
       ++tally.cases;
-      const std::string failure = run_case(targets[t].geometry, options[oi], image, seed * 3 + static_cast<std::uint64_t>(k), tally);
+      std::string failure = run_case(targets[t].geometry, options[oi], image, seed * 3 + static_cast<std::uint64_t>(k), tally);
+      if (!failure.empty() && failure[0] != '[' && hostile_tail)
+        failure = "[a header or RETIRE record claims a tail past its sector's sequence] " + failure;
       if (only) std::fprintf(stderr, "%s: %s\n", where.c_str(), failure.empty() ? "ok" : failure.c_str());
       if (failure.empty()) continue;
       const std::size_t cut = failure.find(" :: ");
