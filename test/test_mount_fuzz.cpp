@@ -610,6 +610,11 @@ std::string run_case_inner(const ferrite::Geometry& g, const Options& o, const s
         std::fprintf(stderr, "  sector %zu: state %u seq %u erases %u used %u vouched %u\n", i, si.state, si.sequence,
                      si.erase_count, si.used_bytes, si.vouched);
       }
+      for (std::uint32_t i = 0; i < stats.keys && i < b.config.index.size(); ++i) {
+        const auto& e = b.config.index[i];
+        std::fprintf(stderr, "  entry %u: hash %08x location %u binding %u value %u key %u slot %u\n", i, e.hash,
+                     e.location, e.binding, e.value_size, e.key_size, e.slot);
+      }
     }
   }
   if (b.watch.exhausted) return "mount does not terminate";
@@ -701,7 +706,7 @@ std::string run_case_inner(const ferrite::Geometry& g, const Options& o, const s
       s = ferrite::sync_wait(b.store->erase(key));
       if (s || s.error() == Errc::not_found) {
         // not_found is right only if the key reads as absent.
-        if (!s && model.count(key) && model[key]) return "erase of a written key said not_found";
+        if (!s && model.count(key) && model[key]) return "erase of a written key said not_found :: '" + key + "'";
         if (s) model[key] = std::nullopt;
         s = {};
       }
@@ -713,6 +718,16 @@ std::string run_case_inner(const ferrite::Geometry& g, const Options& o, const s
       std::fprintf(stderr, "op %d: %s '%s' -> %s (violations %llu)\n", i, r < 7 ? "put" : r < 9 ? "erase" : "maintain",
                    key.c_str(), s ? "ok" : ferrite::name_of(s.error()),
                    static_cast<unsigned long long>(b.watch.violations));
+    if (tracing) {
+      for (const auto& [mk, mv] : model) {
+        auto got = b.get(rig::bytes(mk));
+        std::fprintf(stderr, "    %s = %s (model %s)\n", mk.c_str(), got ? got->c_str() : ferrite::name_of(got.error()),
+                     mv ? mv->c_str() : "absent");
+      }
+      const auto stats = b.store->stats();
+      std::fprintf(stderr, "    keys %u live %u sealed %d gc %u corrupt %u\n", stats.keys, stats.live_sectors,
+                   stats.head_sealed, stats.gc_runs, stats.corrupt_records);
+    }
     if (b.watch.exhausted) return "a write does not terminate";
     if (!s) {
       if (rule_error(s.error())) return std::string("a write after mount failed with ") + ferrite::name_of(s.error());
