@@ -1079,6 +1079,7 @@ std::string jnum(double v) {
 
 struct BenchInfo {
   std::string mode;
+  std::string commit;
   std::size_t updates = 0, gets = 0;
   double load_start = 0, load_end = 0;
   long cpus = 0;
@@ -1095,8 +1096,9 @@ bool write_json(const std::string& path, const std::vector<RunResult>& runs, con
   o += fmt::format("  \"_meta\": {{\"seed\": \"0x5EEDC0FFEE\", \"mode\": \"{}\", \"updates\": {}, \"gets\": {}, "
                    "\"timing\": \"stm32f4: 0.05 us/B read, 16 us per 32-bit word programmed, 15625 us per KiB erased\", "
                    "\"wa_counts\": \"bytes programmed after format / ((100 initial puts + updates) x (key + value bytes))\", "
-                   "\"host_load_avg_start\": {}, \"host_load_avg_end\": {}, \"host_cpus\": {}}}",
-                   info.mode, info.updates, info.gets, jnum(info.load_start), jnum(info.load_end), info.cpus);
+                   "\"host_load_avg_start\": {}, \"host_load_avg_end\": {}, \"host_cpus\": {}, \"commit\": \"{}\"}}",
+                   info.mode, info.updates, info.gets, jnum(info.load_start), jnum(info.load_end), info.cpus,
+                   json_escape(info.commit));
   for (const RunResult& r : runs) {
     o += fmt::format(",\n  \"{}\": {{", json_escape(r.spec.label));
     if (!r.ok) {
@@ -1215,7 +1217,7 @@ std::vector<RunSpec> all_runs() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string json_path, latency_path, erase_path, only, durable_dir = "/tmp";
+  std::string json_path, latency_path, erase_path, only, commit = "unknown", durable_dir = "/tmp";
   bool quick = false, host = true;
   std::size_t updates = 20000, gets = 10000, durable_updates = 1000;
   int repeats = 5;
@@ -1232,6 +1234,7 @@ int main(int argc, char** argv) {
     else if (a == "--latency-csv") latency_path = value();
     else if (a == "--erase-csv") erase_path = value();
     else if (a == "--only") only = value();
+    else if (a == "--commit") commit = value();
     else if (a == "--durable-dir") durable_dir = value();
     else if (a == "--updates") updates = std::strtoull(value().c_str(), nullptr, 10);
     else if (a == "--durable-updates") durable_updates = std::strtoull(value().c_str(), nullptr, 10);
@@ -1240,7 +1243,7 @@ int main(int argc, char** argv) {
     else if (a == "-h" || a == "--help") {
       fmt::print("usage: ferrite-bench [--quick] [--json FILE] [--latency-csv FILE] [--erase-csv FILE]\n"
                  "                     [--only SUBSTR] [--no-host] [--durable-dir DIR] [--updates N]\n"
-                 "                     [--durable-updates N]\n");
+                 "                     [--durable-updates N] [--commit HASH]\n");
       return 0;
     } else {
       fmt::print(stderr, "ferrite-bench: unknown argument '{}' (try --help)\n", a);
@@ -1256,6 +1259,7 @@ int main(int argc, char** argv) {
 
   BenchInfo info;
   info.mode = quick ? "quick" : "full";
+  info.commit = commit;
   info.updates = updates;
   info.gets = gets;
   info.load_start = load_average();

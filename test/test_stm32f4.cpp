@@ -284,7 +284,8 @@ TEST_CASE("programming sequence error: PGSERR is Errc::io, reported without an i
   Rig rig;
   Flash f(rig.driver, &rig.loop);
   rig.driver.access().drop_pg = true;  // FLASH_CR never gets PG
-  auto t = program_at(f, 0, pattern(8, 9));
+  const auto data = pattern(8, 9);  // outlives the lazy task that refers to it
+  auto t = program_at(f, 0, data);
   t.start();
   // PGSERR does not set OPERR, so no interrupt comes: the driver read
   // FLASH_SR right after the access and completed at once.
