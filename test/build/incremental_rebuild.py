@@ -111,7 +111,7 @@ def main():
         bp.assert_no_work(build, build_targets)
         if demo:
             text = bp.run([os.path.join(build, demo)])
-            if 'interface v{} '.format(new_version) not in text:
+            if not re.search(r'interface v{}\b'.format(new_version), text):
                 print(text)
                 bp.fail('the demo does not print the new interface_version {}: stale importer'.format(new_version))
             bp.log('demo prints interface v{}'.format(new_version))
