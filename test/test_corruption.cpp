@@ -1,7 +1,35 @@
 // Corruption campaigns: every bit of a store image flipped in turn, and the
 // image cut short at every unit. Corruption is detected and reported, never
 // returned as data, and the rest of the store stays readable. Plus
-// known-answer tests that pin the bytes docs/FORMAT.md specifies.
+// known-answer tests that pin the bytes docs/FORMAT.md specifies, and
+// reproducers of the engine bugs the campaigns found ([repro]).
+//
+// corruption-kv: stores on four geometries (full records, compact updates,
+// deletes, collections, ERASED records, two live sectors at the end). For
+// every bit of every written byte (headers, markers, records, padding, and
+// the first unit after each sector's log) a case is failed when:
+//  - mounted before the flip, a get returns anything but the key's value,
+//    not_found or corrupt, or a key whose records the flip did not touch
+//    reads anything but its value;
+//  - rebooted onto the flipped image, mount fails other than cleanly
+//    (not_formatted/foreign_format/corrupt) or other than for a header flip
+//    that leaves no valid header;
+//  - a key reads a value it never had, or an error other than not_found and
+//    corrupt;
+//  - a key whose records the flip did not touch (every key, for a flip in a
+//    META record, marker, padding or erased byte) reads anything but its value;
+//  - a key reads an older value it really had, or not_found for a value it
+//    holds, while mount reported nothing (stats().corrupt_records == 0 and
+//    the head not sealed): corruption must be reported, not silent;
+//  - the scan fails, lists a key never written, one twice, or misses a key
+//    that reads a value;
+//  - (every 16th case) writes after the damage, through a collection, fail
+//    with anything but no_space, program a unit that is not erased, or lose
+//    what they acknowledged (or what other keys read) across a reboot.
+// truncation-kv: the image from every unit offset on replaced by erased
+// bytes, and by zeros: mount succeeds or fails cleanly, no key reads a value
+// it never had, the scan lists only written keys, and (every 4th case)
+// writes work as above.
 #include <algorithm>
 #include <array>
 #include <chrono>

@@ -2,12 +2,27 @@
 // random bytes, valid stores with runs of bytes overwritten or bits flipped,
 // crafted headers and records with correct checksums but hostile contents
 // (extreme lengths, huge or equal sequence numbers, tails past the head,
-// ERASED records naming any sector) — are mounted under several store
-// configurations. A corrupted image gives an error, never a crash or a loop;
-// a store that mounts keeps working: what it returns was in the image, what
-// it acknowledges survives a reboot, and it never programs a unit that is not
-// erased. Deterministic (splitmix64 seeds); test/fuzz/fuzz_mount.cpp is the
-// libFuzzer counterpart.
+// ERASED records naming any sector, valid-crc headers of other versions,
+// units, erase values and geometries), sectors copied over others — are
+// mounted under five store configurations (ordered/unordered index, a
+// 4-key index, full records only, index-less). A corrupted image gives an
+// error, never a crash or a loop (every case has a flash operation budget).
+//
+// campaign mount-fuzz counts a case as failed when mount fails with an error
+// outside its documented set (not_formatted, foreign_format, no_memory,
+// corrupt, io, unsupported, invalid_argument, wrong_key), writes to flash,
+// or does not end; or, once mounted: a scan does not end or lists a key that
+// is not in the image; a get returns bytes that are not in the image; any
+// call fails with a rule error (reprogram_forbidden, bits_not_erased,
+// misaligned, out_of_bounds, invalid_argument, worn_out); a write programs a
+// unit that is not erased (even when the engine hides the sim's refusal); an
+// acknowledged put/erase does not read back, before or after a reboot; a
+// store that mounted and took writes no longer mounts. Failures are grouped
+// by kind and, where the cause is known, tagged with it.
+//
+// Deterministic (splitmix64 seeds); FERRITE_FUZZ_ONLY=<n> traces image n.
+// test/fuzz/fuzz_mount.cpp is the libFuzzer counterpart. [repro] cases are
+// minimal reproducers of the engine bugs found.
 #include <algorithm>
 #include <array>
 #include <chrono>
