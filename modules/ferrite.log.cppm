@@ -133,6 +133,8 @@ struct StoreStats {
   std::uint32_t erase_min = 0;
   std::uint32_t erase_max = 0;
   std::uint32_t corrupt_records = 0;    ///< records that failed their checksum outside a torn tail
+  std::uint32_t torn_tails = 0;         ///< sectors whose last bytes are torn (a cut write, or damage)
+  std::uint32_t damaged_sectors = 0;    ///< sectors whose header is neither blank nor valid (a cut erase, or damage)
   std::uint32_t gc_runs = 0;            ///< sectors retired
   std::uint32_t records_copied = 0;     ///< records rewritten by garbage collection
   std::uint32_t records_written = 0;    ///< records appended (user and GC)
@@ -238,8 +240,13 @@ class Store {
 
   /// Scans the region and rebuilds the index. Reads only; writes nothing.
   /// Errors: not_formatted (blank region), foreign_format (not a ferrite store,
-  /// another format version or geometry), no_memory (more keys than the index
-  /// holds), invalid_argument (config), flash errors.
+  /// another format version or geometry), corrupt (no usable head sector, an
+  /// impossible retire, a damaged crypto block), wrong_key (a sealed store
+  /// without its key, or with another), unsupported (an index-less mount of
+  /// a store with compact records or batches), no_memory (more keys than the
+  /// index holds), invalid_argument (config, or a key for a plain store),
+  /// flash errors. Damage it survives is counted in stats(): corrupt_records,
+  /// torn_tails, damaged_sectors.
   Task<Status> mount() noexcept;
 
   /// Forgets the mounted state (nothing to flush: every acknowledged write is
@@ -521,6 +528,7 @@ namespace ferrite::logfmt {
 inline constexpr std::uint32_t magic = 0x74526546u;  // "FeRt" little-endian
 inline constexpr std::uint8_t version = 1;
 inline constexpr std::uint32_t header_bytes = 32;
+inline constexpr std::uint32_t max_sequence = 0xFFFFFF00u;  // sequences never come near wrapping
 inline constexpr std::uint32_t marker_bytes = 8;
 inline constexpr std::uint32_t marker_magic = 0x78526546u;  // "FeRx" little-endian
 inline constexpr std::uint32_t full_head = 8;

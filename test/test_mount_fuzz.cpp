@@ -782,8 +782,11 @@ std::string run_case_inner(const ferrite::Geometry& g, const Options& o, const s
   if (b.watch.exhausted) return "remount does not terminate";
   if (!st) {
     if (!mount_error_allowed(st.error())) return std::string("remount failed with ") + ferrite::name_of(st.error());
-    if (!model.empty()) return std::string("a store that mounted and took writes no longer mounts: ") +
-                               ferrite::name_of(st.error());
+    // no_memory is allowed: replaying an image can need index room for keys
+    // that a later RETIRE in the log drops again — writes never need it, so
+    // only images crafted with such keys hit this, and mount says so cleanly.
+    if (!model.empty() && st.error() != Errc::no_memory)
+      return std::string("a store that mounted and took writes no longer mounts: ") + ferrite::name_of(st.error());
     return "";
   }
   for (const auto& [k, v] : model) {

@@ -417,54 +417,68 @@ Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
     co_return co_await cursor_next_by_scan(c);
   }
   // Find the smallest key after the cursor's key (or at/after the lower bound
-  // on the first step) within the bounds.
-  const bool inclusive = !c.started_;
+  // on the first step) within the bounds. The key read from the index's
+  // binding is only yielded once its record verifies: a damaged one is
+  // counted and skipped.
+  bool inclusive = !c.started_;
   if (!c.started_ && !c.from_lower_) {
-    std::memcpy(c.key_.data(), c.prefix_.data(), c.prefix_size_);
+    if (c.prefix_size_) std::memcpy(c.key_.data(), c.prefix_.data(), c.prefix_size_);
     c.key_size_ = c.prefix_size_;
   }
-  const std::span<const std::byte> current(c.key_.data(), c.key_size_);
-  std::array<std::byte, max_key_size> best{};
-  std::uint8_t best_size = 0;
-  std::size_t best_entry = none;
-  if (!order_.empty()) {
-    if (!order_valid_) FERRITE_CO_TRY(co_await build_order());
-    std::size_t lo = 0, hi = key_count_;
-    while (lo < hi) {
-      const std::size_t mid = (lo + hi) / 2;
-      const IndexEntry& e = index_[order_[mid]];
-      FERRITE_CO_TRY_ASSIGN(const int cmp, co_await compare_key_at(e.binding, e.key_size, current));
-      if (cmp < 0 || (cmp == 0 && !inclusive)) lo = mid + 1; else hi = mid;
-    }
-    if (lo < key_count_) {
-      best_entry = order_[lo];
-      const IndexEntry& e = index_[best_entry];
-      FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, best));
-      best_size = e.key_size;
-    }
-  } else {
-    std::array<std::byte, max_key_size> candidate{};
-    for (std::size_t i = 0; i < key_count_; ++i) {
-      const IndexEntry& e = index_[i];
-      FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, candidate));
-      const std::span<const std::byte> k(candidate.data(), e.key_size);
-      const int after = compare_keys(k, current);
-      if (after < 0 || (after == 0 && !inclusive)) continue;
-      if (best_entry != none && compare_keys(k, std::span<const std::byte>(best.data(), best_size)) >= 0) continue;
-      best = candidate;
-      best_size = e.key_size;
-      best_entry = i;
-    }
-  }
   c.started_ = true;
-  if (best_entry == none) co_return false;
-  const std::span<const std::byte> found(best.data(), best_size);
-  if (!has_prefix(found, prefix)) co_return false;
-  if (c.has_upper_ && compare_keys(found, upper) >= 0) co_return false;
-  std::memcpy(c.key_.data(), best.data(), best_size);
-  c.key_size_ = best_size;
-  c.value_size_ = index_[best_entry].value_size;
-  co_return true;
+  for (;;) {
+    const std::span<const std::byte> current(c.key_.data(), c.key_size_);
+    std::array<std::byte, max_key_size> best{};
+    std::uint8_t best_size = 0;
+    std::size_t best_entry = none;
+    if (!order_.empty()) {
+      if (!order_valid_) FERRITE_CO_TRY(co_await build_order());
+      std::size_t lo = 0, hi = key_count_;
+      while (lo < hi) {
+        const std::size_t mid = (lo + hi) / 2;
+        const IndexEntry& e = index_[order_[mid]];
+        FERRITE_CO_TRY_ASSIGN(const int cmp, co_await compare_key_at(e.binding, e.key_size, current));
+        if (cmp < 0 || (cmp == 0 && !inclusive)) lo = mid + 1; else hi = mid;
+      }
+      if (lo < key_count_) {
+        best_entry = order_[lo];
+        const IndexEntry& e = index_[best_entry];
+        FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, best));
+        best_size = e.key_size;
+      }
+    } else {
+      std::array<std::byte, max_key_size> candidate{};
+      for (std::size_t i = 0; i < key_count_; ++i) {
+        const IndexEntry& e = index_[i];
+        FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, candidate));
+        const std::span<const std::byte> k(candidate.data(), e.key_size);
+        const int after = compare_keys(k, current);
+        if (after < 0 || (after == 0 && !inclusive)) continue;
+        if (best_entry != none && compare_keys(k, std::span<const std::byte>(best.data(), best_size)) >= 0) continue;
+        best = candidate;
+        best_size = e.key_size;
+        best_entry = i;
+      }
+    }
+    if (best_entry == none) co_return false;
+    const std::span<const std::byte> found(best.data(), best_size);
+    if (!has_prefix(found, prefix)) co_return false;
+    if (c.has_upper_ && compare_keys(found, upper) >= 0) co_return false;
+    std::memcpy(c.key_.data(), best.data(), best_size);
+    c.key_size_ = best_size;
+    inclusive = false;
+    const IndexEntry e = index_[best_entry];
+    const std::uint32_t sector = sector_of(e.binding);
+    const std::uint32_t offset = e.binding - geometry_.sector_offset(sector);
+    auto rec = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset);
+    if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+    if (!rec || rec->blank || rec->key_size != best_size || std::memcmp(rec->key.data(), best.data(), best_size) != 0) {
+      ++counters_.corrupt_records;
+      continue;
+    }
+    c.value_size_ = e.value_size;
+    co_return true;
+  }
 }
 
 Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {

@@ -154,7 +154,7 @@ Task<Result<Store::Located>> Store::locate_by_scan(std::span<const std::byte> ke
   Located out;
   const std::uint32_t n = geometry_.sector_count();
   std::uint32_t last = 0;
-  bool first = true;
+  bool first = true, damaged = false;
   for (;;) {
     std::uint32_t sector = none, seq = 0;
     for (std::uint32_t s = 0; s < n; ++s) {
@@ -175,9 +175,14 @@ Task<Result<Store::Located>> Store::locate_by_scan(std::span<const std::byte> ke
       auto rec = co_await read_record(sector, offset, end - offset);
       if (!rec) {
         if (rec.error() != Errc::corrupt) co_return fail(rec.error());
-        offset += unit_;  // damaged region: resynchronise
+        // A damaged region: resynchronise, and say so — the skipped record
+        // may have been this key's latest.
+        if (!damaged) ++counters_.corrupt_records;
+        damaged = true;
+        offset += unit_;
         continue;
       }
+      damaged = false;
       if (rec->blank) {
         offset += unit_;
         continue;

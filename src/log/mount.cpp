@@ -114,8 +114,9 @@ HeaderKind parse_header(std::span<const std::byte> b, const Geometry& g, std::ui
   std::uint32_t crc = crc32c(b.first(28));
   if (sealed) crc = crc32c(b.subspan(logfmt::header_bytes, crypto_block_size), crc);
   if (crc != logfmt::get_le32(b.data() + 28)) return HeaderKind::garbage;
-  if (static_cast<std::uint8_t>(b[4]) != logfmt::version ||
-      (1u << static_cast<std::uint8_t>(b[5])) != g.program_unit() || b[6] != g.erased_byte())
+  const auto unit_shift = static_cast<std::uint8_t>(b[5]);
+  if (static_cast<std::uint8_t>(b[4]) != logfmt::version || unit_shift > 5 || (1u << unit_shift) != g.program_unit() ||
+      b[6] != g.erased_byte())
     return HeaderKind::foreign;
   out.flags = static_cast<std::uint8_t>(b[7]);
   out.sequence = logfmt::get_le32(b.data() + 8);
@@ -124,6 +125,9 @@ HeaderKind parse_header(std::span<const std::byte> b, const Geometry& g, std::ui
   out.store_id = logfmt::get_le32(b.data() + 20);
   out.geometry = logfmt::get_le32(b.data() + 24);
   if (out.geometry != geometry_crc) return HeaderKind::foreign;
+  // A sector is never opened with a tail above its own sequence, and
+  // sequences stop well short of wrapping (FORMAT.md §2).
+  if (out.tail > out.sequence || out.sequence == 0 || out.sequence >= logfmt::max_sequence) return HeaderKind::garbage;
   return HeaderKind::valid;
 }
 
@@ -265,8 +269,11 @@ Task<Status> Store::mount_locked() noexcept {
         tail_ = std::max(tail_, h.sequence + 1);
     } else {
       // Remember blank headers as "erased?" candidates; an ERASED record in the
-      // live log confirms them during replay.
+      // live log confirms them during replay. A header that is neither blank
+      // nor valid is reported: a torn erase or open leaves one, and so does
+      // damage to a live sector, which nothing else can tell apart.
       info.state = static_cast<std::uint8_t>(k == HeaderKind::blank ? SectorState::erased : SectorState::garbage);
+      if (k == HeaderKind::garbage) ++counters_.damaged_sectors;
       info.sequence = 0;
     }
   }
@@ -299,6 +306,9 @@ Task<Status> Store::mount_locked() noexcept {
     window_address_ = none;
     if (!replayed) co_return replayed;
   }
+  // Every sector retired (or no header left standing): there is no head to
+  // continue from, so the image is damaged, not empty.
+  if (!have_head || sectors_[head_].sequence < tail_) co_return fail(Errc::corrupt);
   for (std::uint32_t s = 0; s < n; ++s) {
     SectorInfo& info = sectors_[s];
     if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence < tail_)
@@ -396,7 +406,10 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   info.used_bytes = good_end - header_size_;
   head_offset_ = good_end;
   // Torn or weak bytes after the last record: never program there again.
+  // (Only the head's flag matters for writing; every such tail is reported,
+  // since a damaged last record looks exactly like an interrupted write.)
   head_sealed_ = in_bad_region;
+  if (in_bad_region) ++counters_.torn_tails;
   co_return Status{};
 }
 
@@ -433,7 +446,9 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
   }
   if (rec.kind == logfmt::meta) {
     if (rec.key_size == logfmt::retire) {
-      tail_ = std::max(tail_, logfmt::get_le32(rec.meta.data()));
+      const std::uint32_t tail = logfmt::get_le32(rec.meta.data());
+      if (tail > sectors_[sector_of(rec.address)].sequence) co_return fail(Errc::corrupt);  // only older sectors
+      tail_ = std::max(tail_, tail);
       drop_retired_entries();
     } else if (rec.key_size == logfmt::erased) {
       const std::uint16_t s = logfmt::get_le16(rec.meta.data());

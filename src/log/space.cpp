@@ -63,6 +63,7 @@ Task<Status> Store::erase_sector(std::uint32_t sector, bool mark) noexcept {
   if (!st) co_return st;
   ++info.erase_count;
   info.state = erased_state;
+  info.vouched = 0;  // erased by this session: no need to look again
   info.sequence = 0;
   info.live_bytes = 0;
   info.used_bytes = 0;
@@ -98,6 +99,13 @@ Task<Status> Store::open_sector(bool for_gc) noexcept {
       pick = i;
   }
   if (pick == none) co_return fail(Errc::no_space);
+  if (sectors_[pick].state == erased_state && sectors_[pick].vouched) {
+    // Erased in an earlier session, on the log's word: check every byte
+    // before programming any (a flipped bit would make a unit unwritable).
+    auto blank = co_await check_tail_blank(pick, 0);
+    if (!blank && blank.error() != Errc::corrupt) co_return blank;
+    if (!blank) sectors_[pick].state = static_cast<std::uint8_t>(SectorState::garbage);
+  }
   if (sectors_[pick].state != erased_state) FERRITE_CO_TRY(co_await erase_sector(pick, false));
   co_return co_await open_sector_at(pick);
 }
@@ -236,11 +244,20 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
   // The marker only saves mount from reading the retired sector; the RETIRE
   // record above is what makes the retire durable, so a failure is harmless.
   std::array<std::byte, logfmt::marker_bytes> marker{};
+  // Never program a unit that is not erased (a damaged marker area): the
+  // marker is an optimisation, so it is simply left out then.
+  std::array<std::byte, Geometry::max_program_unit> area{};  // the marker's units, padding included
+  const std::span<std::byte> marker_area = std::span<std::byte>(area).first(header_size_ - marker_offset_);
+  FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(gc_victim_) + marker_offset_, marker_area));
+  bool marker_blank = true;
+  for (std::byte b : marker_area) marker_blank = marker_blank && b == geometry_.erased_byte();
   logfmt::put_le32(marker.data(), logfmt::marker_magic);
   logfmt::put_le32(marker.data() + 4, retire_marker_check(sectors_[gc_victim_].sequence));
-  const auto marked = co_await program_record(geometry_.sector_offset(gc_victim_) + marker_offset_, marker, {}, {},
-                                              header_size_ - marker_offset_);
-  if (!marked && marked.error() == Errc::power_lost) co_return fail(marked.error());
+  if (marker_blank) {
+    const auto marked = co_await program_record(geometry_.sector_offset(gc_victim_) + marker_offset_, marker, {}, {},
+                                                header_size_ - marker_offset_);
+    if (!marked && marked.error() == Errc::power_lost) co_return fail(marked.error());
+  }
   sectors_[gc_victim_].state = retired_state;
   sectors_[gc_victim_].live_bytes = 0;
   gc_victim_ = none;
