@@ -39,6 +39,7 @@ struct SectorInfo {
   std::uint32_t used_bytes = 0;   ///< bytes written after the header
   std::uint8_t state = 0;         ///< a SectorState
   std::uint8_t vouched = 0;       ///< mount: an ERASED record names this sector
+  std::uint8_t old_key = 0;       ///< sealed store: records sealed under the previous key
 };
 
 enum class SectorState : std::uint8_t { garbage = 0, erased, live, retired };
@@ -105,6 +106,10 @@ struct StoreConfig {
   /// scratch buffer of Store::scratch_needed() bytes.
   ValueCodec* codec = nullptr;
   std::span<std::byte> scratch{};
+  /// Key rotation: the codec of the key being replaced. Mount then opens
+  /// sectors still sealed under it, Store::reseal() moves everything under
+  /// `codec`; until reseal() has finished, mount needs both.
+  ValueCodec* previous_codec = nullptr;
 };
 
 /// Caller-owned memory for a store of up to Keys keys over Sectors sectors.
@@ -309,6 +314,17 @@ class Store {
 
   StoreStats stats() const noexcept;
 
+  /// Key rotation, the second half: re-seals every record still under the
+  /// previous key (StoreConfig::previous_codec) with the current one, by
+  /// collecting every sector sealed under the old key. Crash-safe: a power
+  /// cut leaves some sectors under each key, and a mount with both keys
+  /// continues; reseal() may simply be called again. Afterwards the previous
+  /// key is no longer needed. Errors: unsupported (plain store), no_space,
+  /// flash errors.
+  Task<Status> reseal() noexcept;
+  /// Sectors still sealed under the previous key.
+  std::uint32_t sectors_under_previous_key() const noexcept;
+
   // -- Atomic batches (the engine half of ferrite.txn) ----------------------
   // Batches travel as two byte logs built with BatchLog (below). A batch is
   // written as TXN records followed by one TXN_COMMIT record in a single
@@ -433,6 +449,10 @@ class Store {
   std::uint32_t payload_of(std::uint32_t sector) const noexcept;
   std::uint32_t full_size(std::uint32_t key_size, std::uint32_t value_size) const noexcept;
   std::uint32_t compact_size(std::uint32_t value_size) const noexcept;
+  /// Size of a META / TXN_COMMIT record with an n-byte value (sealed when the store is).
+  std::uint32_t meta_size(std::uint32_t n) const noexcept {
+    return full_size(0, codec_ ? static_cast<std::uint32_t>(codec_->sealed_size(n)) : n);
+  }
   std::uint32_t head_room() const noexcept;
   std::uint32_t free_payload() const noexcept;
   std::uint32_t oldest_live() const noexcept;
@@ -457,8 +477,15 @@ class Store {
   Flash flash_;
   Geometry geometry_;
   ValueCodec* codec_ = nullptr;
+  ValueCodec* previous_codec_ = nullptr;
   std::span<std::byte> scratch_;
   std::array<std::byte, crypto_block_size> crypto_block_{};
+  std::array<std::byte, crypto_block_size> previous_block_{};
+  bool have_previous_block_ = false;
+  ValueCodec* codec_for(std::uint32_t sector) const noexcept {
+    return sectors_[sector].old_key && previous_codec_ ? previous_codec_ : codec_;
+  }
+  Status new_crypto_block() noexcept;
   std::span<IndexEntry> index_;
   std::span<std::uint16_t> order_;
   std::span<SectorInfo> sectors_;

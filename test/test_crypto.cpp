@@ -428,3 +428,103 @@ TEST_CASE("a power cut at any write of a sealed, compressed store loses nothing 
   CHECK(tally.failures == 0);
   CHECK(tally.cases >= static_cast<std::size_t>(scale >= 1.0 ? 5000 : 500));
 }
+
+TEST_CASE("key rotation re-seals every record under the new key, and a power cut at any step loses nothing",
+          "[crypto][rotation][powerloss]") {
+  Sealer old_key;
+  CHECK(old_key.use_key(test_key(11)));
+  const auto g = rig::geometry(5, 4096, 4);
+  Rig setup(g, 64, true, false, 1, 256, &old_key);
+  REQUIRE(setup.format());
+  std::map<std::string, std::string> truth;
+  for (int i = 0; i < 400; ++i) {
+    const std::string k = "k" + std::to_string(i % 61), v = sensor_document(i).substr(0, 10 + i % 40);
+    const auto pst = setup.put(k, v);
+    if (!pst) {
+      const auto st = setup.store->stats();
+      std::fprintf(stderr, "put %d failed %s: live %u cap %u free %u sectors live %u free %u sealed %d\n", i,
+                   ferrite::name_of(pst.error()), st.live_bytes, st.capacity_bytes, st.free_bytes, st.live_sectors,
+                   st.free_sectors, st.head_sealed);
+      for (const auto& si : setup.store->sectors())
+        std::fprintf(stderr, "  seq %u state %u used %u live %u\n", si.sequence, si.state, si.used_bytes, si.live_bytes);
+      break;
+    }
+    CHECK(setup.get(k) == v);
+    truth[k] = v;
+  }
+  const std::vector<std::byte> image(setup.sim.image().begin(), setup.sim.image().end());
+  auto all_read = [&](Rig& r) {
+    std::size_t bad = 0;
+    for (auto& [k, v] : truth) bad += r.get(k) != v;
+    return bad;
+  };
+  // The uncut rotation: how many program/erase steps it takes.
+  std::uint64_t steps = 0;
+  {
+    Sealer new_key;
+    CHECK(new_key.use_key(test_key(12)));
+    Rig r(g, 64, true, false, 1, 256, &new_key);
+    r.config.previous_codec = &old_key;
+    r.store.emplace(r.flash, r.config);
+    r.sim.load_image(image);
+    REQUIRE(r.mount());
+    CHECK(r.store->sectors_under_previous_key() > 0);
+    const auto base = r.sim.mutating_ops();
+    CHECK(ferrite::sync_wait(r.store->reseal()));
+    steps = r.sim.mutating_ops() - base;
+    CHECK(r.store->sectors_under_previous_key() == 0);
+    CHECK(all_read(r) == 0);
+    // Done: the new key alone opens it, the old one no longer does.
+    Rig only_new(g, 64, true, false, 1, 256, &new_key);
+    only_new.sim.load_image(r.sim.image());
+    REQUIRE(only_new.mount());
+    CHECK(all_read(only_new) == 0);
+    Rig only_old(g, 64, true, false, 1, 256, &old_key);
+    only_old.sim.load_image(r.sim.image());
+    CHECK(only_old.mount().error() == Errc::wrong_key);
+  }
+  CHECK(steps > 10);
+  std::size_t cases = 0, failures = 0;
+  for (std::uint64_t k = 0; k < steps; ++k) {
+    Sealer new_key;
+    CHECK(new_key.use_key(test_key(12)));
+    Rig r(g, 64, true, false, 100 + k, 256, &new_key);
+    r.config.previous_codec = &old_key;
+    r.store.emplace(r.flash, r.config);
+    r.sim.load_image(image);
+    REQUIRE(r.mount());
+    r.sim.cut_power_at(r.sim.mutating_ops() + k);
+    const auto cut = ferrite::sync_wait(r.store->reseal());
+    ++cases;
+    std::string failure;
+    if (cut) failure = "the cut did not land";
+    r.reboot();
+    if (failure.empty() && !r.mount()) failure = "mount with both keys failed";
+    if (failure.empty() && all_read(r) != 0) failure = "a value changed after the cut";
+    if (failure.empty()) {
+      const auto again = ferrite::sync_wait(r.store->reseal());
+      if (!again) {
+        failure = std::string("reseal did not finish after the cut: ") + ferrite::name_of(again.error());
+        for (const auto& si : r.store->sectors())
+          std::fprintf(stderr, "  sector seq %u state %u old %u used %u live %u\n", si.sequence, si.state, si.old_key,
+                       si.used_bytes, si.live_bytes);
+        const auto st = r.store->stats();
+        std::fprintf(stderr, "  live %u capacity %u free %u sealed %d\n", st.live_bytes, st.capacity_bytes, st.free_bytes,
+                     st.head_sealed);
+      }
+    }
+    if (failure.empty()) {
+      Rig only_new(g, 64, true, false, 1, 256, &new_key);
+      only_new.sim.load_image(r.sim.image());
+      if (!only_new.mount()) failure = "the new key alone does not open the finished rotation";
+      else if (all_read(only_new) != 0) failure = "a value changed after the rotation";
+    }
+    if (!failure.empty()) {
+      ++failures;
+      if (failures < 5) std::fprintf(stderr, "rotation cut %llu: %s\n", static_cast<unsigned long long>(k), failure.c_str());
+    }
+  }
+  std::printf("campaign powerloss-rotate: %zu cases, %zu failures\n", cases, failures);
+  std::fflush(stdout);
+  CHECK(failures == 0);
+}

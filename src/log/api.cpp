@@ -68,7 +68,7 @@ Task<Result<std::size_t>> Store::open_value(const IndexEntry& e, std::span<const
   if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) co_return fail(Errc::not_found);
   std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
   const std::size_t n = build_ad(ad, sectors_[sector].sequence, offset, w, key);
-  auto plain = codec_->open(std::span<const std::byte>(ad).first(n), sealed);
+  auto plain = codec_for(sector)->open(std::span<const std::byte>(ad).first(n), sealed);
   if (!plain) co_return fail(Errc::corrupt);
   co_return *plain;
 }

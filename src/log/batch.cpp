@@ -98,7 +98,7 @@ Result<std::uint32_t> Store::stored_size_of(bool erase, std::span<const std::byt
 
 std::uint32_t Store::max_batch_bytes() const noexcept {
   const std::uint32_t payload = geometry_.smallest_sector() - header_size_;
-  return payload > slack_ + full_size(0, 8) ? payload - slack_ - full_size(0, 8) : 0;
+  return payload > slack_ + meta_size(8) ? payload - slack_ - meta_size(8) : 0;
 }
 
 Task<Status> Store::validate_reads(std::span<const std::byte> reads) noexcept {
@@ -148,7 +148,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   if (!indexed()) co_return fail(Errc::unsupported);
   FERRITE_CO_TRY(co_await validate_reads(reads));
   // Plan: sizes, limits, index room, live bytes. Nothing is written yet.
-  std::uint32_t total = full_size(0, 8), count = 0, new_keys = 0;
+  std::uint32_t total = meta_size(8), count = 0, new_keys = 0;
   std::uint32_t live_after = live_total_;
   std::size_t cursor = 0;
   BatchLog::Entry e;
@@ -171,8 +171,6 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   if (malformed) co_return fail(Errc::invalid_argument);
   if (count == 0) co_return Status{};
   if (total > max_batch_bytes()) co_return fail(Errc::too_large);
-  if (codec_ && full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(8))) > full_size(0, 8))
-    total += full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(8))) - full_size(0, 8);
   if (key_count_ + new_keys > index_.size()) co_return fail(Errc::no_memory);
   FERRITE_CO_TRY(co_await ensure_room(total, live_after));
   if (head_sealed_ || head_room() < total) co_return fail(Errc::no_space);

@@ -39,6 +39,7 @@ Store::Store(Flash flash, StoreConfig config) noexcept
     : flash_(flash),
       geometry_(flash.geometry()),
       codec_(config.codec),
+      previous_codec_(config.codec ? config.previous_codec : nullptr),
       scratch_(config.scratch),
       index_(config.index),
       order_(config.order),
@@ -89,6 +90,7 @@ void Store::reset_state() noexcept {
   next_sequence_ = 1;
   gc_victim_ = none;
   order_valid_ = false;
+  have_previous_block_ = false;
   slots_used_ = {};
   counters_ = StoreStats{};
   for (SectorInfo& s : sectors_) s = SectorInfo{};
@@ -155,12 +157,7 @@ Task<Status> Store::format(FormatOptions options) noexcept {
     if (s.erase_count == 0) s.erase_count = top_erase;
   store_id_ = options.store_id != 0 ? options.store_id : top_id + 1;
   if (store_id_ == 0) store_id_ = 1;
-  if (codec_) {
-    crypto_block_ = {};
-    FERRITE_CO_TRY(codec_->create_block(std::span<std::byte>(crypto_block_).first(crypto_block_size - 4)));
-    logfmt::put_le32(crypto_block_.data() + crypto_block_size - 4,
-                     crc32c(std::span<const std::byte>(crypto_block_).first(crypto_block_size - 4)));
-  }
+  if (codec_) FERRITE_CO_TRY(new_crypto_block());
   next_sequence_ = top_sequence + 1;
   tail_ = next_sequence_;
   for (SectorInfo& s : sectors_) s.state = static_cast<std::uint8_t>(SectorState::garbage);
@@ -173,6 +170,14 @@ Task<Status> Store::format(FormatOptions options) noexcept {
     co_return st;
   }
   co_return Status{};
+}
+
+Status Store::new_crypto_block() noexcept {
+  crypto_block_ = {};
+  FERRITE_TRY(codec_->create_block(std::span<std::byte>(crypto_block_).first(crypto_block_size - 4)));
+  logfmt::put_le32(crypto_block_.data() + crypto_block_size - 4,
+                   crc32c(std::span<const std::byte>(crypto_block_).first(crypto_block_size - 4)));
+  return {};
 }
 
 Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
@@ -198,6 +203,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
       codec_ ? std::span<const std::byte>(crypto_block_) : std::span<const std::byte>{};
   FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, block, {}, marker_offset_));
   info.state = static_cast<std::uint8_t>(SectorState::live);
+  info.old_key = 0;
   info.sequence = next_sequence_++;
   info.live_bytes = 0;
   info.used_bytes = 0;
@@ -247,7 +253,15 @@ Task<Status> Store::mount_locked() noexcept {
   if (codec_) {
     const std::span<const std::byte> body = std::span<const std::byte>(crypto_block_).first(crypto_block_size - 4);
     if (crc32c(body) != logfmt::get_le32(crypto_block_.data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
-    FERRITE_CO_TRY(codec_->load_block(body));
+    if (auto loaded = codec_->load_block(body); !loaded) {
+      if (loaded.error() != Errc::wrong_key || !previous_codec_) co_return loaded;
+      // The newest sector is still under the previous key: a rotation
+      // starts here; sectors opened from now on carry a new block.
+      FERRITE_CO_TRY(previous_codec_->load_block(body));
+      previous_block_ = crypto_block_;
+      have_previous_block_ = true;
+      FERRITE_CO_TRY(new_crypto_block());
+    }
   }
   // Pass 2: classify against that store.
   for (std::uint32_t s = 0; s < n; ++s) {
@@ -261,6 +275,21 @@ Task<Status> Store::mount_locked() noexcept {
       info.state = static_cast<std::uint8_t>(SectorState::live);
       tail_ = std::max(tail_, h.tail);
       known_erase_max = std::max(known_erase_max, h.erase_count);
+      if (codec_) {
+        // Which key sealed this sector: the current one, or the one being rotated out.
+        const std::span<const std::byte> block(raw.data() + logfmt::header_bytes, crypto_block_size);
+        const bool current = std::memcmp(block.data(), crypto_block_.data(), crypto_block_size) == 0;
+        if (!current && !have_previous_block_ && previous_codec_) {
+          const auto body = block.first(crypto_block_size - 4);
+          if (crc32c(body) != logfmt::get_le32(block.data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
+          FERRITE_CO_TRY(previous_codec_->load_block(body));
+          std::memcpy(previous_block_.data(), block.data(), crypto_block_size);
+          have_previous_block_ = true;
+        }
+        if (!current && have_previous_block_ && std::memcmp(block.data(), previous_block_.data(), crypto_block_size) != 0)
+          co_return fail(Errc::wrong_key);  // a third key: rotations must finish one at a time
+        info.old_key = current ? 0 : 1;
+      }
       // A retire marker says this sector and every older one are retired,
       // without reading the log (FORMAT.md §2.1).
       FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s) + marker_offset_, marker));
@@ -279,6 +308,7 @@ Task<Status> Store::mount_locked() noexcept {
   }
   for (SectorInfo& info : sectors_)
     if (info.state != static_cast<std::uint8_t>(SectorState::live)) info.erase_count = known_erase_max;
+
   // Pass 3: replay live sectors in sequence order. A blank-header sector only
   // stays "erased" when the log vouches for it.
   std::uint32_t last = 0;
@@ -309,6 +339,13 @@ Task<Status> Store::mount_locked() noexcept {
   // Every sector retired (or no header left standing): there is no head to
   // continue from, so the image is damaged, not empty.
   if (!have_head || sectors_[head_].sequence < tail_) co_return fail(Errc::corrupt);
+  // Sectors under another key need it only while they are live: those a
+  // finished rotation retired (by marker or by a RETIRE met in the replay)
+  // are never read again.
+  for (const SectorInfo& info : sectors_)
+    if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence >= tail_ && info.old_key &&
+        !have_previous_block_)
+      co_return fail(Errc::wrong_key);
   for (std::uint32_t s = 0; s < n; ++s) {
     SectorInfo& info = sectors_[s];
     if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence < tail_)
@@ -317,6 +354,9 @@ Task<Status> Store::mount_locked() noexcept {
       info.state = static_cast<std::uint8_t>(SectorState::garbage);
   }
   next_sequence_ = sectors_[head_].sequence + 1;
+  // During a key rotation nothing new may be sealed into a sector whose
+  // header names the old key: new writes start a new-key sector.
+  if (codec_ && sectors_[head_].old_key) head_sealed_ = true;
   // Live bytes per sector: what GC must copy when that sector is retired.
   live_total_ = 0;
   for (std::size_t i = 0; i < key_count_; ++i) {

@@ -136,7 +136,8 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
     std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
     const std::size_t n =
         build_ad(ad, sequence, offset, w, std::span<const std::byte>(rec.key.data(), key_size));
-    auto plain = codec_->open(std::span<const std::byte>(ad).first(n), std::span<std::byte>(rec.meta.data(), rec.value_size));
+    auto plain = codec_for(sector)->open(std::span<const std::byte>(ad).first(n),
+                                         std::span<std::byte>(rec.meta.data(), rec.value_size));
     if (!plain) co_return fail(Errc::corrupt);
     const std::size_t want = rec.kind == logfmt::txn_commit ? 8 : rec.kind == logfmt::meta ? *plain : 0;
     if (*plain != want) co_return fail(Errc::corrupt);

@@ -73,7 +73,7 @@ Task<Status> Store::erase_sector(std::uint32_t sector, bool mark) noexcept {
     std::array<std::byte, 8> value{};
     logfmt::put_le16(value.data(), static_cast<std::uint16_t>(sector));
     logfmt::put_le32(value.data() + 4, info.erase_count);
-    if (head_room() >= full_size(0, 8) + slack_) {
+    if (head_room() >= meta_size(8) + slack_) {
       auto at = co_await append(logfmt::meta, 0, {}, value, false, 0, logfmt::erased);
       if (!at && at.error() == Errc::power_lost) co_return fail(at.error());
     }
@@ -238,7 +238,19 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
   std::array<std::byte, 4> tail{};
   const std::uint32_t new_tail = sectors_[gc_victim_].sequence + 1;
   logfmt::put_le32(tail.data(), new_tail);
-  if (head_sealed_ || head_room() < full_size(0, 4)) FERRITE_CO_TRY(co_await open_sector(true));
+  if ((head_sealed_ || head_room() < meta_size(4)) && free_sector_count() == 0) {
+    // No room for the RETIRE record and no sector to open (a head sealed by
+    // a cut right after it was opened). The victim holds nothing live, and
+    // nothing older than it exists: erasing it outright loses nothing, and a
+    // cut during that erase only leaves superseded records to replay.
+    const std::uint32_t victim = gc_victim_;
+    tail_ = std::max(tail_, new_tail);
+    gc_victim_ = none;
+    FERRITE_CO_TRY(co_await erase_sector(victim, false));
+    ++counters_.gc_runs;
+    co_return copied;
+  }
+  if (head_sealed_ || head_room() < meta_size(4)) FERRITE_CO_TRY(co_await open_sector(true));
   FERRITE_CO_TRY(co_await append(logfmt::meta, 0, {}, tail, false, 0, logfmt::retire));
   tail_ = std::max(tail_, new_tail);
   // The marker only saves mount from reading the retired sector; the RETIRE
@@ -318,8 +330,31 @@ Task<void> Store::retire_if_empty() noexcept {
   // retire it at once: mount then never has to read it again. The write it
   // follows is already durable, so a failure here only postpones the retire.
   if (gc_victim_ == none || !indexed() || sectors_[gc_victim_].live_bytes != 0) co_return;
-  if (head_sealed_ || head_room() < full_size(0, 4)) co_return;
+  if (head_sealed_ || head_room() < meta_size(4)) co_return;
   (void)co_await gc_step(0);
+}
+
+std::uint32_t Store::sectors_under_previous_key() const noexcept {
+  std::uint32_t n = 0;
+  for (const SectorInfo& s : sectors_) n += s.state == live_state && s.old_key;
+  return n;
+}
+
+Task<Status> Store::reseal() noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  if (!codec_) co_return fail(Errc::unsupported);
+  // Old-key sectors are older than every sector opened under the new key,
+  // so collecting the oldest sector until none is left moves them all.
+  for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
+    if (gc_victim_ != none) {
+      FERRITE_CO_TRY(co_await gc_step(0xFFFFFFFFu));
+      continue;
+    }
+    if (sectors_under_previous_key() == 0) co_return Status{};
+    FERRITE_CO_TRY(co_await start_gc());
+  }
+  co_return fail(Errc::no_space);
 }
 
 Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_live_total) noexcept {
