@@ -71,6 +71,15 @@ class Sealer final : public ValueCodec {
   static Result<std::vector<std::byte>> train_dictionary(const std::vector<std::vector<std::byte>>& samples,
                                                          std::size_t capacity) noexcept;
 
+  /// The key under which store_dictionary() keeps the dictionary.
+  static constexpr std::string_view dictionary_key = "\xff" "ferrite/zstd-dictionary";
+  /// Keeps `dictionary` in the store (itself stored without the dictionary)
+  /// and starts using it. Errors: those of use_dictionary and Store::put.
+  Task<Status> store_dictionary(Store& store, std::span<const std::byte> dictionary) noexcept;
+  /// After mount: loads the dictionary the store keeps, if any (not_found
+  /// otherwise). Values compressed with it need it to be read.
+  Task<Status> load_dictionary(Store& store) noexcept;
+
   const SealStats& stats() const noexcept { return stats_; }
   CipherSuite suite() const noexcept { return suite_; }
 

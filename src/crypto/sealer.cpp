@@ -108,6 +108,27 @@ Status Sealer::use_dictionary(std::span<const std::byte> dictionary) noexcept {
   return {};
 }
 
+Task<Status> Sealer::store_dictionary(Store& store, std::span<const std::byte> dictionary) noexcept {
+  if (dictionary.size() < 8 || ZDICT_getDictID(dictionary.data(), dictionary.size()) == 0)
+    co_return fail(Errc::invalid_argument);
+  // The dictionary itself must be readable before it is loaded: frame it
+  // without one.
+  std::vector<std::byte> saved;
+  saved.swap(dictionary_);
+  const std::uint32_t saved_id = std::exchange(dictionary_id_, 0u);
+  auto st = co_await store.put(as_bytes(dictionary_key), dictionary);
+  dictionary_.swap(saved);
+  dictionary_id_ = saved_id;
+  if (!st) co_return st;
+  co_return use_dictionary(dictionary);
+}
+
+Task<Status> Sealer::load_dictionary(Store& store) noexcept {
+  std::vector<std::byte> dictionary;
+  if (auto st = co_await store.get_into(as_bytes(dictionary_key), dictionary); !st) co_return st;
+  co_return use_dictionary(dictionary);
+}
+
 Result<std::vector<std::byte>> Sealer::train_dictionary(const std::vector<std::vector<std::byte>>& samples,
                                                         std::size_t capacity) noexcept {
   std::vector<std::byte> joined;
