@@ -378,6 +378,8 @@ class Store {
   };
   Task<Result<TxnScan>> replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   Task<Status> validate_reads(std::span<const std::byte> reads) noexcept;
+  Task<Result<Located>> locate_after_validation(std::span<const std::byte> name,
+                                                std::span<const std::byte> reads) noexcept;
   Result<std::uint32_t> stored_size_of(bool erase, std::span<const std::byte> value) noexcept;
   Task<Result<bool>> read_record_blank_after(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   void drop_retired_entries() noexcept;
@@ -471,6 +473,8 @@ class Store {
   std::size_t build_ad(std::span<std::byte> out, std::uint32_t sequence, std::uint32_t offset, std::uint32_t w,
                        std::span<const std::byte> key) const noexcept;
   Task<Result<std::size_t>> open_value(const IndexEntry& e, std::span<const std::byte> key) noexcept;
+  Task<Result<std::uint32_t>> read_full_record(const IndexEntry& e, std::span<const std::byte> key,
+                                               std::span<std::byte> value) noexcept;
   std::span<std::byte> scratch_a() noexcept { return scratch_.first(scratch_.size() / 2); }
   std::span<std::byte> scratch_b() noexcept { return scratch_.subspan(scratch_.size() / 2); }
 

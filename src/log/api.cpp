@@ -43,18 +43,17 @@ Store::KeyBuf Store::stored_key(std::span<const std::byte> name) noexcept {
   return k;
 }
 
-Task<Result<std::size_t>> Store::open_value(const IndexEntry& e, std::span<const std::byte> key) noexcept {
-  // A sealed full record: read it into scratch A, check the checksum and the
-  // header, then authenticate and decrypt in place. Returns the frame size.
-  const std::span<std::byte> a = scratch_a();
-  if (e.value_size > a.size() || e.location != e.binding) co_return fail(Errc::corrupt);
+Task<Result<std::uint32_t>> Store::read_full_record(const IndexEntry& e, std::span<const std::byte> key,
+                                                    std::span<std::byte> value) noexcept {
+  // The latest full record of `e`, its value into `value`: header, checksum
+  // (position, header, key, value) and key name must all agree. Returns the
+  // header word. Errors: corrupt, not_found (another key with this hash).
   const std::uint32_t sector = sector_of(e.location);
   const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
   std::array<std::byte, logfmt::full_head + max_key_size> head{};
   const std::span<std::byte> head_and_key = std::span<std::byte>(head).first(logfmt::full_head + e.key_size);
-  const std::span<std::byte> sealed = a.first(e.value_size);
   FERRITE_CO_TRY(co_await flash_.read(e.location, head_and_key));
-  FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::full_head + e.key_size, sealed));
+  FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::full_head + e.key_size, value));
   const std::uint32_t w = logfmt::get_le32(head.data());
   const std::uint8_t kind = logfmt::kind_of(w);
   if ((w & 0x80u) == 0 || (kind != logfmt::put && kind != logfmt::txn_put) || logfmt::value_size_of(w) != e.value_size ||
@@ -63,11 +62,22 @@ Task<Result<std::size_t>> Store::open_value(const IndexEntry& e, std::span<const
   std::uint32_t crc = logfmt::position_crc(sectors_[sector].sequence, offset, 0);
   crc = crc32c(std::span<const std::byte>(head).first(4), crc);
   crc = crc32c(head_and_key.subspan(logfmt::full_head), crc);
-  crc = crc32c(sealed, crc);
+  crc = crc32c(value, crc);
   if (crc != logfmt::get_le32(head.data() + 4)) co_return fail(Errc::corrupt);
   if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) co_return fail(Errc::not_found);
+  co_return w;
+}
+
+Task<Result<std::size_t>> Store::open_value(const IndexEntry& e, std::span<const std::byte> key) noexcept {
+  // A sealed full record: read it into scratch A, then authenticate and
+  // decrypt in place. Returns the frame size.
+  const std::span<std::byte> a = scratch_a();
+  if (e.value_size > a.size() || e.location != e.binding) co_return fail(Errc::corrupt);
+  const std::span<std::byte> sealed = a.first(e.value_size);
+  FERRITE_CO_TRY_ASSIGN(const std::uint32_t w, co_await read_full_record(e, key, sealed));
+  const std::uint32_t sector = sector_of(e.location);
   std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
-  const std::size_t n = build_ad(ad, sectors_[sector].sequence, offset, w, key);
+  const std::size_t n = build_ad(ad, sectors_[sector].sequence, e.location - geometry_.sector_offset(sector), w, key);
   auto plain = codec_for(sector)->open(std::span<const std::byte>(ad).first(n), sealed);
   if (!plain) co_return fail(Errc::corrupt);
   co_return *plain;
@@ -101,21 +111,7 @@ Task<Result<std::size_t>> Store::read_value(const IndexEntry& e, std::span<const
     if ((crc & 0xFFFFFFu) != (logfmt::get_le32(head.data()) >> 8)) co_return fail(Errc::corrupt);
     co_return std::size_t{e.value_size};
   }
-  std::array<std::byte, logfmt::full_head + max_key_size> head{};
-  const std::span<std::byte> head_and_key = std::span<std::byte>(head).first(logfmt::full_head + e.key_size);
-  FERRITE_CO_TRY(co_await flash_.read(e.location, head_and_key));
-  FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::full_head + e.key_size, value));
-  const std::uint32_t w = logfmt::get_le32(head.data());
-  const std::uint8_t kind = logfmt::kind_of(w);
-  if ((w & 0x80u) == 0 || (kind != logfmt::put && kind != logfmt::txn_put) || logfmt::value_size_of(w) != e.value_size ||
-      logfmt::key_field_of(w) + 1u != e.key_size)
-    co_return fail(Errc::corrupt);
-  std::uint32_t crc = logfmt::position_crc(sequence, offset, 0);
-  crc = crc32c(std::span<const std::byte>(head).first(4), crc);
-  crc = crc32c(head_and_key.subspan(logfmt::full_head), crc);
-  crc = crc32c(value, crc);
-  if (crc != logfmt::get_le32(head.data() + 4)) co_return fail(Errc::corrupt);
-  if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) co_return fail(Errc::not_found);
+  FERRITE_CO_TRY(co_await read_full_record(e, key, value));
   co_return std::size_t{e.value_size};
 }
 

@@ -115,30 +115,31 @@ Task<Status> Store::validate_reads(std::span<const std::byte> reads) noexcept {
   co_return Status{};
 }
 
-Task<Result<std::uint32_t>> Store::version_of(std::span<const std::byte> name, std::span<const std::byte> reads) noexcept {
-  auto guard = co_await mutex_.lock();
+Task<Result<Store::Located>> Store::locate_after_validation(std::span<const std::byte> name,
+                                                            std::span<const std::byte> reads) noexcept {
+  // The shared start of version_of and read_versioned (mutex already held).
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (!indexed()) co_return fail(Errc::unsupported);
   if (name.empty()) co_return fail(Errc::invalid_argument);
   if (name.size() > max_key_size) co_return fail(Errc::too_large);
   FERRITE_CO_TRY(co_await validate_reads(reads));
   const KeyBuf key = stored_key(name);
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
+  co_return co_await locate(key.view(), crc32c(key.view()));
+}
+
+Task<Result<std::uint32_t>> Store::version_of(std::span<const std::byte> name, std::span<const std::byte> reads) noexcept {
+  auto guard = co_await mutex_.lock();
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate_after_validation(name, reads));
   co_return found.found ? found.entry.location : no_version;
 }
 
 Task<Result<std::size_t>> Store::read_versioned(std::span<const std::byte> name, std::span<std::byte> out,
                                                 std::span<const std::byte> reads, std::uint32_t& version) noexcept {
   auto guard = co_await mutex_.lock();
-  if (!mounted_) co_return fail(Errc::not_mounted);
-  if (!indexed()) co_return fail(Errc::unsupported);
-  if (name.empty()) co_return fail(Errc::invalid_argument);
-  if (name.size() > max_key_size) co_return fail(Errc::too_large);
-  FERRITE_CO_TRY(co_await validate_reads(reads));
-  const KeyBuf key = stored_key(name);
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
+  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate_after_validation(name, reads));
   version = found.found ? found.entry.location : no_version;
   if (!found.found) co_return fail(Errc::not_found);
+  const KeyBuf key = stored_key(name);
   co_return co_await read_value(found.entry, key.view(), out);
 }
 
