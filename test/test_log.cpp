@@ -383,3 +383,19 @@ TEST_CASE("a corrupted record is reported, never returned, and the rest stays re
   for (int i = 0; i < 10; ++i)
     if (i != 3) CHECK(r.get("key" + std::to_string(i)) == "value-" + std::to_string(i));
 }
+
+TEST_CASE("an index-less store built from StoreMemory<0, N> updates and erases keys", "[log]") {
+  ferrite::sim::SimFlash sim(rig::geometry(2, 4096, 4));
+  ferrite::Flash flash(sim);
+  ferrite::StoreMemory<0, 2> memory;  // no index storage at all
+  ferrite::Store store(flash, memory.config());
+  CHECK(ferrite::sync_wait(store.format()));
+  CHECK(ferrite::sync_wait(store.put("k", "1")));
+  CHECK(ferrite::sync_wait(store.put("k", "22")));
+  CHECK(ferrite::sync_wait(store.put("k", "22")));
+  std::string v;
+  CHECK(ferrite::sync_wait(store.get_string("k", v)));
+  CHECK(v == "22");
+  CHECK(ferrite::sync_wait(store.erase("k")));
+  CHECK(ferrite::sync_wait(store.get_string("k", v)).error() == Errc::not_found);
+}
