@@ -479,7 +479,7 @@ class Store {
   std::span<std::byte> scratch_b() noexcept { return scratch_.subspan(scratch_.size() / 2); }
 
   Flash flash_;
-  Geometry geometry_;
+  const Geometry& geometry_;         // the Flash view's own: one copy per store
   ValueCodec* codec_ = nullptr;
   ValueCodec* previous_codec_ = nullptr;
   std::span<std::byte> scratch_;

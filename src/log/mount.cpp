@@ -37,7 +37,7 @@ enum class HeaderKind : std::uint8_t { valid, blank, garbage, foreign };
 
 Store::Store(Flash flash, StoreConfig config) noexcept
     : flash_(flash),
-      geometry_(flash.geometry()),
+      geometry_(flash_.geometry()),
       codec_(config.codec),
       previous_codec_(config.codec ? config.previous_codec : nullptr),
       scratch_(config.scratch),
