@@ -414,7 +414,7 @@ class Store {
 
   // space and garbage collection
   Task<Status> ensure_room(std::uint32_t record_size, std::uint32_t new_live_bytes) noexcept;
-  Task<Status> open_sector(bool for_gc) noexcept;
+  Task<Status> open_sector() noexcept;
   Task<Status> erase_sector(std::uint32_t sector, bool mark) noexcept;
   Task<Status> start_gc() noexcept;
   Task<void> retire_if_empty() noexcept;

@@ -494,7 +494,6 @@ Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {
       offset = location - geometry_.sector_offset(sector);
     }
     if (sector == none) break;
-    bool advanced = false;
     while (sector != none) {
       const std::uint32_t end = header_size_ + sectors_[sector].used_bytes;
       while (offset < end) {
@@ -529,9 +528,7 @@ Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {
       }
       sector = next;
       offset = header_size_;
-      advanced = true;
     }
-    (void)advanced;
     break;
   }
   c.started_ = true;

@@ -230,7 +230,7 @@ Task<Result<std::uint32_t>> Store::write_record(std::uint8_t kind, std::uint8_t 
   // may only take a free sector, not collect one.
   if (codec_) {
     if (free_sector_count() <= 1) co_return at;
-    FERRITE_CO_TRY(co_await open_sector(false));
+    FERRITE_CO_TRY(co_await open_sector());
   } else {
     const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size()));
     FERRITE_CO_TRY(co_await ensure_room(size, live_total_));

@@ -81,8 +81,7 @@ Task<Status> Store::erase_sector(std::uint32_t sector, bool mark) noexcept {
   co_return Status{};
 }
 
-Task<Status> Store::open_sector(bool for_gc) noexcept {
-  (void)for_gc;
+Task<Status> Store::open_sector() noexcept {
   // Wear levelling: the free sector with the fewest erases, preferring one
   // that is already erased when counts tie.
   std::uint32_t pick = none;
@@ -116,7 +115,7 @@ Task<Status> Store::start_gc() noexcept {
   if (victim == head_) {
     // Collecting the head itself (two-sector stores): move to a fresh head first.
     if (free_sector_count() == 0) co_return fail(Errc::no_space);
-    FERRITE_CO_TRY(co_await open_sector(true));
+    FERRITE_CO_TRY(co_await open_sector());
   }
   gc_victim_ = victim;
   co_return Status{};
@@ -150,7 +149,7 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   const std::uint32_t value_from =
       e.location + (source->compact ? logfmt::compact_head : logfmt::full_head + e.key_size);
   const std::uint32_t size = full_size(e.key_size, e.value_size);
-  if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector(true));
+  if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector());
   const std::uint32_t sequence = sectors_[head_].sequence;
   const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
   std::array<std::byte, logfmt::full_head> head{};
@@ -197,7 +196,7 @@ Task<Status> Store::copy_sealed_entry(std::size_t position, std::span<const std:
     index_remove(position);
     co_return Status{};
   }
-  if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector(true));
+  if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector());
   FERRITE_CO_TRY_ASSIGN(const std::uint32_t at,
                         co_await append(logfmt::put, 0, key, scratch_a().first(*framed), false, e.hash, 0));
   ++counters_.records_copied;
@@ -250,7 +249,7 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
     ++counters_.gc_runs;
     co_return copied;
   }
-  if (head_sealed_ || head_room() < meta_size(4)) FERRITE_CO_TRY(co_await open_sector(true));
+  if (head_sealed_ || head_room() < meta_size(4)) FERRITE_CO_TRY(co_await open_sector());
   FERRITE_CO_TRY(co_await append(logfmt::meta, 0, {}, tail, false, 0, logfmt::retire));
   tail_ = std::max(tail_, new_tail);
   // The marker only saves mount from reading the retired sector; the RETIRE
@@ -280,7 +279,6 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
 Task<Result<bool>> Store::gc_index_less_step() noexcept {
   // Copy the first record of the victim that is still the latest for its key.
   const std::uint32_t victim = gc_victim_;
-  const std::uint32_t base = geometry_.sector_offset(victim);
   const std::uint32_t end = header_size_ + sectors_[victim].used_bytes;
   std::uint32_t offset = gc_cursor_ < header_size_ ? header_size_ : gc_cursor_;
   while (offset < end) {
@@ -297,7 +295,7 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
     if (!latest) co_return fail(latest.error());
     if (!latest->found || latest->entry.location != rec->address) continue;
     const std::uint32_t size = full_size(rec->key_size, rec->value_size);
-    if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector(true));
+    if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector());
     const std::uint32_t value_from = rec->address + logfmt::full_head + rec->key_size;
     const std::uint32_t sequence = sectors_[head_].sequence;
     const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
@@ -320,7 +318,6 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
     gc_cursor_ = offset;
     co_return true;
   }
-  (void)base;
   gc_cursor_ = 0;
   co_return false;
 }
@@ -373,7 +370,7 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
     }
     if (!head_sealed_ && head_room() >= record_size) co_return Status{};
     if (free_sector_count() > 1) {
-      FERRITE_CO_TRY(co_await open_sector(false));
+      FERRITE_CO_TRY(co_await open_sector());
       continue;
     }
     FERRITE_CO_TRY(co_await start_gc());
@@ -394,15 +391,11 @@ Task<Result<MaintenanceReport>> Store::maintain(MaintenanceBudget budget) noexce
   for (std::uint32_t i = 0; i < sectors_.size(); ++i)
     if (sectors_[i].state != live_state && sectors_[i].state != erased_state && i != gc_victim_) unerased = i;
   if (gc_victim_ != none) {
-    const std::uint32_t victim = gc_victim_;
     FERRITE_CO_TRY_ASSIGN(report.records_copied, co_await gc_step(budget.max_records));
-    if (gc_victim_ == none) {
-      report.sectors_retired = 1;
-      (void)victim;
-    }
-  } else if (gc_due && (budget.allow_erase || free_sectors == 0 ||
-                        sectors_[oldest_live()].state == live_state)) {
-    // Starting a collection may open a sector; only erase if allowed.
+    if (gc_victim_ == none) report.sectors_retired = 1;
+  } else if (gc_due) {
+    // Collecting the head opens a sector first: only when that needs no
+    // erase, or erasing is allowed.
     bool have_erased = false;
     for (const SectorInfo& s : sectors_) have_erased = have_erased || s.state == erased_state;
     if (oldest_live() != head_ || have_erased || budget.allow_erase) {
