@@ -516,6 +516,7 @@ class Store {
   bool order_valid_ = false;
   std::uint32_t last_crc_ = 0;       // stored crc of the last record appended
   std::uint32_t write_count_ = 0;
+  std::uint32_t index_epoch_ = 0;    // bumped when index positions shift (insert, remove)
   std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
   std::array<std::uint32_t, 4> slots_used_{};
   StoreStats counters_{};

@@ -249,6 +249,7 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
   FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, hash));
+  const std::uint32_t epoch_at_lookup = index_epoch_;
   if (found.found) {
     FERRITE_CO_TRY_ASSIGN(const bool same, co_await stored_value_equals(found.entry, key, value));
     if (same) {
@@ -277,12 +278,19 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   }
   // Decided only now: collection may have moved the head, the binding, or
   // (for a corrupted source) dropped the entry.
+  // Positions only shift when an entry is inserted or removed; otherwise
+  // the entry is where it was (its content refreshed), no second lookup.
   Located cur = found;
   if (indexed() && found.found) {
-    auto again = co_await locate(key, hash);
-    if (!again) co_return fail(again.error());
-    cur = *again;
+    if (index_epoch_ == epoch_at_lookup) {
+      cur.entry = index_[cur.position];
+    } else {
+      auto again = co_await locate(key, hash);
+      if (!again) co_return fail(again.error());
+      cur = *again;
+    }
   }
+  const std::uint32_t epoch_before_write = index_epoch_;
   std::uint8_t slot = cur.found ? cur.entry.slot : 0;
   const bool compact = cur.found && slot != 0 && compact_ && cur.entry.value_size == vsize &&
                        sector_of(cur.entry.binding) == head_;
@@ -303,7 +311,12 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   // Bookkeeping follows the write: the record is durable now. A compact
   // write that had to be retried in a fresh sector went out as a full record.
   const bool wrote_compact = compact && sector_of(*at) == sector_of(cur.entry.binding);
-  FERRITE_CO_TRY_ASSIGN(const Located now, co_await locate(key, hash));
+  Located now = cur;
+  if (!cur.found || index_epoch_ != epoch_before_write) {
+    auto again = co_await locate(key, hash);
+    if (!again) co_return fail(again.error());
+    now = *again;
+  }
   if (now.found) {
     IndexEntry& e = index_[now.position];
     const std::uint32_t before = full_size(e.key_size, e.value_size);

@@ -88,6 +88,7 @@ Task<Status> Store::index_insert(IndexEntry e, std::span<const std::byte> key) n
   for (std::size_t i = key_count_; i > pos; --i) index_[i] = index_[i - 1];
   index_[pos] = e;
   ++key_count_;
+  ++index_epoch_;
   if (order_valid_) {
     for (std::size_t i = 0; i + 1 < key_count_; ++i)
       if (order_[i] >= pos) ++order_[i];
@@ -101,6 +102,7 @@ Task<Status> Store::index_insert(IndexEntry e, std::span<const std::byte> key) n
 void Store::index_remove(std::size_t position) noexcept {
   for (std::size_t i = position; i + 1 < key_count_; ++i) index_[i] = index_[i + 1];
   --key_count_;
+  ++index_epoch_;
   if (!order_valid_) return;
   std::size_t out = 0;
   for (std::size_t i = 0; i <= key_count_; ++i) {
