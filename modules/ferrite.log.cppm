@@ -421,6 +421,9 @@ class Store {
   Task<Result<std::uint32_t>> gc_step(std::uint32_t max_records) noexcept;
   Task<Status> copy_entry(std::size_t entry) noexcept;
   Task<Status> copy_sealed_entry(std::size_t entry, std::span<const std::byte> key) noexcept;
+  Task<Result<std::uint32_t>> copy_forward(std::uint8_t slot, std::span<const std::byte> key,
+                                           std::uint32_t value_from, std::uint32_t value_size) noexcept;
+  void rebind(std::size_t position, std::uint32_t at) noexcept;
   Task<Result<bool>> gc_index_less_step() noexcept;
 
   // index

@@ -148,38 +148,47 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   }
   const std::uint32_t value_from =
       e.location + (source->compact ? logfmt::compact_head : logfmt::full_head + e.key_size);
-  const std::uint32_t size = full_size(e.key_size, e.value_size);
+  FERRITE_CO_TRY_ASSIGN(const std::uint32_t at, co_await copy_forward(e.slot, key_bytes, value_from, e.value_size));
+  rebind(position, at);
+  co_return Status{};
+}
+
+Task<Result<std::uint32_t>> Store::copy_forward(std::uint8_t slot, std::span<const std::byte> key,
+                                                std::uint32_t value_from, std::uint32_t value_size) noexcept {
+  // A full PUT at the head whose value streams from flash (garbage
+  // collection of plain records): checksum first, then program, then verify.
+  const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), value_size);
   if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector());
-  const std::uint32_t sequence = sectors_[head_].sequence;
   const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
   std::array<std::byte, logfmt::full_head> head{};
-  logfmt::put_le32(head.data(), logfmt::pack(logfmt::put, e.slot, static_cast<std::uint8_t>(e.key_size - 1),
-                                             e.value_size));
-  std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, 0);
+  logfmt::put_le32(head.data(),
+                   logfmt::pack(logfmt::put, slot, static_cast<std::uint8_t>(key.size() - 1), value_size));
+  std::uint32_t crc = logfmt::position_crc(sectors_[head_].sequence, head_offset_, 0);
   crc = crc32c(std::span<const std::byte>(head).first(4), crc);
-  crc = crc32c(key_bytes, crc);
-  FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(value_from, e.value_size, crc));
+  crc = crc32c(key, crc);
+  FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(value_from, value_size, crc));
   logfmt::put_le32(head.data() + 4, crc);
   head_offset_ += size;
   sectors_[head_].used_bytes += size;
-  if (auto st = co_await program_record(address, head, key_bytes, {}, size, value_from, e.value_size); !st) {
+  auto st = co_await program_record(address, head, key, {}, size, value_from, value_size);
+  if (st && verify_) st = co_await verify_record(address, head, key, {}, value_from, value_size);
+  if (!st) {
     head_sealed_ = true;
-    co_return st;
-  }
-  if (verify_) {
-    if (auto st = co_await verify_record(address, head, key_bytes, {}, value_from, e.value_size); !st) {
-      head_sealed_ = true;
-      co_return st;
-    }
+    co_return fail(st.error());
   }
   ++counters_.records_written;
   ++counters_.records_copied;
+  co_return address;
+}
+
+void Store::rebind(std::size_t position, std::uint32_t at) noexcept {
+  // A key's latest value now lives (as a full record) at `at`, in the head.
   IndexEntry& moved = index_[position];
+  const std::uint32_t size = full_size(moved.key_size, moved.value_size);
   sectors_[sector_of(moved.binding)].live_bytes -= size;
-  sectors_[head_].live_bytes += size;
-  moved.location = address;
-  moved.binding = address;
-  co_return Status{};
+  sectors_[sector_of(at)].live_bytes += size;
+  moved.location = at;
+  moved.binding = at;
 }
 
 Task<Status> Store::copy_sealed_entry(std::size_t position, std::span<const std::byte> key) noexcept {
@@ -200,11 +209,7 @@ Task<Status> Store::copy_sealed_entry(std::size_t position, std::span<const std:
   FERRITE_CO_TRY_ASSIGN(const std::uint32_t at,
                         co_await append(logfmt::put, 0, key, scratch_a().first(*framed), false, e.hash, 0));
   ++counters_.records_copied;
-  IndexEntry& moved = index_[position];
-  sectors_[sector_of(moved.binding)].live_bytes -= size;
-  sectors_[head_].live_bytes += size;
-  moved.location = at;
-  moved.binding = at;
+  rebind(position, at);
   co_return Status{};
 }
 
@@ -294,27 +299,8 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
     auto latest = co_await locate_by_scan(key, rec->key_hash);
     if (!latest) co_return fail(latest.error());
     if (!latest->found || latest->entry.location != rec->address) continue;
-    const std::uint32_t size = full_size(rec->key_size, rec->value_size);
-    if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector());
     const std::uint32_t value_from = rec->address + logfmt::full_head + rec->key_size;
-    const std::uint32_t sequence = sectors_[head_].sequence;
-    const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
-    std::array<std::byte, logfmt::full_head> head{};
-    logfmt::put_le32(head.data(), logfmt::pack(logfmt::put, 0, static_cast<std::uint8_t>(rec->key_size - 1),
-                                               rec->value_size));
-    std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, 0);
-    crc = crc32c(std::span<const std::byte>(head).first(4), crc);
-    crc = crc32c(key, crc);
-    FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(value_from, rec->value_size, crc));
-    logfmt::put_le32(head.data() + 4, crc);
-    head_offset_ += size;
-    sectors_[head_].used_bytes += size;
-    if (auto st = co_await program_record(address, head, key, {}, size, value_from, rec->value_size); !st) {
-      head_sealed_ = true;
-      co_return fail(st.error());
-    }
-    ++counters_.records_written;
-    ++counters_.records_copied;
+    FERRITE_CO_TRY(co_await copy_forward(0, key, value_from, rec->value_size));
     gc_cursor_ = offset;
     co_return true;
   }
