@@ -21,15 +21,34 @@ export import ferrite.flash;
 
 export namespace ferrite {
 
-/// One key of the RAM index (16 bytes). Storage is supplied by the caller.
-struct IndexEntry {
-  std::uint32_t hash = 0;        ///< crc32c of the key name
-  std::uint32_t location = 0;    ///< offset of the key's latest record in the partition
-  std::uint32_t binding = 0;     ///< offset of the full record that binds its slot
-  std::uint16_t value_size = 0;  ///< length of the latest value
-  std::uint8_t key_size = 0;
-  std::uint8_t slot = 0;         ///< 0 = none, else 1..126
+/// One key of the RAM index (12 bytes). Storage is supplied by the caller.
+/// The key's name and length stay on flash, in the full record that binds
+/// it; the entry holds what a lookup needs to find and size the latest
+/// record (docs/FORMAT.md §7).
+class IndexEntry {
+ public:
+  /// crc32c of the key as stored.
+  std::uint32_t hash() const noexcept { return hash_; }
+  /// The slot the key's binding record holds (0 = none).
+  std::uint8_t slot() const noexcept { return static_cast<std::uint8_t>((where_ >> 24) & 0x7Fu); }
+  /// Length on flash of the key's latest value.
+  std::uint32_t value_size() const noexcept { return value_size_; }
+  /// Partition offset of the key's latest record (`unit`: the program unit).
+  std::uint32_t location(std::uint32_t unit) const noexcept { return (where_ & 0xFFFFFFu) * unit; }
+  /// Partition offset of the full record that binds the key (its location
+  /// unless the latest record is compact).
+  std::uint32_t binding(std::uint32_t unit) const noexcept { return ((where_ & 0xFFFFFFu) - back_) * unit; }
+
+ private:
+  friend class Store;
+  std::uint32_t hash_ = 0;
+  std::uint32_t where_ = 0;         // location in program units (bits 0..23), slot (bits 24..30)
+  std::uint16_t back_ = 0;          // program units from the binding record to the latest record
+  std::uint16_t value_size_ = 0;
 };
+
+/// Largest partition an indexed store addresses: 2^24 program units.
+inline constexpr std::uint32_t max_index_units = 1u << 24;
 
 /// Per-sector bookkeeping (20 bytes per sector). Storage supplied by the caller.
 struct SectorInfo {
@@ -366,6 +385,7 @@ class Store {
   friend class Cursor;
   struct Record;
   struct Located;
+  struct Entry;
 
   // mount / format
   Task<Status> mount_locked() noexcept;
@@ -409,7 +429,7 @@ class Store {
   Task<Status> verify_record(std::uint32_t address, std::span<const std::byte> head,
                              std::span<const std::byte> key, std::span<const std::byte> value,
                              std::uint32_t value_from, std::uint32_t value_size) noexcept;
-  Task<Result<bool>> stored_value_equals(const IndexEntry& e, std::span<const std::byte> key,
+  Task<Result<bool>> stored_value_equals(const Entry& e, std::span<const std::byte> key,
                                          std::span<const std::byte> value) noexcept;
 
   // space and garbage collection
@@ -420,10 +440,10 @@ class Store {
   Task<void> retire_if_empty() noexcept;
   Task<Result<std::uint32_t>> gc_step(std::uint32_t max_records) noexcept;
   Task<Status> copy_entry(std::size_t entry) noexcept;
-  Task<Status> copy_sealed_entry(std::size_t entry, std::span<const std::byte> key) noexcept;
+  Task<Status> copy_sealed_entry(std::size_t entry, const Entry& e, std::span<const std::byte> key) noexcept;
   Task<Result<std::uint32_t>> copy_forward(std::uint8_t slot, std::span<const std::byte> key,
                                            std::uint32_t value_from, std::uint32_t value_size) noexcept;
-  void rebind(std::size_t position, std::uint32_t at) noexcept;
+  void rebind(std::size_t position, const Entry& e, std::uint32_t at) noexcept;
   Task<Result<bool>> gc_index_less_step() noexcept;
 
   // index
@@ -432,7 +452,17 @@ class Store {
   Task<Result<bool>> key_equals(std::uint32_t binding, std::span<const std::byte> key) noexcept;
   Task<Result<int>> compare_key_at(std::uint32_t binding, std::uint8_t key_size,
                                    std::span<const std::byte> key) noexcept;
-  Task<Status> index_insert(IndexEntry e, std::span<const std::byte> key) noexcept;
+  Task<Status> index_insert(const Entry& e, std::span<const std::byte> key) noexcept;
+  /// The entry at `position`, its key size read from its binding's header.
+  /// Errors: corrupt (the header no longer describes the entry), flash errors.
+  Task<Result<Entry>> load_entry(std::size_t position) noexcept;
+  /// The entry at `position` without reading flash: key_size unknown (0).
+  Entry unpack(std::size_t position) const noexcept;
+  void store_entry(std::size_t position, const Entry& e) noexcept;
+  /// The entry at `position` as it is now, with the key size of `known` (the same key's).
+  Entry refreshed(const Entry& known, std::size_t position) const noexcept;
+  /// Whether an index entry can address a latest record at `location` bound at `binding`.
+  bool addressable(std::uint32_t location, std::uint32_t binding) const noexcept;
   void index_remove(std::size_t position) noexcept;
   std::size_t lower_bound_hash(std::uint32_t hash) const noexcept;
   std::size_t entry_for_slot(std::uint8_t slot) const noexcept;
@@ -443,7 +473,7 @@ class Store {
   Task<Status> order_insert(std::size_t position, std::span<const std::byte> key) noexcept;
 
   // reads
-  Task<Result<std::size_t>> read_value(const IndexEntry& e, std::span<const std::byte> key,
+  Task<Result<std::size_t>> read_value(const Entry& e, std::span<const std::byte> key,
                                        std::span<std::byte> out) noexcept;
   Task<Result<std::size_t>> get_locked(std::span<const std::byte> key, std::span<std::byte> out) noexcept;
   Task<Result<bool>> cursor_next(Cursor& c) noexcept;
@@ -475,8 +505,8 @@ class Store {
   /// Associated data binding a sealed record to store, position, header and key.
   std::size_t build_ad(std::span<std::byte> out, std::uint32_t sequence, std::uint32_t offset, std::uint32_t w,
                        std::span<const std::byte> key) const noexcept;
-  Task<Result<std::size_t>> open_value(const IndexEntry& e, std::span<const std::byte> key) noexcept;
-  Task<Result<std::uint32_t>> read_full_record(const IndexEntry& e, std::span<const std::byte> key,
+  Task<Result<std::size_t>> open_value(const Entry& e, std::span<const std::byte> key) noexcept;
+  Task<Result<std::uint32_t>> read_full_record(const Entry& e, std::span<const std::byte> key,
                                                std::span<std::byte> value) noexcept;
   std::span<std::byte> scratch_a() noexcept { return scratch_.first(scratch_.size() / 2); }
   std::span<std::byte> scratch_b() noexcept { return scratch_.subspan(scratch_.size() / 2); }
@@ -550,10 +580,21 @@ struct Store::Record {
   std::array<std::byte, 32> meta{};  // a META / TXN_COMMIT / sealed DELETE value (opened when sealed)
 };
 
+/// An index entry with everything spelled out (IndexEntry is its packed form).
+struct Store::Entry {
+  std::uint32_t hash = 0;
+  std::uint32_t location = 0;        // partition offset of the latest record
+  std::uint32_t binding = 0;         // partition offset of the full record binding the key
+  std::uint32_t binding_word = 0;    // the binding's header word when read (0: not read)
+  std::uint16_t value_size = 0;
+  std::uint8_t key_size = 0;         // 0 until read from the binding
+  std::uint8_t slot = 0;
+};
+
 struct Store::Located {
   bool found = false;
   std::size_t position = 0;          // index position (indexed mode)
-  IndexEntry entry{};
+  Entry entry{};
 };
 
 }  // namespace ferrite

@@ -105,7 +105,8 @@ TEST_CASE("an update of a small value costs one 8-byte compact record", "[log][c
   r.reboot();
   REQUIRE(r.mount());
   CHECK(r.get("k000") == "wxyz");
-  // A get reads the compact record and the key name: 12 bytes.
+  // A get reads the binding's header word and key name, then the compact
+  // record: 16 bytes.
   r.sim.reset_counters();
   CHECK(r.get("k000") == "wxyz");
   CHECK(r.sim.counters().bytes_read <= 16);

@@ -629,8 +629,9 @@ std::string run_case_inner(const ferrite::Geometry& g, const Options& o, const s
       }
       for (std::uint32_t i = 0; i < stats.keys && i < b.config.index.size(); ++i) {
         const auto& e = b.config.index[i];
-        std::fprintf(stderr, "  entry %u: hash %08x location %u binding %u value %u key %u slot %u\n", i, e.hash,
-                     e.location, e.binding, e.value_size, e.key_size, e.slot);
+        const std::uint32_t unit = b.store->geometry().program_unit();
+        std::fprintf(stderr, "  entry %u: hash %08x location %u binding %u value %u slot %u\n", i, e.hash(),
+                     e.location(unit), e.binding(unit), e.value_size(), e.slot());
       }
     }
   }
@@ -662,8 +663,9 @@ std::string run_case_inner(const ferrite::Geometry& g, const Options& o, const s
     const std::uint32_t nkeys = b.store->stats().keys;
     for (std::uint32_t i = 0; i < nkeys && i < b.config.index.size(); ++i) {
       const ferrite::IndexEntry& e = b.config.index[i];
-      slotless_compact = slotless_compact || (e.location != e.binding && e.slot == 0);
-      for (std::uint32_t at : {e.location, e.binding})
+      const std::uint32_t unit = g.program_unit();
+      slotless_compact = slotless_compact || (e.location(unit) != e.binding(unit) && e.slot() == 0);
+      for (std::uint32_t at : {e.location(unit), e.binding(unit)})
         stale_entry = stale_entry || at >= g.total_size() ||
                       sectors[g.sector_of(at)].state != static_cast<std::uint8_t>(ferrite::SectorState::live);
     }

@@ -43,7 +43,7 @@ Store::KeyBuf Store::stored_key(std::span<const std::byte> name) noexcept {
   return k;
 }
 
-Task<Result<std::uint32_t>> Store::read_full_record(const IndexEntry& e, std::span<const std::byte> key,
+Task<Result<std::uint32_t>> Store::read_full_record(const Entry& e, std::span<const std::byte> key,
                                                     std::span<std::byte> value) noexcept {
   // The latest full record of `e`, its value into `value`: header, checksum
   // (position, header, key, value) and key name must all agree. Returns the
@@ -52,7 +52,13 @@ Task<Result<std::uint32_t>> Store::read_full_record(const IndexEntry& e, std::sp
   const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
   std::array<std::byte, logfmt::full_head + max_key_size> head{};
   const std::span<std::byte> head_and_key = std::span<std::byte>(head).first(logfmt::full_head + e.key_size);
-  FERRITE_CO_TRY(co_await flash_.read(e.location, head_and_key));
+  if (e.binding_word != 0 && e.location == e.binding) {
+    // The header word was read with the entry: only checksum and key remain.
+    logfmt::put_le32(head.data(), e.binding_word);
+    FERRITE_CO_TRY(co_await flash_.read(e.location + 4, head_and_key.subspan(4)));
+  } else {
+    FERRITE_CO_TRY(co_await flash_.read(e.location, head_and_key));
+  }
   FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::full_head + e.key_size, value));
   const std::uint32_t w = logfmt::get_le32(head.data());
   const std::uint8_t kind = logfmt::kind_of(w);
@@ -68,7 +74,7 @@ Task<Result<std::uint32_t>> Store::read_full_record(const IndexEntry& e, std::sp
   co_return w;
 }
 
-Task<Result<std::size_t>> Store::open_value(const IndexEntry& e, std::span<const std::byte> key) noexcept {
+Task<Result<std::size_t>> Store::open_value(const Entry& e, std::span<const std::byte> key) noexcept {
   // A sealed full record: read it into scratch A, then authenticate and
   // decrypt in place. Returns the frame size.
   const std::span<std::byte> a = scratch_a();
@@ -83,7 +89,7 @@ Task<Result<std::size_t>> Store::open_value(const IndexEntry& e, std::span<const
   co_return *plain;
 }
 
-Task<Result<std::size_t>> Store::read_value(const IndexEntry& e, std::span<const std::byte> key,
+Task<Result<std::size_t>> Store::read_value(const Entry& e, std::span<const std::byte> key,
                                             std::span<std::byte> out) noexcept {
   // One read of the record; the checksum binds key, position and value, so a
   // value that comes back here is exactly what was written for this key.
@@ -126,8 +132,8 @@ Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> name, std
     if (!found.found) co_return fail(Errc::not_found);
     co_return co_await read_value(found.entry, key, out);
   }
-  for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash == hash; ++i) {
-    const IndexEntry e = index_[i];
+  for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
+    FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(i));
     if (e.key_size != key.size()) continue;
     if (e.location != e.binding) {
       // Compact: the name lives in the binding record.
@@ -153,13 +159,17 @@ Task<Status> Store::get_into(std::span<const std::byte> name, std::vector<std::b
   const KeyBuf key = stored_key(name);
   FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
   if (!found.found) co_return fail(Errc::not_found);
-  std::size_t size = found.entry.value_size;
   if (codec_) {
     FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
-    FERRITE_CO_TRY_ASSIGN(size, codec_->framed_size(scratch_a().first(framed)));
+    const std::span<const std::byte> frame = scratch_a().first(framed);
+    FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(frame));
+    out.resize(size);
+    FERRITE_CO_TRY_ASSIGN(const std::size_t n, codec_->unframe(frame, out));
+    out.resize(n);
+    co_return Status{};
   }
-  out.resize(size);
-  FERRITE_CO_TRY_ASSIGN(const std::size_t n, co_await get_locked(name, out));
+  out.resize(found.entry.value_size);
+  FERRITE_CO_TRY_ASSIGN(const std::size_t n, co_await read_value(found.entry, key.view(), out));
   out.resize(n);
   co_return Status{};
 }
@@ -204,7 +214,7 @@ Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> name) noexce
 // ---------------------------------------------------------------------------
 // Writing
 
-Task<Result<bool>> Store::stored_value_equals(const IndexEntry& e, std::span<const std::byte> key,
+Task<Result<bool>> Store::stored_value_equals(const Entry& e, std::span<const std::byte> key,
                                               std::span<const std::byte> value) noexcept {
   // Copy-on-write check without a value-sized buffer: small values are read
   // whole (and verified); larger ones are compared chunk by chunk and then
@@ -283,7 +293,7 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   Located cur = found;
   if (indexed() && found.found) {
     if (index_epoch_ == epoch_at_lookup) {
-      cur.entry = index_[cur.position];
+      cur.entry = refreshed(found.entry, cur.position);
     } else {
       auto again = co_await locate(key, hash);
       if (!again) co_return fail(again.error());
@@ -293,7 +303,8 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   const std::uint32_t epoch_before_write = index_epoch_;
   std::uint8_t slot = cur.found ? cur.entry.slot : 0;
   const bool compact = cur.found && slot != 0 && compact_ && cur.entry.value_size == vsize &&
-                       sector_of(cur.entry.binding) == head_;
+                       sector_of(cur.entry.binding) == head_ &&
+                       addressable(geometry_.sector_offset(head_) + head_offset_, cur.entry.binding);
   bool new_slot = false;
   if (!compact && slot == 0 && indexed()) {
     slot = allocate_slot();
@@ -318,7 +329,7 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
     now = *again;
   }
   if (now.found) {
-    IndexEntry& e = index_[now.position];
+    Entry e = refreshed(now.entry, now.position);
     const std::uint32_t before = full_size(e.key_size, e.value_size);
     sectors_[sector_of(e.binding)].live_bytes -= before;
     live_total_ -= before;
@@ -328,9 +339,10 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
       e.slot = slot;
       e.value_size = static_cast<std::uint16_t>(vsize);
     }
+    store_entry(now.position, e);
     sectors_[sector_of(e.binding)].live_bytes += new_full;
   } else {
-    IndexEntry e;
+    Entry e;
     e.hash = hash;
     e.location = *at;
     e.binding = *at;
@@ -369,7 +381,7 @@ Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
   if (!indexed()) co_return Status{};
   FERRITE_CO_TRY_ASSIGN(const Located now, co_await locate(key, hash));
   if (now.found) {  // (collection may have dropped a corrupted entry already)
-    const IndexEntry& e = index_[now.position];
+    const Entry& e = now.entry;
     const std::uint32_t size = full_size(e.key_size, e.value_size);
     sectors_[sector_of(e.binding)].live_bytes -= size;
     live_total_ -= size;
@@ -445,20 +457,20 @@ Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
       std::size_t lo = 0, hi = key_count_;
       while (lo < hi) {
         const std::size_t mid = (lo + hi) / 2;
-        const IndexEntry& e = index_[order_[mid]];
+        FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(order_[mid]));
         FERRITE_CO_TRY_ASSIGN(const int cmp, co_await compare_key_at(e.binding, e.key_size, current));
         if (cmp < 0 || (cmp == 0 && !inclusive)) lo = mid + 1; else hi = mid;
       }
       if (lo < key_count_) {
         best_entry = order_[lo];
-        const IndexEntry& e = index_[best_entry];
+        FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(best_entry));
         FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, best));
         best_size = e.key_size;
       }
     } else {
       std::array<std::byte, max_key_size> candidate{};
       for (std::size_t i = 0; i < key_count_; ++i) {
-        const IndexEntry& e = index_[i];
+        FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(i));
         FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, candidate));
         const std::span<const std::byte> k(candidate.data(), e.key_size);
         const int after = compare_keys(k, current);
@@ -476,7 +488,7 @@ Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
     std::memcpy(c.key_.data(), best.data(), best_size);
     c.key_size_ = best_size;
     inclusive = false;
-    const IndexEntry e = index_[best_entry];
+    const Entry e = unpack(best_entry);
     const std::uint32_t sector = sector_of(e.binding);
     const std::uint32_t offset = e.binding - geometry_.sector_offset(sector);
     auto rec = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset);

@@ -216,7 +216,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     address += full_size(ksize, vsize);
     const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
     if (found.found) {
-      IndexEntry& old = index_[found.position];
+      Entry old = found.entry;
       sectors_[sector_of(old.binding)].live_bytes -= old_full;
       live_total_ -= old_full;
       release_slot(old.slot);
@@ -228,8 +228,9 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
       old.binding = at;
       old.slot = 0;
       old.value_size = static_cast<std::uint16_t>(vsize);
+      store_entry(found.position, old);
     } else {
-      IndexEntry fresh;
+      Entry fresh;
       fresh.hash = hash;
       fresh.location = at;
       fresh.binding = at;

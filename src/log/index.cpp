@@ -12,7 +12,7 @@ std::size_t Store::lower_bound_hash(std::uint32_t hash) const noexcept {
   std::size_t lo = 0, hi = key_count_;
   while (lo < hi) {
     const std::size_t mid = (lo + hi) / 2;
-    if (index_[mid].hash < hash) lo = mid + 1; else hi = mid;
+    if (index_[mid].hash() < hash) lo = mid + 1; else hi = mid;
   }
   return lo;
 }
@@ -20,7 +20,7 @@ std::size_t Store::lower_bound_hash(std::uint32_t hash) const noexcept {
 std::size_t Store::entry_for_slot(std::uint8_t slot) const noexcept {
   if (slot == 0) return none;
   for (std::size_t i = 0; i < key_count_; ++i)
-    if (index_[i].slot == slot) return i;
+    if (index_[i].slot() == slot) return i;
   return none;
 }
 
@@ -39,6 +39,55 @@ void Store::mark_slot(std::uint8_t slot) noexcept {
 }
 void Store::release_slot(std::uint8_t slot) noexcept {
   if (slot != 0) slots_used_[slot / 32] &= ~(1u << (slot % 32));
+}
+
+bool Store::addressable(std::uint32_t location, std::uint32_t binding) const noexcept {
+  return binding <= location && location / unit_ < max_index_units && (location - binding) / unit_ <= 0xFFFFu;
+}
+
+Store::Entry Store::unpack(std::size_t position) const noexcept {
+  const IndexEntry& p = index_[position];
+  Entry e;
+  e.hash = p.hash();
+  e.location = p.location(unit_);
+  e.binding = p.binding(unit_);
+  e.value_size = p.value_size_;
+  e.slot = p.slot();
+  return e;
+}
+
+void Store::store_entry(std::size_t position, const Entry& e) noexcept {
+  // Callers only store what addressable() admits (put and mount check it).
+  IndexEntry& p = index_[position];
+  p.hash_ = e.hash;
+  p.where_ = (e.location / unit_) | (std::uint32_t{e.slot} << 24);
+  p.back_ = static_cast<std::uint16_t>((e.location - e.binding) / unit_);
+  p.value_size_ = e.value_size;
+}
+
+Store::Entry Store::refreshed(const Entry& known, std::size_t position) const noexcept {
+  // Collection moves a key's records (location, binding, slot) but never
+  // changes its key or value sizes.
+  Entry e = unpack(position);
+  e.key_size = known.key_size;
+  if (e.binding == known.binding) e.binding_word = known.binding_word;
+  return e;
+}
+
+Task<Result<Store::Entry>> Store::load_entry(std::size_t position) noexcept {
+  // The binding's header word gives the key's length; it must still describe
+  // this entry (a full PUT of this value length holding this slot).
+  Entry e = unpack(position);
+  std::array<std::byte, 4> word{};
+  FERRITE_CO_TRY(co_await flash_.read(e.binding, word));
+  const std::uint32_t w = logfmt::get_le32(word.data());
+  const std::uint8_t kind = logfmt::kind_of(w);
+  if ((w & 0x80u) == 0 || (kind != logfmt::put && kind != logfmt::txn_put) || logfmt::value_size_of(w) != e.value_size ||
+      (e.slot != 0 && logfmt::slot_of(w) != e.slot))
+    co_return fail(Errc::corrupt);
+  e.key_size = static_cast<std::uint8_t>(logfmt::key_field_of(w) + 1u);
+  e.binding_word = w;
+  co_return e;
 }
 
 Task<Result<bool>> Store::read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept {
@@ -67,26 +116,26 @@ Task<Result<bool>> Store::key_equals(std::uint32_t binding, std::span<const std:
 Task<Result<Store::Located>> Store::locate(std::span<const std::byte> key, std::uint32_t hash) noexcept {
   if (!indexed()) co_return co_await locate_by_scan(key, hash);
   Located out;
-  for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash == hash; ++i) {
-    if (index_[i].key_size != key.size()) continue;
-    auto eq = co_await key_equals(index_[i].binding, key);
-    if (!eq) co_return fail(eq.error());
-    if (*eq) {
+  for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
+    FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(i));
+    if (e.key_size != key.size()) continue;
+    FERRITE_CO_TRY_ASSIGN(const bool same, co_await key_equals(e.binding, key));
+    if (same) {
       out.found = true;
       out.position = i;
-      out.entry = index_[i];
+      out.entry = e;
       break;
     }
   }
   co_return out;
 }
 
-Task<Status> Store::index_insert(IndexEntry e, std::span<const std::byte> key) noexcept {
+Task<Status> Store::index_insert(const Entry& e, std::span<const std::byte> key) noexcept {
   if (key_count_ >= index_.size()) co_return fail(Errc::no_memory);
   std::size_t pos = lower_bound_hash(e.hash);
-  while (pos < key_count_ && index_[pos].hash == e.hash) ++pos;
+  while (pos < key_count_ && index_[pos].hash() == e.hash) ++pos;
   for (std::size_t i = key_count_; i > pos; --i) index_[i] = index_[i - 1];
-  index_[pos] = e;
+  store_entry(pos, e);
   ++key_count_;
   ++index_epoch_;
   if (order_valid_) {
@@ -118,10 +167,9 @@ Task<Status> Store::order_insert(std::size_t position, std::span<const std::byte
   std::size_t lo = 0, hi = n;
   while (lo < hi) {
     const std::size_t mid = (lo + hi) / 2;
-    const IndexEntry& e = index_[order_[mid]];
-    auto c = co_await compare_key_at(e.binding, e.key_size, key);
-    if (!c) co_return fail(c.error());
-    if (*c < 0) lo = mid + 1; else hi = mid;
+    FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(order_[mid]));
+    FERRITE_CO_TRY_ASSIGN(const int c, co_await compare_key_at(e.binding, e.key_size, key));
+    if (c < 0) lo = mid + 1; else hi = mid;
   }
   for (std::size_t i = n; i > lo; --i) order_[i] = order_[i - 1];
   order_[lo] = static_cast<std::uint16_t>(position);
@@ -134,15 +182,15 @@ Task<Status> Store::build_order() noexcept {
   order_valid_ = false;
   std::array<std::byte, max_key_size> key{};
   for (std::uint32_t i = 0; i < total; ++i) {
-    const IndexEntry& e = index_[i];
+    FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(i));
     FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key));
     std::size_t lo = 0, hi = i;
     while (lo < hi) {
       const std::size_t mid = (lo + hi) / 2;
-      const IndexEntry& m = index_[order_[mid]];
-      auto c = co_await compare_key_at(m.binding, m.key_size, std::span<const std::byte>(key.data(), e.key_size));
-      if (!c) co_return fail(c.error());
-      if (*c < 0) lo = mid + 1; else hi = mid;
+      FERRITE_CO_TRY_ASSIGN(const Entry m, co_await load_entry(order_[mid]));
+      FERRITE_CO_TRY_ASSIGN(const int c, co_await compare_key_at(m.binding, m.key_size,
+                                                                 std::span<const std::byte>(key.data(), e.key_size)));
+      if (c < 0) lo = mid + 1; else hi = mid;
     }
     for (std::size_t j = i; j > lo; --j) order_[j] = order_[j - 1];
     order_[lo] = static_cast<std::uint16_t>(i);

@@ -66,6 +66,7 @@ Store::Store(Flash flash, StoreConfig config) noexcept
                geometry_.smallest_sector() >= header_size_ + 2 * slack_ &&
                (order_.empty() || order_.size() == index_.size()) && index_.size() <= 0xFFFF &&
                geometry_.total_size() <= (1u << 31) &&
+               (index_.empty() || geometry_.total_size() / unit_ <= max_index_units) &&
                (!codec_ || (!index_.empty() && scratch_.size() >= scratch_needed(value_limit_, overhead)));
 }
 
@@ -360,7 +361,7 @@ Task<Status> Store::mount_locked() noexcept {
   // Live bytes per sector: what GC must copy when that sector is retired.
   live_total_ = 0;
   for (std::size_t i = 0; i < key_count_; ++i) {
-    const IndexEntry& e = index_[i];
+    FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(i));
     const std::uint32_t size = full_size(e.key_size, e.value_size);
     sectors_[sector_of(e.binding)].live_bytes += size;
     live_total_ += size;
@@ -480,8 +481,11 @@ Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset)
 
 Task<Status> Store::apply_record(const Record& rec) noexcept {
   if (rec.compact) {
-    IndexEntry& e = index_[entry_for_slot(rec.slot)];
-    e.location = rec.address;  // read_record verified it against this binding
+    // read_record verified it against this binding, and its distance from it.
+    const std::size_t position = entry_for_slot(rec.slot);
+    Entry e = unpack(position);
+    e.location = rec.address;
+    store_entry(position, e);
     co_return Status{};
   }
   if (rec.kind == logfmt::meta) {
@@ -505,12 +509,13 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
   if (!found) co_return fail(found.error());
   if (rec.kind == logfmt::erase) {
     if (found->found) {
-      release_slot(index_[found->position].slot);
+      release_slot(found->entry.slot);
       index_remove(found->position);
     }
     co_return Status{};
   }
-  IndexEntry e;
+  if (rec.address / unit_ >= max_index_units) co_return fail(Errc::corrupt);  // the config check rules it out
+  Entry e;
   e.hash = rec.key_hash;
   e.location = rec.address;
   e.binding = rec.address;
@@ -520,13 +525,17 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
   if (rec.slot != 0) {
     // The slot moves to this key; whoever held it keeps its own full record.
     const std::size_t holder = entry_for_slot(rec.slot);
-    if (holder != none && (!found->found || holder != found->position)) index_[holder].slot = 0;
+    if (holder != none && (!found->found || holder != found->position)) {
+      Entry h = unpack(holder);
+      h.slot = 0;
+      store_entry(holder, h);
+    }
     mark_slot(rec.slot);
   }
   if (found->found) {
-    IndexEntry& old = index_[found->position];
-    if (old.slot != 0 && old.slot != rec.slot) release_slot(old.slot);
-    old = e;
+    const std::uint8_t old_slot = found->entry.slot;
+    if (old_slot != 0 && old_slot != rec.slot) release_slot(old_slot);
+    store_entry(found->position, e);
     co_return Status{};
   }
   co_return co_await index_insert(e, key);
@@ -537,7 +546,7 @@ void Store::drop_retired_entries() noexcept {
   // forward. An entry that still points there is stale: the record that
   // superseded or deleted it lived in a sector that has since been erased.
   for (std::size_t i = 0; i < key_count_;) {
-    const IndexEntry& e = index_[i];
+    const Entry e = unpack(i);
     if (sectors_[sector_of(e.location)].sequence < tail_ || sectors_[sector_of(e.binding)].sequence < tail_) {
       release_slot(e.slot);
       index_remove(i);

@@ -61,13 +61,16 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
   const auto b0 = static_cast<std::uint8_t>(head[0]);
   if (b0 >= 1 && b0 <= max_slots) {
     // Compact: its binding must be in this same sector (FORMAT.md §3.2).
+    // Its value length is the binding's, which the index keeps; and an
+    // index entry must be able to address it from there.
     const std::size_t i = entry_for_slot(b0);
-    if (i == none || sector_of(index_[i].binding) != sector) co_return fail(Errc::corrupt);
-    const IndexEntry& e = index_[i];
+    if (i == none) co_return fail(Errc::corrupt);
+    const Entry e = unpack(i);
+    if (sector_of(e.binding) != sector || !addressable(rec.address, e.binding)) co_return fail(Errc::corrupt);
     rec.compact = true;
     rec.slot = b0;
     rec.kind = logfmt::put;
-    rec.key_size = e.key_size;
+    rec.key_size = 0;  // the name is in the binding record
     rec.value_size = e.value_size;
     rec.size = compact_size(e.value_size);
     rec.key_hash = e.hash;

@@ -124,11 +124,18 @@ Task<Status> Store::start_gc() noexcept {
 Task<Status> Store::copy_entry(std::size_t position) noexcept {
   // Rewrite the key's latest value as a full record at the head. The source
   // is verified first: a corrupted value is never re-sealed as good data.
-  const IndexEntry e = index_[position];
+  auto loaded = co_await load_entry(position);
+  if (!loaded) {
+    // The binding's header changed under the mounted store: the key's size
+    // (and so what it occupies) is unknown. Only a remount can rebuild this.
+    if (loaded.error() == Errc::corrupt) mounted_ = false;
+    co_return fail(loaded.error());
+  }
+  const Entry e = *loaded;
   std::array<std::byte, max_key_size> key{};
   FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key));
   const std::span<const std::byte> key_bytes(key.data(), e.key_size);
-  if (codec_) co_return co_await copy_sealed_entry(position, key_bytes);
+  if (codec_) co_return co_await copy_sealed_entry(position, e, key_bytes);
   const std::uint32_t source_sector = sector_of(e.location);
   const std::uint32_t source_offset = e.location - geometry_.sector_offset(source_sector);
   auto source = co_await read_record(source_sector, source_offset,
@@ -149,7 +156,7 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   const std::uint32_t value_from =
       e.location + (source->compact ? logfmt::compact_head : logfmt::full_head + e.key_size);
   FERRITE_CO_TRY_ASSIGN(const std::uint32_t at, co_await copy_forward(e.slot, key_bytes, value_from, e.value_size));
-  rebind(position, at);
+  rebind(position, e, at);
   co_return Status{};
 }
 
@@ -181,20 +188,20 @@ Task<Result<std::uint32_t>> Store::copy_forward(std::uint8_t slot, std::span<con
   co_return address;
 }
 
-void Store::rebind(std::size_t position, std::uint32_t at) noexcept {
+void Store::rebind(std::size_t position, const Entry& e, std::uint32_t at) noexcept {
   // A key's latest value now lives (as a full record) at `at`, in the head.
-  IndexEntry& moved = index_[position];
+  Entry moved = e;
   const std::uint32_t size = full_size(moved.key_size, moved.value_size);
   sectors_[sector_of(moved.binding)].live_bytes -= size;
   sectors_[sector_of(at)].live_bytes += size;
   moved.location = at;
   moved.binding = at;
+  store_entry(position, moved);
 }
 
-Task<Status> Store::copy_sealed_entry(std::size_t position, std::span<const std::byte> key) noexcept {
+Task<Status> Store::copy_sealed_entry(std::size_t position, const Entry& e, std::span<const std::byte> key) noexcept {
   // Sealed records are bound to their position: open at the old one (which
   // also authenticates it), seal again at the new one. No decompression.
-  const IndexEntry e = index_[position];
   const std::uint32_t size = full_size(e.key_size, e.value_size);
   auto framed = co_await open_value(e, key);
   if (!framed) {
@@ -209,7 +216,7 @@ Task<Status> Store::copy_sealed_entry(std::size_t position, std::span<const std:
   FERRITE_CO_TRY_ASSIGN(const std::uint32_t at,
                         co_await append(logfmt::put, 0, key, scratch_a().first(*framed), false, e.hash, 0));
   ++counters_.records_copied;
-  rebind(position, at);
+  rebind(position, e, at);
   co_return Status{};
 }
 
@@ -219,7 +226,7 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
   if (indexed()) {
     std::size_t i = 0;
     while (i < key_count_ && copied < max_records) {
-      if (sector_of(index_[i].binding) != gc_victim_) {
+      if (sector_of(index_[i].binding(unit_)) != gc_victim_) {
         ++i;
         continue;
       }
@@ -229,7 +236,7 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
       if (key_count_ == before) ++i;  // else entry i was dropped: look at the new i
     }
     for (; i < key_count_; ++i)
-      if (sector_of(index_[i].binding) == gc_victim_) co_return copied;  // budget used up
+      if (sector_of(index_[i].binding(unit_)) == gc_victim_) co_return copied;  // budget used up
   } else {
     for (;;) {
       if (copied >= max_records) co_return copied;
