@@ -122,7 +122,8 @@ struct StoreConfig {
   /// for the geometry: see Store::value_limit()).
   std::uint32_t max_value_size = 4096;
   /// Seals every record (encryption, compression). Needs the index and a
-  /// scratch buffer of Store::scratch_needed() bytes.
+  /// scratch buffer of Store::scratch_needed() bytes, the store's own while
+  /// it lives (it also keeps the store's crypto blocks).
   ValueCodec* codec = nullptr;
   std::span<std::byte> scratch{};
   /// Key rotation: the codec of the key being replaced. Mount then opens
@@ -373,8 +374,9 @@ class Store {
   /// Largest value put accepts for this geometry and configuration.
   std::uint32_t value_limit() const noexcept { return value_limit_; }
   /// Bytes of StoreConfig::scratch a sealed store needs for `max_value_size`.
+  /// (The store's crypto blocks, current and previous, live there too.)
   static std::size_t scratch_needed(std::uint32_t max_value_size, std::uint32_t codec_overhead) noexcept {
-    return 2 * (std::size_t{max_value_size} + codec_overhead + 64);
+    return 2 * crypto_block_size + 2 * (std::size_t{max_value_size} + codec_overhead + 64);
   }
   std::span<const SectorInfo> sectors() const noexcept { return sectors_; }
   const Geometry& geometry() const noexcept { return geometry_; }
@@ -508,16 +510,18 @@ class Store {
   Task<Result<std::size_t>> open_value(const Entry& e, std::span<const std::byte> key) noexcept;
   Task<Result<std::uint32_t>> read_full_record(const Entry& e, std::span<const std::byte> key,
                                                std::span<std::byte> value) noexcept;
-  std::span<std::byte> scratch_a() noexcept { return scratch_.first(scratch_.size() / 2); }
-  std::span<std::byte> scratch_b() noexcept { return scratch_.subspan(scratch_.size() / 2); }
+  // Scratch layout (sealed stores): [crypto block][previous block][A][B].
+  std::span<std::byte> crypto_block() noexcept { return scratch_.first(crypto_block_size); }
+  std::span<std::byte> previous_block() noexcept { return scratch_.subspan(crypto_block_size, crypto_block_size); }
+  std::span<std::byte> scratch_values() noexcept { return scratch_.subspan(2 * crypto_block_size); }
+  std::span<std::byte> scratch_a() noexcept { return scratch_values().first(scratch_values().size() / 2); }
+  std::span<std::byte> scratch_b() noexcept { return scratch_values().subspan(scratch_values().size() / 2); }
 
   Flash flash_;
   const Geometry& geometry_;         // the Flash view's own: one copy per store
   ValueCodec* codec_ = nullptr;
   ValueCodec* previous_codec_ = nullptr;
   std::span<std::byte> scratch_;
-  std::array<std::byte, crypto_block_size> crypto_block_{};
-  std::array<std::byte, crypto_block_size> previous_block_{};
   bool have_previous_block_ = false;
   ValueCodec* codec_for(std::uint32_t sector) const noexcept {
     return sectors_[sector].old_key && previous_codec_ ? previous_codec_ : codec_;
@@ -554,7 +558,7 @@ class Store {
   std::array<std::uint32_t, 4> slots_used_{};
   StoreStats counters_{};
   std::array<std::byte, 128> buffer_{};
-  std::array<std::byte, 64> window_{};
+  std::span<std::byte> window_{};    // mount's read-ahead buffer, in its frame
   std::uint32_t window_address_ = none;
   std::uint32_t window_size_ = 0;
   bool windowed_ = false;

@@ -174,10 +174,10 @@ Task<Status> Store::format(FormatOptions options) noexcept {
 }
 
 Status Store::new_crypto_block() noexcept {
-  crypto_block_ = {};
-  FERRITE_TRY(codec_->create_block(std::span<std::byte>(crypto_block_).first(crypto_block_size - 4)));
-  logfmt::put_le32(crypto_block_.data() + crypto_block_size - 4,
-                   crc32c(std::span<const std::byte>(crypto_block_).first(crypto_block_size - 4)));
+  const std::span<std::byte> block = crypto_block();
+  std::fill(block.begin(), block.end(), std::byte{0});
+  FERRITE_TRY(codec_->create_block(block.first(crypto_block_size - 4)));
+  logfmt::put_le32(block.data() + crypto_block_size - 4, crc32c(block.first(crypto_block_size - 4)));
   return {};
 }
 
@@ -195,13 +195,13 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   logfmt::put_le32(h.data() + 20, store_id_);
   logfmt::put_le32(h.data() + 24, geometry_crc_);
   std::uint32_t header_crc = crc32c(std::span<const std::byte>(h).first(28));
-  if (codec_) header_crc = crc32c(crypto_block_, header_crc);
+  if (codec_) header_crc = crc32c(crypto_block(), header_crc);
   logfmt::put_le32(h.data() + 28, header_crc);
   // Opening consumes the sector even if the program fails: it is no longer
   // vouched-for erased.
   info.state = static_cast<std::uint8_t>(SectorState::garbage);
   const std::span<const std::byte> block =
-      codec_ ? std::span<const std::byte>(crypto_block_) : std::span<const std::byte>{};
+      codec_ ? std::span<const std::byte>(crypto_block()) : std::span<const std::byte>{};
   FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, block, {}, marker_offset_));
   info.state = static_cast<std::uint8_t>(SectorState::live);
   info.old_key = 0;
@@ -224,6 +224,17 @@ Task<Status> Store::mount() noexcept {
 Task<Status> Store::mount_locked() noexcept {
   reset_state();
   if (!config_ok_) co_return fail(Errc::invalid_argument);
+  // The replay's read-ahead window lives only as long as this call.
+  std::array<std::byte, 64> window{};
+  struct WindowLease {
+    Store& store;
+    ~WindowLease() {
+      store.windowed_ = false;
+      store.window_ = {};
+      store.window_address_ = none;
+    }
+  } lease{*this};
+  window_ = window;
   const std::uint32_t n = geometry_.sector_count();
   std::array<std::byte, logfmt::header_bytes + crypto_block_size> raw{};
   std::array<std::byte, logfmt::marker_bytes> marker{};
@@ -236,8 +247,8 @@ Task<Status> Store::mount_locked() noexcept {
     Header h;
     const HeaderKind k = parse_header(raw, geometry_, geometry_crc_, h);
     if (k != HeaderKind::blank) all_blank = false;
-    if (k == HeaderKind::valid && (h.flags & 2u) && (!any_valid || h.sequence > best_sequence))
-      std::memcpy(crypto_block_.data(), raw.data() + logfmt::header_bytes, crypto_block_size);
+    if (k == HeaderKind::valid && (h.flags & 2u) && codec_ && (!any_valid || h.sequence > best_sequence))
+      std::memcpy(crypto_block().data(), raw.data() + logfmt::header_bytes, crypto_block_size);
     if (k == HeaderKind::valid && !indexed() && (h.flags & 1u)) co_return fail(Errc::unsupported);
     if (k == HeaderKind::valid && (!any_valid || h.sequence > best_sequence)) {
       best_sequence = h.sequence;
@@ -252,14 +263,14 @@ Task<Status> Store::mount_locked() noexcept {
   if (sealed && !codec_) co_return fail(Errc::wrong_key);          // sealed store, no key given
   if (!sealed && codec_) co_return fail(Errc::invalid_argument);   // a key for a plain store
   if (codec_) {
-    const std::span<const std::byte> body = std::span<const std::byte>(crypto_block_).first(crypto_block_size - 4);
-    if (crc32c(body) != logfmt::get_le32(crypto_block_.data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
+    const std::span<const std::byte> body = crypto_block().first(crypto_block_size - 4);
+    if (crc32c(body) != logfmt::get_le32(crypto_block().data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
     if (auto loaded = codec_->load_block(body); !loaded) {
       if (loaded.error() != Errc::wrong_key || !previous_codec_) co_return loaded;
       // The newest sector is still under the previous key: a rotation
       // starts here; sectors opened from now on carry a new block.
       FERRITE_CO_TRY(previous_codec_->load_block(body));
-      previous_block_ = crypto_block_;
+      std::memcpy(previous_block().data(), crypto_block().data(), crypto_block_size);
       have_previous_block_ = true;
       FERRITE_CO_TRY(new_crypto_block());
     }
@@ -279,15 +290,15 @@ Task<Status> Store::mount_locked() noexcept {
       if (codec_) {
         // Which key sealed this sector: the current one, or the one being rotated out.
         const std::span<const std::byte> block(raw.data() + logfmt::header_bytes, crypto_block_size);
-        const bool current = std::memcmp(block.data(), crypto_block_.data(), crypto_block_size) == 0;
+        const bool current = std::memcmp(block.data(), crypto_block().data(), crypto_block_size) == 0;
         if (!current && !have_previous_block_ && previous_codec_) {
           const auto body = block.first(crypto_block_size - 4);
           if (crc32c(body) != logfmt::get_le32(block.data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
           FERRITE_CO_TRY(previous_codec_->load_block(body));
-          std::memcpy(previous_block_.data(), block.data(), crypto_block_size);
+          std::memcpy(previous_block().data(), block.data(), crypto_block_size);
           have_previous_block_ = true;
         }
-        if (!current && have_previous_block_ && std::memcmp(block.data(), previous_block_.data(), crypto_block_size) != 0)
+        if (!current && have_previous_block_ && std::memcmp(block.data(), previous_block().data(), crypto_block_size) != 0)
           co_return fail(Errc::wrong_key);  // a third key: rotations must finish one at a time
         info.old_key = current ? 0 : 1;
       }
