@@ -439,6 +439,8 @@ class Store {
   Task<Status> open_sector() noexcept;
   Task<Status> erase_sector(std::uint32_t sector, bool mark) noexcept;
   Task<Status> start_gc() noexcept;
+  /// Whether maintenance should copy the victim's records now.
+  bool collection_pressing() const noexcept;
   Task<void> retire_if_empty() noexcept;
   Task<Result<std::uint32_t>> gc_step(std::uint32_t max_records) noexcept;
   Task<Status> copy_entry(std::size_t entry) noexcept;

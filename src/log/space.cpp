@@ -371,28 +371,36 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
   co_return fail(Errc::no_space);
 }
 
+bool Store::collection_pressing() const noexcept {
+  // Until the head could no longer absorb the victim's live records twice
+  // over, updates move keys out of the victim for free: copying them earlier
+  // only writes records that later updates supersede. Past that point a put
+  // would have to collect them all at once (ensure_room), so maintenance
+  // copies ahead of it.
+  if (gc_victim_ == none) return false;
+  const std::uint32_t debt = indexed() ? sectors_[gc_victim_].live_bytes : payload_of(gc_victim_);
+  return debt == 0 || head_room() < 2 * debt + slack_;
+}
+
 Task<Result<MaintenanceReport>> Store::maintain(MaintenanceBudget budget) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   MaintenanceReport report;
-  const std::uint32_t early = std::min(slack_, payload_of(head_) / 32);
+  // A two-sector store starts collecting when a put needs the other sector
+  // (cheap once it is pre-erased); a larger one picks its victim while two
+  // free sectors remain, so that updates start draining it.
   const std::uint32_t free_sectors = free_sector_count();
-  const bool gc_due = gc_victim_ == none &&
-                      ((free_sectors <= 1 && head_room() < early) ||
-                       (geometry_.sector_count() > 2 && free_sectors <= 2 && oldest_live() != head_));
+  const bool gc_due =
+      gc_victim_ == none && geometry_.sector_count() > 2 && free_sectors <= 2 && oldest_live() != head_;
   std::uint32_t unerased = none;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i)
     if (sectors_[i].state != live_state && sectors_[i].state != erased_state && i != gc_victim_) unerased = i;
-  if (gc_victim_ != none) {
+  if (collection_pressing()) {
     FERRITE_CO_TRY_ASSIGN(report.records_copied, co_await gc_step(budget.max_records));
     if (gc_victim_ == none) report.sectors_retired = 1;
   } else if (gc_due) {
-    // Collecting the head opens a sector first: only when that needs no
-    // erase, or erasing is allowed.
-    bool have_erased = false;
-    for (const SectorInfo& s : sectors_) have_erased = have_erased || s.state == erased_state;
-    if (oldest_live() != head_ || have_erased || budget.allow_erase) {
-      FERRITE_CO_TRY(co_await start_gc());
+    FERRITE_CO_TRY(co_await start_gc());
+    if (collection_pressing()) {
       FERRITE_CO_TRY_ASSIGN(report.records_copied, co_await gc_step(budget.max_records));
       if (gc_victim_ == none) report.sectors_retired = 1;
     }
@@ -403,7 +411,7 @@ Task<Result<MaintenanceReport>> Store::maintain(MaintenanceBudget budget) noexce
   bool erasable = false;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i)
     erasable = erasable || (sectors_[i].state != live_state && sectors_[i].state != erased_state);
-  report.more_work = gc_victim_ != none || (erasable && budget.allow_erase);
+  report.more_work = collection_pressing() || (erasable && budget.allow_erase);
   co_return report;
 }
 
