@@ -411,7 +411,8 @@ class Store {
   void reset_state() noexcept;
 
   // records
-  Task<Result<Record>> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit) noexcept;
+  struct RecordRead;
+  Task<Status> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit, Record& out) noexcept;
   /// Reads through a small read-ahead window while mount scans sequentially,
   /// so each byte of the log is read from flash once.
   Task<Status> read_bytes(std::uint32_t address, std::span<std::byte> out) noexcept;
@@ -584,6 +585,18 @@ struct Store::Record {
   std::uint32_t key_hash = 0;       // crc32c(key) for PUT/DELETE
   std::array<std::byte, max_key_size> key{};
   std::array<std::byte, 32> meta{};  // a META / TXN_COMMIT / sealed DELETE value (opened when sealed)
+};
+
+/// A record read by read_record into storage its caller owns; reads like a
+/// Result<Record>.
+struct Store::RecordRead {
+  Status status{};
+  Record record{};
+  explicit operator bool() const noexcept { return static_cast<bool>(status); }
+  Errc error() const noexcept { return status.error(); }
+  Record* operator->() noexcept { return &record; }
+  const Record* operator->() const noexcept { return &record; }
+  Record& operator*() noexcept { return record; }
 };
 
 /// An index entry with everything spelled out (IndexEntry is its packed form).

@@ -246,7 +246,8 @@ Task<Result<bool>> Store::stored_value_equals(const Entry& e, std::span<const st
   }
   const std::uint32_t sector = sector_of(e.location);
   const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
-  auto rec = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset);
+  RecordRead rec;
+  rec.status = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset, rec.record);
   co_return rec && !rec->blank;
 }
 
@@ -491,7 +492,8 @@ Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
     const Entry e = unpack(best_entry);
     const std::uint32_t sector = sector_of(e.binding);
     const std::uint32_t offset = e.binding - geometry_.sector_offset(sector);
-    auto rec = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset);
+    RecordRead rec;
+    rec.status = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset, rec.record);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
     if (!rec || rec->blank || rec->key_size != best_size || std::memcmp(rec->key.data(), best.data(), best_size) != 0) {
       ++counters_.corrupt_records;
@@ -522,7 +524,8 @@ Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {
     while (sector != none) {
       const std::uint32_t end = header_size_ + sectors_[sector].used_bytes;
       while (offset < end) {
-        auto rec = co_await read_record(sector, offset, end - offset);
+        RecordRead rec;
+        rec.status = co_await read_record(sector, offset, end - offset, rec.record);
         if (!rec || rec->blank) {
           if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
           offset += unit_;

@@ -256,7 +256,8 @@ Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32
   TxnScan scan;
   std::uint32_t p = offset, count = 0, crcs = 0;
   for (;;) {
-    auto rec = co_await read_record(sector, p, end - p);
+    RecordRead rec;
+    rec.status = co_await read_record(sector, p, end - p, rec.record);
     if (!rec) {
       if (rec.error() != Errc::corrupt) co_return fail(rec.error());
       break;
@@ -278,7 +279,8 @@ Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32
       if (*blank_after) {
         windowed_ = false;
         for (int i = 0; i < stability_reads && stable; ++i) {
-          auto again = co_await read_record(sector, p, end - p);
+          RecordRead again;
+          again.status = co_await read_record(sector, p, end - p, again.record);
           stable = again && !again->blank && again->stored_crc == rec->stored_crc;
         }
         windowed_ = true;
@@ -294,7 +296,8 @@ Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32
   if (!scan.committed) co_return scan;
   std::uint32_t q = offset;
   for (std::uint32_t i = 0; i < count; ++i) {
-    auto rec = co_await read_record(sector, q, end - q);
+    RecordRead rec;
+    rec.status = co_await read_record(sector, q, end - q, rec.record);
     if (!rec) co_return fail(rec.error());
     Record as_plain = *rec;
     as_plain.kind = rec->kind == logfmt::txn_put ? logfmt::put : logfmt::erase;

@@ -222,7 +222,8 @@ Task<Result<Store::Located>> Store::locate_by_scan(std::span<const std::byte> ke
     const std::uint32_t end = header_size_ + sectors_[sector].used_bytes;
     std::uint32_t offset = header_size_;
     while (offset < end) {
-      auto rec = co_await read_record(sector, offset, end - offset);
+      RecordRead rec;
+      rec.status = co_await read_record(sector, offset, end - offset, rec.record);
       if (!rec) {
         if (rec.error() != Errc::corrupt) co_return fail(rec.error());
         // A damaged region: resynchronise, and say so — the skipped record

@@ -387,7 +387,8 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   std::uint32_t good_end = header_size_;  // just past the last verified record
   bool in_bad_region = false;
   while (offset < end) {
-    auto rec = co_await read_record(sector, offset, end - offset);
+    RecordRead rec;
+    rec.status = co_await read_record(sector, offset, end - offset, rec.record);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
     if (rec && !rec->blank && logfmt::is_txn(rec->kind)) {
       if (!indexed()) co_return fail(Errc::unsupported);  // batches need the index to replay
@@ -414,7 +415,8 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         bool stable = true;
         windowed_ = false;  // these reads must reach the flash
         for (int i = 0; i < stability_reads && stable; ++i) {
-          auto again = co_await read_record(sector, offset, end - offset);
+          RecordRead again;
+          again.status = co_await read_record(sector, offset, end - offset, again.record);
           if (!again && again.error() != Errc::corrupt) {
             windowed_ = true;
             co_return fail(again.error());
@@ -422,7 +424,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
           stable = again && !again->blank && again->stored_crc == rec->stored_crc && again->size == rec->size;
         }
         windowed_ = true;
-        if (!stable) rec = fail(Errc::corrupt);
+        if (!stable) rec.status = fail(Errc::corrupt);
       }
     }
     if (rec && rec->blank) {

@@ -44,9 +44,11 @@ Task<Result<std::uint32_t>> Store::crc_of_range(std::uint32_t address, std::uint
   co_return crc;
 }
 
-Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32_t offset,
-                                               std::uint32_t limit) noexcept {
-  Record rec;
+Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit,
+                                Record& rec) noexcept {
+  // Filled in the caller's storage: a record is large, and this sits at the
+  // bottom of the deepest call chains.
+  rec = Record{};
   rec.address = geometry_.sector_offset(sector) + offset;
   const std::uint32_t sequence = sectors_[sector].sequence;
   std::array<std::byte, logfmt::full_head> head{};
@@ -56,7 +58,7 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
   for (std::uint32_t i = 0; i < std::min(first, unit_); ++i) blank = blank && head[i] == geometry_.erased_byte();
   if (blank) {
     rec.blank = true;
-    co_return rec;
+    co_return Status{};
   }
   const auto b0 = static_cast<std::uint8_t>(head[0]);
   if (b0 >= 1 && b0 <= max_slots) {
@@ -80,7 +82,7 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
     crc = crc32c(std::span<const std::byte>(head).first(1), crc);
     FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(rec.address + logfmt::compact_head, e.value_size, crc));
     if ((crc & 0xFFFFFFu) != rec.stored_crc) co_return fail(Errc::corrupt);
-    co_return rec;
+    co_return Status{};
   }
   if (!(b0 & 0x80u) || b0 == 0xFFu || first < logfmt::full_head) co_return fail(Errc::corrupt);
   const std::uint32_t w = logfmt::get_le32(head.data());
@@ -145,7 +147,7 @@ Task<Result<Store::Record>> Store::read_record(std::uint32_t sector, std::uint32
     const std::size_t want = rec.kind == logfmt::txn_commit ? 8 : rec.kind == logfmt::meta ? *plain : 0;
     if (*plain != want) co_return fail(Errc::corrupt);
   }
-  co_return rec;
+  co_return Status{};
 }
 
 Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,

@@ -138,8 +138,9 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   if (codec_) co_return co_await copy_sealed_entry(position, e, key_bytes);
   const std::uint32_t source_sector = sector_of(e.location);
   const std::uint32_t source_offset = e.location - geometry_.sector_offset(source_sector);
-  auto source = co_await read_record(source_sector, source_offset,
-                                     geometry_.sector_size(source_sector) - source_offset);
+  RecordRead source;
+  source.status = co_await read_record(source_sector, source_offset,
+                                       geometry_.sector_size(source_sector) - source_offset, source.record);
   const bool intact = source && !source->blank && (source->kind == logfmt::put || source->kind == logfmt::txn_put) &&
                       source->value_size == e.value_size && source->key_hash == e.hash &&
                       (source->compact || std::memcmp(source->key.data(), key.data(), e.key_size) == 0);
@@ -294,7 +295,8 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
   const std::uint32_t end = header_size_ + sectors_[victim].used_bytes;
   std::uint32_t offset = gc_cursor_ < header_size_ ? header_size_ : gc_cursor_;
   while (offset < end) {
-    auto rec = co_await read_record(victim, offset, end - offset);
+    RecordRead rec;
+    rec.status = co_await read_record(victim, offset, end - offset, rec.record);
     if (!rec || rec->blank) {
       if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
       offset += unit_;
