@@ -278,10 +278,11 @@ Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32
       if (!blank_after) co_return fail(blank_after.error());
       if (*blank_after) {
         windowed_ = false;
+        // Re-read into the same storage: a stable record reads back as itself.
+        const std::uint32_t crc = rec->stored_crc, size = rec->size;
         for (int i = 0; i < stability_reads && stable; ++i) {
-          RecordRead again;
-          again.status = co_await read_record(sector, p, end - p, again.record);
-          stable = again && !again->blank && again->stored_crc == rec->stored_crc;
+          rec.status = co_await read_record(sector, p, end - p, rec.record);
+          stable = rec && !rec->blank && rec->stored_crc == crc && rec->size == size;
         }
         windowed_ = true;
       }

@@ -412,16 +412,17 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       auto after = co_await read_record_blank_after(sector, offset + rec->size, end);
       if (!after) co_return fail(after.error());
       if (*after) {
+        // Re-read into the same storage: a stable record reads back as itself.
+        const std::uint32_t crc = rec->stored_crc, size = rec->size;
         bool stable = true;
         windowed_ = false;  // these reads must reach the flash
         for (int i = 0; i < stability_reads && stable; ++i) {
-          RecordRead again;
-          again.status = co_await read_record(sector, offset, end - offset, again.record);
-          if (!again && again.error() != Errc::corrupt) {
+          rec.status = co_await read_record(sector, offset, end - offset, rec.record);
+          if (!rec && rec.error() != Errc::corrupt) {
             windowed_ = true;
-            co_return fail(again.error());
+            co_return fail(rec.error());
           }
-          stable = again && !again->blank && again->stored_crc == rec->stored_crc && again->size == rec->size;
+          stable = rec && !rec->blank && rec->stored_crc == crc && rec->size == size;
         }
         windowed_ = true;
         if (!stable) rec.status = fail(Errc::corrupt);
