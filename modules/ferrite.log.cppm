@@ -558,6 +558,7 @@ class Store {
   std::uint32_t write_count_ = 0;
   std::uint32_t index_epoch_ = 0;    // bumped when index positions shift (insert, remove)
   std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
+  std::uint32_t scratch_clobbers_ = 0;  // collections that overwrote scratch A
   std::array<std::uint32_t, 4> slots_used_{};
   StoreStats counters_{};
   std::array<std::byte, 128> buffer_{};

@@ -281,9 +281,10 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
       static_cast<std::uint32_t>(codec_ ? codec_->sealed_size(stored.size()) : stored.size());  // on flash
   const std::uint32_t new_full = full_size(ksize, vsize);
   const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
+  const std::uint32_t clobbers_before = scratch_clobbers_;
   FERRITE_CO_TRY(co_await ensure_room(new_full, live_total_ - old_full + new_full));
-  if (codec_) {
-    // Collection may have used the scratch buffer: frame again (same size).
+  if (codec_ && scratch_clobbers_ != clobbers_before) {
+    // Collection used the scratch buffer: frame again (same size).
     FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(value, scratch_a()));
     stored = scratch_a().first(framed);
   }

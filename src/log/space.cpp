@@ -203,6 +203,7 @@ void Store::rebind(std::size_t position, const Entry& e, std::uint32_t at) noexc
 Task<Status> Store::copy_sealed_entry(std::size_t position, const Entry& e, std::span<const std::byte> key) noexcept {
   // Sealed records are bound to their position: open at the old one (which
   // also authenticates it), seal again at the new one. No decompression.
+  ++scratch_clobbers_;  // scratch A: a put that collected frames its value again
   const std::uint32_t size = full_size(e.key_size, e.value_size);
   auto framed = co_await open_value(e, key);
   if (!framed) {
