@@ -400,8 +400,8 @@ class Store {
   };
   Task<Result<TxnScan>> replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   Task<Status> validate_reads(std::span<const std::byte> reads) noexcept;
-  Task<Result<Located>> locate_after_validation(std::span<const std::byte> name,
-                                                std::span<const std::byte> reads) noexcept;
+  Task<Status> locate_after_validation(std::span<const std::byte> name, std::span<const std::byte> reads,
+                                      Located& out) noexcept;
   Result<std::uint32_t> stored_size_of(bool erase, std::span<const std::byte> value) noexcept;
   Task<Result<bool>> read_record_blank_after(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   void drop_retired_entries() noexcept;
@@ -452,15 +452,17 @@ class Store {
   Task<Result<bool>> gc_index_less_step() noexcept;
 
   // index
-  Task<Result<Located>> locate(std::span<const std::byte> key, std::uint32_t hash) noexcept;
-  Task<Result<Located>> locate_by_scan(std::span<const std::byte> key, std::uint32_t hash) noexcept;
+  // Lookups fill caller-owned storage: they sit on every call chain, and a
+  // returned Result<Located> would cost a copy in each frame.
+  Task<Status> locate(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept;
+  Task<Status> locate_by_scan(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept;
   Task<Result<bool>> key_equals(std::uint32_t binding, std::span<const std::byte> key) noexcept;
   Task<Result<int>> compare_key_at(std::uint32_t binding, std::uint8_t key_size,
                                    std::span<const std::byte> key) noexcept;
   Task<Status> index_insert(const Entry& e, std::span<const std::byte> key) noexcept;
   /// The entry at `position`, its key size read from its binding's header.
   /// Errors: corrupt (the header no longer describes the entry), flash errors.
-  Task<Result<Entry>> load_entry(std::size_t position) noexcept;
+  Task<Status> load_entry(std::size_t position, Entry& out) noexcept;
   /// The entry at `position` without reading flash: key_size unknown (0).
   Entry unpack(std::size_t position) const noexcept;
   void store_entry(std::size_t position, const Entry& e) noexcept;

@@ -128,12 +128,14 @@ Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> name, std
   const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
   if (!indexed()) {
-    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate_by_scan(key, hash));
+    Located found;
+    FERRITE_CO_TRY(co_await locate_by_scan(key, hash, found));
     if (!found.found) co_return fail(Errc::not_found);
     co_return co_await read_value(found.entry, key, out);
   }
   for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
-    FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(i));
+    Entry e;
+    FERRITE_CO_TRY(co_await load_entry(i, e));
     if (e.key_size != key.size()) continue;
     if (e.location != e.binding) {
       // Compact: the name lives in the binding record.
@@ -157,7 +159,8 @@ Task<Status> Store::get_into(std::span<const std::byte> name, std::vector<std::b
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
   const KeyBuf key = stored_key(name);
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
+  Located found;
+  FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
   if (!found.found) co_return fail(Errc::not_found);
   if (codec_) {
     FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
@@ -195,7 +198,8 @@ Task<Result<bool>> Store::contains(std::span<const std::byte> name) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
   const KeyBuf key = stored_key(name);
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
+  Located found;
+  FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
   co_return found.found;
 }
 
@@ -204,7 +208,8 @@ Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> name) noexce
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
   const KeyBuf key = stored_key(name);
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
+  Located found;
+  FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
   if (!found.found) co_return fail(Errc::not_found);
   if (!codec_) co_return std::size_t{found.entry.value_size};
   FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
@@ -259,10 +264,11 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   const KeyBuf mapped = stored_key(name);
   const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, hash));
+  Located cur;  // the key as the index has it (refreshed as collection moves it)
+  FERRITE_CO_TRY(co_await locate(key, hash, cur));
   const std::uint32_t epoch_at_lookup = index_epoch_;
-  if (found.found) {
-    FERRITE_CO_TRY_ASSIGN(const bool same, co_await stored_value_equals(found.entry, key, value));
+  if (cur.found) {
+    FERRITE_CO_TRY_ASSIGN(const bool same, co_await stored_value_equals(cur.entry, key, value));
     if (same) {
       ++counters_.writes_skipped;
       co_return Status{};
@@ -280,7 +286,7 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   const std::uint32_t vsize =
       static_cast<std::uint32_t>(codec_ ? codec_->sealed_size(stored.size()) : stored.size());  // on flash
   const std::uint32_t new_full = full_size(ksize, vsize);
-  const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
+  const std::uint32_t old_full = cur.found ? full_size(cur.entry.key_size, cur.entry.value_size) : 0;
   const std::uint32_t clobbers_before = scratch_clobbers_;
   FERRITE_CO_TRY(co_await ensure_room(new_full, live_total_ - old_full + new_full));
   if (codec_ && scratch_clobbers_ != clobbers_before) {
@@ -292,14 +298,11 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   // (for a corrupted source) dropped the entry.
   // Positions only shift when an entry is inserted or removed; otherwise
   // the entry is where it was (its content refreshed), no second lookup.
-  Located cur = found;
-  if (indexed() && found.found) {
+  if (indexed() && cur.found) {
     if (index_epoch_ == epoch_at_lookup) {
-      cur.entry = refreshed(found.entry, cur.position);
+      cur.entry = refreshed(cur.entry, cur.position);
     } else {
-      auto again = co_await locate(key, hash);
-      if (!again) co_return fail(again.error());
-      cur = *again;
+      FERRITE_CO_TRY(co_await locate(key, hash, cur));
     }
   }
   const std::uint32_t epoch_before_write = index_epoch_;
@@ -307,6 +310,8 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   const bool compact = cur.found && slot != 0 && compact_ && cur.entry.value_size == vsize &&
                        sector_of(cur.entry.binding) == head_ &&
                        addressable(geometry_.sector_offset(head_) + head_offset_, cur.entry.binding);
+  const bool found_before_write = cur.found;
+  const std::uint32_t binding_before_write = cur.entry.binding;
   bool new_slot = false;
   if (!compact && slot == 0 && indexed()) {
     slot = allocate_slot();
@@ -323,15 +328,10 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   }
   // Bookkeeping follows the write: the record is durable now. A compact
   // write that had to be retried in a fresh sector went out as a full record.
-  const bool wrote_compact = compact && sector_of(*at) == sector_of(cur.entry.binding);
-  Located now = cur;
-  if (!cur.found || index_epoch_ != epoch_before_write) {
-    auto again = co_await locate(key, hash);
-    if (!again) co_return fail(again.error());
-    now = *again;
-  }
-  if (now.found) {
-    Entry e = refreshed(now.entry, now.position);
+  const bool wrote_compact = compact && sector_of(*at) == sector_of(binding_before_write);
+  if (!found_before_write || index_epoch_ != epoch_before_write) FERRITE_CO_TRY(co_await locate(key, hash, cur));
+  if (cur.found) {
+    Entry e = refreshed(cur.entry, cur.position);
     const std::uint32_t before = full_size(e.key_size, e.value_size);
     sectors_[sector_of(e.binding)].live_bytes -= before;
     live_total_ -= before;
@@ -341,7 +341,7 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
       e.slot = slot;
       e.value_size = static_cast<std::uint16_t>(vsize);
     }
-    store_entry(now.position, e);
+    store_entry(cur.position, e);
     sectors_[sector_of(e.binding)].live_bytes += new_full;
   } else {
     Entry e;
@@ -374,14 +374,16 @@ Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
   const KeyBuf mapped = stored_key(name);
   const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key, hash));
+  Located found;
+  FERRITE_CO_TRY(co_await locate(key, hash, found));
   if (!found.found) co_return fail(Errc::not_found);
   const std::uint32_t old_full = full_size(found.entry.key_size, found.entry.value_size);
   const std::uint32_t tomb = codec_ ? static_cast<std::uint32_t>(codec_->sealed_size(0)) : 0;
   FERRITE_CO_TRY(co_await ensure_room(full_size(static_cast<std::uint32_t>(key.size()), tomb), live_total_ - old_full));
   FERRITE_CO_TRY(co_await write_record(logfmt::erase, 0, key, {}, false, hash, 0));
   if (!indexed()) co_return Status{};
-  FERRITE_CO_TRY_ASSIGN(const Located now, co_await locate(key, hash));
+  Located now;
+  FERRITE_CO_TRY(co_await locate(key, hash, now));
   if (now.found) {  // (collection may have dropped a corrupted entry already)
     const Entry& e = now.entry;
     const std::uint32_t size = full_size(e.key_size, e.value_size);
@@ -459,20 +461,23 @@ Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
       std::size_t lo = 0, hi = key_count_;
       while (lo < hi) {
         const std::size_t mid = (lo + hi) / 2;
-        FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(order_[mid]));
+        Entry e;
+        FERRITE_CO_TRY(co_await load_entry(order_[mid], e));
         FERRITE_CO_TRY_ASSIGN(const int cmp, co_await compare_key_at(e.binding, e.key_size, current));
         if (cmp < 0 || (cmp == 0 && !inclusive)) lo = mid + 1; else hi = mid;
       }
       if (lo < key_count_) {
         best_entry = order_[lo];
-        FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(best_entry));
+        Entry e;
+        FERRITE_CO_TRY(co_await load_entry(best_entry, e));
         FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, best));
         best_size = e.key_size;
       }
     } else {
       std::array<std::byte, max_key_size> candidate{};
       for (std::size_t i = 0; i < key_count_; ++i) {
-        FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(i));
+        Entry e;
+        FERRITE_CO_TRY(co_await load_entry(i, e));
         FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, candidate));
         const std::span<const std::byte> k(candidate.data(), e.key_size);
         const int after = compare_keys(k, current);
@@ -538,9 +543,9 @@ Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {
         if (rec->kind != logfmt::put) continue;
         const std::span<const std::byte> key(rec->key.data(), rec->key_size);
         if (!has_prefix(key, prefix)) continue;
-        auto latest = co_await locate_by_scan(key, rec->key_hash);
-        if (!latest) co_return fail(latest.error());
-        if (!latest->found || latest->entry.location != at) continue;
+        Located latest;
+        FERRITE_CO_TRY(co_await locate_by_scan(key, rec->key_hash, latest));
+        if (!latest.found || latest.entry.location != at) continue;
         c.started_ = true;
         c.position_ = at;
         std::memcpy(c.key_.data(), rec->key.data(), rec->key_size);

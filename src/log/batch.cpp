@@ -107,7 +107,8 @@ Task<Status> Store::validate_reads(std::span<const std::byte> reads) noexcept {
   bool malformed = false;
   while (BatchLog::next(reads, true, cursor, e, malformed)) {
     const KeyBuf key = stored_key(e.key);
-    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
+    Located found;
+    FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
     const std::uint32_t now = found.found ? found.entry.location : no_version;
     if (now != e.version) co_return fail(Errc::conflict);
   }
@@ -115,8 +116,8 @@ Task<Status> Store::validate_reads(std::span<const std::byte> reads) noexcept {
   co_return Status{};
 }
 
-Task<Result<Store::Located>> Store::locate_after_validation(std::span<const std::byte> name,
-                                                            std::span<const std::byte> reads) noexcept {
+Task<Status> Store::locate_after_validation(std::span<const std::byte> name, std::span<const std::byte> reads,
+                                            Located& out) noexcept {
   // The shared start of version_of and read_versioned (mutex already held).
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (!indexed()) co_return fail(Errc::unsupported);
@@ -124,19 +125,21 @@ Task<Result<Store::Located>> Store::locate_after_validation(std::span<const std:
   if (name.size() > max_key_size) co_return fail(Errc::too_large);
   FERRITE_CO_TRY(co_await validate_reads(reads));
   const KeyBuf key = stored_key(name);
-  co_return co_await locate(key.view(), crc32c(key.view()));
+  co_return co_await locate(key.view(), crc32c(key.view()), out);
 }
 
 Task<Result<std::uint32_t>> Store::version_of(std::span<const std::byte> name, std::span<const std::byte> reads) noexcept {
   auto guard = co_await mutex_.lock();
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate_after_validation(name, reads));
+  Located found;
+  FERRITE_CO_TRY(co_await locate_after_validation(name, reads, found));
   co_return found.found ? found.entry.location : no_version;
 }
 
 Task<Result<std::size_t>> Store::read_versioned(std::span<const std::byte> name, std::span<std::byte> out,
                                                 std::span<const std::byte> reads, std::uint32_t& version) noexcept {
   auto guard = co_await mutex_.lock();
-  FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate_after_validation(name, reads));
+  Located found;
+  FERRITE_CO_TRY(co_await locate_after_validation(name, reads, found));
   version = found.found ? found.entry.location : no_version;
   if (!found.found) co_return fail(Errc::not_found);
   const KeyBuf key = stored_key(name);
@@ -159,7 +162,8 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     if (e.op > 1) co_return fail(Errc::invalid_argument);
     if (e.value.size() > value_limit_) co_return fail(Errc::too_large);
     const KeyBuf key = stored_key(e.key);
-    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), crc32c(key.view())));
+    Located found;
+    FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
     if (e.op == 1 && !found.found) continue;  // erasing an absent key writes nothing
     FERRITE_CO_TRY_ASSIGN(const std::uint32_t stored, stored_size_of(e.op == 1, e.value));
     const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
@@ -184,7 +188,8 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     const KeyBuf key = stored_key(e.key);
     const std::uint32_t hash = crc32c(key.view());
     if (e.op == 1) {
-      FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), hash));
+      Located found;
+      FERRITE_CO_TRY(co_await locate(key.view(), hash, found));
       if (!found.found) continue;
     }
     std::span<const std::byte> value = e.value;
@@ -208,7 +213,8 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     if (e.op == 0xFF) continue;
     const KeyBuf key = stored_key(e.key);
     const std::uint32_t hash = crc32c(key.view());
-    FERRITE_CO_TRY_ASSIGN(const Located found, co_await locate(key.view(), hash));
+    Located found;
+    FERRITE_CO_TRY(co_await locate(key.view(), hash, found));
     if (e.op == 1 && !found.found) continue;
     const std::uint32_t ksize = key.size;
     FERRITE_CO_TRY_ASSIGN(const std::uint32_t vsize, stored_size_of(e.op == 1, e.value));

@@ -74,10 +74,10 @@ Store::Entry Store::refreshed(const Entry& known, std::size_t position) const no
   return e;
 }
 
-Task<Result<Store::Entry>> Store::load_entry(std::size_t position) noexcept {
+Task<Status> Store::load_entry(std::size_t position, Entry& e) noexcept {
   // The binding's header word gives the key's length; it must still describe
   // this entry (a full PUT of this value length holding this slot).
-  Entry e = unpack(position);
+  e = unpack(position);
   std::array<std::byte, 4> word{};
   FERRITE_CO_TRY(co_await flash_.read(e.binding, word));
   const std::uint32_t w = logfmt::get_le32(word.data());
@@ -87,7 +87,7 @@ Task<Result<Store::Entry>> Store::load_entry(std::size_t position) noexcept {
     co_return fail(Errc::corrupt);
   e.key_size = static_cast<std::uint8_t>(logfmt::key_field_of(w) + 1u);
   e.binding_word = w;
-  co_return e;
+  co_return Status{};
 }
 
 Task<Result<bool>> Store::read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept {
@@ -108,26 +108,28 @@ Task<Result<int>> Store::compare_key_at(std::uint32_t binding, std::uint8_t key_
 }
 
 Task<Result<bool>> Store::key_equals(std::uint32_t binding, std::span<const std::byte> key) noexcept {
-  auto c = co_await compare_key_at(binding, static_cast<std::uint8_t>(key.size()), key);
-  if (!c) co_return fail(c.error());
-  co_return *c == 0;
+  // (Reads the flash itself: this sits on every lookup's call chain.)
+  std::array<std::byte, max_key_size> stored{};
+  if (key.size() > stored.size()) co_return fail(Errc::corrupt);
+  FERRITE_CO_TRY(co_await flash_.read(binding + logfmt::full_head, std::span<std::byte>(stored).first(key.size())));
+  co_return std::memcmp(stored.data(), key.data(), key.size()) == 0;
 }
 
-Task<Result<Store::Located>> Store::locate(std::span<const std::byte> key, std::uint32_t hash) noexcept {
-  if (!indexed()) co_return co_await locate_by_scan(key, hash);
-  Located out;
+Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept {
+  if (!indexed()) co_return co_await locate_by_scan(key, hash, out);
+  out = Located{};
   for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
-    FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(i));
-    if (e.key_size != key.size()) continue;
-    FERRITE_CO_TRY_ASSIGN(const bool same, co_await key_equals(e.binding, key));
+    FERRITE_CO_TRY(co_await load_entry(i, out.entry));
+    if (out.entry.key_size != key.size()) continue;
+    FERRITE_CO_TRY_ASSIGN(const bool same, co_await key_equals(out.entry.binding, key));
     if (same) {
       out.found = true;
       out.position = i;
-      out.entry = e;
-      break;
+      co_return Status{};
     }
   }
-  co_return out;
+  out = Located{};
+  co_return Status{};
 }
 
 Task<Status> Store::index_insert(const Entry& e, std::span<const std::byte> key) noexcept {
@@ -167,7 +169,8 @@ Task<Status> Store::order_insert(std::size_t position, std::span<const std::byte
   std::size_t lo = 0, hi = n;
   while (lo < hi) {
     const std::size_t mid = (lo + hi) / 2;
-    FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(order_[mid]));
+    Entry e;
+    FERRITE_CO_TRY(co_await load_entry(order_[mid], e));
     FERRITE_CO_TRY_ASSIGN(const int c, co_await compare_key_at(e.binding, e.key_size, key));
     if (c < 0) lo = mid + 1; else hi = mid;
   }
@@ -182,12 +185,14 @@ Task<Status> Store::build_order() noexcept {
   order_valid_ = false;
   std::array<std::byte, max_key_size> key{};
   for (std::uint32_t i = 0; i < total; ++i) {
-    FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(i));
+    Entry e;
+    FERRITE_CO_TRY(co_await load_entry(i, e));
     FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key));
     std::size_t lo = 0, hi = i;
     while (lo < hi) {
       const std::size_t mid = (lo + hi) / 2;
-      FERRITE_CO_TRY_ASSIGN(const Entry m, co_await load_entry(order_[mid]));
+      Entry m;
+      FERRITE_CO_TRY(co_await load_entry(order_[mid], m));
       FERRITE_CO_TRY_ASSIGN(const int c, co_await compare_key_at(m.binding, m.key_size,
                                                                  std::span<const std::byte>(key.data(), e.key_size)));
       if (c < 0) lo = mid + 1; else hi = mid;
@@ -199,9 +204,9 @@ Task<Status> Store::build_order() noexcept {
   co_return Status{};
 }
 
-Task<Result<Store::Located>> Store::locate_by_scan(std::span<const std::byte> key, std::uint32_t hash) noexcept {
+Task<Status> Store::locate_by_scan(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept {
   // Index-less: walk the whole log in order; the last PUT or DELETE wins.
-  Located out;
+  out = Located{};
   const std::uint32_t n = geometry_.sector_count();
   std::uint32_t last = 0;
   bool first = true, damaged = false;
@@ -250,7 +255,7 @@ Task<Result<Store::Located>> Store::locate_by_scan(std::span<const std::byte> ke
       offset += rec->size;
     }
   }
-  co_return out;
+  co_return Status{};
 }
 
 }  // namespace ferrite

@@ -372,7 +372,8 @@ Task<Status> Store::mount_locked() noexcept {
   // Live bytes per sector: what GC must copy when that sector is retired.
   live_total_ = 0;
   for (std::size_t i = 0; i < key_count_; ++i) {
-    FERRITE_CO_TRY_ASSIGN(const Entry e, co_await load_entry(i));
+    Entry e;
+    FERRITE_CO_TRY(co_await load_entry(i, e));
     const std::uint32_t size = full_size(e.key_size, e.value_size);
     sectors_[sector_of(e.binding)].live_bytes += size;
     live_total_ += size;
@@ -519,12 +520,12 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
   }
   if (!indexed()) co_return Status{};
   const std::span<const std::byte> key(rec.key.data(), rec.key_size);
-  auto found = co_await locate(key, rec.key_hash);
-  if (!found) co_return fail(found.error());
+  Located found;
+  FERRITE_CO_TRY(co_await locate(key, rec.key_hash, found));
   if (rec.kind == logfmt::erase) {
-    if (found->found) {
-      release_slot(found->entry.slot);
-      index_remove(found->position);
+    if (found.found) {
+      release_slot(found.entry.slot);
+      index_remove(found.position);
     }
     co_return Status{};
   }
@@ -539,17 +540,17 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
   if (rec.slot != 0) {
     // The slot moves to this key; whoever held it keeps its own full record.
     const std::size_t holder = entry_for_slot(rec.slot);
-    if (holder != none && (!found->found || holder != found->position)) {
+    if (holder != none && (!found.found || holder != found.position)) {
       Entry h = unpack(holder);
       h.slot = 0;
       store_entry(holder, h);
     }
     mark_slot(rec.slot);
   }
-  if (found->found) {
-    const std::uint8_t old_slot = found->entry.slot;
+  if (found.found) {
+    const std::uint8_t old_slot = found.entry.slot;
     if (old_slot != 0 && old_slot != rec.slot) release_slot(old_slot);
-    store_entry(found->position, e);
+    store_entry(found.position, e);
     co_return Status{};
   }
   co_return co_await index_insert(e, key);

@@ -124,14 +124,13 @@ Task<Status> Store::start_gc() noexcept {
 Task<Status> Store::copy_entry(std::size_t position) noexcept {
   // Rewrite the key's latest value as a full record at the head. The source
   // is verified first: a corrupted value is never re-sealed as good data.
-  auto loaded = co_await load_entry(position);
-  if (!loaded) {
+  Entry e;
+  if (auto loaded = co_await load_entry(position, e); !loaded) {
     // The binding's header changed under the mounted store: the key's size
     // (and so what it occupies) is unknown. Only a remount can rebuild this.
     if (loaded.error() == Errc::corrupt) mounted_ = false;
-    co_return fail(loaded.error());
+    co_return loaded;
   }
-  const Entry e = *loaded;
   std::array<std::byte, max_key_size> key{};
   FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key));
   const std::span<const std::byte> key_bytes(key.data(), e.key_size);
@@ -306,9 +305,9 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
     offset += rec->size;
     if (rec->kind != logfmt::put) continue;
     const std::span<const std::byte> key(rec->key.data(), rec->key_size);
-    auto latest = co_await locate_by_scan(key, rec->key_hash);
-    if (!latest) co_return fail(latest.error());
-    if (!latest->found || latest->entry.location != rec->address) continue;
+    Located latest;
+    FERRITE_CO_TRY(co_await locate_by_scan(key, rec->key_hash, latest));
+    if (!latest.found || latest.entry.location != rec->address) continue;
     const std::uint32_t value_from = rec->address + logfmt::full_head + rec->key_size;
     FERRITE_CO_TRY(co_await copy_forward(0, key, value_from, rec->value_size));
     gc_cursor_ = offset;
