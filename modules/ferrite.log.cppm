@@ -562,8 +562,18 @@ class Store {
   std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
   std::uint32_t scratch_clobbers_ = 0;  // collections that overwrote scratch A
   std::array<std::uint32_t, 4> slots_used_{};
-  StoreStats counters_{};
-  std::array<std::byte, 128> buffer_{};
+  struct Counters {  // what stats() reports that is counted rather than derived
+    std::uint32_t corrupt_records = 0;
+    std::uint32_t torn_tails = 0;
+    std::uint32_t damaged_sectors = 0;
+    std::uint32_t gc_runs = 0;
+    std::uint32_t records_copied = 0;
+    std::uint32_t records_written = 0;
+    std::uint32_t writes_skipped = 0;
+    std::uint32_t sectors_erased = 0;
+  } counters_{};
+  static_assert(64 % Geometry::max_program_unit == 0);
+  std::array<std::byte, 64> buffer_{};  // composes records in whole program units
   std::span<std::byte> window_{};    // mount's read-ahead buffer, in its frame
   std::uint32_t window_address_ = none;
   std::uint32_t window_size_ = 0;

@@ -93,7 +93,7 @@ void Store::reset_state() noexcept {
   order_valid_ = false;
   have_previous_block_ = false;
   slots_used_ = {};
-  counters_ = StoreStats{};
+  counters_ = Counters{};
   for (SectorInfo& s : sectors_) s = SectorInfo{};
 }
 
@@ -579,7 +579,15 @@ std::uint32_t Store::retire_marker_check(std::uint32_t sequence) const noexcept 
 }
 
 StoreStats Store::stats() const noexcept {
-  StoreStats s = counters_;
+  StoreStats s;
+  s.corrupt_records = counters_.corrupt_records;
+  s.torn_tails = counters_.torn_tails;
+  s.damaged_sectors = counters_.damaged_sectors;
+  s.gc_runs = counters_.gc_runs;
+  s.records_copied = counters_.records_copied;
+  s.records_written = counters_.records_written;
+  s.writes_skipped = counters_.writes_skipped;
+  s.sectors_erased = counters_.sectors_erased;
   s.keys = key_count_;
   s.live_bytes = live_total_;
   s.head_sealed = head_sealed_;

@@ -249,7 +249,7 @@ Task<Status> Store::program_record(std::uint32_t address, std::span<const std::b
                                    std::uint32_t total, std::uint32_t value_from, std::uint32_t value_size) noexcept {
   const std::uint32_t from_flash = value_from != none ? value_size : 0;
   const std::uint32_t content = static_cast<std::uint32_t>(head.size() + key.size() + value.size()) + from_flash;
-  // Chunks are whole units, composed in buffer_ (128 bytes, a multiple of every unit).
+  // Chunks are whole units, composed in buffer_ (a multiple of every unit).
   std::uint32_t done = 0;
   while (done < total) {
     const std::uint32_t n = std::min<std::uint32_t>(total - done, static_cast<std::uint32_t>(buffer_.size()));
