@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include <zdict.h>
+#include <zstd.h>
 #include <catch2/catch.hpp>
 import ferrite.crypto;
 import ferrite.txn;
@@ -403,6 +405,124 @@ TEST_CASE("compression with a trained dictionary shrinks small documents further
   CHECK(c.get("after") == sensor_document(5));
   std::printf("compression ratio on sensor documents: zstd %.3f, zstd+dictionary %.3f\n", plain.stats().ratio(),
               with_dict.stats().ratio());
+}
+
+namespace {
+
+std::vector<std::byte> sensor_dictionary(int salt) {
+  std::vector<std::vector<std::byte>> samples;
+  for (int i = 0; i < 400; ++i) {
+    const std::string d = sensor_document(i * 7 + salt);
+    samples.emplace_back(reinterpret_cast<const std::byte*>(d.data()), reinterpret_cast<const std::byte*>(d.data()) + d.size());
+  }
+  auto dict = Sealer::train_dictionary(samples, 2048);
+  return dict ? *dict : std::vector<std::byte>();
+}
+
+std::span<const std::byte> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+}  // namespace
+
+TEST_CASE("dictionary frames match zstd's one-shot dictionary calls in both directions", "[crypto][zstd]") {
+  // Frames written before the dictionary was digested once (zstd's
+  // ZSTD_compress_usingDict) must still read back, and readers that use the
+  // raw dictionary must read the frames written now: same header, same
+  // dictionary id (in ferrite's head and in the zstd frame header).
+  const auto dict = sensor_dictionary(1);
+  REQUIRE(dict.size() > 8);
+  const unsigned id = ZDICT_getDictID(dict.data(), dict.size());
+  REQUIRE(id != 0);
+  for (int level : {1, 3, 9}) {
+    INFO("level " << level);
+    SealOptions o;
+    o.compression_level = level;
+    Sealer s(o);
+    CHECK(s.use_dictionary(dict));
+    ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    REQUIRE(cctx);
+    REQUIRE(dctx);
+    for (int i = 0; i < 50; ++i) {
+      const std::string doc = sensor_document(i);
+      // Old writer -> this reader.
+      std::vector<std::byte> old_frame(7 + doc.size());
+      const std::size_t n = ZSTD_compress_usingDict(cctx, old_frame.data() + 7, doc.size(), doc.data(), doc.size(),
+                                                    dict.data(), dict.size(), level);
+      REQUIRE_FALSE(ZSTD_isError(n));
+      old_frame.resize(7 + n);
+      old_frame[0] = std::byte{2};
+      old_frame[1] = static_cast<std::byte>(doc.size());
+      old_frame[2] = static_cast<std::byte>(doc.size() >> 8);
+      for (int b = 0; b < 4; ++b) old_frame[3 + b] = static_cast<std::byte>(id >> (8 * b));
+      std::string back(doc.size(), '\0');
+      const auto got = s.unframe(old_frame, std::as_writable_bytes(std::span(back)));
+      CHECK(got.value_or(0) == doc.size());
+      CHECK(back == doc);
+      // This writer -> a raw-dictionary reader.
+      std::vector<std::byte> frame(doc.size() + 7);
+      const auto made = s.frame(bytes_of(doc), frame);
+      REQUIRE(made);
+      frame.resize(*made);
+      CHECK(static_cast<std::uint8_t>(frame[0]) == 2);
+      CHECK((static_cast<std::size_t>(frame[1]) | static_cast<std::size_t>(frame[2]) << 8) == doc.size());
+      std::uint32_t head_id = 0;
+      for (int b = 0; b < 4; ++b) head_id |= std::uint32_t(frame[3 + b]) << (8 * b);
+      CHECK(head_id == id);
+      CHECK(ZSTD_getDictID_fromFrame(frame.data() + 7, frame.size() - 7) == id);
+      std::string raw(doc.size(), '\0');
+      const std::size_t m =
+          ZSTD_decompress_usingDict(dctx, raw.data(), raw.size(), frame.data() + 7, frame.size() - 7, dict.data(), dict.size());
+      CHECK(m == doc.size());
+      CHECK(raw == doc);
+    }
+    ZSTD_freeCCtx(cctx);
+    ZSTD_freeDCtx(dctx);
+  }
+}
+
+TEST_CASE("replacing the dictionary or turning compression on at mount keeps every value readable", "[crypto][zstd]") {
+  const auto first = sensor_dictionary(1), second = sensor_dictionary(3);
+  REQUIRE(first.size() > 8);
+  REQUIRE(second.size() > 8);
+  SealOptions o;
+  o.compression_level = 3;
+  Sealer writer(o);
+  CHECK(writer.use_key(test_key(8)));
+  CHECK(writer.use_dictionary(second));
+  CHECK(writer.use_dictionary(first));  // replaces (and frees) the digested second one
+  CHECK(writer.use_dictionary(first));
+  Rig r(rig::geometry(3, 16384, 4), 256, true, false, 1, 4096, &writer);
+  REQUIRE(r.format());
+  for (int i = 0; i < 40; ++i) CHECK(r.put("d" + std::to_string(i), sensor_document(i)));
+  CHECK(writer.stats().compressed == 40);
+  // A sealer made with compression off, the dictionary installed before
+  // mount: the store's flags turn compression on (level 1), and the
+  // dictionary is digested again at that level.
+  SealOptions off;
+  off.compression_level = 0;
+  Sealer reader(off);
+  CHECK(reader.use_key(test_key(8)));
+  CHECK(reader.use_dictionary(first));
+  Rig m(rig::geometry(3, 16384, 4), 256, true, false, 1, 4096, &reader);
+  m.sim.load_image(r.sim.image());
+  REQUIRE(m.mount());
+  for (int i = 0; i < 40; ++i) CHECK(m.get("d" + std::to_string(i)) == sensor_document(i));
+  for (int i = 40; i < 60; ++i) CHECK(m.put("d" + std::to_string(i), sensor_document(i)));
+  CHECK(reader.stats().compressed == 20);
+  for (int i = 0; i < 60; ++i) CHECK(m.get("d" + std::to_string(i)) == sensor_document(i));
+  // The other dictionary cannot read them, and says so.
+  CHECK(reader.use_dictionary(second));
+  CHECK(m.get("d7") == "!unsupported");
+  CHECK(reader.use_dictionary(first));
+  CHECK(m.get("d7") == sensor_document(7));
+  // A dictionary with a valid id but damaged tables is refused, and the one
+  // in use stays.
+  auto damaged = first;
+  for (std::size_t i = 8; i < 64 && i < damaged.size(); ++i) damaged[i] = std::byte{0xFF};
+  CHECK(reader.use_dictionary(damaged).error() == Errc::invalid_argument);
+  CHECK(m.get("d41") == sensor_document(41));
 }
 
 TEST_CASE("transactions work on a sealed store", "[crypto][txn]") {

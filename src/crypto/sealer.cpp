@@ -5,6 +5,7 @@ module;
 #include <sodium.h>
 #include <zdict.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 module ferrite.crypto;
 
@@ -66,6 +67,8 @@ Sealer::~Sealer() {
   sodium_memzero(passphrase_.data(), passphrase_.size());
   ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_));
   ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(dctx_));
+  ZSTD_freeCDict(static_cast<ZSTD_CDict*>(cdict_));
+  ZSTD_freeDDict(static_cast<ZSTD_DDict*>(ddict_));
 }
 
 void Sealer::wipe() noexcept {
@@ -103,9 +106,43 @@ Status Sealer::use_dictionary(std::span<const std::byte> dictionary) noexcept {
   if (dictionary.size() < 8) return fail(Errc::invalid_argument);
   const unsigned id = ZDICT_getDictID(dictionary.data(), dictionary.size());
   if (id == 0) return fail(Errc::invalid_argument);
+  // Digest the dictionary once (entropy tables, match-finder tables at the
+  // compression level): the raw-dictionary calls redo that for every value.
+  // The frames are the same zstd frames, carrying the same dictionary id, so
+  // either side decodes what the other wrote.
+  const int level = options_.compression_level;
+  ZSTD_DDict* ddict = ZSTD_createDDict(dictionary.data(), dictionary.size());
+  ZSTD_CDict* cdict = nullptr;
+  if (ddict && level > 0) cdict = ZSTD_createCDict(dictionary.data(), dictionary.size(), level);
+  if (!ddict || (level > 0 && !cdict)) {
+    ZSTD_freeDDict(ddict);
+    ZSTD_freeCDict(cdict);
+    // zstd returns null for a malformed dictionary too: tell the two apart.
+    const std::size_t header = ZDICT_getDictHeaderSize(dictionary.data(), dictionary.size());
+    if (ZDICT_isError(header) && ZSTD_getErrorCode(header) != ZSTD_error_memory_allocation)
+      return fail(Errc::invalid_argument);
+    return fail(Errc::no_memory);
+  }
+  ZSTD_freeCDict(static_cast<ZSTD_CDict*>(cdict_));
+  ZSTD_freeDDict(static_cast<ZSTD_DDict*>(ddict_));
+  cdict_ = cdict;
+  ddict_ = ddict;
+  cdict_level_ = level;
   dictionary_.assign(dictionary.begin(), dictionary.end());
   dictionary_id_ = id;
   return {};
+}
+
+bool Sealer::prepare_cdict() noexcept {
+  // The level can change after use_dictionary (load_block turns compression
+  // on for a store formatted with it): digest again at the new level.
+  if (cdict_ && cdict_level_ == options_.compression_level) return true;
+  ZSTD_CDict* cdict = ZSTD_createCDict(dictionary_.data(), dictionary_.size(), options_.compression_level);
+  if (!cdict) return false;
+  ZSTD_freeCDict(static_cast<ZSTD_CDict*>(cdict_));
+  cdict_ = cdict;
+  cdict_level_ = options_.compression_level;
+  return true;
 }
 
 Task<Status> Sealer::store_dictionary(Store& store, std::span<const std::byte> dictionary) noexcept {
@@ -253,7 +290,10 @@ Result<std::size_t> Sealer::frame(std::span<const std::byte> value, std::span<st
     // did not pay.
     const std::size_t room = value.size() + 3 - head;
     std::size_t n;
-    if (with_dict) {
+    if (with_dict && prepare_cdict()) {
+      n = ZSTD_compress_usingCDict(static_cast<ZSTD_CCtx*>(cctx_), out.data() + head, room, value.data(), value.size(),
+                                   static_cast<const ZSTD_CDict*>(cdict_));
+    } else if (with_dict) {  // no memory to digest it at this level: the slow path, same frame
       n = ZSTD_compress_usingDict(static_cast<ZSTD_CCtx*>(cctx_), out.data() + head, room, value.data(), value.size(),
                                   dictionary_.data(), dictionary_.size(), options_.compression_level);
     } else {
@@ -297,14 +337,15 @@ Result<std::size_t> Sealer::unframe(std::span<const std::byte> frame, std::span<
     if (*size) std::memcpy(out.data(), frame.data() + 3, *size);
     return *size;
   }
+  if (!dctx_) return fail(Errc::no_memory);
   std::size_t n;
   if (codec == frame_zstd) {
     n = ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(dctx_), out.data(), *size, frame.data() + 3, frame.size() - 3);
   } else {
-    if (frame.size() < 7 || dictionary_.empty() || get32(frame.data() + 3) != dictionary_id_)
+    if (frame.size() < 7 || dictionary_.empty() || !ddict_ || get32(frame.data() + 3) != dictionary_id_)
       return fail(Errc::unsupported);  // needs the dictionary it was compressed with
-    n = ZSTD_decompress_usingDict(static_cast<ZSTD_DCtx*>(dctx_), out.data(), *size, frame.data() + 7,
-                                  frame.size() - 7, dictionary_.data(), dictionary_.size());
+    n = ZSTD_decompress_usingDDict(static_cast<ZSTD_DCtx*>(dctx_), out.data(), *size, frame.data() + 7,
+                                   frame.size() - 7, static_cast<const ZSTD_DDict*>(ddict_));
   }
   // The size in the (authenticated) frame bounds the output: a frame that
   // decompresses to anything else is corrupt.
