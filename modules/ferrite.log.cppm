@@ -432,6 +432,8 @@ class Store {
   Task<Status> verify_record(std::uint32_t address, std::span<const std::byte> head,
                              std::span<const std::byte> key, std::span<const std::byte> value,
                              std::uint32_t value_from, std::uint32_t value_size) noexcept;
+  /// Whether the record at `location` reads back whole and verifies.
+  Task<Result<bool>> record_verifies(std::uint32_t location) noexcept;
   Task<Result<bool>> stored_value_equals(const Entry& e, std::span<const std::byte> key,
                                          std::span<const std::byte> value) noexcept;
 

@@ -234,25 +234,30 @@ Task<Result<bool>> Store::stored_value_equals(const Entry& e, std::span<const st
     co_return n && *n == value.size() && (value.empty() || std::memcmp(scratch_b().data(), value.data(), value.size()) == 0);
   }
   if (e.value_size != value.size()) co_return false;
-  if (value.size() <= 64) {
-    std::array<std::byte, 64> stored{};
-    auto n = co_await read_value(e, key, stored);
+  std::array<std::byte, 64> buffer{};
+  if (value.size() <= buffer.size()) {
+    auto n = co_await read_value(e, key, buffer);
     if (!n) co_return n.error() == Errc::corrupt ? Result<bool>(false) : Result<bool>(fail(n.error()));
-    co_return std::memcmp(stored.data(), value.data(), value.size()) == 0;
+    co_return std::memcmp(buffer.data(), value.data(), value.size()) == 0;
   }
   const std::uint32_t value_at =
       e.location + (e.location != e.binding ? logfmt::compact_head : logfmt::full_head + e.key_size);
-  std::array<std::byte, 64> chunk{};
   for (std::uint32_t done = 0; done < value.size();) {
     const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(value.size()) - done, 64);
-    FERRITE_CO_TRY(co_await flash_.read(value_at + done, std::span<std::byte>(chunk).first(n)));
-    if (std::memcmp(chunk.data(), value.data() + done, n) != 0) co_return false;
+    FERRITE_CO_TRY(co_await flash_.read(value_at + done, std::span<std::byte>(buffer).first(n)));
+    if (std::memcmp(buffer.data(), value.data() + done, n) != 0) co_return false;
     done += n;
   }
-  const std::uint32_t sector = sector_of(e.location);
-  const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
+  co_return co_await record_verifies(e.location);
+}
+
+Task<Result<bool>> Store::record_verifies(std::uint32_t location) noexcept {
+  // (Its own frame: only large values need a whole record read back.)
+  const std::uint32_t sector = sector_of(location);
+  const std::uint32_t offset = location - geometry_.sector_offset(sector);
   RecordRead rec;
   rec.status = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset, rec.record);
+  if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
   co_return rec && !rec->blank;
 }
 
