@@ -32,6 +32,7 @@ class IndexEntry {
   /// The slot the key's binding record holds (0 = none).
   std::uint8_t slot() const noexcept { return static_cast<std::uint8_t>((where_ >> 24) & 0x7Fu); }
   /// Length on flash of the key's latest value.
+  /// The current key's value size (for a sealed store, the plain value's).
   std::uint32_t value_size() const noexcept { return value_size_; }
   /// Partition offset of the key's latest record (`unit`: the program unit).
   std::uint32_t location(std::uint32_t unit) const noexcept { return (where_ & 0xFFFFFFu) * unit; }
@@ -230,6 +231,7 @@ class [[nodiscard]] Cursor {
   std::string_view key_string() const noexcept {
     return {reinterpret_cast<const char*>(key_.data()), key_size_};
   }
+  /// The current key's value size (for a sealed store, the plain value's).
   std::uint32_t value_size() const noexcept { return value_size_; }
 
  private:

@@ -97,6 +97,36 @@ TEST_CASE("every sealing mode round-trips values and survives a remount", "[cryp
   }
 }
 
+TEST_CASE("a scan of a sealed store reports each value's own size, not its sealed size", "[crypto][scan]") {
+  SealOptions o;
+  o.compression_level = 3;
+  Sealer sealer(o);
+  CHECK(sealer.use_key(test_key(4)));
+  Rig r(rig::geometry(3, 16384, 4), 64, true, false, 1, 4096, &sealer);
+  REQUIRE(r.format());
+  std::map<std::string, std::size_t> sizes;
+  for (int i = 0; i < 20; ++i) {
+    const std::string v = i % 4 == 0 ? std::string(300 + i, 'z') : sensor_document(i);  // compressible, or not
+    CHECK(r.put("doc/" + std::to_string(i), v));
+    sizes["doc/" + std::to_string(i)] = v.size();
+  }
+  auto scan = [&] {
+    std::map<std::string, std::size_t> seen;
+    auto c = r.store->scan("doc/");
+    for (;;) {
+      auto more = ferrite::sync_wait(c.next());
+      CHECK(more);
+      if (!more || !*more) break;
+      seen[std::string(c.key_string())] = c.value_size();
+    }
+    return seen;
+  };
+  CHECK(scan() == sizes);
+  r.reboot();
+  REQUIRE(r.mount());
+  CHECK(scan() == sizes);
+}
+
 TEST_CASE("a wrong key or passphrase is reported as wrong_key, distinct from corruption", "[crypto]") {
   Sealer right;
   CHECK(right.use_key(test_key(1)));

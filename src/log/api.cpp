@@ -511,6 +511,20 @@ Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
       continue;
     }
     c.value_size_ = e.value_size;
+    if (codec_) {
+      // What is on flash is sealed (and maybe compressed): report the value's size.
+      Entry sealed = e;
+      sealed.key_size = best_size;
+      auto framed = co_await open_value(sealed, found);
+      if (!framed && framed.error() != Errc::corrupt && framed.error() != Errc::not_found)
+        co_return fail(framed.error());
+      auto size = framed ? codec_->framed_size(scratch_a().first(*framed)) : Result<std::size_t>(fail(Errc::corrupt));
+      if (!size) {
+        ++counters_.corrupt_records;
+        continue;
+      }
+      c.value_size_ = static_cast<std::uint32_t>(*size);
+    }
     co_return true;
   }
 }
