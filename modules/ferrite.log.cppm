@@ -467,6 +467,8 @@ class Store {
   /// The entry at `position`, its key size read from its binding's header.
   /// Errors: corrupt (the header no longer describes the entry), flash errors.
   Task<Status> load_entry(std::size_t position, Entry& out) noexcept;
+  /// Completes an unpacked entry from its binding's header word. Errors: corrupt.
+  static Status complete_entry(std::span<const std::byte, 4> word, Entry& e) noexcept;
   /// The entry at `position` without reading flash: key_size unknown (0).
   Entry unpack(std::size_t position) const noexcept;
   void store_entry(std::size_t position, const Entry& e) noexcept;

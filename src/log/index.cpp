@@ -74,20 +74,24 @@ Store::Entry Store::refreshed(const Entry& known, std::size_t position) const no
   return e;
 }
 
-Task<Status> Store::load_entry(std::size_t position, Entry& e) noexcept {
+Status Store::complete_entry(std::span<const std::byte, 4> word, Entry& e) noexcept {
   // The binding's header word gives the key's length; it must still describe
   // this entry (a full PUT of this value length holding this slot).
-  e = unpack(position);
-  std::array<std::byte, 4> word{};
-  FERRITE_CO_TRY(co_await flash_.read(e.binding, word));
   const std::uint32_t w = logfmt::get_le32(word.data());
   const std::uint8_t kind = logfmt::kind_of(w);
   if ((w & 0x80u) == 0 || (kind != logfmt::put && kind != logfmt::txn_put) || logfmt::value_size_of(w) != e.value_size ||
       (e.slot != 0 && logfmt::slot_of(w) != e.slot))
-    co_return fail(Errc::corrupt);
+    return fail(Errc::corrupt);
   e.key_size = static_cast<std::uint8_t>(logfmt::key_field_of(w) + 1u);
   e.binding_word = w;
-  co_return Status{};
+  return {};
+}
+
+Task<Status> Store::load_entry(std::size_t position, Entry& e) noexcept {
+  e = unpack(position);
+  std::array<std::byte, 4> word{};
+  FERRITE_CO_TRY(co_await flash_.read(e.binding, word));
+  co_return complete_entry(word, e);
 }
 
 Task<Result<bool>> Store::read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept {
@@ -119,7 +123,11 @@ Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, L
   if (!indexed()) co_return co_await locate_by_scan(key, hash, out);
   out = Located{};
   for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
-    FERRITE_CO_TRY(co_await load_entry(i, out.entry));
+    // (load_entry inlined: every put and erase comes through here.)
+    out.entry = unpack(i);
+    std::array<std::byte, 4> word{};
+    FERRITE_CO_TRY(co_await flash_.read(out.entry.binding, word));
+    FERRITE_CO_TRY(complete_entry(word, out.entry));
     if (out.entry.key_size != key.size()) continue;
     FERRITE_CO_TRY_ASSIGN(const bool same, co_await key_equals(out.entry.binding, key));
     if (same) {
