@@ -176,6 +176,37 @@ TEST_CASE("a store config that cannot work is refused with invalid_argument", "[
   CHECK(ferrite::sync_wait(s.mount()).error() == Errc::invalid_argument);
 }
 
+TEST_CASE("an update more than 65,535 units after its key's binding is a full record, then compact again",
+          "[log][compact]") {
+  // The index keeps the distance back to the binding in 16 bits of program
+  // units (FORMAT.md §7): with 1-byte units, 64 KiB.
+  Rig r(rig::geometry(2, 128 * 1024, 1));
+  REQUIRE(r.format());
+  CHECK(r.put("k", "abcd"));
+  CHECK(r.put("k", "abce"));  // compact: 4-byte head + value
+  for (int i = 0; i < 17; ++i) CHECK(r.put("filler", std::string(4000, static_cast<char>('a' + i))));
+  auto programmed = [&] { return r.sim.counters().bytes_programmed; };
+  auto before = programmed();
+  CHECK(r.put("k", "abcf"));  // 68 KB after the binding: re-binds with a full record
+  CHECK(programmed() - before == 8 + 1 + 4);
+  before = programmed();
+  CHECK(r.put("k", "abcg"));  // next to the new binding: compact again
+  CHECK(programmed() - before == 4 + 4);
+  CHECK(r.get("k") == "abcg");
+  r.reboot();
+  REQUIRE(r.mount());
+  CHECK(r.get("k") == "abcg");
+  CHECK(r.get("filler") == std::string(4000, 'q'));
+}
+
+TEST_CASE("an indexed store refuses a partition over 2^24 program units; an index-less one takes it", "[log]") {
+  const auto g = rig::geometry(2, 16 * 1024 * 1024, 1);
+  Rig indexed(g, 8);
+  CHECK(error_of(indexed.format()) == Errc::invalid_argument);
+  Rig index_less(g, 0, false);
+  CHECK(index_less.format());
+}
+
 TEST_CASE("many updates move through the sectors and every key survives a remount", "[log][gc]") {
   for (std::uint32_t unit : {1u, 2u, 4u, 8u, 16u, 32u}) {
     for (std::uint32_t sectors : {2u, 3u, 8u}) {
