@@ -194,7 +194,7 @@ Result<FileFlash> FileFlash::open(std::string_view path, const Geometry& geometr
   if (path.empty()) return fail(Errc::invalid_argument);
   FileFlash dev(geometry);
   dev.path_.assign(path.data(), path.size());
-  dev.lock_path_ = dev.path_ + ".lock";
+  dev.lock_path_.assign(dev.path_).append(".lock");  // (operator+ here crashes g++-12 with modules)
   dev.durability_ = mode.durability;
   const LockOutcome lock = acquire_lock(dev.lock_path_);
   if (lock.error != Errc::ok) return fail(lock.error);
