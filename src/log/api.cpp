@@ -133,12 +133,16 @@ Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> name, std
     if (!found.found) co_return fail(Errc::not_found);
     co_return co_await read_value(found.entry, key, out);
   }
+  bool damaged = false;  // a candidate whose binding no longer reads right: maybe this key
   for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
     // (load_entry inlined: every get comes through here.)
     Entry e = unpack(i);
     std::array<std::byte, 4> word{};
     FERRITE_CO_TRY(co_await flash_.read(e.binding, word));
-    FERRITE_CO_TRY(complete_entry(word, e));
+    if (!complete_entry(word, e)) {
+      damaged = true;
+      continue;
+    }
     if (e.key_size != key.size()) continue;
     if (e.location != e.binding) {
       // Compact: the name lives in the binding record.
@@ -149,7 +153,7 @@ Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> name, std
     if (!r && r.error() == Errc::not_found) continue;  // another key with the same hash
     co_return r;
   }
-  co_return fail(Errc::not_found);
+  co_return fail(damaged ? Errc::corrupt : Errc::not_found);
 }
 
 Task<Result<std::size_t>> Store::get(std::span<const std::byte> key, std::span<std::byte> out) noexcept {

@@ -122,12 +122,16 @@ Task<Result<bool>> Store::key_equals(std::uint32_t binding, std::span<const std:
 Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept {
   if (!indexed()) co_return co_await locate_by_scan(key, hash, out);
   out = Located{};
+  bool damaged = false;  // a candidate whose binding no longer reads right: maybe this key
   for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
     // (load_entry inlined: every put and erase comes through here.)
     out.entry = unpack(i);
     std::array<std::byte, 4> word{};
     FERRITE_CO_TRY(co_await flash_.read(out.entry.binding, word));
-    FERRITE_CO_TRY(complete_entry(word, out.entry));
+    if (!complete_entry(word, out.entry)) {
+      damaged = true;
+      continue;
+    }
     if (out.entry.key_size != key.size()) continue;
     FERRITE_CO_TRY_ASSIGN(const bool same, co_await key_equals(out.entry.binding, key));
     if (same) {
@@ -137,6 +141,7 @@ Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, L
     }
   }
   out = Located{};
+  if (damaged) co_return fail(Errc::corrupt);
   co_return Status{};
 }
 
