@@ -369,6 +369,12 @@ Task<Status> Store::mount_locked() noexcept {
   // During a key rotation nothing new may be sealed into a sector whose
   // header names the old key: new writes start a new-key sector.
   if (codec_ && sectors_[head_].old_key) head_sealed_ = true;
+  // A head with no record yet may be the sector a power cut caught while its
+  // header was programmed: weak bits that read right now may read otherwise
+  // at the next mount, and drop everything written after it. Nothing is
+  // written behind such a header; it holds nothing, so open_sector may erase
+  // and reuse it when no other sector is free.
+  if (sectors_[head_].used_bytes == 0) head_sealed_ = true;
   // Live bytes per sector: what GC must copy when that sector is retired.
   live_total_ = 0;
   for (std::size_t i = 0; i < key_count_; ++i) {

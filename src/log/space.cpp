@@ -97,6 +97,9 @@ Task<Status> Store::open_sector() noexcept {
                                           p.state != erased_state))
       pick = i;
   }
+  // A sealed head with no record (mount does not trust a header it found
+  // with nothing behind it) holds nothing: it may be erased and opened anew.
+  if (pick == none && head_sealed_ && sectors_[head_].used_bytes == 0 && gc_victim_ != head_) pick = head_;
   if (pick == none) co_return fail(Errc::no_space);
   if (sectors_[pick].state == erased_state && sectors_[pick].vouched) {
     // Erased in an earlier session, on the log's word: check every byte
