@@ -31,7 +31,7 @@ TEST_CASE("a power cut at any program or erase loses no acknowledged write and s
   const double scale = campaign_scale();
   Tally tally;
   for (const Geometry& g : geometries) {
-    const int workloads = std::max(1, static_cast<int>((g.index_keys ? 14 : 5) * scale));
+    const int workloads = std::max(1, static_cast<int>((g.index_keys ? 42 : 15) * scale));
     for (int w = 0; w < workloads; ++w) campaign::run(g, 0x5EED0000u + w * 101 + g.unit, 300, tally);
   }
   std::printf("campaign powerloss-kv: %zu cases, %zu failures\n", tally.cases, tally.failures);
