@@ -330,6 +330,16 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
     new_slot = slot != 0;
   }
   auto at = co_await write_record(logfmt::put, slot, key, stored, compact, hash, 0);
+  if (!at && codec_ && head_sealed_ &&
+      (at.error() == Errc::reprogram_forbidden || at.error() == Errc::bits_not_erased)) {
+    // The head held units mount could not see, and no free sector was left
+    // for write_record's retry (collection would overwrite the frame in
+    // scratch): collect here, frame again, write once more.
+    FERRITE_CO_TRY(co_await ensure_room(new_full, live_total_ - old_full + new_full));
+    FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(value, scratch_a()));
+    stored = scratch_a().first(framed);
+    at = co_await write_record(logfmt::put, slot, key, stored, false, hash, 0);
+  }
   if (!at) {
     if (new_slot) release_slot(slot);
     co_return fail(at.error());

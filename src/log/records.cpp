@@ -230,14 +230,20 @@ Task<Result<std::uint32_t>> Store::write_record(std::uint8_t kind, std::uint8_t 
   auto at = co_await append(kind, slot, key, value, compact, key_hash, meta_type);
   if (at || (at.error() != Errc::reprogram_forbidden && at.error() != Errc::bits_not_erased)) co_return at;
   // The head held bytes we could not see (a weak tail after a power cut):
-  // it is sealed now; write once more into a fresh sector. A sealed store's
-  // `value` lives in the scratch buffer that garbage collection reuses, so it
-  // may only take a free sector, not collect one.
-  if (codec_) {
-    if (free_sector_count() <= 1) co_return at;
+  // it is sealed now; write once more into a fresh sector. A value framed in
+  // the scratch buffer (a sealed put) may only take a free sector, not
+  // collect one: collection reuses the scratch.
+  const auto at_value = reinterpret_cast<std::uintptr_t>(value.data());
+  const auto at_scratch = reinterpret_cast<std::uintptr_t>(scratch_.data());
+  const bool value_in_scratch =
+      !value.empty() && at_value >= at_scratch && at_value < at_scratch + scratch_.size();
+  if (value_in_scratch) {
+    if (free_sector_count() <= 1) co_return at;  // put collects, frames again and retries
     FERRITE_CO_TRY(co_await open_sector());
   } else {
-    const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size()));
+    const std::uint32_t on_flash =
+        static_cast<std::uint32_t>(codec_ ? codec_->sealed_size(value.size()) : value.size());
+    const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), on_flash);
     FERRITE_CO_TRY(co_await ensure_room(size, live_total_));
   }
   // A compact record is only valid next to its binding, which the new sector lacks.
