@@ -402,6 +402,8 @@ class Store {
   };
   Task<Result<TxnScan>> replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   Task<Status> validate_reads(std::span<const std::byte> reads) noexcept;
+  /// The TXN records of a batch and its commit, at the head.
+  Task<Status> write_batch_records(std::span<const std::byte> writes, std::uint32_t count) noexcept;
   Task<Status> locate_after_validation(std::span<const std::byte> name, std::span<const std::byte> reads,
                                       Located& out) noexcept;
   Result<std::uint32_t> stored_size_of(bool erase, std::span<const std::byte> value) noexcept;

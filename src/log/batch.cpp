@@ -177,35 +177,20 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   if (count == 0) co_return Status{};
   if (total > max_batch_bytes()) co_return fail(Errc::too_large);
   if (key_count_ + new_keys > index_.size()) co_return fail(Errc::no_memory);
-  FERRITE_CO_TRY(co_await ensure_room(total, live_after));
-  if (head_sealed_ || head_room() < total) co_return fail(Errc::no_space);
-  // Write: TXN records, then the commit binding their checksums.
-  const std::uint32_t first = geometry_.sector_offset(head_) + head_offset_;
-  std::uint32_t crcs = 0;
-  cursor = 0;
-  while (BatchLog::next(writes, false, cursor, e, malformed)) {
-    if (e.op == 0xFF) continue;
-    const KeyBuf key = stored_key(e.key);
-    const std::uint32_t hash = crc32c(key.view());
-    if (e.op == 1) {
-      Located found;
-      FERRITE_CO_TRY(co_await locate(key.view(), hash, found));
-      if (!found.found) continue;
-    }
-    std::span<const std::byte> value = e.value;
-    if (codec_ && e.op == 0) {
-      FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(e.value, scratch_a()));
-      value = scratch_a().first(framed);
-    }
-    FERRITE_CO_TRY(co_await append(e.op == 0 ? logfmt::txn_put : logfmt::txn_erase, 0, key.view(), value, false, hash, 0));
-    std::array<std::byte, 4> c{};
-    logfmt::put_le32(c.data(), last_crc_);
-    crcs = crc32c(c, crcs);
+  // Write: TXN records, then the commit binding their checksums. A write the
+  // flash refuses (units programmed behind the head's last record, which
+  // mount could not see) seals the head; what went before it has no commit
+  // and stays invisible, so the batch is written once more in a fresh sector.
+  std::uint32_t first = 0;
+  Status written;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    FERRITE_CO_TRY(co_await ensure_room(total, live_after));
+    if (head_sealed_ || head_room() < total) co_return fail(Errc::no_space);
+    first = geometry_.sector_offset(head_) + head_offset_;
+    written = co_await write_batch_records(writes, count);
+    if (written || (written.error() != Errc::reprogram_forbidden && written.error() != Errc::bits_not_erased)) break;
   }
-  std::array<std::byte, 8> commit{};
-  logfmt::put_le32(commit.data(), count);
-  logfmt::put_le32(commit.data() + 4, crcs);
-  FERRITE_CO_TRY(co_await append(logfmt::txn_commit, 0, {}, commit, false, 0, 0));
+  FERRITE_CO_TRY(written);
   // Durable: publish to the index in the same order.
   std::uint32_t address = first;
   cursor = 0;
@@ -253,6 +238,37 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   }
   ++write_count_;
   co_await retire_if_empty();
+  co_return Status{};
+}
+
+Task<Status> Store::write_batch_records(std::span<const std::byte> writes, std::uint32_t count) noexcept {
+  BatchLog::Entry e;
+  bool malformed = false;
+  std::size_t cursor = 0;
+  std::uint32_t crcs = 0;
+  while (BatchLog::next(writes, false, cursor, e, malformed)) {
+    if (e.op == 0xFF) continue;
+    const KeyBuf key = stored_key(e.key);
+    const std::uint32_t hash = crc32c(key.view());
+    if (e.op == 1) {
+      Located found;
+      FERRITE_CO_TRY(co_await locate(key.view(), hash, found));
+      if (!found.found) continue;
+    }
+    std::span<const std::byte> value = e.value;
+    if (codec_ && e.op == 0) {
+      FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(e.value, scratch_a()));
+      value = scratch_a().first(framed);
+    }
+    FERRITE_CO_TRY(co_await append(e.op == 0 ? logfmt::txn_put : logfmt::txn_erase, 0, key.view(), value, false, hash, 0));
+    std::array<std::byte, 4> c{};
+    logfmt::put_le32(c.data(), last_crc_);
+    crcs = crc32c(c, crcs);
+  }
+  std::array<std::byte, 8> commit{};
+  logfmt::put_le32(commit.data(), count);
+  logfmt::put_le32(commit.data() + 4, crcs);
+  FERRITE_CO_TRY(co_await append(logfmt::txn_commit, 0, {}, commit, false, 0, 0));
   co_return Status{};
 }
 
