@@ -352,6 +352,13 @@ Task<Status> Store::reseal() noexcept {
   co_return fail(Errc::no_space);
 }
 
+namespace {
+/// A program the flash refused because the units were not blank after all
+/// (programmed by a cut write, though they read erased): the sector it was
+/// aimed at is sealed or dropped, and another attempt goes elsewhere.
+bool refused(Errc e) noexcept { return e == Errc::reprogram_forbidden || e == Errc::bits_not_erased; }
+}  // namespace
+
 Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_live_total) noexcept {
   if (indexed() && new_live_total > capacity()) co_return fail(Errc::no_space);
   // Each pass either succeeds or changes the sector layout; a bound keeps a
@@ -362,16 +369,16 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
       // still absorb everything it has left to copy.
       const std::uint32_t debt = indexed() ? sectors_[gc_victim_].live_bytes : payload_of(gc_victim_);
       if (head_room() < record_size + debt + slack_ || head_room() < record_size) {
-        FERRITE_CO_TRY(co_await gc_step(0xFFFFFFFFu));
+        if (auto copied = co_await gc_step(0xFFFFFFFFu); !copied && !refused(copied.error())) co_return fail(copied.error());
         continue;
       }
     }
     if (!head_sealed_ && head_room() >= record_size) co_return Status{};
     if (free_sector_count() > 1) {
-      FERRITE_CO_TRY(co_await open_sector());
+      if (auto opened = co_await open_sector(); !opened && !refused(opened.error())) co_return opened;
       continue;
     }
-    FERRITE_CO_TRY(co_await start_gc());
+    if (auto started = co_await start_gc(); !started && !refused(started.error())) co_return started;
   }
   co_return fail(Errc::no_space);
 }
