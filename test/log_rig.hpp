@@ -87,6 +87,26 @@ struct Rig {
   std::optional<ferrite::Store> store;
 };
 
+inline ferrite::Task<ferrite::Status> program_at(ferrite::Flash f, std::uint32_t address,
+                                                 std::span<const std::byte> data) {
+  co_return co_await f.program(address, data);
+}
+
+/// Programs every unit after the last written byte of `sector` with erased
+/// bytes: units that read blank but may not be programmed again, as a cut
+/// program can leave them. False when the sector has no such unit.
+inline bool program_blank_tail(Rig& r, std::uint32_t sector) {
+  const auto image = r.sim.image();
+  const ferrite::Geometry& g = r.store->geometry();
+  const std::uint32_t begin = g.sector_offset(sector), size = g.sector_size(sector), unit = g.program_unit();
+  std::uint32_t end = begin + size;
+  while (end > begin && image[end - 1] == g.erased_byte()) --end;
+  end = (end + unit - 1) / unit * unit;
+  if (end >= begin + size) return false;
+  const std::vector<std::byte> erased(begin + size - end, g.erased_byte());
+  return static_cast<bool>(ferrite::sync_wait(program_at(r.flash, end, erased)));
+}
+
 /// splitmix64: small, fast and reproducible everywhere.
 struct Random {
   std::uint64_t state;

@@ -13,25 +13,6 @@ using rig::Rig;
 
 namespace {
 Errc error_of(const ferrite::Status& s) { return s.error(); }
-
-ferrite::Task<ferrite::Status> program_at(ferrite::Flash f, std::uint32_t address, std::span<const std::byte> data) {
-  co_return co_await f.program(address, data);
-}
-
-/// Programs every unit after the last written byte of `sector` with erased
-/// bytes: units that read blank but may not be programmed again, as a power
-/// cut can leave them.
-void program_blank_tail(Rig& r, std::uint32_t sector) {
-  const auto image = r.sim.image();
-  const ferrite::Geometry g = r.store->geometry();
-  const std::uint32_t begin = g.sector_offset(sector), size = g.sector_size(sector);
-  std::uint32_t end = begin + size;
-  while (end > begin && image[end - 1] == g.erased_byte()) --end;
-  end = (end + g.program_unit() - 1) / g.program_unit() * g.program_unit();
-  REQUIRE(end < begin + size);
-  const std::vector<std::byte> erased(begin + size - end, g.erased_byte());
-  REQUIRE(ferrite::sync_wait(program_at(r.flash, end, erased)));
-}
 }  // namespace
 
 TEST_CASE("a batch the flash refuses behind the head's last record is written again in a fresh sector",
@@ -41,7 +22,7 @@ TEST_CASE("a batch the flash refuses behind the head's last record is written ag
     Rig r(rig::geometry(sectors, 4096, 4));
     REQUIRE(r.format());
     for (int i = 0; i < 10; ++i) CHECK(r.put("key" + std::to_string(i), "old-" + std::to_string(i)));
-    program_blank_tail(r, 0);
+    REQUIRE(rig::program_blank_tail(r, 0));
     ferrite::BatchLog batch;
     for (int i = 0; i < 4; ++i)
       CHECK(batch.add_write(false, rig::bytes("key" + std::to_string(i)), rig::bytes("new-" + std::to_string(i))));
