@@ -351,7 +351,12 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   // Bookkeeping follows the write: the record is durable now. A compact
   // write that had to be retried in a fresh sector went out as a full record.
   const bool wrote_compact = compact && sector_of(*at) == sector_of(binding_before_write);
-  if (!found_before_write || index_epoch_ != epoch_before_write) FERRITE_CO_TRY(co_await locate(key, hash, cur));
+  if (!found_before_write || index_epoch_ != epoch_before_write) {
+    if (auto st = co_await locate(key, hash, cur); !st) {
+      mounted_ = false;  // the write is durable but the index cannot follow it: a remount rebuilds it
+      co_return st;
+    }
+  }
   if (cur.found) {
     Entry e = refreshed(cur.entry, cur.position);
     const std::uint32_t before = full_size(e.key_size, e.value_size);
@@ -405,7 +410,10 @@ Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
   FERRITE_CO_TRY(co_await write_record(logfmt::erase, 0, key, {}, false, hash, 0));
   if (!indexed()) co_return Status{};
   Located now;
-  FERRITE_CO_TRY(co_await locate(key, hash, now));
+  if (auto st = co_await locate(key, hash, now); !st) {
+    mounted_ = false;  // the erase is durable but the index cannot follow it: a remount rebuilds it
+    co_return st;
+  }
   if (now.found) {  // (collection may have dropped a corrupted entry already)
     const Entry& e = now.entry;
     const std::uint32_t size = full_size(e.key_size, e.value_size);
