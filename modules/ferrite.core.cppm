@@ -43,6 +43,7 @@ enum class Errc : std::uint8_t {
   cancelled,            ///< the operation was abandoned before it completed
   not_mounted,          ///< the store is not mounted (or was closed)
   buffer_too_small,     ///< the caller's buffer cannot hold the value; nothing was copied
+  exists,               ///< the name or unique value is taken already; nothing was changed
 };
 
 /// A short identifier, e.g. "no_space".

@@ -37,6 +37,7 @@ constexpr ErrcText text_of(Errc e) noexcept {
     case Errc::cancelled: return {"cancelled", "the operation was cancelled"};
     case Errc::not_mounted: return {"not_mounted", "the store is not mounted"};
     case Errc::buffer_too_small: return {"buffer_too_small", "the buffer is too small for the value"};
+    case Errc::exists: return {"exists", "the name or unique value exists already; nothing was changed"};
   }
   return {"unknown", "unknown error"};
 }
