@@ -19,9 +19,16 @@ enum class Type : std::uint8_t { null, boolean, integer, real, string, bytes, ar
 /// "null", "bool", "int", "double", "string", "bytes", "array", "object".
 [[nodiscard]] const char* type_name(Type t) noexcept;
 
+/// The deepest nesting parse() accepts whatever Limits say (its explicit
+/// stack has this many entries).
+inline constexpr std::uint32_t max_parse_depth = 64;
+
 /// Bounds a document must respect; parse() and the JSON reader enforce them.
 struct Limits {
-  std::uint32_t max_depth = 16;      ///< nesting of arrays and objects (the top level is depth 1)
+  /// Nesting of arrays and objects (the top level is depth 1). parse() caps
+  /// it at max_parse_depth; the Writer (and so json_to_cbor and canonical())
+  /// nests at most 16 containers.
+  std::uint32_t max_depth = 16;
   std::uint32_t max_size = 32767;    ///< bytes of the encoded document
   std::uint32_t max_items = 4096;    ///< entries of one array or object
 };
@@ -65,6 +72,7 @@ class View {
   View get(std::string_view key) const noexcept;
   /// Follows a dotted path ("a.b.0.c": object members, or array positions
   /// when the component is a decimal index). Invalid when any step is absent.
+  /// An empty path is the view itself.
   View path(std::string_view dotted) const noexcept;
 
   /// Walks the children of an array or an object in order.
@@ -73,6 +81,7 @@ class View {
 
  private:
   friend class Writer;
+  View(std::span<const std::byte> raw, Type t) noexcept : raw_(raw), type_(t) {}
   std::span<const std::byte> raw_{};
   Type type_ = Type::null;
 };
@@ -144,6 +153,9 @@ class Writer {
   void head(std::uint8_t major, std::uint64_t n) noexcept;
   void put(std::span<const std::byte> b) noexcept;
   void counted() noexcept;   // one more item in the innermost open container
+  bool ready(bool text) noexcept;  // not failed, and this item may come next (keys are text)
+  void finished() noexcept;  // an item is complete: close known-count containers it fills
+  void error(Errc e) noexcept { if (error_ == Errc::ok) error_ = e; }
   struct Open {
     std::uint32_t at = 0;      // offset of the container's head
     std::uint32_t count = 0;   // items written (members count two for objects)
@@ -191,6 +203,9 @@ class Value {
 
   /// Canonical CBOR. Errors: too_large (deeper than the Writer allows).
   Result<std::vector<std::byte>> encode() const;
+  /// Structural equality: same types, same member order; reals are equal
+  /// when bitwise equal or both NaN. Unlike compare(), 1 != 1.0 and
+  /// -0.0 != 0.0 here.
   friend bool operator==(const Value& a, const Value& b) noexcept;
 
  private:
@@ -226,3 +241,29 @@ struct TextError {
 [[nodiscard]] Result<std::string> cbor_to_json(const View& v);
 
 }  // namespace ferrite::doc
+
+// Not exported: helpers the implementation units share. They read items
+// that parse() already validated, so they do no bounds checks.
+namespace ferrite::doc::detail {
+
+/// A decoded head: major type, additional info, argument, head length.
+struct Head {
+  std::uint8_t major = 0;
+  std::uint8_t info = 0;
+  std::uint64_t arg = 0;
+  std::uint32_t size = 1;
+};
+/// The head at `p` of a validated item.
+Head head_at(const std::byte* p) noexcept;
+/// The type of a validated item whose head is `h`.
+Type type_of(const Head& h) noexcept;
+/// The offset just past the validated item that starts at `pos` of `bytes`.
+std::size_t item_end(std::span<const std::byte> bytes, std::size_t pos) noexcept;
+/// The value of a validated float item (major 7, info 25..27).
+double real_at(const std::byte* p, const Head& h) noexcept;
+/// Whether `s` is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool valid_utf8(std::string_view s) noexcept;
+/// -1, 0 or 1: integer `i` against real `d` by exact value (NaN above all).
+int compare_int_real(std::int64_t i, double d) noexcept;
+
+}  // namespace ferrite::doc::detail

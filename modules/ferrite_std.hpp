@@ -13,6 +13,10 @@
 #include <array>
 #include <atomic>
 #include <bit>
+#include <cassert>
+#include <charconv>
+#include <cinttypes>
+#include <cmath>
 #include <concepts>
 #include <coroutine>
 #include <cstdint>
