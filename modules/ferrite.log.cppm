@@ -219,13 +219,29 @@ inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
 
 class Store;
 
+/// Which way a Cursor walks key order.
+enum class Direction : std::uint8_t { forward, reverse };
+
 /// Iterates keys (in key order when the store keeps the order permutation or
 /// is asked for a range; otherwise in index order). Holds a copy of the
-/// current key. A Cursor is invalidated by nothing: it re-finds its position
-/// after writes, and each step sees the store as it is then.
+/// current key. A Cursor is invalidated by nothing: each step sees the store
+/// as it is then, and continues strictly after (reverse: before) the last key
+/// it yielded, so writes between steps never make it skip or repeat a key
+/// that existed throughout.
+///
+/// Cost per step on an indexed store with the key-order permutation: when the
+/// index has not gained or lost a key since the previous step, one read of
+/// the record the step yields (its binding record: header, key, value, to
+/// verify it; a sealed store also opens it, a second read); otherwise first a
+/// binary search of the permutation (log2(keys) reads of a header word and a
+/// key). Without the permutation a step reads every key (O(keys)).
 class [[nodiscard]] Cursor {
  public:
-  /// Advances to the next key. Yields false at the end.
+  /// Advances to the next key (reverse cursor: the previous one). Yields false
+  /// at the end. Errors: not_mounted, unsupported (a sealed store that hides
+  /// key names; a range or reverse walk of an index-less store), flash
+  /// errors. A key whose record no longer verifies is skipped and counted in
+  /// stats().corrupt_records.
   Task<Result<bool>> next() noexcept;
   std::span<const std::byte> key() const noexcept { return {key_.data(), key_size_}; }
   std::string_view key_string() const noexcept {
@@ -233,22 +249,44 @@ class [[nodiscard]] Cursor {
   }
   /// The current key's value size (for a sealed store, the plain value's).
   std::uint32_t value_size() const noexcept { return value_size_; }
+  /// Copies the value of the key the cursor stands on (after a next() that
+  /// yielded true) into `out`; returns its length. When the index has not
+  /// gained or lost a key since that step, it reads the key's latest record
+  /// through the index position the step found (no hash lookup): the read of
+  /// a get minus its binding check; a sealed store opens (and decompresses)
+  /// it as get does. Otherwise, and on an index-less store, it falls back to
+  /// a get of the key. Either way it returns the key's current value, also
+  /// when the key was written since the step. Errors: invalid_argument (the
+  /// cursor stands on nothing: not stepped yet, or the last next() yielded
+  /// false or failed), not_found (the key was erased since the step),
+  /// buffer_too_small (nothing copied), corrupt, not_mounted, flash errors.
+  Task<Result<std::size_t>> read_value(std::span<std::byte> out) noexcept;
 
  private:
   friend class Store;
+  /// Whether `k` is within the cursor's prefix and bound.
+  bool admits(std::span<const std::byte> k) const noexcept;
+  void stand_on(std::span<const std::byte> k, std::uint32_t value_size, std::uint32_t entry, std::uint32_t rank,
+                std::uint32_t epoch) noexcept;
   Store* store_ = nullptr;
-  std::array<std::byte, max_key_size> prefix_{};
+  std::array<std::byte, max_key_size> prefix_{};  // yielded keys start with it
   std::uint8_t prefix_size_ = 0;
-  std::array<std::byte, max_key_size> upper_{};  // exclusive upper bound of a range
-  std::uint8_t upper_size_ = 0;
-  bool has_upper_ = false;
-  std::array<std::byte, max_key_size> key_{};
+  std::array<std::byte, max_key_size> bound_{};   // forward: exclusive upper; reverse: inclusive lower
+  std::uint8_t bound_size_ = 0;
+  bool has_bound_ = false;
+  std::array<std::byte, max_key_size> key_{};     // the key yielded, or the start point before the first
   std::uint8_t key_size_ = 0;
+  bool has_start_ = false;   // key_ holds a start point (forward: inclusive; reverse: exclusive)
+  bool ranged_ = false;      // made by range()
+  Direction direction_ = Direction::forward;
+  bool started_ = false;     // a key was yielded (index-less: the walk began)
+  bool on_key_ = false;      // the last next() yielded key_
+  bool positioned_ = false;  // entry_ and rank_ hold for index epoch epoch_
   std::uint32_t value_size_ = 0;
-  bool started_ = false;
-  bool ordered_ = false;
-  bool from_lower_ = false;
-  std::uint32_t position_ = 0;   // unordered: index position; index-less: log offset
+  std::uint32_t position_ = 0;   // index-less: log offset of the record yielded
+  std::uint32_t entry_ = 0;      // index position of the key yielded
+  std::uint32_t rank_ = 0;       // its position in the key-order permutation
+  std::uint32_t epoch_ = 0;      // the store's index epoch when entry_/rank_ were taken
 };
 
 /// The key/value store. Not copyable; the Flash and the caller's memory must
@@ -322,12 +360,35 @@ class Store {
   Task<Result<std::size_t>> size_of(std::span<const std::byte> key) noexcept;
   Task<Result<std::size_t>> size_of(std::string_view key) noexcept { return size_of(as_bytes(key)); }
 
-  /// Every key starting with `prefix` (all keys for an empty prefix).
-  Cursor scan(std::span<const std::byte> prefix = {}) noexcept;
-  Cursor scan(std::string_view prefix) noexcept { return scan(as_bytes(prefix)); }
+  /// Every key starting with `prefix` (all keys for an empty prefix). Forward:
+  /// in key order when the store keeps the permutation, else in index (or,
+  /// index-less, log) order. Reverse: in descending key order (an indexed
+  /// store; the first step seeks to the last key with the prefix); an
+  /// index-less store answers unsupported. Costs: see Cursor.
+  Cursor scan(std::span<const std::byte> prefix = {}) noexcept { return scan(prefix, Direction::forward); }
+  Cursor scan(std::span<const std::byte> prefix, Direction direction) noexcept;
+  Cursor scan(std::string_view prefix, Direction direction = Direction::forward) noexcept {
+    return scan(as_bytes(prefix), direction);
+  }
   /// Keys k with lower <= k < upper, in key order (bytewise, shorter first on a
-  /// common prefix). An empty `upper` means no upper bound.
-  Cursor range(std::span<const std::byte> lower, std::span<const std::byte> upper) noexcept;
+  /// common prefix); reverse: the same keys from the largest down (the first
+  /// step seeks to the last key below `upper`). An empty `upper` means no
+  /// upper bound. Bounds longer than 64 bytes are cut to 64. Needs the index
+  /// (index-less: next() answers unsupported). Costs: see Cursor.
+  Cursor range(std::span<const std::byte> lower, std::span<const std::byte> upper,
+               Direction direction = Direction::forward) noexcept;
+  /// The number of keys k with lower <= k < upper (an empty `upper`: no upper
+  /// bound), from the index: the difference of two binary searches of the
+  /// key-order permutation, 2 x log2(keys) reads of a header word and a key
+  /// (no record is verified: a key whose record was damaged since mount is
+  /// counted, while a Cursor skips it). Sees the store as it is when it runs
+  /// (calls are serialised). Errors: not_mounted, unsupported (an index-less
+  /// store, a store configured without the key-order permutation
+  /// (StoreConfig::order empty), a sealed store that hides key names),
+  /// corrupt (an index entry whose binding no longer reads right), flash
+  /// errors.
+  Task<Result<std::uint32_t>> count_range(std::span<const std::byte> lower,
+                                          std::span<const std::byte> upper) noexcept;
 
   /// Bounded background work: pre-erase a free sector, or advance garbage
   /// collection by up to budget.max_records copies. Call from idle time so
@@ -390,6 +451,11 @@ class Store {
   struct Record;
   struct Located;
   struct Entry;
+  struct KeyBuf {
+    std::array<std::byte, max_key_size> bytes{};
+    std::uint8_t size = 0;
+    std::span<const std::byte> view() const noexcept { return {bytes.data(), size}; }
+  };
 
   // mount / format
   Task<Status> mount_locked() noexcept;
@@ -485,14 +551,30 @@ class Store {
   void mark_slot(std::uint8_t slot) noexcept;
   void release_slot(std::uint8_t slot) noexcept;
   Task<Status> build_order() noexcept;
+  /// Inserts index position `position` (entry `e`, its key size known) into
+  /// the permutation's sorted prefix order_[0, count); reads its key once.
+  Task<Status> order_place(std::size_t position, const Entry& e, std::size_t count) noexcept;
   Task<Status> order_insert(std::size_t position, std::span<const std::byte> key) noexcept;
+  /// First rank in order_[0, count) whose key is >= `key` (> when `strict`):
+  /// log2(count) reads of a header word and a key.
+  Task<Result<std::size_t>> order_lower_bound(std::span<const std::byte> key, std::size_t count,
+                                              bool strict) noexcept;
 
   // reads
   Task<Result<std::size_t>> read_value(const Entry& e, std::span<const std::byte> key,
                                        std::span<std::byte> out) noexcept;
   Task<Result<std::size_t>> get_locked(std::span<const std::byte> key, std::span<std::byte> out) noexcept;
   Task<Result<bool>> cursor_next(Cursor& c) noexcept;
+  Task<Result<bool>> cursor_next_ordered(Cursor& c) noexcept;
+  Task<Result<bool>> cursor_next_unordered(Cursor& c) noexcept;
   Task<Result<bool>> cursor_next_by_scan(Cursor& c) noexcept;
+  /// The rank an ordered step starts from (binary search), or none.
+  Task<Result<std::uint32_t>> cursor_seek(const Cursor& c) noexcept;
+  /// Reads and verifies the binding record of the entry at `position` into
+  /// `key` and `value_size` (a sealed store's plain size). False: it no
+  /// longer verifies (counted in corrupt_records).
+  Task<Result<bool>> cursor_read_entry(std::size_t position, KeyBuf& key, std::uint32_t& value_size) noexcept;
+  Task<Result<std::size_t>> cursor_read_value(const Cursor& c, std::span<std::byte> out) noexcept;
   Task<Result<bool>> read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept;
 
   std::uint32_t sector_of(std::uint32_t location) const noexcept { return geometry_.sector_of(location); }
@@ -510,11 +592,6 @@ class Store {
   std::uint32_t free_sector_count() const noexcept;
   bool indexed() const noexcept { return !index_.empty(); }
 
-  struct KeyBuf {
-    std::array<std::byte, max_key_size> bytes{};
-    std::uint8_t size = 0;
-    std::span<const std::byte> view() const noexcept { return {bytes.data(), size}; }
-  };
   /// The key as stored on flash (the name, or its keyed hash when sealed).
   KeyBuf stored_key(std::span<const std::byte> name) noexcept;
   /// Associated data binding a sealed record to store, position, header and key.
@@ -566,7 +643,7 @@ class Store {
   bool order_valid_ = false;
   std::uint32_t last_crc_ = 0;       // stored crc of the last record appended
   std::uint32_t write_count_ = 0;
-  std::uint32_t index_epoch_ = 0;    // bumped when index positions shift (insert, remove)
+  std::uint32_t index_epoch_ = 0;    // bumped when index positions shift (insert, remove, unmount)
   std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
   std::uint32_t scratch_clobbers_ = 0;  // collections that overwrote scratch A
   std::array<std::uint32_t, 4> slots_used_{};

@@ -127,6 +127,59 @@ TEST_CASE("a scan of a sealed store reports each value's own size, not its seale
   CHECK(scan() == sizes);
 }
 
+TEST_CASE("a cursor over a sealed store reads each value as get does, also after a write between step and read",
+          "[crypto][scan][cursor]") {
+  SealOptions o;
+  o.compression_level = 3;
+  Sealer sealer(o);
+  CHECK(sealer.use_key(test_key(6)));
+  Rig r(rig::geometry(3, 16384, 4), 64, true, false, 1, 1024, &sealer);
+  REQUIRE(r.format());
+  std::map<std::string, std::string> model;
+  for (int i = 0; i < 20; ++i) {
+    const std::string v = i % 4 == 0 ? std::string(300 + i, 'z') : sensor_document(i);  // compressible, or not
+    CHECK(r.put("doc/" + std::to_string(i), v));
+    model["doc/" + std::to_string(i)] = v;
+  }
+  auto read = [](ferrite::Cursor& c) {
+    std::vector<std::byte> out(1024);
+    auto n = ferrite::sync_wait(c.read_value(out));
+    if (!n) return std::string("!") + ferrite::name_of(n.error());
+    return std::string(reinterpret_cast<const char*>(out.data()), *n);
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto dir : {ferrite::Direction::forward, ferrite::Direction::reverse}) {
+      auto c = r.store->range(rig::bytes("doc/"), rig::bytes("doc0"), dir);
+      std::size_t steps = 0;
+      while (ferrite::sync_wait(c.next()).value_or(false)) {
+        ++steps;
+        const std::string k(c.key_string());
+        const std::string v = read(c);
+        CHECK(v == r.get(k));
+        CHECK(v == model[k]);
+        CHECK(c.value_size() == v.size());
+      }
+      CHECK(steps == model.size());
+    }
+    r.reboot();
+    REQUIRE(r.mount());
+  }
+  auto c = r.store->scan("doc/", ferrite::Direction::reverse);
+  CHECK(ferrite::sync_wait(c.next()).value_or(false));
+  CHECK(c.key_string() == "doc/9");
+  CHECK(r.put("doc/9", "changed"));
+  CHECK(read(c) == "changed");
+  std::array<std::byte, 3> small{};
+  CHECK(ferrite::sync_wait(c.read_value(small)).error() == Errc::buffer_too_small);
+  CHECK(r.put("doc/90", "a new key shifts the index"));
+  CHECK(read(c) == "changed");
+  CHECK(r.erase("doc/9"));
+  CHECK(read(c) == "!not_found");
+  CHECK(ferrite::sync_wait(c.next()).value_or(false));
+  CHECK(c.key_string() == "doc/8");
+  CHECK(read(c) == model["doc/8"]);
+}
+
 TEST_CASE("a sealed put that meets programmed units behind the head's last record still lands",
           "[crypto][powerloss]") {
   // Units a cut program left reading erased are still programmed: the write

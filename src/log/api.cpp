@@ -430,128 +430,236 @@ Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
 // ---------------------------------------------------------------------------
 // Scans
 
-Cursor Store::scan(std::span<const std::byte> prefix) noexcept {
+Cursor Store::scan(std::span<const std::byte> prefix, Direction direction) noexcept {
   Cursor c;
   c.store_ = this;
+  c.direction_ = direction;
   const std::size_t n = std::min(prefix.size(), max_key_size);
   if (n) std::memcpy(c.prefix_.data(), prefix.data(), n);
   c.prefix_size_ = static_cast<std::uint8_t>(n);
-  c.ordered_ = indexed();
+  // Start at the prefix (forward, inclusive) or just below the first key
+  // after every key that has it (reverse, exclusive): the prefix without its
+  // trailing 0xFF bytes, last byte + 1. Nothing left: start from the end.
+  std::size_t start = n;
+  if (n) std::memcpy(c.key_.data(), prefix.data(), n);
+  if (direction == Direction::reverse) {
+    while (start > 0 && c.key_[start - 1] == std::byte{0xFF}) --start;
+    if (start > 0) c.key_[start - 1] = static_cast<std::byte>(static_cast<std::uint8_t>(c.key_[start - 1]) + 1);
+  }
+  c.key_size_ = static_cast<std::uint8_t>(start);
+  c.has_start_ = start > 0;
   return c;
 }
 
-Cursor Store::range(std::span<const std::byte> lower, std::span<const std::byte> upper) noexcept {
+Cursor Store::range(std::span<const std::byte> lower, std::span<const std::byte> upper,
+                    Direction direction) noexcept {
   Cursor c;
   c.store_ = this;
-  c.ordered_ = true;
-  // The lower bound is where the walk starts: the cursor begins "before" it.
-  const std::size_t nl = std::min(lower.size(), max_key_size);
-  if (nl) std::memcpy(c.key_.data(), lower.data(), nl);
-  c.key_size_ = static_cast<std::uint8_t>(nl);
-  c.from_lower_ = true;
-  const std::size_t nu = std::min(upper.size(), max_key_size);
-  if (nu) std::memcpy(c.upper_.data(), upper.data(), nu);
-  c.upper_size_ = static_cast<std::uint8_t>(nu);
-  c.has_upper_ = !upper.empty();
+  c.ranged_ = true;
+  c.direction_ = direction;
+  // Forward: start at `lower` (inclusive), stop at `upper`; reverse: start
+  // below `upper` (the last key when there is none), stop under `lower`.
+  const bool forward = direction == Direction::forward;
+  const std::span<const std::byte> start = forward ? lower : upper;
+  const std::span<const std::byte> bound = forward ? upper : lower;
+  const std::size_t ns = std::min(start.size(), max_key_size);
+  if (ns) std::memcpy(c.key_.data(), start.data(), ns);
+  c.key_size_ = static_cast<std::uint8_t>(ns);
+  c.has_start_ = !start.empty();
+  const std::size_t nb = std::min(bound.size(), max_key_size);
+  if (nb) std::memcpy(c.bound_.data(), bound.data(), nb);
+  c.bound_size_ = static_cast<std::uint8_t>(nb);
+  c.has_bound_ = !bound.empty();
   return c;
+}
+
+bool Cursor::admits(std::span<const std::byte> k) const noexcept {
+  if (!has_prefix(k, {prefix_.data(), prefix_size_})) return false;
+  if (!has_bound_) return true;
+  const int c = compare_keys(k, {bound_.data(), bound_size_});
+  return direction_ == Direction::forward ? c < 0 : c >= 0;
+}
+
+void Cursor::stand_on(std::span<const std::byte> k, std::uint32_t value_size, std::uint32_t entry,
+                      std::uint32_t rank, std::uint32_t epoch) noexcept {
+  std::memcpy(key_.data(), k.data(), k.size());
+  key_size_ = static_cast<std::uint8_t>(k.size());
+  value_size_ = value_size;
+  entry_ = entry;
+  rank_ = rank;
+  epoch_ = epoch;
+  positioned_ = true;
+  started_ = true;
 }
 
 Task<Result<bool>> Cursor::next() noexcept {
   if (!store_) co_return false;
   auto guard = co_await store_->mutex_.lock();
-  co_return co_await store_->cursor_next(*this);
+  on_key_ = false;
+  auto more = co_await store_->cursor_next(*this);
+  on_key_ = more && *more;
+  co_return more;
+}
+
+Task<Result<std::size_t>> Cursor::read_value(std::span<std::byte> out) noexcept {
+  if (!store_) co_return fail(Errc::invalid_argument);
+  auto guard = co_await store_->mutex_.lock();
+  co_return co_await store_->cursor_read_value(*this, out);
 }
 
 Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (codec_ && codec_->hides_keys()) co_return fail(Errc::unsupported);  // names never reach flash
-  const std::span<const std::byte> prefix(c.prefix_.data(), c.prefix_size_);
-  const std::span<const std::byte> upper(c.upper_.data(), c.upper_size_);
   if (!indexed()) {
-    if (c.has_upper_ || c.from_lower_) co_return fail(Errc::unsupported);
+    if (c.ranged_ || c.direction_ == Direction::reverse) co_return fail(Errc::unsupported);
     co_return co_await cursor_next_by_scan(c);
   }
-  // Find the smallest key after the cursor's key (or at/after the lower bound
-  // on the first step) within the bounds. The key read from the index's
-  // binding is only yielded once its record verifies: a damaged one is
-  // counted and skipped.
-  bool inclusive = !c.started_;
-  if (!c.started_ && !c.from_lower_) {
-    if (c.prefix_size_) std::memcpy(c.key_.data(), c.prefix_.data(), c.prefix_size_);
-    c.key_size_ = c.prefix_size_;
+  if (order_.empty()) co_return co_await cursor_next_unordered(c);
+  co_return co_await cursor_next_ordered(c);
+}
+
+namespace {
+constexpr std::uint32_t no_rank = 0xFFFFFFFFu;
+/// The rank after `rank` in the walk's direction, or no_rank.
+std::uint32_t step_rank(std::uint32_t rank, bool forward, std::uint32_t count) noexcept {
+  if (forward) return rank + 1 < count ? rank + 1 : no_rank;
+  return rank > 0 && rank <= count ? rank - 1 : no_rank;
+}
+}  // namespace
+
+Task<Result<std::uint32_t>> Store::cursor_seek(const Cursor& c) noexcept {
+  // Forward: the first key after the last one yielded (at or after the
+  // start before the first); reverse: the last key before either.
+  const bool forward = c.direction_ == Direction::forward;
+  if (!c.started_ && !c.has_start_) co_return key_count_ == 0 ? no_rank : forward ? 0 : key_count_ - 1;
+  FERRITE_CO_TRY_ASSIGN(const std::size_t at, co_await order_lower_bound(c.key(), key_count_, forward && c.started_));
+  if (forward) co_return at < key_count_ ? static_cast<std::uint32_t>(at) : no_rank;
+  co_return at > 0 ? static_cast<std::uint32_t>(at - 1) : no_rank;
+}
+
+Task<Result<bool>> Store::cursor_next_ordered(Cursor& c) noexcept {
+  // The permutation is unchanged while no key was inserted or removed: the
+  // next key is the neighbour of the last one's rank, no search needed.
+  const bool forward = c.direction_ == Direction::forward;
+  const bool in_place = c.positioned_ && c.epoch_ == index_epoch_ && order_valid_;
+  if (!order_valid_) FERRITE_CO_TRY(co_await build_order());
+  std::uint32_t rank = no_rank;
+  if (in_place) {
+    rank = step_rank(c.rank_, forward, key_count_);
+  } else {
+    FERRITE_CO_TRY_ASSIGN(rank, co_await cursor_seek(c));
   }
-  c.started_ = true;
-  for (;;) {
-    const std::span<const std::byte> current(c.key_.data(), c.key_size_);
-    std::array<std::byte, max_key_size> best{};
-    std::uint8_t best_size = 0;
-    std::size_t best_entry = none;
-    if (!order_.empty()) {
-      if (!order_valid_) FERRITE_CO_TRY(co_await build_order());
-      std::size_t lo = 0, hi = key_count_;
-      while (lo < hi) {
-        const std::size_t mid = (lo + hi) / 2;
-        Entry e;
-        FERRITE_CO_TRY(co_await load_entry(order_[mid], e));
-        FERRITE_CO_TRY_ASSIGN(const int cmp, co_await compare_key_at(e.binding, e.key_size, current));
-        if (cmp < 0 || (cmp == 0 && !inclusive)) lo = mid + 1; else hi = mid;
-      }
-      if (lo < key_count_) {
-        best_entry = order_[lo];
-        Entry e;
-        FERRITE_CO_TRY(co_await load_entry(best_entry, e));
-        FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, best));
-        best_size = e.key_size;
-      }
-    } else {
-      std::array<std::byte, max_key_size> candidate{};
-      for (std::size_t i = 0; i < key_count_; ++i) {
-        Entry e;
-        FERRITE_CO_TRY(co_await load_entry(i, e));
-        FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, candidate));
-        const std::span<const std::byte> k(candidate.data(), e.key_size);
-        const int after = compare_keys(k, current);
-        if (after < 0 || (after == 0 && !inclusive)) continue;
-        if (best_entry != none && compare_keys(k, std::span<const std::byte>(best.data(), best_size)) >= 0) continue;
-        best = candidate;
-        best_size = e.key_size;
-        best_entry = i;
-      }
-    }
-    if (best_entry == none) co_return false;
-    const std::span<const std::byte> found(best.data(), best_size);
-    if (!has_prefix(found, prefix)) co_return false;
-    if (c.has_upper_ && compare_keys(found, upper) >= 0) co_return false;
-    std::memcpy(c.key_.data(), best.data(), best_size);
-    c.key_size_ = best_size;
-    inclusive = false;
-    const Entry e = unpack(best_entry);
-    const std::uint32_t sector = sector_of(e.binding);
-    const std::uint32_t offset = e.binding - geometry_.sector_offset(sector);
-    RecordRead rec;
-    rec.status = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset, rec.record);
-    if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
-    if (!rec || rec->blank || rec->key_size != best_size || std::memcmp(rec->key.data(), best.data(), best_size) != 0) {
-      ++counters_.corrupt_records;
-      continue;
-    }
-    c.value_size_ = e.value_size;
-    if (codec_) {
-      // What is on flash is sealed (and maybe compressed): report the value's size.
-      Entry sealed = e;
-      sealed.key_size = best_size;
-      auto framed = co_await open_value(sealed, found);
-      if (!framed && framed.error() != Errc::corrupt && framed.error() != Errc::not_found)
-        co_return fail(framed.error());
-      auto size = framed ? codec_->framed_size(scratch_a().first(*framed)) : Result<std::size_t>(fail(Errc::corrupt));
-      if (!size) {
-        ++counters_.corrupt_records;
-        continue;
-      }
-      c.value_size_ = static_cast<std::uint32_t>(*size);
-    }
+  KeyBuf key;
+  for (; rank != no_rank; rank = step_rank(rank, forward, key_count_)) {
+    std::uint32_t value_size = 0;
+    FERRITE_CO_TRY_ASSIGN(const bool good, co_await cursor_read_entry(order_[rank], key, value_size));
+    if (!good) continue;  // damaged: counted and skipped
+    if (!c.admits(key.view())) break;
+    c.stand_on(key.view(), value_size, order_[rank], rank, index_epoch_);
     co_return true;
   }
+  co_return false;
+}
+
+Task<Result<bool>> Store::cursor_next_unordered(Cursor& c) noexcept {
+  // No permutation: read every key to find the nearest one past the
+  // cursor's key in its direction (O(keys) reads per step).
+  const int sign = c.direction_ == Direction::forward ? 1 : -1;
+  KeyBuf current;
+  current.size = c.key_size_;
+  std::memcpy(current.bytes.data(), c.key_.data(), c.key_size_);
+  bool bounded = c.started_ || c.has_start_;
+  bool inclusive = !c.started_ && sign > 0;  // only a forward start is inclusive
+  for (;;) {
+    KeyBuf best, candidate;
+    std::size_t best_entry = none;
+    for (std::size_t i = 0; i < key_count_; ++i) {
+      Entry e;
+      FERRITE_CO_TRY(co_await load_entry(i, e));
+      FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, candidate.bytes));
+      candidate.size = e.key_size;
+      const int after = bounded ? sign * compare_keys(candidate.view(), current.view()) : 1;
+      if (after < 0 || (after == 0 && !inclusive)) continue;
+      if (best_entry != none && sign * compare_keys(candidate.view(), best.view()) >= 0) continue;
+      best = candidate;
+      best_entry = i;
+    }
+    if (best_entry == none) co_return false;
+    KeyBuf key;
+    std::uint32_t value_size = 0;
+    FERRITE_CO_TRY_ASSIGN(const bool good, co_await cursor_read_entry(best_entry, key, value_size));
+    if (good && compare_keys(key.view(), best.view()) == 0) {
+      if (!c.admits(key.view())) co_return false;
+      c.stand_on(key.view(), value_size, static_cast<std::uint32_t>(best_entry), 0, index_epoch_);
+      co_return true;
+    }
+    if (good) ++counters_.corrupt_records;  // the binding read two ways
+    current = best;  // skip it
+    bounded = true;
+    inclusive = false;
+  }
+}
+
+Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, std::uint32_t& value_size) noexcept {
+  // The binding record holds the name: read and verify it whole (its
+  // checksum binds position, header, key and value), and check it is the
+  // record this entry describes.
+  const Entry e = unpack(position);
+  const std::uint32_t sector = sector_of(e.binding);
+  const std::uint32_t offset = e.binding - geometry_.sector_offset(sector);
+  RecordRead rec;
+  rec.status = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset, rec.record);
+  if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+  if (!rec || rec->blank || rec->compact || (rec->kind != logfmt::put && rec->kind != logfmt::txn_put) ||
+      rec->key_hash != e.hash || rec->value_size != e.value_size) {
+    ++counters_.corrupt_records;
+    co_return false;
+  }
+  std::memcpy(key.bytes.data(), rec->key.data(), rec->key_size);
+  key.size = rec->key_size;
+  value_size = e.value_size;
+  if (!codec_) co_return true;
+  // What is on flash is sealed (and maybe compressed): report the value's size.
+  Entry sealed = e;
+  sealed.key_size = key.size;
+  auto framed = co_await open_value(sealed, key.view());
+  if (!framed && framed.error() != Errc::corrupt && framed.error() != Errc::not_found) co_return fail(framed.error());
+  auto size = framed ? codec_->framed_size(scratch_a().first(*framed)) : Result<std::size_t>(fail(Errc::corrupt));
+  if (!size) {
+    ++counters_.corrupt_records;
+    co_return false;
+  }
+  value_size = static_cast<std::uint32_t>(*size);
+  co_return true;
+}
+
+Task<Result<std::size_t>> Store::cursor_read_value(const Cursor& c, std::span<std::byte> out) noexcept {
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  if (!c.on_key_) co_return fail(Errc::invalid_argument);
+  if (indexed() && c.positioned_ && c.epoch_ == index_epoch_) {
+    // Positions only shift when a key is inserted or removed: the entry the
+    // step found is still this key's, and holds its latest record.
+    Entry e = unpack(c.entry_);
+    e.key_size = c.key_size_;
+    co_return co_await read_value(e, c.key(), out);
+  }
+  co_return co_await get_locked(c.key(), out);
+}
+
+Task<Result<std::uint32_t>> Store::count_range(std::span<const std::byte> lower,
+                                               std::span<const std::byte> upper) noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  if (!indexed() || order_.empty() || (codec_ && codec_->hides_keys())) co_return fail(Errc::unsupported);
+  if (!order_valid_) FERRITE_CO_TRY(co_await build_order());
+  std::size_t from = 0, to = key_count_;
+  if (!lower.empty()) {
+    FERRITE_CO_TRY_ASSIGN(from, co_await order_lower_bound(lower, key_count_, false));
+  }
+  if (!upper.empty()) {
+    FERRITE_CO_TRY_ASSIGN(to, co_await order_lower_bound(upper, key_count_, false));
+  }
+  co_return static_cast<std::uint32_t>(to > from ? to - from : 0);
 }
 
 Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {

@@ -176,42 +176,47 @@ void Store::index_remove(std::size_t position) noexcept {
   }
 }
 
-Task<Status> Store::order_insert(std::size_t position, std::span<const std::byte> key) noexcept {
-  // order_[0 .. key_count_-1) holds every other entry in key order.
-  const std::size_t n = key_count_ - 1;
-  std::size_t lo = 0, hi = n;
+Task<Result<std::size_t>> Store::order_lower_bound(std::span<const std::byte> key, std::size_t count,
+                                                   bool strict) noexcept {
+  std::size_t lo = 0, hi = count;
   while (lo < hi) {
     const std::size_t mid = (lo + hi) / 2;
     Entry e;
     FERRITE_CO_TRY(co_await load_entry(order_[mid], e));
     FERRITE_CO_TRY_ASSIGN(const int c, co_await compare_key_at(e.binding, e.key_size, key));
-    if (c < 0) lo = mid + 1; else hi = mid;
+    if (c < 0 || (c == 0 && strict)) lo = mid + 1; else hi = mid;
   }
-  for (std::size_t i = n; i > lo; --i) order_[i] = order_[i - 1];
-  order_[lo] = static_cast<std::uint16_t>(position);
+  co_return lo;
+}
+
+Task<Status> Store::order_insert(std::size_t position, std::span<const std::byte> key) noexcept {
+  // order_[0 .. key_count_-1) holds every other entry in key order.
+  const std::size_t n = key_count_ - 1;
+  FERRITE_CO_TRY_ASSIGN(const std::size_t at, co_await order_lower_bound(key, n, false));
+  for (std::size_t i = n; i > at; --i) order_[i] = order_[i - 1];
+  order_[at] = static_cast<std::uint16_t>(position);
+  co_return Status{};
+}
+
+Task<Status> Store::order_place(std::size_t position, const Entry& e, std::size_t count) noexcept {
+  KeyBuf key;
+  FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key.bytes));
+  key.size = e.key_size;
+  FERRITE_CO_TRY_ASSIGN(const std::size_t at, co_await order_lower_bound(key.view(), count, false));
+  for (std::size_t i = count; i > at; --i) order_[i] = order_[i - 1];
+  order_[at] = static_cast<std::uint16_t>(position);
   co_return Status{};
 }
 
 Task<Status> Store::build_order() noexcept {
-  // Insertion by binary search: O(n log n) key reads, done once after mount.
-  const std::uint32_t total = key_count_;
+  // Insertion by binary search: each key read once, then log2(i) reads of a
+  // header word and a key to place it: O(n log n) reads, done once after
+  // mount.
   order_valid_ = false;
-  std::array<std::byte, max_key_size> key{};
-  for (std::uint32_t i = 0; i < total; ++i) {
+  for (std::size_t i = 0; i < key_count_; ++i) {
     Entry e;
     FERRITE_CO_TRY(co_await load_entry(i, e));
-    FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key));
-    std::size_t lo = 0, hi = i;
-    while (lo < hi) {
-      const std::size_t mid = (lo + hi) / 2;
-      Entry m;
-      FERRITE_CO_TRY(co_await load_entry(order_[mid], m));
-      FERRITE_CO_TRY_ASSIGN(const int c, co_await compare_key_at(m.binding, m.key_size,
-                                                                 std::span<const std::byte>(key.data(), e.key_size)));
-      if (c < 0) lo = mid + 1; else hi = mid;
-    }
-    for (std::size_t j = i; j > lo; --j) order_[j] = order_[j - 1];
-    order_[lo] = static_cast<std::uint16_t>(i);
+    FERRITE_CO_TRY(co_await order_place(i, e, i));
   }
   order_valid_ = true;
   co_return Status{};

@@ -91,6 +91,7 @@ void Store::reset_state() noexcept {
   next_sequence_ = 1;
   gc_victim_ = none;
   order_valid_ = false;
+  ++index_epoch_;  // cursors re-find their position in whatever is mounted next
   have_previous_block_ = false;
   slots_used_ = {};
   counters_ = Counters{};
