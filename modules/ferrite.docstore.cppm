@@ -443,6 +443,7 @@ namespace ferrite {
 struct DocStore::Impl {
   static constexpr std::size_t slack = 8;   // room for a document value's header before the CBOR
 
+
   // catalog.cpp
   static std::size_t encode_collection(const CollectionSlot& c, std::span<std::byte, 7> out) noexcept;
   static Status decode_collection(std::span<const std::byte> key, std::span<const std::byte> v,
