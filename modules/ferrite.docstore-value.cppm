@@ -154,6 +154,7 @@ class Writer {
   void put(std::span<const std::byte> b) noexcept;
   void counted() noexcept;   // one more item in the innermost open container
   bool ready(bool text) noexcept;  // not failed, and this item may come next (keys are text)
+  bool room(std::size_t payload) noexcept;  // a string's head and payload fit (else nothing is written)
   void finished() noexcept;  // an item is complete: close known-count containers it fills
   void error(Errc e) noexcept { if (error_ == Errc::ok) error_ = e; }
   struct Open {

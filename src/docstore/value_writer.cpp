@@ -62,6 +62,16 @@ void Writer::head(std::uint8_t major, std::uint64_t n) noexcept {
   put({buf, encode_head(major, n, buf)});
 }
 
+bool Writer::room(std::size_t payload) noexcept {
+  std::byte buf[9];
+  const std::size_t need = encode_head(0, payload, buf) + payload;
+  if (payload > out_.size() || need > out_.size() - used_) {
+    error(Errc::buffer_too_small);
+    return false;
+  }
+  return true;
+}
+
 void Writer::counted() noexcept {
   if (depth_ > 0) ++open_[depth_ - 1].count;
 }
@@ -145,6 +155,7 @@ Writer& Writer::string(std::string_view v) noexcept {
     error(Errc::invalid_argument);
     return *this;
   }
+  if (!room(v.size())) return *this;
   counted();
   head(3, v.size());
   put(std::as_bytes(std::span(v.data(), v.size())));
@@ -154,6 +165,7 @@ Writer& Writer::string(std::string_view v) noexcept {
 
 Writer& Writer::bytes(std::span<const std::byte> v) noexcept {
   if (!ready(false)) return *this;
+  if (!room(v.size())) return *this;
   counted();
   head(2, v.size());
   put(v);
