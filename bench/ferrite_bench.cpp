@@ -176,6 +176,7 @@ struct RunSpec {
   std::uint32_t value_size = 4;
   bool maintain = false;  // W1m: maintain() between updates
   bool indexed = true;    // false: index-less store
+  bool ordered = false;   // -ord: the store keeps the key-order permutation (ordered scans measured)
 };
 
 struct RunResult {
@@ -206,6 +207,12 @@ struct RunResult {
   double startup_us = 0;
   std::uint64_t startup_bytes_read = 0;
   std::uint64_t startup_read_ops = 0;
+  // -ord runs: a scan of every key right after the startup mount, then a
+  // second one (the steady cost per step).
+  double first_scan_us = 0;
+  std::uint64_t first_scan_bytes_read = 0;
+  double scan_bytes_per_step = 0;
+  double scan_reads_per_step = 0;
   double put_bytes_read = 0;  // flash bytes read per put (lookups, unchanged-value check, GC)
 
   std::size_t store_ram = 0;       // Store::ram_bytes()
@@ -258,10 +265,11 @@ using Memory = ferrite::StoreMemory<Keys, max_sectors>;
 
 /// Store configuration sized to the workload: an index of exactly 100
 /// entries (or none), no key-order permutation (the workloads do no ordered
-/// scans), the sector table cut to the geometry, defaults otherwise.
+/// scans) except for the -ord runs, the sector table cut to the geometry,
+/// defaults otherwise.
 template <std::size_t Keys>
 ferrite::StoreConfig config_for(Memory<Keys>& m, const RunSpec& s) {
-  ferrite::StoreConfig c = m.config(/*ordered=*/false);
+  ferrite::StoreConfig c = m.config(s.ordered);
   c.sectors = std::span<ferrite::SectorInfo>(m.sectors).first(s.sectors);
   if (!s.indexed) {
     // Index-less. Workaround for an engine bug: Store::put reads
@@ -470,6 +478,35 @@ RunResult run_ferrite(const RunSpec& s, const Workload& w, int host_repeats) {
       r.error = ve != Errc::ok ? fail_text("get after mount", ve)
                                : fmt::format("{} keys read back wrong after mount", bad);
       return r;
+    }
+    if (s.ordered) {
+      // The first ordered scan after mount, then a second (steady) one.
+      for (int pass = 0; pass < 2; ++pass) {
+        const std::uint64_t scan_read0 = c.bytes_read, scan_ops0 = c.read_ops;
+        const double scan_t0 = c.device_time_us;
+        std::size_t steps = 0;
+        auto cursor = store->scan();
+        for (;;) {
+          auto more = sync_wait(cursor.next());
+          if (!more) {
+            r.error = fail_text("ordered scan", more.error());
+            return r;
+          }
+          if (!*more) break;
+          ++steps;
+        }
+        if (steps != w.final.size()) {
+          r.error = fmt::format("ordered scan: {} keys of {}", steps, w.final.size());
+          return r;
+        }
+        if (pass == 0) {
+          r.first_scan_us = c.device_time_us - scan_t0;
+          r.first_scan_bytes_read = c.bytes_read - scan_read0;
+        } else {
+          r.scan_bytes_per_step = static_cast<double>(c.bytes_read - scan_read0) / static_cast<double>(steps);
+          r.scan_reads_per_step = static_cast<double>(c.read_ops - scan_ops0) / static_cast<double>(steps);
+        }
+      }
     }
   }
 
@@ -1034,6 +1071,9 @@ void print_extra(const std::vector<RunResult>& runs) {
                r.slow_updates, fmt::join(r.sector_erases, " "), fmt::join(r.lifetime_erases, " "), r.store_ram,
                r.store_object, r.frames_high_water, r.get_us_mean, r.host_ns_per_get, r.put_bytes_read,
                r.startup_read_ops, r.startup_bytes_read);
+    if (r.spec.ordered)
+      fmt::print("{:<16} ordered: first scan after mount {:.0f} us ({} bytes read), then {:.1f} bytes in {:.1f} reads per step\n",
+                 "", r.first_scan_us, r.first_scan_bytes_read, r.scan_bytes_per_step, r.scan_reads_per_step);
     if (r.spec.maintain)
       fmt::print("{:<16} maintain(): {} calls, {} erases, {:.1f} us mean, {:.0f} us max per call "
                  "(idle device time the application must give)\n",
@@ -1133,6 +1173,11 @@ bool write_json(const std::string& path, const std::vector<RunResult>& runs, con
         r.frames_high_water, r.largest_frame, jnum(r.host_ns_per_update), jnum(r.host_ns_per_update_ram),
         jnum(r.host_ns_per_update_arena), jnum(r.host_cpu_ns_per_update), jnum(r.host_cpu_ns_per_update_ram),
         jnum(r.host_cpu_ns_per_update_arena), jnum(r.host_ns_per_get), r.stats.gc_runs, r.stats.records_copied);
+    if (r.spec.ordered)
+      o += fmt::format(", \"ordered\": true, \"first_scan_us\": {}, \"first_scan_bytes_read\": {}, "
+                       "\"scan_bytes_per_step\": {}, \"scan_reads_per_step\": {}",
+                       jnum(r.first_scan_us), r.first_scan_bytes_read, jnum(r.scan_bytes_per_step),
+                       jnum(r.scan_reads_per_step));
     if (r.spec.maintain)
       o += fmt::format(", \"maintain_calls\": {}, \"maintain_erases\": {}, \"maintain_us_mean\": {}, "
                        "\"maintain_us_max\": {}",
@@ -2053,6 +2098,10 @@ std::vector<RunSpec> all_runs() {
   }
   for (const Geo& g : geos) {
     RunSpec s{fmt::format("W1-{}-noidx", g.name), g.sectors, g.size, 4, 4, false, false};
+    v.push_back(s);
+  }
+  for (const Geo& g : geos) {
+    RunSpec s{fmt::format("W1-{}-ord", g.name), g.sectors, g.size, 4, 4, false, true, true};
     v.push_back(s);
   }
   // Issue order: W1 first, then W2.

@@ -109,8 +109,10 @@ struct StoreConfig {
   /// RAM index storage, one entry per key the store may hold. Empty: the store
   /// runs index-less, scanning flash for every lookup (RAM use O(1)).
   std::span<IndexEntry> index{};
-  /// Key-order permutation (same length as `index`) for ordered scans; empty
-  /// to save 2 bytes per key (ordered scans then cost O(keys) reads per step).
+  /// Key-order permutation (same length as `index`) for ordered scans, reverse
+  /// walks and count_range; empty to save 2 bytes per key (ordered steps then
+  /// cost O(keys) reads, count_range is unsupported). Mount builds it: about
+  /// keys x log2(keys) reads of a header word and a key (docs/FORMAT.md §7).
   std::span<std::uint16_t> order{};
   /// At least one entry per sector of the partition (the first ones are used). Required.
   std::span<SectorInfo> sectors{};
@@ -303,7 +305,8 @@ class Store {
   /// unsupported (geometry the format cannot hold), and flash errors.
   Task<Status> format(FormatOptions options = {}) noexcept;
 
-  /// Scans the region and rebuilds the index. Reads only; writes nothing.
+  /// Scans the region and rebuilds the index (and the key-order permutation
+  /// when the config has one). Reads only; writes nothing.
   /// Errors: not_formatted (blank region), foreign_format (not a ferrite store,
   /// another format version or geometry), corrupt (no usable head sector, an
   /// impossible retire, a damaged crypto block), wrong_key (a sealed store

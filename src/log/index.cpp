@@ -210,8 +210,9 @@ Task<Status> Store::order_place(std::size_t position, const Entry& e, std::size_
 
 Task<Status> Store::build_order() noexcept {
   // Insertion by binary search: each key read once, then log2(i) reads of a
-  // header word and a key to place it: O(n log n) reads, done once after
-  // mount.
+  // header word and a key to place it. Mount does the same while it sizes
+  // the entries (mount.cpp); this runs only after an insert failed to place
+  // its key.
   order_valid_ = false;
   for (std::size_t i = 0; i < key_count_; ++i) {
     Entry e;

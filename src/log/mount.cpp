@@ -167,6 +167,7 @@ Task<Status> Store::format(FormatOptions options) noexcept {
   head_ = 0;
   FERRITE_CO_TRY(co_await erase_sector(0, false));
   mounted_ = true;  // open_sector writes through the mounted machinery
+  order_valid_ = !order_.empty();  // an empty store's permutation is complete; inserts keep it
   if (auto st = co_await open_sector_at(0); !st) {
     mounted_ = false;
     co_return st;
@@ -377,6 +378,8 @@ Task<Status> Store::mount_locked() noexcept {
   // and reuse it when no other sector is free.
   if (sectors_[head_].used_bytes == 0) head_sealed_ = true;
   // Live bytes per sector: what GC must copy when that sector is retired.
+  // The same pass builds the key-order permutation when the store keeps one
+  // (FORMAT.md §7: each key read once, placed by binary search).
   live_total_ = 0;
   for (std::size_t i = 0; i < key_count_; ++i) {
     Entry e;
@@ -384,7 +387,9 @@ Task<Status> Store::mount_locked() noexcept {
     const std::uint32_t size = full_size(e.key_size, e.value_size);
     sectors_[sector_of(e.binding)].live_bytes += size;
     live_total_ += size;
+    if (!order_.empty()) FERRITE_CO_TRY(co_await order_place(i, e, i));
   }
+  order_valid_ = !order_.empty();
   mounted_ = true;
   co_return Status{};
 }
