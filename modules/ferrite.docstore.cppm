@@ -351,7 +351,7 @@ enum CollectionFlag : std::uint8_t { clearing = 1, dropping = 2 };
 enum IndexState : std::uint8_t { building = 0, ready = 1, removing = 2 };
 inline constexpr std::uint32_t id_checkpoint_step = 16;
 inline constexpr std::uint8_t doc_whole = 0, doc_chunked = 1;   // first byte of a document value
-inline constexpr std::size_t doc_chunked_header = 5;            // doc_chunked, total size u32 LE
+inline constexpr std::size_t doc_chunked_header = 6;            // doc_chunked, total size u32 LE, parts u8
 inline constexpr std::size_t max_entries = 16;                  // index entries of one document, one index
 inline constexpr std::size_t max_ranges = 16;                   // key ranges of one plan (`in` lists)
 

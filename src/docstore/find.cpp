@@ -39,6 +39,7 @@ struct FindCursor::State {
   std::vector<std::byte> projection;
   std::vector<Top> top;
   std::size_t top_at = 0;
+  std::size_t top_k = 0;
   bool top_ready = false;
 
   std::string_view collection() const noexcept { return {name.data(), name_size}; }
@@ -268,7 +269,7 @@ void FindCursor::State::keep_top(const Key& key, DocId id) noexcept {
     if (c != 0) return descending ? c > 0 : c < 0;
     return a.id < b.id;
   };
-  const std::size_t k = std::size_t{options.skip} + options.limit;
+  const std::size_t k = top_k;
   Top t{key, id};
   if (top.size() < k) {
     top.insert(std::upper_bound(top.begin(), top.end(), t, before), t);
@@ -281,7 +282,8 @@ void FindCursor::State::keep_top(const Key& key, DocId id) noexcept {
 Task<Result<bool>> FindCursor::State::next_top(FindCursor& out) noexcept {
   if (!top_ready) {
     // Walk everything the plan selects, keeping the k best (k = skip + limit).
-    top.reserve(std::size_t{options.skip} + options.limit);
+    top_k = std::size_t{options.skip} + options.limit;
+    top.reserve(top_k);
     doc::FindOptions all = options;
     all.skip = 0;
     all.limit = 0;
