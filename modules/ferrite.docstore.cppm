@@ -10,9 +10,10 @@
 // and the RAM formula; docs/FORMAT.md §9 the keys and values on flash.
 //
 // Every call is a coroutine (co_await it; arguments must outlive the call).
-// Writers are optimistic: a call that races another writer on the same
-// document or unique value retries inside (single calls) or answers
-// `conflict` (DocTransaction::commit).
+// The DocStore's own write calls run one document at a time, so they never
+// conflict with each other; a DocTransaction is optimistic: its commit
+// answers `conflict` when another writer changed what it read (a single
+// call that meets such a race retries inside).
 module;
 #include "ferrite_std.hpp"
 
@@ -288,6 +289,7 @@ class DocStore {
   Store* store_;
   DocConfig config_;
   AsyncMutex mutex_;   // the workspace: one document call at a time uses it
+  AsyncMutex writers_; // single-document calls run one at a time (no conflicts among them)
   std::vector<CollectionSlot> own_collections_;
   std::vector<IndexSlot> own_indexes_;
   std::vector<std::byte> own_workspace_;

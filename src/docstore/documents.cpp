@@ -333,6 +333,7 @@ Task<Result<CollectionSlot*>> DocStore::Impl::collection_for(DocStore& db, std::
 }
 
 Task<Result<DocId>> DocStore::insert(std::string_view collection, const doc::View& document) noexcept {
+  auto writer = co_await writers_.lock();
   for (int attempt = 0;; ++attempt) {
     DocTransaction tx(*this);
     FERRITE_CO_TRY_ASSIGN(const DocId id, co_await tx.insert(collection, document));
@@ -364,6 +365,7 @@ Task<Result<std::size_t>> DocStore::get(std::string_view collection, DocId id, s
 
 Task<Status> DocStore::replace(std::string_view collection, DocId id, const doc::View& document,
                                std::uint32_t expected_version) noexcept {
+  auto writer = co_await writers_.lock();
   DocTransaction tx(*this);
   FERRITE_CO_TRY(co_await tx.replace(collection, id, document, expected_version));
   co_return co_await tx.commit();  // a conflict here is the compare-and-swap failing
@@ -383,6 +385,7 @@ Task<Result<std::uint32_t>> DocStore::Impl::each_in_own_batch(DocStore& db, std:
   for (;;) {
     FERRITE_CO_TRY_ASSIGN(const bool more, co_await cur.next());
     if (!more) break;
+    auto writer = co_await db.writers_.lock();
     for (int attempt = 0;; ++attempt) {
       DocTransaction tx(db);
       FERRITE_CO_TRY_ASSIGN(const bool hit, patch ? co_await update_one(tx, cid, cur.id(), query, *patch)
