@@ -109,6 +109,9 @@ class View::Children {
 /// equals itself); strings and bytes bytewise; false < true; arrays and
 /// objects element by element, then by size. Invalid views sort first.
 [[nodiscard]] int compare(const View& a, const View& b) noexcept;
+/// A type's place in that order (0 null, 1 numbers, 2 strings, 3 bytes,
+/// 4 booleans, 5 arrays, 6 objects): comparisons in queries stay within one.
+[[nodiscard]] int type_rank(Type t) noexcept;
 [[nodiscard]] inline bool equal(const View& a, const View& b) noexcept { return compare(a, b) == 0; }
 
 /// Writes canonical CBOR (docs/FORMAT.md §8: shortest heads, the shortest

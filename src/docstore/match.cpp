@@ -15,20 +15,6 @@ namespace ferrite::doc {
 
 namespace {
 
-int type_class(Type t) noexcept {
-  switch (t) {
-    case Type::null: return 0;
-    case Type::integer:
-    case Type::real: return 1;
-    case Type::string: return 2;
-    case Type::bytes: return 3;
-    case Type::boolean: return 4;
-    case Type::array: return 5;
-    case Type::object: return 6;
-  }
-  return 7;
-}
-
 bool regex_matches(std::string_view pattern, std::string_view text) noexcept {
 #if FERRITE_HAVE_REGEX
   // regexec needs NUL-terminated strings: bounded copies on the stack.
@@ -75,7 +61,7 @@ bool test_one(const Probe& p, const View& x) noexcept {
     case Op::gte:
     case Op::lt:
     case Op::lte: {
-      if (type_class(x.type()) != type_class(p.operand.type())) return false;
+      if (type_rank(x.type()) != type_rank(p.operand.type())) return false;
       const int c = compare(x, p.operand);
       return p.op == Op::gt ? c > 0 : p.op == Op::gte ? c >= 0 : p.op == Op::lt ? c < 0 : c <= 0;
     }

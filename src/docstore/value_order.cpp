@@ -25,20 +25,6 @@ int compare_int_real(std::int64_t i, double d) noexcept {
 
 namespace {
 
-// null < numbers < strings < bytes < booleans < arrays < objects.
-int rank(Type t) noexcept {
-  switch (t) {
-    case Type::null: return 0;
-    case Type::integer:
-    case Type::real: return 1;
-    case Type::string: return 2;
-    case Type::bytes: return 3;
-    case Type::boolean: return 4;
-    case Type::array: return 5;
-    case Type::object: return 6;
-  }
-  return 7;
-}
 
 int sign(std::int64_t v) noexcept { return v < 0 ? -1 : v > 0 ? 1 : 0; }
 
@@ -87,7 +73,7 @@ int compare(const View& a, const View& b) noexcept {
   for (;;) {
     const auto ha = detail::head_at(ra.data() + pa), hb = detail::head_at(rb.data() + pb);
     const Type ta = detail::type_of(ha), tb = detail::type_of(hb);
-    if (rank(ta) != rank(tb)) return rank(ta) < rank(tb) ? -1 : 1;
+    if (type_rank(ta) != type_rank(tb)) return type_rank(ta) < type_rank(tb) ? -1 : 1;
     const std::byte* xa = ra.data() + pa;
     const std::byte* xb = rb.data() + pb;
     pa += ha.size;
@@ -126,6 +112,21 @@ int compare(const View& a, const View& b) noexcept {
       --depth;
     }
   }
+}
+
+// null < numbers < strings < bytes < booleans < arrays < objects.
+int type_rank(Type t) noexcept {
+  switch (t) {
+    case Type::null: return 0;
+    case Type::integer:
+    case Type::real: return 1;
+    case Type::string: return 2;
+    case Type::bytes: return 3;
+    case Type::boolean: return 4;
+    case Type::array: return 5;
+    case Type::object: return 6;
+  }
+  return 7;
 }
 
 }  // namespace ferrite::doc

@@ -194,7 +194,8 @@ Result<std::vector<std::byte>> Value::encode() const {
       buf.resize(w.size());
       return buf;
     }
-    if (s.error() != Errc::buffer_too_small || buf.size() >= (std::size_t{1} << 32)) return fail(s.error());
+    if (s.error() != Errc::buffer_too_small || buf.size() >= std::size_t{std::numeric_limits<std::uint32_t>::max()} / 2)
+      return fail(s.error());
     buf.resize(buf.size() * 2);
   }
 }
