@@ -37,7 +37,7 @@ struct Clock {
 
 /// A collection's name: 1..32 bytes of [A-Za-z0-9_.-], not starting with '.'.
 inline constexpr std::size_t max_collection_name = 32;
-/// An index's name: 1..24 bytes of [A-Za-z0-9_.-].
+/// An index's name: 1..24 bytes of [A-Za-z0-9_.-], not starting with '.'.
 inline constexpr std::size_t max_index_name = 24;
 inline constexpr std::size_t max_index_paths = 4;
 /// A path in an index: 1..32 bytes.
@@ -101,12 +101,18 @@ struct DocConfig {
   /// Open collections and index definitions (caller storage on firmware; empty: the heap).
   std::span<CollectionSlot> collections{};
   std::span<IndexSlot> indexes{};
-  /// Two document buffers of max_document_size each (empty: the heap).
+  /// workspace_needed(max_document_size) bytes: two document buffers (empty: the heap).
   std::span<std::byte> workspace{};
   /// Largest `limit` a sort without a matching index may use (top-k in RAM:
-  /// about 40 bytes per entry, in the cursor).
+  /// 72 bytes per entry, in the cursor).
   std::uint32_t max_top_k = 32;
 };
+
+/// Bytes of DocConfig::workspace for documents of up to `max_document_size`
+/// bytes: two documents, each with room for its 8-byte value header.
+constexpr std::size_t workspace_needed(std::size_t max_document_size) noexcept {
+  return 2 * (max_document_size + 8);
+}
 
 /// Caller-owned memory for a docstore with up to C collections, I index
 /// definitions and documents of up to DocBytes bytes.
@@ -114,7 +120,7 @@ template <std::size_t C, std::size_t I, std::size_t DocBytes>
 struct DocStoreMemory {
   std::array<CollectionSlot, C> collections{};
   std::array<IndexSlot, I> indexes{};
-  std::array<std::byte, 2 * DocBytes> workspace{};
+  std::array<std::byte, workspace_needed(DocBytes)> workspace{};
   DocConfig config(Clock clock = {}) noexcept {
     DocConfig c;
     c.clock = clock;
@@ -194,10 +200,14 @@ class DocStore {
   ~DocStore();
 
   /// Reads the catalog (the store must be mounted) and finishes work a power
-  /// cut interrupted: index builds, index drops, clears and collection drops.
-  /// Errors: not_mounted, corrupt (a damaged catalog record), foreign_format
-  /// (a docstore of another format version), no_memory (more collections or
-  /// indexes than the slots hold), flash errors.
+  /// cut interrupted: index builds, index drops, clears and collection drops
+  /// (an interrupted build that cannot finish, e.g. a unique index over
+  /// duplicates, is removed). Errors: not_mounted, invalid_argument (a
+  /// workspace smaller than workspace_needed()), unsupported (an index-less
+  /// store, or a sealed one with hidden key names: both cannot scan),
+  /// corrupt (a damaged catalog record), foreign_format (a docstore of
+  /// another format version), no_memory (more collections or indexes than
+  /// the slots hold), flash errors.
   Task<Status> open() noexcept;
   /// Drops the cached catalog; the next call reads it again (open()).
   void unload() noexcept;
@@ -225,7 +235,8 @@ class DocStore {
   Task<Result<DocId>> insert(std::string_view collection, const doc::View& document) noexcept;
   /// Inserts several documents, each in its own batch (not atomic as a
   /// whole: use a DocTransaction for that). `ids` receives the ids; returns
-  /// how many were inserted before an error (the error is then returned).
+  /// how many were inserted. On an error the error is returned, and the
+  /// documents before the failing one are inserted (their ids are in `ids`).
   Task<Result<std::size_t>> insert_many(std::string_view collection, std::span<const doc::View> documents,
                                         std::span<DocId> ids) noexcept;
   /// Copies document `id` into `out`; returns its size. Errors: not_found,
@@ -264,11 +275,13 @@ class DocStore {
                                     std::string_view path) noexcept;
 
   // -- indexes --------------------------------------------------------------
-  /// Creates an index and builds it on the existing documents in bounded
-  /// batches (online: writers keep going; a power cut resumes at open()).
-  /// The planner uses it once ready. Errors: invalid_argument (name or
-  /// paths), exists (the name, or duplicates for a unique index: the index
-  /// is then dropped again), no_memory (slots), not_found (collection).
+  /// Creates an index (and the collection, when it does not exist yet) and
+  /// builds it on the existing documents in bounded batches (online: writers
+  /// keep going; a power cut resumes at open()). The planner uses it once
+  /// ready. Errors: invalid_argument (name or paths), exists (the name, or
+  /// duplicates for a unique index), too_large (a filter over 128 bytes, or
+  /// a document with more entries than max_entries_per_doc), no_memory
+  /// (slots). A build that fails on the documents removes the index again.
   Task<Status> create_index(std::string_view collection, const IndexSpec& spec) noexcept;
   /// Errors: not_found.
   Task<Status> drop_index(std::string_view collection, std::string_view name) noexcept;
@@ -469,6 +482,8 @@ struct DocStore::Impl {
   static Task<Status> erase_prefix(DocStore& db, docfmt::Key prefix) noexcept;
   static Task<Status> remove_index(DocStore& db, IndexSlot& x) noexcept;
   static Task<Status> build_index(DocStore& db, IndexSlot& x) noexcept;
+  /// Errors with which a build gives its index up (it cannot index the documents).
+  static bool build_refused(Errc e) noexcept { return e == Errc::exists || e == Errc::too_large; }
   static Result<std::size_t> encode_query(const doc::Query& q, std::span<std::byte> out) noexcept;
   static void write_query_node(doc::Writer& w, const doc::Query& q, std::size_t i) noexcept;
 

@@ -633,3 +633,53 @@ TEST_CASE("concurrent writers get distinct ids, lose no increment and respect a 
   auto result = check.take_result();
   CHECK(result.error() == Errc::ok);
 }
+
+TEST_CASE("a docstore runs in caller memory from DocStoreMemory", "[docstore][memory]") {
+  DocRig r(docrig::geometry());
+  REQUIRE(ferrite::sync_wait(r.store->format()));
+  static ferrite::DocStoreMemory<2, 2, 512> memory;
+  ferrite::DocStore db(*r.store, memory.config(r.clock.clock()));
+  CHECK(ferrite::sync_wait(db.open()));
+  CHECK(ferrite::sync_wait(db.insert("a", view(obj({{"x", 1}})))));
+  CHECK(ferrite::sync_wait(db.insert("b", view(obj({{"x", 1}})))));
+  CHECK(ferrite::sync_wait(db.insert("c", view(obj({{"x", 1}})))).error() == Errc::no_memory);
+  std::string big(600, 'x');
+  CHECK(ferrite::sync_wait(db.insert("a", view(obj({{"x", std::string_view(big)}})))).error() == Errc::too_large);
+  CHECK(db.ram_bytes() >= sizeof(memory));
+}
+
+TEST_CASE("edge cases: first_n(0), exact counts, refused index specs, a refused build, listing", "[docstore][errors]") {
+  DocRig r(docrig::geometry());
+  REQUIRE(r.fresh());
+  for (int i = 0; i < 5; ++i) CHECK(r.insert("c", {{"n", i}, {"tags", view(arr({1, 2, 3}))}}));
+  auto first = r.db->first_n("c", 0);
+  CHECK_FALSE(*ferrite::sync_wait(first.next()));
+  auto last = r.db->last_n("c", 0);
+  CHECK_FALSE(*ferrite::sync_wait(last.next()));
+  auto count = [&](const Query& q) { return ferrite::sync_wait(r.db->count("c", q)).value_or(999); };
+  CHECK(count(Query::path("_id").gte(2) && Query::path("_id").in({1, 2, "x"})) == 1);
+  CHECK(count(Query::path("_id").gte(2) && Query::path("_id").eq("2")) == 0);
+  CHECK(count(Query::path("_id").in({1, 3, 5, 7})) == 3);
+  ferrite::IndexSpec bad;
+  bad.name = ".hidden";
+  bad.paths[0] = "n";
+  CHECK(ferrite::sync_wait(r.db->create_index("fresh", bad)).error() == Errc::invalid_argument);
+  bad.name = "ok";
+  bad.paths[0] = "n.";
+  CHECK(ferrite::sync_wait(r.db->create_index("fresh", bad)).error() == Errc::invalid_argument);
+  std::array<std::string_view, 4> names{};
+  CHECK(r.db->list_collections(names) == 1);  // no "fresh" left behind
+  ferrite::IndexSpec tags;
+  tags.name = "tags";
+  tags.paths[0] = "tags";
+  tags.max_entries_per_doc = 2;  // every document has three tags
+  CHECK(ferrite::sync_wait(r.db->create_index("c", tags)).error() == Errc::too_large);
+  CHECK(ferrite::sync_wait(r.db->stats("c"))->index_count == 0);
+  REQUIRE(r.reboot());
+  CHECK(ferrite::sync_wait(r.db->stats("c"))->index_count == 0);
+  for (std::string_view n : {"zeta", "alpha", "mid"}) CHECK(ferrite::sync_wait(r.db->create_collection(n)));
+  std::array<std::string_view, 2> two{};
+  CHECK(r.db->list_collections(two) == 2);
+  CHECK(two[0] == "alpha");
+  CHECK(two[1] == "c");
+}

@@ -121,7 +121,7 @@ DocStore::DocStore(Store& store, DocConfig config) noexcept : store_(&store), co
     config_.indexes = own_indexes_;
   }
   if (config_.workspace.empty()) {
-    own_workspace_.resize(2 * (std::size_t{config_.max_document_size} + Impl::slack));
+    own_workspace_.resize(workspace_needed(config_.max_document_size));
     config_.workspace = own_workspace_;
   }
 }
@@ -150,8 +150,7 @@ std::uint32_t DocStore::document_limit() const noexcept {
 
 Task<Status> DocStore::open() noexcept {
   if (!store_->mounted()) co_return fail(Errc::not_mounted);
-  if (config_.workspace.size() < 2 * (std::size_t{config_.max_document_size} + Impl::slack))
-    co_return fail(Errc::invalid_argument);
+  if (config_.workspace.size() < workspace_needed(config_.max_document_size)) co_return fail(Errc::invalid_argument);
   unload();
   std::array<std::byte, 8> meta{};
   auto m = co_await store_->get(meta_key().view(), meta);
@@ -164,9 +163,10 @@ Task<Status> DocStore::open() noexcept {
     co_return fail(m.error() == Errc::buffer_too_small ? Errc::foreign_format : m.error());
   }
   FERRITE_CO_TRY(co_await Impl::load_collections(*this));
-  open_ = true;
-  FERRITE_CO_TRY(co_await Impl::finish_pending(*this));
-  co_return Status{};
+  open_ = true;  // the pending work below uses the ordinary calls
+  auto st = co_await Impl::finish_pending(*this);
+  if (!st) unload();
+  co_return st;
 }
 
 Task<Status> DocStore::Impl::ensure_open(DocStore& db) noexcept {
@@ -222,8 +222,14 @@ Task<Status> DocStore::Impl::finish_pending(DocStore& db) noexcept {
   }
   for (auto& x : db.config_.indexes) {
     if (x.cid == 0) continue;
-    if (x.state == removing) FERRITE_CO_TRY(co_await remove_index(db, x));
-    else if (x.state == building) FERRITE_CO_TRY(co_await build_index(db, x));
+    if (x.state == removing) {
+      FERRITE_CO_TRY(co_await remove_index(db, x));
+    } else if (x.state == building) {
+      // A build that cannot finish removed its index: the interrupted
+      // create_index failed, the docstore opens without it.
+      auto st = co_await build_index(db, x);
+      if (!st && !build_refused(st.error())) co_return st;
+    }
   }
   co_return Status{};
 }
@@ -255,10 +261,18 @@ IndexSlot* DocStore::Impl::find_index(DocStore& db, std::uint16_t cid, std::stri
 }
 
 std::size_t DocStore::list_collections(std::span<std::string_view> out) const noexcept {
+  // The first out.size() names in name order (selection: no buffer needed).
   std::size_t n = 0;
-  for (const auto& c : config_.collections)
-    if (c.cid != 0 && !(c.flags & dropping) && n < out.size()) out[n++] = c.name_view();
-  std::sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n));
+  std::string_view last{};
+  for (; n < out.size(); ++n) {
+    const CollectionSlot* next = nullptr;
+    for (const auto& c : config_.collections) {
+      if (c.cid == 0 || (c.flags & dropping) || (n > 0 && c.name_view() <= last)) continue;
+      if (!next || c.name_view() < next->name_view()) next = &c;
+    }
+    if (!next) break;
+    out[n] = last = next->name_view();
+  }
   return n;
 }
 
@@ -387,10 +401,15 @@ Task<Status> DocStore::Impl::erase_prefix(DocStore& db, Key prefix) noexcept {
 // -- indexes ----------------------------------------------------------------------
 
 Task<Status> DocStore::create_index(std::string_view collection, const IndexSpec& spec) noexcept {
-  FERRITE_CO_TRY_ASSIGN(CollectionSlot* c, co_await Impl::collection(*this, collection, true));
   if (!docfmt::valid_name(spec.name, max_index_name) || spec.path_count == 0 || spec.path_count > max_index_paths ||
       spec.max_entries_per_doc == 0 || spec.max_entries_per_doc > docfmt::max_entries)
     co_return fail(Errc::invalid_argument);
+  for (std::size_t p = 0; p < spec.path_count; ++p) {
+    const auto path = spec.paths[p];
+    if (path.empty() || path.size() > max_index_path || path.front() == '.' || path.back() == '.')
+      co_return fail(Errc::invalid_argument);
+  }
+  FERRITE_CO_TRY_ASSIGN(CollectionSlot* c, co_await Impl::collection(*this, collection, true));
   if (Impl::find_index(*this, c->cid, spec.name)) co_return fail(Errc::exists);
   IndexSlot x;
   x.cid = c->cid;
@@ -402,8 +421,6 @@ Task<Status> DocStore::create_index(std::string_view collection, const IndexSpec
   std::memcpy(x.name.data(), spec.name.data(), spec.name.size());
   for (std::size_t p = 0; p < spec.path_count; ++p) {
     const auto path = spec.paths[p];
-    if (path.empty() || path.size() > max_index_path || path.front() == '.' || path.back() == '.')
-      co_return fail(Errc::invalid_argument);
     std::memcpy(x.paths[p].data(), path.data(), path.size());
     x.path_sizes[p] = static_cast<std::uint8_t>(path.size());
   }
@@ -465,12 +482,12 @@ Task<Status> DocStore::Impl::build_index(DocStore& db, IndexSlot& x) noexcept {
     next.build_from = ids[n - 1] + 1;
     for (std::size_t i = 0; i < n; ++i) {
       auto st = co_await index_one(tx, x, ids[i]);
-      if (!st && st.error() == Errc::exists) {  // a unique index over duplicates: undo it
+      if (!st && build_refused(st.error())) {  // duplicates, or a document it cannot index: undo it
         tx.rollback();
         x.state = removing;
         FERRITE_CO_TRY(co_await put_index(db, x));
         FERRITE_CO_TRY(co_await remove_index(db, x));
-        co_return fail(Errc::exists);
+        co_return st;
       }
       if (!st) co_return st;
     }

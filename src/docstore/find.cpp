@@ -335,15 +335,27 @@ Task<Result<doc::Plan>> DocStore::explain(std::string_view collection, const doc
 
 namespace {
 
+// Whether the planner's _id ranges are the whole query (every conjunct a
+// numeric bound or one `in` list it turned into ranges): then counting keys is exact.
 bool only_id_predicates(const doc::Query& q) noexcept {
-  bool only = true;
+  bool only = q.node(0).op != doc::Op::or_ && q.node(0).op != doc::Op::not_;
+  int lists = 0;
   q.for_each_conjunct([&](std::size_t i) {
     const auto& n = q.node(i);
-    const bool id_op = n.op == doc::Op::eq || n.op == doc::Op::in || n.op == doc::Op::gt || n.op == doc::Op::gte ||
-                       n.op == doc::Op::lt || n.op == doc::Op::lte;
-    only = only && id_op && q.path_of(n) == "_id" && q.value_of(n).type() != doc::Type::object;
+    const doc::View v = q.value_of(n);
+    bool ok = q.path_of(n) == "_id";
+    if (n.op == doc::Op::in) {
+      ok = ok && ++lists == 1 && v.size() <= docfmt::max_ranges;
+      auto c = v.children();
+      while (ok && c.next()) ok = c.value().is_number();
+    } else {
+      ok = ok && v.is_number() && v.number() == v.number() &&
+           (n.op == doc::Op::eq || n.op == doc::Op::gt || n.op == doc::Op::gte || n.op == doc::Op::lt ||
+            n.op == doc::Op::lte);
+    }
+    only = only && ok;
   });
-  return only && q.node(0).op != doc::Op::or_ && q.node(0).op != doc::Op::not_;
+  return only;
 }
 
 }  // namespace
@@ -404,11 +416,18 @@ Task<Result<Aggregate>> DocStore::aggregate(std::string_view collection, const d
   }
 }
 
+namespace {
+
+// n documents in id order; none for n = 0 (a limit of 0 would mean "all").
+doc::Query first_ids(std::uint32_t n) noexcept { return n ? doc::Query{} : doc::Query::path("_id").lt(0); }
+
+}  // namespace
+
 FindCursor DocStore::first_n(std::string_view collection, std::uint32_t n, std::span<std::byte> buffer) noexcept {
   doc::FindOptions o;
   o.sort_path = "_id";
   o.limit = n;
-  return find(collection, doc::Query{}, o, buffer);
+  return find(collection, first_ids(n), o, buffer);
 }
 
 FindCursor DocStore::last_n(std::string_view collection, std::uint32_t n, std::span<std::byte> buffer) noexcept {
@@ -416,7 +435,7 @@ FindCursor DocStore::last_n(std::string_view collection, std::uint32_t n, std::s
   o.sort_path = "_id";
   o.order = doc::Order::descending;
   o.limit = n;
-  return find(collection, doc::Query{}, o, buffer);
+  return find(collection, first_ids(n), o, buffer);
 }
 
 FindCursor DocStore::in_timeframe(std::string_view collection, std::string_view field, std::int64_t start,
