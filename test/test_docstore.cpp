@@ -211,6 +211,9 @@ TEST_CASE("update merges a patch, applies $inc and $unset and bumps _v and _ts",
   CHECK(ferrite::sync_wait(r.db->update("p", Query{}, view(bad))).error() == Errc::invalid_argument);
   const auto bad_op = obj({{"$set", view(vitals)}});
   CHECK(ferrite::sync_wait(r.db->update("p", Query{}, view(bad_op))).error() == Errc::invalid_argument);
+  const auto orphan = obj({{"missing.parent", 1}});
+  const auto orphan_inc = obj({{"$inc", view(orphan)}});
+  CHECK(ferrite::sync_wait(r.db->update("p", Query{}, view(orphan_inc))).error() == Errc::invalid_argument);
   const auto text_inc = obj({{"patient_id", 1}});
   const auto bad_inc = obj({{"$inc", view(text_inc)}});
   CHECK(ferrite::sync_wait(r.db->update("p", Query{}, view(bad_inc))).error() == Errc::invalid_argument);
@@ -682,4 +685,66 @@ TEST_CASE("edge cases: first_n(0), exact counts, refused index specs, a refused 
   CHECK(r.db->list_collections(two) == 2);
   CHECK(two[0] == "alpha");
   CHECK(two[1] == "c");
+}
+
+TEST_CASE("Unosql's medical example runs as a ferrite docstore", "[docstore][unosql]") {
+  DocRig r(docrig::geometry());
+  REQUIRE(r.fresh());
+  // db.create_index("patients", ["patient_id", "timestamp"])
+  ferrite::IndexSpec spec;
+  spec.name = "pid_ts";
+  spec.paths = {"patient_id", "_ts"};
+  spec.path_count = 2;
+  REQUIRE(ferrite::sync_wait(r.db->create_index("patients", spec)));
+  // db.insert("patients", {...})
+  r.clock.now = 10'000;
+  CHECK(r.insert("patients", {{"patient_id", "P001"}, {"heart_rate", 72}, {"blood_pressure", 120}}));
+  // with db.transaction("patients") as tx: tx.insert(...); tx.update("patient_id", "P002", {...})
+  r.clock.now = 10'500;
+  {
+    ferrite::DocTransaction tx(*r.db);
+    CHECK(ferrite::sync_wait(tx.insert("patients", view(obj({{"patient_id", "P002"}, {"heart_rate", 68},
+                                                              {"blood_pressure", 115}})))));
+    CHECK(ferrite::sync_wait(tx.commit()));
+  }
+  const auto hr = obj({{"heart_rate", 70}});
+  CHECK(*ferrite::sync_wait(r.db->update("patients", Query::path("patient_id").eq("P002"), view(hr))) == 1);
+  // db.get_records_in_timeframe("patients", "timestamp", now - 3600, now)
+  r.clock.now = 12'000;
+  std::vector<std::int64_t> recent;
+  auto cur = r.db->in_timeframe("patients", "_ts", r.clock.now - 3600, r.clock.now);
+  for (;;) {
+    auto more = ferrite::sync_wait(cur.next());
+    if (!more || !*more) break;
+    recent.push_back(cur.id());
+  }
+  CHECK(recent == seq({1, 2}));
+  const auto p2 = r.get("patients", 2);
+  CHECK(int_at(p2, "heart_rate") == 70);
+  CHECK(int_at(p2, "_v") == 2);
+  // db.optimize_memory(): nothing is lost
+  r.db->unload();
+  auto stats = ferrite::sync_wait(r.db->stats("patients"));
+  REQUIRE(stats);
+  CHECK(stats->documents == 2);
+  CHECK(stats->index_count == 1);
+  CHECK(r.ids("patients", Query::path("patient_id").eq("P001")) == seq({1}));
+}
+
+TEST_CASE("an update walking an index on _ts changes each document once", "[docstore][update]") {
+  DocRig r(docrig::geometry());
+  REQUIRE(r.fresh());
+  ferrite::IndexSpec spec;
+  spec.name = "pid_ts";
+  spec.paths = {"patient_id", "_ts"};
+  spec.path_count = 2;
+  REQUIRE(ferrite::sync_wait(r.db->create_index("p", spec)));
+  for (int i = 0; i < 4; ++i) CHECK(r.insert("p", {{"patient_id", "P001"}, {"hr", 70}}));
+  r.clock.now = 5000;  // updates move every document forward in the index
+  const auto inc = obj({{"hr", 1}});
+  const auto patch = obj({{"$inc", view(inc)}});
+  auto n = ferrite::sync_wait(r.db->update("p", Query::path("patient_id").eq("P001"), view(patch)));
+  REQUIRE(n);
+  CHECK(*n == 4);
+  for (ferrite::DocId id = 1; id <= 4; ++id) CHECK(int_at(r.get("p", id), "hr") == 71);
 }

@@ -43,6 +43,7 @@ struct Ops {
   doc::View inc;    // object: path -> number
   doc::View unset;  // array of paths, or object whose keys are paths
   Errc error = Errc::ok;
+  std::uint32_t incremented = 0;  // $inc paths applied (the others had no parent object)
 
   bool unset_has(std::string_view path) const noexcept {
     if (!unset.valid()) return false;
@@ -122,6 +123,7 @@ void write_members(doc::Writer& w, const doc::View& target, const doc::View& pat
       } else if (ops.delta(full.view()).valid()) {
         w.key(k);
         write_sum(w, c.value(), ops.delta(full.view()), ops);
+        ++ops.incremented;
       } else if (c.value().type() == doc::Type::object && ops.below(full.view())) {
         w.key(k);
         write_object(w, c.value(), doc::View{}, full.view(), ops, depth);
@@ -152,6 +154,7 @@ void write_members(doc::Writer& w, const doc::View& target, const doc::View& pat
       if (parent != prefix) continue;
       if ((has_target && target.get(leaf).valid()) || (has_patch && patch.get(leaf).valid())) continue;
       w.key(leaf).value(c.value());
+      ++ops.incremented;
     }
   }
 }
@@ -199,6 +202,8 @@ Status DocStore::Impl::apply_patch(doc::Writer& w, const doc::View& old, const d
   write_members(w, old, patch, {}, ops, 1);
   w.end();
   if (ops.error != Errc::ok) return fail(ops.error);
+  // An $inc whose parent is missing (or not an object) would vanish: refuse it.
+  if (ops.inc.valid() && ops.incremented != ops.inc.size()) return fail(Errc::invalid_argument);
   return w.status();
 }
 
@@ -207,6 +212,7 @@ bool DocStore::Impl::patch_touches_indexes(DocStore& db, std::uint16_t cid, cons
     if (x.cid != cid) continue;
     for (std::size_t p = 0; p < x.path_count; ++p) {
       const std::string_view head = first_component(x.path(p));
+      if (head == "_ts" || head == "_v") return true;  // every update changes them
       auto c = patch.children();
       while (c.next()) {
         if (c.key() == "$inc" || c.key() == "$unset") {
