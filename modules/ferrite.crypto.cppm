@@ -101,6 +101,8 @@ class Sealer final : public ValueCodec {
   std::size_t sealed_size(std::size_t plain_size) const noexcept override;
   Status seal(std::span<const std::byte> ad, std::span<std::byte> buf, std::size_t plain_size) noexcept override;
   Result<std::size_t> open(std::span<const std::byte> ad, std::span<std::byte> buf) noexcept override;
+  /// BLAKE2b-128(data, key = index subkey): docs/FORMAT.md §2.2, §3.5.
+  Status keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept override;
 
  private:
   Status derive(std::span<const std::byte> block) noexcept;
@@ -120,6 +122,7 @@ class Sealer final : public ValueCodec {
   std::size_t passphrase_size_ = 0;
   std::array<std::byte, key_size> record_key_{};
   std::array<std::byte, key_size> name_key_{};
+  std::array<std::byte, key_size> index_key_{};
   std::vector<std::byte> dictionary_;
   std::uint32_t dictionary_id_ = 0;
   void* cctx_ = nullptr;   // ZSTD_CCtx*

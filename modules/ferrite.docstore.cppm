@@ -60,6 +60,20 @@ struct IndexSpec {
   const doc::Query* filter = nullptr;
   /// Multikey: entries one document may have (array elements); more is too_large.
   std::uint8_t max_entries_per_doc = 16;
+  /// Hashed index: entry keys hold a 16-byte keyed hash of the indexed values
+  /// (Store::keyed_hash) instead of the values, so the flash does not show
+  /// them (docs/FORMAT.md §3.5, docs/SECURITY-NOTES-DOCSTORE.md). It serves
+  /// equality only (`eq`, and `in` as several equalities) on every one of its
+  /// paths: never ranges, prefixes, an equality on some paths only, or sorts.
+  /// The default on a sealed store; a plain store refuses it (unsupported:
+  /// it has no key, and its documents are readable anyway).
+  bool hashed = false;
+  /// Sealed stores only: keep the indexed values in plain, order-preserving
+  /// bytes (ranges, prefixes and sorts work) instead of hashing them. The
+  /// index then REVEALS every indexed value, in order, to whoever reads the
+  /// flash, although the documents themselves stay sealed. With `hashed`:
+  /// invalid_argument. Ignored on a plain store (its indexes are plain).
+  bool plain_values = false;
 };
 
 /// RAM the docstore keeps per open collection and per index definition.
@@ -78,6 +92,7 @@ struct IndexSlot {
   std::uint8_t iid = 0;
   std::uint8_t state = 0;            ///< docfmt::IndexState
   bool unique = false;
+  bool hashed = false;               ///< entry keys hold a keyed hash of the values
   std::uint8_t path_count = 0;
   std::uint8_t max_entries = 16;
   std::uint8_t name_size = 0;
@@ -137,6 +152,7 @@ struct IndexStats {
   std::uint8_t name_size = 0;
   bool ready = false;                ///< false while it is being built (or dropped)
   bool unique = false;
+  bool hashed = false;
   bool partial = false;
   std::uint32_t entries = 0;
   std::string_view name_view() const noexcept { return {name.data(), name_size}; }
@@ -278,10 +294,13 @@ class DocStore {
   /// Creates an index (and the collection, when it does not exist yet) and
   /// builds it on the existing documents in bounded batches (online: writers
   /// keep going; a power cut resumes at open()). The planner uses it once
-  /// ready. Errors: invalid_argument (name or paths), exists (the name, or
+  /// ready. On a sealed store (Store::sealed()) the index is hashed unless
+  /// spec.plain_values asks otherwise (IndexSpec). Errors: invalid_argument
+  /// (name or paths, hashed with plain_values), exists (the name, or
   /// duplicates for a unique index), too_large (a filter over 128 bytes, or
   /// a document with more entries than max_entries_per_doc), no_memory
-  /// (slots). A build that fails on the documents removes the index again.
+  /// (slots), unsupported (spec.hashed on a plain store). A build that fails
+  /// on the documents removes the index again.
   Task<Status> create_index(std::string_view collection, const IndexSpec& spec) noexcept;
   /// Errors: not_found.
   Task<Status> drop_index(std::string_view collection, std::string_view name) noexcept;
@@ -362,6 +381,10 @@ enum Kind : std::uint8_t {
   entry = 'I',       // FE 'I' cid u16 iid u8 values.. id u32 -> empty
   unique = 'U',      // FE 'U' cid u16 iid u8 values..  -> id u32
 };
+// Hashed indexes (docs/FORMAT.md §3.5) put H(values), 16 bytes, where the
+// values go: FE 'I' cid iid H id, FE 'U' cid iid H -> id.
+enum IndexFlag : std::uint8_t { index_unique = 1, index_hashed = 2 };   // index definition, byte 1
+inline constexpr std::size_t hash_size = 16;
 enum CollectionFlag : std::uint8_t { clearing = 1, dropping = 2 };
 enum IndexState : std::uint8_t { building = 0, ready = 1, removing = 2 };
 inline constexpr std::uint32_t id_checkpoint_step = 16;
@@ -415,6 +438,15 @@ inline constexpr std::uint8_t tag_missing = 0x05, tag_null = 0x08, tag_number = 
                               tag_bytes = 0x40, tag_false = 0x50, tag_true = 0x51;
 /// Budget of one indexed value in a key with `paths` values.
 std::size_t value_budget(std::size_t paths) noexcept;
+/// Budget of one value of a hashed index (its encoding is hashed, not stored).
+inline constexpr std::size_t hashed_value_budget = max_key_size;
+/// The budget index `ix` encodes each of its values with.
+inline std::size_t budget_of(const IndexSlot& ix) noexcept {
+  return ix.hashed ? hashed_value_budget : value_budget(ix.path_count);
+}
+/// Appends H(prefix ++ encodings) to `key` (which holds the entries prefix):
+/// the keyed hash of a hashed index entry. Errors: those of Store::keyed_hash.
+Status append_hash(Store& store, std::span<const std::byte> encodings, Key& key) noexcept;
 
 /// The entry keys (and for unique indexes the U keys) of one document in one index.
 struct EntrySet {
@@ -426,8 +458,9 @@ struct EntrySet {
     return false;
   }
 };
-/// Errors: too_large (more entries than the index allows).
-Status index_entries(const IndexSlot& ix, const doc::View& doc, DocId id, EntrySet& out) noexcept;
+/// Errors: too_large (more entries than the index allows); for a hashed
+/// index, those of Store::keyed_hash (unsupported, wrong_key).
+Status index_entries(const IndexSlot& ix, const doc::View& doc, DocId id, Store& store, EntrySet& out) noexcept;
 
 /// Calls f(view) for every value `path` reaches in `doc`, fanning out over
 /// arrays (each element gets the rest of the path); f returns true to stop.
@@ -484,6 +517,9 @@ struct DocStore::Impl {
   static Task<Status> build_index(DocStore& db, IndexSlot& x) noexcept;
   /// Errors with which a build gives its index up (it cannot index the documents).
   static bool build_refused(Errc e) noexcept { return e == Errc::exists || e == Errc::too_large; }
+  /// Whether create_index makes `spec` hashed. Errors: invalid_argument
+  /// (hashed and plain_values), unsupported (hashed on a plain store).
+  static Result<bool> hashed_policy(DocStore& db, const IndexSpec& spec) noexcept;
   static Result<std::size_t> encode_query(const doc::Query& q, std::span<std::byte> out) noexcept;
   static void write_query_node(doc::Writer& w, const doc::Query& q, std::size_t i) noexcept;
 

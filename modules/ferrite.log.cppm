@@ -100,6 +100,17 @@ class ValueCodec {
   virtual Status seal(std::span<const std::byte> ad, std::span<std::byte> buf, std::size_t plain_size) noexcept = 0;
   /// Opens sealed bytes in place; returns the plain size. Errors: corrupt.
   virtual Result<std::size_t> open(std::span<const std::byte> ad, std::span<std::byte> buf) noexcept = 0;
+  /// A 16-byte keyed hash of `data` under a key of its own (not the record
+  /// or name key), for layers above the engine that must find records by a
+  /// value without storing the value (the docstore's hashed indexes,
+  /// docs/FORMAT.md §3.5). Deterministic for a given store key; says nothing
+  /// about `data` without it. Errors: unsupported (a codec without keys, the
+  /// default), wrong_key (no key derived yet).
+  virtual Status keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept {
+    (void)data;
+    (void)out;
+    return fail(Errc::unsupported);
+  }
 
  protected:
   ~ValueCodec() = default;
@@ -436,6 +447,17 @@ class Store {
   /// Bumped by every successful write: lets readers skip re-validation.
   std::uint32_t write_count() const noexcept { return write_count_; }
   static constexpr std::uint32_t no_version = 0xFFFFFFFFu;
+
+  /// Whether the store seals its records (StoreConfig::codec is set).
+  bool sealed() const noexcept { return codec_ != nullptr; }
+  /// The codec's keyed hash of `data` (ValueCodec::keyed_hash): the docstore
+  /// keys its hashed index entries with it. Keyed by the current store key,
+  /// so a key rotation changes every hash. Errors: unsupported (a plain
+  /// store, or a codec without it), wrong_key (not mounted or formatted yet).
+  Status keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept {
+    if (!codec_) return fail(Errc::unsupported);
+    return codec_->keyed_hash(data, out);
+  }
 
   /// Largest value put accepts for this geometry and configuration.
   std::uint32_t value_limit() const noexcept { return value_limit_; }

@@ -74,6 +74,7 @@ Sealer::~Sealer() {
 void Sealer::wipe() noexcept {
   sodium_memzero(record_key_.data(), record_key_.size());
   sodium_memzero(name_key_.data(), name_key_.size());
+  sodium_memzero(index_key_.data(), index_key_.size());
   keys_ready_ = false;
 }
 
@@ -202,6 +203,7 @@ Status Sealer::derive(std::span<const std::byte> block) noexcept {
   const auto salt = block.subspan(at_store_salt, salt_size);
   subkey(record_key_, master, salt, "ferrite record key v1");
   subkey(name_key_, master, salt, "ferrite name key v1");
+  subkey(index_key_, master, salt, "ferrite index key v1");
   std::array<std::byte, key_size> check_key{};
   subkey(check_key, master, salt, "ferrite key check v1");
   sodium_memzero(master.data(), master.size());
@@ -272,6 +274,13 @@ std::size_t Sealer::stored_key(std::span<const std::byte> name, std::span<std::b
   // nothing about the name without the key.
   crypto_generichash(u8(out.data()), 16, u8(name.data()), name.size(), u8(name_key_.data()), name_key_.size());
   return 16;
+}
+
+Status Sealer::keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept {
+  if (!keys_ready_) return fail(Errc::wrong_key);
+  crypto_generichash(u8(out.data()), out.size(), u8(data.data()), data.size(), u8(index_key_.data()),
+                     index_key_.size());
+  return {};
 }
 
 std::uint32_t Sealer::overhead() const noexcept { return 7 + tag_size; }

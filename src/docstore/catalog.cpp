@@ -59,7 +59,7 @@ Status DocStore::Impl::decode_collection(std::span<const std::byte> key, std::sp
 std::size_t DocStore::Impl::encode_index(const IndexSlot& x, std::span<std::byte> out) noexcept {
   std::size_t n = 0;
   out[n++] = std::byte{x.state};
-  out[n++] = std::byte{static_cast<std::uint8_t>(x.unique ? 1 : 0)};
+  out[n++] = std::byte{static_cast<std::uint8_t>((x.unique ? index_unique : 0) | (x.hashed ? index_hashed : 0))};
   out[n++] = std::byte{x.path_count};
   out[n++] = std::byte{x.max_entries};
   le32(out.data() + n, x.build_from);
@@ -86,7 +86,10 @@ Status DocStore::Impl::decode_index(std::uint16_t cid, std::uint8_t iid, std::sp
   auto take = [&](std::size_t k) noexcept { return n + k <= v.size() ? (n += k, true) : false; };
   if (!take(9)) return fail(Errc::corrupt);
   x.state = static_cast<std::uint8_t>(v[0]);
-  x.unique = v[1] != std::byte{0};
+  const auto flags = static_cast<std::uint8_t>(v[1]);   // records before hashed indexes hold 0 or 1
+  if (flags & ~(index_unique | index_hashed)) return fail(Errc::corrupt);
+  x.unique = (flags & index_unique) != 0;
+  x.hashed = (flags & index_hashed) != 0;
   x.path_count = static_cast<std::uint8_t>(v[2]);
   x.max_entries = static_cast<std::uint8_t>(v[3]);
   x.build_from = rd32(v.data() + 4);
@@ -400,6 +403,16 @@ Task<Status> DocStore::Impl::erase_prefix(DocStore& db, Key prefix) noexcept {
 
 // -- indexes ----------------------------------------------------------------------
 
+// Sealed stores hash index values unless asked not to; plain stores cannot.
+Result<bool> DocStore::Impl::hashed_policy(DocStore& db, const IndexSpec& spec) noexcept {
+  if (spec.hashed && spec.plain_values) return fail(Errc::invalid_argument);
+  if (!db.store_->sealed()) {
+    if (spec.hashed) return fail(Errc::unsupported);
+    return false;
+  }
+  return !spec.plain_values;
+}
+
 Task<Status> DocStore::create_index(std::string_view collection, const IndexSpec& spec) noexcept {
   if (!docfmt::valid_name(spec.name, max_index_name) || spec.path_count == 0 || spec.path_count > max_index_paths ||
       spec.max_entries_per_doc == 0 || spec.max_entries_per_doc > docfmt::max_entries)
@@ -409,12 +422,14 @@ Task<Status> DocStore::create_index(std::string_view collection, const IndexSpec
     if (path.empty() || path.size() > max_index_path || path.front() == '.' || path.back() == '.')
       co_return fail(Errc::invalid_argument);
   }
+  FERRITE_CO_TRY_ASSIGN(const bool hashed, Impl::hashed_policy(*this, spec));
   FERRITE_CO_TRY_ASSIGN(CollectionSlot* c, co_await Impl::collection(*this, collection, true));
   if (Impl::find_index(*this, c->cid, spec.name)) co_return fail(Errc::exists);
   IndexSlot x;
   x.cid = c->cid;
   x.state = building;
   x.unique = spec.unique;
+  x.hashed = hashed;
   x.path_count = spec.path_count;
   x.max_entries = spec.max_entries_per_doc;
   x.name_size = static_cast<std::uint8_t>(spec.name.size());

@@ -121,8 +121,8 @@ Task<Status> DocStore::Impl::update_entries(DocStore& db, Transaction& t, std::u
   for (auto& x : db.config_.indexes) {
     if (x.cid != cid || !maintains(x, id)) continue;
     EntrySet olds, news;
-    if (old_doc.valid()) FERRITE_CO_TRY(index_entries(x, old_doc, id, olds));
-    if (new_doc.valid()) FERRITE_CO_TRY(index_entries(x, new_doc, id, news));
+    if (old_doc.valid()) FERRITE_CO_TRY(index_entries(x, old_doc, id, *db.store_, olds));
+    if (new_doc.valid()) FERRITE_CO_TRY(index_entries(x, new_doc, id, *db.store_, news));
     for (std::size_t i = 0; i < olds.count; ++i)
       if (!news.contains(olds.keys[i])) FERRITE_CO_TRY(co_await t.erase(olds.keys[i].view()));
     for (std::size_t i = 0; i < news.count; ++i) {
@@ -271,7 +271,7 @@ Task<Status> DocStore::Impl::index_one(DocTransaction& tx, const IndexSlot& x, D
   IndexSlot only = x;   // the index being built, as if it were ready
   only.state = ready;
   EntrySet news;
-  FERRITE_CO_TRY(index_entries(only, d->view, id, news));
+  FERRITE_CO_TRY(index_entries(only, d->view, id, *db.store_, news));
   for (std::size_t i = 0; i < news.count; ++i) {
     std::array<std::byte, 4> value{};
     if (x.unique) {

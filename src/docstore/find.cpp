@@ -146,7 +146,7 @@ bool FindCursor::State::first_entry(const doc::View& doc, DocId id, std::span<co
   IndexSlot x = plan.index;
   x.state = ready;
   EntrySet entries;
-  if (!index_entries(x, doc, id, entries)) return false;
+  if (!index_entries(x, doc, id, *db->store_, entries)) return false;
   const Key* best = nullptr;
   for (std::size_t i = 0; i < entries.count; ++i) {
     const Key& k = entries.keys[i];
@@ -482,6 +482,7 @@ Task<Result<CollectionStats>> DocStore::stats(std::string_view collection) noexc
       is.name_size = x.name_size;
       is.ready = x.state == ready;
       is.unique = x.unique;
+      is.hashed = x.hashed;
       is.partial = x.filter_size > 0;
       is.entries = entries;
     }

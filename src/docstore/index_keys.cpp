@@ -1,7 +1,9 @@
-// Index entries: the order-preserving value encoding (docs/FORMAT.md §9.4)
-// and the entries one document contributes to one index.
+// Index entries: the order-preserving value encoding (docs/FORMAT.md §9.4),
+// the keyed hash of hashed indexes (§3.5) and the entries one document
+// contributes to one index.
 module;
 #include "ferrite_modules.hpp"
+#include "ferrite_try.hpp"
 
 module ferrite.docstore;
 
@@ -129,7 +131,46 @@ bool for_each_at_path(const doc::View& doc, std::string_view path, bool (*f)(con
   return walk(doc, path, f, context);
 }
 
-Status index_entries(const IndexSlot& ix, const doc::View& doc, DocId id, EntrySet& out) noexcept {
+Status append_hash(Store& store, std::span<const std::byte> encodings, Key& key) noexcept {
+  // H = BLAKE2b-128(FE kind cid iid ++ encodings, key = the store's index
+  // subkey): the prefix ties a hash to its index, so equal values in two
+  // indexes do not show as equal hashes.
+  std::array<std::byte, 5 + max_index_paths * hashed_value_budget> message{};
+  const std::size_t head = key.size;
+  if (head + encodings.size() > message.size()) return fail(Errc::too_large);
+  std::memcpy(message.data(), key.bytes.data(), head);
+  if (!encodings.empty()) std::memcpy(message.data() + head, encodings.data(), encodings.size());
+  std::array<std::byte, hash_size> h{};
+  FERRITE_TRY(store.keyed_hash(std::span<const std::byte>(message.data(), head + encodings.size()), h));
+  key.append(h);
+  return {};
+}
+
+namespace {
+
+// One combination of values (the n-th, counting over each path's values).
+Status combination_key(const IndexSlot& ix, const std::array<PathValues, max_index_paths>& values, std::size_t n,
+                       Store& store, Key& out) noexcept {
+  out = entries_prefix(ix);
+  std::array<std::byte, max_index_paths * hashed_value_budget> joined{};
+  std::size_t size = 0;
+  for (std::size_t p = 0; p < ix.path_count; ++p) {
+    const Key& v = values[p].encoded[n % values[p].count];
+    n /= values[p].count;
+    if (!ix.hashed) {
+      out.append(v.view());
+      continue;
+    }
+    std::memcpy(joined.data() + size, v.bytes.data(), v.size);
+    size += v.size;
+  }
+  if (ix.hashed) FERRITE_TRY(append_hash(store, std::span<const std::byte>(joined.data(), size), out));
+  return {};
+}
+
+}  // namespace
+
+Status index_entries(const IndexSlot& ix, const doc::View& doc, DocId id, Store& store, EntrySet& out) noexcept {
   out.count = 0;
   if (ix.filter_size) {
     auto filter = doc::View::parse({ix.filter.data(), ix.filter_size});
@@ -143,7 +184,7 @@ Status index_entries(const IndexSlot& ix, const doc::View& doc, DocId id, EntryS
   bool any = false;
   for (std::size_t p = 0; p < ix.path_count; ++p) {
     PathValues& pv = values[p];
-    pv.budget = value_budget(ix.path_count);
+    pv.budget = budget_of(ix);
     for_each_at_path(doc, ix.path(p), collect, &pv);
     if (pv.overflow) return fail(Errc::too_large);
     any = any || pv.count > 0;
@@ -156,12 +197,8 @@ Status index_entries(const IndexSlot& ix, const doc::View& doc, DocId id, EntryS
   if (!any) return {};
   if (total > ix.max_entries || total > max_entries) return fail(Errc::too_large);
   for (std::size_t n = 0; n < total; ++n) {
-    Key k = entries_prefix(ix);
-    std::size_t rest = n;
-    for (std::size_t p = 0; p < ix.path_count; ++p) {
-      k.append(values[p].encoded[rest % values[p].count].view());
-      rest /= values[p].count;
-    }
+    Key k;
+    FERRITE_TRY(combination_key(ix, values, n, store, k));
     if (!ix.unique) k.be32(id);
     if (k.overflow) return fail(Errc::too_large);
     out.keys[out.count++] = k;

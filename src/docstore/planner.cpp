@@ -2,9 +2,12 @@
 // one index's key ranges (an equality prefix, then a range on the next
 // path; `in` makes several ranges), or the whole collection. Predicates it
 // cannot serve are left to the residual filter, which always re-checks the
-// whole query: index bounds only ever select a superset.
+// whole query: index bounds only ever select a superset. A hashed index
+// (docs/FORMAT.md §3.5) serves only an equality (or `in`) on every one of its
+// paths: one exact key range per combination, never a range or a sort.
 module;
 #include "ferrite_modules.hpp"
+#include "ferrite_try.hpp"
 
 module ferrite.docstore;
 
@@ -133,10 +136,30 @@ bool filter_implied(const IndexSlot& x, const Query& q) noexcept {
   return all;
 }
 
-Candidate evaluate(const IndexSlot& x, const Query& q) noexcept {
+// A hashed index: an equality (or the one `in`) on every path, or nothing.
+// A long text equality needs no range: its cut encoding hashes the same for
+// every text with that stored prefix, and the residual filter sorts them out.
+Candidate evaluate_hashed(const IndexSlot& x, const Query& q) noexcept {
   Candidate c;
   c.index = &x;
+  for (std::size_t p = 0; p < x.path_count; ++p) {
+    bool is_in = false;
+    const int node = find_eq(q, x.path(p), c.in_node == -1, is_in);
+    if (node < 0) return Candidate{};
+    if (is_in) {
+      c.in_node = node;
+      c.in_path = p;
+    }
+    ++c.eq;
+  }
+  return c;
+}
+
+Candidate evaluate(const IndexSlot& x, const Query& q) noexcept {
   if (!filter_implied(x, q)) return Candidate{};
+  if (x.hashed) return evaluate_hashed(x, q);
+  Candidate c;
+  c.index = &x;
   const std::size_t budget = value_budget(x.path_count);
   for (std::size_t p = 0; p < x.path_count; ++p) {
     bool is_in = false;
@@ -161,6 +184,32 @@ Candidate evaluate(const IndexSlot& x, const Query& q) noexcept {
 
 int score(const Candidate& c) noexcept { return c.index ? 2 * c.eq + (c.range ? 1 : 0) : 0; }
 
+// The value of the equality on path p (element `choice` of the `in` used).
+doc::View eq_value(const Candidate& c, const Query& q, std::size_t p, std::size_t choice) noexcept {
+  bool is_in = false;
+  const int node = find_eq(q, c.index->path(p), c.in_node != -1 && p == c.in_path, is_in);
+  doc::View v = q.value_of(q.node(static_cast<std::size_t>(node)));
+  return is_in ? v.at(static_cast<std::uint32_t>(choice)) : v;
+}
+
+// A hashed index: the one key range of entries with H(the equality values).
+Status add_hashed_range(Store& store, const Candidate& c, const Query& q, std::size_t choice,
+                        FindPlan& out) noexcept {
+  const IndexSlot& x = *c.index;
+  std::array<std::byte, max_index_paths * hashed_value_budget> joined{};
+  std::size_t size = 0;
+  for (std::size_t p = 0; p < x.path_count; ++p) {
+    Key enc;
+    encode_value(eq_value(c, q, p, choice), hashed_value_budget, enc);
+    std::memcpy(joined.data() + size, enc.bytes.data(), enc.size);
+    size += enc.size;
+  }
+  Key base = entries_prefix(x);
+  FERRITE_TRY(append_hash(store, std::span<const std::byte>(joined.data(), size), base));
+  if (out.range_count < out.ranges.size()) out.ranges[out.range_count++] = {base, successor(base)};
+  return {};
+}
+
 // Appends one eq-prefix combination (choice = which `in` element) plus the
 // range part, as a [lower, upper) pair.
 void add_index_range(const Candidate& c, const Query& q, std::size_t choice, FindPlan& out) noexcept {
@@ -168,13 +217,7 @@ void add_index_range(const Candidate& c, const Query& q, std::size_t choice, Fin
   const std::size_t budget = value_budget(x.path_count);
   Key base = entries_prefix(x);
   std::size_t p = 0;
-  for (; p < c.eq; ++p) {
-    bool is_in = false;
-    const int node = find_eq(q, x.path(p), c.in_node != -1 && p == c.in_path, is_in);
-    doc::View v = q.value_of(q.node(static_cast<std::size_t>(node)));
-    if (is_in) v = v.at(static_cast<std::uint32_t>(choice));
-    encode_value(v, budget, base);
-  }
+  for (; p < c.eq; ++p) encode_value(eq_value(c, q, p, choice), budget, base);
   Key lower = base, upper = base;
   if (c.range && p < x.path_count) {
     bool is_in = false;
@@ -316,7 +359,10 @@ Status DocStore::Impl::make_plan(DocStore& db, std::uint16_t cid, const Query& q
     std::memcpy(out.plan.index.data(), best.index->name.data(), std::min(nm, out.plan.index.size() - 1));
     out.plan.eq_prefix = best.eq;
     const std::size_t choices = best.in_node >= 0 ? q.value_of(q.node(static_cast<std::size_t>(best.in_node))).size() : 1;
-    for (std::size_t k = 0; k < choices; ++k) add_index_range(best, q, k, out);
+    for (std::size_t k = 0; k < choices; ++k) {
+      if (best.index->hashed) FERRITE_TRY(add_hashed_range(*db.store_, best, q, k, out));
+      else add_index_range(best, q, k, out);
+    }
     sort_and_merge(out);
   } else if (by_id) {
     plan_ids(cid, q, out);
@@ -337,7 +383,8 @@ Status DocStore::Impl::plan_sort(DocStore& db, const doc::FindOptions& options, 
   }
   if (path == "_id") {
     natural = out.plan.access != Plan::Access::index_range;
-  } else if (out.use_index && !several && eq < out.index.path_count && out.index.path(eq) == path) {
+  } else if (out.use_index && !out.index.hashed && !several && eq < out.index.path_count &&
+             out.index.path(eq) == path) {
     natural = out.range_count == 1;
   }
   if (natural) {
