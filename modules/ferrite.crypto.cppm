@@ -101,7 +101,7 @@ class Sealer final : public ValueCodec {
   std::size_t sealed_size(std::size_t plain_size) const noexcept override;
   Status seal(std::span<const std::byte> ad, std::span<std::byte> buf, std::size_t plain_size) noexcept override;
   Result<std::size_t> open(std::span<const std::byte> ad, std::span<std::byte> buf) noexcept override;
-  /// BLAKE2b-128(data, key = index subkey): docs/FORMAT.md §2.2, §3.5.
+  /// BLAKE2b-128(data, key = index subkey): docs/FORMAT.md §2.2, §9.7.
   Status keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept override;
 
  private:

@@ -62,7 +62,7 @@ struct IndexSpec {
   std::uint8_t max_entries_per_doc = 16;
   /// Hashed index: entry keys hold a 16-byte keyed hash of the indexed values
   /// (Store::keyed_hash) instead of the values, so the flash does not show
-  /// them (docs/FORMAT.md §3.5, docs/SECURITY-NOTES-DOCSTORE.md). It serves
+  /// them (docs/FORMAT.md §9.7, docs/SECURITY-NOTES-DOCSTORE.md). It serves
   /// equality only (`eq`, and `in` as several equalities) on every one of its
   /// paths: never ranges, prefixes, an equality on some paths only, or sorts.
   /// The default on a sealed store; a plain store refuses it (unsupported:
@@ -381,7 +381,7 @@ enum Kind : std::uint8_t {
   entry = 'I',       // FE 'I' cid u16 iid u8 values.. id u32 -> empty
   unique = 'U',      // FE 'U' cid u16 iid u8 values..  -> id u32
 };
-// Hashed indexes (docs/FORMAT.md §3.5) put H(values), 16 bytes, where the
+// Hashed indexes (docs/FORMAT.md §9.7) put H(values), 16 bytes, where the
 // values go: FE 'I' cid iid H id, FE 'U' cid iid H -> id.
 enum IndexFlag : std::uint8_t { index_unique = 1, index_hashed = 2 };   // index definition, byte 1
 inline constexpr std::size_t hash_size = 16;

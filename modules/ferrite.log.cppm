@@ -103,7 +103,7 @@ class ValueCodec {
   /// A 16-byte keyed hash of `data` under a key of its own (not the record
   /// or name key), for layers above the engine that must find records by a
   /// value without storing the value (the docstore's hashed indexes,
-  /// docs/FORMAT.md §3.5). Deterministic for a given store key; says nothing
+  /// docs/FORMAT.md §9.7). Deterministic for a given store key; says nothing
   /// about `data` without it. Errors: unsupported (a codec without keys, the
   /// default), wrong_key (no key derived yet).
   virtual Status keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept {

@@ -1,4 +1,4 @@
-// A docstore on a sealed store: hashed indexes (docs/FORMAT.md §3.5) keep
+// A docstore on a sealed store: hashed indexes (docs/FORMAT.md §9.7) keep
 // the indexed values off the flash, serve equalities only, survive a reboot,
 // refuse a wrong key; and an attacker reading the whole flash image finds
 // neither the documents nor the indexed values (a plain-value index shows

@@ -1,5 +1,5 @@
 // Index entries: the order-preserving value encoding (docs/FORMAT.md §9.4),
-// the keyed hash of hashed indexes (§3.5) and the entries one document
+// the keyed hash of hashed indexes (docs/FORMAT.md §9.7) and the entries one document
 // contributes to one index.
 module;
 #include "ferrite_modules.hpp"

@@ -3,7 +3,7 @@
 // path; `in` makes several ranges), or the whole collection. Predicates it
 // cannot serve are left to the residual filter, which always re-checks the
 // whole query: index bounds only ever select a superset. A hashed index
-// (docs/FORMAT.md §3.5) serves only an equality (or `in`) on every one of its
+// (docs/FORMAT.md §9.7) serves only an equality (or `in`) on every one of its
 // paths: one exact key range per combination, never a range or a sort.
 module;
 #include "ferrite_modules.hpp"
