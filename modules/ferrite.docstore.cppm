@@ -77,6 +77,11 @@ struct IndexSlot {
   std::uint8_t iid = 0;
   std::uint8_t state = 0;            ///< docfmt::IndexState
   bool unique = false;
+  /// Some document has had more than one entry in it (an array value): the
+  /// planner then neither intersects bounds of different predicates on one
+  /// path nor sorts by a ranged path in index order. Persisted with the
+  /// definition (flags bit 1), in the batch of the first such document.
+  bool multikey = false;
   std::uint8_t path_count = 0;
   std::uint8_t max_entries = 16;
   std::uint8_t name_size = 0;
@@ -430,6 +435,7 @@ struct FindPlan {
   doc::Plan plan{};
   IndexSlot index{};
   bool use_index = false;
+  bool ranged = false;   ///< the index's bounds include a range on path eq_prefix
   std::array<KeyRange, max_ranges> ranges{};
   std::uint8_t range_count = 0;
 };
@@ -496,7 +502,10 @@ struct DocStore::Impl {
                                        const doc::View& patch) noexcept;
   static Task<Result<bool>> remove_one(DocTransaction& tx, std::uint16_t cid, DocId id,
                                        const doc::Query& query) noexcept;
-  static Task<Status> index_one(DocTransaction& tx, const IndexSlot& x, DocId id) noexcept;
+  static Task<Status> index_one(DocTransaction& tx, IndexSlot& x, DocId id) noexcept;
+  /// Marks `x` multikey when `entries` holds more than one entry, writing its
+  /// definition in `t` the first time.
+  static Task<Status> note_multikey(Transaction& t, IndexSlot& x, const docfmt::EntrySet& entries) noexcept;
   static Task<Result<std::uint32_t>> for_each_match(DocTransaction& tx, std::string_view collection,
                                                     const doc::Query& query, const doc::View* patch) noexcept;
   static Task<Result<CollectionSlot*>> collection_for(DocStore& db, std::string_view name) noexcept;

@@ -176,7 +176,7 @@ QNode gen_query(Rng& rnd, DocId max_id, int depth = 0) {
     q.op = QOp::and_;
     const std::uint32_t shape = rnd.below(6);
     if (shape == 0) {  // two bounds on one path (a between, or a multikey pair)
-      const std::string p = rnd.pick(query_paths);
+      const std::string p = rnd.chance(30) ? std::string("tags") : rnd.pick(query_paths);  // multikey pairs
       QNode a = leaf(rnd, p, max_id), b = leaf(rnd, p, max_id);
       a.op = rnd.chance(50) ? QOp::gt : QOp::gte;
       b.op = rnd.chance(50) ? QOp::lt : QOp::lte;

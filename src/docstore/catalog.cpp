@@ -59,7 +59,7 @@ Status DocStore::Impl::decode_collection(std::span<const std::byte> key, std::sp
 std::size_t DocStore::Impl::encode_index(const IndexSlot& x, std::span<std::byte> out) noexcept {
   std::size_t n = 0;
   out[n++] = std::byte{x.state};
-  out[n++] = std::byte{static_cast<std::uint8_t>(x.unique ? 1 : 0)};
+  out[n++] = std::byte{static_cast<std::uint8_t>((x.unique ? 1 : 0) | (x.multikey ? 2 : 0))};
   out[n++] = std::byte{x.path_count};
   out[n++] = std::byte{x.max_entries};
   le32(out.data() + n, x.build_from);
@@ -86,12 +86,13 @@ Status DocStore::Impl::decode_index(std::uint16_t cid, std::uint8_t iid, std::sp
   auto take = [&](std::size_t k) noexcept { return n + k <= v.size() ? (n += k, true) : false; };
   if (!take(9)) return fail(Errc::corrupt);
   x.state = static_cast<std::uint8_t>(v[0]);
-  x.unique = v[1] != std::byte{0};
+  x.unique = (v[1] & std::byte{1}) != std::byte{0};
+  x.multikey = (v[1] & std::byte{2}) != std::byte{0};
   x.path_count = static_cast<std::uint8_t>(v[2]);
   x.max_entries = static_cast<std::uint8_t>(v[3]);
   x.build_from = rd32(v.data() + 4);
   x.name_size = static_cast<std::uint8_t>(v[8]);
-  if (x.state > removing || x.path_count == 0 || x.path_count > max_index_paths || x.name_size == 0 ||
+  if (x.state > removing || (v[1] & std::byte{0xFC}) != std::byte{0} || x.path_count == 0 || x.path_count > max_index_paths || x.name_size == 0 ||
       x.name_size > max_index_name || !take(x.name_size))
     return fail(Errc::corrupt);
   std::memcpy(x.name.data(), v.data() + 9, x.name_size);
@@ -461,8 +462,6 @@ Task<Status> DocStore::Impl::build_index(DocStore& db, IndexSlot& x) noexcept {
     }
     if (n == 0) break;
     DocTransaction tx(db);
-    IndexSlot next = x;
-    next.build_from = ids[n - 1] + 1;
     for (std::size_t i = 0; i < n; ++i) {
       auto st = co_await index_one(tx, x, ids[i]);
       if (!st && st.error() == Errc::exists) {  // a unique index over duplicates: undo it
@@ -474,6 +473,8 @@ Task<Status> DocStore::Impl::build_index(DocStore& db, IndexSlot& x) noexcept {
       }
       if (!st) co_return st;
     }
+    IndexSlot next = x;   // (multikey as index_one left it)
+    next.build_from = ids[n - 1] + 1;
     std::array<std::byte, 512> rec{};
     const std::size_t len = encode_index(next, rec);
     FERRITE_CO_TRY(co_await tx.txn_.put(index_def_key(x.cid, x.iid).view(), std::span<const std::byte>(rec.data(), len)));

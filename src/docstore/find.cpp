@@ -335,13 +335,27 @@ Task<Result<doc::Plan>> DocStore::explain(std::string_view collection, const doc
 
 namespace {
 
+// Whether the id range plan answers the query exactly: every conjunct is an
+// _id predicate the planner turned into bounds (id_bounds in planner.cpp): a
+// number (not NaN) for eq/gt/gte/lt/lte, and one `in` of numbers within
+// max_ranges. Anything else (a text or array operand, a second `in`) the
+// planner ignores, so only the residual check answers it.
 bool only_id_predicates(const doc::Query& q) noexcept {
   bool only = true;
+  int ins = 0;
   q.for_each_conjunct([&](std::size_t i) {
     const auto& n = q.node(i);
-    const bool id_op = n.op == doc::Op::eq || n.op == doc::Op::in || n.op == doc::Op::gt || n.op == doc::Op::gte ||
-                       n.op == doc::Op::lt || n.op == doc::Op::lte;
-    only = only && id_op && q.path_of(n) == "_id" && q.value_of(n).type() != doc::Type::object;
+    const doc::View v = q.value_of(n);
+    bool used = false;
+    if (n.op == doc::Op::in) {
+      used = ++ins == 1 && v.size() <= max_ranges;
+      auto c = v.children();
+      while (used && c.next()) used = c.value().is_number();
+    } else if (n.op == doc::Op::eq || n.op == doc::Op::gt || n.op == doc::Op::gte || n.op == doc::Op::lt ||
+               n.op == doc::Op::lte) {
+      used = v.is_number() && v.number() == v.number();
+    }
+    only = only && used && q.path_of(n) == "_id";
   });
   return only && q.node(0).op != doc::Op::or_ && q.node(0).op != doc::Op::not_;
 }
