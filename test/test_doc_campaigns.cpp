@@ -958,6 +958,34 @@ std::string check_indexes(ferrite::DocStore& db, std::string_view c, const std::
   return "";
 }
 
+// Walks the engine's chunk keys (FE 'K' cid id n): each belongs to a stored
+// document whose header (FE 'D' cid id: 01, size u32, parts u8) counts more
+// than n parts; none is left behind by a shrinking update or a remove.
+std::string check_chunks(ferrite::Store& store) {
+  const std::array<std::byte, 2> prefix{std::byte{0xFE}, std::byte{'K'}};
+  auto cur = store.scan(prefix);
+  for (;;) {
+    auto more = ferrite::sync_wait(cur.next());
+    if (!more) return std::string("chunk walk: ") + ferrite::name_of(more.error());
+    if (!*more) return "";
+    const auto key = cur.key();
+    if (key.size() != 2 + 2 + 4 + 1) return "a chunk key of " + std::to_string(key.size()) + " bytes";
+    std::array<std::byte, 8> doc_key{};
+    doc_key[0] = std::byte{0xFE};
+    doc_key[1] = std::byte{'D'};
+    std::copy(key.begin() + 2, key.begin() + 8, doc_key.begin() + 2);
+    const std::uint8_t n = static_cast<std::uint8_t>(key[8]);
+    std::vector<std::byte> head(4096);
+    auto got = ferrite::sync_wait(store.get(doc_key, head));
+    const std::string which = "chunk " + std::to_string(n) + " of document " +
+                              std::to_string(static_cast<std::uint8_t>(key[7]) | static_cast<std::uint8_t>(key[6]) << 8);
+    if (!got) return which + " has no document (" + ferrite::name_of(got.error()) + ")";
+    if (*got < 6 || head[0] != std::byte{1}) return which + " belongs to a whole (unchunked) document";
+    if (n == 0 || n >= static_cast<std::uint8_t>(head[5])) return which + " is beyond the document's " +
+                                                                 std::to_string(static_cast<int>(head[5])) + " parts";
+  }
+}
+
 std::size_t builds_finished_by_open = 0;  // create_index cut after its definition: open() built it
 
 std::string check_after_cut(Bench& bench, PlRun& run, Rng& rnd, bool second_cut) {
@@ -984,6 +1012,7 @@ std::string check_after_cut(Bench& bench, PlRun& run, Rng& rnd, bool second_cut)
   bool has_k_a = false, has_k_b = false;
   if (auto e = check_indexes(db, "a", a, has_k_a); !e.empty()) return e;
   if (auto e = check_indexes(db, "b", b, has_k_b); !e.empty()) return e;
+  if (auto e = check_chunks(*bench.store); !e.empty()) return e;
   auto matches = [&](const PState& s) {
     return same_collection(a, s.a) && same_collection(b, s.b) && (!s.index_k || has_k_a);
   };
