@@ -1242,6 +1242,15 @@ TEST_CASE("mount and open over mutated docstore images never crash, hang or retu
   const double scale = campaign_scale();
   const int cases = std::max(100, static_cast<int>(5000 * scale));
   const auto bases = base_images();
+  if (const char* dir = std::getenv("FERRITE_DOC_OPEN_CORPUS")) {  // seeds for fuzz_doc_open
+    for (std::size_t i = 0; i < bases.size(); ++i) {
+      const std::string path = std::string(dir) + "/docstore-image-" + std::to_string(i);
+      if (std::FILE* f = std::fopen(path.c_str(), "wb")) {
+        std::fwrite(bases[i].data(), 1, bases[i].size(), f);
+        std::fclose(f);
+      }
+    }
+  }
   std::size_t failures = 0, mounted = 0, opened = 0, documents = 0;
   const auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < cases; ++i) {

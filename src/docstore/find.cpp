@@ -80,10 +80,11 @@ FindCursor DocStore::find(std::string_view collection, const doc::Query& query, 
     s->error = Errc::invalid_argument;
     return FindCursor(s);
   }
-  std::memcpy(s->name.data(), collection.data(), collection.size());
+  if (!collection.empty()) std::memcpy(s->name.data(), collection.data(), collection.size());
   s->name_size = static_cast<std::uint8_t>(collection.size());
   // The options' strings are copied: the cursor may outlive the caller's.
-  std::memcpy(s->sort_path.data(), options.sort_path.data(), options.sort_path.size());
+  if (!options.sort_path.empty())  // (an empty view may hold a null pointer: memcpy's UB)
+    std::memcpy(s->sort_path.data(), options.sort_path.data(), options.sort_path.size());
   s->options.sort_path = {s->sort_path.data(), options.sort_path.size()};
   for (std::size_t i = 0; i < options.field_count; ++i) {
     const auto f = options.fields[i];
@@ -91,7 +92,7 @@ FindCursor DocStore::find(std::string_view collection, const doc::Query& query, 
       s->error = Errc::invalid_argument;
       return FindCursor(s);
     }
-    std::memcpy(s->fields[i].data(), f.data(), f.size());
+    if (!f.empty()) std::memcpy(s->fields[i].data(), f.data(), f.size());
     s->options.fields[i] = {s->fields[i].data(), f.size()};
   }
   const std::size_t need = std::size_t{config_.max_document_size} + Impl::slack;

@@ -9,7 +9,8 @@
 //   meson setup build-fuzz --native-file native/clang16.ini -Dfuzz=true \
 //     -Db_sanitize=address,undefined -Db_lundef=false -Dcpp_args=-fsanitize=fuzzer-no-link
 //   ninja -C build-fuzz test/fuzz/fuzz_doc_open
-//   build-fuzz/test/fuzz/fuzz_doc_open -max_total_time=60 -timeout=10 corpus/
+//   FERRITE_DOC_OPEN_CORPUS=corpus build/test/test_doc_campaigns "mount and open*"  # seeds: real images
+//   build-fuzz/test/fuzz/fuzz_doc_open -max_total_time=60 -timeout=10 -max_len=16384 corpus/
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
