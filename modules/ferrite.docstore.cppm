@@ -93,6 +93,11 @@ struct IndexSlot {
   std::uint8_t state = 0;            ///< docfmt::IndexState
   bool unique = false;
   bool hashed = false;               ///< entry keys hold a keyed hash of the values
+  /// Some document has had more than one entry in it (an array value): the
+  /// planner then neither intersects bounds of different predicates on one
+  /// path nor sorts by a ranged path in index order. Persisted with the
+  /// definition (flags bit 2), in the batch of the first such document.
+  bool multikey = false;
   std::uint8_t path_count = 0;
   std::uint8_t max_entries = 16;
   std::uint8_t name_size = 0;
@@ -383,7 +388,7 @@ enum Kind : std::uint8_t {
 };
 // Hashed indexes (docs/FORMAT.md §9.7) put H(values), 16 bytes, where the
 // values go: FE 'I' cid iid H id, FE 'U' cid iid H -> id.
-enum IndexFlag : std::uint8_t { index_unique = 1, index_hashed = 2 };   // index definition, byte 1
+enum IndexFlag : std::uint8_t { index_unique = 1, index_hashed = 2, index_multikey = 4 };   // index definition, byte 1
 inline constexpr std::size_t hash_size = 16;
 enum CollectionFlag : std::uint8_t { clearing = 1, dropping = 2 };
 enum IndexState : std::uint8_t { building = 0, ready = 1, removing = 2 };
@@ -478,6 +483,7 @@ struct FindPlan {
   doc::Plan plan{};
   IndexSlot index{};
   bool use_index = false;
+  bool ranged = false;   ///< the index's bounds include a range on path eq_prefix
   std::array<KeyRange, max_ranges> ranges{};
   std::uint8_t range_count = 0;
 };
@@ -549,7 +555,10 @@ struct DocStore::Impl {
                                        const doc::View& patch) noexcept;
   static Task<Result<bool>> remove_one(DocTransaction& tx, std::uint16_t cid, DocId id,
                                        const doc::Query& query) noexcept;
-  static Task<Status> index_one(DocTransaction& tx, const IndexSlot& x, DocId id) noexcept;
+  static Task<Status> index_one(DocTransaction& tx, IndexSlot& x, DocId id) noexcept;
+  /// Marks `x` multikey when `entries` holds more than one entry, writing its
+  /// definition in `t` the first time.
+  static Task<Status> note_multikey(Transaction& t, IndexSlot& x, const docfmt::EntrySet& entries) noexcept;
   static Task<Result<std::uint32_t>> for_each_match(DocTransaction& tx, std::string_view collection,
                                                     const doc::Query& query, const doc::View* patch) noexcept;
   static Task<Result<CollectionSlot*>> collection_for(DocStore& db, std::string_view name) noexcept;

@@ -59,7 +59,8 @@ Status DocStore::Impl::decode_collection(std::span<const std::byte> key, std::sp
 std::size_t DocStore::Impl::encode_index(const IndexSlot& x, std::span<std::byte> out) noexcept {
   std::size_t n = 0;
   out[n++] = std::byte{x.state};
-  out[n++] = std::byte{static_cast<std::uint8_t>((x.unique ? index_unique : 0) | (x.hashed ? index_hashed : 0))};
+  out[n++] = std::byte{static_cast<std::uint8_t>((x.unique ? index_unique : 0) | (x.hashed ? index_hashed : 0) |
+                                             (x.multikey ? index_multikey : 0))};
   out[n++] = std::byte{x.path_count};
   out[n++] = std::byte{x.max_entries};
   le32(out.data() + n, x.build_from);
@@ -87,14 +88,15 @@ Status DocStore::Impl::decode_index(std::uint16_t cid, std::uint8_t iid, std::sp
   if (!take(9)) return fail(Errc::corrupt);
   x.state = static_cast<std::uint8_t>(v[0]);
   const auto flags = static_cast<std::uint8_t>(v[1]);   // records before hashed indexes hold 0 or 1
-  if (flags & ~(index_unique | index_hashed)) return fail(Errc::corrupt);
+  if (flags & ~(index_unique | index_hashed | index_multikey)) return fail(Errc::corrupt);
   x.unique = (flags & index_unique) != 0;
   x.hashed = (flags & index_hashed) != 0;
+  x.multikey = (flags & index_multikey) != 0;
   x.path_count = static_cast<std::uint8_t>(v[2]);
   x.max_entries = static_cast<std::uint8_t>(v[3]);
   x.build_from = rd32(v.data() + 4);
   x.name_size = static_cast<std::uint8_t>(v[8]);
-  if (x.state > removing || x.path_count == 0 || x.path_count > max_index_paths || x.name_size == 0 ||
+  if (x.state > removing || (v[1] & std::byte{0xFC}) != std::byte{0} || x.path_count == 0 || x.path_count > max_index_paths || x.name_size == 0 ||
       x.name_size > max_index_name || !take(x.name_size))
     return fail(Errc::corrupt);
   std::memcpy(x.name.data(), v.data() + 9, x.name_size);
@@ -493,8 +495,6 @@ Task<Status> DocStore::Impl::build_index(DocStore& db, IndexSlot& x) noexcept {
     }
     if (n == 0) break;
     DocTransaction tx(db);
-    IndexSlot next = x;
-    next.build_from = ids[n - 1] + 1;
     for (std::size_t i = 0; i < n; ++i) {
       auto st = co_await index_one(tx, x, ids[i]);
       if (!st && build_refused(st.error())) {  // duplicates, or a document it cannot index: undo it
@@ -506,6 +506,8 @@ Task<Status> DocStore::Impl::build_index(DocStore& db, IndexSlot& x) noexcept {
       }
       if (!st) co_return st;
     }
+    IndexSlot next = x;   // (multikey as index_one left it)
+    next.build_from = ids[n - 1] + 1;
     std::array<std::byte, 512> rec{};
     const std::size_t len = encode_index(next, rec);
     FERRITE_CO_TRY(co_await tx.txn_.put(index_def_key(x.cid, x.iid).view(), std::span<const std::byte>(rec.data(), len)));

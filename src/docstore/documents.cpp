@@ -123,6 +123,7 @@ Task<Status> DocStore::Impl::update_entries(DocStore& db, Transaction& t, std::u
     EntrySet olds, news;
     if (old_doc.valid()) FERRITE_CO_TRY(index_entries(x, old_doc, id, *db.store_, olds));
     if (new_doc.valid()) FERRITE_CO_TRY(index_entries(x, new_doc, id, *db.store_, news));
+    FERRITE_CO_TRY(co_await note_multikey(t, x, news));
     for (std::size_t i = 0; i < olds.count; ++i)
       if (!news.contains(olds.keys[i])) FERRITE_CO_TRY(co_await t.erase(olds.keys[i].view()));
     for (std::size_t i = 0; i < news.count; ++i) {
@@ -262,7 +263,15 @@ Task<Result<bool>> DocStore::Impl::remove_one(DocTransaction& tx, std::uint16_t 
   co_return true;
 }
 
-Task<Status> DocStore::Impl::index_one(DocTransaction& tx, const IndexSlot& x, DocId id) noexcept {
+Task<Status> DocStore::Impl::note_multikey(Transaction& t, IndexSlot& x, const EntrySet& entries) noexcept {
+  if (x.multikey || entries.count < 2) co_return Status{};
+  x.multikey = true;   // in RAM at once (conservative if this batch never commits)
+  std::array<std::byte, 512> rec{};
+  const std::size_t len = encode_index(x, rec);
+  co_return co_await t.put(index_def_key(x.cid, x.iid).view(), std::span<const std::byte>(rec.data(), len));
+}
+
+Task<Status> DocStore::Impl::index_one(DocTransaction& tx, IndexSlot& x, DocId id) noexcept {
   DocStore& db = *tx.db_;
   auto guard = co_await db.mutex_.lock();
   auto d = co_await read_doc(db, &tx.txn_, x.cid, id, buffer(db, 0));
@@ -272,6 +281,7 @@ Task<Status> DocStore::Impl::index_one(DocTransaction& tx, const IndexSlot& x, D
   only.state = ready;
   EntrySet news;
   FERRITE_CO_TRY(index_entries(only, d->view, id, *db.store_, news));
+  x.multikey = x.multikey || news.count > 1;   // build_index writes the definition in this batch
   for (std::size_t i = 0; i < news.count; ++i) {
     std::array<std::byte, 4> value{};
     if (x.unique) {

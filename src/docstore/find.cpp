@@ -83,7 +83,8 @@ FindCursor DocStore::find(std::string_view collection, const doc::Query& query, 
   if (!collection.empty()) std::memcpy(s->name.data(), collection.data(), collection.size());
   s->name_size = static_cast<std::uint8_t>(collection.size());
   // The options' strings are copied: the cursor may outlive the caller's.
-  if (!options.sort_path.empty()) std::memcpy(s->sort_path.data(), options.sort_path.data(), options.sort_path.size());
+  if (!options.sort_path.empty())  // (an empty view may hold a null pointer: memcpy's UB)
+    std::memcpy(s->sort_path.data(), options.sort_path.data(), options.sort_path.size());
   s->options.sort_path = {s->sort_path.data(), options.sort_path.size()};
   for (std::size_t i = 0; i < options.field_count; ++i) {
     const auto f = options.fields[i];
@@ -335,25 +336,27 @@ Task<Result<doc::Plan>> DocStore::explain(std::string_view collection, const doc
 
 namespace {
 
-// Whether the planner's _id ranges are the whole query (every conjunct a
-// numeric bound or one `in` list it turned into ranges): then counting keys is exact.
+// Whether the id range plan answers the query exactly: every conjunct is an
+// _id predicate the planner turned into bounds (id_bounds in planner.cpp): a
+// number (not NaN) for eq/gt/gte/lt/lte, and one `in` of numbers within
+// max_ranges. Anything else (a text or array operand, a second `in`) the
+// planner ignores, so only the residual check answers it.
 bool only_id_predicates(const doc::Query& q) noexcept {
-  bool only = q.node(0).op != doc::Op::or_ && q.node(0).op != doc::Op::not_;
-  int lists = 0;
+  bool only = true;
+  int ins = 0;
   q.for_each_conjunct([&](std::size_t i) {
     const auto& n = q.node(i);
     const doc::View v = q.value_of(n);
-    bool ok = q.path_of(n) == "_id";
+    bool used = false;
     if (n.op == doc::Op::in) {
-      ok = ok && ++lists == 1 && v.size() <= docfmt::max_ranges;
+      used = ++ins == 1 && v.size() <= max_ranges;
       auto c = v.children();
-      while (ok && c.next()) ok = c.value().is_number();
-    } else {
-      ok = ok && v.is_number() && v.number() == v.number() &&
-           (n.op == doc::Op::eq || n.op == doc::Op::gt || n.op == doc::Op::gte || n.op == doc::Op::lt ||
-            n.op == doc::Op::lte);
+      while (used && c.next()) used = c.value().is_number();
+    } else if (n.op == doc::Op::eq || n.op == doc::Op::gt || n.op == doc::Op::gte || n.op == doc::Op::lt ||
+               n.op == doc::Op::lte) {
+      used = v.is_number() && v.number() == v.number();
     }
-    only = only && ok;
+    only = only && used && q.path_of(n) == "_id";
   });
   return only;
 }

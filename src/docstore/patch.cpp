@@ -31,7 +31,7 @@ PathBuf join(std::string_view prefix, std::string_view key) noexcept {
     p.overflow = true;
     return p;
   }
-  if (!prefix.empty()) std::memcpy(p.bytes.data(), prefix.data(), prefix.size());
+  if (!prefix.empty()) std::memcpy(p.bytes.data(), prefix.data(), prefix.size());  // (null when empty: UB)
   p.size = prefix.size();
   if (!prefix.empty()) p.bytes[p.size++] = '.';
   std::memcpy(p.bytes.data() + p.size, key.data(), key.size());

@@ -60,15 +60,34 @@ bool exact_encoding(const doc::View& v, std::size_t budget, Key& out) noexcept {
            out.bytes[out.size - 1] == std::byte{0x01});
 }
 
-// Range bounds for the comparison and prefix conjuncts on `path`.
-Bounds range_bounds(const Query& q, std::string_view path, std::size_t budget) noexcept {
+// Range bounds for the comparison and prefix conjuncts on `path`. On a
+// multikey index, different predicates may hold for different elements of
+// one array (gt 5 and lt 3 both hold for [6, 2]), so bounds of different
+// predicates are not intersected there: one prefix alone, else the lower
+// bounds alone, else the upper bounds alone.
+Bounds range_bounds(const Query& q, std::string_view path, std::size_t budget, bool multikey) noexcept {
   Bounds b;
   int bracket = -1;
+  int first_prefix = -1;
+  bool any_low = false;
+  if (multikey) {
+    q.for_each_conjunct([&](std::size_t i) {
+      const auto& n = q.node(i);
+      if (q.path_of(n) != path || !scalar(q.value_of(n).type())) return;
+      if (n.op == Op::prefix && first_prefix == -1) first_prefix = static_cast<int>(i);
+      any_low = any_low || n.op == Op::gt || n.op == Op::gte;
+    });
+  }
   q.for_each_conjunct([&](std::size_t i) {
     const auto& n = q.node(i);
     if (q.path_of(n) != path || !(comparison(n.op) || n.op == Op::prefix)) return;
     const doc::View v = q.value_of(n);
     if (!scalar(v.type())) return;
+    if (multikey) {
+      const bool low_op = n.op == Op::gt || n.op == Op::gte;
+      const bool keep = first_prefix >= 0 ? static_cast<int>(i) == first_prefix : any_low ? low_op : true;
+      if (!keep) return;
+    }
     const int tag = v.type() == Type::boolean ? tag_false : tag_of(v);
     if (bracket != -1 && bracket != tag) return;  // a second type bracket: leave it to the residual
     bracket = tag;
@@ -165,7 +184,7 @@ Candidate evaluate(const IndexSlot& x, const Query& q) noexcept {
     bool is_in = false;
     const int node = find_eq(q, x.path(p), c.in_node == -1, is_in);
     if (node < 0) {
-      c.range = range_bounds(q, x.path(p), budget).any;
+      c.range = range_bounds(q, x.path(p), budget, x.multikey).any;
       break;
     }
     Key probe;
@@ -227,7 +246,7 @@ void add_index_range(const Candidate& c, const Query& q, std::size_t choice, Fin
       lower.append(enc.view());
       upper.append(enc.view());
     } else {
-      const Bounds b = range_bounds(q, x.path(p), budget);
+      const Bounds b = range_bounds(q, x.path(p), budget, x.multikey);
       lower.append(b.lower.view());
       upper.append(b.upper.view());
     }
@@ -358,6 +377,7 @@ Status DocStore::Impl::make_plan(DocStore& db, std::uint16_t cid, const Query& q
     const std::size_t nm = best.index->name_size;
     std::memcpy(out.plan.index.data(), best.index->name.data(), std::min(nm, out.plan.index.size() - 1));
     out.plan.eq_prefix = best.eq;
+    out.ranged = best.range;
     const std::size_t choices = best.in_node >= 0 ? q.value_of(q.node(static_cast<std::size_t>(best.in_node))).size() : 1;
     for (std::size_t k = 0; k < choices; ++k) {
       if (best.index->hashed) FERRITE_TRY(add_hashed_range(*db.store_, best, q, k, out));
@@ -385,7 +405,10 @@ Status DocStore::Impl::plan_sort(DocStore& db, const doc::FindOptions& options, 
     natural = out.plan.access != Plan::Access::index_range;
   } else if (out.use_index && !out.index.hashed && !several && eq < out.index.path_count &&
              out.index.path(eq) == path) {
-    natural = out.range_count == 1;
+    // A multikey document is met at its first entry inside the range, which
+    // is not its sort key (its smallest or largest element) when the range
+    // bounds the sort path: then only a top-k sorts right.
+    natural = out.range_count == 1 && !(out.index.multikey && out.ranged);
   }
   if (natural) {
     out.plan.sort = Plan::Sort::natural;
