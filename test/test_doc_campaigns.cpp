@@ -314,8 +314,8 @@ struct Patch {
     return p;
   }
   // The documented semantics: $unset, then the merge patch, then $inc (which
-  // creates a missing leaf inside an existing object, and leaves a path
-  // whose parent is missing or not an object alone).
+  // creates a missing leaf and the missing objects on its way, and leaves a
+  // path through a member that is not an object alone).
   Value apply(const Value& old) const {
     Value d = old;
     for (const auto& u : unset) {
@@ -330,7 +330,14 @@ struct Patch {
     for (const auto& [k, delta] : inc) {
       const auto parts = split(k);
       Value* at = &d;
-      for (std::size_t i = 0; at && i + 1 < parts.size(); ++i) at = at->type() == Type::object ? at->find(parts[i]) : nullptr;
+      for (std::size_t i = 0; at && i + 1 < parts.size(); ++i) {
+        if (at->type() != Type::object) {
+          at = nullptr;
+          break;
+        }
+        if (!at->find(parts[i])) at->set(parts[i], Value::object());
+        at = at->find(parts[i]);
+      }
       if (!at || at->type() != Type::object) continue;
       Value* leaf = at->find(parts.back());
       if (leaf) *leaf = Value::of_int(leaf->integer() + delta);
@@ -356,7 +363,7 @@ Patch gen_patch(Rng& rnd) {
   }
   if (kinds & 2) {
     p.inc.emplace_back(rnd.chance(60) ? "c" : "o.z.w", static_cast<std::int64_t>(rnd.below(7)) - 3);
-    // o.z.w: o.z is an object or missing; w is always an int.
+    // o.z.w: o.z is an object or missing (o may be an int); w is always an int.
   }
   if (kinds & 4) {
     static const std::vector<std::string> paths = {"z", "o.y", "tags", "n", "o.x", "nope"};

@@ -332,7 +332,7 @@ TEST_CASE("the index definition keeps unique in flags bit 0 and hashed in bit 1,
   const std::array<std::byte, 5> key{std::byte{0xFE}, std::byte{'X'}, std::byte{0}, std::byte{1}, std::byte{3}};
   std::vector<std::byte> v;
   CHECK_OR_RETURN(ferrite::sync_wait(r.store->get_into(key, v)));
-  v[1] = std::byte{6};
+  v[1] = std::byte{10};   // bit 3: unknown (bit 1 hashed, bit 2 multikey)
   CHECK_OR_RETURN(ferrite::sync_wait(r.store->put(key, v)));
   CHECK(r.reboot().error() == Errc::corrupt);
 }

@@ -211,13 +211,19 @@ TEST_CASE("update merges a patch, applies $inc and $unset and bumps _v and _ts",
   CHECK(ferrite::sync_wait(r.db->update("p", Query{}, view(bad))).error() == Errc::invalid_argument);
   const auto bad_op = obj({{"$set", view(vitals)}});
   CHECK(ferrite::sync_wait(r.db->update("p", Query{}, view(bad_op))).error() == Errc::invalid_argument);
-  const auto orphan = obj({{"missing.parent", 1}});
+  const auto orphan = obj({{"missing.parent", 1}, {"missing.other", 2}, {"note", 5}});
   const auto orphan_inc = obj({{"$inc", view(orphan)}});
-  CHECK(ferrite::sync_wait(r.db->update("p", Query{}, view(orphan_inc))).error() == Errc::invalid_argument);
+  CHECK(*ferrite::sync_wait(r.db->update("p", Query{}, view(orphan_inc))) == 1);
+  CHECK(int_at(r.get("p", 1), "missing.parent") == 1);   // missing objects are created
+  CHECK(int_at(r.get("p", 1), "missing.other") == 2);
+  const auto through = obj({{"ward.x", 1}});               // "ward" is a text: left alone
+  const auto through_inc = obj({{"$inc", view(through)}});
+  CHECK(*ferrite::sync_wait(r.db->update("p", Query{}, view(through_inc))) == 1);
+  CHECK(view(r.get("p", 1)).get("ward").string() == "B");
   const auto text_inc = obj({{"patient_id", 1}});
   const auto bad_inc = obj({{"$inc", view(text_inc)}});
   CHECK(ferrite::sync_wait(r.db->update("p", Query{}, view(bad_inc))).error() == Errc::invalid_argument);
-  CHECK(int_at(r.get("p", 1), "_v") == 2);
+  CHECK(int_at(r.get("p", 1), "_v") == 4);
 }
 
 TEST_CASE("replace is a compare-and-swap on _v", "[docstore][update]") {

@@ -96,7 +96,7 @@ Status DocStore::Impl::decode_index(std::uint16_t cid, std::uint8_t iid, std::sp
   x.max_entries = static_cast<std::uint8_t>(v[3]);
   x.build_from = rd32(v.data() + 4);
   x.name_size = static_cast<std::uint8_t>(v[8]);
-  if (x.state > removing || (v[1] & std::byte{0xFC}) != std::byte{0} || x.path_count == 0 || x.path_count > max_index_paths || x.name_size == 0 ||
+  if (x.state > removing || x.path_count == 0 || x.path_count > max_index_paths || x.name_size == 0 ||
       x.name_size > max_index_name || !take(x.name_size))
     return fail(Errc::corrupt);
   std::memcpy(x.name.data(), v.data() + 9, x.name_size);

@@ -43,7 +43,6 @@ struct Ops {
   doc::View inc;    // object: path -> number
   doc::View unset;  // array of paths, or object whose keys are paths
   Errc error = Errc::ok;
-  std::uint32_t incremented = 0;  // $inc paths applied (the others had no parent object)
 
   bool unset_has(std::string_view path) const noexcept {
     if (!unset.valid()) return false;
@@ -90,6 +89,8 @@ void write_sum(doc::Writer& w, const doc::View& a, const doc::View& b, Ops& ops)
 
 void write_members(doc::Writer& w, const doc::View& target, const doc::View& patch, std::string_view prefix,
                    Ops& ops, std::uint32_t depth) noexcept;
+void write_missing_increments(doc::Writer& w, const doc::View& target, const doc::View& patch,
+                              std::string_view prefix, Ops& ops, std::uint32_t depth) noexcept;
 
 void write_object(doc::Writer& w, const doc::View& target, const doc::View& patch, std::string_view path, Ops& ops,
                   std::uint32_t depth) noexcept {
@@ -123,7 +124,6 @@ void write_members(doc::Writer& w, const doc::View& target, const doc::View& pat
       } else if (ops.delta(full.view()).valid()) {
         w.key(k);
         write_sum(w, c.value(), ops.delta(full.view()), ops);
-        ++ops.incremented;
       } else if (c.value().type() == doc::Type::object && ops.below(full.view())) {
         w.key(k);
         write_object(w, c.value(), doc::View{}, full.view(), ops, depth);
@@ -144,18 +144,44 @@ void write_members(doc::Writer& w, const doc::View& target, const doc::View& pat
       else w.value(c.value());
     }
   }
-  if (ops.inc.valid()) {  // $inc of a member this object does not have yet: it starts at 0
-    auto c = ops.inc.children();
-    while (c.next()) {
-      const std::string_view p = c.key();
-      const std::size_t dot = p.rfind('.');
-      const std::string_view parent = dot == std::string_view::npos ? std::string_view{} : p.substr(0, dot);
-      const std::string_view leaf = dot == std::string_view::npos ? p : p.substr(dot + 1);
-      if (parent != prefix) continue;
-      if ((has_target && target.get(leaf).valid()) || (has_patch && patch.get(leaf).valid())) continue;
-      w.key(leaf).value(c.value());
-      ++ops.incremented;
+  if (ops.inc.valid()) write_missing_increments(w, target, patch, prefix, ops, depth);
+}
+
+// Below `path`: the rest of `p` ("" when p is not below it).
+std::string_view below(std::string_view p, std::string_view path) noexcept {
+  if (path.empty()) return p;
+  if (p.size() > path.size() && p.substr(0, path.size()) == path && p[path.size()] == '.')
+    return p.substr(path.size() + 1);
+  return {};
+}
+
+// An $inc of a member this object lacks: the member starts at the delta,
+// and missing objects on the way are created (a path through a member that
+// is not an object leaves that document's value alone).
+void write_missing_increments(doc::Writer& w, const doc::View& target, const doc::View& patch,
+                              std::string_view prefix, Ops& ops, std::uint32_t depth) noexcept {
+  const bool has_target = target.type() == doc::Type::object;
+  const bool has_patch = patch.type() == doc::Type::object;
+  auto c = ops.inc.children();
+  std::uint32_t index = 0;
+  while (c.next()) {
+    const std::string_view rest = below(c.key(), prefix);
+    const std::string_view first = first_component(rest);
+    ++index;
+    if (rest.empty() || (has_target && target.get(first).valid()) || (has_patch && patch.get(first).valid()))
+      continue;
+    if (first == rest) {
+      w.key(first).value(c.value());
+      continue;
     }
+    bool seen = false;  // one object per missing member, however many increments it holds
+    auto earlier = ops.inc.children();
+    for (std::uint32_t i = 1; i < index && earlier.next(); ++i)
+      seen = seen || first_component(below(earlier.key(), prefix)) == first;
+    if (seen) continue;
+    const PathBuf full = join(prefix, first);
+    w.key(first);
+    write_object(w, doc::View{}, doc::View{}, full.view(), ops, depth);
   }
 }
 
@@ -202,8 +228,6 @@ Status DocStore::Impl::apply_patch(doc::Writer& w, const doc::View& old, const d
   write_members(w, old, patch, {}, ops, 1);
   w.end();
   if (ops.error != Errc::ok) return fail(ops.error);
-  // An $inc whose parent is missing (or not an object) would vanish: refuse it.
-  if (ops.inc.valid() && ops.incremented != ops.inc.size()) return fail(Errc::invalid_argument);
   return w.status();
 }
 
