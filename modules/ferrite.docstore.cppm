@@ -540,6 +540,10 @@ struct DocStore::Impl {
                                              std::span<std::byte> out) noexcept;
   static Task<Result<Stored>> read_doc(DocStore& db, Transaction* t, std::uint16_t cid, DocId id,
                                        std::span<std::byte> buf) noexcept;
+  /// The rest of read_doc once the document's value (n bytes) is in buf:
+  /// its chunks, then the checks.
+  static Task<Result<Stored>> complete_doc(DocStore& db, Transaction* t, std::uint16_t cid, DocId id,
+                                           std::span<std::byte> buf, std::size_t n) noexcept;
   static Task<Status> write_doc(DocStore& db, Transaction& t, std::uint16_t cid, DocId id, std::span<std::byte> buf,
                                 std::size_t size, std::uint8_t old_parts) noexcept;
   static Task<Status> erase_doc(Transaction& t, std::uint16_t cid, DocId id, std::uint8_t parts) noexcept;

@@ -46,14 +46,20 @@ Task<Result<DocStore::Impl::Stored>> DocStore::Impl::read_doc(DocStore& db, Tran
                                                               DocId id, std::span<std::byte> buf) noexcept {
   auto n = co_await get_value(db, t, doc_key(cid, id).view(), buf);
   if (!n) co_return fail(n.error() == Errc::buffer_too_small ? Errc::corrupt : n.error());
-  if (*n < 2) co_return fail(Errc::corrupt);
+  co_return co_await complete_doc(db, t, cid, id, buf, *n);
+}
+
+Task<Result<DocStore::Impl::Stored>> DocStore::Impl::complete_doc(DocStore& db, Transaction* t, std::uint16_t cid,
+                                                                  DocId id, std::span<std::byte> buf,
+                                                                  std::size_t n) noexcept {
+  if (n < 2) co_return fail(Errc::corrupt);
   Stored s;
   if (static_cast<std::uint8_t>(buf[0]) == doc_whole) {
-    s.bytes = std::span<const std::byte>(buf.data() + 1, *n - 1);
-  } else if (static_cast<std::uint8_t>(buf[0]) == doc_chunked && *n > doc_chunked_header) {
+    s.bytes = std::span<const std::byte>(buf.data() + 1, n - 1);
+  } else if (static_cast<std::uint8_t>(buf[0]) == doc_chunked && n > doc_chunked_header) {
     const std::uint32_t total = get_le32(buf.data() + 1);
     s.parts = static_cast<std::uint8_t>(buf[5]);
-    std::size_t have = *n - doc_chunked_header;
+    std::size_t have = n - doc_chunked_header;
     if (total > buf.size() - doc_chunked_header || have > total || s.parts < 2) co_return fail(Errc::corrupt);
     for (std::uint8_t part = 1; part < s.parts; ++part) {
       auto got = co_await get_value(db, t, chunk_key(cid, id, part).view(),

@@ -47,6 +47,7 @@ struct FindCursor::State {
   Task<Result<bool>> walk(FindCursor& out) noexcept;
   Task<Result<bool>> next_top(FindCursor& out) noexcept;
   Task<Result<DocId>> id_at(std::span<const std::byte> key) noexcept;
+  Task<Result<DocStore::Impl::Stored>> read_current(DocId id) noexcept;
   bool first_entry(const doc::View& doc, DocId id, std::span<const std::byte> key) const noexcept;
   Status present(const doc::View& doc, DocId id, FindCursor& out) noexcept;
   Key sort_key(const doc::View& doc) const noexcept;
@@ -141,6 +142,15 @@ Task<Result<DocId>> FindCursor::State::id_at(std::span<const std::byte> key) noe
   co_return id_at_end(v);
 }
 
+// The document the walk stands on: a walk over documents reads the value
+// its cursor already found (no second lookup); an index walk looks it up.
+Task<Result<DocStore::Impl::Stored>> FindCursor::State::read_current(DocId id) noexcept {
+  if (plan.use_index) co_return co_await DocStore::Impl::read_doc(*db, nullptr, cid, id, buffer);
+  auto n = co_await cursor.read_value(buffer);
+  if (!n) co_return fail(n.error() == Errc::buffer_too_small ? Errc::corrupt : n.error());
+  co_return co_await DocStore::Impl::complete_doc(*db, nullptr, cid, id, buffer, *n);
+}
+
 // A multikey document has several entries in the walked ranges: it is
 // returned at the first one the walk meets (no set of seen ids in RAM).
 bool FindCursor::State::first_entry(const doc::View& doc, DocId id, std::span<const std::byte> key) const noexcept {
@@ -210,7 +220,7 @@ Task<Result<bool>> FindCursor::State::walk(FindCursor& out) noexcept {
     Key key;
     key.append(cursor.key());
     FERRITE_CO_TRY_ASSIGN(const DocId id, co_await id_at(key.view()));
-    auto d = co_await DocStore::Impl::read_doc(*db, nullptr, cid, id, buffer);
+    auto d = co_await read_current(id);
     if (!d && d.error() == Errc::not_found) continue;  // removed since its entry was read
     if (!d) co_return fail(d.error());
     if (plan.use_index && !first_entry(d->view, id, key.view())) continue;
