@@ -1,0 +1,38 @@
+// C API: the error enum (checked against ferrite::Errc) and its strings.
+#include "ferrite_modules.hpp"
+#include "ferrite.h"
+import ferrite;
+#include "capi.hpp"
+
+namespace {
+using ferrite::Errc;
+#define FERRITE_SAME(c, cpp) static_assert(static_cast<int>(c) == static_cast<int>(Errc::cpp), #c " != Errc::" #cpp);
+FERRITE_SAME(FERRITE_OK, ok)
+FERRITE_SAME(FERRITE_IO, io)
+FERRITE_SAME(FERRITE_CORRUPT, corrupt)
+FERRITE_SAME(FERRITE_NO_SPACE, no_space)
+FERRITE_SAME(FERRITE_NOT_FOUND, not_found)
+FERRITE_SAME(FERRITE_TOO_LARGE, too_large)
+FERRITE_SAME(FERRITE_INVALID_ARGUMENT, invalid_argument)
+FERRITE_SAME(FERRITE_WRONG_KEY, wrong_key)
+FERRITE_SAME(FERRITE_CONFLICT, conflict)
+FERRITE_SAME(FERRITE_BUSY, busy)
+FERRITE_SAME(FERRITE_NO_MEMORY, no_memory)
+FERRITE_SAME(FERRITE_NOT_FORMATTED, not_formatted)
+FERRITE_SAME(FERRITE_FOREIGN_FORMAT, foreign_format)
+FERRITE_SAME(FERRITE_UNSUPPORTED, unsupported)
+FERRITE_SAME(FERRITE_MISALIGNED, misaligned)
+FERRITE_SAME(FERRITE_OUT_OF_BOUNDS, out_of_bounds)
+FERRITE_SAME(FERRITE_REPROGRAM_FORBIDDEN, reprogram_forbidden)
+FERRITE_SAME(FERRITE_BITS_NOT_ERASED, bits_not_erased)
+FERRITE_SAME(FERRITE_WORN_OUT, worn_out)
+FERRITE_SAME(FERRITE_POWER_LOST, power_lost)
+FERRITE_SAME(FERRITE_CANCELLED, cancelled)
+FERRITE_SAME(FERRITE_NOT_MOUNTED, not_mounted)
+FERRITE_SAME(FERRITE_BUFFER_TOO_SMALL, buffer_too_small)
+FERRITE_SAME(FERRITE_EXISTS, exists)
+#undef FERRITE_SAME
+}  // namespace
+
+extern "C" const char* ferrite_strerror(ferrite_err err) { return ferrite::describe(ferrite::capi::to_errc(err)); }
+extern "C" const char* ferrite_errname(ferrite_err err) { return ferrite::name_of(ferrite::capi::to_errc(err)); }
