@@ -774,12 +774,12 @@ class Store {
   bool compact_;
   bool verify_;
   bool config_ok_ = true;
+  bool mounted_ = false;
+  bool head_sealed_ = false;
   Refused refused_ = Refused::none;  // last_refusal(): what, value, limit (strings from a table)
   std::uint32_t refused_value_ = 0;
   std::uint32_t refused_limit_ = 0;
   std::uint32_t asked_value_size_ = 0;  // StoreConfig::max_value_size, for config_report()
-  bool mounted_ = false;
-  bool head_sealed_ = false;
   std::uint32_t unit_ = 1;
   std::uint32_t header_size_ = 40;   // header + retire marker: records start here
   std::uint32_t marker_offset_ = 32;
