@@ -526,7 +526,7 @@ void emit_event(EventLevel level, std::string_view message) noexcept;
 
 /// Bumped when an exported interface changes shape; printed by the demo and
 /// used by the incremental-rebuild test.
-inline constexpr int interface_version = 1;
+inline constexpr int interface_version = 2;
 
 }  // namespace ferrite
 
