@@ -25,17 +25,41 @@ void report(const char* what, const ferrite::sim::SimFlash& sim, const ferrite::
   fmt::print("{}\n", what);
   fmt::print("  flash: {} reads ({} B), {} programs ({} B), {} erases, {:.1f} ms of STM32F4 time\n", c.read_ops,
              c.bytes_read, c.program_ops, c.bytes_programmed, c.erase_ops, c.device_time_us / 1000.0);
-  fmt::print("  store: {} keys, {} live B, {} free B, {} reclaimable B, erases per sector {}..{}, {} sectors retired\n",
-             st.keys, st.live_bytes, st.free_bytes, st.reclaimable_bytes, st.erase_min, st.erase_max, st.gc_runs);
+  fmt::print("  store: {} keys, {} live B of {} B capacity, {} free B, {} reclaimable B, erases per sector {}..{}, "
+             "{} sectors retired\n",
+             st.keys, st.live_bytes, st.capacity_bytes, st.free_bytes, st.reclaimable_bytes, st.erase_min, st.erase_max,
+             st.gc_runs);
+  // free_bytes is room for records *without* garbage collection: the head's
+  // rest plus free sectors, less the sector kept in reserve.
+  if (st.free_bytes == 0 && st.head_sealed)
+    fmt::print("  (0 free B: mount sealed the head, whose last bytes the power cut left torn, and no sector is free;\n"
+               "   the next write collects the oldest sector first: {} B can still become live)\n",
+               st.capacity_bytes - st.live_bytes);
+}
+
+/// Why the store refused (what Store::last_refusal() names), if anything.
+void explain(const ferrite::Store& store) {
+  const ferrite::Refusal why = store.last_refusal();
+  if (why) fmt::print(stderr, "  because {} = {} (limit {}): {}\n", why.field, why.value, why.limit, why.reason);
 }
 
 Task<Status> settings(ferrite::Store& store) {
   FERRITE_CO_TRY(co_await store.put_as("cfg.baud", std::uint32_t{115200}));
   FERRITE_CO_TRY(co_await store.put_as("cfg.gain", 1.25f));
   FERRITE_CO_TRY(co_await store.put_as("cfg.offset", std::int16_t{-42}));
-  FERRITE_CO_TRY(co_await store.put("cfg.name", "pump-controller-7"));
-  FERRITE_CO_TRY_ASSIGN(const ferrite::Scalar baud, co_await store.get_scalar("cfg.baud"));
-  fmt::print("cfg.baud = {}\n", baud.as<std::uint32_t>().value_or(0));
+  FERRITE_CO_TRY(co_await store.put_as("cfg.name", std::string_view("pump-controller-7")));
+  FERRITE_CO_TRY_ASSIGN(const std::uint32_t baud, co_await store.get_as<std::uint32_t>("cfg.baud"));
+  fmt::print("cfg.baud = {}\n", baud);
+  // The type is stored with the value: reading it as another type is refused.
+  const auto wrong = co_await store.get_as<float>("cfg.baud");
+  fmt::print("cfg.baud as float: {}\n", wrong ? "read?!" : ferrite::describe(wrong.error()));
+  // A value over the limit is refused, and the store says which limit.
+  const std::string big(store.value_limit() + 1, 'x');
+  if (auto st = co_await store.put("cfg.blob", big); !st) {
+    const ferrite::Refusal why = store.last_refusal();
+    fmt::print("a {} B value: {} ({} over value_limit() = {} B)\n", big.size(), ferrite::describe(st.error()),
+               why.field, why.limit);
+  }
   // A put of the same value writes nothing (copy-on-write).
   FERRITE_CO_TRY(co_await store.put_as("cfg.baud", std::uint32_t{115200}));
   co_return Status{};
@@ -61,13 +85,14 @@ Task<Status> list(ferrite::Store& store) {
   for (;;) {
     FERRITE_CO_TRY_ASSIGN(const bool more, co_await c.next());
     if (!more) break;
-    fmt::print("  {} ({} bytes)\n", c.key_string(), c.value_size());
+    fmt::print("  {} ({}, {} bytes)\n", c.key_string(), ferrite::name_of(c.type()), c.value_size());
   }
   co_return Status{};
 }
 
-int fail_with(const char* what, Errc e) {
+int fail_with(const char* what, Errc e, const ferrite::Store* store = nullptr) {
   fmt::print(stderr, "demo: {} failed: {}\n", what, e);
+  if (store) explain(*store);
   return 1;
 }
 
@@ -85,10 +110,10 @@ int main() {
   std::optional<ferrite::Store> store(std::in_place, *region, memory.config());
   fmt::print("ferrite {} (interface v{}) on a simulated STM32F4, store in sectors 0-1\n", "0.1.0",
              ferrite::interface_version);
-  if (auto st = ferrite::sync_wait(store->format()); !st) return fail_with("format", st.error());
-  if (auto st = ferrite::sync_wait(settings(*store)); !st) return fail_with("settings", st.error());
-  if (auto st = ferrite::sync_wait(counter_updates(*store, 5000)); !st) return fail_with("updates", st.error());
-  if (auto st = ferrite::sync_wait(transfer(*store)); !st) return fail_with("transaction", st.error());
+  if (auto st = ferrite::sync_wait(store->format()); !st) return fail_with("format", st.error(), &*store);
+  if (auto st = ferrite::sync_wait(settings(*store)); !st) return fail_with("settings", st.error(), &*store);
+  if (auto st = ferrite::sync_wait(counter_updates(*store, 5000)); !st) return fail_with("updates", st.error(), &*store);
+  if (auto st = ferrite::sync_wait(transfer(*store)); !st) return fail_with("transaction", st.error(), &*store);
   report("after 5,000 counter updates and a transaction:", sim, *store);
 
   // Cut the power during the next write, then reboot and mount.
@@ -99,17 +124,17 @@ int main() {
   sim.reset_counters();
   memory = {};
   store.emplace(*region, memory.config());
-  if (auto st = ferrite::sync_wait(store->mount()); !st) return fail_with("mount", st.error());
+  if (auto st = ferrite::sync_wait(store->mount()); !st) return fail_with("mount", st.error(), &*store);
   const auto count = ferrite::sync_wait(store->get_scalar("boot.count"));
-  if (!count) return fail_with("get", count.error());
+  if (!count) return fail_with("get", count.error(), &*store);
   fmt::print("after reboot: boot.count = {} (the interrupted write is entirely absent)\n",
              count->as<std::uint32_t>().value_or(0));
   std::string a, b;
-  if (auto st = ferrite::sync_wait(store->get_string("tank.a", a)); !st) return fail_with("get", st.error());
-  if (auto st = ferrite::sync_wait(store->get_string("tank.b", b)); !st) return fail_with("get", st.error());
+  if (auto st = ferrite::sync_wait(store->get_string("tank.a", a)); !st) return fail_with("get", st.error(), &*store);
+  if (auto st = ferrite::sync_wait(store->get_string("tank.b", b)); !st) return fail_with("get", st.error(), &*store);
   fmt::print("tank.a = {}, tank.b = {}\n", a, b);
   fmt::print("settings:\n");
-  if (auto st = ferrite::sync_wait(list(*store)); !st) return fail_with("scan", st.error());
+  if (auto st = ferrite::sync_wait(list(*store)); !st) return fail_with("scan", st.error(), &*store);
   report("mount after the power cut:", sim, *store);
   if (count->as<std::uint32_t>().value_or(0) != 5000 || a != "450" || b != "150") return 1;
 
@@ -129,10 +154,10 @@ int main() {
   config.scratch = scratch;
   config.max_value_size = 1024;
   ferrite::Store vault(*sealed_region, config);
-  if (auto st = ferrite::sync_wait(vault.format()); !st) return fail_with("sealed format", st.error());
-  if (auto st = ferrite::sync_wait(vault.put("wifi.psk", "hunter2-hunter2")); !st) return fail_with("sealed put", st.error());
+  if (auto st = ferrite::sync_wait(vault.format()); !st) return fail_with("sealed format", st.error(), &vault);
+  if (auto st = ferrite::sync_wait(vault.put("wifi.psk", "hunter2-hunter2")); !st) return fail_with("sealed put", st.error(), &vault);
   std::string psk;
-  if (auto st = ferrite::sync_wait(vault.get_string("wifi.psk", psk)); !st) return fail_with("sealed get", st.error());
+  if (auto st = ferrite::sync_wait(vault.get_string("wifi.psk", psk)); !st) return fail_with("sealed get", st.error(), &vault);
   fmt::print("sealed store: wifi.psk read back ({} bytes); on flash only ciphertext and a keyed hash of the name\n",
              psk.size());
   ferrite::Sealer wrong;

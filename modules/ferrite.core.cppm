@@ -44,6 +44,8 @@ enum class Errc : std::uint8_t {
   not_mounted,          ///< the store is not mounted (or was closed)
   buffer_too_small,     ///< the caller's buffer cannot hold the value; nothing was copied
   exists,               ///< the name or unique value is taken already; nothing was changed
+  type_mismatch,        ///< the stored value has another type than the one asked for (get_as, Scalar::as)
+  already_mounted,      ///< mount/format of a store that is mounted: unmount() first (nothing was changed)
 };
 
 /// A short identifier, e.g. "no_space".
@@ -524,7 +526,7 @@ void emit_event(EventLevel level, std::string_view message) noexcept;
 
 /// Bumped when an exported interface changes shape; printed by the demo and
 /// used by the incremental-rebuild test.
-inline constexpr int interface_version = 1;
+inline constexpr int interface_version = 2;
 
 }  // namespace ferrite
 

@@ -43,7 +43,7 @@ class IndexEntry {
  private:
   friend class Store;
   std::uint32_t hash_ = 0;
-  std::uint32_t where_ = 0;         // location in program units (bits 0..23), slot (bits 24..30)
+  std::uint32_t where_ = 0;         // location in program units (bits 0..23), slot (bits 24..30), typed (bit 31)
   std::uint16_t back_ = 0;          // program units from the binding record to the latest record
   std::uint16_t value_size_ = 0;
 };
@@ -162,7 +162,11 @@ struct StoreMemory {
 };
 
 struct StoreStats {
+  /// Keys in the store. Index-less stores do not know it (no RAM to count
+  /// in, and counting means a scan of the log per record): then 0 with
+  /// keys_known false; Store::count_keys() counts by scanning.
   std::uint32_t keys = 0;
+  bool keys_known = true;
   std::uint32_t live_bytes = 0;         ///< bytes GC would copy to keep every key
   std::uint32_t free_bytes = 0;         ///< room for new records (head + free sectors, minus the reserve)
   std::uint32_t reclaimable_bytes = 0;  ///< written bytes in live sectors that are no longer live
@@ -182,11 +186,34 @@ struct StoreStats {
   bool head_sealed = false;
 };
 
-/// Up to 8 bytes of a fixed-size value (the kved types), carried by value so
-/// it outlives the call that writes it.
+/// The type a typed value carries on flash (its tag byte, docs/FORMAT.md
+/// §3.5). `untyped`: a value written by put (bytes), or by firmware older
+/// than typed values.
+enum class ValueType : std::uint8_t {
+  untyped = 0, u8, i8, u16, i16, u32, i32, u64, i64, f32, f64, boolean, string, blob,
+};
+
+/// The tag of arithmetic type T.
+template <class T>
+  requires(std::is_arithmetic_v<T> && sizeof(T) <= 8)
+constexpr ValueType value_type_of() noexcept {
+  if constexpr (std::is_same_v<T, bool>) return ValueType::boolean;
+  else if constexpr (std::is_floating_point_v<T>) return sizeof(T) == 4 ? ValueType::f32 : ValueType::f64;
+  else if constexpr (std::is_signed_v<T>)
+    return sizeof(T) == 1 ? ValueType::i8 : sizeof(T) == 2 ? ValueType::i16 : sizeof(T) == 4 ? ValueType::i32 : ValueType::i64;
+  else
+    return sizeof(T) == 1 ? ValueType::u8 : sizeof(T) == 2 ? ValueType::u16 : sizeof(T) == 4 ? ValueType::u32 : ValueType::u64;
+}
+
+/// A short name: "u32", "double", "string", "untyped", ...
+const char* name_of(ValueType t) noexcept;
+
+/// Up to 8 bytes of a fixed-size value (the kved types) and its type,
+/// carried by value so it outlives the call that writes it.
 struct Scalar {
   std::array<std::byte, 8> bytes{};
   std::uint8_t size = 0;
+  ValueType tag = ValueType::untyped;  ///< untyped: a plain put's bytes (only the size can be checked)
 
   template <class T>
     requires(std::is_arithmetic_v<T> && sizeof(T) <= 8)
@@ -194,19 +221,39 @@ struct Scalar {
     Scalar s;
     std::memcpy(s.bytes.data(), &v, sizeof(T));
     s.size = sizeof(T);
+    s.tag = value_type_of<T>();
     return s;
   }
-  /// The value as T. Errors: invalid_argument when the stored size differs.
+  ValueType type() const noexcept { return tag; }
+  /// The value as T. Errors: type_mismatch when the value carries another
+  /// type, or (an untyped value) when its size is not sizeof(T).
   template <class T>
     requires(std::is_arithmetic_v<T> && sizeof(T) <= 8)
   Result<T> as() const noexcept {
-    if (size != sizeof(T)) return fail(Errc::invalid_argument);
+    if (size != sizeof(T) || (tag != ValueType::untyped && tag != value_type_of<T>()))
+      return fail(Errc::type_mismatch);
     T v;
     std::memcpy(&v, bytes.data(), sizeof(T));
     return v;
   }
   std::span<const std::byte> view() const noexcept { return {bytes.data(), size}; }
 };
+
+/// Why the store refused something, or adjusted its configuration
+/// (Store::config_report, Store::last_refusal). `field` and `reason` are
+/// static strings; `value` broke `limit`.
+struct Refusal {
+  Errc code = Errc::ok;     ///< the error answered (ok: nothing refused; a note when `field` is set)
+  const char* field = "";   ///< what was refused: "sectors", "max_value_size", "value", "key", "live bytes", ...
+  std::uint32_t value = 0;  ///< its value (a count or bytes)
+  std::uint32_t limit = 0;  ///< the limit it met (its meaning: see `reason`)
+  const char* reason = "";  ///< one sentence
+  explicit operator bool() const noexcept { return field[0] != 0; }
+};
+
+/// Smallest value_limit() a geometry must leave: format and mount refuse
+/// one that leaves less (invalid_argument, Store::config_report()).
+inline constexpr std::uint32_t min_useful_value_limit = 16;
 
 /// Bounded work for Store::maintain.
 struct MaintenanceBudget {
@@ -260,8 +307,14 @@ class [[nodiscard]] Cursor {
   std::string_view key_string() const noexcept {
     return {reinterpret_cast<const char*>(key_.data()), key_size_};
   }
-  /// The current key's value size (for a sealed store, the plain value's).
+  /// The current key's value size (for a sealed store, the plain value's;
+  /// for a typed value, without its tag).
   std::uint32_t value_size() const noexcept { return value_size_; }
+  /// The current key's value type (ValueType::untyped for bytes written by
+  /// put). Known after next() without reading the value: the step reads
+  /// the record anyway (a plain store reads one more byte, the tag, when
+  /// the latest record is compact).
+  ValueType type() const noexcept { return type_; }
   /// Copies the value of the key the cursor stands on (after a next() that
   /// yielded true) into `out`; returns its length. When the index has not
   /// gained or lost a key since that step, it reads the key's latest record
@@ -289,6 +342,7 @@ class [[nodiscard]] Cursor {
   bool has_bound_ = false;
   std::array<std::byte, max_key_size> key_{};     // the key yielded, or the start point before the first
   std::uint8_t key_size_ = 0;
+  ValueType type_ = ValueType::untyped;
   bool has_start_ = false;   // key_ holds a start point (forward: inclusive; reverse: exclusive)
   bool ranged_ = false;      // made by range()
   Direction direction_ = Direction::forward;
@@ -312,8 +366,10 @@ class Store {
 
   /// Erases the first sector of the region and starts an empty store there;
   /// the other sectors are erased when first needed. The store is mounted
-  /// afterwards. Errors: invalid_argument (config/geometry unusable),
-  /// unsupported (geometry the format cannot hold), and flash errors.
+  /// afterwards. Errors: already_mounted (unmount() first: formatting
+  /// discards every key), invalid_argument (config/geometry unusable, e.g. a
+  /// value_limit() under min_useful_value_limit: config_report() says which
+  /// field and why), and flash errors.
   Task<Status> format(FormatOptions options = {}) noexcept;
 
   /// Scans the region and rebuilds the index (and the key-order permutation
@@ -323,7 +379,9 @@ class Store {
   /// impossible retire, a damaged crypto block), wrong_key (a sealed store
   /// without its key, or with another), unsupported (an index-less mount of
   /// a store with compact records or batches), no_memory (more keys than the
-  /// index holds), invalid_argument (config, or a key for a plain store),
+  /// index holds), invalid_argument (config: config_report() says which
+  /// field and why; or a key for a plain store), already_mounted (the store
+  /// is mounted: unmount() first; the mounted state is kept),
   /// flash errors. Damage it survives is counted in stats(): corrupt_records,
   /// torn_tails, damaged_sectors.
   Task<Status> mount() noexcept;
@@ -342,13 +400,25 @@ class Store {
   Task<Status> put(std::string_view key, std::string_view value) noexcept {
     return put(as_bytes(key), as_bytes(value));
   }
-  /// Typed helper for kved's types (u8..u64, i8..i64, float, double).
+  /// Typed helpers (u8..u64, i8..i64, float, double, bool): the value is
+  /// written with its type tag (docs/FORMAT.md §3.5), so get_as<T> and
+  /// Scalar::as<T> refuse another type. A Scalar with tag untyped is
+  /// written as plain bytes (as put does).
   Task<Status> put_scalar(std::span<const std::byte> key, Scalar value) noexcept;
   template <class T>
     requires(std::is_arithmetic_v<T> && sizeof(T) <= 8)
   Task<Status> put_as(std::string_view key, T value) noexcept {
     return put_scalar(as_bytes(key), Scalar::of(value));
   }
+  /// A typed string (ValueType::string): get_string reads it back.
+  Task<Status> put_as(std::string_view key, std::string_view value) noexcept {
+    return put_typed(as_bytes(key), ValueType::string, as_bytes(value));
+  }
+  /// Stores `value` tagged with `type` (any ValueType but untyped; the size
+  /// must fit the type: 1, 2, 4 or 8 bytes for numbers, 1 for bool, up to
+  /// value_limit() - 1 for string and blob). Errors: as put, and
+  /// invalid_argument (untyped, or a size the type cannot have).
+  Task<Status> put_typed(std::span<const std::byte> key, ValueType type, std::span<const std::byte> value) noexcept;
 
   /// Copies the value into `out` and returns its length. Errors: not_found,
   /// buffer_too_small (nothing copied; size_of tells the size), corrupt (the
@@ -360,9 +430,26 @@ class Store {
   /// Replaces the contents of `out` with the value (host convenience).
   Task<Status> get_into(std::span<const std::byte> key, std::vector<std::byte>& out) noexcept;
   Task<Status> get_string(std::string_view key, std::string& out) noexcept;
-  /// A value of at most 8 bytes, e.g. `(co_await s.get_scalar(k))->as<std::uint32_t>()`.
+  /// A value of at most 8 bytes and its type, e.g.
+  /// `(co_await s.get_scalar(k))->as<std::uint32_t>()`. Errors: as get, and
+  /// invalid_argument (a value longer than 8 bytes).
   Task<Result<Scalar>> get_scalar(std::span<const std::byte> key) noexcept;
   Task<Result<Scalar>> get_scalar(std::string_view key) noexcept { return get_scalar(as_bytes(key)); }
+  /// The value as T. Errors: type_mismatch (stored with another type, or an
+  /// untyped value whose size is not sizeof(T): untyped values written by
+  /// older firmware's put_as read back when the size matches), not_found,
+  /// corrupt, flash errors.
+  template <class T>
+    requires(std::is_arithmetic_v<T> && sizeof(T) <= 8)
+  Task<Result<T>> get_as(std::string_view key) noexcept {
+    auto s = co_await get_scalar(as_bytes(key));
+    if (!s) co_return fail(s.error() == Errc::invalid_argument ? Errc::type_mismatch : s.error());
+    co_return s->template as<T>();
+  }
+  /// The type the key's value carries (ValueType::untyped for put's bytes).
+  /// Errors: not_found, corrupt, flash errors.
+  Task<Result<ValueType>> type_of(std::span<const std::byte> key) noexcept;
+  Task<Result<ValueType>> type_of(std::string_view key) noexcept { return type_of(as_bytes(key)); }
 
   /// Removes `key`. Errors: not_found, no_space, flash errors.
   Task<Status> erase(std::span<const std::byte> key) noexcept;
@@ -410,6 +497,24 @@ class Store {
   Task<Result<MaintenanceReport>> maintain(MaintenanceBudget budget = {}) noexcept;
 
   StoreStats stats() const noexcept;
+  /// Counts the keys by walking the log (index-less stores, whose stats()
+  /// do not know the count: a scan cursor's cost, O(records^2) reads; an
+  /// indexed store answers from RAM). Errors: not_mounted, flash errors.
+  Task<Result<std::uint32_t>> count_keys() noexcept;
+
+  /// What the configuration and geometry allow, computed from them (no
+  /// RAM kept for it): code invalid_argument with the field, its value, the
+  /// limit and why, when format/mount refuse them; code ok with field
+  /// "max_value_size" when StoreConfig::max_value_size was clamped to
+  /// value_limit() (value: asked, limit: granted); code ok and no field
+  /// otherwise.
+  Refusal config_report() const noexcept;
+  /// Why the last call that answered too_large, no_space, no_memory,
+  /// invalid_argument (key or config) or already_mounted refused: which
+  /// limit (key size 64, value_limit(), index size, capacity and live bytes,
+  /// free room). Cleared by nothing but the next refusal; code ok before
+  /// any.
+  Refusal last_refusal() const noexcept;
 
   /// Key rotation, the second half: re-seals every record still under the
   /// previous key (StoreConfig::previous_codec) with the current one, by
@@ -514,10 +619,10 @@ class Store {
   Task<Result<std::uint32_t>> crc_of_range(std::uint32_t address, std::uint32_t length, std::uint32_t crc) noexcept;
   Task<Result<std::uint32_t>> append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                      std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
-                                     std::uint8_t meta_type) noexcept;
+                                     std::uint8_t meta_type, std::span<const std::byte> prefix = {}) noexcept;
   Task<Result<std::uint32_t>> write_record(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                            std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
-                                           std::uint8_t meta_type) noexcept;
+                                           std::uint8_t meta_type, std::span<const std::byte> prefix = {}) noexcept;
   /// Programs [head | key | value | padding] at `address`, `total` bytes; the
   /// value comes from `value` or, when value_from != none, from flash.
   Task<Status> program_record(std::uint32_t address, std::span<const std::byte> head,
@@ -530,7 +635,8 @@ class Store {
   /// Whether the record at `location` reads back whole and verifies.
   Task<Result<bool>> record_verifies(std::uint32_t location) noexcept;
   Task<Result<bool>> stored_value_equals(const Entry& e, std::span<const std::byte> key,
-                                         std::span<const std::byte> value) noexcept;
+                                         std::span<const std::byte> value,
+                                         std::span<const std::byte> prefix = {}) noexcept;
 
   // space and garbage collection
   Task<Status> ensure_room(std::uint32_t record_size, std::uint32_t new_live_bytes) noexcept;
@@ -544,7 +650,8 @@ class Store {
   Task<Status> copy_entry(std::size_t entry) noexcept;
   Task<Status> copy_sealed_entry(std::size_t entry, const Entry& e, std::span<const std::byte> key) noexcept;
   Task<Result<std::uint32_t>> copy_forward(std::uint8_t slot, std::span<const std::byte> key,
-                                           std::uint32_t value_from, std::uint32_t value_size) noexcept;
+                                           std::uint32_t value_from, std::uint32_t value_size,
+                                           bool typed = false) noexcept;
   void rebind(std::size_t position, const Entry& e, std::uint32_t at) noexcept;
   Task<Result<bool>> gc_index_less_step() noexcept;
 
@@ -586,8 +693,9 @@ class Store {
                                               bool strict) noexcept;
 
   // reads
+  /// The value without a typed value's tag (its type into `type` when set).
   Task<Result<std::size_t>> read_value(const Entry& e, std::span<const std::byte> key,
-                                       std::span<std::byte> out) noexcept;
+                                       std::span<std::byte> out, ValueType* type = nullptr) noexcept;
   Task<Result<std::size_t>> get_locked(std::span<const std::byte> key, std::span<std::byte> out) noexcept;
   Task<Result<bool>> cursor_next(Cursor& c) noexcept;
   Task<Result<bool>> cursor_next_ordered(Cursor& c) noexcept;
@@ -598,7 +706,8 @@ class Store {
   /// Reads and verifies the binding record of the entry at `position` into
   /// `key` and `value_size` (a sealed store's plain size). False: it no
   /// longer verifies (counted in corrupt_records).
-  Task<Result<bool>> cursor_read_entry(std::size_t position, KeyBuf& key, std::uint32_t& value_size) noexcept;
+  Task<Result<bool>> cursor_read_entry(std::size_t position, KeyBuf& key, std::uint32_t& value_size,
+                                       ValueType& type) noexcept;
   Task<Result<std::size_t>> cursor_read_value(const Cursor& c, std::span<std::byte> out) noexcept;
   Task<Result<bool>> read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept;
 
@@ -611,6 +720,21 @@ class Store {
     return full_size(0, codec_ ? static_cast<std::uint32_t>(codec_->sealed_size(n)) : n);
   }
   std::uint32_t head_room() const noexcept;
+  /// The largest value the smallest sector allows (before max_value_size).
+  std::uint32_t geometry_value_limit() const noexcept;
+  /// Why; the reasons are a table (src/log/report.cpp).
+  enum class Refused : std::uint8_t {
+    none, key_empty, key_long, value_long, type_size, index_full, capacity, room, batch_long, mounted,
+    config,  // config_report() tells
+  };
+  void refuse(Refused what, std::uint32_t value = 0, std::uint32_t limit = 0) noexcept {
+    refused_ = what;
+    refused_value_ = value;
+    refused_limit_ = limit;
+  }
+  Task<Status> put_impl(std::span<const std::byte> key, ValueType type, std::span<const std::byte> value) noexcept;
+  Task<Result<std::size_t>> get_typed_locked(std::span<const std::byte> key, std::span<std::byte> out,
+                                             ValueType* type) noexcept;
   std::uint32_t free_payload() const noexcept;
   std::uint32_t oldest_live() const noexcept;
   std::uint32_t capacity() const noexcept;
@@ -623,8 +747,9 @@ class Store {
   std::size_t build_ad(std::span<std::byte> out, std::uint32_t sequence, std::uint32_t offset, std::uint32_t w,
                        std::span<const std::byte> key) const noexcept;
   Task<Result<std::size_t>> open_value(const Entry& e, std::span<const std::byte> key) noexcept;
+  /// `tag`: when set, the value field's first byte goes there and the rest into `value`.
   Task<Result<std::uint32_t>> read_full_record(const Entry& e, std::span<const std::byte> key,
-                                               std::span<std::byte> value) noexcept;
+                                               std::span<std::byte> value, std::byte* tag = nullptr) noexcept;
   // Scratch layout (sealed stores): [crypto block][previous block][A][B].
   std::span<std::byte> crypto_block() noexcept { return scratch_.first(crypto_block_size); }
   std::span<std::byte> previous_block() noexcept { return scratch_.subspan(crypto_block_size, crypto_block_size); }
@@ -651,6 +776,10 @@ class Store {
   bool config_ok_ = true;
   bool mounted_ = false;
   bool head_sealed_ = false;
+  Refused refused_ = Refused::none;  // last_refusal(): what, value, limit (strings from a table)
+  std::uint32_t refused_value_ = 0;
+  std::uint32_t refused_limit_ = 0;
+  std::uint32_t asked_value_size_ = 0;  // StoreConfig::max_value_size, for config_report()
   std::uint32_t unit_ = 1;
   std::uint32_t header_size_ = 40;   // header + retire marker: records start here
   std::uint32_t marker_offset_ = 32;
@@ -728,9 +857,10 @@ struct Store::Entry {
   std::uint32_t location = 0;        // partition offset of the latest record
   std::uint32_t binding = 0;         // partition offset of the full record binding the key
   std::uint32_t binding_word = 0;    // the binding's header word when read (0: not read)
-  std::uint16_t value_size = 0;
+  std::uint16_t value_size = 0;       // on flash: a typed value's tag included
   std::uint8_t key_size = 0;         // 0 until read from the binding
   std::uint8_t slot = 0;
+  bool typed = false;                // the binding is a TYPED_PUT: the value starts with its tag
 };
 
 struct Store::Located {
@@ -752,8 +882,10 @@ inline constexpr std::uint32_t marker_magic = 0x78526546u;  // "FeRx" little-end
 inline constexpr std::uint32_t full_head = 8;
 inline constexpr std::uint32_t compact_head = 4;
 
-enum Kind : std::uint8_t { put = 0, erase = 1, meta = 2, txn_put = 3, txn_erase = 4, txn_commit = 5 };
+enum Kind : std::uint8_t { put = 0, erase = 1, meta = 2, txn_put = 3, txn_erase = 4, txn_commit = 5, typed_put = 6 };
 constexpr bool is_txn(std::uint8_t kind) noexcept { return kind == txn_put || kind == txn_erase || kind == txn_commit; }
+/// A record that carries a key's value (PUT, TXN_PUT, TYPED_PUT).
+constexpr bool is_put(std::uint8_t kind) noexcept { return kind == put || kind == txn_put || kind == typed_put; }
 enum Meta : std::uint8_t { retire = 0, erased = 1 };
 
 constexpr std::uint32_t pack(std::uint8_t kind, std::uint8_t slot, std::uint8_t key_field,

@@ -763,3 +763,52 @@ TEST_CASE("key rotation re-seals every record under the new key, and a power cut
   std::fflush(stdout);
   CHECK(failures == 0);
 }
+
+TEST_CASE("a sealed store keeps a typed value's tag inside the sealed value", "[crypto][typed]") {
+  using ferrite::ValueType;
+  for (bool hide : {false, true}) {
+    INFO("hidden names: " << hide);
+    SealOptions o;
+    o.hide_keys = hide;
+    Sealer sealer(o);
+    CHECK(sealer.use_key(test_key(9)));
+    Rig r(rig::geometry(3, 4096, 4), 64, true, false, 1, 512, &sealer);
+    REQUIRE(r.format());
+    auto& s = *r.store;
+    CHECK(ferrite::sync_wait(s.put_as("d", 2.5)));
+    CHECK(ferrite::sync_wait(s.put_as("name", std::string_view("secret-name"))));
+    CHECK(r.put("raw", "\x0a" "bytes"));
+    auto check_all = [&] {
+      CHECK(ferrite::sync_wait(s.get_as<double>("d")).value_or(0) == 2.5);
+      CHECK(ferrite::sync_wait(s.get_as<std::uint64_t>("d")).error() == Errc::type_mismatch);
+      CHECK(ferrite::sync_wait(s.type_of("name")).value_or(ValueType::untyped) == ValueType::string);
+      CHECK(ferrite::sync_wait(s.type_of("raw")).value_or(ValueType::blob) == ValueType::untyped);
+      CHECK(r.get("name") == "secret-name");
+      CHECK(r.get("raw") == "\x0a" "bytes");
+      CHECK(ferrite::sync_wait(s.size_of("name")).value_or(0) == 11);
+      CHECK(ferrite::sync_wait(s.get_as<std::uint32_t>("n")).value_or(0) == 599);
+      if (!hide) {
+        auto c = s.scan("");
+        std::map<std::string, std::pair<ValueType, std::uint32_t>> seen;
+        for (;;) {
+          auto more = ferrite::sync_wait(c.next());
+          CHECK(more);
+          if (!more || !*more) break;
+          seen[std::string(c.key_string())] = {c.type(), c.value_size()};
+        }
+        CHECK(seen.at("d") == std::pair{ValueType::f64, 8u});
+        CHECK(seen.at("name") == std::pair{ValueType::string, 11u});
+        CHECK(seen.at("raw") == std::pair{ValueType::untyped, 6u});
+        CHECK(seen.at("n") == std::pair{ValueType::u32, 4u});
+      }
+    };
+    // Updates and garbage collection reseal the tag with the value.
+    for (std::uint32_t i = 0; i < 600; ++i) CHECK(ferrite::sync_wait(s.put_as("n", i)));
+    CHECK(s.stats().gc_runs > 0);
+    check_all();
+    CHECK(!image_contains(r, "secret-name"));
+    r.reboot();
+    REQUIRE(r.mount());
+    check_all();
+  }
+}

@@ -100,8 +100,8 @@ TEST_CASE("every kved value type round-trips through the typed helpers", "[log]"
   CHECK(ferrite::sync_wait(m.get_scalar("f"))->as<float>().value_or(0) == 3.25f);
   CHECK(ferrite::sync_wait(m.get_scalar("d"))->as<double>().value_or(0) == -1.0e300);
   CHECK(r.get("s") == "hello");
-  // A size mismatch is an error, not a reinterpretation.
-  CHECK(ferrite::sync_wait(m.get_scalar("u16"))->as<std::uint32_t>().error() == Errc::invalid_argument);
+  // A size or type mismatch is an error, not a reinterpretation.
+  CHECK(ferrite::sync_wait(m.get_scalar("u16"))->as<std::uint32_t>().error() == Errc::type_mismatch);
   CHECK(ferrite::sync_wait(m.get_scalar("s")).error() == Errc::ok);
   CHECK(ferrite::sync_wait(m.get_scalar("nope")).error() == Errc::not_found);
 }
@@ -454,4 +454,247 @@ TEST_CASE("an index-less store built from StoreMemory<0, N> updates and erases k
   CHECK(v == "22");
   CHECK(ferrite::sync_wait(store.erase("k")));
   CHECK(ferrite::sync_wait(store.get_string("k", v)).error() == Errc::not_found);
+}
+
+// ---------------------------------------------------------------------------
+// First-hour pitfalls: typed values, refusals that say why, lifecycle calls.
+
+namespace {
+template <class T>
+ferrite::Result<T> get_as(Rig& r, std::string_view k) {
+  return ferrite::sync_wait(r.store->get_as<T>(k));
+}
+ferrite::ValueType type_of(Rig& r, std::string_view k) {
+  return ferrite::sync_wait(r.store->type_of(k)).value_or(static_cast<ferrite::ValueType>(0xEE));
+}
+std::map<std::string, ferrite::ValueType> scan_types(Rig& r) {
+  std::map<std::string, ferrite::ValueType> out;
+  auto c = r.store->scan("");
+  for (;;) {
+    auto more = ferrite::sync_wait(c.next());
+    CHECK(more);
+    if (!more || !*more) break;
+    out[std::string(c.key_string())] = c.type();
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a typed value remembers its type on flash and get_as refuses another type", "[log][typed]") {
+  using ferrite::ValueType;
+  for (std::size_t keys : {Rig::max_keys, std::size_t{0}}) {
+    INFO((keys ? "indexed" : "index-less"));
+    Rig r(rig::geometry(3, 4096, 4), keys);
+    REQUIRE(r.format());
+    auto& s = *r.store;
+    CHECK(ferrite::sync_wait(s.put_as("d", 2.5)));
+    CHECK(ferrite::sync_wait(s.put_as("u64", std::uint64_t{7})));
+    CHECK(ferrite::sync_wait(s.put_as("i8", std::int8_t{-3})));
+    CHECK(ferrite::sync_wait(s.put_as("b", true)));
+    CHECK(ferrite::sync_wait(s.put_as("f", 1.5f)));
+    CHECK(ferrite::sync_wait(s.put_as("name", std::string_view("pump-7"))));
+    CHECK(r.put("raw", "\x05" "abc"));  // starts with a byte that is a tag: still untyped
+    auto check_all = [&] {
+      CHECK(get_as<double>(r, "d").value_or(0) == 2.5);
+      CHECK(get_as<std::uint64_t>(r, "d").error() == Errc::type_mismatch);  // same size, other type
+      CHECK(get_as<std::int64_t>(r, "u64").error() == Errc::type_mismatch);
+      CHECK(get_as<std::uint64_t>(r, "u64").value_or(0) == 7);
+      CHECK(get_as<std::int8_t>(r, "i8").value_or(0) == -3);
+      CHECK(get_as<std::uint8_t>(r, "i8").error() == Errc::type_mismatch);
+      CHECK(get_as<bool>(r, "b").value_or(false));
+      CHECK(get_as<float>(r, "f").value_or(0) == 1.5f);
+      CHECK(get_as<std::uint32_t>(r, "f").error() == Errc::type_mismatch);
+      CHECK(get_as<std::uint32_t>(r, "name").error() == Errc::type_mismatch);
+      CHECK(get_as<std::uint32_t>(r, "nope").error() == Errc::not_found);
+      auto sc = ferrite::sync_wait(s.get_scalar("d"));
+      CHECK(sc->type() == ValueType::f64);
+      CHECK(sc->as<std::uint64_t>().error() == Errc::type_mismatch);
+      CHECK(r.get("name") == "pump-7");  // get reads the value, not its tag
+      CHECK(ferrite::sync_wait(s.size_of("name")).value_or(0) == 6);
+      CHECK(ferrite::sync_wait(s.size_of("d")).value_or(0) == 8);
+      CHECK(r.get("raw") == "\x05" "abc");
+      CHECK(type_of(r, "raw") == ValueType::untyped);
+      CHECK(type_of(r, "name") == ValueType::string);
+      CHECK(type_of(r, "b") == ValueType::boolean);
+      const auto types = scan_types(r);
+      CHECK(types.at("d") == ValueType::f64);
+      CHECK(types.at("u64") == ValueType::u64);
+      CHECK(types.at("i8") == ValueType::i8);
+      CHECK(types.at("b") == ValueType::boolean);
+      CHECK(types.at("f") == ValueType::f32);
+      CHECK(types.at("name") == ValueType::string);
+      CHECK(types.at("raw") == ValueType::untyped);
+    };
+    check_all();
+    r.reboot();
+    REQUIRE(r.mount());
+    check_all();
+    // Updates, compact ones on an indexed store, and garbage collection keep the type.
+    for (std::uint32_t i = 0; i < 2000; ++i) CHECK(ferrite::sync_wait(s.put_as("n", i)));
+    CHECK(s.stats().gc_runs > 0);
+    CHECK(get_as<std::uint32_t>(r, "n").value_or(0) == 1999);
+    check_all();
+    r.reboot();
+    REQUIRE(r.mount());
+    CHECK(get_as<std::uint32_t>(r, "n").value_or(0) == 1999);
+    CHECK(get_as<std::int32_t>(r, "n").error() == Errc::type_mismatch);
+    check_all();
+    // The same length with another typedness is a new binding, not a compact update.
+    CHECK(r.put("n", std::string("\x05\x01\x02\x03\x04", 5)));
+    CHECK(type_of(r, "n") == ValueType::untyped);
+    CHECK(get_as<std::uint32_t>(r, "n").error() == Errc::type_mismatch);  // 5 untyped bytes
+    CHECK(ferrite::sync_wait(s.put_as("n", std::uint32_t{9})));
+    CHECK(type_of(r, "n") == ValueType::u32);
+    CHECK(ferrite::sync_wait(s.put_as("n", std::int32_t{9})));  // same bytes, other type: written
+    CHECK(type_of(r, "n") == ValueType::i32);
+    r.reboot();
+    REQUIRE(r.mount());
+    CHECK(get_as<std::int32_t>(r, "n").value_or(0) == 9);
+    CHECK(type_of(r, "n") == ValueType::i32);
+    // A value that does not fit its type, and the tag's byte of room.
+    const std::array<std::byte, 3> three{};
+    CHECK(ferrite::sync_wait(s.put_typed(rig::bytes("x"), ValueType::u32, three)).error() == Errc::invalid_argument);
+    CHECK(ferrite::sync_wait(s.put_typed(rig::bytes("x"), ValueType::untyped, three)).error() == Errc::invalid_argument);
+    const std::string longest(s.value_limit() - 1, 's');
+    CHECK(ferrite::sync_wait(s.put_as("long", std::string_view(longest))));
+    CHECK(r.get("long") == longest);
+    CHECK(ferrite::sync_wait(s.put_as("long", std::string_view(longest + "s"))).error() == Errc::too_large);
+    CHECK(s.last_refusal().code == Errc::too_large);
+    CHECK(s.last_refusal().limit == s.value_limit() - 1);
+  }
+}
+
+TEST_CASE("an image written before typed values mounts and reads its values as untyped", "[log][typed]") {
+  // The old way: put_as wrote the bare bytes with a plain PUT (kind 0), which
+  // put_scalar of an untyped Scalar and put of bytes still write.
+  Rig r(rig::geometry(2, 8192, 4));
+  REQUIRE(r.format());
+  const std::uint64_t eight = 0x0102030405060708ull;
+  std::array<std::byte, 8> raw{};
+  std::memcpy(raw.data(), &eight, 8);
+  CHECK(r.put("old.u64", raw));
+  ferrite::Scalar untyped;
+  untyped.bytes = raw;
+  untyped.size = 4;
+  CHECK(ferrite::sync_wait(r.store->put_scalar(rig::bytes("old.u32"), untyped)));
+  // No record of kind 6 on flash: header words have kind bits 8..10 = 0.
+  r.reboot();
+  REQUIRE(r.mount());
+  auto sc = ferrite::sync_wait(r.store->get_scalar("old.u64"));
+  REQUIRE(sc);
+  CHECK(sc->type() == ferrite::ValueType::untyped);
+  CHECK(sc->size == 8);
+  // Untyped values have no type to check: the size is all get_as can check.
+  CHECK(get_as<std::uint64_t>(r, "old.u64").value_or(0) == eight);
+  CHECK(get_as<std::uint32_t>(r, "old.u64").error() == Errc::type_mismatch);
+  CHECK(get_as<std::uint32_t>(r, "old.u32").value_or(0) == 0x05060708u);
+  CHECK(type_of(r, "old.u64") == ferrite::ValueType::untyped);
+  CHECK(scan_types(r).at("old.u64") == ferrite::ValueType::untyped);
+  // A typed write over an old value, then the old reader's view: get gives the bytes.
+  CHECK(ferrite::sync_wait(r.store->put_as("old.u64", eight)));
+  std::array<std::byte, 8> back{};
+  CHECK(ferrite::sync_wait(r.store->get("old.u64", back)).value_or(0) == 8);
+  CHECK(back == raw);
+}
+
+TEST_CASE("refused configurations and writes name their field, value and limit", "[log][report]") {
+  SECTION("a sector table shorter than the partition") {
+    ferrite::sim::SimFlash sim(rig::geometry(2, 4096, 4));
+    ferrite::Flash flash(sim);
+    ferrite::StoreMemory<10, 1> memory;
+    ferrite::Store store(flash, memory.config());
+    CHECK(ferrite::sync_wait(store.mount()).error() == Errc::invalid_argument);
+    const ferrite::Refusal why = store.last_refusal();
+    CHECK(why.code == Errc::invalid_argument);
+    CHECK(std::string(why.field) == "sectors");
+    CHECK(why.value == 1);
+    CHECK(why.limit == 2);
+    CHECK(store.config_report().code == Errc::invalid_argument);
+    CHECK(ferrite::sync_wait(store.format()).error() == Errc::invalid_argument);
+  }
+  SECTION("max_value_size clamped by the geometry, and no_space with capacity and live bytes") {
+    Rig r(rig::geometry(2, 4096, 4), Rig::max_keys, true, false, 1, 4096);
+    const ferrite::Refusal clamp = r.store->config_report();
+    CHECK(clamp.code == Errc::ok);
+    CHECK(std::string(clamp.field) == "max_value_size");
+    CHECK(clamp.value == 4096);
+    CHECK(clamp.limit == r.store->value_limit());
+    CHECK(r.store->value_limit() == 1280);
+    REQUIRE(r.format());
+    CHECK(r.put("a", std::string(1000, 'a')));
+    CHECK(error_of(r.put("b", std::string(1000, 'b'))) == Errc::no_space);
+    const ferrite::Refusal why = r.store->last_refusal();
+    CHECK(why.code == Errc::no_space);
+    CHECK(std::string(why.field) == "live bytes");
+    CHECK(why.limit == r.store->stats().capacity_bytes);
+    CHECK(why.value > why.limit);
+    CHECK(why.value == r.store->stats().live_bytes + 1012);  // 8 + 1 + 1000, rounded to 4
+    CHECK(error_of(r.put(std::string(65, 'k'), "v")) == Errc::too_large);
+    CHECK(std::string(r.store->last_refusal().field) == "key");
+    CHECK(r.store->last_refusal().value == 65);
+    CHECK(r.store->last_refusal().limit == 64);
+    CHECK(error_of(r.put("v", std::string(1281, 'v'))) == Errc::too_large);
+    CHECK(std::string(r.store->last_refusal().field) == "value");
+    CHECK(r.store->last_refusal().limit == 1280);
+  }
+  SECTION("a full index") {
+    Rig r(rig::geometry(2, 8192, 4), 2);
+    REQUIRE(r.format());
+    CHECK(r.put("a", "1"));
+    CHECK(r.put("b", "2"));
+    CHECK(error_of(r.put("c", "3")) == Errc::no_memory);
+    CHECK(std::string(r.store->last_refusal().field) == "index");
+    CHECK(r.store->last_refusal().limit == 2);
+  }
+  SECTION("an accepted configuration has nothing to report") {
+    Rig r(rig::geometry(2, 16384, 4), Rig::max_keys, true, false, 1, 1024);
+    CHECK(r.store->config_report().code == Errc::ok);
+    CHECK(!r.store->config_report());
+    CHECK(!r.store->last_refusal());
+  }
+}
+
+TEST_CASE("lifecycle calls that would lose data are refused", "[log][lifecycle]") {
+  SECTION("mount and format of a mounted store answer already_mounted and change nothing") {
+    Rig r(rig::geometry(2, 8192, 4));
+    REQUIRE(r.format());
+    CHECK(r.put("k", "v"));
+    CHECK(error_of(r.mount()) == Errc::already_mounted);
+    CHECK(r.store->mounted());
+    CHECK(error_of(r.format()) == Errc::already_mounted);
+    CHECK(r.store->last_refusal().code == Errc::already_mounted);
+    CHECK(r.get("k") == "v");
+    CHECK(r.store->stats().keys == 1);
+    r.store->unmount();
+    CHECK(r.mount());
+    CHECK(r.get("k") == "v");
+    r.store->unmount();
+    CHECK(r.format());  // formatting takes an explicit unmount first
+    CHECK(r.get("k") == "!not_found");
+  }
+  SECTION("a geometry that leaves no room for a useful value is refused at format and mount") {
+    ferrite::sim::SimFlash sim(*ferrite::Geometry::uniform(2, 256, 4));
+    ferrite::Flash flash(sim);
+    ferrite::StoreMemory<8, 2> memory;
+    ferrite::Store store(flash, memory.config());
+    CHECK(ferrite::sync_wait(store.format()).error() == Errc::invalid_argument);
+    CHECK(ferrite::sync_wait(store.mount()).error() == Errc::invalid_argument);
+    const ferrite::Refusal why = store.config_report();
+    CHECK(std::string(why.field) == "value_limit");
+    CHECK(why.value < ferrite::min_useful_value_limit);
+    CHECK(why.limit == ferrite::min_useful_value_limit);
+    CHECK(std::string(store.last_refusal().field) == "value_limit");
+  }
+  SECTION("an index-less store says it does not know its key count, and counts on request") {
+    Rig r(rig::geometry(3, 8192, 4), 0);
+    REQUIRE(r.format());
+    for (int i = 0; i < 55; ++i) CHECK(r.put("key" + std::to_string(i), "v"));
+    CHECK(r.put("key0", "w"));
+    CHECK(r.erase("key1"));
+    CHECK(!r.store->stats().keys_known);
+    CHECK(ferrite::sync_wait(r.store->count_keys()).value_or(0) == 54);
+    Rig indexed(rig::geometry(3, 8192, 4));
+    REQUIRE(indexed.format());
+    CHECK(indexed.store->stats().keys_known);
+  }
 }

@@ -38,6 +38,8 @@ constexpr ErrcText text_of(Errc e) noexcept {
     case Errc::not_mounted: return {"not_mounted", "the store is not mounted"};
     case Errc::buffer_too_small: return {"buffer_too_small", "the buffer is too small for the value"};
     case Errc::exists: return {"exists", "the name or unique value exists already; nothing was changed"};
+    case Errc::type_mismatch: return {"type_mismatch", "the stored value has another type than the one asked for"};
+    case Errc::already_mounted: return {"already_mounted", "the store is mounted; unmount() it first (nothing was changed)"};
   }
   return {"unknown", "unknown error"};
 }

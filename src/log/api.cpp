@@ -9,10 +9,23 @@ namespace ferrite {
 
 namespace {
 
+/// The byte size a typed value of `type` must have (none: any, up to the limit).
+constexpr std::uint32_t any_size = 0xFFFFFFFFu;
 Status check_key(std::span<const std::byte> key) noexcept {
   if (key.empty()) return fail(Errc::invalid_argument);
   if (key.size() > max_key_size) return fail(Errc::too_large);
   return {};
+}
+
+std::uint32_t size_for(ValueType type) noexcept {
+  switch (type) {
+    case ValueType::u8: case ValueType::i8: case ValueType::boolean: return 1;
+    case ValueType::u16: case ValueType::i16: return 2;
+    case ValueType::u32: case ValueType::i32: case ValueType::f32: return 4;
+    case ValueType::u64: case ValueType::i64: case ValueType::f64: return 8;
+    case ValueType::string: case ValueType::blob: return any_size;
+    default: return 0;
+  }
 }
 
 bool has_prefix(std::span<const std::byte> key, std::span<const std::byte> prefix) noexcept {
@@ -44,7 +57,7 @@ Store::KeyBuf Store::stored_key(std::span<const std::byte> name) noexcept {
 }
 
 Task<Result<std::uint32_t>> Store::read_full_record(const Entry& e, std::span<const std::byte> key,
-                                                    std::span<std::byte> value) noexcept {
+                                                    std::span<std::byte> value, std::byte* tag) noexcept {
   // The latest full record of `e`, its value into `value`: header, checksum
   // (position, header, key, value) and key name must all agree. Returns the
   // header word. Errors: corrupt, not_found (another key with this hash).
@@ -59,15 +72,18 @@ Task<Result<std::uint32_t>> Store::read_full_record(const Entry& e, std::span<co
   } else {
     FERRITE_CO_TRY(co_await flash_.read(e.location, head_and_key));
   }
-  FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::full_head + e.key_size, value));
+  const std::uint32_t value_at = e.location + logfmt::full_head + e.key_size;
+  if (tag) FERRITE_CO_TRY(co_await flash_.read(value_at, std::span<std::byte>(tag, 1)));
+  FERRITE_CO_TRY(co_await flash_.read(value_at + (tag ? 1 : 0), value));
   const std::uint32_t w = logfmt::get_le32(head.data());
   const std::uint8_t kind = logfmt::kind_of(w);
-  if ((w & 0x80u) == 0 || (kind != logfmt::put && kind != logfmt::txn_put) || logfmt::value_size_of(w) != e.value_size ||
-      logfmt::key_field_of(w) + 1u != e.key_size)
+  if ((w & 0x80u) == 0 || !logfmt::is_put(kind) || logfmt::value_size_of(w) != e.value_size ||
+      logfmt::key_field_of(w) + 1u != e.key_size || (kind == logfmt::typed_put) != e.typed)
     co_return fail(Errc::corrupt);
   std::uint32_t crc = logfmt::position_crc(sectors_[sector].sequence, offset, 0);
   crc = crc32c(std::span<const std::byte>(head).first(4), crc);
   crc = crc32c(head_and_key.subspan(logfmt::full_head), crc);
+  if (tag) crc = crc32c(std::span<const std::byte>(tag, 1), crc);
   crc = crc32c(value, crc);
   if (crc != logfmt::get_le32(head.data() + 4)) co_return fail(Errc::corrupt);
   if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) co_return fail(Errc::not_found);
@@ -90,38 +106,63 @@ Task<Result<std::size_t>> Store::open_value(const Entry& e, std::span<const std:
 }
 
 Task<Result<std::size_t>> Store::read_value(const Entry& e, std::span<const std::byte> key,
-                                            std::span<std::byte> out) noexcept {
+                                            std::span<std::byte> out, ValueType* type) noexcept {
   // One read of the record; the checksum binds key, position and value, so a
   // value that comes back here is exactly what was written for this key.
+  // A typed value's tag (FORMAT.md §3.5) is not part of what comes back.
+  if (type) *type = ValueType::untyped;
   if (codec_) {
     FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(e, key));
     const std::span<const std::byte> frame = scratch_a().first(framed);
     FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(frame));
-    if (out.size() < size) co_return fail(Errc::buffer_too_small);
-    co_return codec_->unframe(frame, out);
+    if (!e.typed) {
+      if (out.size() < size) co_return fail(Errc::buffer_too_small);
+      co_return codec_->unframe(frame, out);
+    }
+    // The tag is the plaintext's first byte: decode into scratch B, then copy.
+    if (size == 0) co_return fail(Errc::corrupt);
+    if (out.size() < size - 1) co_return fail(Errc::buffer_too_small);
+    FERRITE_CO_TRY_ASSIGN(const std::size_t n, codec_->unframe(frame, scratch_b()));
+    if (n != size) co_return fail(Errc::corrupt);
+    if (type) *type = static_cast<ValueType>(scratch_b()[0]);
+    if (n > 1) std::memcpy(out.data(), scratch_b().data() + 1, n - 1);
+    co_return n - 1;
   }
-  if (out.size() < e.value_size) co_return fail(Errc::buffer_too_small);
+  const std::uint32_t tag_size = e.typed ? 1 : 0;
+  if (e.value_size < tag_size) co_return fail(Errc::corrupt);
+  const std::uint32_t size = e.value_size - tag_size;
+  if (out.size() < size) co_return fail(Errc::buffer_too_small);
   const std::uint32_t sector = sector_of(e.location);
   const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
   const std::uint32_t sequence = sectors_[sector].sequence;
-  const std::span<std::byte> value = out.first(e.value_size);
+  const std::span<std::byte> value = out.first(size);
   const bool compact = e.location != e.binding;
+  std::byte tag{};
   if (compact) {
-    std::array<std::byte, logfmt::compact_head> head{};
-    FERRITE_CO_TRY(co_await flash_.read(e.location, head));
-    FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::compact_head, value));
+    std::array<std::byte, logfmt::compact_head + 1> head{};
+    const std::span<std::byte> head_and_tag = std::span<std::byte>(head).first(logfmt::compact_head + tag_size);
+    FERRITE_CO_TRY(co_await flash_.read(e.location, head_and_tag));
+    FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::compact_head + tag_size, value));
     if (static_cast<std::uint8_t>(head[0]) != e.slot) co_return fail(Errc::corrupt);
     std::uint32_t crc = logfmt::position_crc(sequence, offset, crc32c(key));
     crc = crc32c(std::span<const std::byte>(head).first(1), crc);
+    crc = crc32c(head_and_tag.subspan(logfmt::compact_head), crc);
     crc = crc32c(value, crc);
     if ((crc & 0xFFFFFFu) != (logfmt::get_le32(head.data()) >> 8)) co_return fail(Errc::corrupt);
-    co_return std::size_t{e.value_size};
+    tag = head[logfmt::compact_head];
+  } else {
+    FERRITE_CO_TRY(co_await read_full_record(e, key, value, e.typed ? &tag : nullptr));
   }
-  FERRITE_CO_TRY(co_await read_full_record(e, key, value));
-  co_return std::size_t{e.value_size};
+  if (type && e.typed) *type = static_cast<ValueType>(tag);
+  co_return std::size_t{size};
 }
 
 Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> name, std::span<std::byte> out) noexcept {
+  co_return co_await get_typed_locked(name, out, nullptr);
+}
+
+Task<Result<std::size_t>> Store::get_typed_locked(std::span<const std::byte> name, std::span<std::byte> out,
+                                                  ValueType* type) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
   const KeyBuf mapped = stored_key(name);
@@ -131,7 +172,7 @@ Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> name, std
     Located found;
     FERRITE_CO_TRY(co_await locate_by_scan(key, hash, found));
     if (!found.found) co_return fail(Errc::not_found);
-    co_return co_await read_value(found.entry, key, out);
+    co_return co_await read_value(found.entry, key, out, type);
   }
   bool damaged = false;  // a candidate whose binding no longer reads right: maybe this key
   for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
@@ -149,7 +190,7 @@ Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> name, std
       FERRITE_CO_TRY_ASSIGN(const bool same, co_await key_equals(e.binding, key));
       if (!same) continue;
     }
-    auto r = co_await read_value(e, key, out);
+    auto r = co_await read_value(e, key, out, type);
     if (!r && r.error() == Errc::not_found) continue;  // another key with the same hash
     co_return r;
   }
@@ -176,6 +217,10 @@ Task<Status> Store::get_into(std::span<const std::byte> name, std::vector<std::b
     out.resize(size);
     FERRITE_CO_TRY_ASSIGN(const std::size_t n, codec_->unframe(frame, out));
     out.resize(n);
+    if (found.entry.typed) {
+      if (n == 0) co_return fail(Errc::corrupt);
+      out.erase(out.begin());  // the tag (FORMAT.md §3.5)
+    }
     co_return Status{};
   }
   out.resize(found.entry.value_size);
@@ -194,10 +239,32 @@ Task<Status> Store::get_string(std::string_view key, std::string& out) noexcept 
 Task<Result<Scalar>> Store::get_scalar(std::span<const std::byte> key) noexcept {
   auto guard = co_await mutex_.lock();
   Scalar s;
-  auto n = co_await get_locked(key, s.bytes);
+  auto n = co_await get_typed_locked(key, s.bytes, &s.tag);
   if (!n) co_return fail(n.error() == Errc::buffer_too_small ? Errc::invalid_argument : n.error());
   s.size = static_cast<std::uint8_t>(*n);
   co_return s;
+}
+
+Task<Result<ValueType>> Store::type_of(std::span<const std::byte> name) noexcept {
+  // The tag is one byte of the latest record (a sealed store opens it).
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  FERRITE_CO_TRY(check_key(name));
+  const KeyBuf key = stored_key(name);
+  Located found;
+  FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
+  if (!found.found) co_return fail(Errc::not_found);
+  if (!found.entry.typed) co_return ValueType::untyped;
+  if (codec_) {
+    ValueType type = ValueType::untyped;
+    FERRITE_CO_TRY(co_await read_value(found.entry, key.view(), scratch_a(), &type));
+    co_return type;
+  }
+  const Entry& e = found.entry;
+  const std::uint32_t at = e.location + (e.location != e.binding ? logfmt::compact_head : logfmt::full_head + e.key_size);
+  std::array<std::byte, 1> tag{};
+  FERRITE_CO_TRY(co_await flash_.read(at, tag));
+  co_return static_cast<ValueType>(tag[0]);
 }
 
 Task<Result<bool>> Store::contains(std::span<const std::byte> name) noexcept {
@@ -218,37 +285,53 @@ Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> name) noexce
   Located found;
   FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
   if (!found.found) co_return fail(Errc::not_found);
-  if (!codec_) co_return std::size_t{found.entry.value_size};
+  const std::size_t tag = found.entry.typed ? 1 : 0;  // not part of the value
+  if (!codec_) co_return std::size_t{found.entry.value_size} - std::min(tag, std::size_t{found.entry.value_size});
   FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
-  co_return codec_->framed_size(scratch_a().first(framed));
+  FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(scratch_a().first(framed)));
+  co_return size - std::min(tag, size);
 }
 
 // ---------------------------------------------------------------------------
 // Writing
 
 Task<Result<bool>> Store::stored_value_equals(const Entry& e, std::span<const std::byte> key,
-                                              std::span<const std::byte> value) noexcept {
+                                              std::span<const std::byte> value,
+                                              std::span<const std::byte> prefix) noexcept {
   // Copy-on-write check without a value-sized buffer: small values are read
   // whole (and verified); larger ones are compared chunk by chunk and then
-  // their record's checksum verified through read_record.
+  // their record's checksum verified through read_record. The record holds
+  // `prefix` (a typed value's tag, or nothing) then `value`; only a record
+  // of the same typedness can hold it.
+  if (e.typed != !prefix.empty()) co_return false;
+  const std::size_t total = prefix.size() + value.size();
   if (codec_) {
     auto framed = co_await open_value(e, key);
     if (!framed) co_return framed.error() == Errc::corrupt ? Result<bool>(false) : Result<bool>(fail(framed.error()));
     const std::span<const std::byte> frame = scratch_a().first(*framed);
     auto size = codec_->framed_size(frame);
-    if (!size || *size != value.size()) co_return false;
+    if (!size || *size != total) co_return false;
     auto n = codec_->unframe(frame, scratch_b());
-    co_return n && *n == value.size() && (value.empty() || std::memcmp(scratch_b().data(), value.data(), value.size()) == 0);
+    if (!n || *n != total) co_return false;
+    if (!prefix.empty() && scratch_b()[0] != prefix[0]) co_return false;
+    co_return value.empty() || std::memcmp(scratch_b().data() + prefix.size(), value.data(), value.size()) == 0;
   }
-  if (e.value_size != value.size()) co_return false;
+  if (e.value_size != total) co_return false;
   std::array<std::byte, 64> buffer{};
-  if (value.size() <= buffer.size()) {
-    auto n = co_await read_value(e, key, buffer);
+  if (total <= buffer.size()) {
+    ValueType type = ValueType::untyped;
+    auto n = co_await read_value(e, key, buffer, &type);
     if (!n) co_return n.error() == Errc::corrupt ? Result<bool>(false) : Result<bool>(fail(n.error()));
-    co_return std::memcmp(buffer.data(), value.data(), value.size()) == 0;
+    if (!prefix.empty() && static_cast<std::byte>(type) != prefix[0]) co_return false;
+    co_return value.empty() || std::memcmp(buffer.data(), value.data(), value.size()) == 0;
   }
-  const std::uint32_t value_at =
+  std::uint32_t value_at =
       e.location + (e.location != e.binding ? logfmt::compact_head : logfmt::full_head + e.key_size);
+  if (!prefix.empty()) {
+    FERRITE_CO_TRY(co_await flash_.read(value_at, std::span<std::byte>(buffer).first(1)));
+    if (buffer[0] != prefix[0]) co_return false;
+    value_at += 1;
+  }
   for (std::uint32_t done = 0; done < value.size();) {
     const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(value.size()) - done, 64);
     FERRITE_CO_TRY(co_await flash_.read(value_at + done, std::span<std::byte>(buffer).first(n)));
@@ -270,9 +353,39 @@ Task<Result<bool>> Store::record_verifies(std::uint32_t location) noexcept {
 
 Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::byte> value) noexcept {
   auto guard = co_await mutex_.lock();
+  co_return co_await put_impl(name, ValueType::untyped, value);
+}
+
+Task<Status> Store::put_typed(std::span<const std::byte> name, ValueType type, std::span<const std::byte> value) noexcept {
+  auto guard = co_await mutex_.lock();
+  const std::uint32_t want = size_for(type);
+  if (want == 0 || (want != any_size && value.size() != want)) {
+    refuse(Refused::type_size, static_cast<std::uint32_t>(value.size()), want == any_size ? 0 : want);
+    co_return fail(Errc::invalid_argument);
+  }
+  co_return co_await put_impl(name, type, value);
+}
+
+Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, std::span<const std::byte> value) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
-  FERRITE_CO_TRY(check_key(name));
-  if (value.size() > value_limit_) co_return fail(Errc::too_large);
+  if (name.empty()) {
+    refuse(Refused::key_empty);
+    co_return fail(Errc::invalid_argument);
+  }
+  if (name.size() > max_key_size) {
+    refuse(Refused::key_long, static_cast<std::uint32_t>(name.size()), max_key_size);
+    co_return fail(Errc::too_large);
+  }
+  // A typed value is stored as its tag, then its bytes (FORMAT.md §3.5).
+  const bool typed = type != ValueType::untyped;
+  const std::array<std::byte, 1> tag_byte{static_cast<std::byte>(type)};
+  const std::span<const std::byte> prefix =
+      typed ? std::span<const std::byte>(tag_byte) : std::span<const std::byte>{};
+  if (prefix.size() + value.size() > value_limit_) {
+    refuse(Refused::value_long, static_cast<std::uint32_t>(std::min<std::size_t>(value.size(), 0xFFFFFFFFu)),
+           value_limit_ - static_cast<std::uint32_t>(prefix.size()));
+    co_return fail(Errc::too_large);
+  }
   const KeyBuf mapped = stored_key(name);
   const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
@@ -280,31 +393,55 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   FERRITE_CO_TRY(co_await locate(key, hash, cur));
   const std::uint32_t epoch_at_lookup = index_epoch_;
   if (cur.found) {
-    FERRITE_CO_TRY_ASSIGN(const bool same, co_await stored_value_equals(cur.entry, key, value));
+    FERRITE_CO_TRY_ASSIGN(const bool same, co_await stored_value_equals(cur.entry, key, value, prefix));
     if (same) {
       ++counters_.writes_skipped;
       co_return Status{};
     }
   } else if (indexed() && key_count_ >= index_.size()) {
+    refuse(Refused::index_full, key_count_, static_cast<std::uint32_t>(index_.size()));
     co_return fail(Errc::no_memory);
   }
-  // A sealed store writes the value's frame (maybe compressed); append seals it.
+  // A sealed store writes the value's frame (maybe compressed); append seals
+  // it. A typed value's tag is framed with it: compose both in scratch B
+  // (free until append seals into it).
   std::span<const std::byte> stored = value;
+  std::span<const std::byte> plain_prefix = prefix;  // what append writes before `stored` (plain stores)
+  auto frame_value = [&]() -> Result<std::span<const std::byte>> {
+    std::span<const std::byte> plain = value;
+    if (typed) {
+      const std::span<std::byte> b = scratch_b();
+      if (b.size() < value.size() + 1) return fail(Errc::too_large);
+      b[0] = tag_byte[0];
+      if (!value.empty()) std::memcpy(b.data() + 1, value.data(), value.size());
+      plain = b.first(value.size() + 1);
+    }
+    auto framed = codec_->frame(plain, scratch_a());
+    if (!framed) return fail(framed.error());
+    return std::span<const std::byte>(scratch_a().first(*framed));
+  };
   if (codec_) {
-    FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(value, scratch_a()));
-    stored = scratch_a().first(framed);
+    FERRITE_CO_TRY_ASSIGN(stored, frame_value());
+    plain_prefix = {};
   }
   const std::uint32_t ksize = static_cast<std::uint32_t>(key.size());
-  const std::uint32_t vsize =
-      static_cast<std::uint32_t>(codec_ ? codec_->sealed_size(stored.size()) : stored.size());  // on flash
+  const std::uint32_t vsize = static_cast<std::uint32_t>(
+      codec_ ? codec_->sealed_size(stored.size()) : plain_prefix.size() + stored.size());  // on flash
   const std::uint32_t new_full = full_size(ksize, vsize);
   const std::uint32_t old_full = cur.found ? full_size(cur.entry.key_size, cur.entry.value_size) : 0;
   const std::uint32_t clobbers_before = scratch_clobbers_;
-  FERRITE_CO_TRY(co_await ensure_room(new_full, live_total_ - old_full + new_full));
+  if (auto room = co_await ensure_room(new_full, live_total_ - old_full + new_full); !room) {
+    if (room.error() == Errc::no_space) {
+      if (indexed() && live_total_ - old_full + new_full > capacity())
+        refuse(Refused::capacity, live_total_ - old_full + new_full, capacity());
+      else
+        refuse(Refused::room, new_full, head_room() + free_payload());
+    }
+    co_return room;
+  }
   if (codec_ && scratch_clobbers_ != clobbers_before) {
     // Collection used the scratch buffer: frame again (same size).
-    FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(value, scratch_a()));
-    stored = scratch_a().first(framed);
+    FERRITE_CO_TRY_ASSIGN(stored, frame_value());
   }
   // Decided only now: collection may have moved the head, the binding, or
   // (for a corrupted source) dropped the entry.
@@ -319,7 +456,7 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   }
   const std::uint32_t epoch_before_write = index_epoch_;
   std::uint8_t slot = cur.found ? cur.entry.slot : 0;
-  const bool compact = cur.found && slot != 0 && compact_ && cur.entry.value_size == vsize &&
+  const bool compact = cur.found && slot != 0 && compact_ && cur.entry.value_size == vsize && cur.entry.typed == typed &&
                        sector_of(cur.entry.binding) == head_ &&
                        addressable(geometry_.sector_offset(head_) + head_offset_, cur.entry.binding);
   const bool found_before_write = cur.found;
@@ -329,16 +466,16 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
     slot = allocate_slot();
     new_slot = slot != 0;
   }
-  auto at = co_await write_record(logfmt::put, slot, key, stored, compact, hash, 0);
+  const std::uint8_t kind = typed ? logfmt::typed_put : logfmt::put;
+  auto at = co_await write_record(kind, slot, key, stored, compact, hash, 0, plain_prefix);
   if (!at && codec_ && head_sealed_ &&
       (at.error() == Errc::reprogram_forbidden || at.error() == Errc::bits_not_erased)) {
     // The head held units mount could not see, and no free sector was left
     // for write_record's retry (collection would overwrite the frame in
     // scratch): collect here, frame again, write once more.
     FERRITE_CO_TRY(co_await ensure_room(new_full, live_total_ - old_full + new_full));
-    FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(value, scratch_a()));
-    stored = scratch_a().first(framed);
-    at = co_await write_record(logfmt::put, slot, key, stored, false, hash, 0);
+    FERRITE_CO_TRY_ASSIGN(stored, frame_value());
+    at = co_await write_record(kind, slot, key, stored, false, hash, 0, plain_prefix);
   }
   if (!at) {
     if (new_slot) release_slot(slot);
@@ -367,6 +504,7 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
       e.binding = *at;
       e.slot = slot;
       e.value_size = static_cast<std::uint16_t>(vsize);
+      e.typed = typed;
     }
     store_entry(cur.position, e);
     sectors_[sector_of(e.binding)].live_bytes += new_full;
@@ -378,6 +516,7 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
     e.value_size = static_cast<std::uint16_t>(vsize);
     e.key_size = static_cast<std::uint8_t>(ksize);
     e.slot = slot;
+    e.typed = typed;
     sectors_[sector_of(*at)].live_bytes += new_full;
     if (auto st = co_await index_insert(e, key); !st) {
       mounted_ = false;  // RAM no longer matches flash: a remount rebuilds it
@@ -391,7 +530,8 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
 }
 
 Task<Status> Store::put_scalar(std::span<const std::byte> key, Scalar value) noexcept {
-  co_return co_await put(key, value.view());
+  if (value.tag == ValueType::untyped) co_return co_await put(key, value.view());
+  co_return co_await put_typed(key, value.tag, value.view());
 }
 
 Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
@@ -552,10 +692,12 @@ Task<Result<bool>> Store::cursor_next_ordered(Cursor& c) noexcept {
   KeyBuf key;
   for (; rank != no_rank; rank = step_rank(rank, forward, key_count_)) {
     std::uint32_t value_size = 0;
-    FERRITE_CO_TRY_ASSIGN(const bool good, co_await cursor_read_entry(order_[rank], key, value_size));
+    ValueType type = ValueType::untyped;
+    FERRITE_CO_TRY_ASSIGN(const bool good, co_await cursor_read_entry(order_[rank], key, value_size, type));
     if (!good) continue;  // damaged: counted and skipped
     if (!c.admits(key.view())) break;
     c.stand_on(key.view(), value_size, order_[rank], rank, index_epoch_);
+    c.type_ = type;
     co_return true;
   }
   co_return false;
@@ -587,10 +729,12 @@ Task<Result<bool>> Store::cursor_next_unordered(Cursor& c) noexcept {
     if (best_entry == none) co_return false;
     KeyBuf key;
     std::uint32_t value_size = 0;
-    FERRITE_CO_TRY_ASSIGN(const bool good, co_await cursor_read_entry(best_entry, key, value_size));
+    ValueType type = ValueType::untyped;
+    FERRITE_CO_TRY_ASSIGN(const bool good, co_await cursor_read_entry(best_entry, key, value_size, type));
     if (good && compare_keys(key.view(), best.view()) == 0) {
       if (!c.admits(key.view())) co_return false;
       c.stand_on(key.view(), value_size, static_cast<std::uint32_t>(best_entry), 0, index_epoch_);
+      c.type_ = type;
       co_return true;
     }
     if (good) ++counters_.corrupt_records;  // the binding read two ways
@@ -600,7 +744,8 @@ Task<Result<bool>> Store::cursor_next_unordered(Cursor& c) noexcept {
   }
 }
 
-Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, std::uint32_t& value_size) noexcept {
+Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, std::uint32_t& value_size,
+                                            ValueType& type) noexcept {
   // The binding record holds the name: read and verify it whole (its
   // checksum binds position, header, key and value), and check it is the
   // record this entry describes.
@@ -610,21 +755,42 @@ Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, s
   RecordRead rec;
   rec.status = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset, rec.record);
   if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
-  if (!rec || rec->blank || rec->compact || (rec->kind != logfmt::put && rec->kind != logfmt::txn_put) ||
-      rec->key_hash != e.hash || rec->value_size != e.value_size) {
+  if (!rec || rec->blank || rec->compact || !logfmt::is_put(rec->kind) || (rec->kind == logfmt::typed_put) != e.typed ||
+      rec->key_hash != e.hash || rec->value_size != e.value_size || (e.typed && !codec_ && e.value_size == 0)) {
     ++counters_.corrupt_records;
     co_return false;
   }
   std::memcpy(key.bytes.data(), rec->key.data(), rec->key_size);
   key.size = rec->key_size;
   value_size = e.value_size;
-  if (!codec_) co_return true;
+  type = ValueType::untyped;
+  if (!codec_) {
+    if (!e.typed) co_return true;
+    // The tag: one byte of the latest record (verified when the value is read).
+    const std::uint32_t at =
+        e.location + (e.location != e.binding ? logfmt::compact_head : logfmt::full_head + key.size);
+    std::array<std::byte, 1> tag{};
+    FERRITE_CO_TRY(co_await flash_.read(at, tag));
+    type = static_cast<ValueType>(tag[0]);
+    value_size = e.value_size - 1;
+    co_return true;
+  }
   // What is on flash is sealed (and maybe compressed): report the value's size.
   Entry sealed = e;
   sealed.key_size = key.size;
   auto framed = co_await open_value(sealed, key.view());
   if (!framed && framed.error() != Errc::corrupt && framed.error() != Errc::not_found) co_return fail(framed.error());
   auto size = framed ? codec_->framed_size(scratch_a().first(*framed)) : Result<std::size_t>(fail(Errc::corrupt));
+  if (size && e.typed) {
+    // The tag is the plaintext's first byte.
+    auto n = *size > 0 ? codec_->unframe(scratch_a().first(*framed), scratch_b()) : Result<std::size_t>(fail(Errc::corrupt));
+    if (n && *n == *size) {
+      type = static_cast<ValueType>(scratch_b()[0]);
+      size = *size - 1;
+    } else {
+      size = fail(Errc::corrupt);
+    }
+  }
   if (!size) {
     ++counters_.corrupt_records;
     co_return false;
@@ -692,7 +858,7 @@ Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {
         const std::uint32_t at = rec->address;
         offset += rec->size;
         if (c.started_ && at <= c.position_ && sector_of(at) == sector_of(c.position_)) continue;
-        if (rec->kind != logfmt::put) continue;
+        if (rec->kind != logfmt::put && rec->kind != logfmt::typed_put) continue;
         const std::span<const std::byte> key(rec->key.data(), rec->key_size);
         if (!has_prefix(key, prefix)) continue;
         Located latest;
@@ -703,6 +869,13 @@ Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {
         std::memcpy(c.key_.data(), rec->key.data(), rec->key_size);
         c.key_size_ = rec->key_size;
         c.value_size_ = rec->value_size;
+        c.type_ = ValueType::untyped;
+        if (rec->kind == logfmt::typed_put && rec->value_size > 0) {
+          std::array<std::byte, 1> tag{};
+          FERRITE_CO_TRY(co_await flash_.read(at + logfmt::full_head + rec->key_size, tag));
+          c.type_ = static_cast<ValueType>(tag[0]);
+          c.value_size_ = rec->value_size - 1;
+        }
         co_return true;
       }
       // Next live sector in sequence order.
@@ -719,6 +892,43 @@ Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {
   }
   c.started_ = true;
   co_return false;
+}
+
+const char* name_of(ValueType t) noexcept {
+  switch (t) {
+    case ValueType::untyped: return "untyped";
+    case ValueType::u8: return "u8";
+    case ValueType::i8: return "i8";
+    case ValueType::u16: return "u16";
+    case ValueType::i16: return "i16";
+    case ValueType::u32: return "u32";
+    case ValueType::i32: return "i32";
+    case ValueType::u64: return "u64";
+    case ValueType::i64: return "i64";
+    case ValueType::f32: return "float";
+    case ValueType::f64: return "double";
+    case ValueType::boolean: return "bool";
+    case ValueType::string: return "string";
+    case ValueType::blob: return "blob";
+  }
+  return "unknown";
+}
+
+Task<Result<std::uint32_t>> Store::count_keys() noexcept {
+  {
+    auto guard = co_await mutex_.lock();
+    if (!mounted_) co_return fail(Errc::not_mounted);
+    if (indexed()) co_return key_count_;
+  }
+  // Index-less: a scan cursor yields each key once (its latest record).
+  Cursor c = scan(std::span<const std::byte>{});
+  std::uint32_t n = 0;
+  for (;;) {
+    FERRITE_CO_TRY_ASSIGN(const bool more, co_await c.next());
+    if (!more) break;
+    ++n;
+  }
+  co_return n;
 }
 
 }  // namespace ferrite

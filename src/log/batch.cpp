@@ -160,7 +160,10 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   while (BatchLog::next(writes, false, cursor, e, malformed)) {
     if (e.op == 0xFF) continue;
     if (e.op > 1) co_return fail(Errc::invalid_argument);
-    if (e.value.size() > value_limit_) co_return fail(Errc::too_large);
+    if (e.value.size() > value_limit_) {
+      refuse(Refused::value_long, static_cast<std::uint32_t>(e.value.size()), value_limit_);
+      co_return fail(Errc::too_large);
+    }
     const KeyBuf key = stored_key(e.key);
     Located found;
     FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
@@ -175,8 +178,14 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   }
   if (malformed) co_return fail(Errc::invalid_argument);
   if (count == 0) co_return Status{};
-  if (total > max_batch_bytes()) co_return fail(Errc::too_large);
-  if (key_count_ + new_keys > index_.size()) co_return fail(Errc::no_memory);
+  if (total > max_batch_bytes()) {
+    refuse(Refused::batch_long, total, max_batch_bytes());
+    co_return fail(Errc::too_large);
+  }
+  if (key_count_ + new_keys > index_.size()) {
+    refuse(Refused::index_full, key_count_ + new_keys, static_cast<std::uint32_t>(index_.size()));
+    co_return fail(Errc::no_memory);
+  }
   // Write: TXN records, then the commit binding their checksums. A write the
   // flash refuses (units programmed behind the head's last record, which
   // mount could not see) seals the head; what went before it has no commit
@@ -184,8 +193,17 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   std::uint32_t first = 0;
   Status written;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    FERRITE_CO_TRY(co_await ensure_room(total, live_after));
-    if (head_sealed_ || head_room() < total) co_return fail(Errc::no_space);
+    if (auto room = co_await ensure_room(total, live_after); !room) {
+      if (room.error() == Errc::no_space) {
+        if (live_after > capacity()) refuse(Refused::capacity, live_after, capacity());
+        else refuse(Refused::room, total, head_room() + free_payload());
+      }
+      co_return room;
+    }
+    if (head_sealed_ || head_room() < total) {
+      refuse(Refused::room, total, head_room());
+      co_return fail(Errc::no_space);
+    }
     first = geometry_.sector_offset(head_) + head_offset_;
     written = co_await write_batch_records(writes, count);
     if (written || (written.error() != Errc::reprogram_forbidden && written.error() != Errc::bits_not_erased)) break;

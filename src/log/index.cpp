@@ -53,6 +53,7 @@ Store::Entry Store::unpack(std::size_t position) const noexcept {
   e.binding = p.binding(unit_);
   e.value_size = p.value_size_;
   e.slot = p.slot();
+  e.typed = (p.where_ >> 31) != 0;
   return e;
 }
 
@@ -60,7 +61,7 @@ void Store::store_entry(std::size_t position, const Entry& e) noexcept {
   // Callers only store what addressable() admits (put and mount check it).
   IndexEntry& p = index_[position];
   p.hash_ = e.hash;
-  p.where_ = (e.location / unit_) | (std::uint32_t{e.slot} << 24);
+  p.where_ = (e.location / unit_) | (std::uint32_t{e.slot} << 24) | (e.typed ? 0x80000000u : 0u);
   p.back_ = static_cast<std::uint16_t>((e.location - e.binding) / unit_);
   p.value_size_ = e.value_size;
 }
@@ -79,8 +80,8 @@ Status Store::complete_entry(std::span<const std::byte, 4> word, Entry& e) noexc
   // this entry (a full PUT of this value length holding this slot).
   const std::uint32_t w = logfmt::get_le32(word.data());
   const std::uint8_t kind = logfmt::kind_of(w);
-  if ((w & 0x80u) == 0 || (kind != logfmt::put && kind != logfmt::txn_put) || logfmt::value_size_of(w) != e.value_size ||
-      (e.slot != 0 && logfmt::slot_of(w) != e.slot))
+  if ((w & 0x80u) == 0 || !logfmt::is_put(kind) || logfmt::value_size_of(w) != e.value_size ||
+      (e.slot != 0 && logfmt::slot_of(w) != e.slot) || (kind == logfmt::typed_put) != e.typed)
     return fail(Errc::corrupt);
   e.key_size = static_cast<std::uint8_t>(logfmt::key_field_of(w) + 1u);
   e.binding_word = w;
@@ -262,9 +263,11 @@ Task<Status> Store::locate_by_scan(std::span<const std::byte> key, std::uint32_t
         offset += unit_;
         continue;
       }
-      if ((rec->kind == logfmt::put || rec->kind == logfmt::erase) && rec->key_hash == hash &&
-          rec->key_size == key.size() && std::memcmp(rec->key.data(), key.data(), key.size()) == 0) {
-        out.found = rec->kind == logfmt::put;
+      if ((rec->kind == logfmt::put || rec->kind == logfmt::typed_put || rec->kind == logfmt::erase) &&
+          rec->key_hash == hash && rec->key_size == key.size() &&
+          std::memcmp(rec->key.data(), key.data(), key.size()) == 0) {
+        out.found = rec->kind != logfmt::erase;
+        out.entry.typed = rec->kind == logfmt::typed_put;
         out.entry.hash = hash;
         out.entry.location = rec->address;
         out.entry.binding = rec->address;

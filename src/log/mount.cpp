@@ -60,14 +60,102 @@ Store::Store(Flash flash, StoreConfig config) noexcept
                                          : 0;
   value_limit_ = std::min<std::uint32_t>({config.max_value_size, static_cast<std::uint32_t>(max_value_size_limit) - overhead,
                                           geometry_cap > overhead ? geometry_cap - overhead : 0});
+  asked_value_size_ = config.max_value_size;
   slack_ = full_size(max_key_size, value_limit_ + overhead);
   if (sectors_.size() >= geometry_.sector_count()) sectors_ = sectors_.first(geometry_.sector_count());
-  config_ok_ = geometry_.sector_count() >= 2 && sectors_.size() == geometry_.sector_count() &&
-               geometry_.smallest_sector() >= header_size_ + 2 * slack_ &&
-               (order_.empty() || order_.size() == index_.size()) && index_.size() <= 0xFFFF &&
-               geometry_.total_size() <= (1u << 31) &&
-               (index_.empty() || geometry_.total_size() / unit_ <= max_index_units) &&
-               (!codec_ || (!index_.empty() && scratch_.size() >= scratch_needed(value_limit_, overhead)));
+  config_ok_ = config_report().code == Errc::ok;
+}
+
+std::uint32_t Store::geometry_value_limit() const noexcept {
+  // A record may take a third of the smallest sector's payload (so garbage
+  // collection always has room), less its header and the longest key.
+  const std::uint32_t overhead = codec_ ? codec_->overhead() : 0;
+  const std::uint32_t smallest = geometry_.smallest_sector();
+  const std::uint32_t payload = smallest > header_size_ ? smallest - header_size_ : 0;
+  const std::uint32_t cap = payload / 3 > logfmt::full_head + max_key_size ? payload / 3 - logfmt::full_head - max_key_size : 0;
+  return cap > overhead ? cap - overhead : 0;
+}
+
+Refusal Store::config_report() const noexcept {
+  // Computed from the configuration each time (Store keeps no copy of it):
+  // the same checks, in the same order, as the constructor's config_ok_.
+  const std::uint32_t count = geometry_.sector_count();
+  const std::uint32_t overhead = codec_ ? codec_->overhead() : 0;
+  const auto refuse = [](const char* field, std::size_t value, std::size_t limit, const char* reason) {
+    return Refusal{Errc::invalid_argument, field, static_cast<std::uint32_t>(std::min<std::size_t>(value, 0xFFFFFFFFu)),
+                   static_cast<std::uint32_t>(std::min<std::size_t>(limit, 0xFFFFFFFFu)), reason};
+  };
+  if (count < 2) return refuse("sectors", count, 2, "a store needs at least 2 erase sectors (value: the partition's)");
+  if (sectors_.size() != count)
+    return refuse("sectors", sectors_.size(), count,
+                  "StoreConfig::sectors needs one entry per sector of the partition (value: entries, limit: sectors), "
+                  "e.g. StoreMemory<Keys, Sectors> with Sectors >= the partition's sectors");
+  if (!order_.empty() && order_.size() != index_.size())
+    return refuse("order", order_.size(), index_.size(), "StoreConfig::order must be empty or as long as the index");
+  if (index_.size() > 0xFFFF) return refuse("index", index_.size(), 0xFFFF, "the RAM index holds at most 65,535 keys");
+  if (geometry_.total_size() > (1u << 31))
+    return refuse("partition bytes", geometry_.total_size(), 1u << 31, "a partition holds at most 2 GiB");
+  if (!index_.empty() && geometry_.total_size() / unit_ > max_index_units)
+    return refuse("partition units", geometry_.total_size() / unit_, max_index_units,
+                  "an indexed store addresses at most 2^24 program units (run index-less or use a smaller partition)");
+  if (geometry_value_limit() < min_useful_value_limit)
+    return refuse("value_limit", geometry_value_limit(), min_useful_value_limit,
+                  "the smallest sector leaves too little room for a value (a record takes at most a third of a "
+                  "sector's payload, less 8 bytes of header, a 64-byte key and a sealed store's overhead): use "
+                  "larger sectors");
+  if (geometry_.smallest_sector() < header_size_ + 2 * slack_)
+    return refuse("sector size", geometry_.smallest_sector(), header_size_ + 2 * slack_,
+                  "the smallest sector must hold its header and two of the largest records");
+  if (codec_ && index_.empty()) return refuse("index", 0, 1, "a sealed store needs the RAM index");
+  if (codec_ && scratch_.size() < scratch_needed(value_limit_, overhead))
+    return refuse("scratch", scratch_.size(), scratch_needed(value_limit_, overhead),
+                  "StoreConfig::scratch must hold Store::scratch_needed(max value, codec overhead) bytes");
+  if (asked_value_size_ > value_limit_) {
+    const char* why = value_limit_ == geometry_value_limit()
+                          ? "StoreConfig::max_value_size was clamped to value_limit(): a record takes at most a third "
+                            "of the smallest sector's payload, less 8 bytes of header and a 64-byte key"
+                          : "StoreConfig::max_value_size was clamped to value_limit(): the format's limit is 32,767 "
+                            "bytes less the codec's overhead";
+    return Refusal{Errc::ok, "max_value_size", asked_value_size_, value_limit_, why};
+  }
+  return Refusal{};
+}
+
+Refusal Store::last_refusal() const noexcept {
+  switch (refused_) {
+    case Refused::none: return Refusal{};
+    case Refused::config: return config_report();
+    case Refused::key_empty:
+      return {Errc::invalid_argument, "key", 0, 1, "a key has 1 to 64 bytes"};
+    case Refused::key_long:
+      return {Errc::too_large, "key", refused_value_, refused_limit_, "a key has 1 to 64 bytes (value: its length)"};
+    case Refused::value_long:
+      return {Errc::too_large, "value", refused_value_, refused_limit_,
+              "the value is longer than value_limit() (a typed value: value_limit() - 1, its tag takes a byte); "
+              "config_report() says where the limit comes from"};
+    case Refused::type_size:
+      return {Errc::invalid_argument, "type", refused_value_, refused_limit_,
+              "a typed value's size must fit its type (value: the size given, limit: the type's; 0: untyped "
+              "is not a type to put_typed)"};
+    case Refused::index_full:
+      return {Errc::no_memory, "index", refused_value_, refused_limit_,
+              "the RAM index is full (value: keys, limit: StoreConfig::index entries)"};
+    case Refused::capacity:
+      return {Errc::no_space, "live bytes", refused_value_, refused_limit_,
+              "the store would hold more live bytes than its capacity (value: live bytes with this write, limit: "
+              "stats().capacity_bytes: the sectors' payload less one sector kept free for garbage collection and "
+              "one largest record per sector); each record costs 8 bytes + key + value, rounded to the program unit"};
+    case Refused::room:
+      return {Errc::no_space, "free space", refused_value_, refused_limit_,
+              "no room for the record even after garbage collection (value: record bytes, limit: free bytes)"};
+    case Refused::batch_long:
+      return {Errc::too_large, "batch", refused_value_, refused_limit_,
+              "the batch is larger than max_batch_bytes() (one sector's payload less a record's reserve)"};
+    case Refused::mounted:
+      return {Errc::already_mounted, "mounted", 1, 0,
+              "the store is mounted: call unmount() first (formatting a mounted store would discard every key)"};
+  }
+  return Refusal{};
 }
 
 std::uint32_t Store::full_size(std::uint32_t key_size, std::uint32_t value_size) const noexcept {
@@ -139,8 +227,16 @@ HeaderKind parse_header(std::span<const std::byte> b, const Geometry& g, std::ui
 
 Task<Status> Store::format(FormatOptions options) noexcept {
   auto guard = co_await mutex_.lock();
+  if (mounted_) {
+    // Formatting discards every key: only an explicit unmount() may lead to it.
+    refuse(Refused::mounted);
+    co_return fail(Errc::already_mounted);
+  }
   reset_state();
-  if (!config_ok_) co_return fail(Errc::invalid_argument);
+  if (!config_ok_) {
+    refuse(Refused::config);
+    co_return fail(Errc::invalid_argument);
+  }
   // Find the highest sequence and every store id in the region, so that the
   // new store outranks and differs from whatever was there.
   std::uint32_t top_sequence = 0, top_id = 0, top_erase = 0;
@@ -218,6 +314,10 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
 
 Task<Status> Store::mount() noexcept {
   auto guard = co_await mutex_.lock();
+  if (mounted_) {
+    refuse(Refused::mounted);
+    co_return fail(Errc::already_mounted);  // the mounted state stays as it is
+  }
   auto st = co_await mount_locked();
   if (!st) reset_state();
   co_return st;
@@ -225,7 +325,10 @@ Task<Status> Store::mount() noexcept {
 
 Task<Status> Store::mount_locked() noexcept {
   reset_state();
-  if (!config_ok_) co_return fail(Errc::invalid_argument);
+  if (!config_ok_) {
+    refuse(Refused::config);
+    co_return fail(Errc::invalid_argument);
+  }
   // The replay's read-ahead window lives only as long as this call.
   std::array<std::byte, 64> window{};
   struct WindowLease {
@@ -549,6 +652,7 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
   e.value_size = static_cast<std::uint16_t>(rec.value_size);
   e.key_size = rec.key_size;
   e.slot = rec.slot;
+  e.typed = rec.kind == logfmt::typed_put;
   if (rec.slot != 0) {
     // The slot moves to this key; whoever held it keeps its own full record.
     const std::size_t holder = entry_for_slot(rec.slot);
@@ -601,6 +705,7 @@ StoreStats Store::stats() const noexcept {
   s.writes_skipped = counters_.writes_skipped;
   s.sectors_erased = counters_.sectors_erased;
   s.keys = key_count_;
+  s.keys_known = indexed();  // index-less: nothing counts them (count_keys() scans)
   s.live_bytes = live_total_;
   s.head_sealed = head_sealed_;
   s.capacity_bytes = capacity();

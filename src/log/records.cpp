@@ -71,7 +71,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
     if (sector_of(e.binding) != sector || !addressable(rec.address, e.binding)) co_return fail(Errc::corrupt);
     rec.compact = true;
     rec.slot = b0;
-    rec.kind = logfmt::put;
+    rec.kind = e.typed ? logfmt::typed_put : logfmt::put;
     rec.key_size = 0;  // the name is in the binding record
     rec.value_size = e.value_size;
     rec.size = compact_size(e.value_size);
@@ -93,6 +93,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
   std::uint32_t key_size = 0;
   switch (rec.kind) {
     case logfmt::put:
+    case logfmt::typed_put:
     case logfmt::erase:
     case logfmt::txn_put:
     case logfmt::txn_erase:
@@ -125,7 +126,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
     rec.key_hash = crc32c(key);
   }
   const std::uint32_t value_at = rec.address + logfmt::full_head + key_size;
-  const bool small = rec.kind != logfmt::put && rec.kind != logfmt::txn_put;
+  const bool small = !logfmt::is_put(rec.kind);
   if (small) {
     const std::span<std::byte> meta(rec.meta.data(), rec.value_size);
     FERRITE_CO_TRY(co_await read_bytes(value_at, meta));
@@ -152,7 +153,10 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
 
 Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                           std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
-                                          std::uint8_t meta_type) noexcept {
+                                          std::uint8_t meta_type, std::span<const std::byte> prefix) noexcept {
+  // `prefix` (0 or 1 byte: a typed value's tag, plain stores only) goes
+  // before `value` in the value field; sealed stores frame the tag with the
+  // value instead.
   if (codec_ && !compact) {
     // Seal into scratch B (the frame in A stays intact for a retry).
     const std::span<std::byte> b = scratch_b();
@@ -166,39 +170,50 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
     FERRITE_CO_TRY(codec_->seal(std::span<const std::byte>(ad).first(n), b, value.size()));
     value = b.first(sealed);
   }
-  const std::uint32_t size = compact ? compact_size(static_cast<std::uint32_t>(value.size()))
-                                     : full_size(static_cast<std::uint32_t>(key.size()),
-                                                 static_cast<std::uint32_t>(value.size()));
+  const std::uint32_t value_len = static_cast<std::uint32_t>(prefix.size() + value.size());
+  const std::uint32_t size =
+      compact ? compact_size(value_len) : full_size(static_cast<std::uint32_t>(key.size()), value_len);
+  // The tag rides at the end of the span programmed before the value: the
+  // compact head, or the key.
+  std::array<std::byte, logfmt::full_head + 1> head{};
+  std::array<std::byte, max_key_size + 1> key_and_prefix{};
   if (head_sealed_ || head_room() < size) co_return fail(Errc::no_space);  // ensure_room's job
   const std::uint32_t sequence = sectors_[head_].sequence;
   const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
-  std::array<std::byte, logfmt::full_head> head{};
   std::span<const std::byte> head_bytes;
+  std::span<const std::byte> stored_key = compact ? std::span<const std::byte>{} : key;
   if (compact) {
     head[0] = static_cast<std::byte>(slot);
     std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, key_hash);
     crc = crc32c(std::span<const std::byte>(head).first(1), crc);
+    crc = crc32c(prefix, crc);
     crc = crc32c(value, crc);
     for (int i = 0; i < 3; ++i) head[1 + i] = static_cast<std::byte>(crc >> (8 * i));
-    head_bytes = std::span<const std::byte>(head).first(logfmt::compact_head);
+    if (!prefix.empty()) head[logfmt::compact_head] = prefix[0];
+    head_bytes = std::span<const std::byte>(head).first(logfmt::compact_head + prefix.size());
   } else {
     const std::uint8_t key_field =
         key.empty() ? meta_type : static_cast<std::uint8_t>(key.size() - 1);
-    const std::uint32_t w = logfmt::pack(kind, slot, key_field, static_cast<std::uint32_t>(value.size()));
+    const std::uint32_t w = logfmt::pack(kind, slot, key_field, value_len);
     logfmt::put_le32(head.data(), w);
     std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, 0);
     crc = crc32c(std::span<const std::byte>(head).first(4), crc);
     crc = crc32c(key, crc);
+    crc = crc32c(prefix, crc);
     crc = crc32c(value, crc);
     logfmt::put_le32(head.data() + 4, crc);
-    head_bytes = head;
+    head_bytes = std::span<const std::byte>(head).first(logfmt::full_head);
     last_crc_ = crc;
+    if (!prefix.empty()) {
+      if (!key.empty()) std::memcpy(key_and_prefix.data(), key.data(), key.size());
+      key_and_prefix[key.size()] = prefix[0];
+      stored_key = std::span<const std::byte>(key_and_prefix).first(key.size() + 1);
+    }
   }
   // The space is consumed whatever happens next: a failed program may have
   // touched it, and no unit is programmed twice.
   head_offset_ += size;
   sectors_[head_].used_bytes += size;
-  const std::span<const std::byte> stored_key = compact ? std::span<const std::byte>{} : key;
   if (auto st = co_await program_record(address, head_bytes, stored_key, value, size); !st) {
     head_sealed_ = true;
     co_return fail(st.error());
@@ -226,8 +241,9 @@ std::size_t Store::build_ad(std::span<std::byte> out, std::uint32_t sequence, st
 
 Task<Result<std::uint32_t>> Store::write_record(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                                 std::span<const std::byte> value, bool compact,
-                                                std::uint32_t key_hash, std::uint8_t meta_type) noexcept {
-  auto at = co_await append(kind, slot, key, value, compact, key_hash, meta_type);
+                                                std::uint32_t key_hash, std::uint8_t meta_type,
+                                                std::span<const std::byte> prefix) noexcept {
+  auto at = co_await append(kind, slot, key, value, compact, key_hash, meta_type, prefix);
   if (at || (at.error() != Errc::reprogram_forbidden && at.error() != Errc::bits_not_erased)) co_return at;
   // The head held bytes we could not see (a weak tail after a power cut):
   // it is sealed now; write once more into a fresh sector. A value framed in
@@ -242,12 +258,12 @@ Task<Result<std::uint32_t>> Store::write_record(std::uint8_t kind, std::uint8_t 
     FERRITE_CO_TRY(co_await open_sector());
   } else {
     const std::uint32_t on_flash =
-        static_cast<std::uint32_t>(codec_ ? codec_->sealed_size(value.size()) : value.size());
+        static_cast<std::uint32_t>(codec_ ? codec_->sealed_size(value.size()) : prefix.size() + value.size());
     const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), on_flash);
     FERRITE_CO_TRY(co_await ensure_room(size, live_total_));
   }
   // A compact record is only valid next to its binding, which the new sector lacks.
-  co_return co_await append(kind, slot, key, value, false, key_hash, meta_type);
+  co_return co_await append(kind, slot, key, value, false, key_hash, meta_type, prefix);
 }
 
 Task<Status> Store::program_record(std::uint32_t address, std::span<const std::byte> head,

@@ -143,7 +143,8 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   RecordRead source;
   source.status = co_await read_record(source_sector, source_offset,
                                        geometry_.sector_size(source_sector) - source_offset, source.record);
-  const bool intact = source && !source->blank && (source->kind == logfmt::put || source->kind == logfmt::txn_put) &&
+  const bool intact = source && !source->blank && logfmt::is_put(source->kind) &&
+                      (source->kind == logfmt::typed_put) == e.typed &&
                       source->value_size == e.value_size && source->key_hash == e.hash &&
                       (source->compact || std::memcmp(source->key.data(), key.data(), e.key_size) == 0);
   if (!intact) {
@@ -158,13 +159,15 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   }
   const std::uint32_t value_from =
       e.location + (source->compact ? logfmt::compact_head : logfmt::full_head + e.key_size);
-  FERRITE_CO_TRY_ASSIGN(const std::uint32_t at, co_await copy_forward(e.slot, key_bytes, value_from, e.value_size));
+  FERRITE_CO_TRY_ASSIGN(const std::uint32_t at,
+                        co_await copy_forward(e.slot, key_bytes, value_from, e.value_size, e.typed));
   rebind(position, e, at);
   co_return Status{};
 }
 
 Task<Result<std::uint32_t>> Store::copy_forward(std::uint8_t slot, std::span<const std::byte> key,
-                                                std::uint32_t value_from, std::uint32_t value_size) noexcept {
+                                                std::uint32_t value_from, std::uint32_t value_size,
+                                                bool typed) noexcept {
   // A full PUT at the head whose value streams from flash (garbage
   // collection of plain records): checksum first, then program, then verify.
   const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), value_size);
@@ -172,7 +175,8 @@ Task<Result<std::uint32_t>> Store::copy_forward(std::uint8_t slot, std::span<con
   const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
   std::array<std::byte, logfmt::full_head> head{};
   logfmt::put_le32(head.data(),
-                   logfmt::pack(logfmt::put, slot, static_cast<std::uint8_t>(key.size() - 1), value_size));
+                   logfmt::pack(typed ? logfmt::typed_put : logfmt::put, slot,
+                                static_cast<std::uint8_t>(key.size() - 1), value_size));
   std::uint32_t crc = logfmt::position_crc(sectors_[head_].sequence, head_offset_, 0);
   crc = crc32c(std::span<const std::byte>(head).first(4), crc);
   crc = crc32c(key, crc);
@@ -218,7 +222,8 @@ Task<Status> Store::copy_sealed_entry(std::size_t position, const Entry& e, std:
   }
   if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector());
   FERRITE_CO_TRY_ASSIGN(const std::uint32_t at,
-                        co_await append(logfmt::put, 0, key, scratch_a().first(*framed), false, e.hash, 0));
+                        co_await append(e.typed ? logfmt::typed_put : logfmt::put, 0, key,
+                                        scratch_a().first(*framed), false, e.hash, 0));
   ++counters_.records_copied;
   rebind(position, e, at);
   co_return Status{};
@@ -306,13 +311,13 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
       continue;
     }
     offset += rec->size;
-    if (rec->kind != logfmt::put) continue;
+    if (rec->kind != logfmt::put && rec->kind != logfmt::typed_put) continue;
     const std::span<const std::byte> key(rec->key.data(), rec->key_size);
     Located latest;
     FERRITE_CO_TRY(co_await locate_by_scan(key, rec->key_hash, latest));
     if (!latest.found || latest.entry.location != rec->address) continue;
     const std::uint32_t value_from = rec->address + logfmt::full_head + rec->key_size;
-    FERRITE_CO_TRY(co_await copy_forward(0, key, value_from, rec->value_size));
+    FERRITE_CO_TRY(co_await copy_forward(0, key, value_from, rec->value_size, rec->kind == logfmt::typed_put));
     gc_cursor_ = offset;
     co_return true;
   }
