@@ -62,7 +62,9 @@ typedef enum ferrite_err {
   FERRITE_CANCELLED = 20,           /* the operation was abandoned */
   FERRITE_NOT_MOUNTED = 21,         /* the store is not mounted */
   FERRITE_BUFFER_TOO_SMALL = 22,    /* the caller's buffer is too small; nothing copied */
-  FERRITE_EXISTS = 23               /* the name is taken already */
+  FERRITE_EXISTS = 23,              /* the name is taken already */
+  FERRITE_TYPE_MISMATCH = 24,       /* the stored value has another type than the one asked for */
+  FERRITE_ALREADY_MOUNTED = 25      /* mount/format of a mounted store: unmount first */
 } ferrite_err;
 
 /* One readable sentence, e.g. "not enough free space in the store". */
