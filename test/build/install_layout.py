@@ -171,7 +171,10 @@ def main():
         bp.log('precompiled {} installed interfaces: {}'.format(len(order), ' '.join(order)))
         with open(os.path.join(work, 'main.cpp'), 'w') as f:
             f.write(CONSUMER)
-        bp.run(cxx + flags + maps + ['main.cpp', '-o', 'main'] + shlex.split(static_libs), cwd=work)
+        # Compile and link apart: the libraries' -pthread on a compile line would
+        # change the dialect the BMIs were built with (POSIX thread support).
+        bp.run(cxx + flags + maps + ['-c', 'main.cpp', '-o', 'main.o'], cwd=work)
+        bp.run(cxx + ['main.o', '-o', 'main'] + shlex.split(static_libs), cwd=work)
         out = bp.run([os.path.join(work, 'main')])
         print(out, end='')
         version = re.search(r"^project\('ferrite'.*?version: '([^']+)'",
