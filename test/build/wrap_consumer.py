@@ -8,8 +8,9 @@ In a scratch directory:
     consumer project (test/subproject's meson.build and sources) gets
     subprojects/ferrite.wrap and its own native file, both taken from the
     README's "Using ferrite through a wrap file" section (the wrap's url
-    pointed at the scratch repository through file://); Meson clones it,
-    the consumer builds, and its programs run;
+    pointed at the scratch repository through file://) and a plain
+    dependency('ferrite') (no fallback: the wrap's [provide] finds it);
+    Meson clones it, the consumer builds, and its programs run;
  2. the README's [wrap-file] form: a tarball made with `git archive` as the
     README says, its sha256 in the wrap, `meson subprojects download`
     unpacks it;
@@ -105,6 +106,9 @@ def main():
         os.makedirs(os.path.join(consumer, 'subprojects'))
         for f in ('meson.build', 'app.cpp', 'plain.cpp'):
             shutil.copy(os.path.join(root, 'test', 'subproject', f), consumer)
+        # No fallback: the wrap's [provide] section must be what finds ferrite.
+        bp.edit(os.path.join(consumer, 'meson.build'), r"dependency\('ferrite', fallback: \['ferrite', 'ferrite_dep'\],",
+                "dependency('ferrite',")
         wrap = re.sub(r'^url = .*$', 'url = ' + url, blocks['[wrap-git]'], flags=re.M)
         if 'revision = v' + version not in wrap:
             bp.fail('README [wrap-git] example: expected "revision = v{}" (the current version)'.format(version))
