@@ -108,7 +108,7 @@ int main() {
 
   ferrite::StoreMemory<64, 2> memory;
   std::optional<ferrite::Store> store(std::in_place, *region, memory.config());
-  fmt::print("ferrite {} (interface v{}) on a simulated STM32F4, store in sectors 0-1\n", "0.1.0",
+  fmt::print("ferrite {} (interface v{}) on a simulated STM32F4, store in sectors 0-1\n", ferrite::version,
              ferrite::interface_version);
   if (auto st = ferrite::sync_wait(store->format()); !st) return fail_with("format", st.error(), &*store);
   if (auto st = ferrite::sync_wait(settings(*store)); !st) return fail_with("settings", st.error(), &*store);

@@ -6,6 +6,7 @@
 // -fno-rtti and without a heap when the application installs a FrameArena.
 module;
 #include "ferrite_std.hpp"
+#include "ferrite_version.hpp"  // generated: FERRITE_VERSION
 
 export module ferrite.core;
 
@@ -527,6 +528,9 @@ void emit_event(EventLevel level, std::string_view message) noexcept;
 /// Bumped when an exported interface changes shape; printed by the demo and
 /// used by the incremental-rebuild test.
 inline constexpr int interface_version = 2;
+
+/// The release, from meson.build's project(version:), e.g. "0.2.0".
+inline constexpr std::string_view version = FERRITE_VERSION;
 
 }  // namespace ferrite
 

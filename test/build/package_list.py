@@ -99,7 +99,7 @@ def artifacts(root):
 
     program(cxx, 'C++ compiler')
     program(tools.get('ar', 'llvm-ar-16'), 'LTO archiver')
-    for name in ('meson', 'ninja', 'pkg-config', 'python3', 'gnuplot'):
+    for name in ('meson', 'ninja', 'pkg-config', 'python3', 'gnuplot', 'git'):
         program(name, 'build tool')
 
     def runtime(flags, filename, why):
