@@ -167,10 +167,12 @@ size_t ferrite_store_memory_size(uint32_t keys, uint32_t sectors);
 ferrite_err ferrite_open(void* memory, size_t memory_size, const ferrite_port* port,
                          const ferrite_config* config, ferrite_store** out);
 
-/* Erases the first sector and starts an empty store; mounted afterwards. */
+/* Erases the first sector and starts an empty store; mounted afterwards.
+ * Errors: ALREADY_MOUNTED (ferrite_unmount first: nothing is erased). */
 ferrite_err ferrite_format(ferrite_store* store);
 /* Scans the flash and rebuilds the index. Errors: NOT_FORMATTED (blank
- * flash), FOREIGN_FORMAT, CORRUPT, NO_MEMORY (more keys than max_keys). */
+ * flash), FOREIGN_FORMAT, CORRUPT, NO_MEMORY (more keys than max_keys),
+ * ALREADY_MOUNTED. */
 ferrite_err ferrite_mount(ferrite_store* store);
 /* Forgets the mounted state (every acknowledged write is already durable).
  * The handle memory may be reused (or ferrite_open'ed again) afterwards. */
@@ -197,7 +199,8 @@ ferrite_err ferrite_size_of(ferrite_store* store, const void* key, size_t key_le
 uint32_t ferrite_value_limit(const ferrite_store* store);
 
 /* Typed values, stored in the machine's byte order with their exact size
- * (bool: 1 byte). A get whose stored size differs is INVALID_ARGUMENT. */
+ * and their type (bool: 1 byte). A get of another type is TYPE_MISMATCH (an
+ * untyped value written by ferrite_put is checked by its size only). */
 #define FERRITE_TYPED_DECL(name, type)                                                          \
   ferrite_err ferrite_put_##name(ferrite_store* store, const void* key, size_t key_len, type value); \
   ferrite_err ferrite_get_##name(ferrite_store* store, const void* key, size_t key_len, type* value);

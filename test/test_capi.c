@@ -320,8 +320,8 @@ static void test_typed(ferrite_store* s) {
   CHECK(len == 2);
   CHECK_OK(ferrite_size_of(s, FERRITE_KEY("t/double"), &len));
   CHECK(len == 8);
-  /* a size mismatch, a missing key */
-  CHECK_ERR(ferrite_get_u32(s, FERRITE_KEY("t/u8"), &u32), FERRITE_INVALID_ARGUMENT);
+  /* a type mismatch, a missing key */
+  CHECK_ERR(ferrite_get_u32(s, FERRITE_KEY("t/u8"), &u32), FERRITE_TYPE_MISMATCH);
   CHECK_ERR(ferrite_get_u32(s, FERRITE_KEY("t/none"), &u32), FERRITE_NOT_FOUND);
   CHECK_ERR(ferrite_put_u32(s, "", 0, 1), FERRITE_INVALID_ARGUMENT);
 }
@@ -661,6 +661,7 @@ static void test_frame_arena(void) {
   CHECK_OK(ferrite_iter_begin(s, FERRITE_KEY("arena/"), &it));
   CHECK_OK(ferrite_iter_next(&it, key, &key_len, NULL));
   CHECK_OK(ferrite_maintain(s, 16, true, NULL));
+  ferrite_unmount(s);
   CHECK_OK(ferrite_mount(s));
   ferrite_frame_info_get(&fi);
   /* every frame came from the arena: no heap frame */
