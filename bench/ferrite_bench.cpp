@@ -581,7 +581,7 @@ RunResult run(const RunSpec& s, const Workload& w, int host_repeats) {
 }
 
 // ---------------------------------------------------------------------------
-// Targets (issue 6, W1 on 2 x 16 KiB, 4-byte unit, re-programming forbidden)
+// ferrite's own targets (W1 on 2 x 16 KiB, 4-byte unit, re-programming forbidden)
 
 struct Targets {
   static constexpr double write_amplification = 1.3;
@@ -965,7 +965,7 @@ void print_runs(const std::vector<RunResult>& runs) {
              " host: wall-clock ns per update on SimFlash (instant timing), median of runs; cpu: the same in\n"
              " thread CPU time; bare / arena: CPU ns on a bare RAM device, with malloc / a FrameArena for frames)\n");
 
-  fmt::print("\nPass/miss against the issue-6 targets. The targets are for W1; a figure in (parentheses) has no\n"
+  fmt::print("\nPass/miss against ferrite's targets. The targets are for W1; a figure in (parentheses) has no\n"
              "target for that run. Erases are scaled to the same erased bytes: 10 x 16 KiB = 40 x 4 KiB.\n");
   constexpr std::string_view prow =
       "{:<15} {:>10} {:>11} {:>14} {:>12} {:>11} {:>10} {:>13} {:>15} {:>11} {:>10}\n";
@@ -1037,7 +1037,7 @@ void print_targets(const std::vector<RunResult>& runs) {
       {"  same, bare RAM device, CPU", "", "", "", "<= 500", Targets::host_ns, "W1-2x16k", "W1-8x4k",
        [](const RunResult& r) { return r.host_cpu_ns_per_update_ram; }},
   };
-  fmt::print("\nTargets (issue 6; W1, 4-byte unit, re-programming forbidden)\n");
+  fmt::print("\nTargets (ferrite's own; W1, 4-byte unit, re-programming forbidden)\n");
   fmt::print("{:<32} {:>7} {:>9} {:>8} {:>18} {:>12} {:>5} {:>12} {:>5}\n", "figure", "kved", "littlefs", "FlashDB",
              "target", "2x16KiB", "", "8x4KiB", "");
   for (const Row& row : rows) {
@@ -2104,7 +2104,7 @@ std::vector<RunSpec> all_runs() {
     RunSpec s{fmt::format("W1-{}-ord", g.name), g.sectors, g.size, 4, 4, false, true, true};
     v.push_back(s);
   }
-  // Issue order: W1 first, then W2.
+  // Run order: W1 first, then W2.
   std::stable_sort(v.begin(), v.end(), [](const RunSpec& a, const RunSpec& b) {
     auto rank = [](const RunSpec& s) { return s.value_size == 4 ? (s.maintain ? 1 : (s.indexed ? 0 : 2)) : 3; };
     return rank(a) < rank(b);

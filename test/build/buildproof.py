@@ -90,8 +90,21 @@ def meson_setup(src, build, native_file, extra=()):
     run(['meson', 'setup', build, src, '--native-file', nf, '-Doptimization=0', '-Ddebug=false'] + list(extra))
 
 
+def jobs():
+    """FERRITE_JOBS when set, otherwise the CPU count (as scripts/configure.bash)."""
+    n = os.environ.get('FERRITE_JOBS', '')
+    if n.isdigit() and int(n) > 0:
+        return int(n)
+    return os.cpu_count() or 2
+
+
 def ninja(build, *args, check=True, quiet=False):
-    return run(['ninja', '-C', build] + list(args), check=check, quiet=quiet)
+    """A build runs with -j N (N: jobs()) unless the caller gives its own -j;
+    tool invocations (-t ...) get none."""
+    args = list(args)
+    if '-t' not in args and not any(a.startswith('-j') for a in args):
+        args = ['-j', str(jobs())] + args
+    return run(['ninja', '-C', build] + args, check=check, quiet=quiet)
 
 
 def targets(build):
