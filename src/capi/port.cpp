@@ -33,6 +33,9 @@ ferrite_err start(const ferrite_port& port, const FlashRequest& r) noexcept {
 }  // namespace
 
 void PortDevice::submit(FlashRequest& request) noexcept {
+  // An empty read or program (an empty value) has nothing for the port to
+  // do, and its buffer may be null: C callbacks never see length 0.
+  if (request.kind != FlashOpKind::erase && request.length == 0) return request.complete(Errc::ok);
   if (!polled()) return request.complete(to_errc(start(port_, request)));
   // Polled: one operation in flight (every C call drives a single chain of
   // coroutines, and the store serialises its calls).
