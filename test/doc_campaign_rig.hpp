@@ -6,6 +6,8 @@
 // Include after the std and Catch2 headers and `import ferrite; import ferrite.sim;`.
 #pragma once
 
+#include "campaign_scale.hpp"
+
 namespace dcamp {
 
 using ferrite::DocId;
@@ -14,23 +16,7 @@ using ferrite::doc::Type;
 using ferrite::doc::Value;
 using ferrite::doc::View;
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool sanitized = true;
-#else
-inline constexpr bool sanitized = false;
-#endif
-#else
-inline constexpr bool sanitized = false;
-#endif
-
-/// FERRITE_CAMPAIGN_SCALE (default 1; the sanitizer build runs a fifth).
-inline double campaign_scale() {
-  const char* s = std::getenv("FERRITE_CAMPAIGN_SCALE");
-  double scale = s ? std::atof(s) : 1.0;
-  if (sanitized && !s) scale = 0.2;
-  return scale > 0 ? scale : 1.0;
-}
+using campaign::campaign_scale;
 
 struct Rng {
   std::uint64_t s;

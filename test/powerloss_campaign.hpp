@@ -2,28 +2,12 @@
 // campaigns. Include after the std/Catch2 headers, the imports and log_rig.hpp.
 #pragma once
 
+#include "campaign_scale.hpp"
+
 namespace campaign {
 
 using ferrite::Errc;
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool sanitized = true;
-#else
-inline constexpr bool sanitized = false;
-#endif
-#else
-inline constexpr bool sanitized = false;
-#endif
-
-/// FERRITE_CAMPAIGN_SCALE multiplies the number of workloads (default 1; the
-/// sanitizer build runs a fifth).
-inline double campaign_scale() {
-  const char* s = std::getenv("FERRITE_CAMPAIGN_SCALE");
-  double scale = s ? std::atof(s) : 1.0;
-  if (sanitized && !s) scale = 0.2;
-  return scale > 0 ? scale : 1.0;
-}
 
 struct Op {
   enum Kind { put, erase, maintain } kind;

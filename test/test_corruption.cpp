@@ -45,30 +45,16 @@
 import ferrite.log;
 import ferrite.sim;
 #include "log_rig.hpp"
+#include "campaign_scale.hpp"
 
 using ferrite::Errc;
 
 namespace {
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
-
 /// FERRITE_CAMPAIGN_SCALE: 1 (default) flips every bit of every image; the
 /// sanitizer build (or a scale < 1) flips every bit of the first image and a
 /// sample of the others.
-double campaign_scale() {
-  const char* s = std::getenv("FERRITE_CAMPAIGN_SCALE");
-  double scale = s ? std::atof(s) : 1.0;
-  if (sanitized && !s) scale = 0.2;
-  return scale > 0 ? scale : 1.0;
-}
+using campaign::campaign_scale;
 
 std::uint32_t le32(std::span<const std::byte> b, std::size_t at) {
   return std::uint32_t(b[at]) | std::uint32_t(b[at + 1]) << 8 | std::uint32_t(b[at + 2]) << 16 |
