@@ -47,6 +47,8 @@ enum class Errc : std::uint8_t {
   exists,               ///< the name or unique value is taken already; nothing was changed
   type_mismatch,        ///< the stored value has another type than the one asked for (get_as, Scalar::as)
   already_mounted,      ///< mount/format of a store that is mounted: unmount() first (nothing was changed)
+  tampered,             ///< a sealed store's records or sectors fail authentication, or the log was rolled back
+  config_mismatch,      ///< the store was formatted with other security options than the ones given (or a cost above the bound)
 };
 
 /// A short identifier, e.g. "no_space".

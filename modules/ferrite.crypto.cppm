@@ -103,6 +103,7 @@ class Sealer final : public ValueCodec {
   Result<std::size_t> open(std::span<const std::byte> ad, std::span<std::byte> buf) noexcept override;
   /// BLAKE2b-128(data, key = index subkey): docs/FORMAT.md §2.2, §9.7.
   Status keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept override;
+  void scrub(std::span<std::byte> buffer) noexcept override;
 
  private:
   Status derive(std::span<const std::byte> block) noexcept;

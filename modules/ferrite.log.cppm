@@ -111,6 +111,10 @@ class ValueCodec {
     (void)out;
     return fail(Errc::unsupported);
   }
+  /// Wipes a buffer that held plaintext or key material, in a way the
+  /// compiler may not drop as a dead store (the engine calls it on its
+  /// scratch buffers after every sealed read and write, and at unmount).
+  virtual void scrub(std::span<std::byte> buffer) noexcept = 0;
 
  protected:
   ~ValueCodec() = default;

@@ -40,6 +40,8 @@ constexpr ErrcText text_of(Errc e) noexcept {
     case Errc::exists: return {"exists", "the name or unique value exists already; nothing was changed"};
     case Errc::type_mismatch: return {"type_mismatch", "the stored value has another type than the one asked for"};
     case Errc::already_mounted: return {"already_mounted", "the store is mounted; unmount() it first (nothing was changed)"};
+    case Errc::tampered: return {"tampered", "the sealed store fails authentication: records, sectors or the whole log were altered or rolled back"};
+    case Errc::config_mismatch: return {"config_mismatch", "the store was formatted with other security options (suite, key hiding, compression, KDF cost) than the ones given"};
   }
   return {"unknown", "unknown error"};
 }

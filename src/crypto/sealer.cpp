@@ -283,6 +283,10 @@ Status Sealer::keyed_hash(std::span<const std::byte> data, std::span<std::byte, 
   return {};
 }
 
+void Sealer::scrub(std::span<std::byte> buffer) noexcept {
+  if (!buffer.empty()) sodium_memzero(buffer.data(), buffer.size());
+}
+
 std::uint32_t Sealer::overhead() const noexcept { return 7 + tag_size; }
 
 std::size_t Sealer::sealed_size(std::size_t plain_size) const noexcept { return plain_size + tag_size; }
