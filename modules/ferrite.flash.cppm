@@ -267,4 +267,21 @@ class Flash {
   std::uint32_t base_ = 0;
 };
 
+/// A port hook next to the flash: a counter an attacker holding the flash cannot roll back: OTP fuses, a
+/// secure element's monotonic counter, an RTC backup register in a tamper
+/// domain, a second store on another chip. A sealed store keeps the
+/// position of its latest record in it (docs/SECURITY.md): mount then tells
+/// a rolled-back or truncated log from the current one. Raised after every
+/// record the store appends, before the write is acknowledged.
+class RollbackCounter {
+ public:
+  virtual Task<Result<std::uint64_t>> read() noexcept = 0;
+  /// Raises the counter to `value`; a value at or below the current one
+  /// leaves it as it is (a counter never goes down).
+  virtual Task<Status> raise(std::uint64_t value) noexcept = 0;
+
+ protected:
+  ~RollbackCounter() = default;
+};
+
 }  // namespace ferrite

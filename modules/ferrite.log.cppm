@@ -148,6 +148,11 @@ struct StoreConfig {
   /// sectors still sealed under it, Store::reseal() moves everything under
   /// `codec`; until reseal() has finished, mount needs both.
   ValueCodec* previous_codec = nullptr;
+  /// Sealed stores: a trusted monotonic counter that makes rollbacks of the
+  /// whole image, of its newest sector or of the head's last records
+  /// detectable (Errc::tampered at mount). Without one they cannot be told
+  /// from a power cut (docs/SECURITY.md).
+  RollbackCounter* counter = nullptr;
 };
 
 /// Caller-owned memory for a store of up to Keys keys over Sectors sectors.
@@ -187,6 +192,7 @@ struct StoreStats {
   std::uint32_t records_written = 0;    ///< records appended (user and GC)
   std::uint32_t writes_skipped = 0;     ///< puts that found the same value and wrote nothing
   std::uint32_t sectors_erased = 0;     ///< erases issued by this store since mount/format
+  std::uint32_t tampered_keys = 0;      ///< sealed: keys whose latest record failed authentication (read Errc::tampered)
   bool head_sealed = false;
 };
 
@@ -520,6 +526,18 @@ class Store {
   /// any.
   Refusal last_refusal() const noexcept;
 
+  /// Sealed stores: the `n`-th key (0, 1, ... in index order) whose latest
+  /// record failed authentication, as stored (the keyed hash of the name
+  /// when names are hidden: compare with stored_name()). Such a key reads
+  /// Errc::tampered until it is written or erased; stats().tampered_keys
+  /// counts them. Returns the stored key's length. Errors: not_found (fewer
+  /// than n + 1 such keys), buffer_too_small, not_mounted.
+  Task<Result<std::size_t>> tampered_key(std::size_t n, std::span<std::byte> out) noexcept;
+  /// The key as this store keeps it on flash: the name itself, or its
+  /// keyed hash in a sealed store that hides names. Returns its length.
+  /// Errors: invalid_argument / too_large (the name), buffer_too_small.
+  Result<std::size_t> stored_name(std::span<const std::byte> name, std::span<std::byte> out) noexcept;
+
   /// Key rotation, the second half: re-seals every record still under the
   /// previous key (StoreConfig::previous_codec) with the current one, by
   /// collecting every sector sealed under the old key. Crash-safe: a power
@@ -612,6 +630,19 @@ class Store {
   std::uint32_t retire_marker_check(std::uint32_t sequence) const noexcept;
   static constexpr int stability_reads = 16;
   Task<Status> open_sector_at(std::uint32_t sector) noexcept;
+  Task<Status> write_open_record() noexcept;
+  // Integrity of a sealed store's log (src/log/integrity.cpp).
+  Task<Status> find_sealed_tail() noexcept;
+  Status check_sealed_record(const Record& rec) noexcept;
+  Status note_failure(std::uint32_t sector, std::uint32_t offset) noexcept;
+  void acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) noexcept;
+  Task<Status> check_sealed_log() noexcept;
+  /// A read found the entry's latest record failing authentication.
+  void mark_tampered(const Entry& e) noexcept;
+  /// Writes a TAMPERED record for every entry still pending.
+  Task<Status> record_tampering() noexcept;
+  Task<Status> write_tampered(std::size_t position, const Entry& e, std::span<const std::byte> key,
+                              std::uint32_t sequence, std::uint32_t offset) noexcept;
   void reset_state() noexcept;
 
   // records
@@ -729,8 +760,23 @@ class Store {
   /// Why; the reasons are a table (src/log/report.cpp).
   enum class Refused : std::uint8_t {
     none, key_empty, key_long, value_long, type_size, index_full, capacity, room, batch_long, mounted,
-    config,  // config_report() tells
+    config,    // config_report() tells
+    tampered,  // mount of a sealed store: tamper_finding_ tells what
   };
+  /// What mount found wrong with a sealed store's log (last_refusal()).
+  enum class Finding : std::uint8_t {
+    none, legacy, record_auth, hole, no_open, pin, missing, after_end, rollback, bad_open, too_many_failures,
+  };
+  Refusal tamper_report() const noexcept;
+  void tampering(Finding what, std::uint32_t value, std::uint32_t limit) noexcept {
+    finding_ = what;
+    refuse(Refused::tampered, value, limit);
+  }
+  /// Sealed stores: whether a key's latest record failed authentication,
+  /// and whether a TAMPERED record says so on flash yet.
+  enum class Tamper : std::uint8_t { none, pending, recorded };
+  // How an index entry of a sealed store (which never uses slots) keeps it.
+  static constexpr std::uint8_t tamper_slot_pending = 126, tamper_slot_recorded = 127;
   void refuse(Refused what, std::uint32_t value = 0, std::uint32_t limit = 0) noexcept {
     refused_ = what;
     refused_value_ = value;
@@ -754,6 +800,14 @@ class Store {
   /// `tag`: when set, the value field's first byte goes there and the rest into `value`.
   Task<Result<std::uint32_t>> read_full_record(const Entry& e, std::span<const std::byte> key,
                                                std::span<std::byte> value, std::byte* tag = nullptr) noexcept;
+  /// Wipes the scratch buffer's value area (plaintext passes through it)
+  /// when the coroutine that holds it returns.
+  struct ScratchWipe {
+    Store& store;
+    ~ScratchWipe() {
+      if (store.codec_ && store.scratch_.size() > 2 * crypto_block_size) store.codec_->scrub(store.scratch_values());
+    }
+  };
   // Scratch layout (sealed stores): [crypto block][previous block][A][B].
   std::span<std::byte> crypto_block() noexcept { return scratch_.first(crypto_block_size); }
   std::span<std::byte> previous_block() noexcept { return scratch_.subspan(crypto_block_size, crypto_block_size); }
@@ -805,6 +859,25 @@ class Store {
   std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
   std::uint32_t scratch_clobbers_ = 0;  // collections that overwrote scratch A
   std::array<std::uint32_t, 4> slots_used_{};
+  // Sealed stores (integrity of the log, FORMAT.md §3.6).
+  RollbackCounter* counter_ = nullptr;
+  bool counter_wanted_ = false;        // StoreConfig::counter given (refused without a codec)
+  std::uint32_t open_size_ = 0;        // the OPEN record every sealed sector starts with
+  Finding finding_ = Finding::none;
+  bool authenticating_ = false;        // mount: open every sealed record, not only the small ones
+  bool auth_failed_ = false;           // read_record: the last record passed its crc, failed its tag
+  std::uint32_t last_open_sequence_ = 0;  // mount: newest replayed sector that holds an OPEN record
+  std::uint32_t last_open_sector_ = none;
+  std::uint32_t last_open_end_ = 0;       // offset past the last acknowledged record of that sector
+  std::uint32_t first_previous_ = 0;      // mount: the sector the oldest live OPEN chains to (must be retired)
+  /// The log's position for the rollback counter: the newest OPEN sector's
+  /// sequence and the end of its last acknowledged record.
+  std::uint64_t log_position() const noexcept {
+    return (std::uint64_t{last_open_sequence_} << 32) | last_open_end_;
+  }
+  std::uint32_t tamper_pending_ = 0;   // entries in Tamper::pending (a TAMPERED record to write)
+  std::array<std::uint64_t, 4> failures_{};  // mount: positions of failing records not yet acknowledged
+  std::uint32_t failure_count_ = 0;
   struct Counters {  // what stats() reports that is counted rather than derived
     std::uint32_t corrupt_records = 0;
     std::uint32_t torn_tails = 0;
@@ -840,7 +913,7 @@ struct Store::Record {
   std::uint32_t stored_crc = 0;
   std::uint32_t key_hash = 0;       // crc32c(key) for PUT/DELETE
   std::array<std::byte, max_key_size> key{};
-  std::array<std::byte, 32> meta{};  // a META / TXN_COMMIT / sealed DELETE value (opened when sealed)
+  std::array<std::byte, 48> meta{};  // a META / TXN_COMMIT / TAMPERED / sealed DELETE value (opened when sealed)
 };
 
 /// A record read by read_record into storage its caller owns; reads like a
@@ -865,6 +938,7 @@ struct Store::Entry {
   std::uint8_t key_size = 0;         // 0 until read from the binding
   std::uint8_t slot = 0;
   bool typed = false;                // the binding is a TYPED_PUT: the value starts with its tag
+  Tamper tamper = Tamper::none;      // sealed: the key's latest record failed authentication
 };
 
 struct Store::Located {
@@ -886,11 +960,19 @@ inline constexpr std::uint32_t marker_magic = 0x78526546u;  // "FeRx" little-end
 inline constexpr std::uint32_t full_head = 8;
 inline constexpr std::uint32_t compact_head = 4;
 
-enum Kind : std::uint8_t { put = 0, erase = 1, meta = 2, txn_put = 3, txn_erase = 4, txn_commit = 5, typed_put = 6 };
+enum Kind : std::uint8_t {
+  put = 0, erase = 1, meta = 2, txn_put = 3, txn_erase = 4, txn_commit = 5, typed_put = 6, tampered = 7
+};
+/// Header flags (FORMAT.md §2).
+enum Flag : std::uint8_t { compact_records = 1, sealed = 2, authenticated_log = 4 };
 constexpr bool is_txn(std::uint8_t kind) noexcept { return kind == txn_put || kind == txn_erase || kind == txn_commit; }
 /// A record that carries a key's value (PUT, TXN_PUT, TYPED_PUT).
 constexpr bool is_put(std::uint8_t kind) noexcept { return kind == put || kind == txn_put || kind == typed_put; }
-enum Meta : std::uint8_t { retire = 0, erased = 1 };
+enum Meta : std::uint8_t { retire = 0, erased = 1, open = 2 };
+/// OPEN's plaintext: tail u32, previous sequence u32, previous end u32.
+inline constexpr std::uint32_t open_bytes = 12;
+/// TAMPERED's plaintext: sequence u32, offset u32 of the record that failed.
+inline constexpr std::uint32_t tampered_bytes = 8;
 
 constexpr std::uint32_t pack(std::uint8_t kind, std::uint8_t slot, std::uint8_t key_field,
                              std::uint32_t value_size) noexcept {

@@ -248,4 +248,21 @@ class SimFlash final : public FlashDevice {
   bool weak_enabled_ = true;
 };
 
+/// A rollback counter outside the flash image (as OTP or a secure element
+/// would be): restoring or replacing the image leaves it where it is.
+/// Tests set it back on purpose (set()) to model what a real counter forbids.
+class SimCounter final : public RollbackCounter {
+ public:
+  Task<Result<std::uint64_t>> read() noexcept override;
+  Task<Status> raise(std::uint64_t value) noexcept override;
+  std::uint64_t value() const noexcept { return value_; }
+  /// How many raises moved it (a real counter's cost is per raise).
+  std::uint64_t raises() const noexcept { return raises_; }
+  void set(std::uint64_t value) noexcept { value_ = value; }
+
+ private:
+  std::uint64_t value_ = 0;
+  std::uint64_t raises_ = 0;
+};
+
 }  // namespace ferrite::sim

@@ -450,4 +450,14 @@ std::string SimFlash::describe() const {
   return out;
 }
 
+Task<Result<std::uint64_t>> SimCounter::read() noexcept { co_return value_; }
+
+Task<Status> SimCounter::raise(std::uint64_t value) noexcept {
+  if (value > value_) {
+    value_ = value;
+    ++raises_;
+  }
+  co_return Status{};
+}
+
 }  // namespace ferrite::sim

@@ -93,15 +93,27 @@ Task<Result<std::uint32_t>> Store::read_full_record(const Entry& e, std::span<co
 Task<Result<std::size_t>> Store::open_value(const Entry& e, std::span<const std::byte> key) noexcept {
   // A sealed full record: read it into scratch A, then authenticate and
   // decrypt in place. Returns the frame size.
+  // A key whose latest record failed reads tampered until it is written
+  // or erased (fail closed: never an older value, never not_found).
+  if (e.tamper != Tamper::none) co_return fail(Errc::tampered);
   const std::span<std::byte> a = scratch_a();
   if (e.value_size > a.size() || e.location != e.binding) co_return fail(Errc::corrupt);
   const std::span<std::byte> sealed = a.first(e.value_size);
-  FERRITE_CO_TRY_ASSIGN(const std::uint32_t w, co_await read_full_record(e, key, sealed));
+  auto w = co_await read_full_record(e, key, sealed);
+  if (!w && w.error() == Errc::corrupt) {
+    // Mount authenticated it: the flash changed under the mounted store.
+    mark_tampered(e);
+    co_return fail(Errc::tampered);
+  }
+  if (!w) co_return fail(w.error());
   const std::uint32_t sector = sector_of(e.location);
   std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
-  const std::size_t n = build_ad(ad, sectors_[sector].sequence, e.location - geometry_.sector_offset(sector), w, key);
+  const std::size_t n = build_ad(ad, sectors_[sector].sequence, e.location - geometry_.sector_offset(sector), *w, key);
   auto plain = codec_for(sector)->open(std::span<const std::byte>(ad).first(n), sealed);
-  if (!plain) co_return fail(Errc::corrupt);
+  if (!plain) {
+    mark_tampered(e);
+    co_return fail(Errc::tampered);
+  }
   co_return *plain;
 }
 
@@ -112,6 +124,7 @@ Task<Result<std::size_t>> Store::read_value(const Entry& e, std::span<const std:
   // A typed value's tag (FORMAT.md §3.5) is not part of what comes back.
   if (type) *type = ValueType::untyped;
   if (codec_) {
+    const ScratchWipe wipe{*this};
     FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(e, key));
     const std::span<const std::byte> frame = scratch_a().first(framed);
     FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(frame));
@@ -211,6 +224,7 @@ Task<Status> Store::get_into(std::span<const std::byte> name, std::vector<std::b
   FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
   if (!found.found) co_return fail(Errc::not_found);
   if (codec_) {
+    const ScratchWipe wipe{*this};
     FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
     const std::span<const std::byte> frame = scratch_a().first(framed);
     FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(frame));
@@ -287,6 +301,7 @@ Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> name) noexce
   if (!found.found) co_return fail(Errc::not_found);
   const std::size_t tag = found.entry.typed ? 1 : 0;  // not part of the value
   if (!codec_) co_return std::size_t{found.entry.value_size} - std::min(tag, std::size_t{found.entry.value_size});
+  const ScratchWipe wipe{*this};
   FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
   FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(scratch_a().first(framed)));
   co_return size - std::min(tag, size);
@@ -306,8 +321,10 @@ Task<Result<bool>> Store::stored_value_equals(const Entry& e, std::span<const st
   if (e.typed != !prefix.empty()) co_return false;
   const std::size_t total = prefix.size() + value.size();
   if (codec_) {
+    const ScratchWipe wipe{*this};
     auto framed = co_await open_value(e, key);
-    if (!framed) co_return framed.error() == Errc::corrupt ? Result<bool>(false) : Result<bool>(fail(framed.error()));
+    if (!framed && (framed.error() == Errc::corrupt || framed.error() == Errc::tampered)) co_return false;
+    if (!framed) co_return fail(framed.error());
     const std::span<const std::byte> frame = scratch_a().first(*framed);
     auto size = codec_->framed_size(frame);
     if (!size || *size != total) co_return false;
@@ -368,6 +385,8 @@ Task<Status> Store::put_typed(std::span<const std::byte> name, ValueType type, s
 
 Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, std::span<const std::byte> value) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
+  const ScratchWipe wipe{*this};
+  FERRITE_CO_TRY(co_await record_tampering());
   if (name.empty()) {
     refuse(Refused::key_empty);
     co_return fail(Errc::invalid_argument);
@@ -506,6 +525,8 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
       e.value_size = static_cast<std::uint16_t>(vsize);
       e.typed = typed;
     }
+    if (e.tamper == Tamper::pending) --tamper_pending_;
+    e.tamper = Tamper::none;  // written again: the key is whole
     store_entry(cur.position, e);
     sectors_[sector_of(e.binding)].live_bytes += new_full;
   } else {
@@ -538,6 +559,7 @@ Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
+  FERRITE_CO_TRY(co_await record_tampering());
   const KeyBuf mapped = stored_key(name);
   const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
@@ -755,6 +777,17 @@ Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, s
   RecordRead rec;
   rec.status = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset, rec.record);
   if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+  if (codec_ && e.tamper != Tamper::none) {
+    // A scan still yields a tampered key (its value reads tampered): a key
+    // must never vanish because its record failed.
+    Entry t;
+    FERRITE_CO_TRY(co_await load_entry(position, t));
+    FERRITE_CO_TRY(co_await read_key(t.binding, t.key_size, key.bytes));
+    key.size = t.key_size;
+    value_size = 0;
+    type = ValueType::untyped;
+    co_return true;
+  }
   if (!rec || rec->blank || rec->compact || !logfmt::is_put(rec->kind) || (rec->kind == logfmt::typed_put) != e.typed ||
       rec->key_hash != e.hash || rec->value_size != e.value_size || (e.typed && !codec_ && e.value_size == 0)) {
     ++counters_.corrupt_records;
@@ -776,9 +809,14 @@ Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, s
     co_return true;
   }
   // What is on flash is sealed (and maybe compressed): report the value's size.
+  const ScratchWipe wipe{*this};
   Entry sealed = e;
   sealed.key_size = key.size;
   auto framed = co_await open_value(sealed, key.view());
+  if (!framed && framed.error() == Errc::tampered) {
+    value_size = 0;  // yielded; its value reads tampered
+    co_return true;
+  }
   if (!framed && framed.error() != Errc::corrupt && framed.error() != Errc::not_found) co_return fail(framed.error());
   auto size = framed ? codec_->framed_size(scratch_a().first(*framed)) : Result<std::size_t>(fail(Errc::corrupt));
   if (size && e.typed) {

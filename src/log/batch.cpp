@@ -150,6 +150,8 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (!indexed()) co_return fail(Errc::unsupported);
+  const ScratchWipe wipe{*this};
+  FERRITE_CO_TRY(co_await record_tampering());
   FERRITE_CO_TRY(co_await validate_reads(reads));
   // Plan: sizes, limits, index room, live bytes. Nothing is written yet.
   std::uint32_t total = meta_size(8), count = 0, new_keys = 0;
@@ -237,6 +239,8 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
       old.binding = at;
       old.slot = 0;
       old.value_size = static_cast<std::uint16_t>(vsize);
+      old.typed = false;                 // batches carry untyped values (TXN_PUT)
+      old.tamper = Tamper::none;         // written again: the key is whole
       store_entry(found.position, old);
     } else {
       Entry fresh;

@@ -54,6 +54,11 @@ Store::Entry Store::unpack(std::size_t position) const noexcept {
   e.value_size = p.value_size_;
   e.slot = p.slot();
   e.typed = (p.where_ >> 31) != 0;
+  if (codec_ && e.slot >= tamper_slot_pending) {
+    // A sealed store has no slots: the field says whether the key is tampered.
+    e.tamper = e.slot == tamper_slot_recorded ? Tamper::recorded : Tamper::pending;
+    e.slot = 0;
+  }
   return e;
 }
 
@@ -61,7 +66,10 @@ void Store::store_entry(std::size_t position, const Entry& e) noexcept {
   // Callers only store what addressable() admits (put and mount check it).
   IndexEntry& p = index_[position];
   p.hash_ = e.hash;
-  p.where_ = (e.location / unit_) | (std::uint32_t{e.slot} << 24) | (e.typed ? 0x80000000u : 0u);
+  const std::uint8_t slot = e.tamper == Tamper::recorded  ? tamper_slot_recorded
+                           : e.tamper == Tamper::pending ? tamper_slot_pending
+                                                         : e.slot;
+  p.where_ = (e.location / unit_) | (std::uint32_t{slot} << 24) | (e.typed ? 0x80000000u : 0u);
   p.back_ = static_cast<std::uint16_t>((e.location - e.binding) / unit_);
   p.value_size_ = e.value_size;
 }
@@ -80,6 +88,15 @@ Status Store::complete_entry(std::span<const std::byte, 4> word, Entry& e) noexc
   // this entry (a full PUT of this value length holding this slot).
   const std::uint32_t w = logfmt::get_le32(word.data());
   const std::uint8_t kind = logfmt::kind_of(w);
+  if (e.tamper != Tamper::none) {
+    // The latest record is the one that failed (pending) or the TAMPERED
+    // record that says so: either way a keyed record of this size.
+    const bool keyed = (w & 0x80u) != 0 && (kind == logfmt::tampered || logfmt::is_put(kind));
+    if (!keyed || logfmt::value_size_of(w) != e.value_size) return fail(Errc::corrupt);
+    e.key_size = static_cast<std::uint8_t>(logfmt::key_field_of(w) + 1u);
+    e.binding_word = w;
+    return {};
+  }
   if ((w & 0x80u) == 0 || !logfmt::is_put(kind) || logfmt::value_size_of(w) != e.value_size ||
       (e.slot != 0 && logfmt::slot_of(w) != e.slot) || (kind == logfmt::typed_put) != e.typed)
     return fail(Errc::corrupt);

@@ -51,10 +51,13 @@ Store::Store(Flash flash, StoreConfig config) noexcept
   marker_offset_ = align_up(logfmt::header_bytes + (codec_ ? crypto_block_size : 0), unit_);
   header_size_ = marker_offset_ + align_up(logfmt::marker_bytes, unit_);
   const std::uint32_t overhead = codec_ ? codec_->overhead() : 0;
+  open_size_ = codec_ ? full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(logfmt::open_bytes))) : 0;
+  counter_ = codec_ ? config.counter : nullptr;
+  counter_wanted_ = config.counter != nullptr;
   geometry_crc_ = geometry_fingerprint(geometry_);
   // A record must fit in the smallest sector with room to spare for garbage
   // collection: cap records at a third of the smallest sector's payload.
-  const std::uint32_t payload = geometry_.smallest_sector() - header_size_;
+  const std::uint32_t payload = geometry_.smallest_sector() - header_size_ - open_size_;
   const std::uint32_t geometry_cap = payload / 3 > logfmt::full_head + max_key_size
                                          ? payload / 3 - logfmt::full_head - max_key_size
                                          : 0;
@@ -71,7 +74,7 @@ std::uint32_t Store::geometry_value_limit() const noexcept {
   // collection always has room), less its header and the longest key.
   const std::uint32_t overhead = codec_ ? codec_->overhead() : 0;
   const std::uint32_t smallest = geometry_.smallest_sector();
-  const std::uint32_t payload = smallest > header_size_ ? smallest - header_size_ : 0;
+  const std::uint32_t payload = smallest > header_size_ + open_size_ ? smallest - header_size_ - open_size_ : 0;
   const std::uint32_t cap = payload / 3 > logfmt::full_head + max_key_size ? payload / 3 - logfmt::full_head - max_key_size : 0;
   return cap > overhead ? cap - overhead : 0;
 }
@@ -107,6 +110,8 @@ Refusal Store::config_report() const noexcept {
     return refuse("sector size", geometry_.smallest_sector(), header_size_ + 2 * slack_,
                   "the smallest sector must hold its header and two of the largest records");
   if (codec_ && index_.empty()) return refuse("index", 0, 1, "a sealed store needs the RAM index");
+  if (counter_wanted_ && !codec_)
+    return refuse("counter", 1, 0, "a rollback counter protects sealed stores only (StoreConfig::codec is not set)");
   if (codec_ && scratch_.size() < scratch_needed(value_limit_, overhead))
     return refuse("scratch", scratch_.size(), scratch_needed(value_limit_, overhead),
                   "StoreConfig::scratch must hold Store::scratch_needed(max value, codec overhead) bytes");
@@ -154,8 +159,52 @@ Refusal Store::last_refusal() const noexcept {
     case Refused::mounted:
       return {Errc::already_mounted, "mounted", 1, 0,
               "the store is mounted: call unmount() first (formatting a mounted store would discard every key)"};
+    case Refused::tampered:
+      return tamper_report();
   }
   return Refusal{};
+}
+
+Refusal Store::tamper_report() const noexcept {
+  const auto found = [&](const char* field, const char* reason) {
+    return Refusal{Errc::tampered, field, refused_value_, refused_limit_, reason};
+  };
+  switch (finding_) {
+    case Finding::legacy:
+      return {Errc::unsupported, "sealed format", refused_value_, 0,
+              "a sealed store written before logs were authenticated and nonces salted (ferrite 0.2): "
+              "read it with that version and copy its keys into a new store"};
+    case Finding::record_auth:
+      return found("record", "a record passes its checksum but fails authentication: written without the key "
+                             "(value: sector sequence, limit: offset)");
+    case Finding::hole:
+      return found("record", "damaged bytes before a valid record: a power cut only ever damages a sector's "
+                             "last record (value: sector sequence, limit: offset of the record)");
+    case Finding::no_open:
+      return found("sector", "a sector holds records but does not begin with its OPEN record "
+                             "(value: sector sequence, limit: offset)");
+    case Finding::bad_open:
+      return found("sector", "an OPEN record where none belongs, or one that contradicts its sector "
+                             "(value: sector sequence, limit: offset or tail)");
+    case Finding::pin:
+      return found("sector end", "a sector ends elsewhere than where the next sector's OPEN record says it "
+                                 "ended: records were cut off or added (value: end found, limit: end recorded)");
+    case Finding::missing:
+      return found("sector", "a sector of the log is missing or was replaced by another one "
+                             "(value: sequence expected, limit: sequence found or tail)");
+    case Finding::after_end:
+      return found("sector", "records after the end of the log");
+    case Finding::rollback:
+      return found("rollback counter", "the log ends before the position the rollback counter holds: the image "
+                                       "was rolled back or its newest records removed (value: log sector "
+                                       "sequence, limit: counter's)");
+    case Finding::too_many_failures:
+      return found("record", "more records fail authentication than a mount tracks "
+                             "(value: sector sequence, limit: offset)");
+    case Finding::none:
+      break;
+  }
+  return found("log", "the sealed log fails its integrity checks");
 }
 
 std::uint32_t Store::full_size(std::uint32_t key_size, std::uint32_t value_size) const noexcept {
@@ -165,7 +214,7 @@ std::uint32_t Store::compact_size(std::uint32_t value_size) const noexcept {
   return align_up(logfmt::compact_head + value_size, unit_);
 }
 std::uint32_t Store::payload_of(std::uint32_t sector) const noexcept {
-  return geometry_.sector_size(sector) - header_size_;
+  return geometry_.sector_size(sector) - header_size_ - open_size_;
 }
 
 void Store::reset_state() noexcept {
@@ -184,9 +233,20 @@ void Store::reset_state() noexcept {
   slots_used_ = {};
   counters_ = Counters{};
   for (SectorInfo& s : sectors_) s = SectorInfo{};
+  authenticating_ = false;
+  last_open_sector_ = none;
+  last_open_sequence_ = 0;
+  last_open_end_ = 0;
+  first_previous_ = 0;
+  tamper_pending_ = 0;
+  failure_count_ = 0;
 }
 
-void Store::unmount() noexcept { reset_state(); }
+void Store::unmount() noexcept {
+  // Decrypted values pass through the scratch buffer: none stays behind.
+  if (codec_ && scratch_.size() > 2 * crypto_block_size) codec_->scrub(scratch_values());
+  reset_state();
+}
 
 std::size_t Store::ram_bytes() const noexcept {
   return sizeof(Store) + index_.size_bytes() + order_.size_bytes() + sectors_.size_bytes();
@@ -253,6 +313,12 @@ Task<Status> Store::format(FormatOptions options) noexcept {
   }
   for (SectorInfo& s : sectors_)
     if (s.erase_count == 0) s.erase_count = top_erase;
+  if (counter_) {
+    // A new sealed store starts beyond every position the rollback counter
+    // has seen, or its first mount would read as a rollback.
+    FERRITE_CO_TRY_ASSIGN(const std::uint64_t trusted, co_await counter_->read());
+    top_sequence = std::max(top_sequence, static_cast<std::uint32_t>(trusted >> 32));
+  }
   store_id_ = options.store_id != 0 ? options.store_id : top_id + 1;
   if (store_id_ == 0) store_id_ = 1;
   if (codec_) FERRITE_CO_TRY(new_crypto_block());
@@ -286,7 +352,8 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   h[4] = static_cast<std::byte>(logfmt::version);
   h[5] = static_cast<std::byte>(std::countr_zero(unit_));
   h[6] = geometry_.erased_byte();
-  h[7] = static_cast<std::byte>((compact_ ? 1 : 0) | (codec_ ? 2 : 0));
+  h[7] = static_cast<std::byte>((compact_ ? logfmt::compact_records : 0) |
+                                (codec_ ? logfmt::sealed | logfmt::authenticated_log : 0));
   logfmt::put_le32(h.data() + 8, next_sequence_);
   logfmt::put_le32(h.data() + 12, tail_);
   logfmt::put_le32(h.data() + 16, info.erase_count);
@@ -309,6 +376,25 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   head_ = sector;
   head_offset_ = header_size_;
   head_sealed_ = false;
+  if (codec_) FERRITE_CO_TRY(co_await write_open_record());
+  co_return Status{};
+}
+
+Task<Status> Store::write_open_record() noexcept {
+  // The first record of every sector of a sealed store (FORMAT.md §3.6):
+  // the tail, and the end of the newest sector that began with one, which
+  // no longer changes. Mount checks that sector's end against it, so no
+  // record can be cut off a sector that is not the head.
+  std::array<std::byte, logfmt::open_bytes> open{};
+  const bool chained = last_open_sector_ != none;
+  logfmt::put_le32(open.data(), tail_);
+  logfmt::put_le32(open.data() + 4, chained ? last_open_sequence_ : 0);
+  logfmt::put_le32(open.data() + 8, chained ? last_open_end_ : 0);
+  FERRITE_CO_TRY(co_await append(logfmt::meta, 0, {}, open, false, 0, logfmt::open));
+  last_open_sector_ = head_;
+  last_open_sequence_ = sectors_[head_].sequence;
+  last_open_end_ = head_offset_;
+  if (counter_) FERRITE_CO_TRY(co_await counter_->raise(log_position()));
   co_return Status{};
 }
 
@@ -367,6 +453,12 @@ Task<Status> Store::mount_locked() noexcept {
   const bool sealed = (best_flags & 2u) != 0;
   if (sealed && !codec_) co_return fail(Errc::wrong_key);          // sealed store, no key given
   if (!sealed && codec_) co_return fail(Errc::invalid_argument);   // a key for a plain store
+  if (sealed && !(best_flags & logfmt::authenticated_log)) {
+    // Sealed before logs were authenticated (and nonces salted): nothing in
+    // it can be trusted to be current, and clearing the flag is no downgrade.
+    tampering(Finding::legacy, best_sequence, 0);
+    co_return fail(Errc::unsupported);
+  }
   if (codec_) {
     const std::span<const std::byte> body = crypto_block().first(crypto_block_size - 4);
     if (crc32c(body) != logfmt::get_le32(crypto_block().data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
@@ -390,7 +482,9 @@ Task<Status> Store::mount_locked() noexcept {
       info.sequence = h.sequence;
       info.erase_count = h.erase_count;
       info.state = static_cast<std::uint8_t>(SectorState::live);
-      tail_ = std::max(tail_, h.tail);
+      // A sealed store takes its tail from authenticated records only (the
+      // newest OPEN, then RETIREs): header fields and markers have a crc.
+      if (!codec_) tail_ = std::max(tail_, h.tail);
       known_erase_max = std::max(known_erase_max, h.erase_count);
       if (codec_) {
         // Which key sealed this sector: the current one, or the one being rotated out.
@@ -410,7 +504,7 @@ Task<Status> Store::mount_locked() noexcept {
       // A retire marker says this sector and every older one are retired,
       // without reading the log (FORMAT.md §2.1).
       FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s) + marker_offset_, marker));
-      if (logfmt::get_le32(marker.data()) == logfmt::marker_magic &&
+      if (!codec_ && logfmt::get_le32(marker.data()) == logfmt::marker_magic &&
           logfmt::get_le32(marker.data() + 4) == retire_marker_check(h.sequence))
         tail_ = std::max(tail_, h.sequence + 1);
     } else {
@@ -426,8 +520,14 @@ Task<Status> Store::mount_locked() noexcept {
   for (SectorInfo& info : sectors_)
     if (info.state != static_cast<std::uint8_t>(SectorState::live)) info.erase_count = known_erase_max;
 
+  if (codec_) FERRITE_CO_TRY(co_await find_sealed_tail());
   // Pass 3: replay live sectors in sequence order. A blank-header sector only
   // stays "erased" when the log vouches for it.
+  authenticating_ = codec_ != nullptr;
+  struct AuthenticatingLease {
+    Store& store;
+    ~AuthenticatingLease() { store.authenticating_ = false; }
+  } authenticating{*this};
   std::uint32_t last = 0;
   bool have_head = false;
   for (;;) {
@@ -456,6 +556,7 @@ Task<Status> Store::mount_locked() noexcept {
   // Every sector retired (or no header left standing): there is no head to
   // continue from, so the image is damaged, not empty.
   if (!have_head || sectors_[head_].sequence < tail_) co_return fail(Errc::corrupt);
+  if (codec_) FERRITE_CO_TRY(co_await check_sealed_log());
   // Sectors under another key need it only while they are live: those a
   // finished rotation retired (by marker or by a RETIRE met in the replay)
   // are never read again.
@@ -502,14 +603,31 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   std::uint32_t offset = header_size_;
   std::uint32_t good_end = header_size_;  // just past the last verified record
   bool in_bad_region = false;
+  // Sealed stores: damage before a verified record is tampering, never a
+  // power cut (which only ever tears a sector's last record).
+  const auto after_damage = [&](std::uint32_t at) -> Status {
+    if (!codec_ || !in_bad_region) return {};
+    tampering(Finding::hole, sectors_[sector].sequence, at);
+    return fail(Errc::tampered);
+  };
   while (offset < end) {
     RecordRead rec;
     rec.status = co_await read_record(sector, offset, end - offset, rec.record);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+    if (!rec && auth_failed_) {
+      // Framed and checksummed right, but not by the key: noted, skipped,
+      // and tampering unless a TAMPERED record later acknowledges it.
+      FERRITE_CO_TRY(after_damage(offset));
+      FERRITE_CO_TRY(note_failure(sector, offset));
+      offset += rec->size;
+      good_end = offset;
+      continue;
+    }
     if (rec && !rec->blank && logfmt::is_txn(rec->kind)) {
       if (!indexed()) co_return fail(Errc::unsupported);  // batches need the index to replay
       FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await replay_txn(sector, offset, end));
       if (scan.committed) {
+        FERRITE_CO_TRY(after_damage(offset));
         if (in_bad_region) ++counters_.corrupt_records;
         in_bad_region = false;
         offset = scan.next;
@@ -567,6 +685,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     }
     if (in_bad_region) {
       // A verified record after damage: the damage was corruption, not a torn tail.
+      FERRITE_CO_TRY(after_damage(offset));
       ++counters_.corrupt_records;
       in_bad_region = false;
     }
@@ -576,6 +695,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   SectorInfo& info = sectors_[sector];
   info.used_bytes = good_end - header_size_;
   head_offset_ = good_end;
+  if (last_open_sector_ == sector) last_open_end_ = good_end;
   // Torn or weak bytes after the last record: never program there again.
   // (Only the head's flag matters for writing; every such tail is reported,
   // since a damaged last record looks exactly like an interrupted write.)
@@ -618,6 +738,7 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
     store_entry(position, e);
     co_return Status{};
   }
+  if (codec_) FERRITE_CO_TRY(check_sealed_record(rec));
   if (rec.kind == logfmt::meta) {
     if (rec.key_size == logfmt::retire) {
       const std::uint32_t tail = logfmt::get_le32(rec.meta.data());
@@ -653,6 +774,10 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
   e.key_size = rec.key_size;
   e.slot = rec.slot;
   e.typed = rec.kind == logfmt::typed_put;
+  if (rec.kind == logfmt::tampered) {
+    e.tamper = Tamper::recorded;
+    acknowledge_failure(logfmt::get_le32(rec.meta.data()), logfmt::get_le32(rec.meta.data() + 4));
+  }
   if (rec.slot != 0) {
     // The slot moves to this key; whoever held it keeps its own full record.
     const std::size_t holder = entry_for_slot(rec.slot);
@@ -704,6 +829,8 @@ StoreStats Store::stats() const noexcept {
   s.records_written = counters_.records_written;
   s.writes_skipped = counters_.writes_skipped;
   s.sectors_erased = counters_.sectors_erased;
+  if (codec_)
+    for (std::size_t i = 0; i < key_count_; ++i) s.tampered_keys += unpack(i).tamper != Tamper::none;
   s.keys = key_count_;
   s.keys_known = indexed();  // index-less: nothing counts them (count_keys() scans)
   s.live_bytes = live_total_;

@@ -49,6 +49,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
   // Filled in the caller's storage: a record is large, and this sits at the
   // bottom of the deepest call chains.
   rec = Record{};
+  auth_failed_ = false;
   rec.address = geometry_.sector_offset(sector) + offset;
   const std::uint32_t sequence = sectors_[sector].sequence;
   std::array<std::byte, logfmt::full_head> head{};
@@ -104,6 +105,13 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
         co_return fail(Errc::corrupt);
       if ((rec.kind == logfmt::txn_put || codec_) && rec.slot != 0) co_return fail(Errc::corrupt);
       break;
+    case logfmt::tampered:
+      // Sealed stores only: a key whose latest record failed authentication.
+      key_size = logfmt::key_field_of(w) + 1u;
+      rec.key_size = static_cast<std::uint8_t>(key_size);
+      if (!codec_ || rec.slot != 0 || rec.value_size != codec_->sealed_size(logfmt::tampered_bytes))
+        co_return fail(Errc::corrupt);
+      break;
     case logfmt::meta:
     case logfmt::txn_commit:
       rec.key_size = logfmt::key_field_of(w);
@@ -127,25 +135,44 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
   }
   const std::uint32_t value_at = rec.address + logfmt::full_head + key_size;
   const bool small = !logfmt::is_put(rec.kind);
+  // Mount of a sealed store authenticates every value too (FORMAT.md §3.6):
+  // read it once, into scratch A, for both the checksum and the tag.
+  const bool open_value = codec_ && !small && authenticating_;
+  std::span<std::byte> field;
   if (small) {
-    const std::span<std::byte> meta(rec.meta.data(), rec.value_size);
-    FERRITE_CO_TRY(co_await read_bytes(value_at, meta));
-    crc = crc32c(meta, crc);
+    field = std::span<std::byte>(rec.meta.data(), rec.value_size);
+    FERRITE_CO_TRY(co_await read_bytes(value_at, field));
+    crc = crc32c(field, crc);
+  } else if (open_value) {
+    if (rec.value_size > scratch_a().size()) co_return fail(Errc::corrupt);
+    field = scratch_a().first(rec.value_size);
+    FERRITE_CO_TRY(co_await read_bytes(value_at, field));
+    crc = crc32c(field, crc);
   } else {
     FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(value_at, rec.value_size, crc));
   }
   if (crc != rec.stored_crc) co_return fail(Errc::corrupt);
-  if (codec_ && small) {
-    // Deletes, commits and meta records change what is visible: in a sealed
-    // store they must authenticate before they count (values of puts are
-    // authenticated when read).
+  if (codec_ && (small || open_value)) {
+    // Deletes, commits, meta and TAMPERED records change what is visible:
+    // in a sealed store they must authenticate before they count (values of
+    // puts are authenticated by mount and when read).
     std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
     const std::size_t n =
         build_ad(ad, sequence, offset, w, std::span<const std::byte>(rec.key.data(), key_size));
-    auto plain = codec_for(sector)->open(std::span<const std::byte>(ad).first(n),
-                                         std::span<std::byte>(rec.meta.data(), rec.value_size));
-    if (!plain) co_return fail(Errc::corrupt);
-    const std::size_t want = rec.kind == logfmt::txn_commit ? 8 : rec.kind == logfmt::meta ? *plain : 0;
+    auto plain = codec_for(sector)->open(std::span<const std::byte>(ad).first(n), field);
+    if (!plain) {
+      // The checksum held, the tag did not: written by someone without the key.
+      auth_failed_ = true;
+      co_return fail(Errc::corrupt);
+    }
+    if (open_value) {
+      codec_->scrub(field);
+      co_return Status{};
+    }
+    const std::size_t want = rec.kind == logfmt::txn_commit ? 8
+                             : rec.kind == logfmt::tampered ? logfmt::tampered_bytes
+                             : rec.kind == logfmt::meta     ? *plain
+                                                            : 0;
     if (*plain != want) co_return fail(Errc::corrupt);
   }
   co_return Status{};
@@ -225,6 +252,12 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
     }
   }
   ++counters_.records_written;
+  if (codec_ && head_ == last_open_sector_) {
+    last_open_end_ = head_offset_;
+    // The write is acknowledged only once the counter holds its position:
+    // a rollback to any earlier state then reads as one (FORMAT.md §3.6).
+    if (counter_) FERRITE_CO_TRY(co_await counter_->raise(log_position()));
+  }
   co_return address;
 }
 

@@ -210,14 +210,30 @@ Task<Status> Store::copy_sealed_entry(std::size_t position, const Entry& e, std:
   // Sealed records are bound to their position: open at the old one (which
   // also authenticates it), seal again at the new one. No decompression.
   ++scratch_clobbers_;  // scratch A: a put that collected frames its value again
+  const ScratchWipe wipe{*this};
   const std::uint32_t size = full_size(e.key_size, e.value_size);
   auto framed = co_await open_value(e, key);
+  if (!framed && framed.error() != Errc::not_found && framed.error() != Errc::tampered &&
+      framed.error() != Errc::corrupt)
+    co_return fail(framed.error());
   if (!framed) {
-    if (framed.error() != Errc::corrupt && framed.error() != Errc::not_found) co_return fail(framed.error());
-    ++counters_.corrupt_records;
-    sectors_[sector_of(e.binding)].live_bytes -= size;
-    live_total_ -= size;
-    index_remove(position);
+    // Never drop a key whose record failed, and never seal it again as good
+    // data: what moves forward is a TAMPERED record naming the first failure.
+    std::uint32_t sequence = sectors_[sector_of(e.location)].sequence;
+    std::uint32_t offset = e.location - geometry_.sector_offset(sector_of(e.location));
+    if (e.tamper == Tamper::recorded) {
+      RecordRead was;
+      was.status = co_await read_record(sector_of(e.location), offset,
+                                        geometry_.sector_size(sector_of(e.location)) - offset, was.record);
+      if (was && !was->blank && was->kind == logfmt::tampered) {
+        sequence = logfmt::get_le32(was->meta.data());
+        offset = logfmt::get_le32(was->meta.data() + 4);
+      }
+    }
+    const std::uint32_t marker = full_size(e.key_size, static_cast<std::uint32_t>(codec_->sealed_size(logfmt::tampered_bytes)));
+    if (head_sealed_ || head_room() < marker) FERRITE_CO_TRY(co_await open_sector());
+    FERRITE_CO_TRY(co_await write_tampered(position, e, key, sequence, offset));
+    ++counters_.records_copied;
     co_return Status{};
   }
   if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector());
@@ -402,6 +418,7 @@ bool Store::collection_pressing() const noexcept {
 Task<Result<MaintenanceReport>> Store::maintain(MaintenanceBudget budget) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
+  FERRITE_CO_TRY(co_await record_tampering());
   MaintenanceReport report;
   // A two-sector store starts collecting when a put needs the other sector
   // (cheap once it is pre-erased); a larger one picks its victim while two

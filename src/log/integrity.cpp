@@ -1,0 +1,221 @@
+// Integrity of a sealed store's log (docs/FORMAT.md §3.6): the OPEN record
+// that chains every sector to the one before it, the checks mount makes,
+// the rollback counter, and keys whose latest record failed authentication.
+module;
+#include "ferrite_modules.hpp"
+#include "ferrite_try.hpp"
+
+module ferrite.log;
+
+namespace ferrite {
+
+namespace {
+constexpr std::uint8_t live_state = static_cast<std::uint8_t>(SectorState::live);
+}  // namespace
+
+Task<Status> Store::find_sealed_tail() noexcept {
+  // Header tails and retire markers carry only a crc. The tail comes from
+  // the newest sector whose OPEN record authenticates (RETIRE records met in
+  // the replay raise it further); newer sectors without one must be empty,
+  // which the replay checks.
+  tail_ = 0;
+  std::uint32_t below = none, lowest = none;
+  for (;;) {
+    std::uint32_t pick = none;
+    for (std::uint32_t s = 0; s < sectors_.size(); ++s) {
+      const SectorInfo& info = sectors_[s];
+      if (info.state != live_state || info.sequence >= below) continue;
+      if (pick == none || info.sequence > sectors_[pick].sequence) pick = s;
+      if (lowest == none || info.sequence < lowest) lowest = info.sequence;
+    }
+    if (pick == none) break;
+    below = sectors_[pick].sequence;
+    const std::uint32_t size = geometry_.sector_size(pick);
+    RecordRead rec;
+    rec.status = co_await read_record(pick, header_size_, size - header_size_, rec.record);
+    if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+    if (rec && !rec->blank && rec->kind == logfmt::meta && rec->key_size == logfmt::open) {
+      tail_ = logfmt::get_le32(rec->meta.data());
+      if (tail_ > below) {
+        tampering(Finding::bad_open, below, tail_);
+        co_return fail(Errc::tampered);
+      }
+      co_return Status{};
+    }
+  }
+  // No sector begins with an OPEN (a store cut right after its first
+  // header): replay everything; any record found there is tampering.
+  tail_ = lowest == none ? 0 : lowest;
+  co_return Status{};
+}
+
+Status Store::check_sealed_record(const Record& rec) noexcept {
+  const std::uint32_t sector = sector_of(rec.address);
+  const std::uint32_t sequence = sectors_[sector].sequence;
+  const std::uint32_t offset = rec.address - geometry_.sector_offset(sector);
+  const bool is_open = rec.kind == logfmt::meta && rec.key_size == logfmt::open && !rec.compact;
+  if ((offset == header_size_) != is_open) {
+    // Every sector begins with its OPEN, and only there.
+    tampering(is_open ? Finding::bad_open : Finding::no_open, sequence, offset);
+    return fail(Errc::tampered);
+  }
+  if (!is_open) return {};
+  const std::uint32_t tail = logfmt::get_le32(rec.meta.data());
+  const std::uint32_t previous = logfmt::get_le32(rec.meta.data() + 4);
+  const std::uint32_t previous_end = logfmt::get_le32(rec.meta.data() + 8);
+  if (tail > sequence || previous >= sequence) {
+    tampering(Finding::bad_open, sequence, offset);
+    return fail(Errc::tampered);
+  }
+  if (last_open_sector_ != none) {
+    // The sector this one was chained to must be the one replayed before
+    // it, ending exactly where it ended then: nothing cut, nothing added.
+    if (previous != last_open_sequence_) {
+      tampering(Finding::missing, previous, last_open_sequence_);
+      return fail(Errc::tampered);
+    }
+    if (previous_end != last_open_end_) {
+      tampering(Finding::pin, last_open_end_, previous_end);
+      return fail(Errc::tampered);
+    }
+  } else {
+    // The first live sector's predecessor must be retired, not missing:
+    // checked once the replay has met every RETIRE (check_sealed_log).
+    first_previous_ = previous;
+  }
+  last_open_sector_ = sector;
+  last_open_sequence_ = sequence;
+  last_open_end_ = offset;  // replay_sector moves it to the sector's end
+  return {};
+}
+
+Status Store::note_failure(std::uint32_t sector, std::uint32_t offset) noexcept {
+  if (failure_count_ == failures_.size()) {
+    tampering(Finding::too_many_failures, sectors_[sector].sequence, offset);
+    return fail(Errc::tampered);
+  }
+  failures_[failure_count_++] = (std::uint64_t{sectors_[sector].sequence} << 32) | offset;
+  return {};
+}
+
+void Store::acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) noexcept {
+  const std::uint64_t at = (std::uint64_t{sequence} << 32) | offset;
+  for (std::uint32_t i = 0; i < failure_count_; ++i) {
+    if (failures_[i] != at) continue;
+    failures_[i] = failures_[--failure_count_];
+    return;
+  }
+}
+
+Task<Status> Store::check_sealed_log() noexcept {
+  if (first_previous_ != 0 && first_previous_ >= tail_) {
+    tampering(Finding::missing, first_previous_, tail_);
+    co_return fail(Errc::tampered);
+  }
+  if (failure_count_ > 0) {
+    // A record that fails authentication with no TAMPERED record for it:
+    // written by someone without the key, and it may have been any key's.
+    tampering(Finding::record_auth, static_cast<std::uint32_t>(failures_[0] >> 32),
+              static_cast<std::uint32_t>(failures_[0]));
+    co_return fail(Errc::tampered);
+  }
+  if (!counter_) co_return Status{};
+  FERRITE_CO_TRY_ASSIGN(const std::uint64_t trusted, co_await counter_->read());
+  if (log_position() < trusted) {
+    // The log ends before a record this store acknowledged: rolled back.
+    tampering(Finding::rollback, static_cast<std::uint32_t>(log_position() >> 32),
+              static_cast<std::uint32_t>(trusted >> 32));
+    co_return fail(Errc::tampered);
+  }
+  // Ahead of the counter by the record a power cut caught between its
+  // program and the raise: that record was written by this store.
+  co_return co_await counter_->raise(log_position());
+}
+
+void Store::mark_tampered(const Entry& e) noexcept {
+  for (std::size_t i = lower_bound_hash(e.hash); i < key_count_ && index_[i].hash() == e.hash; ++i) {
+    Entry found = unpack(i);
+    if (found.location != e.location || found.tamper != Tamper::none) continue;
+    found.tamper = Tamper::pending;
+    store_entry(i, found);
+    ++tamper_pending_;
+    return;
+  }
+}
+
+Task<Status> Store::write_tampered(std::size_t position, const Entry& e, std::span<const std::byte> key,
+                                   std::uint32_t sequence, std::uint32_t offset) noexcept {
+  // The caller made room. The record names the one that failed, so that a
+  // mount finding that one still on flash knows it was seen and recorded.
+  std::array<std::byte, logfmt::tampered_bytes> value{};
+  logfmt::put_le32(value.data(), sequence);
+  logfmt::put_le32(value.data() + 4, offset);
+  FERRITE_CO_TRY_ASSIGN(const std::uint32_t at,
+                        co_await append(logfmt::tampered, 0, key, value, false, e.hash, 0));
+  Entry t = unpack(position);
+  const std::uint32_t old_size = full_size(e.key_size, t.value_size);
+  if (t.tamper == Tamper::pending) --tamper_pending_;
+  t.location = at;
+  t.binding = at;
+  t.slot = 0;
+  t.typed = false;
+  t.tamper = Tamper::recorded;
+  t.value_size = static_cast<std::uint16_t>(codec_->sealed_size(logfmt::tampered_bytes));
+  const std::uint32_t new_size = full_size(e.key_size, t.value_size);
+  sectors_[sector_of(e.binding)].live_bytes -= old_size;
+  sectors_[sector_of(at)].live_bytes += new_size;
+  live_total_ = live_total_ - old_size + new_size;
+  store_entry(position, t);
+  co_return Status{};
+}
+
+Task<Status> Store::record_tampering() noexcept {
+  while (codec_ && tamper_pending_ > 0) {
+    std::size_t position = none;
+    for (std::size_t i = 0; i < key_count_ && position == none; ++i)
+      if (unpack(i).tamper == Tamper::pending) position = i;
+    if (position == none) {
+      tamper_pending_ = 0;
+      break;
+    }
+    Entry e;
+    FERRITE_CO_TRY(co_await load_entry(position, e));
+    const std::uint32_t new_size = full_size(e.key_size, static_cast<std::uint32_t>(codec_->sealed_size(logfmt::tampered_bytes)));
+    const std::uint32_t old_size = full_size(e.key_size, e.value_size);
+    FERRITE_CO_TRY(co_await ensure_room(new_size, live_total_ - old_size + new_size));
+    // Collection may have recorded it, or moved the entry: look again.
+    if (unpack(position).tamper != Tamper::pending || unpack(position).hash != e.hash) continue;
+    FERRITE_CO_TRY(co_await load_entry(position, e));
+    std::array<std::byte, max_key_size> key{};
+    FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key));
+    const std::uint32_t sector = sector_of(e.location);
+    FERRITE_CO_TRY(co_await write_tampered(position, e, std::span<const std::byte>(key.data(), e.key_size),
+                                           sectors_[sector].sequence, e.location - geometry_.sector_offset(sector)));
+  }
+  co_return Status{};
+}
+
+Task<Result<std::size_t>> Store::tampered_key(std::size_t n, std::span<std::byte> out) noexcept {
+  auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  for (std::size_t i = 0; i < key_count_; ++i) {
+    if (unpack(i).tamper == Tamper::none || n-- > 0) continue;
+    Entry e;
+    FERRITE_CO_TRY(co_await load_entry(i, e));
+    if (out.size() < e.key_size) co_return fail(Errc::buffer_too_small);
+    FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, out));
+    co_return std::size_t{e.key_size};
+  }
+  co_return fail(Errc::not_found);
+}
+
+Result<std::size_t> Store::stored_name(std::span<const std::byte> name, std::span<std::byte> out) noexcept {
+  if (name.empty()) return fail(Errc::invalid_argument);
+  if (name.size() > max_key_size) return fail(Errc::too_large);
+  const KeyBuf k = stored_key(name);
+  if (out.size() < k.size) return fail(Errc::buffer_too_small);
+  std::memcpy(out.data(), k.bytes.data(), k.size);
+  return std::size_t{k.size};
+}
+
+}  // namespace ferrite
