@@ -160,7 +160,7 @@ int main() {
   if (auto st = ferrite::sync_wait(vault.get_string("wifi.psk", psk)); !st) return fail_with("sealed get", st.error(), &vault);
   fmt::print("sealed store: wifi.psk read back ({} bytes); on flash only ciphertext and a keyed hash of the name\n",
              psk.size());
-  ferrite::Sealer wrong;
+  ferrite::Sealer wrong(options);  // other options would be refused as config_mismatch before any key is tried
   if (auto st = wrong.use_passphrase("guess", {2, 8 * 1024}); !st) return fail_with("passphrase", st.error());
   config.codec = &wrong;
   ferrite::StoreMemory<16, 2> other_memory;

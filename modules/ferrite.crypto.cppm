@@ -10,7 +10,9 @@
 // bytes). Key material lives only inside the Sealer and is wiped
 // (sodium_memzero) when it is destroyed or the key is replaced; it is never
 // logged. Mounting with the wrong key fails with Errc::wrong_key, distinct
-// from Errc::corrupt.
+// from Errc::corrupt; a store formatted with other SealOptions than the
+// Sealer's fails with Errc::config_mismatch (the image never overrides the
+// application's options).
 module;
 #include "ferrite_std.hpp"
 
@@ -27,12 +29,44 @@ struct KdfCost {
   std::uint32_t memlimit_kib = 64 * 1024;
 };
 
-/// Options used when a store is formatted (mount takes them from the store).
+/// Where random bytes come from: the salt of every sealed record and the
+/// salts of a new store's crypto block (docs/FORMAT.md §2.2, §3.4).
+struct Entropy {
+  /// Fills `out` from a cryptographically secure source (an MCU's TRNG). It
+  /// cannot fail: a source that can must wait or stop the device instead,
+  /// since a predictable salt is what the salts exist to prevent. Null:
+  /// libsodium's randombytes_buf (the host's generator).
+  void (*fill)(void* context, std::span<std::byte> out) noexcept = nullptr;
+  void* context = nullptr;
+};
+
+/// Sees every nonce seal() uses, for audits and tests that prove no (key,
+/// nonce) pair repeats: `store` is the store salt of the crypto block, which
+/// with the master key determines the record key.
+struct NonceObserver {
+  void (*seen)(void* context, std::span<const std::byte> store, std::span<const std::byte> nonce) noexcept = nullptr;
+  void* context = nullptr;
+};
+
+/// The options of a sealed store. Format writes suite, hide_keys and whether
+/// compression is on into the store; mount refuses a store formatted with
+/// others (Errc::config_mismatch) rather than adopt them.
 struct SealOptions {
   CipherSuite suite = CipherSuite::xchacha20poly1305;
   bool hide_keys = false;       ///< store keyed hashes of key names, never the names
-  int compression_level = 3;    ///< zstd level; 0 stores values uncompressed
+  /// zstd level; 0 stores values uncompressed. Off by default: a compressed
+  /// value's sealed size tells how compressible the plaintext was (whether
+  /// it repeats something known, say). Turn it on where the space it saves
+  /// matters more than that.
+  int compression_level = 0;
   std::uint32_t compress_min = 24;  ///< shorter values are never compressed
+  /// The highest Argon2id cost accepted, at use_passphrase and at mount: a
+  /// block asking for more is refused before the KDF runs (someone with the
+  /// flash in hand could otherwise make mount spend minutes or gigabytes).
+  /// Default: libsodium's MODERATE level.
+  KdfCost max_kdf_cost{3, 256 * 1024};
+  Entropy entropy{};
+  NonceObserver nonce_observer{};
 };
 
 struct SealStats {
@@ -60,9 +94,15 @@ class Sealer final : public ValueCodec {
 
   /// Uses a 32-byte key. Errors: invalid_argument (size).
   Status use_key(std::span<const std::byte> key) noexcept;
-  /// Uses a passphrase stretched with Argon2id (cost stored at format).
-  /// Errors: invalid_argument (empty or longer than max_passphrase).
+  /// Uses a passphrase stretched with Argon2id (cost stored at format). The
+  /// passphrase is wiped once a master key derived from it is in use (after
+  /// format, or a mount it opens); the subkeys stay with the store's salts,
+  /// so this Sealer mounts that store again without it. Errors:
+  /// invalid_argument (empty, longer than max_passphrase, a cost below
+  /// libsodium's minimum or above SealOptions::max_kdf_cost).
   Status use_passphrase(std::string_view passphrase, KdfCost cost = {}) noexcept;
+  /// Whether the passphrase is still in RAM (given, and not used yet).
+  bool holds_passphrase() const noexcept { return passphrase_size_ != 0; }
   /// Installs a zstd dictionary (from train_dictionary) for small values,
   /// digested once (a zstd CDict at the compression level and a DDict) so
   /// frame()/unframe() do not re-read it per value. Replacing a dictionary
@@ -87,12 +127,12 @@ class Sealer final : public ValueCodec {
   Task<Status> load_dictionary(Store& store) noexcept;
 
   const SealStats& stats() const noexcept { return stats_; }
-  CipherSuite suite() const noexcept { return suite_; }
+  CipherSuite suite() const noexcept { return options_.suite; }
 
   // ValueCodec
   Status create_block(std::span<std::byte> block) noexcept override;
   Status load_block(std::span<const std::byte> block) noexcept override;
-  bool hides_keys() const noexcept override { return hide_keys_; }
+  bool hides_keys() const noexcept override { return options_.hide_keys; }
   std::size_t stored_key(std::span<const std::byte> name, std::span<std::byte> out) noexcept override;
   std::uint32_t overhead() const noexcept override;
   Result<std::size_t> frame(std::span<const std::byte> value, std::span<std::byte> out) noexcept override;
@@ -106,31 +146,34 @@ class Sealer final : public ValueCodec {
   void scrub(std::span<std::byte> buffer) noexcept override;
 
  private:
+  Status check_options(std::span<const std::byte> block) const noexcept;
   Status derive(std::span<const std::byte> block) noexcept;
   void wipe() noexcept;
-  void nonce_for(std::span<const std::byte> ad, std::span<std::byte> nonce) const noexcept;
-  bool prepare_cdict() noexcept;
+  void wipe_passphrase() noexcept;
+  void random(std::span<std::byte> out) noexcept;
+  std::size_t nonce_for(std::span<const std::byte> salt, std::span<const std::byte> ad,
+                        std::span<std::byte, 24> nonce) const noexcept;
 
   SealOptions options_;
-  CipherSuite suite_ = CipherSuite::xchacha20poly1305;
-  bool hide_keys_ = false;
-  bool have_secret_ = false;
-  bool passphrase_mode_ = false;
-  bool keys_ready_ = false;
+  bool have_key_ = false;           // secret_ holds a raw key
+  bool passphrase_mode_ = false;    // the key is a passphrase (held or already wiped)
+  bool keys_ready_ = false;         // the subkeys below belong to pw_salt_ and store_salt_
   KdfCost cost_{};
   std::array<std::byte, key_size> secret_{};            // raw key, when given one
   std::array<char, max_passphrase> passphrase_{};
   std::size_t passphrase_size_ = 0;
+  std::array<std::byte, 16> pw_salt_{};
+  std::array<std::byte, 16> store_salt_{};
   std::array<std::byte, key_size> record_key_{};
   std::array<std::byte, key_size> name_key_{};
   std::array<std::byte, key_size> index_key_{};
+  std::array<std::byte, key_size> check_key_{};
   std::vector<std::byte> dictionary_;
   std::uint32_t dictionary_id_ = 0;
   void* cctx_ = nullptr;   // ZSTD_CCtx*
   void* dctx_ = nullptr;   // ZSTD_DCtx*
-  void* cdict_ = nullptr;  // ZSTD_CDict* of dictionary_ at cdict_level_ (null: none yet)
+  void* cdict_ = nullptr;  // ZSTD_CDict* of dictionary_ at the compression level (null: none)
   void* ddict_ = nullptr;  // ZSTD_DDict* of dictionary_ (null: no dictionary installed)
-  int cdict_level_ = 0;
   mutable SealStats stats_{};
 };
 

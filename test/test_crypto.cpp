@@ -1,6 +1,8 @@
 #include <sodium.h>
 #include <cstdio>
+#include <chrono>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +41,32 @@ std::string sensor_document(int i) {
   return "{\"sensor\":\"thermo-" + std::to_string(i % 7) + "\",\"unit\":\"celsius\",\"value\":" +
          std::to_string(20 + i % 13) + "." + std::to_string(i % 10) + ",\"battery\":" + std::to_string(90 - i % 40) +
          ",\"status\":\"ok\",\"ts\":" + std::to_string(1700000000 + i * 60) + "}";
+}
+
+/// Entropy whose bytes a test can predict: a counter.
+struct CountingEntropy {
+  std::uint8_t next = 0x10;
+  static void fill(void* self, std::span<std::byte> out) noexcept {
+    auto& e = *static_cast<CountingEntropy*>(self);
+    for (std::byte& b : out) b = static_cast<std::byte>(e.next++);
+  }
+  ferrite::Entropy hook() noexcept { return {&CountingEntropy::fill, this}; }
+};
+
+/// BLAKE2b-256(store salt ++ label, key = master): docs/FORMAT.md §2.2.
+std::array<unsigned char, 32> subkey_of(std::span<const std::byte> master, const std::byte* store_salt,
+                                        std::string_view label) {
+  std::array<unsigned char, 32> k{};
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, reinterpret_cast<const unsigned char*>(master.data()), master.size(), k.size());
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(store_salt), 16);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(label.data()), label.size());
+  crypto_generichash_final(&st, k.data(), k.size());
+  return k;
+}
+
+const char* suite_name(ferrite::CipherSuite suite) {
+  return suite == ferrite::CipherSuite::aes256gcm ? "aes-256-gcm" : "xchacha20-poly1305";
 }
 
 }  // namespace
@@ -260,57 +288,465 @@ TEST_CASE("passphrase stores remount with the same passphrase and refuse another
 }
 
 TEST_CASE("the sealed record construction matches docs/FORMAT.md byte for byte", "[crypto][kat]") {
-  Sealer s;
-  const auto key = test_key(9);
-  CHECK(s.use_key(key));
-  Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
-  REQUIRE(r.format());
-  CHECK(r.put("k1", "hello"));
-  const auto img = r.sim.image();
-  // Crypto block after the 32-byte header; records after align(96) + align(8).
-  const std::byte* block = img.data() + 32;
-  CHECK(static_cast<std::uint8_t>(block[0]) == 1);  // XChaCha20-Poly1305
-  CHECK(static_cast<std::uint8_t>(block[1]) == 0);  // raw key
-  const std::uint32_t rec = 104;
-  auto le32 = [&](std::size_t at) {
-    return std::uint32_t(img[at]) | std::uint32_t(img[at + 1]) << 8 | std::uint32_t(img[at + 2]) << 16 |
-           std::uint32_t(img[at + 3]) << 24;
+  for (const auto suite : {ferrite::CipherSuite::xchacha20poly1305, ferrite::CipherSuite::aes256gcm}) {
+    if (!ferrite::suite_available(suite)) {
+      WARN(suite_name(suite) << ": suite not available on this CPU");
+      continue;
+    }
+    INFO(suite_name(suite));
+    CountingEntropy entropy;
+    SealOptions o;
+    o.suite = suite;
+    o.entropy = entropy.hook();
+    Sealer s(o);
+    const auto key = test_key(9);
+    CHECK(s.use_key(key));
+    Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+    if (!r.format()) {
+      FAIL_CHECK("format");
+      continue;
+    }
+    CHECK(r.put("k1", "hello"));
+    const auto img = r.sim.image();
+    // Crypto block after the 32-byte header; records after align(96) + align(8).
+    const std::byte* block = img.data() + 32;
+    CHECK(static_cast<std::uint8_t>(block[0]) == static_cast<std::uint8_t>(suite));
+    CHECK(static_cast<std::uint8_t>(block[1]) == 0);  // raw key
+    CHECK(static_cast<std::uint8_t>(block[2]) == 0);  // names shown, no compression
+    CHECK(static_cast<std::uint8_t>(block[3]) == 1);  // salted record nonces
+    // No KDF cost, no passphrase salt.
+    for (std::size_t i = 4; i < 28; ++i) CHECK(static_cast<std::uint8_t>(block[i]) == 0);
+    // The store salt came from the entropy hook (nothing else drew before it).
+    for (std::size_t i = 0; i < 16; ++i) CHECK(static_cast<std::uint8_t>(block[28 + i]) == 0x10 + i);
+    // key check = BLAKE2b-128(block bytes 0..43, key = key-check subkey)
+    const auto check_key = subkey_of(key, block + 28, "ferrite key check v1");
+    std::array<unsigned char, 16> check{};
+    crypto_generichash(check.data(), check.size(), reinterpret_cast<const unsigned char*>(block), 44, check_key.data(),
+                       check_key.size());
+    CHECK(std::memcmp(check.data(), block + 44, 16) == 0);
+
+    const std::uint32_t rec = 104;
+    auto le32 = [&](std::size_t at) {
+      return std::uint32_t(img[at]) | std::uint32_t(img[at + 1]) << 8 | std::uint32_t(img[at + 2]) << 16 |
+             std::uint32_t(img[at + 3]) << 24;
+    };
+    const std::uint32_t w = le32(rec);
+    CHECK((w & 0x80u) != 0);
+    CHECK(((w >> 8) & 7u) == 0);                 // PUT
+    CHECK(((w >> 11) & 0x3Fu) + 1 == 2);         // key "k1"
+    const std::uint32_t stored = w >> 17;
+    CHECK(stored == 8 + 3 + 5 + 16);             // salt + frame (raw) + tag
+    CHECK(stored == s.sealed_size(3 + 5));
+    const std::byte* value = img.data() + rec + 8 + 2;
+    // The record's salt came from the hook too: consecutive counter bytes.
+    for (std::size_t i = 1; i < 8; ++i)
+      CHECK(static_cast<std::uint8_t>(value[i]) == static_cast<std::uint8_t>(static_cast<std::uint8_t>(value[0]) + i));
+    CHECK(static_cast<std::uint8_t>(value[0]) >= 0x20);
+    const auto record_key = subkey_of(key, block + 28, "ferrite record key v1");
+    // AD = store id | sequence | offset | w | key.
+    std::array<unsigned char, 18> ad{};
+    std::memcpy(ad.data(), img.data() + 20, 4);     // store id from the header
+    std::memcpy(ad.data() + 4, img.data() + 8, 4);  // sector sequence
+    const std::uint32_t offset = rec;
+    std::memcpy(ad.data() + 8, &offset, 4);
+    std::memcpy(ad.data() + 12, &w, 4);
+    ad[16] = 'k';
+    ad[17] = '1';
+    std::vector<unsigned char> plain(stored);
+    unsigned long long n = 0;
+    int rc = -1;
+    const auto* cipher = reinterpret_cast<const unsigned char*>(value + 8);
+    if (suite == ferrite::CipherSuite::xchacha20poly1305) {
+      // nonce = salt ++ AD[0..11] ++ four zero bytes
+      std::array<unsigned char, 24> nonce{};
+      std::memcpy(nonce.data(), value, 8);
+      std::memcpy(nonce.data() + 8, ad.data(), 12);
+      rc = crypto_aead_xchacha20poly1305_ietf_decrypt(plain.data(), &n, nullptr, cipher, stored - 8, ad.data(),
+                                                      ad.size(), nonce.data(), record_key.data());
+    } else {
+      // nonce = salt ++ crc32c(AD[0..11]) little-endian
+      std::array<unsigned char, 12> nonce{};
+      std::memcpy(nonce.data(), value, 8);
+      const std::uint32_t crc = ferrite::crc32c(std::as_bytes(std::span(ad).first(12)));
+      for (int i = 0; i < 4; ++i) nonce[8 + i] = static_cast<unsigned char>(crc >> (8 * i));
+      rc = crypto_aead_aes256gcm_decrypt(plain.data(), &n, nullptr, cipher, stored - 8, ad.data(), ad.size(),
+                                         nonce.data(), record_key.data());
+    }
+    CHECK(rc == 0);
+    CHECK(n == 8);
+    CHECK(plain[0] == 0);  // raw frame
+    CHECK(plain[1] == 5);
+    CHECK(plain[2] == 0);
+    CHECK(std::string(reinterpret_cast<const char*>(plain.data() + 3), 5) == "hello");
+  }
+}
+
+TEST_CASE("two seals of one plaintext at one position differ in salt and ciphertext, and both open",
+          "[crypto][nonce]") {
+  for (const auto suite : {ferrite::CipherSuite::xchacha20poly1305, ferrite::CipherSuite::aes256gcm}) {
+    if (!ferrite::suite_available(suite)) {
+      WARN(suite_name(suite) << ": suite not available on this CPU");
+      continue;
+    }
+    INFO(suite_name(suite));
+    SealOptions o;
+    o.suite = suite;
+    Sealer s(o);
+    CHECK(s.use_key(test_key(21)));
+    std::array<std::byte, 60> block{};
+    CHECK(s.create_block(block));
+    CHECK(s.overhead() == 7 + 16 + 8);
+    const std::string text = "the same plaintext, twice";
+    const std::size_t n = text.size();
+    CHECK(s.sealed_size(n) == n + 24);
+    std::array<std::byte, 20> ad{};
+    for (std::size_t i = 0; i < ad.size(); ++i) ad[i] = static_cast<std::byte>(i * 3 + 1);
+    auto sealed = [&] {
+      std::vector<std::byte> buf(s.sealed_size(n));
+      std::memcpy(buf.data(), text.data(), n);
+      CHECK(s.seal(ad, buf, n));
+      return buf;
+    };
+    const auto first = sealed(), second = sealed();
+    CHECK(std::memcmp(first.data(), second.data(), 8) != 0);            // the salts
+    CHECK(std::memcmp(first.data() + 8, second.data() + 8, n + 16) != 0);  // the ciphertexts and tags
+    for (const auto& one : {first, second}) {
+      auto buf = one;
+      const auto opened = s.open(ad, buf);
+      CHECK(opened.value_or(0) == n);
+      CHECK(std::string(reinterpret_cast<const char*>(buf.data()), n) == text);
+      // What followed the plaintext (a copy of its last bytes, the tag) is wiped.
+      for (std::size_t i = n; i < buf.size(); ++i) CHECK(buf[i] == std::byte{0});
+    }
+    // The salt is in the nonce, so it is authenticated: no bit of it can change.
+    const auto rejected = s.stats().rejected;
+    for (std::size_t i = 0; i < 8; ++i)
+      for (unsigned bit = 0; bit < 8; ++bit) {
+        auto buf = first;
+        buf[i] ^= static_cast<std::byte>(1u << bit);
+        CHECK(s.open(ad, buf).error() == Errc::corrupt);
+      }
+    CHECK(s.stats().rejected == rejected + 64);
+    // Neither can the position.
+    auto moved = first;
+    ad[8] ^= std::byte{4};
+    CHECK(s.open(ad, moved).error() == Errc::corrupt);
+  }
+}
+
+namespace {
+
+/// Every (store salt, nonce) a Sealer reports, and how many seals there were.
+struct NonceLog {
+  std::set<std::vector<std::byte>> pairs;
+  std::set<std::vector<std::byte>> positions;  // the nonce bytes after the salt
+  std::size_t seals = 0;
+  static void seen(void* self, std::span<const std::byte> store, std::span<const std::byte> nonce) noexcept {
+    auto& log = *static_cast<NonceLog*>(self);
+    ++log.seals;
+    std::vector<std::byte> pair(store.begin(), store.end());
+    pair.insert(pair.end(), nonce.begin(), nonce.end());
+    log.pairs.insert(pair);
+    log.positions.emplace(nonce.begin() + 8, nonce.end());
+  }
+  ferrite::NonceObserver hook() noexcept { return {&NonceLog::seen, this}; }
+};
+
+}  // namespace
+
+TEST_CASE("the nonce observer sees no nonce twice, over many seals at the same positions", "[crypto][nonce]") {
+  for (const auto suite : {ferrite::CipherSuite::xchacha20poly1305, ferrite::CipherSuite::aes256gcm}) {
+    if (!ferrite::suite_available(suite)) {
+      WARN(suite_name(suite) << ": suite not available on this CPU");
+      continue;
+    }
+    INFO(suite_name(suite));
+    const std::size_t nonce_size = suite == ferrite::CipherSuite::aes256gcm ? 12 : 24;
+    // Directly: 20,000 seals at 4 positions.
+    {
+      NonceLog log;
+      SealOptions o;
+      o.suite = suite;
+      o.nonce_observer = log.hook();
+      Sealer s(o);
+      CHECK(s.use_key(test_key(22)));
+      std::array<std::byte, 60> block{};
+      CHECK(s.create_block(block));
+      std::array<std::byte, 20> ad{};
+      std::vector<std::byte> buf(s.sealed_size(4));
+      for (std::uint32_t i = 0; i < 20000; ++i) {
+        ad[8] = static_cast<std::byte>(i % 4);
+        std::memcpy(buf.data(), &i, 4);
+        CHECK(s.seal(ad, buf, 4));
+      }
+      CHECK(log.seals == 20000);
+      CHECK(log.pairs.size() == log.seals);
+      CHECK(log.positions.size() == 4);
+      CHECK(log.pairs.begin()->size() == 16 + nonce_size);
+      CHECK(std::memcmp(log.pairs.begin()->data(), block.data() + 28, 16) == 0);  // the store salt
+    }
+    // Through a store whose image is rolled back again and again: the device
+    // writes other values at the positions it had used.
+    NonceLog log;
+    SealOptions o;
+    o.suite = suite;
+    o.nonce_observer = log.hook();
+    Sealer s(o);
+    CHECK(s.use_key(test_key(23)));
+    Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 256, &s);
+    if (!r.format()) {
+      FAIL_CHECK("format");
+      continue;
+    }
+    CHECK(r.put("config", "first"));
+    const std::vector<std::byte> image(r.sim.image().begin(), r.sim.image().end());
+    // Values of one length, so every round writes at the same offsets.
+    auto value = [](int round, int i) {
+      return "round " + std::to_string(100 + round) + " value " + std::to_string(10 + i);
+    };
+    for (int round = 0; round < 40; ++round) {
+      Rig again(rig::geometry(2, 8192, 4), 64, true, false, 1, 256, &s);
+      again.sim.load_image(image);
+      CHECK(again.mount());
+      for (int i = 0; i < 20; ++i) CHECK(again.put("pin" + std::to_string(i % 3), value(round, i)));
+      CHECK(again.get("pin2") == value(round, 17));
+    }
+    INFO("seals " << log.seals << ", positions " << log.positions.size());
+    CHECK(log.seals >= 1 + 40 * 20);
+    CHECK(log.positions.size() <= 1 + 20);  // every position of the rounds sealed 40 times
+    CHECK(log.pairs.size() == log.seals);
+  }
+}
+
+namespace {
+
+/// Edits the crypto block of every sector that has a header, then makes both
+/// crcs right again (the block's own and the header's, which covers the
+/// block): what someone with the flash in hand can do.
+template <class Edit>
+void edit_block(Rig& r, Edit edit) {
+  auto img = r.sim.raw();
+  const auto& g = r.sim.geometry();
+  for (std::uint32_t sector = 0; sector < g.sector_count(); ++sector) {
+    std::byte* h = img.data() + g.sector_offset(sector);
+    if (std::memcmp(h, "FeRt", 4) != 0) continue;
+    const std::span<std::byte> block(h + 32, 64);
+    edit(block.first(60));
+    const std::uint32_t block_crc = ferrite::crc32c(block.first(60));
+    for (int i = 0; i < 4; ++i) block[60 + i] = static_cast<std::byte>(block_crc >> (8 * i));
+    const std::uint32_t crc = ferrite::crc32c(block, ferrite::crc32c(std::span<const std::byte>(h, 28)));
+    for (int i = 0; i < 4; ++i) h[28 + i] = static_cast<std::byte>(crc >> (8 * i));
+  }
+}
+
+void put_le32(std::span<std::byte> at, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) at[i] = static_cast<std::byte>(v >> (8 * i));
+}
+
+}  // namespace
+
+TEST_CASE("a store formatted with other options answers config_mismatch, whatever the key", "[crypto][config]") {
+  // The application's options win: mount never adopts the image's.
+  SealOptions formatted;
+  formatted.compression_level = 3;
+  Sealer writer(formatted);
+  CHECK(writer.use_key(test_key(31)));
+  Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &writer);
+  CHECK(r.format());
+  CHECK(r.put("a", "b"));
+  const std::vector<std::byte> image(r.sim.image().begin(), r.sim.image().end());
+  auto mount_with = [&](SealOptions o, std::uint8_t key_seed) {
+    Sealer s(o);
+    CHECK(s.use_key(test_key(key_seed)));
+    Rig m(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+    m.sim.load_image(image);
+    const auto st = m.mount();
+    return st ? std::string("ok") : std::string(ferrite::name_of(st.error()));
   };
-  const std::uint32_t w = le32(rec);
-  CHECK((w & 0x80u) != 0);
-  CHECK(((w >> 8) & 7u) == 0);                 // PUT
-  CHECK(((w >> 11) & 0x3Fu) + 1 == 2);         // key "k1"
-  const std::uint32_t stored = w >> 17;
-  CHECK(stored == 3 + 5 + 16);                  // frame (raw) + tag
-  // record key = BLAKE2b-256(store salt ++ "ferrite record key v1", key = master)
-  std::array<unsigned char, 32> record_key{};
-  crypto_generichash_state st;
-  crypto_generichash_init(&st, reinterpret_cast<const unsigned char*>(key.data()), 32, 32);
-  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(block + 28), 16);
-  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>("ferrite record key v1"), 21);
-  crypto_generichash_final(&st, record_key.data(), 32);
-  // AD = store id | sequence | offset | w | key; nonce = AD[0..12] then zeros.
-  std::array<unsigned char, 18> ad{};
-  std::memcpy(ad.data(), img.data() + 20, 4);  // store id from the header
-  std::memcpy(ad.data() + 4, img.data() + 8, 4);  // sector sequence
-  const std::uint32_t offset = rec;
-  std::memcpy(ad.data() + 8, &offset, 4);
-  std::memcpy(ad.data() + 12, &w, 4);
-  ad[16] = 'k';
-  ad[17] = '1';
-  std::array<unsigned char, 24> nonce{};
-  std::memcpy(nonce.data(), ad.data(), 12);
-  std::vector<unsigned char> plain(stored);
-  unsigned long long n = 0;
-  const int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-      plain.data(), &n, nullptr, reinterpret_cast<const unsigned char*>(img.data() + rec + 8 + 2), stored, ad.data(),
-      ad.size(), nonce.data(), record_key.data());
-  CHECK(rc == 0);
-  CHECK(n == 8);
-  CHECK(plain[0] == 0);  // raw frame
-  CHECK(plain[1] == 5);
-  CHECK(plain[2] == 0);
-  CHECK(std::string(reinterpret_cast<const char*>(plain.data() + 3), 5) == "hello");
+  CHECK(mount_with(formatted, 31) == "ok");
+  SealOptions other = formatted;
+  other.compression_level = 9;  // the level is not part of the store, only whether it compresses
+  CHECK(mount_with(other, 31) == "ok");
+  CHECK(mount_with(SealOptions{}, 31) == "config_mismatch");  // compression off
+  other = formatted;
+  other.hide_keys = true;
+  CHECK(mount_with(other, 31) == "config_mismatch");
+  other = formatted;
+  other.suite = ferrite::CipherSuite::aes256gcm;  // refused before asking whether the CPU has it
+  CHECK(mount_with(other, 31) == "config_mismatch");
+  other.suite = ferrite::CipherSuite::xchacha20poly1305;
+  CHECK(mount_with(other, 32) == "wrong_key");
+  other.hide_keys = true;
+  CHECK(mount_with(other, 32) == "config_mismatch");  // options are compared before any key is tried
+
+  // A passphrase Sealer with other options does not even run Argon2id: its
+  // passphrase is still there after the refusal.
+  Sealer by_passphrase(formatted);
+  CHECK(by_passphrase.use_passphrase("open sesame", cheap));
+  Rig p(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &by_passphrase);
+  CHECK(p.format());
+  Sealer mismatched;  // compression off
+  CHECK(mismatched.use_passphrase("open sesame", cheap));
+  Rig q(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &mismatched);
+  q.sim.load_image(p.sim.image());
+  CHECK(q.mount().error() == Errc::config_mismatch);
+  CHECK(mismatched.holds_passphrase());
+}
+
+TEST_CASE("a crypto block asking for an Argon2id cost above the bound is refused before the KDF runs",
+          "[crypto][config]") {
+  Sealer writer;
+  CHECK(writer.use_passphrase("open sesame", cheap));
+  Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &writer);
+  CHECK(r.format());
+  CHECK(r.put("a", "b"));
+  auto mount_edited = [&](std::uint32_t ops, std::uint32_t mem_kib, Sealer& s) {
+    Rig m(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+    m.sim.load_image(r.sim.image());
+    edit_block(m, [&](std::span<std::byte> block) {
+      put_le32(block.subspan(4), ops);
+      put_le32(block.subspan(8), mem_kib);
+    });
+    return m.mount();
+  };
+  // 64 passes over 4 GiB: minutes of Argon2id, or gigabytes, if it ran.
+  Sealer bombed;
+  CHECK(bombed.use_passphrase("open sesame", cheap));
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(mount_edited(64, 4u * 1024 * 1024, bombed).error() == Errc::config_mismatch);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  CHECK(bombed.holds_passphrase());
+  // One dimension above the bound is enough: the default is libsodium's MODERATE (3 passes, 256 MiB).
+  CHECK(SealOptions{}.max_kdf_cost.opslimit == 3);
+  CHECK(SealOptions{}.max_kdf_cost.memlimit_kib == 256u * 1024);
+  CHECK(mount_edited(4, 8, bombed).error() == Errc::config_mismatch);
+  CHECK(mount_edited(1, 256 * 1024 + 1, bombed).error() == Errc::config_mismatch);
+  // Below libsodium's minimum is no cost anyone formatted with: damage.
+  CHECK(mount_edited(0, 8, bombed).error() == Errc::corrupt);
+  CHECK(mount_edited(1, 4, bombed).error() == Errc::corrupt);
+  // An edited cost within the bound runs the KDF, and the key check fails.
+  CHECK(mount_edited(2, 8, bombed).error() == Errc::wrong_key);
+  // Nobody formats what their own mount would refuse.
+  CHECK(Sealer().use_passphrase("x", {4, 8}).error() == Errc::invalid_argument);
+  CHECK(Sealer().use_passphrase("x", {1, 256 * 1024 + 1}).error() == Errc::invalid_argument);
+  CHECK(Sealer().use_passphrase("x", {0, 8}).error() == Errc::invalid_argument);
+  CHECK(Sealer().use_passphrase("x", {3, 256 * 1024}));
+  SealOptions generous;
+  generous.max_kdf_cost = {4, 8};
+  CHECK(Sealer(generous).use_passphrase("x", {4, 8}));
+}
+
+TEST_CASE("an edited crypto block never mounts, whichever of its first 44 bytes changed", "[crypto][config][tamper]") {
+  // The key check covers bytes 0..43, so an edit is refused as an option
+  // mismatch, as damage, or as a wrong key: never accepted.
+  for (const bool passphrase : {false, true}) {
+    INFO((passphrase ? "passphrase" : "raw key"));
+    Sealer writer;
+    if (passphrase) CHECK(writer.use_passphrase("open sesame", cheap));
+    else CHECK(writer.use_key(test_key(41)));
+    Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &writer);
+    CHECK(r.format());
+    CHECK(r.put("a", "b"));
+    std::size_t cases = 0, mounted = 0, bad_flags = 0;
+    for (std::size_t at = 0; at < 44; ++at) {
+      for (unsigned bit = 0; bit < 8; ++bit) {
+        // The writer itself (its keys kept, its passphrase gone), and a fresh
+        // Sealer that must derive.
+        Sealer fresh;
+        if (passphrase) CHECK(fresh.use_passphrase("open sesame", cheap));
+        else CHECK(fresh.use_key(test_key(41)));
+        for (Sealer* s : {&writer, &fresh}) {
+          Rig m(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, s);
+          m.sim.load_image(r.sim.image());
+          edit_block(m, [&](std::span<std::byte> block) { block[at] ^= static_cast<std::byte>(1u << bit); });
+          const auto st = m.mount();
+          ++cases;
+          if (st) {
+            ++mounted;
+            if (mounted < 5) FAIL_CHECK("byte " << at << " bit " << bit << ": mounted");
+          } else if (at == 2 && st.error() != Errc::config_mismatch && st.error() != Errc::wrong_key) {
+            ++bad_flags;
+          }
+        }
+      }
+    }
+    CHECK(cases == 44 * 8 * 2);
+    CHECK(mounted == 0);
+    CHECK(bad_flags == 0);
+    // Untouched, both still mount.
+    Rig m(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &writer);
+    m.sim.load_image(r.sim.image());
+    CHECK(m.mount());
+    CHECK(m.get("a") == "b");
+  }
+}
+
+TEST_CASE("a Sealer wipes its passphrase once it has a key, and mounts its own store again without it",
+          "[crypto][passphrase]") {
+  Sealer s;
+  CHECK_FALSE(s.holds_passphrase());
+  CHECK(s.use_passphrase("open sesame", cheap));
+  CHECK(s.holds_passphrase());
+  Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+  CHECK(r.format());
+  CHECK_FALSE(s.holds_passphrase());
+  CHECK(r.put("k", "v"));
+  // Remount with the same Sealer: the subkeys it kept with the store's salts.
+  r.reboot();
+  CHECK(r.mount());
+  CHECK(r.get("k") == "v");
+  CHECK(r.put("k", "w"));
+
+  // A fresh Sealer holds its passphrase until a mount has used it.
+  Sealer fresh;
+  CHECK(fresh.use_passphrase("open sesame", cheap));
+  Rig m(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &fresh);
+  m.sim.load_image(r.sim.image());
+  CHECK(m.mount());
+  CHECK_FALSE(fresh.holds_passphrase());
+  CHECK(m.get("k") == "w");
+
+  // A passphrase that does not open the store stays (a key rotation seals a
+  // new block with it right after).
+  Sealer wrong;
+  CHECK(wrong.use_passphrase("not it", cheap));
+  Rig w(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &wrong);
+  w.sim.load_image(r.sim.image());
+  CHECK(w.mount().error() == Errc::wrong_key);
+  CHECK(wrong.holds_passphrase());
+
+  // Another store under the same passphrase has other salts: without the
+  // passphrase, the Sealer cannot open it, and can once given it again.
+  Sealer other_writer;
+  CHECK(other_writer.use_passphrase("open sesame", cheap));
+  Rig other(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &other_writer);
+  CHECK(other.format());
+  CHECK(other.put("k", "other"));
+  Rig o(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+  o.sim.load_image(other.sim.image());
+  CHECK(o.mount().error() == Errc::wrong_key);
+  // Nor format a new store: that needs the passphrase to make new salts.
+  Rig blank(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+  CHECK(blank.format().error() == Errc::wrong_key);
+  CHECK(s.use_passphrase("open sesame", cheap));
+  o.reboot();
+  CHECK(o.mount());
+  CHECK(o.get("k") == "other");
+  CHECK_FALSE(s.holds_passphrase());
+}
+
+TEST_CASE("sealed stores do not compress unless asked", "[crypto][zstd]") {
+  CHECK(SealOptions{}.compression_level == 0);
+  Sealer s;
+  CHECK(s.use_key(test_key(51)));
+  Rig r(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
+  CHECK(r.format());
+  const std::string compressible(600, 'z');
+  CHECK(r.put("z", compressible));
+  CHECK(r.get("z") == compressible);
+  CHECK(s.stats().compressed == 0);
+  CHECK(s.stats().framed_bytes == compressible.size() + 3);
+  CHECK(static_cast<std::uint8_t>(r.sim.image()[32 + 2]) == 0);  // the block's flags: compression off
 }
 
 namespace {
@@ -396,10 +832,10 @@ TEST_CASE("records moved, swapped, replayed or spliced from another store are re
     Rig t(rig::geometry(2, 8192, 4), 64, true, false, 1, 1024, &s);
     t.sim.load_image(r.sim.image());
     auto img = t.sim.raw();
-    const std::uint32_t w = 0x80u | (1u << 8) | (2u << 11) | (16u << 17);  // DELETE, key "pin", sealed empty
+    const std::uint32_t w = 0x80u | (1u << 8) | (2u << 11) | (24u << 17);  // DELETE, key "pin", sealed empty
     for (int i = 0; i < 4; ++i) img[tail + i] = static_cast<std::byte>(w >> (8 * i));
     std::memcpy(img.data() + tail + 8, "pin", 3);
-    for (int i = 0; i < 16; ++i) img[tail + 11 + i] = std::byte{0x5A};
+    for (int i = 0; i < 24; ++i) img[tail + 11 + i] = std::byte{0x5A};
     fix_crc(t, tail);
     REQUIRE(t.mount());
     CHECK(t.get("pin") == "9999");
@@ -585,7 +1021,8 @@ TEST_CASE("dictionary frames match zstd's one-shot dictionary calls in both dire
   }
 }
 
-TEST_CASE("replacing the dictionary or turning compression on at mount keeps every value readable", "[crypto][zstd]") {
+TEST_CASE("replacing the dictionary, or mounting at another compression level, keeps every value readable",
+          "[crypto][zstd]") {
   const auto first = sensor_dictionary(1), second = sensor_dictionary(3);
   REQUIRE(first.size() > 8);
   REQUIRE(second.size() > 8);
@@ -600,17 +1037,17 @@ TEST_CASE("replacing the dictionary or turning compression on at mount keeps eve
   REQUIRE(r.format());
   for (int i = 0; i < 40; ++i) CHECK(r.put("d" + std::to_string(i), sensor_document(i)));
   CHECK(writer.stats().compressed == 40);
-  // A sealer made with compression off, the dictionary installed before
-  // mount: the store's flags turn compression on (level 1), and the
-  // dictionary is digested again at that level.
-  SealOptions off;
-  off.compression_level = 0;
-  Sealer reader(off);
+  // The store records only that compression is on, not the level: a sealer
+  // at level 1 with the dictionary installed (and digested at level 1)
+  // before mount reads and writes it.
+  SealOptions level1;
+  level1.compression_level = 1;
+  Sealer reader(level1);
   CHECK(reader.use_key(test_key(8)));
   CHECK(reader.use_dictionary(first));
   Rig m(rig::geometry(3, 16384, 4), 256, true, false, 1, 4096, &reader);
   m.sim.load_image(r.sim.image());
-  REQUIRE(m.mount());
+  CHECK(m.mount());
   for (int i = 0; i < 40; ++i) CHECK(m.get("d" + std::to_string(i)) == sensor_document(i));
   for (int i = 40; i < 60; ++i) CHECK(m.put("d" + std::to_string(i), sensor_document(i)));
   CHECK(reader.stats().compressed == 20);

@@ -14,9 +14,21 @@ namespace ferrite {
 namespace {
 
 // Crypto block layout (docs/FORMAT.md §2.2), 60 bytes.
-constexpr std::size_t at_suite = 0, at_kdf = 1, at_flags = 2, at_ops = 4, at_mem = 8, at_pw_salt = 12,
+constexpr std::size_t at_suite = 0, at_kdf = 1, at_flags = 2, at_cons = 3, at_ops = 4, at_mem = 8, at_pw_salt = 12,
                       at_store_salt = 28, at_check = 44, block_used = 60;
 constexpr std::size_t salt_size = 16, check_size = 16, tag_size = 16;
+// Sealed records (docs/FORMAT.md §3.4): salt(8) ++ ciphertext ++ tag(16).
+constexpr std::size_t record_salt_size = 8, position_size = 12;
+// 1: record nonces carry a fresh salt; 0 (0.2.0) built them from the position
+// alone, which a rolled-back image makes repeat.
+constexpr std::uint8_t construction = 1;
+
+static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == record_salt_size + position_size + 4);
+static_assert(crypto_aead_aes256gcm_NPUBBYTES == record_salt_size + 4);
+static_assert(crypto_aead_xchacha20poly1305_ietf_ABYTES == tag_size && crypto_aead_aes256gcm_ABYTES == tag_size);
+// The documented default bound is libsodium's MODERATE level.
+static_assert(SealOptions{}.max_kdf_cost.opslimit == crypto_pwhash_OPSLIMIT_MODERATE);
+static_assert(std::size_t{SealOptions{}.max_kdf_cost.memlimit_kib} * 1024 == crypto_pwhash_MEMLIMIT_MODERATE);
 
 // Frame codecs (docs/FORMAT.md §3.4).
 constexpr std::uint8_t frame_raw = 0, frame_zstd = 1, frame_zstd_dict = 2;
@@ -48,6 +60,28 @@ void subkey(std::span<std::byte> out, std::span<const std::byte> master, std::sp
   sodium_memzero(&st, sizeof st);
 }
 
+std::uint8_t flags_for(const SealOptions& o) noexcept {
+  return static_cast<std::uint8_t>((o.hide_keys ? 1 : 0) | (o.compression_level > 0 ? 2 : 0));
+}
+
+struct Subkeys {
+  std::array<std::byte, 32> record, name, index, check;
+};
+
+void derive_subkeys(Subkeys& k, std::span<const std::byte> master, std::span<const std::byte> store_salt) noexcept {
+  subkey(k.record, master, store_salt, "ferrite record key v1");
+  subkey(k.name, master, store_salt, "ferrite name key v1");
+  subkey(k.index, master, store_salt, "ferrite index key v1");
+  subkey(k.check, master, store_salt, "ferrite key check v1");
+}
+
+/// Over every byte before the check, so that an edit of the options, the
+/// cost or a salt fails like a wrong key instead of being believed.
+void key_check(std::span<std::byte> out, std::span<const std::byte> block,
+               std::span<const std::byte> check_key) noexcept {
+  crypto_generichash(u8(out.data()), check_size, u8(block.data()), at_check, u8(check_key.data()), check_key.size());
+}
+
 }  // namespace
 
 bool suite_available(CipherSuite suite) noexcept {
@@ -55,7 +89,7 @@ bool suite_available(CipherSuite suite) noexcept {
   return suite == CipherSuite::xchacha20poly1305 || (suite == CipherSuite::aes256gcm && crypto_aead_aes256gcm_is_available());
 }
 
-Sealer::Sealer(SealOptions options) noexcept : options_(options), suite_(options.suite), hide_keys_(options.hide_keys) {
+Sealer::Sealer(SealOptions options) noexcept : options_(options) {
   (void)sodium_ready();
   cctx_ = ZSTD_createCCtx();
   dctx_ = ZSTD_createDCtx();
@@ -63,8 +97,8 @@ Sealer::Sealer(SealOptions options) noexcept : options_(options), suite_(options
 
 Sealer::~Sealer() {
   wipe();
+  wipe_passphrase();
   sodium_memzero(secret_.data(), secret_.size());
-  sodium_memzero(passphrase_.data(), passphrase_.size());
   ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_));
   ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(dctx_));
   ZSTD_freeCDict(static_cast<ZSTD_CDict*>(cdict_));
@@ -75,30 +109,48 @@ void Sealer::wipe() noexcept {
   sodium_memzero(record_key_.data(), record_key_.size());
   sodium_memzero(name_key_.data(), name_key_.size());
   sodium_memzero(index_key_.data(), index_key_.size());
+  sodium_memzero(check_key_.data(), check_key_.size());
+  sodium_memzero(pw_salt_.data(), pw_salt_.size());
+  sodium_memzero(store_salt_.data(), store_salt_.size());
   keys_ready_ = false;
+}
+
+void Sealer::wipe_passphrase() noexcept {
+  sodium_memzero(passphrase_.data(), passphrase_.size());
+  passphrase_size_ = 0;
+}
+
+void Sealer::random(std::span<std::byte> out) noexcept {
+  if (options_.entropy.fill) options_.entropy.fill(options_.entropy.context, out);
+  else randombytes_buf(out.data(), out.size());
 }
 
 Status Sealer::use_key(std::span<const std::byte> key) noexcept {
   if (key.size() != key_size) return fail(Errc::invalid_argument);
   wipe();
-  sodium_memzero(passphrase_.data(), passphrase_.size());
+  wipe_passphrase();
   std::memcpy(secret_.data(), key.data(), key_size);
-  have_secret_ = true;
+  have_key_ = true;
   passphrase_mode_ = false;
   return {};
 }
 
 Status Sealer::use_passphrase(std::string_view passphrase, KdfCost cost) noexcept {
   if (passphrase.empty() || passphrase.size() > max_passphrase) return fail(Errc::invalid_argument);
-  if (cost.opslimit < crypto_pwhash_OPSLIMIT_MIN || std::size_t{cost.memlimit_kib} * 1024 < crypto_pwhash_MEMLIMIT_MIN)
+  const std::uint64_t memlimit = std::uint64_t{cost.memlimit_kib} * 1024;
+  if (cost.opslimit < crypto_pwhash_OPSLIMIT_MIN || memlimit < crypto_pwhash_MEMLIMIT_MIN ||
+      memlimit > crypto_pwhash_memlimit_max())
+    return fail(Errc::invalid_argument);
+  // Never format a store whose own mount would refuse it.
+  if (cost.opslimit > options_.max_kdf_cost.opslimit || cost.memlimit_kib > options_.max_kdf_cost.memlimit_kib)
     return fail(Errc::invalid_argument);
   wipe();
+  wipe_passphrase();
   sodium_memzero(secret_.data(), secret_.size());
-  sodium_memzero(passphrase_.data(), passphrase_.size());
   std::memcpy(passphrase_.data(), passphrase.data(), passphrase.size());
   passphrase_size_ = passphrase.size();
   cost_ = cost;
-  have_secret_ = true;
+  have_key_ = false;
   passphrase_mode_ = true;
   return {};
 }
@@ -128,22 +180,9 @@ Status Sealer::use_dictionary(std::span<const std::byte> dictionary) noexcept {
   ZSTD_freeDDict(static_cast<ZSTD_DDict*>(ddict_));
   cdict_ = cdict;
   ddict_ = ddict;
-  cdict_level_ = level;
   dictionary_.assign(dictionary.begin(), dictionary.end());
   dictionary_id_ = id;
   return {};
-}
-
-bool Sealer::prepare_cdict() noexcept {
-  // The level can change after use_dictionary (load_block turns compression
-  // on for a store formatted with it): digest again at the new level.
-  if (cdict_ && cdict_level_ == options_.compression_level) return true;
-  ZSTD_CDict* cdict = ZSTD_createCDict(dictionary_.data(), dictionary_.size(), options_.compression_level);
-  if (!cdict) return false;
-  ZSTD_freeCDict(static_cast<ZSTD_CDict*>(cdict_));
-  cdict_ = cdict;
-  cdict_level_ = options_.compression_level;
-  return true;
 }
 
 Task<Status> Sealer::store_dictionary(Store& store, std::span<const std::byte> dictionary) noexcept {
@@ -183,90 +222,130 @@ Result<std::vector<std::byte>> Sealer::train_dictionary(const std::vector<std::v
   return dict;
 }
 
-Status Sealer::derive(std::span<const std::byte> block) noexcept {
-  // master: the raw key, or Argon2id(passphrase, salt, cost); subkeys from it
-  // and the store's random salt; the master is wiped at once.
-  std::array<std::byte, key_size> master{};
-  if (block[at_kdf] == std::byte{1}) {
-    if (!passphrase_mode_) return fail(Errc::wrong_key);
+Status Sealer::check_options(std::span<const std::byte> block) const noexcept {
+  // Everything here is decided before a key is derived: the application's
+  // options win over the image's, and a block that asks for an Argon2id cost
+  // above the bound costs nothing to refuse.
+  const auto at = [&](std::size_t i) { return static_cast<std::uint8_t>(block[i]); };
+  if (at(at_cons) != construction || at(at_kdf) > 1) return fail(Errc::unsupported);
+  if (at(at_suite) != static_cast<std::uint8_t>(CipherSuite::xchacha20poly1305) &&
+      at(at_suite) != static_cast<std::uint8_t>(CipherSuite::aes256gcm))
+    return fail(Errc::corrupt);
+  if (at(at_suite) != static_cast<std::uint8_t>(options_.suite) || at(at_flags) != flags_for(options_))
+    return fail(Errc::config_mismatch);
+  if (at(at_kdf) == 1) {
     const std::uint32_t ops = get32(block.data() + at_ops), mem_kib = get32(block.data() + at_mem);
-    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > 64 || mem_kib > 4u * 1024 * 1024) return fail(Errc::corrupt);
-    if (crypto_pwhash(u8(master.data()), master.size(), passphrase_.data(), passphrase_size_,
-                      u8(block.data() + at_pw_salt), ops, std::size_t{mem_kib} * 1024, crypto_pwhash_ALG_ARGON2ID13) != 0)
-      return fail(Errc::no_memory);
-  } else if (block[at_kdf] == std::byte{0}) {
-    if (passphrase_mode_) return fail(Errc::wrong_key);
-    master = secret_;
-  } else {
-    return fail(Errc::unsupported);
+    const std::uint64_t memlimit = std::uint64_t{mem_kib} * 1024;
+    if (ops > options_.max_kdf_cost.opslimit || mem_kib > options_.max_kdf_cost.memlimit_kib ||
+        memlimit > crypto_pwhash_memlimit_max())
+      return fail(Errc::config_mismatch);
+    if (ops < crypto_pwhash_OPSLIMIT_MIN || memlimit < crypto_pwhash_MEMLIMIT_MIN) return fail(Errc::corrupt);
   }
-  const auto salt = block.subspan(at_store_salt, salt_size);
-  subkey(record_key_, master, salt, "ferrite record key v1");
-  subkey(name_key_, master, salt, "ferrite name key v1");
-  subkey(index_key_, master, salt, "ferrite index key v1");
-  std::array<std::byte, key_size> check_key{};
-  subkey(check_key, master, salt, "ferrite key check v1");
-  sodium_memzero(master.data(), master.size());
+  if (!suite_available(options_.suite)) return fail(Errc::unsupported);
+  return {};
+}
+
+Status Sealer::derive(std::span<const std::byte> block) noexcept {
+  const auto pw_salt = block.subspan(at_pw_salt, salt_size), store_salt = block.subspan(at_store_salt, salt_size);
   std::array<std::byte, check_size> check{};
-  crypto_generichash(u8(check.data()), check.size(), reinterpret_cast<const unsigned char*>("ferrite key check"), 17,
-                     u8(check_key.data()), check_key.size());
-  sodium_memzero(check_key.data(), check_key.size());
-  keys_ready_ = true;
+  if (passphrase_mode_ && !holds_passphrase()) {
+    // The passphrase was wiped after it gave these subkeys: they open the
+    // store of those salts and no other.
+    if (!keys_ready_ || std::memcmp(pw_salt.data(), pw_salt_.data(), salt_size) != 0 ||
+        std::memcmp(store_salt.data(), store_salt_.data(), salt_size) != 0)
+      return fail(Errc::wrong_key);
+    key_check(check, block, check_key_);
+    if (sodium_memcmp(check.data(), block.data() + at_check, check_size) != 0) return fail(Errc::wrong_key);
+    return {};
+  }
+  std::array<std::byte, key_size> master{};
+  if (passphrase_mode_) {
+    const std::uint32_t ops = get32(block.data() + at_ops), mem_kib = get32(block.data() + at_mem);
+    const int rc = crypto_pwhash(u8(master.data()), master.size(), passphrase_.data(), passphrase_size_,
+                                 u8(pw_salt.data()), ops, std::size_t{mem_kib} * 1024, crypto_pwhash_ALG_ARGON2ID13);
+    if (rc != 0) {
+      sodium_memzero(master.data(), master.size());
+      return fail(Errc::no_memory);
+    }
+  } else {
+    master = secret_;
+  }
+  Subkeys k;
+  derive_subkeys(k, master, store_salt);
+  sodium_memzero(master.data(), master.size());
+  key_check(check, block, k.check);
   if (sodium_memcmp(check.data(), block.data() + at_check, check_size) != 0) {
-    wipe();
+    // Not this key's store (or an edited block): the subkeys of the store
+    // this Sealer opened before stay, and so does the passphrase, which a
+    // rotation needs next to seal the new block.
+    sodium_memzero(&k, sizeof k);
     return fail(Errc::wrong_key);
   }
+  record_key_ = k.record;
+  name_key_ = k.name;
+  index_key_ = k.index;
+  check_key_ = k.check;
+  sodium_memzero(&k, sizeof k);
+  std::memcpy(pw_salt_.data(), pw_salt.data(), salt_size);
+  std::memcpy(store_salt_.data(), store_salt.data(), salt_size);
+  keys_ready_ = true;
+  wipe_passphrase();
   return {};
 }
 
 Status Sealer::create_block(std::span<std::byte> block) noexcept {
   if (!sodium_ready() || block.size() < block_used) return fail(Errc::unsupported);
-  if (!have_secret_) return fail(Errc::wrong_key);
+  if (passphrase_mode_ ? !holds_passphrase() : !have_key_) return fail(Errc::wrong_key);
   if (!suite_available(options_.suite)) return fail(Errc::unsupported);
   std::fill(block.begin(), block.end(), std::byte{0});
   block[at_suite] = static_cast<std::byte>(options_.suite);
   block[at_kdf] = std::byte{passphrase_mode_ ? std::uint8_t{1} : std::uint8_t{0}};
-  block[at_flags] = static_cast<std::byte>((options_.hide_keys ? 1 : 0) | (options_.compression_level > 0 ? 2 : 0));
+  block[at_flags] = static_cast<std::byte>(flags_for(options_));
+  block[at_cons] = std::byte{construction};
   if (passphrase_mode_) {
     put32(block.data() + at_ops, cost_.opslimit);
     put32(block.data() + at_mem, cost_.memlimit_kib);
-    randombytes_buf(block.data() + at_pw_salt, salt_size);
+    random(block.subspan(at_pw_salt, salt_size));
   }
-  randombytes_buf(block.data() + at_store_salt, salt_size);
-  // The key check is derived like the other subkeys; compute it by deriving
-  // with a placeholder check and copying the result in.
+  random(block.subspan(at_store_salt, salt_size));
   std::array<std::byte, key_size> master{};
   if (passphrase_mode_) {
-    if (crypto_pwhash(u8(master.data()), master.size(), passphrase_.data(), passphrase_size_,
-                      u8(block.data() + at_pw_salt), cost_.opslimit, std::size_t{cost_.memlimit_kib} * 1024,
-                      crypto_pwhash_ALG_ARGON2ID13) != 0)
+    const int rc = crypto_pwhash(u8(master.data()), master.size(), passphrase_.data(), passphrase_size_,
+                                 u8(block.data() + at_pw_salt), cost_.opslimit, std::size_t{cost_.memlimit_kib} * 1024,
+                                 crypto_pwhash_ALG_ARGON2ID13);
+    if (rc != 0) {
+      sodium_memzero(master.data(), master.size());
       return fail(Errc::no_memory);
+    }
+    wipe_passphrase();
   } else {
     master = secret_;
   }
-  std::array<std::byte, key_size> check_key{};
-  subkey(check_key, master, block.subspan(at_store_salt, salt_size), "ferrite key check v1");
+  Subkeys k;
+  derive_subkeys(k, master, block.subspan(at_store_salt, salt_size));
   sodium_memzero(master.data(), master.size());
-  crypto_generichash(u8(block.data() + at_check), check_size, reinterpret_cast<const unsigned char*>("ferrite key check"),
-                     17, u8(check_key.data()), check_key.size());
-  sodium_memzero(check_key.data(), check_key.size());
-  return load_block(block);
+  key_check(block.subspan(at_check, check_size), block, k.check);
+  record_key_ = k.record;
+  name_key_ = k.name;
+  index_key_ = k.index;
+  check_key_ = k.check;
+  sodium_memzero(&k, sizeof k);
+  std::memcpy(pw_salt_.data(), block.data() + at_pw_salt, salt_size);
+  std::memcpy(store_salt_.data(), block.data() + at_store_salt, salt_size);
+  keys_ready_ = true;
+  return {};
 }
 
 Status Sealer::load_block(std::span<const std::byte> block) noexcept {
   if (!sodium_ready() || block.size() < block_used) return fail(Errc::unsupported);
-  if (!have_secret_) return fail(Errc::wrong_key);
-  const auto suite = static_cast<CipherSuite>(block[at_suite]);
-  if (suite != CipherSuite::xchacha20poly1305 && suite != CipherSuite::aes256gcm) return fail(Errc::corrupt);
-  if (!suite_available(suite)) return fail(Errc::unsupported);
-  suite_ = suite;
-  hide_keys_ = (static_cast<std::uint8_t>(block[at_flags]) & 1u) != 0;
-  options_.compression_level = (static_cast<std::uint8_t>(block[at_flags]) & 2u) ? std::max(options_.compression_level, 1) : 0;
+  if (auto st = check_options(block); !st) return st;
+  const bool by_passphrase = block[at_kdf] == std::byte{1};
+  if (by_passphrase != passphrase_mode_ || (!passphrase_mode_ && !have_key_)) return fail(Errc::wrong_key);
   return derive(block);
 }
 
 std::size_t Sealer::stored_key(std::span<const std::byte> name, std::span<std::byte> out) noexcept {
-  if (!hide_keys_) {
+  if (!options_.hide_keys) {
     std::memcpy(out.data(), name.data(), name.size());
     return name.size();
   }
@@ -287,28 +366,30 @@ void Sealer::scrub(std::span<std::byte> buffer) noexcept {
   if (!buffer.empty()) sodium_memzero(buffer.data(), buffer.size());
 }
 
-std::uint32_t Sealer::overhead() const noexcept { return 7 + tag_size; }
+std::uint32_t Sealer::overhead() const noexcept { return 7 + tag_size + record_salt_size; }
 
-std::size_t Sealer::sealed_size(std::size_t plain_size) const noexcept { return plain_size + tag_size; }
+std::size_t Sealer::sealed_size(std::size_t plain_size) const noexcept {
+  return record_salt_size + plain_size + tag_size;
+}
 
 Result<std::size_t> Sealer::frame(std::span<const std::byte> value, std::span<std::byte> out) noexcept {
   // [codec u8][value size u16][dictionary id u32, dictionary frames only][payload]
   if (value.size() > 0xFFFF || out.size() < value.size() + 7) return fail(Errc::too_large);
   ++stats_.values_framed;
   stats_.plain_bytes += value.size();
-  const bool with_dict = !dictionary_.empty();
+  // use_dictionary digests the dictionary at the compression level, which
+  // never changes after construction: with compression on, a dictionary
+  // always has its CDict.
+  const bool with_dict = !dictionary_.empty() && cdict_;
   const std::size_t head = with_dict ? 7 : 3;
   if (options_.compression_level > 0 && value.size() >= options_.compress_min && cctx_) {
     // Compress into the room a raw frame would take: if it does not fit, it
     // did not pay.
     const std::size_t room = value.size() + 3 - head;
     std::size_t n;
-    if (with_dict && prepare_cdict()) {
+    if (with_dict) {
       n = ZSTD_compress_usingCDict(static_cast<ZSTD_CCtx*>(cctx_), out.data() + head, room, value.data(), value.size(),
                                    static_cast<const ZSTD_CDict*>(cdict_));
-    } else if (with_dict) {  // no memory to digest it at this level: the slow path, same frame
-      n = ZSTD_compress_usingDict(static_cast<ZSTD_CCtx*>(cctx_), out.data() + head, room, value.data(), value.size(),
-                                  dictionary_.data(), dictionary_.size(), options_.compression_level);
     } else {
       n = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(cctx_), out.data() + head, room, value.data(), value.size(),
                             options_.compression_level);
@@ -366,28 +447,41 @@ Result<std::size_t> Sealer::unframe(std::span<const std::byte> frame, std::span<
   return n;
 }
 
-void Sealer::nonce_for(std::span<const std::byte> ad, std::span<std::byte> nonce) const noexcept {
-  // store id | sector sequence | offset from the associated data: unique for
-  // every record ever written under this store's record key.
+std::size_t Sealer::nonce_for(std::span<const std::byte> salt, std::span<const std::byte> ad,
+                              std::span<std::byte, 24> nonce) const noexcept {
+  // salt ++ position (store id, sequence, offset). The position keeps seals
+  // at different places apart for certain; the salt keeps apart those a
+  // rolled-back image or a cloned device makes at the same place.
   std::fill(nonce.begin(), nonce.end(), std::byte{0});
-  std::memcpy(nonce.data(), ad.data(), std::min<std::size_t>(12, nonce.size()));
+  std::memcpy(nonce.data(), salt.data(), record_salt_size);
+  if (options_.suite == CipherSuite::aes256gcm) {
+    // 12 bytes leave 4 for the position: its crc32c (FORMAT.md §3.4 bounds
+    // the collisions).
+    put32(nonce.data() + record_salt_size, crc32c(ad.first(position_size)));
+    return crypto_aead_aes256gcm_NPUBBYTES;
+  }
+  std::memcpy(nonce.data() + record_salt_size, ad.data(), position_size);
+  return crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 }
 
 Status Sealer::seal(std::span<const std::byte> ad, std::span<std::byte> buf, std::size_t plain_size) noexcept {
   if (!keys_ready_) return fail(Errc::wrong_key);
-  if (ad.size() < 12 || buf.size() < plain_size + tag_size) return fail(Errc::invalid_argument);
+  if (ad.size() < position_size || buf.size() < sealed_size(plain_size)) return fail(Errc::invalid_argument);
+  if (plain_size) std::memmove(buf.data() + record_salt_size, buf.data(), plain_size);
+  const std::span<std::byte> salt = buf.first(record_salt_size);
+  random(salt);
+  std::array<std::byte, 24> nonce_bytes{};
+  const auto nonce = std::span<const std::byte>(nonce_bytes).first(nonce_for(salt, ad, nonce_bytes));
+  if (options_.nonce_observer.seen) options_.nonce_observer.seen(options_.nonce_observer.context, store_salt_, nonce);
+  unsigned char* text = u8(buf.data() + record_salt_size);
   unsigned long long clen = 0;
   int rc;
-  if (suite_ == CipherSuite::aes256gcm) {
-    std::array<std::byte, crypto_aead_aes256gcm_NPUBBYTES> nonce{};
-    nonce_for(ad, nonce);
-    rc = crypto_aead_aes256gcm_encrypt(u8(buf.data()), &clen, u8(buf.data()), plain_size, u8(ad.data()), ad.size(),
-                                       nullptr, u8(nonce.data()), u8(record_key_.data()));
+  if (options_.suite == CipherSuite::aes256gcm) {
+    rc = crypto_aead_aes256gcm_encrypt(text, &clen, text, plain_size, u8(ad.data()), ad.size(), nullptr,
+                                       u8(nonce.data()), u8(record_key_.data()));
   } else {
-    std::array<std::byte, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES> nonce{};
-    nonce_for(ad, nonce);
-    rc = crypto_aead_xchacha20poly1305_ietf_encrypt(u8(buf.data()), &clen, u8(buf.data()), plain_size, u8(ad.data()),
-                                                    ad.size(), nullptr, u8(nonce.data()), u8(record_key_.data()));
+    rc = crypto_aead_xchacha20poly1305_ietf_encrypt(text, &clen, text, plain_size, u8(ad.data()), ad.size(), nullptr,
+                                                    u8(nonce.data()), u8(record_key_.data()));
   }
   if (rc != 0 || clen != plain_size + tag_size) return fail(Errc::io);
   return {};
@@ -395,24 +489,29 @@ Status Sealer::seal(std::span<const std::byte> ad, std::span<std::byte> buf, std
 
 Result<std::size_t> Sealer::open(std::span<const std::byte> ad, std::span<std::byte> buf) noexcept {
   if (!keys_ready_) return fail(Errc::wrong_key);
-  if (ad.size() < 12 || buf.size() < tag_size) return fail(Errc::corrupt);
+  if (ad.size() < position_size || buf.size() < sealed_size(0)) return fail(Errc::corrupt);
+  std::array<std::byte, 24> nonce_bytes{};
+  const auto nonce =
+      std::span<const std::byte>(nonce_bytes).first(nonce_for(buf.first(record_salt_size), ad, nonce_bytes));
+  unsigned char* text = u8(buf.data() + record_salt_size);
+  const std::size_t clen = buf.size() - record_salt_size;
   unsigned long long mlen = 0;
   int rc;
-  if (suite_ == CipherSuite::aes256gcm) {
-    std::array<std::byte, crypto_aead_aes256gcm_NPUBBYTES> nonce{};
-    nonce_for(ad, nonce);
-    rc = crypto_aead_aes256gcm_decrypt(u8(buf.data()), &mlen, nullptr, u8(buf.data()), buf.size(), u8(ad.data()),
-                                       ad.size(), u8(nonce.data()), u8(record_key_.data()));
+  if (options_.suite == CipherSuite::aes256gcm) {
+    rc = crypto_aead_aes256gcm_decrypt(text, &mlen, nullptr, text, clen, u8(ad.data()), ad.size(), u8(nonce.data()),
+                                       u8(record_key_.data()));
   } else {
-    std::array<std::byte, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES> nonce{};
-    nonce_for(ad, nonce);
-    rc = crypto_aead_xchacha20poly1305_ietf_decrypt(u8(buf.data()), &mlen, nullptr, u8(buf.data()), buf.size(),
-                                                    u8(ad.data()), ad.size(), u8(nonce.data()), u8(record_key_.data()));
+    rc = crypto_aead_xchacha20poly1305_ietf_decrypt(text, &mlen, nullptr, text, clen, u8(ad.data()), ad.size(),
+                                                    u8(nonce.data()), u8(record_key_.data()));
   }
   if (rc != 0) {
     ++stats_.rejected;
     return fail(Errc::corrupt);
   }
+  // The engine reads the plaintext at the start of the buffer. The move
+  // leaves a copy of its last bytes behind it: wipe those with the tag.
+  if (mlen) std::memmove(buf.data(), text, static_cast<std::size_t>(mlen));
+  sodium_memzero(buf.data() + mlen, buf.size() - static_cast<std::size_t>(mlen));
   ++stats_.opened;
   return static_cast<std::size_t>(mlen);
 }
