@@ -612,7 +612,8 @@ class Store {
   // mount / format
   Task<Status> mount_locked() noexcept;
   Task<Status> replay_sector(std::uint32_t sector) noexcept;
-  Task<Status> check_tail_blank(std::uint32_t sector, std::uint32_t offset) noexcept;
+  /// Whether [offset, end) of `sector` reads erased (end none: the sector's end).
+  Task<Status> check_tail_blank(std::uint32_t sector, std::uint32_t offset, std::uint32_t end = none) noexcept;
   Task<Status> apply_record(const Record& rec) noexcept;
   struct TxnScan {
     std::uint32_t next = 0;     // offset after the group (or where the scan stopped)
@@ -641,7 +642,16 @@ class Store {
   void mark_tampered(const Entry& e) noexcept;
   /// Writes a TAMPERED record for every entry still pending.
   Task<Status> record_tampering() noexcept;
-  Task<Status> write_tampered(std::size_t position, const Entry& e, std::span<const std::byte> key,
+  /// Sealed stores: the RETIRE of a collection whose head a power cut tore
+  /// with no sector free, in the head's end slot (FORMAT.md §3.6).
+  Task<Status> retire_in_end_slot(std::span<const std::byte> tail) noexcept;
+  /// Mount: applies the RETIRE in a sealed sector's end slot, if any.
+  Task<Status> replay_end_slot(std::uint32_t sector, std::uint32_t& good_end) noexcept;
+  /// Where records end in a sector: a sealed store keeps its last bytes as
+  /// the end slot.
+  std::uint32_t records_end(std::uint32_t sector) const noexcept {
+    return geometry_.sector_size(sector) - end_slot_;
+  }  Task<Status> write_tampered(std::size_t position, const Entry& e, std::span<const std::byte> key,
                               std::uint32_t sequence, std::uint32_t offset) noexcept;
   void reset_state() noexcept;
 
@@ -863,13 +873,16 @@ class Store {
   RollbackCounter* counter_ = nullptr;
   bool counter_wanted_ = false;        // StoreConfig::counter given (refused without a codec)
   std::uint32_t open_size_ = 0;        // the OPEN record every sealed sector starts with
+  std::uint32_t end_slot_ = 0;         // a sealed sector's last bytes: room for one RETIRE (FORMAT.md §3.6)
+  bool end_slot_open_ = false;         // retire_in_end_slot: append may write into the end slot
   Finding finding_ = Finding::none;
   bool authenticating_ = false;        // mount: open every sealed record, not only the small ones
   bool auth_failed_ = false;           // read_record: the last record passed its crc, failed its tag
   std::uint32_t last_open_sequence_ = 0;  // mount: newest replayed sector that holds an OPEN record
   std::uint32_t last_open_sector_ = none;
   std::uint32_t last_open_end_ = 0;       // offset past the last acknowledged record of that sector
-  std::uint32_t first_previous_ = 0;      // mount: the sector the oldest live OPEN chains to (must be retired)
+  std::uint32_t skipped_max_ = 0;         // mount: newest sector a retire marker had replay skip
+  std::uint32_t missing_before_ = 0;      // mount: newest sector an OPEN chains to that was not replayed (must be retired)
   /// The log's position for the rollback counter: the newest OPEN sector's
   /// sequence and the end of its last acknowledged record.
   std::uint64_t log_position() const noexcept {

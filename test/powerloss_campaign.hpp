@@ -41,7 +41,10 @@ inline void dump(const rig::Rig& r) {
   const auto img = r.sim.image();
   const auto& g = r.sim.geometry();
   const std::uint32_t unit = g.program_unit();
-  const std::uint32_t hdr = (32 + unit - 1) / unit * unit;
+  auto align = [&](std::uint32_t n) { return (n + unit - 1) / unit * unit; };
+  // Records start after the header (and a sealed store's crypto block) and the retire marker.
+  const bool sealed = (static_cast<std::uint8_t>(img[7]) & 2u) != 0;
+  const std::uint32_t hdr = align(sealed ? 96 : 32) + align(8);
   auto le32 = [&](std::size_t at) {
     return std::uint32_t(img[at]) | std::uint32_t(img[at + 1]) << 8 | std::uint32_t(img[at + 2]) << 16 |
            std::uint32_t(img[at + 3]) << 24;
@@ -68,12 +71,16 @@ inline void dump(const rig::Rig& r) {
       }
       const std::uint32_t w = le32(base + off);
       const unsigned kind = (w >> 8) & 7, slot = w & 0x7F, kf = (w >> 11) & 0x3F, vlen = w >> 17;
-      const unsigned klen = kind == 2 ? 0 : kf + 1;
+      const unsigned klen = kind == 2 || kind == 5 ? 0 : kf + 1;
       std::string k(reinterpret_cast<const char*>(img.data() + base + off + 8), klen);
-      std::string v(reinterpret_cast<const char*>(img.data() + base + off + 8 + klen), kind == 2 ? 0 : vlen);
-      std::fprintf(stderr, "  @%u %s slot %u key '%s' value '%s'%s\n", off,
-                   kind == 0 ? "PUT" : kind == 1 ? "DEL" : kind == 2 ? "META" : "?", slot, k.c_str(), v.c_str(),
-                   kind == 2 ? (kf == 0 ? (" RETIRE " + std::to_string(le32(base + off + 8))).c_str() : " ERASED") : "");
+      std::string v(reinterpret_cast<const char*>(img.data() + base + off + 8 + klen), kind == 2 || sealed ? 0 : vlen);
+      static const char* const metas[] = {" RETIRE", " ERASED", " OPEN", " RESUME"};
+      const std::string meta = kind == 2 ? std::string(kf < 4 ? metas[kf] : " META?") +
+                                               (sealed ? std::string() : " " + std::to_string(le32(base + off + 8)))
+                                         : std::string();
+      std::fprintf(stderr, "  @%u %s slot %u key '%s' value '%s' (%u B)%s\n", off,
+                   kind == 0 ? "PUT" : kind == 1 ? "DEL" : kind == 2 ? "META" : kind == 7 ? "TAMPERED" : "?", slot,
+                   k.c_str(), v.c_str(), vlen, meta.c_str());
       if (kind == 0 && slot) slot_len[slot] = vlen;
       off += (8 + klen + vlen + unit - 1) / unit * unit;
     }
@@ -124,7 +131,11 @@ inline std::string check(rig::Rig& r, Model& model, const std::optional<Op>& in_
   r.reboot();
   if (tracing) dump(r);
   auto st = r.mount();
-  if (!st) return std::string("mount failed: ") + ferrite::name_of(st.error());
+  if (!st) {
+    const auto why = r.store->last_refusal();
+    return std::string("mount failed: ") + ferrite::name_of(st.error()) + (why ? std::string(" (") + why.reason +
+           ", value " + std::to_string(why.value) + ", limit " + std::to_string(why.limit) + ")" : std::string());
+  }
   const auto stats = r.store->stats();
   const std::string where = " (corrupt " + std::to_string(stats.corrupt_records) + ", sealed " +
                             std::to_string(stats.head_sealed) + ", weak " + std::to_string(r.sim.weak_bit_count()) +

@@ -67,21 +67,21 @@ Status Store::check_sealed_record(const Record& rec) noexcept {
     tampering(Finding::bad_open, sequence, offset);
     return fail(Errc::tampered);
   }
-  if (last_open_sector_ != none) {
-    // The sector this one was chained to must be the one replayed before
-    // it, ending exactly where it ended then: nothing cut, nothing added.
-    if (previous != last_open_sequence_) {
-      tampering(Finding::missing, previous, last_open_sequence_);
-      return fail(Errc::tampered);
-    }
+  if (last_open_sector_ != none && previous == last_open_sequence_) {
+    // Chained to the sector replayed before it, which must end exactly
+    // where it ended then: nothing cut off, nothing added.
     if (previous_end != last_open_end_) {
       tampering(Finding::pin, last_open_end_, previous_end);
       return fail(Errc::tampered);
     }
+  } else if (last_open_sector_ != none && previous < last_open_sequence_) {
+    // Chained past a sector the writer never knew of.
+    tampering(Finding::missing, previous, last_open_sequence_);
+    return fail(Errc::tampered);
   } else {
-    // The first live sector's predecessor must be retired, not missing:
-    // checked once the replay has met every RETIRE (check_sealed_log).
-    first_previous_ = previous;
+    // Chained to a sector that is not here: fine only if it was retired,
+    // which a RETIRE later in the replay may say (check_sealed_log).
+    missing_before_ = std::max(missing_before_, previous);
   }
   last_open_sector_ = sector;
   last_open_sequence_ = sequence;
@@ -108,8 +108,12 @@ void Store::acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) no
 }
 
 Task<Status> Store::check_sealed_log() noexcept {
-  if (first_previous_ != 0 && first_previous_ >= tail_) {
-    tampering(Finding::missing, first_previous_, tail_);
+  if (skipped_max_ != 0 && skipped_max_ >= tail_) {
+    tampering(Finding::missing, skipped_max_, tail_);  // a marker on a sector that is live
+    co_return fail(Errc::tampered);
+  }
+  if (missing_before_ != 0 && missing_before_ >= tail_) {
+    tampering(Finding::missing, missing_before_, tail_);
     co_return fail(Errc::tampered);
   }
   if (failure_count_ > 0) {
@@ -192,6 +196,38 @@ Task<Status> Store::record_tampering() noexcept {
     FERRITE_CO_TRY(co_await write_tampered(position, e, std::span<const std::byte>(key.data(), e.key_size),
                                            sectors_[sector].sequence, e.location - geometry_.sector_offset(sector)));
   }
+  co_return Status{};
+}
+
+Task<Status> Store::retire_in_end_slot(std::span<const std::byte> tail) noexcept {
+  // The end slot lies beyond every record the head can hold, so no torn
+  // write reaches it; a head uses it at most once (the next write opens
+  // another sector).
+  const std::uint32_t slot = records_end(head_);
+  if (head_offset_ > slot) co_return fail(Errc::no_space);  // used already
+  head_offset_ = slot;
+  head_sealed_ = false;
+  end_slot_open_ = true;  // append may write there
+  auto at = co_await append(logfmt::meta, 0, {}, tail, false, 0, logfmt::retire);
+  end_slot_open_ = false;
+  head_sealed_ = true;  // full now (or refused: sealed either way)
+  if (!at) co_return fail(at.error());
+  co_return Status{};
+}
+
+Task<Status> Store::replay_end_slot(std::uint32_t sector, std::uint32_t& good_end) noexcept {
+  const std::uint32_t slot = records_end(sector), size = geometry_.sector_size(sector);
+  RecordRead rec;
+  rec.status = co_await read_record(sector, slot, size - slot, rec.record);
+  if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+  // Blank, or torn by a cut during the write: nothing was retired by it.
+  if (!rec || rec->blank) co_return Status{};
+  if (rec->kind != logfmt::meta || rec->key_size != logfmt::retire) {
+    tampering(Finding::bad_open, sectors_[sector].sequence, slot);
+    co_return fail(Errc::tampered);
+  }
+  FERRITE_CO_TRY(co_await apply_record(*rec));
+  good_end = size;  // what the writer pinned: the slot closes the sector
   co_return Status{};
 }
 

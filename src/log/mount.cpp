@@ -52,12 +52,13 @@ Store::Store(Flash flash, StoreConfig config) noexcept
   header_size_ = marker_offset_ + align_up(logfmt::marker_bytes, unit_);
   const std::uint32_t overhead = codec_ ? codec_->overhead() : 0;
   open_size_ = codec_ ? full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(logfmt::open_bytes))) : 0;
+  end_slot_ = codec_ ? full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(4))) : 0;
   counter_ = codec_ ? config.counter : nullptr;
   counter_wanted_ = config.counter != nullptr;
   geometry_crc_ = geometry_fingerprint(geometry_);
   // A record must fit in the smallest sector with room to spare for garbage
   // collection: cap records at a third of the smallest sector's payload.
-  const std::uint32_t payload = geometry_.smallest_sector() - header_size_ - open_size_;
+  const std::uint32_t payload = geometry_.smallest_sector() - header_size_ - open_size_ - end_slot_;
   const std::uint32_t geometry_cap = payload / 3 > logfmt::full_head + max_key_size
                                          ? payload / 3 - logfmt::full_head - max_key_size
                                          : 0;
@@ -74,7 +75,8 @@ std::uint32_t Store::geometry_value_limit() const noexcept {
   // collection always has room), less its header and the longest key.
   const std::uint32_t overhead = codec_ ? codec_->overhead() : 0;
   const std::uint32_t smallest = geometry_.smallest_sector();
-  const std::uint32_t payload = smallest > header_size_ + open_size_ ? smallest - header_size_ - open_size_ : 0;
+  const std::uint32_t reserved = header_size_ + open_size_ + end_slot_;
+  const std::uint32_t payload = smallest > reserved ? smallest - reserved : 0;
   const std::uint32_t cap = payload / 3 > logfmt::full_head + max_key_size ? payload / 3 - logfmt::full_head - max_key_size : 0;
   return cap > overhead ? cap - overhead : 0;
 }
@@ -214,7 +216,7 @@ std::uint32_t Store::compact_size(std::uint32_t value_size) const noexcept {
   return align_up(logfmt::compact_head + value_size, unit_);
 }
 std::uint32_t Store::payload_of(std::uint32_t sector) const noexcept {
-  return geometry_.sector_size(sector) - header_size_ - open_size_;
+  return geometry_.sector_size(sector) - header_size_ - open_size_ - end_slot_;
 }
 
 void Store::reset_state() noexcept {
@@ -237,7 +239,8 @@ void Store::reset_state() noexcept {
   last_open_sector_ = none;
   last_open_sequence_ = 0;
   last_open_end_ = 0;
-  first_previous_ = 0;
+  missing_before_ = 0;
+  skipped_max_ = 0;
   tamper_pending_ = 0;
   failure_count_ = 0;
 }
@@ -430,6 +433,7 @@ Task<Status> Store::mount_locked() noexcept {
   std::array<std::byte, logfmt::header_bytes + crypto_block_size> raw{};
   std::array<std::byte, logfmt::marker_bytes> marker{};
   std::uint32_t best_sequence = 0, known_erase_max = 0;
+  std::uint32_t marker_tail = 0;  // sealed: what retire markers claim, checked against the authenticated tail
   std::uint8_t best_flags = 0;
   bool any_valid = false, all_blank = true;
   // Pass 1: which store owns the region (highest sequence), its tail.
@@ -504,9 +508,11 @@ Task<Status> Store::mount_locked() noexcept {
       // A retire marker says this sector and every older one are retired,
       // without reading the log (FORMAT.md §2.1).
       FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s) + marker_offset_, marker));
-      if (!codec_ && logfmt::get_le32(marker.data()) == logfmt::marker_magic &&
-          logfmt::get_le32(marker.data() + 4) == retire_marker_check(h.sequence))
-        tail_ = std::max(tail_, h.sequence + 1);
+      if (logfmt::get_le32(marker.data()) == logfmt::marker_magic &&
+          logfmt::get_le32(marker.data() + 4) == retire_marker_check(h.sequence)) {
+        if (codec_) marker_tail = std::max(marker_tail, h.sequence + 1);
+        else tail_ = std::max(tail_, h.sequence + 1);
+      }
     } else {
       // Remember blank headers as "erased?" candidates; an ERASED record in the
       // live log confirms them during replay. A header that is neither blank
@@ -537,6 +543,13 @@ Task<Status> Store::mount_locked() noexcept {
       if (info.state != static_cast<std::uint8_t>(SectorState::live)) continue;
       if (info.sequence < tail_) continue;
       if (have_head && info.sequence <= last) continue;
+      if (codec_ && (info.sequence < marker_tail || (info.old_key && !previous_codec_))) {
+        // Not read: a retire marker (a crc, forgeable) says it is retired, or
+        // it is under a key not given. The authenticated tail must agree
+        // once the replay is over (check_sealed_log; wrong_key below).
+        if (!info.old_key) skipped_max_ = std::max(skipped_max_, info.sequence);
+        continue;
+      }
       if (next == none || info.sequence < next_seq) {
         next = s;
         next_seq = info.sequence;
@@ -556,7 +569,6 @@ Task<Status> Store::mount_locked() noexcept {
   // Every sector retired (or no header left standing): there is no head to
   // continue from, so the image is damaged, not empty.
   if (!have_head || sectors_[head_].sequence < tail_) co_return fail(Errc::corrupt);
-  if (codec_) FERRITE_CO_TRY(co_await check_sealed_log());
   // Sectors under another key need it only while they are live: those a
   // finished rotation retired (by marker or by a RETIRE met in the replay)
   // are never read again.
@@ -564,6 +576,7 @@ Task<Status> Store::mount_locked() noexcept {
     if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence >= tail_ && info.old_key &&
         !have_previous_block_)
       co_return fail(Errc::wrong_key);
+  if (codec_) FERRITE_CO_TRY(co_await check_sealed_log());
   for (std::uint32_t s = 0; s < n; ++s) {
     SectorInfo& info = sectors_[s];
     if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence < tail_)
@@ -599,7 +612,7 @@ Task<Status> Store::mount_locked() noexcept {
 }
 
 Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
-  const std::uint32_t end = geometry_.sector_size(sector);
+  const std::uint32_t end = records_end(sector);
   std::uint32_t offset = header_size_;
   std::uint32_t good_end = header_size_;  // just past the last verified record
   bool in_bad_region = false;
@@ -665,7 +678,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     if (rec && rec->blank) {
       // Either the end of the log in this sector or a hole left by a failed
       // write; find out whether anything follows.
-      auto rest = co_await check_tail_blank(sector, offset);
+      auto rest = co_await check_tail_blank(sector, offset, end);
       if (rest) break;
       if (rest.error() != Errc::corrupt) co_return fail(rest.error());
       in_bad_region = true;
@@ -692,6 +705,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     offset += rec->size;
     good_end = offset;
   }
+  if (codec_) FERRITE_CO_TRY(co_await replay_end_slot(sector, good_end));
   SectorInfo& info = sectors_[sector];
   info.used_bytes = good_end - header_size_;
   head_offset_ = good_end;
@@ -716,9 +730,9 @@ Task<Result<bool>> Store::read_record_blank_after(std::uint32_t sector, std::uin
   co_return true;
 }
 
-Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset) noexcept {
+Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept {
   const std::uint32_t base = geometry_.sector_offset(sector);
-  const std::uint32_t end = geometry_.sector_size(sector);
+  if (end == none) end = geometry_.sector_size(sector);
   while (offset < end) {
     const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(buffer_.size()), end - offset);
     FERRITE_CO_TRY(co_await read_bytes(base + offset, std::span<std::byte>(buffer_).first(n)));

@@ -15,7 +15,8 @@ constexpr std::uint8_t retired_state = static_cast<std::uint8_t>(SectorState::re
 }  // namespace
 
 std::uint32_t Store::head_room() const noexcept {
-  return head_sealed_ ? 0 : geometry_.sector_size(head_) - head_offset_;
+  const std::uint32_t end = end_slot_open_ ? geometry_.sector_size(head_) : records_end(head_);
+  return head_sealed_ || head_offset_ >= end ? 0 : end - head_offset_;
 }
 
 std::uint32_t Store::free_sector_count() const noexcept {
@@ -274,6 +275,18 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
   std::array<std::byte, 4> tail{};
   const std::uint32_t new_tail = sectors_[gc_victim_].sequence + 1;
   logfmt::put_le32(tail.data(), new_tail);
+  if (codec_ && (head_sealed_ || head_room() < meta_size(4)) && free_sector_count() == 0) {
+    // Erasing the victim with no authenticated word that it was retired
+    // would look, to mount, like a sector an attacker removed: the RETIRE
+    // goes into the head's end slot, kept free for this.
+    FERRITE_CO_TRY(co_await retire_in_end_slot(tail));
+    tail_ = std::max(tail_, new_tail);
+    sectors_[gc_victim_].state = retired_state;
+    sectors_[gc_victim_].live_bytes = 0;
+    gc_victim_ = none;
+    ++counters_.gc_runs;
+    co_return copied;
+  }
   if ((head_sealed_ || head_room() < meta_size(4)) && free_sector_count() == 0) {
     // No room for the RETIRE record and no sector to open (a head sealed by
     // a cut right after it was opened). The victim holds nothing live, and
