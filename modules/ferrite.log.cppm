@@ -776,6 +776,7 @@ class Store {
   /// What mount found wrong with a sealed store's log (last_refusal()).
   enum class Finding : std::uint8_t {
     none, legacy, record_auth, hole, no_open, pin, missing, after_end, rollback, bad_open, too_many_failures,
+    duplicate, ahead,
   };
   Refusal tamper_report() const noexcept;
   void tampering(Finding what, std::uint32_t value, std::uint32_t limit) noexcept {
@@ -882,6 +883,8 @@ class Store {
   std::uint32_t last_open_sector_ = none;
   std::uint32_t last_open_end_ = 0;       // offset past the last acknowledged record of that sector
   std::uint32_t skipped_max_ = 0;         // mount: newest sector a retire marker had replay skip
+  std::uint64_t log_before_last_ = 0;     // mount: the log's position before its last write
+  std::uint64_t open_previous_position_ = 0;  // mount: what the newest OPEN chains to, as a position
   std::uint32_t missing_before_ = 0;      // mount: newest sector an OPEN chains to that was not replayed (must be retired)
   /// The log's position for the rollback counter: the newest OPEN sector's
   /// sequence and the end of its last acknowledged record.

@@ -14,6 +14,7 @@ import ferrite.sim;
 #include "campaign_scale.hpp"
 #include "log_rig.hpp"
 #include "sealed_image.hpp"
+#include "powerloss_campaign.hpp"
 
 using ferrite::Errc;
 using ferrite::Sealer;
@@ -462,4 +463,347 @@ TEST_CASE("a rollback counter without a sealed store is refused by the configura
   r.store.emplace(r.flash, r.config);
   CHECK(r.format().error() == Errc::invalid_argument);
   CHECK(std::string(r.store->config_report().field) == "counter");
+}
+
+// ---------------------------------------------------------------------------
+// The tamper-rollback campaign: histories of writes, snapshots after every
+// acknowledged one, then attacks on the final image built from them. A case
+// fails when mount succeeds and some key reads anything but its latest
+// acknowledged value (or tampered), or when any (store, nonce) pair is ever
+// used twice: across rollbacks that make the device write again where it had
+// written, and across clones that continue one image on two devices.
+
+namespace {
+
+struct NonceLog {
+  std::set<std::string> seen;
+  std::uint64_t seals = 0, reused = 0;
+  static void record(void* self, std::span<const std::byte> store, std::span<const std::byte> nonce) noexcept {
+    auto& log = *static_cast<NonceLog*>(self);
+    std::string id(reinterpret_cast<const char*>(store.data()), store.size());
+    id.append(reinterpret_cast<const char*>(nonce.data()), nonce.size());
+    ++log.seals;
+    if (!log.seen.insert(std::move(id)).second) ++log.reused;
+  }
+};
+
+struct CampaignGeometry {
+  const char* name;
+  std::uint32_t sectors, size, unit;
+};
+
+/// A device: its Sealer (same key, same options as every other device of
+/// the campaign), its rollback counter and its flash.
+struct Device {
+  Sealer sealer;
+  ferrite::sim::SimCounter counter;
+  Rig r;
+  Device(const CampaignGeometry& g, SealOptions options, bool with_counter, bool passphrase, std::uint64_t seed)
+      : sealer(options), r(rig::geometry(g.sectors, g.size, g.unit), 64, true, false, seed, 48, unlocked(passphrase)) {
+    if (with_counter) {
+      r.config.counter = &counter;
+      r.store.emplace(r.flash, r.config);
+    }
+  }
+  Sealer* unlocked(bool passphrase) {
+    const bool ok = passphrase ? static_cast<bool>(sealer.use_passphrase("tamper campaign", ferrite::KdfCost{1, 8}))
+                               : static_cast<bool>(sealer.use_key(test_key(42)));
+    if (!ok) std::abort();
+    return &sealer;
+  }
+};
+
+struct Snapshot {
+  std::vector<std::byte> image;
+  std::map<std::string, std::string> model;
+  std::uint64_t counter = 0;
+};
+
+enum class Attack : std::uint8_t {
+  sector_rollback, partial_rollback, whole_rollback, truncate, erase_sector, reorder, rename, length_edit,
+  block_edit, header_edit, replay_record, splice_other, count
+};
+constexpr const char* attack_names[] = {"sector-rollback", "partial-rollback", "whole-rollback", "truncate",
+                                        "erase-sector",    "reorder",          "rename",         "length-edit",
+                                        "block-edit",      "header-edit",      "replay-record",  "splice-other"};
+
+std::string value_for(rig::Random& rnd, int i) {
+  std::string v = "v" + std::to_string(i) + ":";
+  const std::uint32_t n = rnd.below(36);
+  for (std::uint32_t k = 0; k < n; ++k) v.push_back(static_cast<char>('a' + rnd.below(26)));
+  return v;
+}
+
+/// Runs `count` random operations on `d`, appending a snapshot after each
+/// acknowledged one (the model is what every key must read then).
+void run_history(Device& d, rig::Random& rnd, int count, std::vector<Snapshot>& history, int& serial) {
+  std::map<std::string, std::string> model = history.empty() ? std::map<std::string, std::string>{} : history.back().model;
+  for (int i = 0; i < count; ++i) {
+    const std::string key = "key" + std::to_string(rnd.below(12));
+    const std::uint32_t what = rnd.below(20);
+    ferrite::Status st;
+    if (what < 15) {
+      const std::string v = value_for(rnd, serial++);
+      st = d.r.put(key, v);
+      if (st) model[key] = v;
+    } else if (what < 18) {
+      st = d.r.erase(key);
+      if (st) model.erase(key);
+      if (!st && st.error() == Errc::not_found) st = ferrite::Status{};
+    } else {
+      auto m = ferrite::sync_wait(d.r.store->maintain());
+      if (!m) st = ferrite::fail(m.error());
+    }
+    if (!st && st.error() != Errc::no_space) std::abort();  // no faults are injected here
+    history.push_back({copy(d.r.sim.image()), model, d.counter.value()});
+  }
+}
+
+}  // namespace
+
+TEST_CASE("campaign tamper-rollback: no attack on a sealed image yields anything but the latest values, and no "
+          "nonce is ever used twice",
+          "[tamper-rollback]") {
+  const double scale = campaign::campaign_scale();
+  const std::uint64_t target = static_cast<std::uint64_t>(10000 * scale);
+  const CampaignGeometry geometries[] = {{"4x4K/u4", 4, 4096, 4}, {"3x4K/u8", 3, 4096, 8}, {"6x2K/u4", 6, 2048, 4},
+                                         {"2x8K/u4", 2, 8192, 4}};
+  NonceLog nonces;
+  SealOptions options;
+  options.nonce_observer = {&NonceLog::record, &nonces};
+  std::uint64_t cases = 0, failures = 0, detected = 0;
+  std::array<std::uint64_t, static_cast<std::size_t>(Attack::count)> per_attack{};
+  for (std::uint64_t round = 0; cases < target; ++round) {
+    rig::Random rnd(0x7A3B0000u + round * 7919u);
+    const CampaignGeometry& g = geometries[round % 4];
+    const bool with_counter = round % 3 != 2;
+    const bool passphrase = round % 7 == 5;
+    Device d(g, options, with_counter, passphrase, round + 1);
+    REQUIRE(d.r.format());
+    std::vector<Snapshot> history;
+    int serial = 0;
+    history.push_back({copy(d.r.sim.image()), {}, d.counter.value()});
+    run_history(d, rnd, 40 + static_cast<int>(rnd.below(80)), history, serial);
+    const auto& geo = d.r.store->geometry();
+    const Snapshot& now = history.back();
+
+    // A clone: the image of some moment continued on a second device, and
+    // the first device rolled back to an earlier moment and written again.
+    // Their new records reuse positions: their nonces must not repeat.
+    Device clone(g, options, false, passphrase, round + 1000);
+    const std::size_t fork = rnd.below(static_cast<std::uint32_t>(history.size()));
+    clone.r.sim.load_image(history[fork].image);
+    clone.r.reboot();
+    REQUIRE(clone.r.mount());
+    std::vector<Snapshot> clone_history{history[fork]};
+    run_history(clone, rnd, 20, clone_history, serial);
+    // Another store under the same key, for splices.
+    Device other(g, options, false, passphrase, round + 4000);
+    REQUIRE(other.r.format());
+    std::vector<Snapshot> other_history;
+    run_history(other, rnd, 30, other_history, serial);
+    {
+      Device again(g, options, false, passphrase, round + 2000);
+      again.r.sim.load_image(history[rnd.below(static_cast<std::uint32_t>(history.size()))].image);
+      again.r.reboot();
+      REQUIRE(again.r.mount());
+      std::vector<Snapshot> scratch_history;
+      run_history(again, rnd, 20, scratch_history, serial);
+    }
+
+    const std::uint32_t newest = attack::newest_sector(now.image, geo);
+    std::vector<std::uint32_t> sectors;  // with a header in the final image
+    for (std::uint32_t s = 0; s < geo.sector_count(); ++s)
+      if (attack::sector_has_header(now.image, geo, s)) sectors.push_back(s);
+    // Without a counter, a rollback of the newest sector or of the whole
+    // image cannot be told from a power cut (docs/SECURITY.md): those
+    // attacks are only made with one.
+    auto pick_sector = [&](bool may_be_newest) -> std::uint32_t {
+      if (!may_be_newest && sectors.size() < 2) return 0xFFFFFFFFu;  // only the newest: nothing to attack
+      for (;;) {
+        const std::uint32_t s = sectors[rnd.below(static_cast<std::uint32_t>(sectors.size()))];
+        if (may_be_newest || s != newest) return s;
+      }
+    };
+    auto pick_record = [&](std::span<const std::byte> img, bool keyed) -> std::optional<attack::Record> {
+      for (int tries = 0; tries < 16; ++tries) {
+        const auto recs = attack::records(img, geo, pick_sector(true));
+        if (recs.size() < 2) continue;
+        const auto& r = recs[1 + rnd.below(static_cast<std::uint32_t>(recs.size() - 1))];
+        if (!keyed || r.key_len > 0) return r;
+      }
+      return std::nullopt;
+    };
+
+    for (int a = 0; a < 48; ++a) {
+      auto kind = static_cast<Attack>(rnd.below(static_cast<std::uint32_t>(Attack::count)));
+      if (!with_counter && kind == Attack::whole_rollback) kind = Attack::partial_rollback;
+      std::vector<std::byte> e = now.image;
+      const std::size_t then = rnd.below(static_cast<std::uint32_t>(history.size() - 1));
+      const auto sector_bytes = [&](std::vector<std::byte>& to, std::span<const std::byte> from, std::uint32_t s) {
+        std::memcpy(to.data() + geo.sector_offset(s), from.data() + geo.sector_offset(s), geo.sector_size(s));
+      };
+      switch (kind) {
+        case Attack::sector_rollback: {
+          const std::uint32_t s = pick_sector(with_counter);
+          if (s == 0xFFFFFFFFu) continue;
+          sector_bytes(e, history[then].image, s);
+          break;
+        }
+        case Attack::partial_rollback:
+          for (int k = 0, n = 2 + static_cast<int>(rnd.below(2)); k < n; ++k) {
+            const std::uint32_t s = pick_sector(with_counter);
+            if (s != 0xFFFFFFFFu) sector_bytes(e, history[rnd.below(static_cast<std::uint32_t>(history.size()))].image, s);
+          }
+          break;
+        case Attack::whole_rollback:
+          e = history[then].image;
+          break;
+        case Attack::truncate: {
+          const std::uint32_t s = pick_sector(with_counter);
+          if (s == 0xFFFFFFFFu) continue;
+          const auto recs = attack::records(e, geo, s);
+          if (recs.size() < 2) continue;
+          attack::blank(e, geo, s, recs[1 + rnd.below(static_cast<std::uint32_t>(recs.size() - 1))].at);
+          break;
+        }
+        case Attack::erase_sector: {
+          const std::uint32_t s = pick_sector(with_counter);
+          if (s == 0xFFFFFFFFu) continue;
+          attack::blank(e, geo, s, geo.sector_offset(s));
+          break;
+        }
+        case Attack::reorder: {
+          const auto recs = attack::records(e, geo, pick_sector(true));
+          bool done = false;
+          for (std::size_t i = 1; i + 1 < recs.size() && !done; ++i) {
+            if (recs[i].size != recs[i + 1].size || rnd.below(3) != 0) continue;
+            const std::vector<std::byte> first(e.begin() + recs[i].at, e.begin() + recs[i].at + recs[i].size);
+            std::memcpy(e.data() + recs[i].at, e.data() + recs[i + 1].at, recs[i].size);
+            std::memcpy(e.data() + recs[i + 1].at, first.data(), first.size());
+            attack::fix_record_crc(e, geo, recs[i].at);
+            attack::fix_record_crc(e, geo, recs[i + 1].at);
+            done = true;
+          }
+          if (!done) continue;
+          break;
+        }
+        case Attack::rename: {
+          const auto r = pick_record(e, true);
+          if (!r) continue;
+          e[r->at + 8 + rnd.below(r->key_len)] ^= static_cast<std::byte>(1u << rnd.below(8));
+          attack::fix_record_crc(e, geo, r->at);
+          break;
+        }
+        case Attack::length_edit: {
+          const auto r = pick_record(e, false);
+          if (!r) continue;
+          // Without a counter the newest record of the log may always vanish
+          // (a power cut looks the same): a length edit can make it unreadable.
+          if (!with_counter && r->at + r->size == attack::records(e, geo, newest).back().at + r->size &&
+              geo.sector_of(r->at) == newest)
+            continue;
+          const std::uint32_t delta = g.unit * (1 + rnd.below(3));
+          const std::uint32_t len = rnd.below(2) && r->value_len > delta ? r->value_len - delta : r->value_len + delta;
+          attack::put32(e, r->at, (r->w & 0x1FFFFu) | (len << 17));
+          attack::fix_record_crc(e, geo, r->at);
+          break;
+        }
+        case Attack::block_edit: {
+          // Suite, hidden names, compression, KDF kind, a cost bomb.
+          const std::uint32_t field = rnd.below(5);
+          for (std::uint32_t s : sectors) {
+            if (rnd.below(2) == 0 && s != newest) continue;
+            std::byte* b = e.data() + geo.sector_offset(s) + 32;
+            if (field == 0) b[0] = std::byte{static_cast<std::uint8_t>(3 - static_cast<std::uint8_t>(b[0]))};
+            if (field == 1) b[2] ^= std::byte{1};
+            if (field == 2) b[2] ^= std::byte{2};
+            if (field == 3) b[1] ^= std::byte{1};
+            if (field == 4) {
+              attack::put32(e, geo.sector_offset(s) + 32 + 4, 64);
+              attack::put32(e, geo.sector_offset(s) + 32 + 8, 4u * 1024 * 1024);
+            }
+            attack::fix_header_crc(e, geo, s);
+          }
+          break;
+        }
+        case Attack::header_edit: {
+          const std::uint32_t s = pick_sector(with_counter);
+          if (s == 0xFFFFFFFFu) continue;
+          const std::uint32_t at = geo.sector_offset(s) + 8 + 4 * rnd.below(3);  // sequence, tail, erase count
+          const std::uint32_t v = attack::le32(e, at);
+          attack::put32(e, at, rnd.below(2) ? v + 1 : (v > 0 ? v - 1 : 7));
+          attack::fix_header_crc(e, geo, s);
+          break;
+        }
+        case Attack::replay_record: {
+          // An older record (of any moment) copied behind the newest one.
+          const auto& old = history[then].image;
+          const auto recs = attack::records(old, geo, pick_sector(true));
+          const auto live = attack::records(e, geo, newest);
+          if (recs.size() < 2 || live.empty()) continue;
+          const auto& r = recs[1 + rnd.below(static_cast<std::uint32_t>(recs.size() - 1))];
+          const std::uint32_t to = live.back().at + live.back().size;
+          if (to + r.size > geo.sector_offset(newest) + geo.sector_size(newest) - 64) continue;
+          std::memcpy(e.data() + to, old.data() + r.at, r.size);
+          attack::fix_record_crc(e, geo, to);
+          break;
+        }
+        case Attack::splice_other: {
+          // A sector of another store sealed under the same key.
+          const std::uint32_t s = pick_sector(with_counter);
+          if (s == 0xFFFFFFFFu) continue;
+          sector_bytes(e, other_history.back().image, s);
+          break;
+        }
+        case Attack::count:
+          break;
+      }
+      ++cases;
+      ++per_attack[static_cast<std::size_t>(kind)];
+      Device t(g, options, with_counter, passphrase, round + 3000 + a);
+      t.counter.set(now.counter);  // the device's counter is where the device left it
+      t.r.sim.load_image(e);
+      t.r.reboot();
+      if (!t.r.mount()) {
+        ++detected;
+        continue;
+      }
+      std::string bad;
+      for (int k = 0; k < 12 && bad.empty(); ++k) {
+        const std::string key = "key" + std::to_string(k);
+        const std::string got = t.r.get(key);
+        const auto it = now.model.find(key);
+        const std::string want = it == now.model.end() ? "!not_found" : it->second;
+        if (got != want && got != "!tampered") bad = key + " read '" + got + "', latest '" + want + "'";
+      }
+      if (!bad.empty() && std::getenv("FERRITE_TR_TRACE")) {
+        std::fprintf(stderr, "=== attacked image (round %llu attack %d %s), then the original\n",
+                     static_cast<unsigned long long>(round), a, attack_names[static_cast<int>(kind)]);
+        campaign::dump(t.r);
+        t.r.sim.load_image(now.image);
+        campaign::dump(t.r);
+        std::fprintf(stderr, "tail: stats live sectors %u\n", t.r.store->stats().live_sectors);
+      }
+      if (!bad.empty()) {
+        ++failures;
+        if (failures <= 8)
+          std::fprintf(stderr, "tamper-rollback: round %llu %s %s counter %d: %s\n",
+                       static_cast<unsigned long long>(round), g.name, attack_names[static_cast<int>(kind)],
+                       int(with_counter), bad.c_str());
+      }
+    }
+  }
+  const std::uint64_t nonce_failures = nonces.reused;
+  std::printf("campaign tamper-rollback: %llu cases, %llu failures (%llu detected at mount; %llu seals, %llu nonces "
+              "reused)\n",
+              static_cast<unsigned long long>(cases), static_cast<unsigned long long>(failures + nonce_failures),
+              static_cast<unsigned long long>(detected), static_cast<unsigned long long>(nonces.seals),
+              static_cast<unsigned long long>(nonce_failures));
+  for (std::size_t i = 0; i < per_attack.size(); ++i)
+    std::printf("  %s: %llu\n", attack_names[i], static_cast<unsigned long long>(per_attack[i]));
+  CHECK(failures == 0);
+  CHECK(nonce_failures == 0);
+  CHECK(cases >= target);
+  CHECK(nonces.seals > cases);
 }

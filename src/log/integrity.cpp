@@ -83,6 +83,7 @@ Status Store::check_sealed_record(const Record& rec) noexcept {
     // which a RETIRE later in the replay may say (check_sealed_log).
     missing_before_ = std::max(missing_before_, previous);
   }
+  open_previous_position_ = (std::uint64_t{previous} << 32) | previous_end;
   last_open_sector_ = sector;
   last_open_sequence_ = sequence;
   last_open_end_ = offset;  // replay_sector moves it to the sector's end
@@ -131,8 +132,15 @@ Task<Status> Store::check_sealed_log() noexcept {
               static_cast<std::uint32_t>(trusted >> 32));
     co_return fail(Errc::tampered);
   }
-  // Ahead of the counter by the record a power cut caught between its
-  // program and the raise: that record was written by this store.
+  if (log_before_last_ > trusted) {
+    // Records beyond the last one the store acknowledged: written by
+    // another device holding the same key (a clone), not by this one.
+    tampering(Finding::ahead, static_cast<std::uint32_t>(log_before_last_ >> 32),
+              static_cast<std::uint32_t>(trusted >> 32));
+    co_return fail(Errc::tampered);
+  }
+  // Ahead of the counter by the write a power cut caught between its
+  // program and the raise: that write was this store's.
   co_return co_await counter_->raise(log_position());
 }
 

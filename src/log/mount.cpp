@@ -200,6 +200,12 @@ Refusal Store::tamper_report() const noexcept {
       return found("rollback counter", "the log ends before the position the rollback counter holds: the image "
                                        "was rolled back or its newest records removed (value: log sector "
                                        "sequence, limit: counter's)");
+    case Finding::duplicate:
+      return found("sector", "two sectors carry the same sequence number (value: the sequence)");
+    case Finding::ahead:
+      return found("rollback counter", "the log holds more than one write beyond the position the rollback "
+                                       "counter holds: records this device never acknowledged, written by another "
+                                       "device with the same key (value: log sector sequence, limit: counter's)");
     case Finding::too_many_failures:
       return found("record", "more records fail authentication than a mount tracks "
                              "(value: sector sequence, limit: offset)");
@@ -241,6 +247,8 @@ void Store::reset_state() noexcept {
   last_open_end_ = 0;
   missing_before_ = 0;
   skipped_max_ = 0;
+  log_before_last_ = 0;
+  open_previous_position_ = 0;
   tamper_pending_ = 0;
   failure_count_ = 0;
 }
@@ -357,7 +365,10 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   h[6] = geometry_.erased_byte();
   h[7] = static_cast<std::byte>((compact_ ? logfmt::compact_records : 0) |
                                 (codec_ ? logfmt::sealed | logfmt::authenticated_log : 0));
-  logfmt::put_le32(h.data() + 8, next_sequence_);
+  // The sequence is used up even if the program fails: a header that
+  // reports failure yet lands must never share its number with the next.
+  const std::uint32_t sequence = next_sequence_++;
+  logfmt::put_le32(h.data() + 8, sequence);
   logfmt::put_le32(h.data() + 12, tail_);
   logfmt::put_le32(h.data() + 16, info.erase_count);
   logfmt::put_le32(h.data() + 20, store_id_);
@@ -373,7 +384,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, block, {}, marker_offset_));
   info.state = static_cast<std::uint8_t>(SectorState::live);
   info.old_key = 0;
-  info.sequence = next_sequence_++;
+  info.sequence = sequence;
   info.live_bytes = 0;
   info.used_bytes = 0;
   head_ = sector;
@@ -526,7 +537,19 @@ Task<Status> Store::mount_locked() noexcept {
   for (SectorInfo& info : sectors_)
     if (info.state != static_cast<std::uint8_t>(SectorState::live)) info.erase_count = known_erase_max;
 
-  if (codec_) FERRITE_CO_TRY(co_await find_sealed_tail());
+  if (codec_) {
+    // Every opened sector takes a new sequence number, even one whose header
+    // program failed: two headers with one number are not the engine's.
+    for (std::uint32_t a = 0; a < n; ++a)
+      for (std::uint32_t b = a + 1; b < n; ++b)
+        if (sectors_[a].state == static_cast<std::uint8_t>(SectorState::live) &&
+            sectors_[b].state == static_cast<std::uint8_t>(SectorState::live) &&
+            sectors_[a].sequence == sectors_[b].sequence) {
+          tampering(Finding::duplicate, sectors_[a].sequence, 2);
+          co_return fail(Errc::tampered);
+        }
+    FERRITE_CO_TRY(co_await find_sealed_tail());
+  }
   // Pass 3: replay live sectors in sequence order. A blank-header sector only
   // stays "erased" when the log vouches for it.
   authenticating_ = codec_ != nullptr;
@@ -615,6 +638,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   const std::uint32_t end = records_end(sector);
   std::uint32_t offset = header_size_;
   std::uint32_t good_end = header_size_;  // just past the last verified record
+  std::uint32_t last_at = none;           // where the last verified record (or batch) starts
   bool in_bad_region = false;
   // Sealed stores: damage before a verified record is tampering, never a
   // power cut (which only ever tears a sector's last record).
@@ -632,6 +656,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       // and tampering unless a TAMPERED record later acknowledges it.
       FERRITE_CO_TRY(after_damage(offset));
       FERRITE_CO_TRY(note_failure(sector, offset));
+      last_at = offset;
       offset += rec->size;
       good_end = offset;
       continue;
@@ -643,6 +668,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         FERRITE_CO_TRY(after_damage(offset));
         if (in_bad_region) ++counters_.corrupt_records;
         in_bad_region = false;
+        last_at = offset;  // a batch counts as one write: the counter is raised after its commit
         offset = scan.next;
         good_end = offset;
       } else {
@@ -702,10 +728,21 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       ++counters_.corrupt_records;
       in_bad_region = false;
     }
+    last_at = offset;
     offset += rec->size;
     good_end = offset;
   }
-  if (codec_) FERRITE_CO_TRY(co_await replay_end_slot(sector, good_end));
+  if (codec_) {
+    const std::uint32_t before_slot = good_end;
+    FERRITE_CO_TRY(co_await replay_end_slot(sector, good_end));
+    if (good_end != before_slot) last_at = before_slot;
+    if (last_open_sector_ == sector && last_at != none) {
+      // Where the log ended before its last write: the rollback counter
+      // may lag the log by that one write (a cut before the raise), never more.
+      log_before_last_ = last_at == header_size_ ? open_previous_position_
+                                                  : (std::uint64_t{sectors_[sector].sequence} << 32) | last_at;
+    }
+  }
   SectorInfo& info = sectors_[sector];
   info.used_bytes = good_end - header_size_;
   head_offset_ = good_end;

@@ -252,10 +252,11 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
     }
   }
   ++counters_.records_written;
-  if (codec_ && head_ == last_open_sector_) {
+  if (codec_ && head_ == last_open_sector_ && kind != logfmt::txn_put && kind != logfmt::txn_erase) {
     last_open_end_ = head_offset_;
     // The write is acknowledged only once the counter holds its position:
     // a rollback to any earlier state then reads as one (FORMAT.md §3.6).
+    // A batch raises it once, after its commit.
     if (counter_) FERRITE_CO_TRY(co_await counter_->raise(log_position()));
   }
   co_return address;
