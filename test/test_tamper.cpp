@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 import ferrite.crypto;
 import ferrite.sim;
+import ferrite.txn;
 #include "campaign_scale.hpp"
 #include "log_rig.hpp"
 #include "sealed_image.hpp"
@@ -301,13 +302,32 @@ TEST_CASE("a power cut at any point never reads as tampering, with or without a 
       REQUIRE(s.r.format());
       s.r.sim.cut_power_at(s.r.sim.mutating_ops() + cut);
       std::map<std::string, std::string> acked;
-      std::string pending_key, pending_value;
+      std::string pending_key, pending_value, batch_in_flight, batch_other_value;
       bool cut_hit = false;
       for (int i = 0; i < 120 && !cut_hit; ++i) {
         const std::string key = "k" + std::to_string(i % 5);
         const std::string value = i % 11 == 10 ? std::string() : "v" + std::to_string(i) + std::string(i % 23, 'x');
         pending_key = key;
         pending_value = value;
+        if (i % 13 == 12) {
+          // A batch of two puts: visible whole or not at all, and the
+          // rollback counter is raised once, after its commit.
+          const std::string other = "k" + std::to_string((i + 2) % 5);
+          ferrite::BatchLog batch;
+          CHECK(batch.add_write(false, rig::bytes(key), rig::bytes("b" + std::to_string(i))));
+          CHECK(batch.add_write(false, rig::bytes(other), rig::bytes("c" + std::to_string(i))));
+          const auto st = ferrite::sync_wait(s.r.store->commit_batch(batch.bytes(), {}));
+          if (!st) {
+            pending_value = "b" + std::to_string(i);  // either both or neither: checked below
+            batch_in_flight = other;
+            batch_other_value = "c" + std::to_string(i);
+            cut_hit = true;
+            break;
+          }
+          acked[key] = "b" + std::to_string(i);
+          acked[other] = "c" + std::to_string(i);
+          continue;
+        }
         ferrite::Status st = value.empty() ? s.r.erase(key) : s.r.put(key, value);
         if (!st && st.error() == Errc::not_found) continue;
         if (!st) {
@@ -328,6 +348,12 @@ TEST_CASE("a power cut at any point never reads as tampering, with or without a 
         const std::string want = acked.count(key) ? acked[key] : "!not_found";
         const std::string maybe = key == pending_key ? (pending_value.empty() ? "!not_found" : pending_value) : want;
         ok = got == want || got == maybe;
+      }
+      if (ok && !batch_in_flight.empty()) {
+        // The batch's second key agrees with its first: all or nothing.
+        const bool landed = s.r.get(pending_key) == pending_value;
+        const std::string before = acked.count(batch_in_flight) ? acked[batch_in_flight] : "!not_found";
+        ok = s.r.get(batch_in_flight) == (landed ? batch_other_value : before);
       }
       if (!ok) {
         ++failures;
