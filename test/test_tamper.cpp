@@ -833,3 +833,69 @@ TEST_CASE("campaign tamper-rollback: no attack on a sealed image yields anything
   CHECK(cases >= target);
   CHECK(nonces.seals > cases);
 }
+
+TEST_CASE("campaign sealed-mount-fuzz: any bytes in a sealed image give an error or values that were written",
+          "[sealed-integrity][fuzz]") {
+  // Random bytes anywhere (headers, crypto blocks, OPEN and TAMPERED
+  // records, end slots), some with their record's crc recomputed: mount
+  // must answer an error or a store whose every value was once written to
+  // that key, and which takes writes. The sanitizer build runs this too.
+  const double scale = campaign::campaign_scale();
+  const std::uint64_t target = static_cast<std::uint64_t>(3000 * scale);
+  const CampaignGeometry g{"4x4K/u4", 4, 4096, 4};
+  SealOptions options;
+  std::uint64_t cases = 0, failures = 0, mounted = 0;
+  for (std::uint64_t round = 0; cases < target; ++round) {
+    rig::Random rnd(0xF022ull + round * 31337u);
+    const bool with_counter = round % 2 == 0;
+    Device d(g, options, with_counter, false, round + 1);
+    REQUIRE(d.r.format());
+    std::vector<Snapshot> history;
+    int serial = 0;
+    run_history(d, rnd, 60, history, serial);
+    std::map<std::string, std::set<std::string>> ever;  // every value each key was given
+    for (const auto& snap : history)
+      for (const auto& [k, v] : snap.model) ever[k].insert(v);
+    const auto& geo = d.r.store->geometry();
+    for (int a = 0; a < 100; ++a, ++cases) {
+      std::vector<std::byte> e = history[rnd.below(static_cast<std::uint32_t>(history.size()))].image;
+      for (int m = 0, n = 1 + static_cast<int>(rnd.below(8)); m < n; ++m) {
+        const std::uint32_t at = rnd.below(static_cast<std::uint32_t>(e.size()));
+        e[at] = rnd.below(2) ? static_cast<std::byte>(rnd.below(256)) : (e[at] ^ static_cast<std::byte>(1u << rnd.below(8)));
+      }
+      if (rnd.below(2)) {
+        const std::uint32_t s = rnd.below(geo.sector_count());
+        const auto recs = attack::records(e, geo, s);
+        if (!recs.empty()) attack::fix_record_crc(e, geo, recs[rnd.below(static_cast<std::uint32_t>(recs.size()))].at);
+        if (rnd.below(4) == 0 && attack::sector_has_header(e, geo, s)) attack::fix_header_crc(e, geo, s);
+      }
+      Device t(g, options, with_counter, false, round + 5000 + a);
+      t.counter.set(history.back().counter);
+      t.r.sim.load_image(e);
+      t.r.reboot();
+      if (!t.r.mount()) continue;
+      ++mounted;
+      std::string bad;
+      for (int k = 0; k < 12 && bad.empty(); ++k) {
+        const std::string key = "key" + std::to_string(k);
+        const std::string got = t.r.get(key);
+        if (got.empty() || got[0] == '!') continue;  // an error or not_found
+        if (!ever[key].count(got)) bad = key + " read '" + got + "', never written";
+      }
+      if (bad.empty() && !t.r.put("fuzz", "still writable")) {
+        const auto st = t.r.put("fuzz", "still writable");
+        if (st.error() != Errc::no_space && st.error() != Errc::tampered) bad = std::string("put: ") + ferrite::name_of(st.error());
+      }
+      if (!bad.empty()) {
+        ++failures;
+        if (failures <= 5) std::fprintf(stderr, "sealed-mount-fuzz round %llu case %d: %s\n",
+                                        static_cast<unsigned long long>(round), a, bad.c_str());
+      }
+    }
+  }
+  std::printf("campaign sealed-mount-fuzz: %llu cases, %llu failures (%llu mounted)\n",
+              static_cast<unsigned long long>(cases), static_cast<unsigned long long>(failures),
+              static_cast<unsigned long long>(mounted));
+  CHECK(failures == 0);
+  CHECK(mounted > 0);
+}
