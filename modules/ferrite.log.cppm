@@ -391,9 +391,12 @@ class Store {
   /// a store with compact records or batches), no_memory (more keys than the
   /// index holds), invalid_argument (config: config_report() says which
   /// field and why; or a key for a plain store), already_mounted (the store
-  /// is mounted: unmount() first; the mounted state is kept),
-  /// flash errors. Damage it survives is counted in stats(): corrupt_records,
-  /// torn_tails, damaged_sectors.
+  /// is mounted: unmount() first; the mounted state is kept), and for a
+  /// sealed store config_mismatch (formatted with other SealOptions),
+  /// tampered (the log was altered or rolled back: last_refusal() says what
+  /// and where, docs/FORMAT.md §5.1) and unsupported (sealed by ferrite
+  /// 0.2); flash errors. Damage it survives is counted in stats():
+  /// corrupt_records, torn_tails, damaged_sectors.
   Task<Status> mount() noexcept;
 
   /// Forgets the mounted state (nothing to flush: every acknowledged write is
@@ -432,7 +435,9 @@ class Store {
 
   /// Copies the value into `out` and returns its length. Errors: not_found,
   /// buffer_too_small (nothing copied; size_of tells the size), corrupt (the
-  /// record fails its checksum: never returned as data), flash errors.
+  /// record fails its checksum: never returned as data), tampered (sealed:
+  /// the key's latest record failed authentication; until it is written or
+  /// erased), flash errors.
   Task<Result<std::size_t>> get(std::span<const std::byte> key, std::span<std::byte> out) noexcept;
   Task<Result<std::size_t>> get(std::string_view key, std::span<std::byte> out) noexcept {
     return get(as_bytes(key), out);
@@ -457,7 +462,7 @@ class Store {
     co_return s->template as<T>();
   }
   /// The type the key's value carries (ValueType::untyped for put's bytes).
-  /// Errors: not_found, corrupt, flash errors.
+  /// Errors: not_found, corrupt, tampered, flash errors.
   Task<Result<ValueType>> type_of(std::span<const std::byte> key) noexcept;
   Task<Result<ValueType>> type_of(std::string_view key) noexcept { return type_of(as_bytes(key)); }
 
@@ -467,7 +472,7 @@ class Store {
 
   Task<Result<bool>> contains(std::span<const std::byte> key) noexcept;
   Task<Result<bool>> contains(std::string_view key) noexcept { return contains(as_bytes(key)); }
-  /// The value's length. Errors: not_found.
+  /// The value's length. Errors: not_found, tampered (sealed).
   Task<Result<std::size_t>> size_of(std::span<const std::byte> key) noexcept;
   Task<Result<std::size_t>> size_of(std::string_view key) noexcept { return size_of(as_bytes(key)); }
 
@@ -775,8 +780,8 @@ class Store {
   };
   /// What mount found wrong with a sealed store's log (last_refusal()).
   enum class Finding : std::uint8_t {
-    none, legacy, record_auth, hole, no_open, pin, missing, after_end, rollback, bad_open, too_many_failures,
-    duplicate, ahead,
+    none, legacy, record_auth, hole, no_open, pin, missing, rollback, bad_open, too_many_failures,
+    duplicate, ahead, end_slot,
   };
   Refusal tamper_report() const noexcept;
   void tampering(Finding what, std::uint32_t value, std::uint32_t limit) noexcept {
@@ -892,7 +897,7 @@ class Store {
     return (std::uint64_t{last_open_sequence_} << 32) | last_open_end_;
   }
   std::uint32_t tamper_pending_ = 0;   // entries in Tamper::pending (a TAMPERED record to write)
-  std::array<std::uint64_t, 4> failures_{};  // mount: positions of failing records not yet acknowledged
+  std::array<std::uint64_t, 8> failures_{};  // mount: positions of failing records not yet acknowledged
   std::uint32_t failure_count_ = 0;
   struct Counters {  // what stats() reports that is counted rather than derived
     std::uint32_t corrupt_records = 0;

@@ -74,8 +74,8 @@ inline void dump(const rig::Rig& r) {
       const unsigned klen = kind == 2 || kind == 5 ? 0 : kf + 1;
       std::string k(reinterpret_cast<const char*>(img.data() + base + off + 8), klen);
       std::string v(reinterpret_cast<const char*>(img.data() + base + off + 8 + klen), kind == 2 || sealed ? 0 : vlen);
-      static const char* const metas[] = {" RETIRE", " ERASED", " OPEN", " RESUME"};
-      const std::string meta = kind == 2 ? std::string(kf < 4 ? metas[kf] : " META?") +
+      static const char* const metas[] = {" RETIRE", " ERASED", " OPEN"};
+      const std::string meta = kind == 2 ? std::string(kf < 3 ? metas[kf] : " META?") +
                                                (sealed ? std::string() : " " + std::to_string(le32(base + off + 8)))
                                          : std::string();
       std::fprintf(stderr, "  @%u %s slot %u key '%s' value '%s' (%u B)%s\n", off,

@@ -388,6 +388,8 @@ TEST_CASE("a key whose record fails while mounted reads tampered across collecti
   CHECK(s.r.get("door") == "!tampered");
   CHECK(s.r.get("other") == "fine");
   CHECK(s.r.store->stats().tampered_keys == 1);
+  CHECK(ferrite::sync_wait(s.r.store->type_of(rig::bytes("door"))).error() == Errc::tampered);
+  CHECK(ferrite::sync_wait(s.r.store->size_of(rig::bytes("door"))).error() == Errc::tampered);
   std::array<std::byte, 64> name{};
   auto n = ferrite::sync_wait(s.r.store->tampered_key(0, name));
   REQUIRE(n);
@@ -409,6 +411,23 @@ TEST_CASE("a key whose record fails while mounted reads tampered across collecti
   CHECK(s.r.store->stats().tampered_keys == 0);
   s.r.reboot();
   CHECK(s.mount() == Errc::ok);
+  CHECK(s.r.get("door") == "open");
+}
+
+TEST_CASE("a put that finds the key's old record failing records that before its new value", "[sealed-integrity]") {
+  Sealed s(true);
+  REQUIRE(s.r.format());
+  CHECK(s.r.put("door", "locked"));
+  const auto& g = s.r.store->geometry();
+  const auto door = attack::records(s.r.sim.image(), g, 0)[1];
+  auto raw = s.r.sim.raw();
+  raw[door.at + 8 + door.key_len + 9] ^= std::byte{0x10};
+  attack::fix_record_crc(raw, g, door.at);
+  CHECK(s.r.put("door", "open"));  // its same-value check is what meets the failure
+  CHECK(s.r.get("door") == "open");
+  CHECK(s.r.store->stats().tampered_keys == 0);
+  s.r.reboot();
+  CHECK(s.mount() == Errc::ok);  // the failure is on record: not someone else's edit
   CHECK(s.r.get("door") == "open");
 }
 

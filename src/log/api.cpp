@@ -207,7 +207,9 @@ Task<Result<std::size_t>> Store::get_typed_locked(std::span<const std::byte> nam
     if (!r && r.error() == Errc::not_found) continue;  // another key with the same hash
     co_return r;
   }
-  co_return fail(damaged ? Errc::corrupt : Errc::not_found);
+  // A sealed store authenticated every binding at mount: one that no longer
+  // reads right changed under it.
+  co_return fail(damaged ? (codec_ ? Errc::tampered : Errc::corrupt) : Errc::not_found);
 }
 
 Task<Result<std::size_t>> Store::get(std::span<const std::byte> key, std::span<std::byte> out) noexcept {
@@ -268,6 +270,7 @@ Task<Result<ValueType>> Store::type_of(std::span<const std::byte> name) noexcept
   Located found;
   FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
   if (!found.found) co_return fail(Errc::not_found);
+  if (found.entry.tamper != Tamper::none) co_return fail(Errc::tampered);
   if (!found.entry.typed) co_return ValueType::untyped;
   if (codec_) {
     ValueType type = ValueType::untyped;
@@ -417,6 +420,9 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
       ++counters_.writes_skipped;
       co_return Status{};
     }
+    // The check may have found the old record failing: say so on flash
+    // before the new value, or the next mount could not tell who changed it.
+    FERRITE_CO_TRY(co_await record_tampering());
   } else if (indexed() && key_count_ >= index_.size()) {
     refuse(Refused::index_full, key_count_, static_cast<std::uint32_t>(index_.size()));
     co_return fail(Errc::no_memory);
@@ -791,6 +797,7 @@ Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, s
   if (!rec || rec->blank || rec->compact || !logfmt::is_put(rec->kind) || (rec->kind == logfmt::typed_put) != e.typed ||
       rec->key_hash != e.hash || rec->value_size != e.value_size || (e.typed && !codec_ && e.value_size == 0)) {
     ++counters_.corrupt_records;
+    if (codec_) mark_tampered(e);  // listed by tampered_key(), read tampered
     co_return false;
   }
   std::memcpy(key.bytes.data(), rec->key.data(), rec->key_size);

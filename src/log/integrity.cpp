@@ -228,12 +228,30 @@ Task<Status> Store::replay_end_slot(std::uint32_t sector, std::uint32_t& good_en
   RecordRead rec;
   rec.status = co_await read_record(sector, slot, size - slot, rec.record);
   if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
+  const bool forged = !rec && auth_failed_;
   // Blank, or torn by a cut during the write: nothing was retired by it.
-  if (!rec || rec->blank) co_return Status{};
-  if (rec->kind != logfmt::meta || rec->key_size != logfmt::retire) {
-    tampering(Finding::bad_open, sectors_[sector].sequence, slot);
+  if (!forged && (!rec || rec->blank)) co_return Status{};
+  if (forged || rec->kind != logfmt::meta || rec->key_size != logfmt::retire) {
+    tampering(Finding::end_slot, sectors_[sector].sequence, slot);
     co_return fail(Errc::tampered);
   }
+  // The slot is the last write of its sector: a cut can leave weak bits
+  // that read right only this time, so it must read back the same.
+  const bool windowed = windowed_;
+  windowed_ = false;
+  for (int i = 0; i < stability_reads; ++i) {
+    RecordRead again;
+    again.status = co_await read_record(sector, slot, size - slot, again.record);
+    if (!again && again.error() != Errc::corrupt) {
+      windowed_ = windowed;
+      co_return fail(again.error());
+    }
+    if (!again || again->blank || again->stored_crc != rec->stored_crc) {
+      windowed_ = windowed;
+      co_return Status{};  // not durable: as if the cut came before it
+    }
+  }
+  windowed_ = windowed;
   FERRITE_CO_TRY(co_await apply_record(*rec));
   good_end = size;  // what the writer pinned: the slot closes the sector
   co_return Status{};

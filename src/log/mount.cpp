@@ -194,8 +194,9 @@ Refusal Store::tamper_report() const noexcept {
     case Finding::missing:
       return found("sector", "a sector of the log is missing or was replaced by another one "
                              "(value: sequence expected, limit: sequence found or tail)");
-    case Finding::after_end:
-      return found("sector", "records after the end of the log");
+    case Finding::end_slot:
+      return found("end slot", "a sector's end slot holds a record that is not a RETIRE, or one that fails "
+                               "authentication (value: sector sequence, limit: offset)");
     case Finding::rollback:
       return found("rollback counter", "the log ends before the position the rollback counter holds: the image "
                                        "was rolled back or its newest records removed (value: log sector "

@@ -194,7 +194,8 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
     const std::uint32_t w = logfmt::pack(kind, slot, key_field, static_cast<std::uint32_t>(sealed));
     std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
     const std::size_t n = build_ad(ad, sectors_[head_].sequence, head_offset_, w, key);
-    FERRITE_CO_TRY(codec_->seal(std::span<const std::byte>(ad).first(n), b, value.size()));
+    // (The head's key: an old-key head takes only its end slot's RETIRE.)
+    FERRITE_CO_TRY(codec_for(head_)->seal(std::span<const std::byte>(ad).first(n), b, value.size()));
     value = b.first(sealed);
   }
   const std::uint32_t value_len = static_cast<std::uint32_t>(prefix.size() + value.size());
