@@ -816,14 +816,20 @@ class Store {
   /// `tag`: when set, the value field's first byte goes there and the rest into `value`.
   Task<Result<std::uint32_t>> read_full_record(const Entry& e, std::span<const std::byte> key,
                                                std::span<std::byte> value, std::byte* tag = nullptr) noexcept;
-  /// Wipes the scratch buffer's value area (plaintext passes through it)
-  /// when the coroutine that holds it returns.
+  /// Wipes what plaintext may have reached the scratch buffer's value areas
+  /// (scratch_touched) when the coroutine that holds it returns.
   struct ScratchWipe {
     Store& store;
-    ~ScratchWipe() {
-      if (store.codec_ && store.scratch_.size() > 2 * crypto_block_size) store.codec_->scrub(store.scratch_values());
-    }
+    ~ScratchWipe() { store.wipe_scratch(); }
   };
+  /// Plaintext of up to n bytes may now be in scratch A or B.
+  void scratch_touched(std::size_t n) noexcept { scratch_used_ = std::max(scratch_used_, n); }
+  void wipe_scratch() noexcept {
+    if (!codec_ || scratch_used_ == 0 || scratch_.size() <= 2 * crypto_block_size) return;
+    codec_->scrub(scratch_a().first(std::min(scratch_used_, scratch_a().size())));
+    codec_->scrub(scratch_b().first(std::min(scratch_used_, scratch_b().size())));
+    scratch_used_ = 0;
+  }
   // Scratch layout (sealed stores): [crypto block][previous block][A][B].
   std::span<std::byte> crypto_block() noexcept { return scratch_.first(crypto_block_size); }
   std::span<std::byte> previous_block() noexcept { return scratch_.subspan(crypto_block_size, crypto_block_size); }
@@ -881,6 +887,7 @@ class Store {
   std::uint32_t open_size_ = 0;        // the OPEN record every sealed sector starts with
   std::uint32_t end_slot_ = 0;         // a sealed sector's last bytes: room for one RETIRE (FORMAT.md §3.6)
   bool end_slot_open_ = false;         // retire_in_end_slot: append may write into the end slot
+  std::size_t scratch_used_ = 0;       // bytes of scratch A and B that may hold plaintext
   Finding finding_ = Finding::none;
   bool authenticating_ = false;        // mount: open every sealed record, not only the small ones
   bool auth_failed_ = false;           // read_record: the last record passed its crc, failed its tag

@@ -99,6 +99,7 @@ Task<Result<std::size_t>> Store::open_value(const Entry& e, std::span<const std:
   const std::span<std::byte> a = scratch_a();
   if (e.value_size > a.size() || e.location != e.binding) co_return fail(Errc::corrupt);
   const std::span<std::byte> sealed = a.first(e.value_size);
+  scratch_touched(e.value_size);
   auto w = co_await read_full_record(e, key, sealed);
   if (!w && w.error() == Errc::corrupt) {
     // Mount authenticated it: the flash changed under the mounted store.
@@ -128,6 +129,7 @@ Task<Result<std::size_t>> Store::read_value(const Entry& e, std::span<const std:
     FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(e, key));
     const std::span<const std::byte> frame = scratch_a().first(framed);
     FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(frame));
+    scratch_touched(size);
     if (!e.typed) {
       if (out.size() < size) co_return fail(Errc::buffer_too_small);
       co_return codec_->unframe(frame, out);
@@ -331,6 +333,7 @@ Task<Result<bool>> Store::stored_value_equals(const Entry& e, std::span<const st
     const std::span<const std::byte> frame = scratch_a().first(*framed);
     auto size = codec_->framed_size(frame);
     if (!size || *size != total) co_return false;
+    scratch_touched(total);
     auto n = codec_->unframe(frame, scratch_b());
     if (!n || *n != total) co_return false;
     if (!prefix.empty() && scratch_b()[0] != prefix[0]) co_return false;
@@ -437,10 +440,12 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
     if (typed) {
       const std::span<std::byte> b = scratch_b();
       if (b.size() < value.size() + 1) return fail(Errc::too_large);
+      scratch_touched(value.size() + 1);
       b[0] = tag_byte[0];
       if (!value.empty()) std::memcpy(b.data() + 1, value.data(), value.size());
       plain = b.first(value.size() + 1);
     }
+    scratch_touched(plain.size() + codec_->overhead());
     auto framed = codec_->frame(plain, scratch_a());
     if (!framed) return fail(framed.error());
     return std::span<const std::byte>(scratch_a().first(*framed));
@@ -828,6 +833,7 @@ Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, s
   auto size = framed ? codec_->framed_size(scratch_a().first(*framed)) : Result<std::size_t>(fail(Errc::corrupt));
   if (size && e.typed) {
     // The tag is the plaintext's first byte.
+    scratch_touched(*size);
     auto n = *size > 0 ? codec_->unframe(scratch_a().first(*framed), scratch_b()) : Result<std::size_t>(fail(Errc::corrupt));
     if (n && *n == *size) {
       type = static_cast<ValueType>(scratch_b()[0]);

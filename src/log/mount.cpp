@@ -257,6 +257,7 @@ void Store::reset_state() noexcept {
 void Store::unmount() noexcept {
   // Decrypted values pass through the scratch buffer: none stays behind.
   if (codec_ && scratch_.size() > 2 * crypto_block_size) codec_->scrub(scratch_values());
+  scratch_used_ = 0;
   reset_state();
 }
 
