@@ -13,6 +13,55 @@ namespace {
 constexpr std::uint8_t live_state = static_cast<std::uint8_t>(SectorState::live);
 }  // namespace
 
+Refusal Store::tamper_report() const noexcept {
+  const auto found = [&](const char* field, const char* reason) {
+    return Refusal{Errc::tampered, field, refused_value_, refused_limit_, reason};
+  };
+  switch (finding_) {
+    case Finding::legacy:
+      return {Errc::unsupported, "sealed format", refused_value_, 0,
+              "a sealed store written before logs were authenticated and nonces salted (ferrite 0.2): "
+              "read it with that version and copy its keys into a new store"};
+    case Finding::record_auth:
+      return found("record", "a record passes its checksum but fails authentication: written without the key "
+                             "(value: sector sequence, limit: offset)");
+    case Finding::hole:
+      return found("record", "damaged bytes before a valid record: a power cut only ever damages a sector's "
+                             "last record (value: sector sequence, limit: offset of the record)");
+    case Finding::no_open:
+      return found("sector", "a sector holds records but does not begin with its OPEN record "
+                             "(value: sector sequence, limit: offset)");
+    case Finding::bad_open:
+      return found("sector", "an OPEN record where none belongs, or one that contradicts its sector "
+                             "(value: sector sequence, limit: offset or tail)");
+    case Finding::pin:
+      return found("sector end", "a sector ends elsewhere than where the next sector's OPEN record says it "
+                                 "ended: records were cut off or added (value: end found, limit: end recorded)");
+    case Finding::missing:
+      return found("sector", "a sector of the log is missing or was replaced by another one "
+                             "(value: sequence expected, limit: sequence found or tail)");
+    case Finding::end_slot:
+      return found("end slot", "a sector's end slot holds a record that is not a RETIRE, or one that fails "
+                               "authentication (value: sector sequence, limit: offset)");
+    case Finding::rollback:
+      return found("rollback counter", "the log ends before the position the rollback counter holds: the image "
+                                       "was rolled back or its newest records removed (value: log sector "
+                                       "sequence, limit: counter's)");
+    case Finding::duplicate:
+      return found("sector", "two sectors carry the same sequence number (value: the sequence)");
+    case Finding::ahead:
+      return found("rollback counter", "the log holds more than one write beyond the position the rollback "
+                                       "counter holds: records this device never acknowledged, written by another "
+                                       "device with the same key (value: log sector sequence, limit: counter's)");
+    case Finding::too_many_failures:
+      return found("record", "more records fail authentication than a mount tracks "
+                             "(value: sector sequence, limit: offset)");
+    case Finding::none:
+      break;
+  }
+  return found("log", "the sealed log fails its integrity checks");
+}
+
 Task<Status> Store::find_sealed_tail() noexcept {
   // Header tails and retire markers carry only a crc. The tail comes from
   // the newest sector whose OPEN record authenticates (RETIRE records met in
