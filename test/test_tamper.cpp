@@ -263,6 +263,26 @@ TEST_CASE("without a rollback counter an older image of the whole store mounts; 
   }
 }
 
+TEST_CASE("with a rollback counter, a log continued by a clone holding the same key is tampering",
+          "[sealed-integrity]") {
+  Sealed device(true);
+  REQUIRE(device.r.format());
+  CHECK(device.r.put("mode", "armed"));
+  const auto image = copy(device.r.sim.image());
+  // Another device with the same key carries the image on.
+  for (const int writes : {1, 2, 5}) {
+    Sealed clone(false);
+    clone.load(image);
+    REQUIRE(clone.mount() == Errc::ok);
+    for (int i = 0; i < writes; ++i) CHECK(clone.r.put("mode", "off-" + std::to_string(i)));
+    const auto counter = device.counter.value();
+    device.load(copy(clone.r.sim.image()));
+    // One write beyond the counter is what a cut before its raise leaves.
+    CHECK(device.mount() == (writes == 1 ? Errc::ok : Errc::tampered));
+    device.counter.set(counter);
+  }
+}
+
 TEST_CASE("with a rollback counter, the newest sector erased or the head truncated is tampering",
           "[sealed-integrity]") {
   Sealed s(true);
@@ -812,6 +832,12 @@ TEST_CASE("campaign tamper-rollback: no attack on a sealed image yields anything
       t.r.reboot();
       if (!t.r.mount()) {
         ++detected;
+        // A refused mount writes nothing: the evidence stays as it was.
+        if (!std::equal(e.begin(), e.end(), t.r.sim.image().begin())) {
+          ++failures;
+          std::fprintf(stderr, "tamper-rollback: round %llu: a refused mount changed the image\n",
+                       static_cast<unsigned long long>(round));
+        }
         continue;
       }
       std::string bad;
