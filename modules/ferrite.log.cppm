@@ -64,6 +64,14 @@ struct SectorInfo {
 
 enum class SectorState : std::uint8_t { garbage = 0, erased, live, retired };
 
+/// Whether this build has sealed stores (ferrite.crypto: libsodium and
+/// zstd). Without them the engine carries none of their code.
+#if FERRITE_HAVE_CRYPTO
+inline constexpr bool sealed_stores_built = true;
+#else
+inline constexpr bool sealed_stores_built = false;
+#endif
+
 /// Limits of the format (docs/FORMAT.md).
 inline constexpr std::size_t crypto_block_size = 64;
 inline constexpr std::size_t max_key_size = 64;
@@ -581,13 +589,15 @@ class Store {
   static constexpr std::uint32_t no_version = 0xFFFFFFFFu;
 
   /// Whether the store seals its records (StoreConfig::codec is set).
-  bool sealed() const noexcept { return codec_ != nullptr; }
+  /// (Always false in a build without ferrite.crypto: every sealed path
+  /// then folds away, and a codec in the configuration is refused.)
+  bool sealed() const noexcept { return sealed_stores_built && codec_ != nullptr; }
   /// The codec's keyed hash of `data` (ValueCodec::keyed_hash): the docstore
   /// keys its hashed index entries with it. Keyed by the current store key,
   /// so a key rotation changes every hash. Errors: unsupported (a plain
   /// store, or a codec without it), wrong_key (not mounted or formatted yet).
   Status keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept {
-    if (!codec_) return fail(Errc::unsupported);
+    if (!sealed()) return fail(Errc::unsupported);
     return codec_->keyed_hash(data, out);
   }
 
@@ -825,7 +835,7 @@ class Store {
   /// Plaintext of up to n bytes may now be in scratch A or B.
   void scratch_touched(std::size_t n) noexcept { scratch_used_ = std::max(scratch_used_, n); }
   void wipe_scratch() noexcept {
-    if (!codec_ || scratch_used_ == 0 || scratch_.size() <= 2 * crypto_block_size) return;
+    if (!sealed() || scratch_used_ == 0 || scratch_.size() <= 2 * crypto_block_size) return;
     codec_->scrub(scratch_a().first(std::min(scratch_used_, scratch_a().size())));
     codec_->scrub(scratch_b().first(std::min(scratch_used_, scratch_b().size())));
     scratch_used_ = 0;
@@ -883,6 +893,17 @@ class Store {
   std::array<std::uint32_t, 4> slots_used_{};
   // Sealed stores (integrity of the log, FORMAT.md §3.6).
   RollbackCounter* counter_ = nullptr;
+  /// What a sealed mount tracks while it replays: it lives in the mount's
+  /// frame, not in the store (check_ points at it during mount only).
+  struct SealedMount {
+    std::array<std::uint64_t, 8> failures{};  // positions of failing records not yet acknowledged
+    std::uint32_t failure_count = 0;
+    std::uint32_t skipped_max = 0;       // newest sector a retire marker had replay skip
+    std::uint32_t missing_before = 0;    // newest sector an OPEN chains to that was not replayed (must be retired)
+    std::uint64_t log_before_last = 0;   // the log's position before its last write
+    std::uint64_t open_previous = 0;     // what the newest OPEN chains to, as a position
+  };
+  SealedMount* check_ = nullptr;
   bool counter_wanted_ = false;        // StoreConfig::counter given (refused without a codec)
   std::uint32_t open_size_ = 0;        // the OPEN record every sealed sector starts with
   std::uint32_t end_slot_ = 0;         // a sealed sector's last bytes: room for one RETIRE (FORMAT.md §3.6)
@@ -894,18 +915,12 @@ class Store {
   std::uint32_t last_open_sequence_ = 0;  // mount: newest replayed sector that holds an OPEN record
   std::uint32_t last_open_sector_ = none;
   std::uint32_t last_open_end_ = 0;       // offset past the last acknowledged record of that sector
-  std::uint32_t skipped_max_ = 0;         // mount: newest sector a retire marker had replay skip
-  std::uint64_t log_before_last_ = 0;     // mount: the log's position before its last write
-  std::uint64_t open_previous_position_ = 0;  // mount: what the newest OPEN chains to, as a position
-  std::uint32_t missing_before_ = 0;      // mount: newest sector an OPEN chains to that was not replayed (must be retired)
   /// The log's position for the rollback counter: the newest OPEN sector's
   /// sequence and the end of its last acknowledged record.
   std::uint64_t log_position() const noexcept {
     return (std::uint64_t{last_open_sequence_} << 32) | last_open_end_;
   }
   std::uint32_t tamper_pending_ = 0;   // entries in Tamper::pending (a TAMPERED record to write)
-  std::array<std::uint64_t, 8> failures_{};  // mount: positions of failing records not yet acknowledged
-  std::uint32_t failure_count_ = 0;
   struct Counters {  // what stats() reports that is counted rather than derived
     std::uint32_t corrupt_records = 0;
     std::uint32_t torn_tails = 0;

@@ -47,7 +47,7 @@ int compare_keys(std::span<const std::byte> a, std::span<const std::byte> b) noe
 
 Store::KeyBuf Store::stored_key(std::span<const std::byte> name) noexcept {
   KeyBuf k;
-  if (codec_ && !name.empty() && name.size() <= max_key_size) {
+  if (sealed() && !name.empty() && name.size() <= max_key_size) {
     k.size = static_cast<std::uint8_t>(codec_->stored_key(name, k.bytes));
   } else {
     k.size = static_cast<std::uint8_t>(std::min(name.size(), max_key_size + 1));
@@ -124,7 +124,7 @@ Task<Result<std::size_t>> Store::read_value(const Entry& e, std::span<const std:
   // value that comes back here is exactly what was written for this key.
   // A typed value's tag (FORMAT.md §3.5) is not part of what comes back.
   if (type) *type = ValueType::untyped;
-  if (codec_) {
+  if (sealed()) {
     const ScratchWipe wipe{*this};
     FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(e, key));
     const std::span<const std::byte> frame = scratch_a().first(framed);
@@ -211,7 +211,7 @@ Task<Result<std::size_t>> Store::get_typed_locked(std::span<const std::byte> nam
   }
   // A sealed store authenticated every binding at mount: one that no longer
   // reads right changed under it.
-  co_return fail(damaged ? (codec_ ? Errc::tampered : Errc::corrupt) : Errc::not_found);
+  co_return fail(damaged ? (sealed() ? Errc::tampered : Errc::corrupt) : Errc::not_found);
 }
 
 Task<Result<std::size_t>> Store::get(std::span<const std::byte> key, std::span<std::byte> out) noexcept {
@@ -227,7 +227,7 @@ Task<Status> Store::get_into(std::span<const std::byte> name, std::vector<std::b
   Located found;
   FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
   if (!found.found) co_return fail(Errc::not_found);
-  if (codec_) {
+  if (sealed()) {
     const ScratchWipe wipe{*this};
     FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
     const std::span<const std::byte> frame = scratch_a().first(framed);
@@ -274,7 +274,7 @@ Task<Result<ValueType>> Store::type_of(std::span<const std::byte> name) noexcept
   if (!found.found) co_return fail(Errc::not_found);
   if (found.entry.tamper != Tamper::none) co_return fail(Errc::tampered);
   if (!found.entry.typed) co_return ValueType::untyped;
-  if (codec_) {
+  if (sealed()) {
     ValueType type = ValueType::untyped;
     FERRITE_CO_TRY(co_await read_value(found.entry, key.view(), scratch_a(), &type));
     co_return type;
@@ -305,7 +305,7 @@ Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> name) noexce
   FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
   if (!found.found) co_return fail(Errc::not_found);
   const std::size_t tag = found.entry.typed ? 1 : 0;  // not part of the value
-  if (!codec_) co_return std::size_t{found.entry.value_size} - std::min(tag, std::size_t{found.entry.value_size});
+  if (!sealed()) co_return std::size_t{found.entry.value_size} - std::min(tag, std::size_t{found.entry.value_size});
   const ScratchWipe wipe{*this};
   FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
   FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(scratch_a().first(framed)));
@@ -325,7 +325,7 @@ Task<Result<bool>> Store::stored_value_equals(const Entry& e, std::span<const st
   // of the same typedness can hold it.
   if (e.typed != !prefix.empty()) co_return false;
   const std::size_t total = prefix.size() + value.size();
-  if (codec_) {
+  if (sealed()) {
     const ScratchWipe wipe{*this};
     auto framed = co_await open_value(e, key);
     if (!framed && (framed.error() == Errc::corrupt || framed.error() == Errc::tampered)) co_return false;
@@ -450,13 +450,13 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
     if (!framed) return fail(framed.error());
     return std::span<const std::byte>(scratch_a().first(*framed));
   };
-  if (codec_) {
+  if (sealed()) {
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
     plain_prefix = {};
   }
   const std::uint32_t ksize = static_cast<std::uint32_t>(key.size());
   const std::uint32_t vsize = static_cast<std::uint32_t>(
-      codec_ ? codec_->sealed_size(stored.size()) : plain_prefix.size() + stored.size());  // on flash
+      sealed() ? codec_->sealed_size(stored.size()) : plain_prefix.size() + stored.size());  // on flash
   const std::uint32_t new_full = full_size(ksize, vsize);
   const std::uint32_t old_full = cur.found ? full_size(cur.entry.key_size, cur.entry.value_size) : 0;
   const std::uint32_t clobbers_before = scratch_clobbers_;
@@ -469,7 +469,7 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
     }
     co_return room;
   }
-  if (codec_ && scratch_clobbers_ != clobbers_before) {
+  if (sealed() && scratch_clobbers_ != clobbers_before) {
     // Collection used the scratch buffer: frame again (same size).
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
   }
@@ -498,7 +498,7 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
   }
   const std::uint8_t kind = typed ? logfmt::typed_put : logfmt::put;
   auto at = co_await write_record(kind, slot, key, stored, compact, hash, 0, plain_prefix);
-  if (!at && codec_ && head_sealed_ &&
+  if (!at && sealed() && head_sealed_ &&
       (at.error() == Errc::reprogram_forbidden || at.error() == Errc::bits_not_erased)) {
     // The head held units mount could not see, and no free sector was left
     // for write_record's retry (collection would overwrite the frame in
@@ -578,7 +578,7 @@ Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
   FERRITE_CO_TRY(co_await locate(key, hash, found));
   if (!found.found) co_return fail(Errc::not_found);
   const std::uint32_t old_full = full_size(found.entry.key_size, found.entry.value_size);
-  const std::uint32_t tomb = codec_ ? static_cast<std::uint32_t>(codec_->sealed_size(0)) : 0;
+  const std::uint32_t tomb = sealed() ? static_cast<std::uint32_t>(codec_->sealed_size(0)) : 0;
   FERRITE_CO_TRY(co_await ensure_room(full_size(static_cast<std::uint32_t>(key.size()), tomb), live_total_ - old_full));
   FERRITE_CO_TRY(co_await write_record(logfmt::erase, 0, key, {}, false, hash, 0));
   if (!indexed()) co_return Status{};
@@ -682,7 +682,7 @@ Task<Result<std::size_t>> Cursor::read_value(std::span<std::byte> out) noexcept 
 
 Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
-  if (codec_ && codec_->hides_keys()) co_return fail(Errc::unsupported);  // names never reach flash
+  if (sealed() && codec_->hides_keys()) co_return fail(Errc::unsupported);  // names never reach flash
   if (!indexed()) {
     if (c.ranged_ || c.direction_ == Direction::reverse) co_return fail(Errc::unsupported);
     co_return co_await cursor_next_by_scan(c);
@@ -788,7 +788,7 @@ Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, s
   RecordRead rec;
   rec.status = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset, rec.record);
   if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
-  if (codec_ && e.tamper != Tamper::none) {
+  if (sealed() && e.tamper != Tamper::none) {
     // A scan still yields a tampered key (its value reads tampered): a key
     // must never vanish because its record failed.
     Entry t;
@@ -800,16 +800,16 @@ Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, s
     co_return true;
   }
   if (!rec || rec->blank || rec->compact || !logfmt::is_put(rec->kind) || (rec->kind == logfmt::typed_put) != e.typed ||
-      rec->key_hash != e.hash || rec->value_size != e.value_size || (e.typed && !codec_ && e.value_size == 0)) {
+      rec->key_hash != e.hash || rec->value_size != e.value_size || (e.typed && !sealed() && e.value_size == 0)) {
     ++counters_.corrupt_records;
-    if (codec_) mark_tampered(e);  // listed by tampered_key(), read tampered
+    if (sealed()) mark_tampered(e);  // listed by tampered_key(), read tampered
     co_return false;
   }
   std::memcpy(key.bytes.data(), rec->key.data(), rec->key_size);
   key.size = rec->key_size;
   value_size = e.value_size;
   type = ValueType::untyped;
-  if (!codec_) {
+  if (!sealed()) {
     if (!e.typed) co_return true;
     // The tag: one byte of the latest record (verified when the value is read).
     const std::uint32_t at =
@@ -867,7 +867,7 @@ Task<Result<std::uint32_t>> Store::count_range(std::span<const std::byte> lower,
                                                std::span<const std::byte> upper) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
-  if (!indexed() || order_.empty() || (codec_ && codec_->hides_keys())) co_return fail(Errc::unsupported);
+  if (!indexed() || order_.empty() || (sealed() && codec_->hides_keys())) co_return fail(Errc::unsupported);
   if (!order_valid_) FERRITE_CO_TRY(co_await build_order());
   std::size_t from = 0, to = key_count_;
   if (!lower.empty()) {

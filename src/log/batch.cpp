@@ -89,7 +89,7 @@ std::size_t BatchLog::supersede(std::span<const std::byte> key) noexcept {
 
 Result<std::uint32_t> Store::stored_size_of(bool erase, std::span<const std::byte> value) noexcept {
   // What a record's value field holds on flash (the sealed frame when sealed).
-  if (!codec_) return static_cast<std::uint32_t>(erase ? 0 : value.size());
+  if (!sealed()) return static_cast<std::uint32_t>(erase ? 0 : value.size());
   if (erase) return static_cast<std::uint32_t>(codec_->sealed_size(0));
   scratch_touched(value.size() + codec_->overhead());
   auto framed = codec_->frame(value, scratch_a());
@@ -279,7 +279,7 @@ Task<Status> Store::write_batch_records(std::span<const std::byte> writes, std::
       if (!found.found) continue;
     }
     std::span<const std::byte> value = e.value;
-    if (codec_ && e.op == 0) {
+    if (sealed() && e.op == 0) {
       scratch_touched(e.value.size() + codec_->overhead());
       FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(e.value, scratch_a()));
       value = scratch_a().first(framed);

@@ -54,7 +54,7 @@ Store::Entry Store::unpack(std::size_t position) const noexcept {
   e.value_size = p.value_size_;
   e.slot = p.slot();
   e.typed = (p.where_ >> 31) != 0;
-  if (codec_ && e.slot >= tamper_slot_pending) {
+  if (sealed() && e.slot >= tamper_slot_pending) {
     // A sealed store has no slots: the field says whether the key is tampered.
     e.tamper = e.slot == tamper_slot_recorded ? Tamper::recorded : Tamper::pending;
     e.slot = 0;

@@ -130,9 +130,9 @@ Status Store::check_sealed_record(const Record& rec) noexcept {
   } else {
     // Chained to a sector that is not here: fine only if it was retired,
     // which a RETIRE later in the replay may say (check_sealed_log).
-    missing_before_ = std::max(missing_before_, previous);
+    check_->missing_before = std::max(check_->missing_before, previous);
   }
-  open_previous_position_ = (std::uint64_t{previous} << 32) | previous_end;
+  check_->open_previous = (std::uint64_t{previous} << 32) | previous_end;
   last_open_sector_ = sector;
   last_open_sequence_ = sequence;
   last_open_end_ = offset;  // replay_sector moves it to the sector's end
@@ -140,37 +140,37 @@ Status Store::check_sealed_record(const Record& rec) noexcept {
 }
 
 Status Store::note_failure(std::uint32_t sector, std::uint32_t offset) noexcept {
-  if (failure_count_ == failures_.size()) {
+  if (check_->failure_count == check_->failures.size()) {
     tampering(Finding::too_many_failures, sectors_[sector].sequence, offset);
     return fail(Errc::tampered);
   }
-  failures_[failure_count_++] = (std::uint64_t{sectors_[sector].sequence} << 32) | offset;
+  check_->failures[check_->failure_count++] = (std::uint64_t{sectors_[sector].sequence} << 32) | offset;
   return {};
 }
 
 void Store::acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) noexcept {
   const std::uint64_t at = (std::uint64_t{sequence} << 32) | offset;
-  for (std::uint32_t i = 0; i < failure_count_; ++i) {
-    if (failures_[i] != at) continue;
-    failures_[i] = failures_[--failure_count_];
+  for (std::uint32_t i = 0; i < check_->failure_count; ++i) {
+    if (check_->failures[i] != at) continue;
+    check_->failures[i] = check_->failures[--check_->failure_count];
     return;
   }
 }
 
 Task<Status> Store::check_sealed_log() noexcept {
-  if (skipped_max_ != 0 && skipped_max_ >= tail_) {
-    tampering(Finding::missing, skipped_max_, tail_);  // a marker on a sector that is live
+  if (check_->skipped_max != 0 && check_->skipped_max >= tail_) {
+    tampering(Finding::missing, check_->skipped_max, tail_);  // a marker on a sector that is live
     co_return fail(Errc::tampered);
   }
-  if (missing_before_ != 0 && missing_before_ >= tail_) {
-    tampering(Finding::missing, missing_before_, tail_);
+  if (check_->missing_before != 0 && check_->missing_before >= tail_) {
+    tampering(Finding::missing, check_->missing_before, tail_);
     co_return fail(Errc::tampered);
   }
-  if (failure_count_ > 0) {
+  if (check_->failure_count > 0) {
     // A record that fails authentication with no TAMPERED record for it:
     // written by someone without the key, and it may have been any key's.
-    tampering(Finding::record_auth, static_cast<std::uint32_t>(failures_[0] >> 32),
-              static_cast<std::uint32_t>(failures_[0]));
+    tampering(Finding::record_auth, static_cast<std::uint32_t>(check_->failures[0] >> 32),
+              static_cast<std::uint32_t>(check_->failures[0]));
     co_return fail(Errc::tampered);
   }
   if (!counter_) co_return Status{};
@@ -181,10 +181,10 @@ Task<Status> Store::check_sealed_log() noexcept {
               static_cast<std::uint32_t>(trusted >> 32));
     co_return fail(Errc::tampered);
   }
-  if (log_before_last_ > trusted) {
+  if (check_->log_before_last > trusted) {
     // Records beyond the last one the store acknowledged: written by
     // another device holding the same key (a clone), not by this one.
-    tampering(Finding::ahead, static_cast<std::uint32_t>(log_before_last_ >> 32),
+    tampering(Finding::ahead, static_cast<std::uint32_t>(check_->log_before_last >> 32),
               static_cast<std::uint32_t>(trusted >> 32));
     co_return fail(Errc::tampered);
   }
@@ -231,7 +231,7 @@ Task<Status> Store::write_tampered(std::size_t position, const Entry& e, std::sp
 }
 
 Task<Status> Store::record_tampering() noexcept {
-  while (codec_ && tamper_pending_ > 0) {
+  while (sealed() && tamper_pending_ > 0) {
     std::size_t position = none;
     for (std::size_t i = 0; i < key_count_ && position == none; ++i)
       if (unpack(i).tamper == Tamper::pending) position = i;

@@ -48,12 +48,12 @@ Store::Store(Flash flash, StoreConfig config) noexcept
       compact_(config.compact_records && !config.index.empty() && !config.codec),
       verify_(config.verify_writes) {
   unit_ = geometry_.program_unit();
-  marker_offset_ = align_up(logfmt::header_bytes + (codec_ ? crypto_block_size : 0), unit_);
+  marker_offset_ = align_up(logfmt::header_bytes + (sealed() ? crypto_block_size : 0), unit_);
   header_size_ = marker_offset_ + align_up(logfmt::marker_bytes, unit_);
-  const std::uint32_t overhead = codec_ ? codec_->overhead() : 0;
-  open_size_ = codec_ ? full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(logfmt::open_bytes))) : 0;
-  end_slot_ = codec_ ? full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(4))) : 0;
-  counter_ = codec_ ? config.counter : nullptr;
+  const std::uint32_t overhead = sealed() ? codec_->overhead() : 0;
+  open_size_ = sealed() ? full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(logfmt::open_bytes))) : 0;
+  end_slot_ = sealed() ? full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(4))) : 0;
+  counter_ = sealed() ? config.counter : nullptr;
   counter_wanted_ = config.counter != nullptr;
   geometry_crc_ = geometry_fingerprint(geometry_);
   // A record must fit in the smallest sector with room to spare for garbage
@@ -73,7 +73,7 @@ Store::Store(Flash flash, StoreConfig config) noexcept
 std::uint32_t Store::geometry_value_limit() const noexcept {
   // A record may take a third of the smallest sector's payload (so garbage
   // collection always has room), less its header and the longest key.
-  const std::uint32_t overhead = codec_ ? codec_->overhead() : 0;
+  const std::uint32_t overhead = sealed() ? codec_->overhead() : 0;
   const std::uint32_t smallest = geometry_.smallest_sector();
   const std::uint32_t reserved = header_size_ + open_size_ + end_slot_;
   const std::uint32_t payload = smallest > reserved ? smallest - reserved : 0;
@@ -85,7 +85,7 @@ Refusal Store::config_report() const noexcept {
   // Computed from the configuration each time (Store keeps no copy of it):
   // the same checks, in the same order, as the constructor's config_ok_.
   const std::uint32_t count = geometry_.sector_count();
-  const std::uint32_t overhead = codec_ ? codec_->overhead() : 0;
+  const std::uint32_t overhead = sealed() ? codec_->overhead() : 0;
   const auto refuse = [](const char* field, std::size_t value, std::size_t limit, const char* reason) {
     return Refusal{Errc::invalid_argument, field, static_cast<std::uint32_t>(std::min<std::size_t>(value, 0xFFFFFFFFu)),
                    static_cast<std::uint32_t>(std::min<std::size_t>(limit, 0xFFFFFFFFu)), reason};
@@ -111,10 +111,12 @@ Refusal Store::config_report() const noexcept {
   if (geometry_.smallest_sector() < header_size_ + 2 * slack_)
     return refuse("sector size", geometry_.smallest_sector(), header_size_ + 2 * slack_,
                   "the smallest sector must hold its header and two of the largest records");
-  if (codec_ && index_.empty()) return refuse("index", 0, 1, "a sealed store needs the RAM index");
-  if (counter_wanted_ && !codec_)
+  if (codec_ && !sealed_stores_built)
+    return refuse("codec", 1, 0, "this build has no sealed stores (built without ferrite.crypto: libsodium, zstd)");
+  if (sealed() && index_.empty()) return refuse("index", 0, 1, "a sealed store needs the RAM index");
+  if (counter_wanted_ && !sealed())
     return refuse("counter", 1, 0, "a rollback counter protects sealed stores only (StoreConfig::codec is not set)");
-  if (codec_ && scratch_.size() < scratch_needed(value_limit_, overhead))
+  if (sealed() && scratch_.size() < scratch_needed(value_limit_, overhead))
     return refuse("scratch", scratch_.size(), scratch_needed(value_limit_, overhead),
                   "StoreConfig::scratch must hold Store::scratch_needed(max value, codec overhead) bytes");
   if (asked_value_size_ > value_limit_) {
@@ -197,17 +199,12 @@ void Store::reset_state() noexcept {
   last_open_sector_ = none;
   last_open_sequence_ = 0;
   last_open_end_ = 0;
-  missing_before_ = 0;
-  skipped_max_ = 0;
-  log_before_last_ = 0;
-  open_previous_position_ = 0;
   tamper_pending_ = 0;
-  failure_count_ = 0;
 }
 
 void Store::unmount() noexcept {
   // Decrypted values pass through the scratch buffer: none stays behind.
-  if (codec_ && scratch_.size() > 2 * crypto_block_size) codec_->scrub(scratch_values());
+  if (sealed() && scratch_.size() > 2 * crypto_block_size) codec_->scrub(scratch_values());
   scratch_used_ = 0;
   reset_state();
 }
@@ -285,7 +282,7 @@ Task<Status> Store::format(FormatOptions options) noexcept {
   }
   store_id_ = options.store_id != 0 ? options.store_id : top_id + 1;
   if (store_id_ == 0) store_id_ = 1;
-  if (codec_) FERRITE_CO_TRY(new_crypto_block());
+  if (sealed()) FERRITE_CO_TRY(new_crypto_block());
   next_sequence_ = top_sequence + 1;
   tail_ = next_sequence_;
   for (SectorInfo& s : sectors_) s.state = static_cast<std::uint8_t>(SectorState::garbage);
@@ -317,7 +314,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   h[5] = static_cast<std::byte>(std::countr_zero(unit_));
   h[6] = geometry_.erased_byte();
   h[7] = static_cast<std::byte>((compact_ ? logfmt::compact_records : 0) |
-                                (codec_ ? logfmt::sealed | logfmt::authenticated_log : 0));
+                                (sealed() ? logfmt::sealed | logfmt::authenticated_log : 0));
   // The sequence is used up even if the program fails: a header that
   // reports failure yet lands must never share its number with the next.
   const std::uint32_t sequence = next_sequence_++;
@@ -327,13 +324,13 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   logfmt::put_le32(h.data() + 20, store_id_);
   logfmt::put_le32(h.data() + 24, geometry_crc_);
   std::uint32_t header_crc = crc32c(std::span<const std::byte>(h).first(28));
-  if (codec_) header_crc = crc32c(crypto_block(), header_crc);
+  if (sealed()) header_crc = crc32c(crypto_block(), header_crc);
   logfmt::put_le32(h.data() + 28, header_crc);
   // Opening consumes the sector even if the program fails: it is no longer
   // vouched-for erased.
   info.state = static_cast<std::uint8_t>(SectorState::garbage);
   const std::span<const std::byte> block =
-      codec_ ? std::span<const std::byte>(crypto_block()) : std::span<const std::byte>{};
+      sealed() ? std::span<const std::byte>(crypto_block()) : std::span<const std::byte>{};
   FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, block, {}, marker_offset_));
   info.state = static_cast<std::uint8_t>(SectorState::live);
   info.old_key = 0;
@@ -343,7 +340,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   head_ = sector;
   head_offset_ = header_size_;
   head_sealed_ = false;
-  if (codec_) FERRITE_CO_TRY(co_await write_open_record());
+  if (sealed()) FERRITE_CO_TRY(co_await write_open_record());
   co_return Status{};
 }
 
@@ -406,7 +403,7 @@ Task<Status> Store::mount_locked() noexcept {
     Header h;
     const HeaderKind k = parse_header(raw, geometry_, geometry_crc_, h);
     if (k != HeaderKind::blank) all_blank = false;
-    if (k == HeaderKind::valid && (h.flags & 2u) && codec_ && (!any_valid || h.sequence > best_sequence))
+    if (k == HeaderKind::valid && (h.flags & 2u) && sealed() && (!any_valid || h.sequence > best_sequence))
       std::memcpy(crypto_block().data(), raw.data() + logfmt::header_bytes, crypto_block_size);
     if (k == HeaderKind::valid && !indexed() && (h.flags & 1u)) co_return fail(Errc::unsupported);
     if (k == HeaderKind::valid && (!any_valid || h.sequence > best_sequence)) {
@@ -418,16 +415,16 @@ Task<Status> Store::mount_locked() noexcept {
   }
   if (!any_valid) co_return fail(all_blank ? Errc::not_formatted : Errc::foreign_format);
   compact_ = compact_ && (best_flags & 1u);
-  const bool sealed = (best_flags & 2u) != 0;
-  if (sealed && !codec_) co_return fail(Errc::wrong_key);          // sealed store, no key given
-  if (!sealed && codec_) co_return fail(Errc::invalid_argument);   // a key for a plain store
-  if (sealed && !(best_flags & logfmt::authenticated_log)) {
+  const bool image_sealed = (best_flags & logfmt::sealed) != 0;
+  if (image_sealed && !sealed()) co_return fail(Errc::wrong_key);          // sealed store, no key given
+  if (!image_sealed && sealed()) co_return fail(Errc::invalid_argument);   // a key for a plain store
+  if (image_sealed && !(best_flags & logfmt::authenticated_log)) {
     // Sealed before logs were authenticated (and nonces salted): nothing in
     // it can be trusted to be current, and clearing the flag is no downgrade.
     tampering(Finding::legacy, best_sequence, 0);
     co_return fail(Errc::unsupported);
   }
-  if (codec_) {
+  if (sealed()) {
     const std::span<const std::byte> body = crypto_block().first(crypto_block_size - 4);
     if (crc32c(body) != logfmt::get_le32(crypto_block().data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
     if (auto loaded = codec_->load_block(body); !loaded) {
@@ -452,9 +449,9 @@ Task<Status> Store::mount_locked() noexcept {
       info.state = static_cast<std::uint8_t>(SectorState::live);
       // A sealed store takes its tail from authenticated records only (the
       // newest OPEN, then RETIREs): header fields and markers have a crc.
-      if (!codec_) tail_ = std::max(tail_, h.tail);
+      if (!sealed()) tail_ = std::max(tail_, h.tail);
       known_erase_max = std::max(known_erase_max, h.erase_count);
-      if (codec_) {
+      if (sealed()) {
         // Which key sealed this sector: the current one, or the one being rotated out.
         const std::span<const std::byte> block(raw.data() + logfmt::header_bytes, crypto_block_size);
         const bool current = std::memcmp(block.data(), crypto_block().data(), crypto_block_size) == 0;
@@ -474,7 +471,7 @@ Task<Status> Store::mount_locked() noexcept {
       FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s) + marker_offset_, marker));
       if (logfmt::get_le32(marker.data()) == logfmt::marker_magic &&
           logfmt::get_le32(marker.data() + 4) == retire_marker_check(h.sequence)) {
-        if (codec_) marker_tail = std::max(marker_tail, h.sequence + 1);
+        if (sealed()) marker_tail = std::max(marker_tail, h.sequence + 1);
         else tail_ = std::max(tail_, h.sequence + 1);
       }
     } else {
@@ -490,7 +487,7 @@ Task<Status> Store::mount_locked() noexcept {
   for (SectorInfo& info : sectors_)
     if (info.state != static_cast<std::uint8_t>(SectorState::live)) info.erase_count = known_erase_max;
 
-  if (codec_) {
+  if (sealed()) {
     // Every opened sector takes a new sequence number, even one whose header
     // program failed: two headers with one number are not the engine's.
     for (std::uint32_t a = 0; a < n; ++a)
@@ -503,9 +500,15 @@ Task<Status> Store::mount_locked() noexcept {
         }
     FERRITE_CO_TRY(co_await find_sealed_tail());
   }
+  SealedMount sealed_mount;
+  struct SealedMountLease {
+    Store& store;
+    ~SealedMountLease() { store.check_ = nullptr; }
+  } sealed_mount_lease{*this};
+  check_ = &sealed_mount;
   // Pass 3: replay live sectors in sequence order. A blank-header sector only
   // stays "erased" when the log vouches for it.
-  authenticating_ = codec_ != nullptr;
+  authenticating_ = sealed();
   struct AuthenticatingLease {
     Store& store;
     ~AuthenticatingLease() { store.authenticating_ = false; }
@@ -519,11 +522,11 @@ Task<Status> Store::mount_locked() noexcept {
       if (info.state != static_cast<std::uint8_t>(SectorState::live)) continue;
       if (info.sequence < tail_) continue;
       if (have_head && info.sequence <= last) continue;
-      if (codec_ && (info.sequence < marker_tail || (info.old_key && !previous_codec_))) {
+      if (sealed() && (info.sequence < marker_tail || (info.old_key && !previous_codec_))) {
         // Not read: a retire marker (a crc, forgeable) says it is retired, or
         // it is under a key not given. The authenticated tail must agree
         // once the replay is over (check_sealed_log; wrong_key below).
-        if (!info.old_key) skipped_max_ = std::max(skipped_max_, info.sequence);
+        if (!info.old_key) check_->skipped_max = std::max(check_->skipped_max, info.sequence);
         continue;
       }
       if (next == none || info.sequence < next_seq) {
@@ -552,7 +555,7 @@ Task<Status> Store::mount_locked() noexcept {
     if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence >= tail_ && info.old_key &&
         !have_previous_block_)
       co_return fail(Errc::wrong_key);
-  if (codec_) FERRITE_CO_TRY(co_await check_sealed_log());
+  if (sealed()) FERRITE_CO_TRY(co_await check_sealed_log());
   for (std::uint32_t s = 0; s < n; ++s) {
     SectorInfo& info = sectors_[s];
     if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence < tail_)
@@ -563,7 +566,7 @@ Task<Status> Store::mount_locked() noexcept {
   next_sequence_ = sectors_[head_].sequence + 1;
   // During a key rotation nothing new may be sealed into a sector whose
   // header names the old key: new writes start a new-key sector.
-  if (codec_ && sectors_[head_].old_key) head_sealed_ = true;
+  if (sealed() && sectors_[head_].old_key) head_sealed_ = true;
   // A head with no record yet may be the sector a power cut caught while its
   // header was programmed: weak bits that read right now may read otherwise
   // at the next mount, and drop everything written after it. Nothing is
@@ -596,7 +599,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   // Sealed stores: damage before a verified record is tampering, never a
   // power cut (which only ever tears a sector's last record).
   const auto after_damage = [&](std::uint32_t at) -> Status {
-    if (!codec_ || !in_bad_region) return {};
+    if (!sealed() || !in_bad_region) return {};
     tampering(Finding::hole, sectors_[sector].sequence, at);
     return fail(Errc::tampered);
   };
@@ -685,14 +688,14 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     offset += rec->size;
     good_end = offset;
   }
-  if (codec_) {
+  if (sealed()) {
     const std::uint32_t before_slot = good_end;
     FERRITE_CO_TRY(co_await replay_end_slot(sector, good_end));
     if (good_end != before_slot) last_at = before_slot;
     if (last_open_sector_ == sector && last_at != none) {
       // Where the log ended before its last write: the rollback counter
       // may lag the log by that one write (a cut before the raise), never more.
-      log_before_last_ = last_at == header_size_ ? open_previous_position_
+      check_->log_before_last = last_at == header_size_ ? check_->open_previous
                                                   : (std::uint64_t{sectors_[sector].sequence} << 32) | last_at;
     }
   }
@@ -742,7 +745,7 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
     store_entry(position, e);
     co_return Status{};
   }
-  if (codec_) FERRITE_CO_TRY(check_sealed_record(rec));
+  if (sealed()) FERRITE_CO_TRY(check_sealed_record(rec));
   if (rec.kind == logfmt::meta) {
     if (rec.key_size == logfmt::retire) {
       const std::uint32_t tail = logfmt::get_le32(rec.meta.data());
@@ -833,7 +836,7 @@ StoreStats Store::stats() const noexcept {
   s.records_written = counters_.records_written;
   s.writes_skipped = counters_.writes_skipped;
   s.sectors_erased = counters_.sectors_erased;
-  if (codec_)
+  if (sealed())
     for (std::size_t i = 0; i < key_count_; ++i) s.tampered_keys += unpack(i).tamper != Tamper::none;
   s.keys = key_count_;
   s.keys_known = indexed();  // index-less: nothing counts them (count_keys() scans)

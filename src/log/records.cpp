@@ -101,15 +101,15 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
       key_size = logfmt::key_field_of(w) + 1u;
       rec.key_size = static_cast<std::uint8_t>(key_size);
       if ((rec.kind == logfmt::erase || rec.kind == logfmt::txn_erase) &&
-          (rec.value_size != (codec_ ? codec_->sealed_size(0) : 0) || rec.slot != 0))
+          (rec.value_size != (sealed() ? codec_->sealed_size(0) : 0) || rec.slot != 0))
         co_return fail(Errc::corrupt);
-      if ((rec.kind == logfmt::txn_put || codec_) && rec.slot != 0) co_return fail(Errc::corrupt);
+      if ((rec.kind == logfmt::txn_put || sealed()) && rec.slot != 0) co_return fail(Errc::corrupt);
       break;
     case logfmt::tampered:
       // Sealed stores only: a key whose latest record failed authentication.
       key_size = logfmt::key_field_of(w) + 1u;
       rec.key_size = static_cast<std::uint8_t>(key_size);
-      if (!codec_ || rec.slot != 0 || rec.value_size != codec_->sealed_size(logfmt::tampered_bytes))
+      if (!sealed() || rec.slot != 0 || rec.value_size != codec_->sealed_size(logfmt::tampered_bytes))
         co_return fail(Errc::corrupt);
       break;
     case logfmt::meta:
@@ -117,7 +117,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
       rec.key_size = logfmt::key_field_of(w);
       if (rec.value_size > rec.meta.size() || rec.slot != 0) co_return fail(Errc::corrupt);
       if (rec.kind == logfmt::txn_commit &&
-          (rec.key_size != 0 || rec.value_size != (codec_ ? codec_->sealed_size(8) : 8)))
+          (rec.key_size != 0 || rec.value_size != (sealed() ? codec_->sealed_size(8) : 8)))
         co_return fail(Errc::corrupt);
       break;
     default:
@@ -137,7 +137,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
   const bool small = !logfmt::is_put(rec.kind);
   // Mount of a sealed store authenticates every value too (FORMAT.md §3.6):
   // read it once, into scratch A, for both the checksum and the tag.
-  const bool open_value = codec_ && !small && authenticating_;
+  const bool open_value = sealed() && !small && authenticating_;
   std::span<std::byte> field;
   if (small) {
     field = std::span<std::byte>(rec.meta.data(), rec.value_size);
@@ -152,7 +152,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
     FERRITE_CO_TRY_ASSIGN(crc, co_await crc_of_range(value_at, rec.value_size, crc));
   }
   if (crc != rec.stored_crc) co_return fail(Errc::corrupt);
-  if (codec_ && (small || open_value)) {
+  if (sealed() && (small || open_value)) {
     // Deletes, commits, meta and TAMPERED records change what is visible:
     // in a sealed store they must authenticate before they count (values of
     // puts are authenticated by mount and when read).
@@ -184,7 +184,7 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
   // `prefix` (0 or 1 byte: a typed value's tag, plain stores only) goes
   // before `value` in the value field; sealed stores frame the tag with the
   // value instead.
-  if (codec_ && !compact) {
+  if (sealed() && !compact) {
     // Seal into scratch B (the frame in A stays intact for a retry).
     const std::span<std::byte> b = scratch_b();
     if (value.size() > b.size() || codec_->sealed_size(value.size()) > b.size()) co_return fail(Errc::too_large);
@@ -253,7 +253,7 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
     }
   }
   ++counters_.records_written;
-  if (codec_ && head_ == last_open_sector_ && kind != logfmt::txn_put && kind != logfmt::txn_erase) {
+  if (sealed() && head_ == last_open_sector_ && kind != logfmt::txn_put && kind != logfmt::txn_erase) {
     last_open_end_ = head_offset_;
     // The write is acknowledged only once the counter holds its position:
     // a rollback to any earlier state then reads as one (FORMAT.md §3.6).
@@ -293,7 +293,7 @@ Task<Result<std::uint32_t>> Store::write_record(std::uint8_t kind, std::uint8_t 
     FERRITE_CO_TRY(co_await open_sector());
   } else {
     const std::uint32_t on_flash =
-        static_cast<std::uint32_t>(codec_ ? codec_->sealed_size(value.size()) : prefix.size() + value.size());
+        static_cast<std::uint32_t>(sealed() ? codec_->sealed_size(value.size()) : prefix.size() + value.size());
     const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), on_flash);
     FERRITE_CO_TRY(co_await ensure_room(size, live_total_));
   }

@@ -138,7 +138,7 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   std::array<std::byte, max_key_size> key{};
   FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key));
   const std::span<const std::byte> key_bytes(key.data(), e.key_size);
-  if (codec_) co_return co_await copy_sealed_entry(position, e, key_bytes);
+  if (sealed()) co_return co_await copy_sealed_entry(position, e, key_bytes);
   const std::uint32_t source_sector = sector_of(e.location);
   const std::uint32_t source_offset = e.location - geometry_.sector_offset(source_sector);
   RecordRead source;
@@ -275,7 +275,7 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
   std::array<std::byte, 4> tail{};
   const std::uint32_t new_tail = sectors_[gc_victim_].sequence + 1;
   logfmt::put_le32(tail.data(), new_tail);
-  if (codec_ && (head_sealed_ || head_room() < meta_size(4)) && free_sector_count() == 0) {
+  if (sealed() && (head_sealed_ || head_room() < meta_size(4)) && free_sector_count() == 0) {
     // Erasing the victim with no authenticated word that it was retired
     // would look, to mount, like a sector an attacker removed: the RETIRE
     // goes into the head's end slot, kept free for this.
@@ -372,7 +372,7 @@ std::uint32_t Store::sectors_under_previous_key() const noexcept {
 Task<Status> Store::reseal() noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
-  if (!codec_) co_return fail(Errc::unsupported);
+  if (!sealed()) co_return fail(Errc::unsupported);
   // Old-key sectors are older than every sector opened under the new key,
   // so collecting the oldest sector until none is left moves them all.
   for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
