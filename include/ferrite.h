@@ -66,7 +66,8 @@ typedef enum ferrite_err {
   FERRITE_TYPE_MISMATCH = 24,       /* the stored value has another type than the one asked for */
   FERRITE_ALREADY_MOUNTED = 25,     /* mount/format of a mounted store: unmount first */
   FERRITE_TAMPERED = 26,            /* a sealed store fails authentication or was rolled back */
-  FERRITE_CONFIG_MISMATCH = 27      /* formatted with other security options than the ones given */
+  FERRITE_CONFIG_MISMATCH = 27,     /* formatted with other security options than the ones given */
+  FERRITE_HISTORY_LOST = 28         /* the log no longer holds that position (garbage collection) */
 } ferrite_err;
 
 /* One readable sentence, e.g. "not enough free space in the store". */

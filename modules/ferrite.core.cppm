@@ -49,6 +49,7 @@ enum class Errc : std::uint8_t {
   already_mounted,      ///< mount/format of a store that is mounted: unmount() first (nothing was changed)
   tampered,             ///< a sealed store's records or sectors fail authentication, or the log was rolled back
   config_mismatch,      ///< the store was formatted with other security options than the ones given (or a cost above the bound)
+  history_lost,         ///< the log no longer holds that position: garbage collection retired the part asked for
 };
 
 /// A short identifier, e.g. "no_space".

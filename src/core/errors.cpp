@@ -42,6 +42,7 @@ constexpr ErrcText text_of(Errc e) noexcept {
     case Errc::already_mounted: return {"already_mounted", "the store is mounted; unmount() it first (nothing was changed)"};
     case Errc::tampered: return {"tampered", "the sealed store fails authentication: records, sectors or the whole log were altered or rolled back"};
     case Errc::config_mismatch: return {"config_mismatch", "the store was formatted with other security options (suite, key hiding, compression, KDF cost) than the ones given"};
+    case Errc::history_lost: return {"history_lost", "the log no longer holds that position: garbage collection discarded it"};
   }
   return {"unknown", "unknown error"};
 }
