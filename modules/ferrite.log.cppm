@@ -374,6 +374,105 @@ class [[nodiscard]] Cursor {
   std::uint32_t epoch_ = 0;      // the store's index epoch when entry_/rank_ were taken
 };
 
+/// A feed of the changes the log holds from a log sequence number on
+/// (Store::changes_since), in log order: every put and erase, and the writes
+/// of committed batches, each once, for replication, audit trails or cache
+/// invalidation (docs/FORMAT.md §6.1). A step that finds nothing more
+/// answers false; a later step sees what was written since, so one cursor
+/// can follow the store as a live feed.
+///
+/// Garbage collection copies live values forward as puts, and the format
+/// does not tell those copies from the application's writes: the feed
+/// yields them too (a key's current value once more). Applying the changes
+/// in order to the state the store had at the LSN gives its current state.
+/// The feed ends in Errc::history_lost once collection has retired the
+/// sector it still had to read: what it discarded (erases among it) can no
+/// longer be reported; start again from a fresh copy of the state and
+/// Store::lsn().
+///
+/// Cost: a step reads the records it passes (header, key, value for the
+/// checksum), one more byte for a typed value's tag, and for a compact
+/// record the header and key of the full record that binds its slot; a
+/// sealed store also opens each value it yields (a second read). Starting
+/// inside a sector reads that sector from its first record, where compact
+/// records learn their keys. RAM: about 640 bytes, most of it the slot
+/// table of the sector being read (a compact record's key is named by the
+/// latest full record binding the slot in that sector, FORMAT.md §3.2).
+class [[nodiscard]] ChangeCursor {
+ public:
+  /// Steps to the next change in log order; false when the log holds no
+  /// more (call again later for what is written meanwhile). Errors:
+  /// not_mounted; history_lost (collection retired the sector the cursor
+  /// reads, or the one its LSN points into, before it was read to the end:
+  /// at the first step or at any later one); invalid_argument (an LSN
+  /// beyond Store::lsn(), or past the end of its sector); unsupported (a
+  /// sealed store that hides key names: a change could only name the keyed
+  /// hash); flash errors. Damaged records are skipped as mount skips them
+  /// (never yielded); a sealed value that no longer authenticates is
+  /// skipped too (counted in stats().corrupt_records; its key reads
+  /// tampered).
+  Task<Result<bool>> next() noexcept;
+  /// The key the change wrote, as stored (the name itself: a store that
+  /// stores keyed hashes of names has no change stream).
+  std::span<const std::byte> key() const noexcept { return {key_.data(), key_size_}; }
+  std::string_view key_string() const noexcept {
+    return {reinterpret_cast<const char*>(key_.data()), key_size_};
+  }
+  /// The change erases the key (DELETE, or an erase in a batch).
+  bool erased() const noexcept { return erased_; }
+  /// The value's type (ValueType::untyped for put's bytes, batch writes, erases).
+  ValueType type() const noexcept { return type_; }
+  /// The position just past the change the cursor stands on: changes_since
+  /// of it resumes with the change after this one. Before the first step,
+  /// the LSN the cursor was made with; after a step that answered false,
+  /// where the cursor has read up to.
+  std::uint64_t lsn() const noexcept { return lsn_; }
+  /// The value's size as read_value returns it (a sealed store's plain
+  /// size; a typed value without its tag; 0 for an erase).
+  std::uint32_t value_size() const noexcept { return value_size_; }
+  /// Copies the value this change wrote (not the key's current value) as
+  /// get returns values: a sealed store's opened and decompressed, a typed
+  /// value without its tag. Returns its length. Errors: invalid_argument
+  /// (the cursor stands on no change), not_found (the change is an erase),
+  /// history_lost (its sector was collected since the step),
+  /// buffer_too_small (nothing copied), corrupt, tampered (sealed: the
+  /// record no longer authenticates), not_mounted, flash errors.
+  Task<Result<std::size_t>> read_value(std::span<std::byte> out) noexcept;
+
+ private:
+  friend class Store;
+  /// Reading of sector `sequence` starts (again) at `offset`: its slot
+  /// bindings are learnt anew from there.
+  void enter(std::uint32_t sequence, std::uint32_t offset) noexcept {
+    sequence_ = sequence;
+    offset_ = offset;
+    commit_ = 0;
+    bindings_ = {};
+  }
+  Store* store_ = nullptr;
+  std::uint64_t from_ = 0;        // changes at positions below it are not yielded
+  std::uint64_t lsn_ = 0;
+  bool started_ = false;          // from_ was checked and the reading placed
+  bool on_change_ = false;        // the last next() yielded a change
+  bool erased_ = false;
+  bool typed_ = false;
+  ValueType type_ = ValueType::untyped;
+  std::uint8_t key_size_ = 0;
+  std::uint8_t slot_ = 0;         // the change is a compact record of this slot (0: a full record)
+  std::uint32_t sequence_ = 0;    // the sector being read
+  std::uint32_t offset_ = 0;      // its next record
+  std::uint32_t commit_ = 0;      // inside a committed batch: its TXN_COMMIT's offset (0: not in one)
+  std::uint32_t value_size_ = 0;
+  std::uint32_t stored_size_ = 0;  // the change's value field on flash
+  std::uint32_t at_ = 0;           // offset of the change's record in sector sequence_
+  std::uint32_t binding_ = 0;      // offset of the full record naming its key (at_ for a full record)
+  std::uint32_t key_hash_ = 0;
+  std::array<std::byte, max_key_size> key_{};
+  /// Per slot, the offset in sector sequence_ of the latest full record
+  /// binding it so far (0: none yet).
+  std::array<std::uint32_t, max_slots + 1> bindings_{};
+};
+
 /// The key/value store. Not copyable; the Flash and the caller's memory must
 /// outlive it.
 class Store {
@@ -525,6 +624,26 @@ class Store {
   /// indexed store answers from RAM). Errors: not_mounted, flash errors.
   Task<Result<std::uint32_t>> count_keys() noexcept;
 
+  /// The log sequence number (LSN) just past the newest record: the head
+  /// sector's sequence number << 32 | the head's write offset
+  /// (docs/FORMAT.md §6.1). Grows with every record written and never goes
+  /// back over the store's life (collections, remounts; a format starts
+  /// above every sequence in the region). 0 when not mounted.
+  std::uint64_t lsn() const noexcept;
+  /// Where the records of the oldest live sector start: the lowest LSN that
+  /// changes_since() is sure to accept (older ones lie in sectors garbage
+  /// collection has retired). 0 when not mounted.
+  std::uint64_t oldest_lsn() const noexcept;
+  /// A cursor over the changes at positions >= `lsn`, in log order (see
+  /// ChangeCursor; nothing is checked before its first next()). Take
+  /// `lsn()` together with a copy of the state, no write in between, and
+  /// the changes applied to that copy follow the store; `oldest_lsn()`
+  /// gives everything the log still holds (0 is no shortcut for it: it lies
+  /// below every sector, so it is history_lost). An LSN inside a live
+  /// sector that is not a record's position starts at the first record
+  /// after it.
+  ChangeCursor changes_since(std::uint64_t lsn) noexcept;
+
   /// What the configuration and geometry allow, computed from them (no
   /// RAM kept for it): code invalid_argument with the field, its value, the
   /// limit and why, when format/mount refuse them; code ok with field
@@ -615,6 +734,7 @@ class Store {
 
  private:
   friend class Cursor;
+  friend class ChangeCursor;
   struct Record;
   struct Located;
   struct Entry;
@@ -771,6 +891,30 @@ class Store {
   Task<Result<std::size_t>> cursor_read_value(const Cursor& c, std::span<std::byte> out) noexcept;
   Task<Result<bool>> read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept;
 
+  // the change stream (src/log/changes.cpp)
+  Task<Result<bool>> change_next(ChangeCursor& c) noexcept;
+  Task<Result<std::size_t>> change_read_value(const ChangeCursor& c, std::span<std::byte> out) noexcept;
+  /// The sector the cursor reads, found by sequence at every step; moves it
+  /// on past a sector that vanished without losing a record. Errors:
+  /// history_lost.
+  Result<std::uint32_t> change_sector(ChangeCursor& c) const noexcept;
+  /// A compact record at the cursor's offset (`head`: its first 4 bytes).
+  /// True: it is the change the cursor now stands on.
+  Task<Result<bool>> change_compact(ChangeCursor& c, std::uint32_t sector, std::uint32_t end,
+                                    std::uint32_t head) noexcept;
+  /// Makes the full record `rec` (a put or erase) the cursor's change.
+  /// False: it is skipped (a sealed value that does not open).
+  Task<Result<bool>> change_take(ChangeCursor& c, std::uint32_t sector, const Record& rec) noexcept;
+  /// Walks the batch starting at `offset`: where it ends, whether it committed.
+  Task<Result<TxnScan>> change_batch(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
+  std::uint32_t live_sector_with(std::uint32_t sequence) const noexcept;
+  /// The live sector with the lowest sequence above `sequence`, or none.
+  std::uint32_t live_sector_after(std::uint32_t sequence) const noexcept;
+  /// Where the records written to a live sector end (the head: where the next goes).
+  std::uint32_t written_end(std::uint32_t sector) const noexcept;
+  /// Collection retires `victim`: remember where its records ended.
+  void note_retired(std::uint32_t victim) noexcept;
+
   std::uint32_t sector_of(std::uint32_t location) const noexcept { return geometry_.sector_of(location); }
   std::uint32_t payload_of(std::uint32_t sector) const noexcept;
   std::uint32_t full_size(std::uint32_t key_size, std::uint32_t value_size) const noexcept;
@@ -890,6 +1034,10 @@ class Store {
   std::uint32_t index_epoch_ = 0;    // bumped when index positions shift (insert, remove, unmount)
   std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
   std::uint32_t scratch_clobbers_ = 0;  // collections that overwrote scratch A
+  // Where the records of the sector just below the tail ended, when this
+  // session retired it (0: unknown): a change cursor that had read that far
+  // lost nothing to the collection.
+  std::uint32_t retired_end_ = 0;
   std::array<std::uint32_t, 4> slots_used_{};
   // Sealed stores (integrity of the log, FORMAT.md §3.6).
   RollbackCounter* counter_ = nullptr;

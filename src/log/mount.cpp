@@ -189,6 +189,7 @@ void Store::reset_state() noexcept {
   head_offset_ = 0;
   next_sequence_ = 1;
   gc_victim_ = none;
+  retired_end_ = 0;
   order_valid_ = false;
   ++index_epoch_;  // cursors re-find their position in whatever is mounted next
   have_previous_block_ = false;

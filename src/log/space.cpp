@@ -280,6 +280,7 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
     // would look, to mount, like a sector an attacker removed: the RETIRE
     // goes into the head's end slot, kept free for this.
     FERRITE_CO_TRY(co_await retire_in_end_slot(tail));
+    note_retired(gc_victim_);
     tail_ = std::max(tail_, new_tail);
     sectors_[gc_victim_].state = retired_state;
     sectors_[gc_victim_].live_bytes = 0;
@@ -293,6 +294,7 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
     // nothing older than it exists: erasing it outright loses nothing, and a
     // cut during that erase only leaves superseded records to replay.
     const std::uint32_t victim = gc_victim_;
+    note_retired(victim);
     tail_ = std::max(tail_, new_tail);
     gc_victim_ = none;
     FERRITE_CO_TRY(co_await erase_sector(victim, false));
@@ -301,6 +303,7 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
   }
   if (head_sealed_ || head_room() < meta_size(4)) FERRITE_CO_TRY(co_await open_sector());
   FERRITE_CO_TRY(co_await append(logfmt::meta, 0, {}, tail, false, 0, logfmt::retire));
+  note_retired(gc_victim_);
   tail_ = std::max(tail_, new_tail);
   // The marker only saves mount from reading the retired sector; the RETIRE
   // record above is what makes the retire durable, so a failure is harmless.
