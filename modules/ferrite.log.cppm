@@ -1143,7 +1143,8 @@ struct Store::Located {
 namespace ferrite::logfmt {
 
 inline constexpr std::uint32_t magic = 0x74526546u;  // "FeRt" little-endian
-inline constexpr std::uint8_t version = 1;
+inline constexpr std::uint8_t version = 1;         // plain stores (unchanged since version 1)
+inline constexpr std::uint8_t sealed_version = 2;  // sealed stores: salted nonces, authenticated log
 inline constexpr std::uint32_t header_bytes = 32;
 inline constexpr std::uint32_t max_sequence = 0xFFFFFF00u;  // sequences never come near wrapping
 inline constexpr std::uint32_t marker_bytes = 8;

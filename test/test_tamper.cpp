@@ -472,11 +472,32 @@ TEST_CASE("a sealed store written before authenticated logs is refused, not trus
   CHECK(s.r.put("a", "1"));
   auto e = copy(s.r.sim.image());
   const auto& g = s.r.store->geometry();
-  e[7] = static_cast<std::byte>(static_cast<std::uint8_t>(e[7]) & ~4u);  // the flag cleared
-  attack::fix_header_crc(e, g, 0);
-  s.load(e);
+  CHECK(static_cast<std::uint8_t>(e[4]) == 2);  // sealed stores are format version 2
+  auto legacy = e;
+  legacy[7] = static_cast<std::byte>(static_cast<std::uint8_t>(legacy[7]) & ~4u);  // the flag cleared
+  attack::fix_header_crc(legacy, g, 0);
+  s.load(legacy);
   CHECK(s.mount() == Errc::unsupported);
   CHECK(std::string(s.r.store->last_refusal().field) == "sealed format");
+  legacy = e;
+  legacy[4] = std::byte{1};  // the version of 0.2's sealed stores
+  attack::fix_header_crc(legacy, g, 0);
+  s.load(legacy);
+  CHECK(s.mount() == Errc::unsupported);
+  CHECK(std::string(s.r.store->last_refusal().field) == "sealed format");
+}
+
+TEST_CASE("a plain store is format version 1, and a version-2 header that is not sealed is foreign",
+          "[sealed-integrity]") {
+  Rig r(small_geometry());
+  REQUIRE(r.format());
+  CHECK(r.put("a", "1"));
+  CHECK(static_cast<std::uint8_t>(r.sim.image()[4]) == 1);
+  auto raw = r.sim.raw();
+  raw[4] = std::byte{2};
+  attack::put32(raw, 28, ferrite::crc32c(raw.first(28)));
+  r.reboot();
+  CHECK(r.mount().error() == Errc::foreign_format);
 }
 
 TEST_CASE("no plaintext stays in the scratch buffer after a read, a write or unmount", "[sealed-integrity]") {

@@ -29,6 +29,7 @@ struct Header {
   std::uint32_t store_id = 0;
   std::uint32_t geometry = 0;
   std::uint8_t flags = 0;
+  std::uint8_t version = 0;
 };
 
 enum class HeaderKind : std::uint8_t { valid, blank, garbage, foreign };
@@ -229,9 +230,14 @@ HeaderKind parse_header(std::span<const std::byte> b, const Geometry& g, std::ui
   if (sealed) crc = crc32c(b.subspan(logfmt::header_bytes, crypto_block_size), crc);
   if (crc != logfmt::get_le32(b.data() + 28)) return HeaderKind::garbage;
   const auto unit_shift = static_cast<std::uint8_t>(b[5]);
-  if (static_cast<std::uint8_t>(b[4]) != logfmt::version || unit_shift > 5 || (1u << unit_shift) != g.program_unit() ||
-      b[6] != g.erased_byte())
+  // Version 2 is a sealed store's with an authenticated log; a version-1
+  // sealed header (0.2's) is read so that mount can say why it refuses it.
+  const auto version = static_cast<std::uint8_t>(b[4]);
+  if ((version != logfmt::version && version != logfmt::sealed_version) || (version == logfmt::sealed_version && !sealed) ||
+      unit_shift > 5 ||
+      (1u << unit_shift) != g.program_unit() || b[6] != g.erased_byte())
     return HeaderKind::foreign;
+  out.version = version;
   out.flags = static_cast<std::uint8_t>(b[7]);
   out.sequence = logfmt::get_le32(b.data() + 8);
   out.tail = logfmt::get_le32(b.data() + 12);
@@ -311,7 +317,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   std::array<std::byte, logfmt::header_bytes> h{};
   SectorInfo& info = sectors_[sector];
   logfmt::put_le32(h.data(), logfmt::magic);
-  h[4] = static_cast<std::byte>(logfmt::version);
+  h[4] = static_cast<std::byte>(sealed() ? logfmt::sealed_version : logfmt::version);
   h[5] = static_cast<std::byte>(std::countr_zero(unit_));
   h[6] = geometry_.erased_byte();
   h[7] = static_cast<std::byte>((compact_ ? logfmt::compact_records : 0) |
@@ -396,7 +402,7 @@ Task<Status> Store::mount_locked() noexcept {
   std::array<std::byte, logfmt::marker_bytes> marker{};
   std::uint32_t best_sequence = 0, known_erase_max = 0;
   std::uint32_t marker_tail = 0;  // sealed: what retire markers claim, checked against the authenticated tail
-  std::uint8_t best_flags = 0;
+  std::uint8_t best_flags = 0, best_version = 0;
   bool any_valid = false, all_blank = true;
   // Pass 1: which store owns the region (highest sequence), its tail.
   for (std::uint32_t s = 0; s < n; ++s) {
@@ -410,6 +416,7 @@ Task<Status> Store::mount_locked() noexcept {
     if (k == HeaderKind::valid && (!any_valid || h.sequence > best_sequence)) {
       best_sequence = h.sequence;
       best_flags = h.flags;
+      best_version = h.version;
       store_id_ = h.store_id;
       any_valid = true;
     }
@@ -419,7 +426,7 @@ Task<Status> Store::mount_locked() noexcept {
   const bool image_sealed = (best_flags & logfmt::sealed) != 0;
   if (image_sealed && !sealed()) co_return fail(Errc::wrong_key);          // sealed store, no key given
   if (!image_sealed && sealed()) co_return fail(Errc::invalid_argument);   // a key for a plain store
-  if (image_sealed && !(best_flags & logfmt::authenticated_log)) {
+  if (image_sealed && (best_version != logfmt::sealed_version || !(best_flags & logfmt::authenticated_log))) {
     // Sealed before logs were authenticated (and nonces salted): nothing in
     // it can be trusted to be current, and clearing the flag is no downgrade.
     tampering(Finding::legacy, best_sequence, 0);
