@@ -752,8 +752,15 @@ class Store {
   Task<Status> apply_record(const Record& rec) noexcept;
   struct TxnScan {
     std::uint32_t next = 0;     // offset after the group (or where the scan stopped)
+    std::uint32_t count = 0;    // TXN records before the commit
     bool committed = false;
   };
+  /// Walks a batch to its commit and checks that the commit binds exactly
+  /// its records. `stable_commit`: a commit that ends the written part of
+  /// the sector must read back the same several times (mount's judgement of
+  /// a cut; readers after mount skip it, mount having judged already).
+  Task<Result<TxnScan>> walk_batch(std::uint32_t sector, std::uint32_t offset, std::uint32_t end,
+                                   bool stable_commit) noexcept;
   Task<Result<TxnScan>> replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   Task<Status> validate_reads(std::span<const std::byte> reads) noexcept;
   /// The TXN records of a batch and its commit, at the head.
@@ -906,7 +913,6 @@ class Store {
   /// False: it is skipped (a sealed value that does not open).
   Task<Result<bool>> change_take(ChangeCursor& c, std::uint32_t sector, const Record& rec) noexcept;
   /// Walks the batch starting at `offset`: where it ends, whether it committed.
-  Task<Result<TxnScan>> change_batch(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   std::uint32_t live_sector_with(std::uint32_t sequence) const noexcept;
   /// The live sector with the lowest sequence above `sequence`, or none.
   std::uint32_t live_sector_after(std::uint32_t sequence) const noexcept;

@@ -296,11 +296,10 @@ Task<Status> Store::write_batch_records(std::span<const std::byte> writes, std::
   co_return Status{};
 }
 
-Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept {
-  // Pass 1: walk the group to its commit and check that the commit binds
-  // exactly these records. Pass 2: apply them.
+Task<Result<Store::TxnScan>> Store::walk_batch(std::uint32_t sector, std::uint32_t offset, std::uint32_t end,
+                                               bool stable_commit) noexcept {
   TxnScan scan;
-  std::uint32_t p = offset, count = 0, crcs = 0;
+  std::uint32_t p = offset, crcs = 0;
   for (;;) {
     RecordRead rec;
     rec.status = co_await read_record(sector, p, end - p, rec.record);
@@ -310,17 +309,18 @@ Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32
     }
     if (rec->blank) break;
     if (rec->kind == logfmt::txn_put || rec->kind == logfmt::txn_erase) {
-      ++count;
+      ++scan.count;
       std::array<std::byte, 4> c{};
       logfmt::put_le32(c.data(), rec->stored_crc);
       crcs = crc32c(c, crcs);
       p += rec->size;
       continue;
     }
-    if (rec->kind == logfmt::txn_commit && logfmt::get_le32(rec->meta.data()) == count &&
-        logfmt::get_le32(rec->meta.data() + 4) == crcs && count > 0) {
+    if (rec->kind == logfmt::txn_commit && logfmt::get_le32(rec->meta.data()) == scan.count &&
+        logfmt::get_le32(rec->meta.data() + 4) == crcs && scan.count > 0) {
       bool stable = true;
-      auto blank_after = co_await read_record_blank_after(sector, p + rec->size, end);
+      Result<bool> blank_after = false;
+      if (stable_commit) blank_after = co_await read_record_blank_after(sector, p + rec->size, end);
       if (!blank_after) co_return fail(blank_after.error());
       if (*blank_after) {
         windowed_ = false;
@@ -340,9 +340,16 @@ Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32
     break;
   }
   scan.next = p;
+  co_return scan;
+}
+
+Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept {
+  // Pass 1: walk the group to its commit and check that the commit binds
+  // exactly these records. Pass 2: apply them.
+  FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await walk_batch(sector, offset, end, true));
   if (!scan.committed) co_return scan;
   std::uint32_t q = offset;
-  for (std::uint32_t i = 0; i < count; ++i) {
+  for (std::uint32_t i = 0; i < scan.count; ++i) {
     RecordRead rec;
     rec.status = co_await read_record(sector, q, end - q, rec.record);
     if (!rec) co_return fail(rec.error());

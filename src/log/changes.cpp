@@ -181,7 +181,7 @@ Task<Result<bool>> Store::change_next(ChangeCursor& c) noexcept {
       continue;
     }
     if (logfmt::is_txn(rec->kind)) {
-      FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await change_batch(s, at, end));
+      FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await walk_batch(s, at, end, false));
       if (scan.committed) c.commit_ = scan.next - meta_size(8);  // its writes start at `at`
       else c.offset_ = std::max(scan.next, at + unit_);          // never visible, as at mount
       continue;
@@ -314,40 +314,6 @@ Task<Result<bool>> Store::change_take(ChangeCursor& c, std::uint32_t sector, con
   c.value_size_ = size;
   c.lsn_ = position(sectors_[sector].sequence, at + rec.size);
   co_return true;
-}
-
-Task<Result<Store::TxnScan>> Store::change_batch(std::uint32_t sector, std::uint32_t offset,
-                                                 std::uint32_t end) noexcept {
-  // Mount's walk of a batch (replay_txn) without its stability re-reads:
-  // mount already judged a commit that ends the written part of a sector,
-  // and anything written since was acknowledged.
-  TxnScan scan;
-  std::uint32_t p = offset, count = 0, crcs = 0;
-  for (;;) {
-    RecordRead rec;
-    rec.status = co_await read_record(sector, p, end - p, rec.record);
-    if (!rec) {
-      if (rec.error() != Errc::corrupt) co_return fail(rec.error());
-      break;
-    }
-    if (rec->blank) break;
-    if (rec->kind == logfmt::txn_put || rec->kind == logfmt::txn_erase) {
-      ++count;
-      std::array<std::byte, 4> c{};
-      logfmt::put_le32(c.data(), rec->stored_crc);
-      crcs = crc32c(c, crcs);
-      p += rec->size;
-      continue;
-    }
-    if (rec->kind == logfmt::txn_commit && count > 0 && logfmt::get_le32(rec->meta.data()) == count &&
-        logfmt::get_le32(rec->meta.data() + 4) == crcs) {
-      scan.committed = true;
-      p += rec->size;
-    }
-    break;
-  }
-  scan.next = p;
-  co_return scan;
 }
 
 Task<Result<std::size_t>> Store::change_read_value(const ChangeCursor& c, std::span<std::byte> out) noexcept {
