@@ -965,3 +965,26 @@ TEST_CASE("campaign sealed-mount-fuzz: any bytes in a sealed image give an error
   CHECK(failures == 0);
   CHECK(mounted > 0);
 }
+
+TEST_CASE("tampered_key and stored_name refuse what they cannot answer", "[sealed-integrity]") {
+  Sealed s(false);
+  std::array<std::byte, 64> out{};
+  CHECK(ferrite::sync_wait(s.r.store->tampered_key(0, out)).error() == Errc::not_mounted);
+  REQUIRE(s.r.format());
+  CHECK(s.r.put("door", "locked"));
+  const auto& g = s.r.store->geometry();
+  const auto door = attack::records(s.r.sim.image(), g, 0)[1];
+  auto raw = s.r.sim.raw();
+  raw[door.at + 8 + door.key_len + 9] ^= std::byte{0x20};
+  attack::fix_record_crc(raw, g, door.at);
+  CHECK(s.r.get("door") == "!tampered");
+  std::array<std::byte, 3> small{};
+  CHECK(ferrite::sync_wait(s.r.store->tampered_key(0, small)).error() == Errc::buffer_too_small);
+  // Names are not hidden here: the stored key is the name itself.
+  auto n = s.r.store->stored_name(rig::bytes("door"), out);
+  REQUIRE(n);
+  CHECK(std::string(reinterpret_cast<const char*>(out.data()), *n) == "door");
+  CHECK(s.r.store->stored_name({}, out).error() == Errc::invalid_argument);
+  CHECK(s.r.store->stored_name(rig::bytes(std::string(65, 'k')), out).error() == Errc::too_large);
+  CHECK(s.r.store->stored_name(rig::bytes("door"), small).error() == Errc::buffer_too_small);
+}
