@@ -387,7 +387,8 @@ ferrite_err ferrite_count_keys(ferrite_store* store, uint32_t* keys);
 /* A refusal explained: `value` of `field` broke `limit`. field and reason are
  * static strings, "" when there is nothing to explain. */
 typedef struct ferrite_refusal {
-  ferrite_err code;   /* the error answered; FERRITE_OK with a field: a note
+  int32_t code;       /* the ferrite_err answered (an int: enums stay out of
+                         structs); FERRITE_OK with a field: a note
                          (max_value_size was lowered to the geometry's limit) */
   const char* field;  /* "sectors", "max_value_size", "value", "key", "live bytes", ... */
   uint32_t value;     /* its value (a count or bytes) */

@@ -203,7 +203,7 @@ ferrite_err ferrite_count_keys(ferrite_store* store, uint32_t* keys) {
 
 namespace {
 ferrite_err explain(const Refusal& r, ferrite_refusal* out) noexcept {
-  out->code = to_c(r.code);
+  out->code = static_cast<std::int32_t>(r.code);
   out->field = r.field;
   out->value = r.value;
   out->limit = r.limit;
