@@ -59,10 +59,31 @@ DEVICE_FIELDS = ('sectors', 'sector_size', 'program_unit', 'value_size', 'indexe
                  'records_copied')
 
 
+def matches(entry, selector):
+    """A list entry by its label (or codec, engine), or by `key=value,...`."""
+    if not isinstance(entry, dict):
+        return False
+    if selector.startswith('#'):
+        return False  # by position: lookup() handles it
+    if '=' not in selector:
+        return selector in (entry.get('label'), entry.get('codec'), entry.get('engine'))
+    for cond in selector.split(','):
+        key, _, value = cond.partition('=')
+        if str(entry.get(key)) != value:
+            return False
+    return True
+
+
 def lookup(results, path):
     """A value by its path: `W1-2x16k.ram_bytes`, `_meta.commit`,
-    `_crypto.w1[C1-xchacha-2x16k].x_plain.erases` (a list entry by label)."""
+    `_crypto.w1[C1-xchacha-2x16k].x_plain.erases` (a list entry by label),
+    `doc:device[indexes=1,maintain=False].insert.device_us_mean` (doc: the
+    document bench's doc_results.json; a list entry by its fields),
+    `doc:host.rows[#1].ferrite_over_insert` (a list entry by position)."""
     node = results
+    if path.startswith('doc:'):
+        node = results.get('doc:', {})
+        path = path[4:]
     for part in path.split('.'):
         m = re.fullmatch(r'([^\[]+)\[([^\]]+)\]', part)
         key, label = (m.group(1), m.group(2)) if m else (part, None)
@@ -70,7 +91,10 @@ def lookup(results, path):
             raise KeyError(path)
         node = node[key]
         if label is not None:
-            node = next((e for e in node if isinstance(e, dict) and label in (e.get('label'), e.get('codec'))), None)
+            if label.startswith('#') and label[1:].isdigit():
+                node = node[int(label[1:])] if int(label[1:]) < len(node) else None
+            else:
+                node = next((e for e in node if matches(e, label)), None)
             if node is None:
                 raise KeyError(path)
     if isinstance(node, (dict, list)):
@@ -98,10 +122,18 @@ def load(path):
         return f.read()
 
 
+def load_results(bench_dir):
+    res = json.loads(load(os.path.join(bench_dir, 'results.json')))
+    doc = os.path.join(bench_dir, 'doc_results.json')
+    if os.path.exists(doc):
+        res['doc:'] = json.loads(load(doc))
+    return res
+
+
 def update(bench_dir):
     readme = os.path.join(bench_dir, 'README.md')
     text = load(readme)
-    res = json.loads(load(os.path.join(bench_dir, 'results.json')))
+    res = load_results(bench_dir)
 
     def fig(m):
         return '<!--fig {}-->{}<!--/fig-->'.format(m.group(1), render(lookup(res, m.group(1)), m.group(2)))
@@ -117,7 +149,7 @@ def check(bench_dir, bench=None):
     readme = os.path.join(bench_dir, 'README.md')
     results = os.path.join(bench_dir, 'results.json')
     text = load(readme)
-    res = json.loads(load(results))
+    res = load_results(bench_dir)
     failures = []
     n = 0
     for m in FIG.finditer(text):
@@ -125,10 +157,10 @@ def check(bench_dir, bench=None):
         try:
             want = render(lookup(res, m.group(1)), m.group(2))
         except KeyError:
-            failures.append('{}: no such figure in results.json'.format(m.group(1)))
+            failures.append('{}: no such figure in the published results'.format(m.group(1)))
             continue
         if m.group(2) != want:
-            failures.append('{}: README says {}, results.json says {}'.format(m.group(1), m.group(2), want))
+            failures.append('{}: README says {}, the published results say {}'.format(m.group(1), m.group(2), want))
     blocks = 0
     for m in BLOCK.finditer(text):
         blocks += 1
@@ -154,7 +186,7 @@ def check(bench_dir, bench=None):
             now = json.loads(load(out))
         compared = 0
         for label, run in res.items():
-            if label.startswith('_') or 'error' in run:
+            if label.startswith(('_', 'doc:')) or 'error' in run:
                 continue
             if label not in now:
                 failures.append('{}: the current ferrite-bench has no such run'.format(label))
@@ -183,7 +215,7 @@ def check(bench_dir, bench=None):
                             failures.append('_crypto {}.{}: published {}, the current code gives {}'.format(
                                 run['label'], field, run[field], fresh.get(field)))
         print('figures: {} device figures of {} runs compared with a fresh run (commit {} published)'.format(
-            compared, sum(1 for k in res if not k.startswith('_')), meta.get('commit')))
+            compared, sum(1 for k in res if not k.startswith(('_', 'doc:'))), meta.get('commit')))
         if compared == 0:
             failures.append('no device figure compared')
     if failures:
