@@ -2,7 +2,7 @@
 """bench/figures.py — bench/README.md's figures come from the published results.
 
     figures.py update BENCH_DIR
-    figures.py check  BENCH_DIR [--bench FERRITE_BENCH]
+    figures.py check  BENCH_DIR [--bench FERRITE_BENCH] [--doc-bench FERRITE_DOC_BENCH]
 
 BENCH_DIR holds README.md and the results `scripts/bench --publish` writes
 (results.json, results.md, doc_results.md). The README marks each figure it
@@ -21,7 +21,8 @@ published device figures differ from what the current code produces: it
 runs ferrite-bench's workloads again (same mode and size, no host
 comparisons) and compares every figure of the simulated flash (bytes
 programmed and read, erases, GC counts) and of its device-time model, which
-are exact and repeatable. Host timings, and the RAM and frame sizes (they
+are exact and repeatable; with --doc-bench, the same for the document
+bench's device part. Host timings, and the RAM and frame sizes (they
 follow the compiler's optimisation: the published ones come from the
 release build), are not compared.
 """
@@ -145,7 +146,7 @@ def update(bench_dir):
     print('figures: {} figures and {} tables of {} updated'.format(n, blocks, readme))
 
 
-def check(bench_dir, bench=None):
+def check(bench_dir, bench=None, doc_bench=None):
     readme = os.path.join(bench_dir, 'README.md')
     results = os.path.join(bench_dir, 'results.json')
     text = load(readme)
@@ -218,6 +219,34 @@ def check(bench_dir, bench=None):
             compared, sum(1 for k in res if not k.startswith(('_', 'doc:'))), meta.get('commit')))
         if compared == 0:
             failures.append('no device figure compared')
+    if doc_bench and 'doc:' in res:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, 'doc_results.json')
+            cmd = [doc_bench, '--only', 'device', '--json', out]
+            if res['doc:'].get('_meta', {}).get('mode') == 'quick':
+                cmd.append('--quick')
+            print('figures: $ ' + ' '.join(cmd), flush=True)
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if p.returncode != 0:
+                print(p.stdout[-4000:])
+                sys.exit('figures: ferrite-doc-bench failed (exit {})'.format(p.returncode))
+            now = json.loads(load(out))
+        # The device part: every figure of the simulated flash and its timing model.
+        published, fresh = res['doc:'].get('device', []), now.get('device', [])
+        compared = 0
+        if len(published) != len(fresh):
+            failures.append('doc device runs: {} published, {} now'.format(len(published), len(fresh)))
+        for a, b in zip(published, fresh):
+            where = 'doc:device[indexes={},maintain={}]'.format(a.get('indexes'), a.get('maintain'))
+            for key, value in a.items():
+                pairs = value.items() if isinstance(value, dict) else [(None, value)]
+                for sub, v in pairs:
+                    w = b.get(key, {}).get(sub) if sub is not None and isinstance(b.get(key), dict) else b.get(key)
+                    compared += 1
+                    if v != w:
+                        failures.append('{}.{}{}: published {}, the current code gives {}'.format(
+                            where, key, '.' + sub if sub else '', v, w))
+        print('figures: {} document device figures compared with a fresh ferrite-doc-bench run'.format(compared))
     if failures:
         print('\n'.join('FAIL: ' + f for f in failures[:60]))
         sys.exit('figures: {} differences; `scripts/bench --publish` republishes the results and the README '
@@ -227,17 +256,21 @@ def check(bench_dir, bench=None):
 
 def main():
     args = sys.argv[1:]
-    bench = None
+    bench = doc_bench = None
     if '--bench' in args:
         i = args.index('--bench')
         bench = args[i + 1]
+        del args[i:i + 2]
+    if '--doc-bench' in args:
+        i = args.index('--doc-bench')
+        doc_bench = args[i + 1]
         del args[i:i + 2]
     if len(args) != 2 or args[0] not in ('update', 'check'):
         sys.exit(__doc__)
     if args[0] == 'update':
         update(args[1])
     else:
-        check(args[1], bench=bench)
+        check(args[1], bench=bench, doc_bench=doc_bench)
 
 
 if __name__ == '__main__':
