@@ -31,6 +31,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* FERRITE_VERSION ("0.2.0"), FERRITE_VERSION_MAJOR, _MINOR, _PATCH: generated
+ * from meson.build's project(version:), the one place the version is
+ * written; installed next to this header. */
+#include "ferrite_version.hpp"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -74,6 +79,9 @@ typedef enum ferrite_err {
 const char* ferrite_strerror(ferrite_err err);
 /* A short identifier, e.g. "no_space". */
 const char* ferrite_errname(ferrite_err err);
+
+/* The version of the library linked in (FERRITE_VERSION is the header's). */
+const char* ferrite_version(void);
 
 /* ------------------------------------------------------------------------ */
 /* Limits                                                                    */
@@ -220,6 +228,47 @@ FERRITE_TYPED_DECL(double, double)
 FERRITE_TYPED_DECL(bool, bool)
 #undef FERRITE_TYPED_DECL
 
+/* The type a value carries on flash, as ferrite::ValueType (FORMAT.md §3.5).
+ * FERRITE_TYPE_UNTYPED: bytes written by ferrite_put (or a transaction). */
+typedef enum ferrite_value_type {
+  FERRITE_TYPE_UNTYPED = 0,
+  FERRITE_TYPE_U8 = 1,
+  FERRITE_TYPE_I8 = 2,
+  FERRITE_TYPE_U16 = 3,
+  FERRITE_TYPE_I16 = 4,
+  FERRITE_TYPE_U32 = 5,
+  FERRITE_TYPE_I32 = 6,
+  FERRITE_TYPE_U64 = 7,
+  FERRITE_TYPE_I64 = 8,
+  FERRITE_TYPE_FLOAT = 9,
+  FERRITE_TYPE_DOUBLE = 10,
+  FERRITE_TYPE_BOOL = 11,
+  FERRITE_TYPE_STRING = 12,
+  FERRITE_TYPE_BLOB = 13
+} ferrite_value_type;
+
+/* A short name: "u32", "double", "string", "untyped", ... ("unknown" for a
+ * value outside the enum). */
+const char* ferrite_type_name(ferrite_value_type type);
+/* The type the key's value carries. Errors: NOT_FOUND, CORRUPT, NOT_MOUNTED,
+ * flash errors. */
+ferrite_err ferrite_type_of(ferrite_store* store, const void* key, size_t key_len, ferrite_value_type* type);
+
+/* A string (value_len bytes, no terminator stored) typed FERRITE_TYPE_STRING. */
+ferrite_err ferrite_put_string(ferrite_store* store, const void* key, size_t key_len, const char* value,
+                               size_t value_len);
+/* Copies the string into buf and terminates it with a NUL. *len: the size of
+ * buf in, the string's length (without the NUL) out. BUFFER_TOO_SMALL:
+ * nothing copied, *len is the string's length (buf needs *len + 1 bytes).
+ * TYPE_MISMATCH: the value carries another type (an untyped value reads as
+ * its bytes). Errors as ferrite_get. */
+ferrite_err ferrite_get_string(ferrite_store* store, const void* key, size_t key_len, char* buf, size_t* len);
+/* Bytes typed FERRITE_TYPE_BLOB; read back as ferrite_get does, and
+ * TYPE_MISMATCH when the value carries another type (untyped reads). */
+ferrite_err ferrite_put_blob(ferrite_store* store, const void* key, size_t key_len, const void* value,
+                             size_t value_len);
+ferrite_err ferrite_get_blob(ferrite_store* store, const void* key, size_t key_len, void* buf, size_t* value_len);
+
 /* ------------------------------------------------------------------------ */
 /* Iteration by prefix                                                       */
 
@@ -246,6 +295,9 @@ ferrite_err ferrite_iter_begin(ferrite_store* store, const void* prefix, size_t 
 ferrite_err ferrite_iter_next(ferrite_iter* iter, void* key_buf, size_t* key_len, size_t* value_len);
 /* The value of the key the last ferrite_iter_next returned (as ferrite_get). */
 ferrite_err ferrite_iter_value(ferrite_iter* iter, void* buf, size_t* value_len);
+/* The type of the key the last ferrite_iter_next returned
+ * (FERRITE_TYPE_UNTYPED before the first key and for bytes from ferrite_put). */
+ferrite_value_type ferrite_iter_type(const ferrite_iter* iter);
 
 /* ------------------------------------------------------------------------ */
 /* Transactions: atomic multi-key writes, optimistic concurrency             */
@@ -300,7 +352,7 @@ ferrite_err ferrite_maintain(ferrite_store* store, uint32_t max_records, bool al
                              ferrite_maintenance_report* report);
 
 typedef struct ferrite_store_stats {
-  uint32_t keys;
+  uint32_t keys;              /* 0 when !keys_known (see below) */
   uint32_t live_bytes;        /* bytes GC would copy to keep every key */
   uint32_t free_bytes;        /* room for new records */
   uint32_t reclaimable_bytes; /* written bytes no longer live */
@@ -318,9 +370,41 @@ typedef struct ferrite_store_stats {
   uint32_t writes_skipped;
   uint32_t sectors_erased;
   bool head_sealed;
+  /* false for an index-less store (max_keys 0): it keeps no count in RAM,
+   * and counting means a scan of the log; ferrite_count_keys() counts. */
+  bool keys_known;
 } ferrite_store_stats;
 
 ferrite_err ferrite_stats(const ferrite_store* store, ferrite_store_stats* stats);
+/* The number of keys: from RAM for an indexed store, by walking the log for
+ * an index-less one (a full scan: O(records^2) reads). Errors: NOT_MOUNTED,
+ * flash errors. */
+ferrite_err ferrite_count_keys(ferrite_store* store, uint32_t* keys);
+
+/* ------------------------------------------------------------------------ */
+/* Why a call was refused                                                    */
+
+/* A refusal explained: `value` of `field` broke `limit`. field and reason are
+ * static strings, "" when there is nothing to explain. */
+typedef struct ferrite_refusal {
+  int32_t code;       /* the ferrite_err answered (an int: enums stay out of
+                         structs); FERRITE_OK with a field: a note
+                         (max_value_size was lowered to the geometry's limit) */
+  const char* field;  /* "sectors", "max_value_size", "value", "key", "live bytes", ... */
+  uint32_t value;     /* its value (a count or bytes) */
+  uint32_t limit;     /* the limit it met (its meaning: see reason) */
+  const char* reason; /* one sentence */
+} ferrite_refusal;
+
+/* Why the last call that answered TOO_LARGE, NO_SPACE, NO_MEMORY,
+ * INVALID_ARGUMENT (key or configuration) or ALREADY_MOUNTED refused
+ * (code FERRITE_OK and field "" before any refusal). */
+ferrite_err ferrite_last_refusal(const ferrite_store* store, ferrite_refusal* refusal);
+/* What the configuration and the geometry allow, computed from them:
+ * INVALID_ARGUMENT with the field, value and limit when format and mount
+ * refuse them; FERRITE_OK with field "max_value_size" when max_value_size
+ * was lowered to ferrite_value_limit(); FERRITE_OK and field "" otherwise. */
+ferrite_err ferrite_config_report(const ferrite_store* store, ferrite_refusal* refusal);
 
 /* ------------------------------------------------------------------------ */
 /* Coroutine frames                                                          */

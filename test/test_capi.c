@@ -5,7 +5,10 @@
  * flavour, and every call of the API: format/mount/put/get/erase/contains,
  * the typed helpers, prefix iteration, committed and aborted transactions,
  * maintain, stats, the error paths, a remount after a "reboot", and a run
- * with coroutine frames from a frame arena only. Prints "N passed, M failed"
+ * with coroutine frames from a frame arena only; strings and blobs, the type
+ * of each value (ferrite_type_of, iteration), an index-less store's key
+ * count, refusals explained (ferrite_last_refusal, ferrite_config_report)
+ * and the version. Prints "N passed, M failed"
  * and exits non-zero on any failure. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +329,103 @@ static void test_typed(ferrite_store* s) {
   CHECK_ERR(ferrite_put_u32(s, "", 0, 1), FERRITE_INVALID_ARGUMENT);
 }
 
+static void test_strings_blobs(ferrite_store* s) {
+  static const uint8_t blob[5] = {0, 1, 2, 0xFE, 0xFF};
+  char str[16];
+  uint8_t bytes[16];
+  size_t len;
+  uint32_t u32;
+  ferrite_value_type type;
+
+  CHECK_OK(ferrite_put_string(s, FERRITE_KEY("t/string"), "hello", 5));
+  CHECK_OK(ferrite_put_blob(s, FERRITE_KEY("t/blob"), blob, sizeof blob));
+
+  /* a string comes back NUL-terminated, its length without the NUL */
+  memset(str, 'x', sizeof str);
+  len = sizeof str;
+  CHECK_OK(ferrite_get_string(s, FERRITE_KEY("t/string"), str, &len));
+  CHECK(len == 5 && strcmp(str, "hello") == 0);
+  /* stored as 5 bytes: the tag is not part of the value */
+  CHECK_OK(ferrite_size_of(s, FERRITE_KEY("t/string"), &len));
+  CHECK(len == 5);
+  /* no room for the NUL: nothing copied, the length told */
+  memset(str, 'x', sizeof str);
+  len = 5;
+  CHECK_ERR(ferrite_get_string(s, FERRITE_KEY("t/string"), str, &len), FERRITE_BUFFER_TOO_SMALL);
+  CHECK(len == 5 && str[0] == 'x');
+  len = 6;
+  CHECK_OK(ferrite_get_string(s, FERRITE_KEY("t/string"), str, &len));
+  CHECK(len == 5 && strcmp(str, "hello") == 0);
+
+  len = sizeof bytes;
+  CHECK_OK(ferrite_get_blob(s, FERRITE_KEY("t/blob"), bytes, &len));
+  CHECK(len == sizeof blob && memcmp(bytes, blob, sizeof blob) == 0);
+
+  /* each carries its type: another type's getter is TYPE_MISMATCH */
+  CHECK_OK(ferrite_type_of(s, FERRITE_KEY("t/string"), &type));
+  CHECK(type == FERRITE_TYPE_STRING);
+  CHECK_OK(ferrite_type_of(s, FERRITE_KEY("t/blob"), &type));
+  CHECK(type == FERRITE_TYPE_BLOB);
+  CHECK_OK(ferrite_type_of(s, FERRITE_KEY("t/u16"), &type));
+  CHECK(type == FERRITE_TYPE_U16);
+  len = sizeof str;
+  CHECK_ERR(ferrite_get_string(s, FERRITE_KEY("t/blob"), str, &len), FERRITE_TYPE_MISMATCH);
+  len = sizeof bytes;
+  CHECK_ERR(ferrite_get_blob(s, FERRITE_KEY("t/string"), bytes, &len), FERRITE_TYPE_MISMATCH);
+  len = sizeof str;
+  CHECK_ERR(ferrite_get_string(s, FERRITE_KEY("t/u32"), str, &len), FERRITE_TYPE_MISMATCH);
+  CHECK_ERR(ferrite_get_u32(s, FERRITE_KEY("t/string"), &u32), FERRITE_TYPE_MISMATCH);
+
+  /* bytes from ferrite_put are untyped: they read as a string or a blob */
+  CHECK_OK(ferrite_put(s, FERRITE_KEY("plain"), "raw", 3));
+  CHECK_OK(ferrite_type_of(s, FERRITE_KEY("plain"), &type));
+  CHECK(type == FERRITE_TYPE_UNTYPED);
+  len = sizeof str;
+  CHECK_OK(ferrite_get_string(s, FERRITE_KEY("plain"), str, &len));
+  CHECK(len == 3 && strcmp(str, "raw") == 0);
+  len = sizeof bytes;
+  CHECK_OK(ferrite_get_blob(s, FERRITE_KEY("plain"), bytes, &len));
+  CHECK(len == 3 && memcmp(bytes, "raw", 3) == 0);
+  CHECK_OK(ferrite_erase(s, FERRITE_KEY("plain")));
+
+  len = sizeof str;
+  CHECK_ERR(ferrite_get_string(s, FERRITE_KEY("t/none"), str, &len), FERRITE_NOT_FOUND);
+  CHECK_ERR(ferrite_type_of(s, FERRITE_KEY("t/none"), &type), FERRITE_NOT_FOUND);
+  len = 0;
+  CHECK_ERR(ferrite_get_string(s, FERRITE_KEY("t/string"), str, &len), FERRITE_INVALID_ARGUMENT);
+
+  CHECK(strcmp(ferrite_type_name(FERRITE_TYPE_U32), "u32") == 0);
+  CHECK(strcmp(ferrite_type_name(FERRITE_TYPE_UNTYPED), "untyped") == 0);
+  CHECK(strcmp(ferrite_type_name((ferrite_value_type)(FERRITE_TYPE_BLOB + 1)), "unknown") == 0);
+}
+
+/* Iteration tells each key's type: every "t/NAME" key was written as type NAME. */
+static void test_iteration_types(ferrite_store* s) {
+  ferrite_iter it;
+  char key[FERRITE_MAX_KEY_SIZE + 1];
+  size_t key_len, n = 0;
+  bool names_match = true;
+
+  CHECK_OK(ferrite_iter_begin(s, FERRITE_KEY("t/"), &it));
+  CHECK(ferrite_iter_type(&it) == FERRITE_TYPE_UNTYPED); /* before the first key */
+  for (;;) {
+    key_len = FERRITE_MAX_KEY_SIZE;
+    if (ferrite_iter_next(&it, key, &key_len, NULL) != FERRITE_OK) break;
+    key[key_len] = '\0';
+    if (strcmp(key + 2, ferrite_type_name(ferrite_iter_type(&it))) != 0) {
+      printf("iteration: %s has type %s\n", key, ferrite_type_name(ferrite_iter_type(&it)));
+      names_match = false;
+    }
+    ++n;
+  }
+  CHECK(names_match);
+  CHECK(n == 13); /* 10 numbers, a bool, a string, a blob */
+  CHECK_OK(ferrite_iter_begin(s, FERRITE_KEY("cfg/alpha"), &it));
+  key_len = sizeof key;
+  CHECK_OK(ferrite_iter_next(&it, key, &key_len, NULL));
+  CHECK(ferrite_iter_type(&it) == FERRITE_TYPE_UNTYPED);
+}
+
 static void test_iteration(ferrite_store* s) {
   static const char* const want[] = {"cfg/alpha", "cfg/beta", "cfg/gamma"};
   ferrite_iter it;
@@ -493,6 +593,13 @@ static void test_maintain_stats(ferrite_store* s) {
   CHECK(st.gc_runs > 0);
   CHECK(st.live_sectors >= 1 && st.live_sectors + st.free_sectors <= SECTOR_COUNT);
   CHECK(st.capacity_bytes > 0 && st.free_bytes > 0);
+  CHECK(st.keys_known);
+  {
+    uint32_t counted = 0;
+    CHECK_OK(ferrite_count_keys(s, &counted));
+    CHECK(counted == st.keys);
+    CHECK_ERR(ferrite_count_keys(s, NULL), FERRITE_INVALID_ARGUMENT);
+  }
   printf("stats: keys=%u live=%u free=%u reclaimable=%u gc_runs=%u records_written=%u sectors_erased=%u\n",
          (unsigned)st.keys, (unsigned)st.live_bytes, (unsigned)st.free_bytes, (unsigned)st.reclaimable_bytes,
          (unsigned)st.gc_runs, (unsigned)st.records_written, (unsigned)st.sectors_erased);
@@ -595,6 +702,107 @@ static void test_full_store(void) {
   CHECK_ERR(ferrite_put_i32(s, FERRITE_KEY("n4"), 4), FERRITE_NO_MEMORY);
 }
 
+/* An index-less store (max_keys 0) keeps no key count: stats say so, and
+ * ferrite_count_keys counts by walking the log. */
+static void test_indexless(void) {
+  ferrite_port port = nor_port(&g_flash2);
+  ferrite_config cfg = ferrite_default_config();
+  ferrite_store* s = NULL;
+  ferrite_store_stats st;
+  char key[16];
+  uint32_t counted = 0;
+  int i;
+
+  nor_init(&g_flash2);
+  cfg.max_keys = 0;
+  cfg.compact_records = false;
+  cfg.key_order = false;
+  CHECK_OK(ferrite_open(g_mem_big, ferrite_store_memory_size(0, SECTOR_COUNT), &port, &cfg, &s));
+  CHECK_OK(ferrite_format(s));
+  for (i = 0; i < 55; ++i) CHECK_OK(ferrite_put_i32(s, key, (size_t)snprintf(key, sizeof key, "key%d", i), i));
+  CHECK_OK(ferrite_put_i32(s, FERRITE_KEY("key0"), -1)); /* an update is no new key */
+  CHECK_OK(ferrite_erase(s, FERRITE_KEY("key1")));
+  CHECK_OK(ferrite_stats(s, &st));
+  CHECK(!st.keys_known);
+  CHECK(st.keys == 0);
+  CHECK_OK(ferrite_count_keys(s, &counted));
+  CHECK(counted == 54);
+  printf("index-less store: keys_known=%d, ferrite_count_keys=%u\n", (int)st.keys_known, (unsigned)counted);
+  /* after a remount the count is the same */
+  CHECK_OK(ferrite_unmount(s));
+  CHECK_ERR(ferrite_count_keys(s, &counted), FERRITE_NOT_MOUNTED);
+  CHECK_OK(ferrite_mount(s));
+  counted = 0;
+  CHECK_OK(ferrite_count_keys(s, &counted));
+  CHECK(counted == 54);
+}
+
+/* Refusals name their field, value and limit, as the C++ Refusal does. */
+static void test_refusals(void) {
+  ferrite_port port = nor_port(&g_flash2);
+  ferrite_config cfg = ferrite_default_config();
+  ferrite_store* s = NULL;
+  ferrite_refusal why;
+  static uint8_t value[2048];
+  char key[FERRITE_MAX_KEY_SIZE + 1];
+
+  /* two 256-byte sectors leave no room for a useful value: refused at format */
+  nor_init(&g_flash2);
+  port.sector_count = 2;
+  port.sector_size = 256;
+  CHECK_OK(ferrite_open(g_mem_big, sizeof g_mem_big, &port, &cfg, &s));
+  CHECK_OK(ferrite_last_refusal(s, &why));
+  CHECK(why.code == FERRITE_OK && why.field[0] == '\0');
+  CHECK_ERR(ferrite_format(s), FERRITE_INVALID_ARGUMENT);
+  CHECK(!ferrite_mounted(s));
+  CHECK_OK(ferrite_config_report(s, &why));
+  CHECK(why.code == FERRITE_INVALID_ARGUMENT);
+  CHECK(strcmp(why.field, "value_limit") == 0);
+  CHECK(why.value < why.limit && why.limit == 16);
+  CHECK(why.reason != NULL && why.reason[0] != '\0');
+  printf("refused: %s %s=%u (limit %u): %s\n", ferrite_errname(why.code), why.field, (unsigned)why.value,
+         (unsigned)why.limit, why.reason);
+  CHECK_OK(ferrite_last_refusal(s, &why));
+  CHECK(why.code == FERRITE_INVALID_ARGUMENT && strcmp(why.field, "value_limit") == 0);
+  CHECK_ERR(ferrite_mount(s), FERRITE_INVALID_ARGUMENT);
+
+  /* 2 x 4 KiB with max_value_size 4096: lowered to the geometry's limit, and said */
+  nor_init(&g_flash2);
+  port = nor_port(&g_flash2);
+  port.sector_count = 2;
+  cfg.max_value_size = 4096;
+  CHECK_OK(ferrite_open(g_mem_big, sizeof g_mem_big, &port, &cfg, &s));
+  CHECK_OK(ferrite_config_report(s, &why));
+  CHECK(why.code == FERRITE_OK);
+  CHECK(strcmp(why.field, "max_value_size") == 0);
+  CHECK(why.value == 4096 && why.limit == ferrite_value_limit(s) && why.limit < 4096);
+  CHECK_OK(ferrite_format(s));
+
+  /* a value over the limit, a key over 64 bytes, a format of a mounted store */
+  CHECK_ERR(ferrite_put(s, FERRITE_KEY("v"), value, ferrite_value_limit(s) + 1), FERRITE_TOO_LARGE);
+  CHECK_OK(ferrite_last_refusal(s, &why));
+  CHECK(why.code == FERRITE_TOO_LARGE && strcmp(why.field, "value") == 0);
+  CHECK(why.value == ferrite_value_limit(s) + 1 && why.limit == ferrite_value_limit(s));
+  memset(key, 'k', sizeof key);
+  CHECK_ERR(ferrite_put(s, key, sizeof key, "v", 1), FERRITE_TOO_LARGE);
+  CHECK_OK(ferrite_last_refusal(s, &why));
+  CHECK(strcmp(why.field, "key") == 0 && why.value == 65 && why.limit == 64);
+  CHECK_ERR(ferrite_format(s), FERRITE_ALREADY_MOUNTED);
+  CHECK_OK(ferrite_last_refusal(s, &why));
+  CHECK(why.code == FERRITE_ALREADY_MOUNTED);
+  CHECK_ERR(ferrite_last_refusal(s, NULL), FERRITE_INVALID_ARGUMENT);
+  CHECK_ERR(ferrite_config_report(NULL, &why), FERRITE_INVALID_ARGUMENT);
+}
+
+static void test_version(void) {
+  char from_macros[32];
+  CHECK(strcmp(ferrite_version(), FERRITE_VERSION) == 0);
+  snprintf(from_macros, sizeof from_macros, "%d.%d.%d", FERRITE_VERSION_MAJOR, FERRITE_VERSION_MINOR,
+           FERRITE_VERSION_PATCH);
+  CHECK(strcmp(from_macros, FERRITE_VERSION) == 0);
+  printf("ferrite %s\n", ferrite_version());
+}
+
 static void test_polled(void) {
   ferrite_port port = nor_port(&g_flash2);
   ferrite_config cfg = ferrite_default_config();
@@ -692,6 +900,7 @@ int main(void) {
 
   nor_init(&g_flash);
   test_errors();
+  test_version();
   test_open_errors();
 
   port = nor_port(&g_flash);
@@ -699,11 +908,15 @@ int main(void) {
   CHECK(s != NULL && (void*)s == (void*)g_mem);
   test_basic(s);
   test_typed(s);
+  test_strings_blobs(s);
   test_iteration(s);
+  test_iteration_types(s);
   test_transactions(s);
   test_maintain_stats(s);
   test_reboot(s);
   test_full_store();
+  test_indexless();
+  test_refusals();
   test_polled();
   test_frame_arena();
 

@@ -61,4 +61,10 @@ ferrite_err ferrite_iter_value(ferrite_iter* iter, void* buf, size_t* value_len)
   return to_c(r.error());
 }
 
+ferrite_value_type ferrite_iter_type(const ferrite_iter* iter) {
+  if (!iter || !handle_of(iter->store)) return FERRITE_TYPE_UNTYPED;
+  const Cursor* c = std::launder(reinterpret_cast<const Cursor*>(iter->opaque.bytes));
+  return static_cast<ferrite_value_type>(c->type());
+}
+
 }  // extern "C"

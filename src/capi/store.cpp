@@ -189,7 +189,39 @@ ferrite_err ferrite_stats(const ferrite_store* store, ferrite_store_stats* out) 
   out->writes_skipped = s.writes_skipped;
   out->sectors_erased = s.sectors_erased;
   out->head_sealed = s.head_sealed;
+  out->keys_known = s.keys_known;
   return FERRITE_OK;
+}
+
+ferrite_err ferrite_count_keys(ferrite_store* store, uint32_t* keys) {
+  StoreHandle* h = handle_of(store);
+  if (!h || !keys) return FERRITE_INVALID_ARGUMENT;
+  Result<std::uint32_t> r = h->run(h->store.count_keys());
+  if (r) *keys = *r;
+  return code_of(r);
+}
+
+namespace {
+ferrite_err explain(const Refusal& r, ferrite_refusal* out) noexcept {
+  out->code = static_cast<std::int32_t>(r.code);
+  out->field = r.field;
+  out->value = r.value;
+  out->limit = r.limit;
+  out->reason = r.reason;
+  return FERRITE_OK;
+}
+}  // namespace
+
+ferrite_err ferrite_last_refusal(const ferrite_store* store, ferrite_refusal* refusal) {
+  const StoreHandle* h = handle_of(store);
+  if (!h || !refusal) return FERRITE_INVALID_ARGUMENT;
+  return explain(h->store.last_refusal(), refusal);
+}
+
+ferrite_err ferrite_config_report(const ferrite_store* store, ferrite_refusal* refusal) {
+  const StoreHandle* h = handle_of(store);
+  if (!h || !refusal) return FERRITE_INVALID_ARGUMENT;
+  return explain(h->store.config_report(), refusal);
 }
 
 }  // extern "C"

@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
-"""Build proof: `meson install` gives a usable ferrite, and ferrite.pc says
-how to use it.
+"""Build proof: `meson install` gives a usable ferrite, and ferrite.pc and
+ferrite-c.pc say how to use it.
 
-In a scratch copy of the tree (with a stand-in C header include/ferrite_proof.h
-added, as a C API header would be): configure (library only), build,
+In a scratch copy of the tree: configure (library only), build,
 `meson install --destdir`, then check
 
- 1. the installed files: libferrite.a, pkgconfig/ferrite.pc, and in
-    include/ferrite/ every module interface unit that was built (ports and
-    docstore partitions included), ferrite_std.hpp, ferrite_try.hpp, the
-    generated ferrite_modules.hpp and ferrite_version.hpp, the C header;
-    no BMI;
+ 1. the installed files: libferrite.a, pkgconfig/ferrite.pc,
+    pkgconfig/ferrite-c.pc, and in include/ferrite/ every module interface
+    unit that was built (ports and docstore partitions included),
+    ferrite_std.hpp, ferrite_try.hpp, the generated ferrite_modules.hpp and
+    ferrite_version.hpp, and every C header of include/ (ferrite.h, the C
+    API); no BMI;
  2. `pkg-config --cflags --libs ferrite` (PKG_CONFIG_PATH into the destdir,
     PKG_CONFIG_SYSROOT_DIR the destdir) prints the include directory, the
     dialect -std=c++20 -fno-exceptions -fno-rtti, the FERRITE_HAVE_* values
@@ -18,7 +18,14 @@ added, as a C API header would be): configure (library only), build,
     libzstd are Requires.private when crypto is built;
  3. docs/BUILD.md's recipe works: the installed interfaces are precompiled
     with those flags (less the -include), a program that imports ferrite is compiled and linked
-    against the installed libferrite.a, and it prints ferrite::version.
+    against the installed libferrite.a, and it prints ferrite::version;
+ 4. the C route: `pkg-config --cflags ferrite-c` has the include directory
+    and no C++ flag; a C11 program (-std=c11 -Wall -Wextra -Wpedantic
+    -Werror) that includes the installed <ferrite.h> is compiled by the C
+    compiler of the native file, linked by the same C driver with `pkg-config
+    --libs --static ferrite-c` against the installed libferrite.a, and it
+    stores and reads back a value on a RAM flash and prints FERRITE_VERSION
+    and ferrite_version().
 """
 import os
 import re
@@ -37,6 +44,60 @@ int main() {
   std::printf("installed ferrite %.*s, crc32c=0x%08X %s\n", static_cast<int>(ferrite::version.size()),
               ferrite::version.data(), crc, crc == 0xE3069283u ? "ok" : "WRONG");
   return crc == 0xE3069283u ? 0 : 1;
+}
+'''
+
+C_CONSUMER = r'''#include <stdio.h>
+#include <string.h>
+
+#include <ferrite.h>
+
+enum { SECTORS = 4, SECTOR = 4096 };
+static unsigned char flash[SECTORS * SECTOR];
+
+static ferrite_err ram_read(void* ctx, uint32_t addr, void* buf, uint32_t len) {
+  (void)ctx;
+  memcpy(buf, flash + addr, len);
+  return FERRITE_OK;
+}
+static ferrite_err ram_program(void* ctx, uint32_t addr, const void* buf, uint32_t len) {
+  const unsigned char* src = buf;
+  uint32_t i;
+  (void)ctx;
+  for (i = 0; i < len; ++i) flash[addr + i] &= src[i];
+  return FERRITE_OK;
+}
+static ferrite_err ram_erase(void* ctx, uint32_t sector) {
+  (void)ctx;
+  memset(flash + sector * SECTOR, 0xFF, SECTOR);
+  return FERRITE_OK;
+}
+
+FERRITE_STORE_MEMORY(store_memory, 16, SECTORS);
+
+int main(void) {
+  ferrite_port port;
+  ferrite_config config = ferrite_default_config();
+  ferrite_store* store = NULL;
+  uint32_t boots = 0;
+  ferrite_err e;
+  memset(flash, 0xFF, sizeof flash);
+  memset(&port, 0, sizeof port);
+  port.sector_count = SECTORS;
+  port.sector_size = SECTOR;
+  port.program_unit = 4;
+  port.erase_value = 0xFF;
+  port.read = ram_read;
+  port.program = ram_program;
+  port.erase = ram_erase;
+  config.max_keys = 16;
+  e = ferrite_open(store_memory, sizeof store_memory, &port, &config, &store);
+  if (e == FERRITE_OK) e = ferrite_format(store);
+  if (e == FERRITE_OK) e = ferrite_put_u32(store, FERRITE_KEY("boots"), 41u);
+  if (e == FERRITE_OK) e = ferrite_get_u32(store, FERRITE_KEY("boots"), &boots);
+  printf("installed ferrite C API %s (header %s), boots=%u %s\n", ferrite_version(), FERRITE_VERSION,
+         (unsigned)boots, e == FERRITE_OK && boots == 41u ? "ok" : ferrite_strerror(e));
+  return e == FERRITE_OK && boots == 41u ? 0 : 1;
 }
 '''
 
@@ -84,9 +145,9 @@ def main():
         build = os.path.join(scratch, 'build')
         dest = os.path.join(scratch, 'dest')
         bp.copy_tree(args.source_root, src)
-        os.makedirs(os.path.join(src, 'include'), exist_ok=True)
-        with open(os.path.join(src, 'include', 'ferrite_proof.h'), 'w') as f:
-            f.write('/* a stand-in C header: include/*.h is installed */\n')
+        c_headers = sorted(f for f in os.listdir(os.path.join(src, 'include')) if f.endswith('.h'))
+        if 'ferrite.h' not in c_headers:
+            bp.fail('the tree has no include/ferrite.h')
         prefix = '/opt/ferrite'
         bp.meson_setup(src, build, args.native_file,
                        ['-Dtests=disabled', '-Dbench=false', '-Ddemo=false', '--prefix', prefix])
@@ -100,13 +161,17 @@ def main():
         bp.log('installed {} files'.format(len(installed)))
         libs = [p for p in installed if p.endswith('/libferrite.a')]
         pcs = [p for p in installed if p.endswith('/pkgconfig/ferrite.pc')]
-        if len(libs) != 1 or len(pcs) != 1:
-            bp.fail('expected one libferrite.a and one pkgconfig/ferrite.pc, got: ' + ' '.join(libs + pcs))
+        c_pcs = [p for p in installed if p.endswith('/pkgconfig/ferrite-c.pc')]
+        if len(libs) != 1 or len(pcs) != 1 or len(c_pcs) != 1:
+            bp.fail('expected one libferrite.a, one pkgconfig/ferrite.pc and one pkgconfig/ferrite-c.pc, got: ' +
+                    ' '.join(libs + pcs + c_pcs))
         inc = os.path.join(dest, prefix.lstrip('/'), 'include', 'ferrite')
         built = sorted(os.path.basename(o[:-4]) + '.cppm' for o, r in bp.targets(build).items()
                        if r == 'CUSTOM_COMMAND_DEP' and o.endswith('.pcm'))
-        want = built + ['ferrite_std.hpp', 'ferrite_try.hpp', 'ferrite_modules.hpp', 'ferrite_version.hpp',
-                        'ferrite_proof.h']
+        want = built + ['ferrite_std.hpp', 'ferrite_try.hpp', 'ferrite_modules.hpp', 'ferrite_version.hpp'] + c_headers
+        for f in c_headers:
+            if open(os.path.join(inc, f), 'rb').read() != open(os.path.join(src, 'include', f), 'rb').read():
+                bp.fail('include/ferrite/{} is not the tree\'s include/{}'.format(f, f))
         for part in ('ferrite.docstore-value.cppm', 'ferrite.docstore-query.cppm', 'ferrite.core.cppm',
                      'ferrite.sim.cppm', 'ferrite.cppm'):
             if part not in want:
@@ -181,6 +246,31 @@ def main():
                             open(os.path.join(src, 'meson.build')).read(), re.S).group(1)
         if not out.startswith('installed ferrite {},'.format(version)) or not out.rstrip().endswith(' ok'):
             bp.fail('the program built against the installed ferrite did not print version {} and ok'.format(version))
+
+        # -- 4. a C program: ferrite-c.pc, ferrite.h, the C driver ------------
+        c_cflags = bp.run(['pkg-config', '--cflags', 'ferrite-c']).strip()
+        c_libs = bp.run(['pkg-config', '--libs', '--static', 'ferrite-c']).strip()
+        bp.log('pkg-config --cflags ferrite-c: ' + c_cflags)
+        bp.log('pkg-config --libs --static ferrite-c: ' + c_libs)
+        if '-I' + inc not in shlex.split(c_cflags):
+            bp.fail('pkg-config --cflags ferrite-c lacks -I' + inc)
+        for cxx_only in ('-std=c++', '-fno-rtti', '-fno-exceptions', '-include', 'ferrite_modules.hpp', '-fmodule'):
+            if cxx_only in c_cflags:
+                bp.fail('pkg-config --cflags ferrite-c has the C++ flag ' + cxx_only)
+        m = re.search(r"^c\s*=\s*(.+)$", open(native).read(), re.M)
+        cc = re.findall(r"'([^']+)'", m.group(1)) if m else ['clang-16']
+        c_work = os.path.join(scratch, 'c-consumer')
+        os.makedirs(c_work)
+        with open(os.path.join(c_work, 'main.c'), 'w') as f:
+            f.write(C_CONSUMER)
+        bp.run(cc + ['-std=c11', '-Wall', '-Wextra', '-Wpedantic', '-Werror'] + shlex.split(c_cflags) +
+               ['-c', 'main.c', '-o', 'main.o'], cwd=c_work)
+        bp.run(cc + ['main.o', '-o', 'main'] + shlex.split(c_libs), cwd=c_work)
+        out = bp.run([os.path.join(c_work, 'main')])
+        print(out, end='')
+        if (not out.startswith('installed ferrite C API {} (header {}),'.format(version, version)) or
+                not out.rstrip().endswith(' ok')):
+            bp.fail('the C program built against the installed ferrite did not print version {} and ok'.format(version))
     bp.log('install_layout: OK')
 
 

@@ -2,7 +2,13 @@
 """Build proof: a project gets ferrite through a wrap file, and a compiler
 that cannot build ferrite fails at configure time.
 
-In a scratch directory:
+First, the README's [wrap-git] `revision` must name a release of the real
+repository: an annotated tag v<version> of the source tree's git
+repository, an ancestor of the checked-out commit, whose meson.build
+declares that version, and <version> is the version the tree declares (a
+tree outside git cannot tell: the check is skipped and says so).
+
+Then, in a scratch directory:
 
  1. a copy of the tree becomes a git repository with a tag v<version>; a
     consumer project (test/subproject's meson.build and sources) gets
@@ -50,6 +56,34 @@ def project_version(root):
     return m.group(1)
 
 
+def check_release_tag(root, revision, version):
+    """The README's revision is an annotated release tag of root's repository."""
+    inside = subprocess.run(['git', '-C', root, 'rev-parse', '--is-inside-work-tree'], capture_output=True, text=True)
+    if inside.returncode != 0 or inside.stdout.strip() != 'true':
+        bp.log('README revision {}: SKIPPED, {} is not a git checkout (no tags to check)'.format(revision, root))
+        return
+    def git_out(*args):
+        p = subprocess.run(['git', '-C', root] + list(args), capture_output=True, text=True)
+        return p.returncode, p.stdout.strip()
+    rc, kind = git_out('cat-file', '-t', 'refs/tags/' + revision)
+    if rc != 0:
+        bp.fail(('README [wrap-git] revision {0} is not a tag of this repository: a consumer following the '
+                 'README cannot fetch it. Tag the release commit (git tag -a {0} <commit> -m "ferrite {1}") '
+                 'or name an existing ref in the README.').format(revision, version))
+    if kind != 'tag':
+        bp.fail('tag {} is a lightweight tag; a release tag is annotated (git tag -a)'.format(revision))
+    rc, _ = git_out('merge-base', '--is-ancestor', revision + '^{commit}', 'HEAD')
+    if rc != 0:
+        bp.fail('tag {} is not in the history of the checked-out commit'.format(revision))
+    rc, tagged_build = git_out('show', revision + ':meson.build')
+    m = re.search(r"^project\('ferrite'.*?version: '([^']+)'", tagged_build, re.S)
+    if rc != 0 or not m or 'v' + m.group(1) != revision:
+        bp.fail('tag {}: its meson.build declares version {}'.format(revision, m.group(1) if m else '?'))
+    _, commit = git_out('rev-parse', '--short', revision + '^{commit}')
+    bp.log('README revision {}: an annotated tag of this repository (commit {}, meson.build version {})'.format(
+        revision, commit, m.group(1)))
+
+
 def git(repo, *args):
     return bp.run(['git', '-C', repo, '-c', 'user.name=ferrite proof', '-c', 'user.email=proof@localhost',
                    '-c', 'init.defaultBranch=main'] + list(args), quiet=True)
@@ -92,6 +126,10 @@ def main():
         if first not in blocks:
             bp.fail('README wrap section: no ```ini block starting with ' + first)
     version = project_version(root)
+    m = re.search(r'^revision = (\S+)$', blocks['[wrap-git]'], re.M)
+    if not m or m.group(1) != 'v' + version:
+        bp.fail('README [wrap-git] example: expected "revision = v{}" (the current version)'.format(version))
+    check_release_tag(root, m.group(1), version)
     with bp.Scratch('wrap', args.keep) as scratch:
         repo = os.path.join(scratch, 'ferrite')
         bp.copy_tree(root, repo)
@@ -110,8 +148,6 @@ def main():
         bp.edit(os.path.join(consumer, 'meson.build'), r"dependency\('ferrite', fallback: \['ferrite', 'ferrite_dep'\],",
                 "dependency('ferrite',")
         wrap = re.sub(r'^url = .*$', 'url = ' + url, blocks['[wrap-git]'], flags=re.M)
-        if 'revision = v' + version not in wrap:
-            bp.fail('README [wrap-git] example: expected "revision = v{}" (the current version)'.format(version))
         with open(os.path.join(consumer, 'subprojects', 'ferrite.wrap'), 'w') as f:
             f.write(wrap)
         native = os.path.join(consumer, 'clang16.ini')

@@ -218,6 +218,16 @@ int main(void) {
   printf("stat capi_arena_high_water_bytes %lu\n", (unsigned long)fi.arena_high_water);
   printf("stat capi_arena_capacity_bytes %lu\n", (unsigned long)fi.arena_capacity);
   printf("stat capi_store_handle_bytes %lu\n", (unsigned long)ferrite_store_memory_size(32, SECTOR_COUNT));
+  /* The handle's parts, for docs/SIZE.md (scripts/size-report). */
+  printf("stat capi_store_handle_fixed_bytes %lu\n", (unsigned long)ferrite_store_memory_size(0, 0));
+  printf("stat capi_store_bytes_per_key %lu\n",
+         (unsigned long)(ferrite_store_memory_size(1, 0) - ferrite_store_memory_size(0, 0)));
+  printf("stat capi_store_bytes_per_sector %lu\n",
+         (unsigned long)(ferrite_store_memory_size(0, 1) - ferrite_store_memory_size(0, 0)));
+  printf("stat capi_store_memory_macro_bytes %lu\n", (unsigned long)sizeof g_store_memory);
+  printf("stat capi_store_base_size_macro %lu\n", (unsigned long)FERRITE_STORE_BASE_SIZE);
+  printf("stat capi_iter_bytes %lu\nstat capi_txn_bytes %lu\n", (unsigned long)sizeof(ferrite_iter),
+         (unsigned long)sizeof(ferrite_txn));
   printf("stat capi_flash_reads %u\nstat capi_flash_programs %u\nstat capi_flash_erases %u\n", g_nor.reads,
          g_nor.programs, g_nor.erases);
   printf("stat capi_malloc_calls %u\n", g_mallocs);
