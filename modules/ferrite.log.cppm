@@ -297,6 +297,10 @@ inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
 
 class Store;
 
+/// Where a restore records its work in the store it restores into
+/// (docs/FORMAT.md §10.6); never part of a backup.
+inline constexpr std::string_view restore_marker_key = "\xff" "ferrite/restore";
+
 /// Which way a Cursor walks key order.
 enum class Direction : std::uint8_t { forward, reverse };
 
@@ -718,6 +722,14 @@ class Store {
   Status keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept {
     if (!sealed()) return fail(Errc::unsupported);
     return codec_->keyed_hash(data, out);
+  }
+
+  /// A sealed store's crypto block (docs/FORMAT.md §2.2: public salts and
+  /// options; a backup carries it so that the key alone opens the backup).
+  /// Empty for a plain store or before format/mount.
+  std::span<const std::byte> sealing_block() const noexcept {
+    if (!sealed() || !mounted_ || scratch_.size() < crypto_block_size) return {};
+    return scratch_.first(crypto_block_size);
   }
 
   /// Largest value put accepts for this geometry and configuration.
