@@ -514,6 +514,8 @@ class Store {
   /// already durable). Calls other than format/mount then fail with not_mounted.
   void unmount() noexcept;
   bool mounted() const noexcept { return mounted_; }
+  /// The store id of the mounted (or formatted) store (docs/FORMAT.md §2).
+  std::uint32_t store_id() const noexcept { return store_id_; }
 
   /// Stores `value` under `key`. Writes nothing when the stored value is the
   /// same. Durable when it returns ok. Errors: invalid_argument (empty key),
