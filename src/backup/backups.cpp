@@ -108,7 +108,7 @@ Task<Result<bool>> IncrementalBackup::step() noexcept {
   const std::uint64_t lsn_to = writer_->header().lsn_to;
   for (std::uint32_t i = 0; i < std::max<std::uint32_t>(1, options_.entries_per_step); ++i) {
     FERRITE_CO_TRY_ASSIGN(const bool more, co_await cursor_->next());
-    if (!more || cursor_->lsn() >= lsn_to) {
+    if (!more || cursor_->lsn() > lsn_to) {
       cursor_.reset();
       FERRITE_CO_TRY_ASSIGN(summary_, co_await writer_->finish());
       co_return false;

@@ -86,11 +86,15 @@ class Applier {
       ++marker_.applied;
       co_return Status{};
     }
+    // A batch writes each key once: a later entry of the same key replaces
+    // the earlier one in it.
+    log_.supersede(key);
     FERRITE_CO_TRY(log_.add_write(false, key, value));
     co_return co_await added(cost);
   }
 
   Task<Status> erase(std::span<const std::byte> key) noexcept {
+    log_.supersede(key);
     FERRITE_CO_TRY(log_.add_write(true, key, {}));
     co_return co_await added(key.size() + 24);
   }
