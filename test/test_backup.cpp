@@ -15,6 +15,7 @@ import ferrite;
 import ferrite.sim;
 #include "backup_rig.hpp"
 #include "doc_rig.hpp"
+#include "fuzz/backup_reader_driver.hpp"
 
 using ferrite::BackupFault;
 using ferrite::Errc;
@@ -670,5 +671,35 @@ TEST_CASE("random damage to a backup is an error, never a crash or a partial res
       CHECK(backuprig::difference(dump(*rig.target.store), before) == "");
     }
     CHECK(refused == cases);
+  }
+}
+
+TEST_CASE("the backup-reader fuzz driver finds nothing in damaged real backups", "[backup][fuzz]") {
+  Rig rig(8, 8192, 400);
+  CHECK_OR_RETURN(sync_wait(rig.source.store->format()));
+  for (int i = 0; i < 60; ++i) CHECK(put(*rig.source.store, "key" + std::to_string(i), std::string(30 + i, 'v')));
+  CHECK(sync_wait(rig.source.store->put_as("typed", std::uint16_t{7})));
+  MemorySink full;
+  CHECK_OR_RETURN(sync_wait(ferrite::backup(*rig.source.store, full, rig.options())));
+  const auto& original = full.buffer();
+  auto run = [](const std::vector<std::byte>& b) {
+    return backup_fuzz::check_backup(reinterpret_cast<const std::uint8_t*>(b.data()), b.size());
+  };
+  const char* why = run(original);
+  INFO((why ? why : "ok"));
+  CHECK(why == nullptr);
+  std::uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 33;
+  };
+  for (int i = 0; i < 200; ++i) {
+    std::vector<std::byte> b = original;
+    const auto n = 1 + next() % 4;
+    for (std::uint64_t j = 0; j < n; ++j) b[next() % b.size()] = static_cast<std::byte>(next());
+    if (next() % 3 == 0) b.resize(next() % b.size());
+    why = run(b);
+    INFO("case " << i << ": " << (why ? why : "ok"));
+    CHECK(why == nullptr);
   }
 }

@@ -16,6 +16,17 @@ namespace {
 
 auto* u8(std::byte* p) noexcept { return reinterpret_cast<unsigned char*>(p); }
 
+/// The sizes a typed value may have (docs/FORMAT.md §3.5); 0: any.
+bool typed_size_fits(std::uint8_t type, std::uint32_t size) noexcept {
+  switch (static_cast<ValueType>(type)) {
+    case ValueType::u8: case ValueType::i8: case ValueType::boolean: return size == 1;
+    case ValueType::u16: case ValueType::i16: return size == 2;
+    case ValueType::u32: case ValueType::i32: case ValueType::f32: return size == 4;
+    case ValueType::u64: case ValueType::i64: case ValueType::f64: return size == 8;
+    default: return true;
+  }
+}
+
 crypto_generichash_state* hash_state(std::array<std::byte, 384>& a) noexcept {
   return reinterpret_cast<crypto_generichash_state*>(a.data());
 }
@@ -220,10 +231,15 @@ Task<Result<bool>> BackupReader::next() noexcept {
   const auto value_size = static_cast<std::uint32_t>(get_le(head.data() + 3, 4));
   if ((op != op_put && op != op_delete) || type > static_cast<std::uint8_t>(ValueType::blob) || key_size == 0 ||
       key_size > max_key_size || (op == op_delete && (type != 0 || value_size != 0)) ||
-      value_size > max_entry_value)
+      value_size > max_entry_value || (op == op_put && !typed_size_fits(type, value_size)))
     co_return fail(refuse(BackupFault::corrupt, Errc::corrupt).error());
   if (value_size > max_value_) co_return fail(refuse(BackupFault::too_large, Errc::too_large).error());
   FERRITE_CO_TRY(co_await take(std::span<std::byte>(key_.data(), key_size)));
+  // Backups never hold the restore marker (§10.4): one that does would
+  // overwrite a restore's record of its own progress.
+  const auto marker = as_bytes(restore_marker_key);
+  if (key_size == marker.size() && std::memcmp(key_.data(), marker.data(), marker.size()) == 0)
+    co_return fail(refuse(BackupFault::corrupt, Errc::corrupt).error());
   if (value_.size() < value_size) value_.resize(value_size);
   FERRITE_CO_TRY(co_await take(std::span<std::byte>(value_.data(), value_size)));
   erased_ = op == op_delete;
