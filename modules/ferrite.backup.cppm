@@ -147,6 +147,9 @@ class FlashSource final : public ByteSource {
 // ---------------------------------------------------------------------------
 // The stream.
 
+/// Room for libsodium's crypto_generichash_state (384 bytes, 64-aligned).
+inline constexpr std::size_t hash_space = 384 + 64;
+
 enum class BackupKind : std::uint8_t { full = 1, incremental = 2, documents_since = 3 };
 
 /// Why a backup (or a chain) is refused, finer than the Errc it comes with.
@@ -257,8 +260,10 @@ class StreamWriter {
   BackupSummary summary_{};
   std::vector<std::byte> payload_;  // the data chunk being filled
   std::vector<std::byte> frame_;
-  alignas(64) std::array<std::byte, 384> hash_{};   // crypto_generichash_state (plain)
-  alignas(16) std::array<std::byte, 64> stream_{};  // crypto_secretstream state (sealed)
+  // crypto_generichash_state (plain), 64-byte aligned by hand inside: the
+  // object may live in a coroutine frame, which promises less alignment.
+  std::array<std::byte, hash_space> hash_{};
+  std::array<std::byte, 64> stream_{};  // crypto_secretstream state (sealed)
   std::array<std::byte, 32> key_{};
   std::uint32_t seq_ = 0;
   bool started_ = false;
@@ -306,8 +311,8 @@ class BackupReader {
   std::vector<std::byte> chunk_;
   std::vector<std::byte> value_;
   std::size_t chunk_at_ = 0, chunk_size_ = 0;
-  alignas(64) std::array<std::byte, 384> hash_{};
-  alignas(16) std::array<std::byte, 64> stream_{};
+  std::array<std::byte, hash_space> hash_{};  // as StreamWriter's
+  std::array<std::byte, 64> stream_{};
   std::uint32_t seq_ = 0;
   std::uint64_t entries_ = 0, entry_bytes_ = 0;
   bool opened_ = false;
@@ -452,6 +457,12 @@ inline constexpr std::uint32_t max_entry_value = 1u << 20;
 inline constexpr std::uint8_t data_chunk = 1, trailer_chunk = 2;
 inline constexpr std::uint8_t op_put = 1, op_delete = 2;
 inline constexpr std::size_t marker_size = 48;
+
+/// libsodium's hash state inside `space` (hash_space bytes), 64-byte aligned.
+inline void* aligned_hash_state(std::span<std::byte, hash_space> space) noexcept {
+  const auto p = reinterpret_cast<std::uintptr_t>(space.data());
+  return reinterpret_cast<void*>((p + 63) & ~std::uintptr_t{63});
+}
 
 inline void put_le(std::byte* p, std::uint64_t v, int n) noexcept {
   for (int i = 0; i < n; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));

@@ -27,8 +27,8 @@ bool typed_size_fits(std::uint8_t type, std::uint32_t size) noexcept {
   }
 }
 
-crypto_generichash_state* hash_state(std::array<std::byte, 384>& a) noexcept {
-  return reinterpret_cast<crypto_generichash_state*>(a.data());
+crypto_generichash_state* hash_state(std::array<std::byte, hash_space>& a) noexcept {
+  return static_cast<crypto_generichash_state*>(aligned_hash_state(a));
 }
 crypto_secretstream_xchacha20poly1305_state* stream_state(std::array<std::byte, 64>& a) noexcept {
   return reinterpret_cast<crypto_secretstream_xchacha20poly1305_state*>(a.data());

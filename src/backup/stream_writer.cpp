@@ -21,7 +21,7 @@ auto* u8(const std::byte* p) noexcept { return reinterpret_cast<const unsigned c
 constexpr std::byte magic[4] = {std::byte{0x46}, std::byte{0x65}, std::byte{0x42}, std::byte{0x6B}};
 constexpr std::uint8_t stream_version = 1;
 
-static_assert(sizeof(crypto_generichash_state) <= 384 && alignof(crypto_generichash_state) <= 64);
+static_assert(sizeof(crypto_generichash_state) + 64 <= hash_space && alignof(crypto_generichash_state) <= 64);
 static_assert(sizeof(crypto_secretstream_xchacha20poly1305_state) <= 64);
 static_assert(crypto_secretstream_xchacha20poly1305_ABYTES == seal_overhead);
 static_assert(crypto_secretstream_xchacha20poly1305_HEADERBYTES == 24);
@@ -104,7 +104,7 @@ StreamWriter::~StreamWriter() {
 
 Task<Status> StreamWriter::out(std::span<const std::byte> bytes) noexcept {
   if (!summary_.header.sealed && !failed_)  // the trailer is not hashed
-    crypto_generichash_update(reinterpret_cast<crypto_generichash_state*>(hash_.data()), u8(bytes.data()),
+    crypto_generichash_update(static_cast<crypto_generichash_state*>(aligned_hash_state(hash_)), u8(bytes.data()),
                               bytes.size());
   summary_.stream_bytes += bytes.size();
   co_return co_await sink_.write(bytes);
@@ -123,7 +123,7 @@ Task<Status> StreamWriter::start() noexcept {
         reinterpret_cast<crypto_secretstream_xchacha20poly1305_state*>(stream_.data()), u8(stream_header.data()),
         u8(key_.data()));
   } else {
-    crypto_generichash_init(reinterpret_cast<crypto_generichash_state*>(hash_.data()), nullptr, 0, 32);
+    crypto_generichash_init(static_cast<crypto_generichash_state*>(aligned_hash_state(hash_)), nullptr, 0, 32);
   }
   encode_header(h, check, stream_header);
   payload_.reserve(max_payload);
@@ -236,7 +236,7 @@ Task<Result<BackupSummary>> StreamWriter::finish() noexcept {
   put_le(trailer.data() + 16, summary_.header.lsn_to, 8);
   put_le(trailer.data() + 24, summary_.chunks, 4);
   if (!summary_.header.sealed)
-    crypto_generichash_final(reinterpret_cast<crypto_generichash_state*>(hash_.data()), u8(trailer.data() + 28), 32);
+    crypto_generichash_final(static_cast<crypto_generichash_state*>(aligned_hash_state(hash_)), u8(trailer.data() + 28), 32);
   FERRITE_CO_TRY(co_await emit(trailer_chunk, trailer));
   FERRITE_CO_TRY(co_await sink_.finish());
   co_return summary_;
