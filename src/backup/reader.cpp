@@ -58,7 +58,9 @@ const char* name_of(BackupFault fault) noexcept {
 }
 
 BackupReader::BackupReader(ByteSource& source, Sealer* sealer, std::uint32_t max_value) noexcept
-    : source_(source), sealer_(sealer), max_value_(std::min(max_value, max_entry_value)) {}
+    : source_(source), sealer_(sealer), max_value_(std::min(max_value, max_entry_value)) {
+  (void)sodium_init();  // as StreamWriter's
+}
 
 BackupReader::~BackupReader() {
   sodium_memzero(stream_.data(), stream_.size());

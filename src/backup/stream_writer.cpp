@@ -92,6 +92,9 @@ void key_check(std::span<const std::byte, 32> key, std::span<std::byte, 16> out)
 
 StreamWriter::StreamWriter(ByteSink& sink, BackupHeader header, const Sealer* sealer) noexcept
     : sink_(sink), sealer_(sealer) {
+  // libsodium picks its fastest BLAKE2b and ChaCha20 code here; without it a
+  // plain backup would run on the portable code (and its RNG unseeded).
+  (void)sodium_init();
   summary_.header = header;
 }
 
