@@ -703,3 +703,54 @@ TEST_CASE("the backup-reader fuzz driver finds nothing in damaged real backups",
     CHECK(why == nullptr);
   }
 }
+
+TEST_CASE("restore in place refuses a store that holds another chain's unfinished restore",
+          "[backup][restore][in_place][errors]") {
+  Rig rig;
+  CHECK_OR_RETURN(sync_wait(rig.source.store->format()));
+  workload(*rig.source.store, 1);
+  MemorySink one, two;
+  CHECK_OR_RETURN(sync_wait(ferrite::backup(*rig.source.store, one, rig.options())));
+  workload(*rig.source.store, 2);
+  CHECK_OR_RETURN(sync_wait(ferrite::backup(*rig.source.store, two, rig.options())));
+  CHECK_OR_RETURN(sync_wait(rig.target.store->format()));
+  CHECK(put(*rig.target.store, "mine", "x"));
+  ferrite::RestoreOptions o = rig.restore_options();
+  o.mode = ferrite::RestoreMode::in_place;
+  o.replace_existing = true;
+  // The first restore is cut after a few batches.
+  rig.sim.cut_power_at(rig.sim.mutating_ops() + 30);
+  CHECK(restore_all(rig, {&one}, o).error == Errc::power_lost);
+  rig.sim.restore_power();
+  rig.target.reboot();
+  CHECK_OR_RETURN(sync_wait(rig.target.store->mount()));
+  CHECK(sync_wait(ferrite::restore_state(*rig.target.store))->state == ferrite::RestoreState::replacing);
+  const auto during = dump(*rig.target.store);
+  auto v = restore_all(rig, {&two}, o);
+  CHECK(v.error == Errc::conflict);
+  CHECK(v.fault == BackupFault::other_restore);
+  CHECK(backuprig::difference(dump(*rig.target.store), during) == "");
+  // The same chain resumes; then the other one may replace it.
+  CHECK(restore_all(rig, {&one}, o));
+  CHECK(restore_all(rig, {&two}, o));
+}
+
+TEST_CASE("restore refuses entries larger than the target's values before touching it",
+          "[backup][restore][errors]") {
+  Rig rig(8, 8192, 1024);
+  CHECK_OR_RETURN(sync_wait(rig.source.store->format()));
+  CHECK(put(*rig.source.store, "large", std::string(900, 'L')));
+  MemorySink full;
+  CHECK_OR_RETURN(sync_wait(ferrite::backup(*rig.source.store, full, rig.options())));
+  // A target whose values are smaller.
+  ferrite::sim::SimFlash sim(Rig::geometry(8, 8192));
+  backuprig::Node small(ferrite::Flash(sim), 256, nullptr);
+  CHECK_OR_RETURN(sync_wait(small.store->format()));
+  CHECK(put(*small.store, "mine", "kept"));
+  MemorySource src(full.bytes());
+  ferrite::ByteSource* chain[] = {&src};
+  auto v = sync_wait(ferrite::restore(chain, *small.store, rig.restore_options()));
+  CHECK(v.error == Errc::too_large);
+  CHECK(v.fault == BackupFault::too_large);
+  CHECK(dump(*small.store).count("mine") == 1);
+}
