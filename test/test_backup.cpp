@@ -754,3 +754,38 @@ TEST_CASE("restore refuses entries larger than the target's values before touchi
   CHECK(v.fault == BackupFault::too_large);
   CHECK(dump(*small.store).count("mine") == 1);
 }
+
+TEST_CASE("restore in place refuses a store whose keys cannot be walked, before writing anything",
+          "[backup][restore][in_place][errors]") {
+  Rig rig;
+  CHECK_OR_RETURN(sync_wait(rig.source.store->format()));
+  workload(*rig.source.store, 1);
+  MemorySink full;
+  CHECK_OR_RETURN(sync_wait(ferrite::backup(*rig.source.store, full, rig.options())));
+  // A sealed store that hides its key names.
+  ferrite::SealOptions hidden;
+  hidden.hide_keys = true;
+  ferrite::Sealer sealer(hidden);
+  CHECK_OR_RETURN(sealer.use_key(backuprig::test_key(3)));
+  ferrite::sim::SimFlash sim(Rig::geometry(8, 8192));
+  backuprig::Node node(ferrite::Flash(sim), 1024, &sealer);
+  CHECK_OR_RETURN(sync_wait(node.store->format()));
+  CHECK(put(*node.store, "mine", "kept"));
+  MemorySource src(full.bytes());
+  ferrite::ByteSource* chain[] = {&src};
+  ferrite::RestoreOptions o = rig.restore_options();
+  o.mode = ferrite::RestoreMode::in_place;
+  o.replace_existing = true;
+  auto v = sync_wait(ferrite::restore(chain, *node.store, o));
+  CHECK(v.error == Errc::unsupported);
+  CHECK(v.fault == BackupFault::target);
+  CHECK(sync_wait(ferrite::restore_state(*node.store))->state == ferrite::RestoreState::none);
+  std::string value;
+  CHECK(sync_wait(node.store->get_string("mine", value)));
+  CHECK(value == "kept");
+  // Nor can it be backed up: its names are not on flash.
+  MemorySink none;
+  ferrite::BackupOptions bo;
+  bo.sealer = &sealer;
+  CHECK(sync_wait(ferrite::backup(*node.store, none, bo)).error() == Errc::unsupported);
+}

@@ -222,8 +222,13 @@ Task<Verdict> restore(std::span<ByteSource* const> chain, Store& target, Restore
   } else if (in_place) {
     if (found && found->state != RestoreState::complete)
       co_return refused(Errc::conflict, BackupFault::other_restore, 0, 0);
-    if (target.sealed() && o.sealer && o.sealer->hides_keys())
-      co_return refused(Errc::unsupported, BackupFault::target, 0, 0);
+    // Clearing walks the store's keys: a store that cannot (a sealed one
+    // that hides key names, an index-less one) is refused before the marker.
+    {
+      Cursor probe = target.scan();
+      auto walked = co_await probe.next();
+      if (!walked) co_return target_failed(walked.error(), 0);
+    }
     marker.state = RestoreState::replacing;
     marker.phase = phase_clearing;
     const auto m = marker.encode();
