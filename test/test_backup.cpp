@@ -789,3 +789,39 @@ TEST_CASE("restore in place refuses a store whose keys cannot be walked, before 
   bo.sealer = &sealer;
   CHECK(sync_wait(ferrite::backup(*node.store, none, bo)).error() == Errc::unsupported);
 }
+
+TEST_CASE("backup calls out of order or with bad arguments answer a clear error and write nothing",
+          "[backup][errors]") {
+  Rig rig;
+  MemorySink sink;
+  // Not mounted yet.
+  CHECK(sync_wait(ferrite::backup(*rig.source.store, sink, rig.options())).error() == Errc::not_mounted);
+  CHECK(sync_wait(ferrite::restore_state(*rig.source.store)).error() == Errc::not_mounted);
+  CHECK(sink.bytes().empty());
+  CHECK_OR_RETURN(sync_wait(rig.source.store->format()));
+  // A step before start().
+  ferrite::FullBackup full(*rig.source.store, sink, rig.options());
+  CHECK(sync_wait(full.step()).error() == Errc::invalid_argument);
+  ferrite::IncrementalBackup inc(*rig.source.store, sink, 0, rig.options());
+  CHECK(sync_wait(inc.step()).error() == Errc::invalid_argument);
+  // An LSN beyond the store's.
+  CHECK(sync_wait(ferrite::incremental_backup(*rig.source.store, sink, rig.source.store->lsn() + 1, rig.options()))
+            .error() == Errc::invalid_argument);
+  CHECK(sink.bytes().empty());
+  // An empty chain.
+  auto v = sync_wait(ferrite::restore(std::span<ferrite::ByteSource* const>{}, *rig.target.store, rig.restore_options()));
+  CHECK(v.error == Errc::invalid_argument);
+  CHECK(sync_wait(ferrite::verify(std::span<ferrite::ByteSource* const>{})).error == Errc::invalid_argument);
+  // In place into a store that is not mounted.
+  MemorySink good;
+  CHECK_OR_RETURN(sync_wait(ferrite::backup(*rig.source.store, good, rig.options())));
+  MemorySource src(good.bytes());
+  ferrite::ByteSource* chain[] = {&src};
+  ferrite::RestoreOptions o;
+  o.mode = ferrite::RestoreMode::in_place;
+  o.replace_existing = true;
+  CHECK(sync_wait(ferrite::restore(chain, *rig.target.store, o)).error == Errc::not_mounted);
+  // A reader used before open().
+  ferrite::BackupReader reader(src);
+  CHECK(sync_wait(reader.next()).error() == Errc::invalid_argument);
+}
