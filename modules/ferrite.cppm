@@ -1,5 +1,5 @@
 // ferrite — the umbrella module: `import ferrite;` brings every layer
-// (ferrite.crypto when the build has libsodium and zstd).
+// (ferrite.crypto and ferrite.backup when the build has libsodium and zstd).
 module;
 export module ferrite;
 export import ferrite.core;
@@ -9,4 +9,5 @@ export import ferrite.txn;
 export import ferrite.docstore;
 #if FERRITE_HAVE_CRYPTO
 export import ferrite.crypto;
+export import ferrite.backup;
 #endif

@@ -144,6 +144,10 @@ class Sealer final : public ValueCodec {
   /// BLAKE2b-128(data, key = index subkey): docs/FORMAT.md §2.2, §9.7.
   Status keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept override;
   void scrub(std::span<std::byte> buffer) noexcept override;
+  /// The backup subkey of the store whose block this Sealer created or
+  /// loaded last (docs/FORMAT.md §10.1): ferrite.backup seals and opens
+  /// backup streams with it. Errors: wrong_key (no store's keys yet).
+  Status backup_key(std::span<std::byte, key_size> out) const noexcept;
 
  private:
   Status check_options(std::span<const std::byte> block) const noexcept;
@@ -168,6 +172,7 @@ class Sealer final : public ValueCodec {
   std::array<std::byte, key_size> name_key_{};
   std::array<std::byte, key_size> index_key_{};
   std::array<std::byte, key_size> check_key_{};
+  std::array<std::byte, key_size> backup_key_{};
   std::vector<std::byte> dictionary_;
   std::uint32_t dictionary_id_ = 0;
   void* cctx_ = nullptr;   // ZSTD_CCtx*

@@ -223,7 +223,8 @@ class DocStore {
   /// Reads the catalog (the store must be mounted) and finishes work a power
   /// cut interrupted: index builds, index drops, clears and collection drops
   /// (an interrupted build that cannot finish, e.g. a unique index over
-  /// duplicates, is removed). Errors: not_mounted, invalid_argument (a
+  /// duplicates, is removed). Errors: not_mounted, busy (a restore into the
+  /// store has not completed: docs/BACKUP.md), invalid_argument (a
   /// workspace smaller than workspace_needed()), unsupported (an index-less
   /// store, or a sealed one with hidden key names: both cannot scan),
   /// corrupt (a damaged catalog record), foreign_format (a docstore of

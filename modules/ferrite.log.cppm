@@ -297,6 +297,10 @@ inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
 
 class Store;
 
+/// Where a restore records its work in the store it restores into
+/// (docs/FORMAT.md §10.6); never part of a backup.
+inline constexpr std::string_view restore_marker_key = "\xff" "ferrite/restore";
+
 /// Which way a Cursor walks key order.
 enum class Direction : std::uint8_t { forward, reverse };
 
@@ -510,6 +514,8 @@ class Store {
   /// already durable). Calls other than format/mount then fail with not_mounted.
   void unmount() noexcept;
   bool mounted() const noexcept { return mounted_; }
+  /// The store id of the mounted (or formatted) store (docs/FORMAT.md §2).
+  std::uint32_t store_id() const noexcept { return store_id_; }
 
   /// Stores `value` under `key`. Writes nothing when the stored value is the
   /// same. Durable when it returns ok. Errors: invalid_argument (empty key),
@@ -718,6 +724,14 @@ class Store {
   Status keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept {
     if (!sealed()) return fail(Errc::unsupported);
     return codec_->keyed_hash(data, out);
+  }
+
+  /// A sealed store's crypto block (docs/FORMAT.md §2.2: public salts and
+  /// options; a backup carries it so that the key alone opens the backup).
+  /// Empty for a plain store or before format/mount.
+  std::span<const std::byte> sealing_block() const noexcept {
+    if (!sealed() || !mounted_ || scratch_.size() < crypto_block_size) return {};
+    return scratch_.first(crypto_block_size);
   }
 
   /// Largest value put accepts for this geometry and configuration.

@@ -65,7 +65,7 @@ std::uint8_t flags_for(const SealOptions& o) noexcept {
 }
 
 struct Subkeys {
-  std::array<std::byte, 32> record, name, index, check;
+  std::array<std::byte, 32> record, name, index, check, backup;
 };
 
 void derive_subkeys(Subkeys& k, std::span<const std::byte> master, std::span<const std::byte> store_salt) noexcept {
@@ -73,6 +73,7 @@ void derive_subkeys(Subkeys& k, std::span<const std::byte> master, std::span<con
   subkey(k.name, master, store_salt, "ferrite name key v1");
   subkey(k.index, master, store_salt, "ferrite index key v1");
   subkey(k.check, master, store_salt, "ferrite key check v1");
+  subkey(k.backup, master, store_salt, "ferrite backup key v1");
 }
 
 /// Over every byte before the check, so that an edit of the options, the
@@ -110,6 +111,7 @@ void Sealer::wipe() noexcept {
   sodium_memzero(name_key_.data(), name_key_.size());
   sodium_memzero(index_key_.data(), index_key_.size());
   sodium_memzero(check_key_.data(), check_key_.size());
+  sodium_memzero(backup_key_.data(), backup_key_.size());
   sodium_memzero(pw_salt_.data(), pw_salt_.size());
   sodium_memzero(store_salt_.data(), store_salt_.size());
   keys_ready_ = false;
@@ -285,6 +287,7 @@ Status Sealer::derive(std::span<const std::byte> block) noexcept {
   name_key_ = k.name;
   index_key_ = k.index;
   check_key_ = k.check;
+  backup_key_ = k.backup;
   sodium_memzero(&k, sizeof k);
   std::memcpy(pw_salt_.data(), pw_salt.data(), salt_size);
   std::memcpy(store_salt_.data(), store_salt.data(), salt_size);
@@ -329,6 +332,7 @@ Status Sealer::create_block(std::span<std::byte> block) noexcept {
   name_key_ = k.name;
   index_key_ = k.index;
   check_key_ = k.check;
+  backup_key_ = k.backup;
   sodium_memzero(&k, sizeof k);
   std::memcpy(pw_salt_.data(), block.data() + at_pw_salt, salt_size);
   std::memcpy(store_salt_.data(), block.data() + at_store_salt, salt_size);
@@ -353,6 +357,12 @@ std::size_t Sealer::stored_key(std::span<const std::byte> name, std::span<std::b
   // nothing about the name without the key.
   crypto_generichash(u8(out.data()), 16, u8(name.data()), name.size(), u8(name_key_.data()), name_key_.size());
   return 16;
+}
+
+Status Sealer::backup_key(std::span<std::byte, key_size> out) const noexcept {
+  if (!keys_ready_) return fail(Errc::wrong_key);
+  std::memcpy(out.data(), backup_key_.data(), key_size);
+  return {};
 }
 
 Status Sealer::keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept {

@@ -157,6 +157,11 @@ Task<Status> DocStore::open() noexcept {
   if (!store_->mounted()) co_return fail(Errc::not_mounted);
   if (config_.workspace.size() < workspace_needed(config_.max_document_size)) co_return fail(Errc::invalid_argument);
   unload();
+  // A restore in progress (docs/FORMAT.md §10.6) leaves a partial store:
+  // nothing may use it until the restore completes.
+  std::array<std::byte, 64> restore{};
+  auto r = co_await store_->get(as_bytes(restore_marker_key), restore);
+  if (r ? (*r == 0 || restore[0] != std::byte{3}) : r.error() == Errc::buffer_too_small) co_return fail(Errc::busy);
   std::array<std::byte, 8> meta{};
   auto m = co_await store_->get(meta_key().view(), meta);
   if (m) {
