@@ -1,0 +1,481 @@
+// Series logs: every call and error of ferrite::SeriesLog, clocks that jump,
+// rollover and a full log, several series, remounts, sealed logs, ECC and
+// non-uniform geometries; the power-cut campaign powerloss-series and a
+// mount fuzz.
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+#include <catch2/catch.hpp>
+import ferrite.series;
+import ferrite.sim;
+#if FERRITE_HAVE_CRYPTO
+import ferrite.crypto;
+#endif
+#include "campaign_scale.hpp"
+#include "log_rig.hpp"
+#include "series_rig.hpp"
+
+using ferrite::Errc;
+using series_rig::Rig;
+using series_rig::Row;
+using series_rig::uniform;
+
+namespace {
+
+std::string reading(int i) { return "r" + std::to_string(i); }
+
+}  // namespace
+
+TEST_CASE("an erased partition mounts as an empty series log without erasing anything", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  CHECK(r.mount());
+  CHECK(r.sim.counters().erase_ops == 0);
+  CHECK(r.sim.counters().program_ops == 0);
+  const auto st = r.log->stats();
+  CHECK(st.next_seq == 1);
+  CHECK(st.live_sectors == 0);
+  CHECK(st.free_sectors == 4);
+  CHECK(r.last(0, 10).empty());
+  CHECK(r.range_time(0, -1000, 1000).empty());
+  CHECK(*r.count(0, -1000, 1000) == 0);
+}
+
+TEST_CASE("append answers increasing sequence numbers and the readings read back", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  for (int i = 0; i < 10; ++i) {
+    auto seq = r.append(1, 100 + i, reading(i));
+    REQUIRE(seq);
+    CHECK(*seq == static_cast<std::uint64_t>(i + 1));
+  }
+  const auto all = r.range_seq(1, 1, 100);
+  REQUIRE(all.size() == 10);
+  for (int i = 0; i < 10; ++i) CHECK(all[i] == (Row{std::uint64_t(i + 1), 100 + i, 1, reading(i)}));
+}
+
+TEST_CASE("last yields the newest readings of a series first", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  for (int i = 0; i < 60; ++i) REQUIRE(r.append(static_cast<std::uint8_t>(i % 2), i, reading(i)));
+  const auto last = r.last(1, 20);
+  REQUIRE(last.size() == 20);
+  for (int k = 0; k < 20; ++k) CHECK(last[k].payload == reading(59 - 2 * k));
+  CHECK(r.last(0, 1000).size() == 30);
+  CHECK(r.last(7, 5).empty());
+  CHECK(r.last(1, 0).empty());
+}
+
+TEST_CASE("range_time yields the readings of a time range in sequence order", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  for (int i = 0; i < 40; ++i) REQUIRE(r.append(0, i * 10, reading(i)));
+  const auto rows = r.range_time(0, 95, 200);
+  REQUIRE(rows.size() == 11);
+  CHECK(rows.front().ts == 100);
+  CHECK(rows.back().ts == 200);
+  CHECK(r.range_time(0, 500, 100).empty());
+  CHECK(*r.count(0, 95, 200) == 11);
+  CHECK(*r.count(0, 200, 95) == 0);
+}
+
+TEST_CASE("range_seq yields the readings between two sequence numbers", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  for (int i = 0; i < 40; ++i) REQUIRE(r.append(static_cast<std::uint8_t>(i % 3), i, reading(i)));
+  const auto rows = r.range_seq(0, 10, 20);
+  std::vector<std::uint64_t> seqs;
+  for (const auto& x : rows) seqs.push_back(x.seq);
+  CHECK(seqs == std::vector<std::uint64_t>{10, 13, 16, 19});
+  CHECK(r.range_seq(0, 20, 10).empty());
+  const auto every = r.since(35);
+  CHECK(every.size() == 6);
+  CHECK(every.front().seq == 35);
+}
+
+TEST_CASE("a clock that jumps back or forward never blocks an append and only widens a time scan", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  const std::int64_t clock[] = {1000, 1001, 5, 6, 1'000'000'000'000, 7, -50, INT64_MAX, INT64_MIN, 1002};
+  std::uint64_t prev = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto seq = r.append(0, clock[i], reading(i));
+    REQUIRE(seq);
+    CHECK(*seq > prev);
+    prev = *seq;
+  }
+  const auto rows = r.range_time(0, 1000, 1002);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].payload == reading(0));
+  CHECK(rows[2].payload == reading(9));
+  CHECK(*r.count(0, INT64_MIN, INT64_MAX) == 10);
+  CHECK(*r.count(0, -100, 10) == 4);
+  CHECK(r.range_time(0, INT64_MIN, INT64_MIN).size() == 1);
+}
+
+TEST_CASE("time scans skip sectors whose time span misses the range", "[series]") {
+  Rig r(uniform(8, 1024, 4));
+  REQUIRE(r.mount());
+  for (int i = 0; i < 200; ++i) REQUIRE(r.append(0, i, reading(i)));
+  REQUIRE(r.log->stats().live_sectors >= 5);
+  r.sim.reset_counters();
+  CHECK(r.range_time(0, 195, 199).size() == 5);
+  const auto narrow = r.sim.counters().bytes_read;
+  r.sim.reset_counters();
+  CHECK(r.range_time(0, 0, 199).size() == 200);
+  CHECK(narrow * 3 < r.sim.counters().bytes_read);
+}
+
+TEST_CASE("rollover erases the oldest sector when the log is full and keeps the newest readings", "[series]") {
+  Rig r(uniform(4, 512, 4));
+  REQUIRE(r.mount());
+  std::uint64_t last = 0;
+  for (int i = 0; i < 400; ++i) {
+    auto seq = r.append(0, i, reading(i));
+    REQUIRE(seq);
+    last = *seq;
+  }
+  const auto st = r.log->stats();
+  CHECK(st.rollovers > 0);
+  CHECK(st.live_sectors == 4);
+  CHECK(st.oldest_seq > 1);
+  const auto newest = r.last(0, 1);
+  REQUIRE(newest.size() == 1);
+  CHECK(newest[0].seq == last);
+  const auto kept = r.range_seq(0, 0, last);
+  CHECK(kept.size() == last - st.oldest_seq + 1);
+  CHECK(kept.front().seq == st.oldest_seq);
+  // Erases: one per sector opened, no copies.
+  CHECK(r.sim.counters().erase_ops == st.sectors_erased);
+  CHECK(st.sectors_erased <= st.rollovers);
+}
+
+TEST_CASE("a full log without rollover answers no_space, changes nothing, and stays mountable and readable",
+          "[series]") {
+  Rig r(uniform(3, 512, 4), false);
+  REQUIRE(r.mount());
+  std::uint64_t acknowledged = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto seq = r.append(0, i, reading(i));
+    if (!seq) {
+      CHECK(seq.error() == Errc::no_space);
+      CHECK(std::string(r.log->last_refusal().field) == "sectors");
+      break;
+    }
+    acknowledged = *seq;
+  }
+  REQUIRE(acknowledged > 10);
+  const auto image = std::vector<std::byte>(r.sim.image().begin(), r.sim.image().end());
+  CHECK(r.append(0, 1, "x").error() == Errc::no_space);
+  CHECK(std::vector<std::byte>(r.sim.image().begin(), r.sim.image().end()) == image);
+  r.reboot();
+  REQUIRE(r.mount());
+  CHECK(r.range_seq(0, 0, 1000).size() == acknowledged);
+  CHECK(r.append(0, 1, "x").error() == Errc::no_space);
+  // clear_all makes room even then.
+  REQUIRE(r.clear_all());
+  auto seq = r.append(0, 1, "after");
+  REQUIRE(seq);
+  CHECK(*seq > acknowledged);
+  CHECK(r.range_seq(0, 0, 1000).size() == 1);
+}
+
+TEST_CASE("a payload beyond payload_limit is too_large and names the limit", "[series]") {
+  Rig r(uniform(4, 512, 4), true, 1, nullptr, 1000);
+  REQUIRE(r.mount());
+  const std::uint32_t limit = r.log->payload_limit();
+  CHECK(limit == 512 - 32 - 20);
+  CHECK(r.append(0, 0, std::string(limit, 'a')));
+  auto big = r.append(0, 0, std::string(limit + 1, 'a'));
+  CHECK(big.error() == Errc::too_large);
+  const auto why = r.log->last_refusal();
+  CHECK(why.code == Errc::too_large);
+  CHECK(std::string(why.field) == "payload");
+  CHECK(why.value == limit + 1);
+  CHECK(why.limit == limit);
+  Rig small(uniform(4, 4096, 4), true, 1, nullptr, 64);
+  REQUIRE(small.mount());
+  CHECK(small.log->payload_limit() == 64);
+}
+
+TEST_CASE("calls on a log that is not mounted answer not_mounted; mount twice answers already_mounted",
+          "[series]") {
+  Rig r(uniform(4, 512, 4));
+  CHECK(r.append(0, 0, "x").error() == Errc::not_mounted);
+  CHECK(r.clear(0).error() == Errc::not_mounted);
+  CHECK(r.clear_all().error() == Errc::not_mounted);
+  CHECK(r.count(0, 0, 1).error() == Errc::not_mounted);
+  Errc e = Errc::ok;
+  r.last(0, 1, &e);
+  CHECK(e == Errc::not_mounted);
+  REQUIRE(r.mount());
+  CHECK(r.mount().error() == Errc::already_mounted);
+  r.log->unmount();
+  CHECK(r.append(0, 0, "x").error() == Errc::not_mounted);
+}
+
+TEST_CASE("mount refuses a configuration it cannot run with, and says why", "[series]") {
+  {
+    Rig r(uniform(4, 512, 4));
+    r.config.sectors = std::span<ferrite::SeriesSector>(r.sectors).first(3);
+    r.log.emplace(r.flash, r.config);
+    CHECK(r.mount().error() == Errc::invalid_argument);
+    CHECK(std::string(r.log->last_refusal().field) == "sectors");
+  }
+  {
+    Rig r(uniform(4, 512, 4));
+    r.config.log_id = 0;
+    r.log.emplace(r.flash, r.config);
+    CHECK(r.mount().error() == Errc::invalid_argument);
+    CHECK(std::string(r.log->last_refusal().field) == "log_id");
+  }
+  {
+    Rig r(uniform(4, 512, 4));
+    r.config.scratch = std::span<std::byte>(r.scratch).first(16);
+    r.log.emplace(r.flash, r.config);
+    CHECK(r.mount().error() == Errc::invalid_argument);
+    CHECK(std::string(r.log->last_refusal().field) == "scratch");
+  }
+  {
+    Rig r(uniform(1, 512, 4));
+    CHECK(r.mount().error() == Errc::invalid_argument);
+  }
+  {
+    Rig r(uniform(4, 32, 4));
+    CHECK(r.mount().error() == Errc::invalid_argument);
+    CHECK(std::string(r.log->last_refusal().field) == "sector size");
+  }
+}
+
+TEST_CASE("a partition written by another log id is foreign_format", "[series]") {
+  Rig r(uniform(4, 512, 4));
+  REQUIRE(r.mount());
+  REQUIRE(r.append(0, 0, "x"));
+  r.config.log_id = 2;
+  r.reboot();
+  CHECK(r.mount().error() == Errc::foreign_format);
+}
+
+TEST_CASE("several series share a partition and each reads only its own", "[series]") {
+  Rig r(uniform(6, 1024, 4));
+  REQUIRE(r.mount());
+  std::map<int, std::vector<std::string>> want;
+  for (int i = 0; i < 150; ++i) {
+    const int s = (i * 7) % 5;
+    REQUIRE(r.append(static_cast<std::uint8_t>(s), i, reading(i)));
+    want[s].push_back(reading(i));
+  }
+  for (int s = 0; s < 5; ++s) {
+    const auto rows = r.range_time(static_cast<std::uint8_t>(s), 0, 1000);
+    std::vector<std::string> got;
+    for (const auto& x : rows) got.push_back(x.payload);
+    CHECK(got == want[s]);
+    CHECK(*r.count(static_cast<std::uint8_t>(s), 0, 1000) == want[s].size());
+  }
+}
+
+TEST_CASE("clear hides the readings of one series written before it, and survives a remount", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  for (int i = 0; i < 20; ++i) REQUIRE(r.append(static_cast<std::uint8_t>(i % 2), i, reading(i)));
+  REQUIRE(r.clear(1));
+  REQUIRE(r.append(1, 100, "fresh"));
+  auto check = [&] {
+    const auto ones = r.range_time(1, 0, 1000);
+    REQUIRE(ones.size() == 1);
+    CHECK(ones[0].payload == "fresh");
+    CHECK(r.last(0, 100).size() == 10);
+    CHECK(*r.count(1, 0, 1000) == 1);
+  };
+  check();
+  r.reboot();
+  REQUIRE(r.mount());
+  check();
+}
+
+TEST_CASE("clear_all hides every series and the next sequence number still grows", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  for (int i = 0; i < 20; ++i) REQUIRE(r.append(static_cast<std::uint8_t>(i % 3), i, reading(i)));
+  REQUIRE(r.clear_all());
+  CHECK(r.since(0).empty());
+  r.reboot();
+  REQUIRE(r.mount());
+  CHECK(r.since(0).empty());
+  auto seq = r.append(0, 0, "x");
+  REQUIRE(seq);
+  CHECK(*seq == 22);
+}
+
+TEST_CASE("clear answers no_space when every floor slot is taken by another series", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  r.config.floors = std::span<ferrite::SeriesFloor>(r.floors).first(1);
+  r.log.emplace(r.flash, r.config);
+  REQUIRE(r.mount());
+  REQUIRE(r.append(0, 0, "a"));
+  REQUIRE(r.append(1, 0, "b"));
+  REQUIRE(r.clear(0));
+  CHECK(r.clear(0));
+  CHECK(r.clear(1).error() == Errc::no_space);
+  CHECK(std::string(r.log->last_refusal().field) == "series floors");
+  CHECK(r.range_time(1, 0, 0).size() == 1);
+}
+
+TEST_CASE("sequence numbers keep growing across remounts", "[series]") {
+  Rig r(uniform(4, 512, 4));
+  REQUIRE(r.mount());
+  std::uint64_t prev = 0;
+  for (int round = 0; round < 30; ++round) {
+    for (int i = 0; i < 7; ++i) {
+      auto seq = r.append(0, i, reading(i));
+      REQUIRE(seq);
+      CHECK(*seq > prev);
+      prev = *seq;
+    }
+    r.reboot();
+    REQUIRE(r.mount());
+    CHECK(r.log->stats().next_seq > prev);
+    const auto newest = r.last(0, 1);
+    REQUIRE(newest.size() == 1);
+    CHECK(newest[0].seq == prev);
+  }
+}
+
+TEST_CASE("aggregate gives count, min, max, sum and average per time window", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  for (int i = 0; i < 60; ++i) {
+    const float v = static_cast<float>(i);
+    std::string p(reinterpret_cast<const char*>(&v), sizeof v);
+    REQUIRE(r.append(0, i, p));
+  }
+  REQUIRE(r.append(0, 5, "xx"));  // too short for the field: skipped
+  std::array<ferrite::SeriesBucket, 4> buckets{};
+  REQUIRE(ferrite::sync_wait(r.log->aggregate(0, 0, 20, ferrite::SeriesField::at(ferrite::SeriesField::Kind::f32, 0),
+                                              buckets, r.buffer)));
+  CHECK(buckets[0].start == 0);
+  CHECK(buckets[0].count == 20);
+  CHECK(buckets[0].min == 0.0);
+  CHECK(buckets[0].max == 19.0);
+  CHECK(buckets[0].sum == 190.0);
+  CHECK(buckets[1].average() == Approx(29.5));
+  CHECK(buckets[2].count == 20);
+  CHECK(buckets[3].count == 0);
+  CHECK(ferrite::sync_wait(r.log->aggregate(0, 0, 0, ferrite::SeriesField{}, buckets, r.buffer)).error() ==
+        Errc::invalid_argument);
+  // A callback reads anything: here the payload's length.
+  auto length = +[](void*, std::span<const std::byte> p) noexcept -> ferrite::Result<double> {
+    return static_cast<double>(p.size());
+  };
+  std::array<ferrite::SeriesBucket, 1> one{};
+  REQUIRE(ferrite::sync_wait(r.log->aggregate(0, 0, 100, ferrite::SeriesField::by(length, nullptr), one, r.buffer)));
+  CHECK(one[0].count == 61);
+  CHECK(one[0].min == 2.0);
+  CHECK(one[0].max == 4.0);
+}
+
+TEST_CASE("a cursor whose buffer cannot hold a payload answers buffer_too_small", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  REQUIRE(r.append(0, 0, std::string(100, 'z')));
+  std::array<std::byte, 10> tiny{};
+  auto c = r.log->range_seq(0, 0, 10, tiny);
+  CHECK(ferrite::sync_wait(c.next()).error() == Errc::buffer_too_small);
+}
+
+TEST_CASE("a forward cursor sees readings appended after it reached the end", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  REQUIRE(r.append(0, 0, "a"));
+  auto c = r.log->since(0, r.buffer);
+  CHECK(*ferrite::sync_wait(c.next()));
+  CHECK(!*ferrite::sync_wait(c.next()));
+  REQUIRE(r.append(0, 1, "b"));
+  REQUIRE(*ferrite::sync_wait(c.next()));
+  CHECK(c.reading().seq == 2);
+}
+
+TEST_CASE("a damaged entry is skipped, never yielded", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  for (int i = 0; i < 5; ++i) REQUIRE(r.append(0, i, "payload" + std::to_string(i)));
+  // Flip a payload bit of the third entry (header 32, entries of 28 bytes).
+  r.sim.flip_bit(32 + 2 * 28 + 17, 3);
+  const auto rows = r.range_seq(0, 0, 100);
+  CHECK(rows.size() == 4);
+  for (const auto& x : rows) CHECK(x.seq != 3);
+  CHECK(r.last(0, 10).size() == 4);
+  CHECK(*r.count(0, 0, 100) == 4);
+  CHECK(r.log->stats().damaged_entries >= 1);
+}
+
+TEST_CASE("a torn sector header costs that sector at most, never the partition", "[series]") {
+  Rig r(uniform(4, 512, 4));
+  REQUIRE(r.mount());
+  for (int i = 0; i < 60; ++i) REQUIRE(r.append(0, i, reading(i)));
+  REQUIRE(r.log->stats().live_sectors >= 3);
+  // Damage the header of sector 0 (the oldest).
+  r.sim.raw()[9] ^= std::byte{0x10};
+  r.reboot();
+  REQUIRE(r.mount());
+  const auto rows = r.range_seq(0, 0, 1000);
+  CHECK(!rows.empty());
+  CHECK(rows.back().payload == reading(59));
+  auto seq = r.append(0, 100, "more");
+  REQUIRE(seq);
+  CHECK(*seq == 61);
+}
+
+TEST_CASE("ECC flash that forbids re-programming runs a series log (every unit programmed once)", "[series]") {
+  for (std::uint32_t unit : {8u, 16u, 32u}) {
+    Rig r(uniform(4, 1024, unit));
+    REQUIRE(!r.sim.geometry().reprogram_allowed());
+    REQUIRE(r.mount());
+    for (int i = 0; i < 300; ++i) REQUIRE(r.append(static_cast<std::uint8_t>(i % 3), i, reading(i)));
+    REQUIRE(r.clear(1));
+    REQUIRE(r.clear_all());
+    for (int i = 0; i < 100; ++i) REQUIRE(r.append(0, i, reading(i)));
+    r.reboot();
+    REQUIRE(r.mount());
+    CHECK(r.last(0, 1000).size() == 100);
+  }
+}
+
+TEST_CASE("a non-uniform partition (16/16/64/128 KiB sectors) holds readings in every sector", "[series]") {
+  const ferrite::SectorRun runs[] = {{2, 16384}, {1, 65536}, {1, 131072}};
+  auto g = ferrite::Geometry::make(runs, 4);
+  REQUIRE(g);
+  Rig r(*g);
+  REQUIRE(r.mount());
+  const std::string payload(100, 'p');
+  int n = 0;
+  while (r.log->stats().rollovers < 2) {
+    REQUIRE(r.append(0, n, payload));
+    ++n;
+  }
+  CHECK(r.log->payload_limit() == 200);
+  r.reboot();
+  REQUIRE(r.mount());
+  const auto st = r.log->stats();
+  CHECK(st.live_sectors == 4);
+  CHECK(r.range_seq(0, 0, 1u << 30).size() == st.next_seq - st.oldest_seq);
+}
+
+TEST_CASE("an upload mark keeps 'handled up to seq X' in the key/value store and never goes back", "[series]") {
+  rig::Rig kv(rig::geometry(2, 4096, 4));
+  REQUIRE(kv.format());
+  ferrite::UploadMark mark(*kv.store, "series.uploaded");
+  CHECK(*ferrite::sync_wait(mark.get()) == 0);
+  REQUIRE(ferrite::sync_wait(mark.set(42)));
+  CHECK(*ferrite::sync_wait(mark.get()) == 42);
+  CHECK(ferrite::sync_wait(mark.set(41)).error() == Errc::invalid_argument);
+  kv.reboot();
+  REQUIRE(kv.mount());
+  ferrite::UploadMark again(*kv.store, "series.uploaded");
+  CHECK(*ferrite::sync_wait(again.get()) == 42);
+  REQUIRE(kv.put("series.other", "text"));
+  ferrite::UploadMark wrong(*kv.store, "series.other");
+  CHECK(ferrite::sync_wait(wrong.get()).error() == Errc::type_mismatch);
+}
