@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 #include <catch2/catch.hpp>
@@ -478,4 +479,29 @@ TEST_CASE("an upload mark keeps 'handled up to seq X' in the key/value store and
   REQUIRE(kv.put("series.other", "text"));
   ferrite::UploadMark wrong(*kv.store, "series.other");
   CHECK(ferrite::sync_wait(wrong.get()).error() == Errc::type_mismatch);
+}
+
+#include "series_campaign.hpp"
+
+TEST_CASE("a power cut at any program or erase loses no acknowledged reading and shows no torn one",
+          "[series][powerloss]") {
+  using series_campaign::Geometry;
+  const Geometry geometries[] = {
+      {"4x256/u4", {{4, 256}}, 4, true, 40},
+      {"3x256/u8/no-rollover", {{3, 256}}, 8, false, 40},
+      {"5x256/u1", {{5, 256}}, 1, true, 24},
+      {"3x512/u16", {{3, 512}}, 16, true, 60},
+      {"2x256+1x512/u4", {{2, 256}, {1, 512}}, 4, true, 40},
+      {"4x256/u32/no-rollover", {{4, 256}}, 32, false, 30},
+  };
+  const double scale = campaign::campaign_scale();
+  series_campaign::Tally tally;
+  for (const Geometry& g : geometries) {
+    const int workloads = std::max(1, static_cast<int>(14 * scale));
+    for (int w = 0; w < workloads; ++w) series_campaign::run(g, 0x5E1E5000u + w * 131 + g.unit, 120, tally);
+  }
+  std::printf("campaign powerloss-series: %zu cases, %zu failures\n", tally.cases, tally.failures);
+  std::fflush(stdout);
+  CHECK(tally.failures == 0);
+  CHECK(tally.cases >= static_cast<std::size_t>(scale >= 1.0 ? 10000 : 1000));
 }
