@@ -292,6 +292,7 @@ class SeriesLog {
     std::uint32_t index = 0;
     std::int64_t ts = 0;
     bool verified = false;   // the crc held
+    std::array<std::byte, 16> raw{};  // the header bytes as read
   };
   enum Kind : std::uint8_t { reading_kind = 1, clear_series_kind = 2, clear_all_kind = 3 };
 
@@ -306,6 +307,10 @@ class SeriesLog {
   /// With `check` false, only the 16 header bytes are read (verified stays false).
   Task<Result<Entry>> read_entry(std::uint32_t sector, std::uint32_t offset, std::uint32_t index,
                                  std::uint32_t header_crc, std::span<std::byte> payload, bool check = true) noexcept;
+  /// The rest of an entry read with `check` false: payload and crc.
+  Task<Status> read_rest(std::uint32_t sector, std::uint32_t offset, Entry& e, std::uint32_t header_crc,
+                         std::span<std::byte> payload) noexcept;
+  void note_recent(std::uint32_t offset) noexcept;
   void refuse(Errc code, const char* field, std::uint32_t value, std::uint32_t limit, const char* reason) noexcept {
     refusal_ = Refusal{code, field, value, limit, reason};
   }
@@ -358,6 +363,14 @@ class SeriesLog {
   std::uint64_t next_seq_ = 1;
   std::uint64_t floor_all_ = 0;
   std::size_t entry_len_ = 0;      // bytes of the entry built in scratch
+  // Offsets of the head's last entries (64 bytes whatever the number of
+  // readings): newest-first reads start there instead of at the sector's
+  // first entry.
+  static constexpr std::uint32_t recent_window = 16;
+  std::array<std::uint32_t, recent_window> recent_{};
+  std::uint32_t recent_count_ = 0;
+  std::uint32_t recent_at_ = 0;
+  std::uint64_t recent_end_seq_ = 0;  // one past the seq of the newest offset noted
   Refusal refusal_{};
   SeriesStats counters_{};
 };

@@ -81,6 +81,7 @@ Task<Status> SeriesLog::open_sector(bool may_drop) noexcept {
   head_ = target;
   head_end_ = header_size();
   head_open_ = true;
+  recent_count_ = recent_at_ = 0;
   head_crc_ = crc32c(std::span<const std::byte>(header.data(), 28));
   drop_dead_floors();
   co_return Status{};
@@ -104,6 +105,8 @@ Task<Result<std::uint64_t>> SeriesLog::write_entry(std::uint8_t kind, std::uint8
     last = co_await flash_.program(g.sector_offset(head_) + head_end_, config_.scratch.first(entry_len_));
     if (config_.codec) config_.codec->scrub(config_.scratch.first(entry_len_));
     if (last) {
+      note_recent(head_end_);
+      recent_end_seq_ = seq + 1;
       head_end_ += entry_len_;
       next_seq_ = seq + 1;
       if (kind == reading_kind) sectors_[head_].widen(ts);

@@ -132,8 +132,17 @@ Task<Result<SeriesLog::Entry>> SeriesLog::read_entry(std::uint32_t sector, std::
   e.size = align(entry_overhead + e.len);
   if (e.kind < reading_kind || e.kind > clear_all_kind || e.index != index || e.size > size - offset)
     co_return fail(Errc::corrupt);
+  std::copy_n(buf.begin(), 16, e.raw.begin());
   if (!check) co_return e;
-  std::uint32_t crc = crc32c(std::span<const std::byte>(buf.data(), 16), header_crc);
+  FERRITE_CO_TRY(co_await read_rest(sector, offset, e, header_crc, payload));
+  co_return e;
+}
+
+Task<Status> SeriesLog::read_rest(std::uint32_t sector, std::uint32_t offset, Entry& e, std::uint32_t header_crc,
+                                  std::span<std::byte> payload) noexcept {
+  const std::uint32_t base = flash_.geometry().sector_offset(sector) + offset;
+  std::uint32_t crc = crc32c(e.raw, header_crc);
+  std::array<std::byte, chunk> buf{};
   if (!payload.empty()) {
     if (payload.size() < e.len) co_return fail(Errc::buffer_too_small);
     if (e.len) FERRITE_CO_TRY(co_await flash_.read(base + 16, payload.first(e.len)));
@@ -149,7 +158,13 @@ Task<Result<SeriesLog::Entry>> SeriesLog::read_entry(std::uint32_t sector, std::
   std::array<std::byte, 4> stored{};
   FERRITE_CO_TRY(co_await flash_.read(base + 16 + e.len, stored));
   e.verified = get32(stored.data()) == crc;
-  co_return e;
+  co_return Status{};
+}
+
+void SeriesLog::note_recent(std::uint32_t offset) noexcept {
+  recent_[recent_at_] = offset;
+  recent_at_ = (recent_at_ + 1) % recent_window;
+  recent_count_ = std::min(recent_count_ + 1, recent_window);
 }
 
 std::size_t SeriesLog::sealed_ad(std::span<std::byte, 24> ad, std::uint8_t kind, std::uint8_t series,

@@ -67,12 +67,14 @@ Task<Result<SeriesLog::SectorWalk>> SeriesLog::mount_sector(std::uint32_t sector
     std::uint8_t kind = 0, series = 0;
     std::uint64_t seq = 0;
   } pending;
+  if (is_head) recent_count_ = recent_at_ = 0;
   while (offset + entry_overhead <= size && first_seq + index < end) {
     auto e = co_await read_entry(sector, offset, index, header_crc, {});
     if (!e) {
       if (e.error() != Errc::corrupt) co_return fail(e.error());
       break;
     }
+    if (is_head) note_recent(offset);
     if (e->verified) {
       if (pending.set) FERRITE_CO_TRY(note_clear(pending.kind, pending.series, pending.seq));
       pending = {};
@@ -98,6 +100,11 @@ Task<Result<SeriesLog::SectorWalk>> SeriesLog::mount_sector(std::uint32_t sector
     }
     if (!stable) {
       // Not an entry: the bound excludes it, and nothing goes after it.
+      // Forget the offsets from it on (the walk noted it and any damaged ones after it).
+      while (recent_count_ > 0 && recent_[(recent_at_ + recent_window - 1) % recent_window] >= walk.last_good) {
+        recent_at_ = (recent_at_ + recent_window - 1) % recent_window;
+        --recent_count_;
+      }
       walk.entries -= 1;
       pending = {};
       walk.clean_tail = false;
@@ -117,6 +124,14 @@ Task<Result<SeriesLog::SectorWalk>> SeriesLog::mount_sector(std::uint32_t sector
     }
   }
   if (pending.set) FERRITE_CO_TRY(note_clear(pending.kind, pending.series, pending.seq));
+  if (is_head) {
+    // Keep the offsets of verified-or-skipped entries below the good end.
+    while (recent_count_ > 0 && recent_[(recent_at_ + recent_window - 1) % recent_window] >= walk.good_end) {
+      recent_at_ = (recent_at_ + recent_window - 1) % recent_window;
+      --recent_count_;
+    }
+    recent_end_seq_ = first_seq + walk.entries;
+  }
   co_return walk;
 }
 
@@ -209,6 +224,7 @@ Task<Status> SeriesLog::mount() noexcept {
       if (i != s && sectors_[i].state() == State::live && sectors_[i].first_seq() == first)
         sectors_[i].set(State::dirty, 0);
     if (w.entries == 0) {
+      recent_count_ = recent_at_ = 0;
       sectors_[s].set(State::dirty, 0);
       // Keep walking below this first_seq.
       bound = first;

@@ -167,13 +167,8 @@ Task<Result<bool>> SeriesCursor::step_forward() noexcept {
       ++next_seq_;
       continue;
     }
-    auto full = co_await log.read_entry(sector_, offset_, index, crc_, buffer_);
-    if (!full) {
-      if (full.error() == Errc::buffer_too_small) co_return fail(Errc::buffer_too_small);
-      if (full.error() != Errc::corrupt) co_return fail(full.error());
-      next_seq_ = end;
-      continue;
-    }
+    SeriesLog::Entry* full = &*e;
+    if (auto st = co_await log.read_rest(sector_, offset_, *full, crc_, buffer_); !st) co_return fail(st.error());
     offset_ += e->size;
     ++next_seq_;
     if (!full->verified) {
@@ -191,26 +186,39 @@ Task<Status> SeriesCursor::refill() noexcept {
   SeriesLog& log = *log_;
   const Geometry& g = log.flash_.geometry();
   const std::uint64_t end = log.end_seq(sector_);
-  std::uint32_t offset = log.header_size();
-  std::uint64_t seq = first_;
+  // The head's last entries are known to the log: start there, and scan
+  // from the sector's first entry only when they hold nothing admitted.
+  std::uint32_t recent_offset = log.header_size();
+  std::uint64_t recent_seq = first_;
+  bool from_recent = false;
+  if (sector_ == log.head_ && log.recent_count_ > 0) {
+    recent_offset = log.recent_[(log.recent_at_ + SeriesLog::recent_window - log.recent_count_) % SeriesLog::recent_window];
+    recent_seq = log.recent_end_seq_ - log.recent_count_;
+    from_recent = offset_ > recent_offset;
+  }
   held_ = 0;
   std::uint32_t ring_at = 0, count = 0;
   std::array<std::uint32_t, window> off{};
   std::array<std::uint64_t, window> sq{};
-  while (offset < offset_ && seq < end && offset + SeriesLog::entry_overhead <= g.sector_size(sector_)) {
-    auto e = co_await log.read_entry(sector_, offset, static_cast<std::uint32_t>(seq - first_), crc_, {}, false);
-    if (!e) {
-      if (e.error() != Errc::corrupt) co_return fail(e.error());
-      break;
+  for (int pass = from_recent ? 0 : 1; pass < 2 && count == 0; ++pass) {
+    std::uint32_t offset = pass == 0 ? recent_offset : log.header_size();
+    std::uint64_t seq = pass == 0 ? recent_seq : first_;
+    if (pass == 1 && from_recent) offset_ = recent_offset;
+    while (offset < offset_ && seq < end && offset + SeriesLog::entry_overhead <= g.sector_size(sector_)) {
+      auto e = co_await log.read_entry(sector_, offset, static_cast<std::uint32_t>(seq - first_), crc_, {}, false);
+      if (!e) {
+        if (e.error() != Errc::corrupt) co_return fail(e.error());
+        break;
+      }
+      if (admits(e->kind, e->series, seq, e->ts)) {
+        off[ring_at] = offset;
+        sq[ring_at] = seq;
+        ring_at = (ring_at + 1) % window;
+        ++count;
+      }
+      offset += e->size;
+      ++seq;
     }
-    if (admits(e->kind, e->series, seq, e->ts)) {
-      off[ring_at] = offset;
-      sq[ring_at] = seq;
-      ring_at = (ring_at + 1) % window;
-      ++count;
-    }
-    offset += e->size;
-    ++seq;
   }
   held_ = static_cast<std::uint32_t>(std::min<std::uint32_t>(count, window));
   // Oldest first in offsets_[0..held_).
