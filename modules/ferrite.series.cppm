@@ -362,6 +362,9 @@ class SeriesLog {
   std::uint32_t head_crc_ = 0;     // the head's header crc (entry crc seed)
   std::uint64_t next_seq_ = 1;
   std::uint64_t floor_all_ = 0;
+  // Mount: clear entries at or below the oldest valid header's first_seq
+  // hide nothing that is left, and take no floor slot.
+  std::uint64_t floors_ignored_up_to_ = 0;
   std::size_t entry_len_ = 0;      // bytes of the entry built in scratch
   // Offsets of the head's last entries (64 bytes whatever the number of
   // readings): newest-first reads start there instead of at the sector's

@@ -24,6 +24,7 @@ Status SeriesLog::note_clear(std::uint8_t kind, std::uint8_t series, std::uint64
     floor_all_ = std::max(floor_all_, seq);
     return Status{};
   }
+  if (seq <= floors_ignored_up_to_) return Status{};
   SeriesFloor* free_slot = nullptr;
   for (SeriesFloor& f : config_.floors) {
     if (f.seq != 0 && f.series == series) {
@@ -200,6 +201,10 @@ Task<Status> SeriesLog::mount() noexcept {
       co_return fail(first.error());
     }
   }
+  floors_ignored_up_to_ = ~std::uint64_t{0};
+  for (std::uint32_t s = 0; s < sector_count_; ++s)
+    if (sectors_[s].state() == State::live) floors_ignored_up_to_ = std::min(floors_ignored_up_to_, sectors_[s].first_seq());
+  if (floors_ignored_up_to_ == ~std::uint64_t{0}) floors_ignored_up_to_ = 0;
   // 2. Walk the valid sectors from the newest: the first with a verifying
   //    entry is the head; each sector's readings end where the next begins.
   std::uint64_t bound = ~std::uint64_t{0};
@@ -239,6 +244,7 @@ Task<Status> SeriesLog::mount() noexcept {
     }
     bound = first;
   }
+  floors_ignored_up_to_ = 0;
   // 3. A sequence number a valid header names is never given again.
   if (highest_header >= next_seq_) next_seq_ = highest_header + 1;
   if (head_ != none) {

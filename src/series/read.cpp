@@ -309,11 +309,9 @@ Task<Status> SeriesLog::aggregate(std::uint8_t series, std::int64_t from, std::i
   // The last timestamp covered, saturating instead of overflowing.
   std::int64_t to = ts_max;
   std::int64_t span = 0;
-  if (!__builtin_mul_overflow(width, static_cast<std::int64_t>(buckets.size()), &span) &&
-      !__builtin_add_overflow(from, span - 1, &to)) {
-  } else {
+  if (__builtin_mul_overflow(width, static_cast<std::int64_t>(buckets.size()), &span) ||
+      __builtin_add_overflow(from, span - 1, &to))
     to = ts_max;
-  }
   for (std::size_t i = 0; i < buckets.size(); ++i) {
     std::int64_t start = ts_max, offset = 0;
     if (!__builtin_mul_overflow(width, static_cast<std::int64_t>(i), &offset)) {
