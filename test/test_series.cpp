@@ -11,6 +11,7 @@
 #include <vector>
 #include <catch2/catch.hpp>
 import ferrite.series;
+import ferrite.docstore;
 import ferrite.sim;
 #if FERRITE_HAVE_CRYPTO
 import ferrite.crypto;
@@ -697,4 +698,32 @@ TEST_CASE("a floor slot comes back once rollover took every reading its clear hi
   REQUIRE(r.mount());
   CHECK(r.clear(1));
   CHECK(r.range_time(0, 0, 0).empty());
+}
+
+TEST_CASE("aggregate reads a number at a CBOR document path through a callback", "[series]") {
+  Rig r(uniform(4, 1024, 4));
+  REQUIRE(r.mount());
+  for (int i = 0; i < 30; ++i) {
+    std::array<std::byte, 64> doc{};
+    ferrite::doc::Writer w(doc);
+    w.object(2).key("sensor").string("t1").key("env").object(1).key("temp").real(20.0 + i);
+    REQUIRE(w.finish());
+    REQUIRE(ferrite::sync_wait(r.log->append(0, i, w.written())));
+  }
+  // The path travels in the context; a payload without it is skipped.
+  std::string_view path = "env.temp";
+  auto at_path = +[](void* context, std::span<const std::byte> payload) noexcept -> ferrite::Result<double> {
+    auto view = ferrite::doc::View::parse(payload);
+    if (!view) return ferrite::fail(view.error());
+    const auto v = view->path(*static_cast<std::string_view*>(context));
+    if (!v.is_number()) return ferrite::fail(Errc::not_found);
+    return v.number();
+  };
+  std::array<ferrite::SeriesBucket, 3> buckets{};
+  REQUIRE(ferrite::sync_wait(
+      r.log->aggregate(0, 0, 10, ferrite::SeriesField::by(at_path, &path), buckets, r.buffer)));
+  CHECK(buckets[0].count == 10);
+  CHECK(buckets[0].min == 20.0);
+  CHECK(buckets[2].max == 49.0);
+  CHECK(buckets[1].average() == Approx(34.5));
 }

@@ -48,7 +48,7 @@ struct Log {
   std::optional<ferrite::SeriesLog> log;
 };
 
-std::uint64_t read_all(ferrite::SeriesLog& log, ferrite::SeriesCursor c) {
+std::uint64_t read_all(ferrite::SeriesCursor c) {
   std::uint64_t prev = 0;
   for (int steps = 0; steps < 4096; ++steps) {
     auto more = ferrite::sync_wait(c.next());
@@ -84,9 +84,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Log a(sim, rollover);
   if (!ferrite::sync_wait(a.log->mount())) return 0;
   std::array<std::byte, 128> buffer{};
-  std::uint64_t seen = read_all(*a.log, a.log->since(0, buffer));
+  std::uint64_t seen = read_all(a.log->since(0, buffer));
   for (std::uint8_t s = 0; s < 3; ++s) {
-    read_all(*a.log, a.log->range_time(s, INT64_MIN, INT64_MAX, buffer));
+    read_all(a.log->range_time(s, INT64_MIN, INT64_MAX, buffer));
     auto last = a.log->last(s, 20, buffer);
     for (int i = 0; i < 40; ++i) {
       auto more = ferrite::sync_wait(last.next());
