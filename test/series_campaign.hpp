@@ -190,11 +190,12 @@ inline ferrite::Geometry make(const Geometry& g) {
   return *geo;
 }
 
-inline void run(const Geometry& g, std::uint64_t seed, int ops_count, Tally& tally) {
+inline void run(const Geometry& g, std::uint64_t seed, int ops_count, Tally& tally,
+                ferrite::ValueCodec* codec = nullptr) {
   const std::vector<Op> ops = make_workload(seed, ops_count, g.max_payload);
   std::uint64_t total = 0;
   {
-    series_rig::Rig r(make(g), g.rollover, seed);
+    series_rig::Rig r(make(g), g.rollover, seed, codec);
     REQUIRE(r.mount());
     const std::uint64_t base = r.sim.mutating_ops();
     Model m;
@@ -207,7 +208,7 @@ inline void run(const Geometry& g, std::uint64_t seed, int ops_count, Tally& tal
     CHECK(f.empty());
   }
   for (std::uint64_t k = 0; k < total; ++k) {
-    series_rig::Rig r(make(g), g.rollover, seed * 7919 + k);
+    series_rig::Rig r(make(g), g.rollover, seed * 7919 + k, codec);
     r.sim.set_tear_mode(k % 3 == 0 ? ferrite::sim::TearMode::random_units
                                    : ferrite::sim::TearMode::prefix_then_partial);
     REQUIRE(r.mount());

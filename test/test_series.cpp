@@ -652,6 +652,27 @@ TEST_CASE("a sealed entry altered with a matching checksum is tampered, never da
   CHECK(newest[0].payload == "second");
 }
 
+TEST_CASE("a power cut at any program or erase of a sealed series log loses no acknowledged reading",
+          "[series][powerloss][sealed]") {
+  ReadySealer s(5);
+  using series_campaign::Geometry;
+  const Geometry geometries[] = {
+      {"sealed 4x256/u4", {{4, 256}}, 4, true, 40},
+      {"sealed 3x256/u8/no-rollover", {{3, 256}}, 8, false, 40},
+  };
+  const double scale = campaign::campaign_scale();
+  series_campaign::Tally tally;
+  for (const Geometry& g : geometries) {
+    const int workloads = std::max(1, static_cast<int>(6 * scale));
+    for (int w = 0; w < workloads; ++w)
+      series_campaign::run(g, 0x5E1EA000u + w * 137 + g.unit, 100, tally, &s.sealer);
+  }
+  std::printf("campaign powerloss-series-sealed: %zu cases, %zu failures\n", tally.cases, tally.failures);
+  std::fflush(stdout);
+  CHECK(tally.failures == 0);
+  CHECK(tally.cases >= static_cast<std::size_t>(scale >= 1.0 ? 1000 : 100));
+}
+
 TEST_CASE("a store and a series log sealed under one key never share a nonce, even with the same id",
           "[series][sealed]") {
   // A constant salt leaves the position alone to keep nonces apart.
