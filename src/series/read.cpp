@@ -148,10 +148,8 @@ Task<Result<bool>> SeriesCursor::step_forward() noexcept {
         done_ = true;
         co_return false;
       }
-      const std::uint64_t resume = end;
       FERRITE_CO_TRY_ASSIGN(bool ok, co_await enter(n, false));
       if (!ok) co_return fail(Errc::corrupt);
-      (void)resume;
       continue;
     }
     const auto index = static_cast<std::uint32_t>(next_seq_ - first_);
@@ -168,6 +166,7 @@ Task<Result<bool>> SeriesCursor::step_forward() noexcept {
       continue;
     }
     SeriesLog::Entry* full = &*e;
+    // The header is read: only the payload and crc remain.
     if (auto st = co_await log.read_rest(sector_, offset_, *full, crc_, buffer_); !st) co_return fail(st.error());
     offset_ += e->size;
     ++next_seq_;
