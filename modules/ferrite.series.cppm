@@ -300,7 +300,10 @@ class SeriesLog {
   std::uint32_t header_size() const noexcept;
   std::uint32_t align(std::uint32_t n) const noexcept;
   void encode_header(std::span<std::byte, 32> out, std::uint64_t first_seq, std::uint32_t sector) const noexcept;
-  Task<Result<std::uint64_t>> read_header(std::uint32_t sector, std::uint32_t& crc) noexcept;
+  Task<Result<std::uint64_t>> read_header(std::uint32_t sector, std::uint32_t& crc,
+                                          bool* rollover = nullptr) noexcept;
+  /// Rollover keeps one sector free: erases the oldest once every sector holds readings.
+  Task<Status> keep_spare() noexcept;
   /// Reads the entry at `offset` of `sector`: its header, then its payload
   /// into `payload` (or through a small buffer when empty) and its crc.
   /// corrupt when the header is not an entry expected at `index`.

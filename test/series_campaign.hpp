@@ -50,6 +50,8 @@ struct Model {
   bool hidden(const Row& r) const { return r.seq < floor_all || r.seq < floors[r.series]; }
 };
 
+inline bool tracing = false;
+
 struct Before {
   ferrite::SeriesStats stats;
   Op op;
@@ -61,10 +63,11 @@ struct Outcome {
 };
 
 /// The floor an op may raise retention to: the second-oldest sector's
-/// first seq when no sector was free (rollover, or a clear_all that makes
-/// room), else the oldest's.
+/// first seq when at most one sector was free (rollover, or a clear_all that
+/// makes room), else the oldest's.
 inline std::uint64_t allowed_floor(const ferrite::SeriesStats& st) {
-  return st.free_sectors == 0 ? st.rollover_floor : st.oldest_seq;
+  // Rollover keeps one sector free: taking it erases the oldest.
+  return st.free_sectors <= 1 ? st.rollover_floor : st.oldest_seq;
 }
 
 inline Outcome run_ops(series_rig::Rig& r, const std::vector<Op>& ops, std::size_t from, std::size_t count,
@@ -73,6 +76,11 @@ inline Outcome run_ops(series_rig::Rig& r, const std::vector<Op>& ops, std::size
   for (std::size_t i = from; i < ops.size() && i < from + count; ++i) {
     const Op& op = ops[i];
     const ferrite::SeriesStats before = r.log->stats();
+    if (tracing)
+      std::fprintf(stderr, "op %zu: kind %d series %u ts %lld '%s' (next %llu oldest %llu free %u)\n", i, op.kind,
+                   op.series, static_cast<long long>(op.ts), op.payload.c_str(),
+                   static_cast<unsigned long long>(before.next_seq), static_cast<unsigned long long>(before.oldest_seq),
+                   before.free_sectors);
     ferrite::Status st{};
     if (op.kind == Op::append) {
       auto seq = r.append(op.series, op.ts, op.payload);
@@ -124,6 +132,12 @@ inline std::string check(series_rig::Rig& r, Model& m, const std::optional<Befor
   std::uint64_t prev = 0;
   std::optional<Row> fresh;  // the reading in flight, when it shows
   std::set<std::uint64_t> shown;
+  if (tracing) {
+    std::fprintf(stderr, "check: floor %llu, floor_all %llu, seen", static_cast<unsigned long long>(floor),
+                 static_cast<unsigned long long>(m.floor_all));
+    for (const Row& row : seen) std::fprintf(stderr, " %llu/%u", static_cast<unsigned long long>(row.seq), row.series);
+    std::fprintf(stderr, "\n");
+  }
   for (const Row& row : seen) {
     if (row.seq <= prev) return "seq " + std::to_string(row.seq) + " after " + std::to_string(prev);
     prev = row.seq;
@@ -207,7 +221,12 @@ inline void run(const Geometry& g, std::uint64_t seed, int ops_count, Tally& tal
     INFO(g.name << " seed " << seed << " uncut: " << f);
     CHECK(f.empty());
   }
+  const char* only = std::getenv("FERRITE_SERIES_ONLY");  // "name:seed:cut" traces one case
   for (std::uint64_t k = 0; k < total; ++k) {
+    if (only) {
+      tracing = std::string(g.name) + ":" + std::to_string(seed) + ":" + std::to_string(k) == only;
+      if (!tracing) continue;
+    }
     series_rig::Rig r(make(g), g.rollover, seed * 7919 + k, codec);
     r.sim.set_tear_mode(k % 3 == 0 ? ferrite::sim::TearMode::random_units
                                    : ferrite::sim::TearMode::prefix_then_partial);

@@ -84,6 +84,24 @@ Task<Status> SeriesLog::open_sector(bool may_drop) noexcept {
   recent_count_ = recent_at_ = 0;
   head_crc_ = crc32c(std::span<const std::byte>(header.data(), 28));
   drop_dead_floors();
+  co_return co_await keep_spare();
+}
+
+// With rollover, one sector stays free: the oldest is erased as soon as the
+// head takes the last free one, after the head's header is written. A cut
+// during that erase leaves every sector with a valid header, which tells
+// mount that the oldest is the one being erased (however much of it the cut
+// left): its readings are dropped whole, never in part.
+Task<Status> SeriesLog::keep_spare() noexcept {
+  if (!config_.rollover || live_count() < sector_count_) co_return Status{};
+  const std::uint32_t o = oldest();
+  if (o == none || o == head_) co_return Status{};
+  ++counters_.rollovers;
+  sectors_[o].set(State::dirty, 0);
+  FERRITE_CO_TRY(co_await flash_.erase(o));
+  ++counters_.sectors_erased;
+  sectors_[o].set(State::blank, 0);
+  drop_dead_floors();
   co_return Status{};
 }
 

@@ -15,6 +15,7 @@ namespace {
 constexpr std::uint32_t magic = 0x474C5346u;  // "FSLG"
 constexpr std::uint8_t format_version = 1;
 constexpr std::uint8_t sealed_flag = 1;
+constexpr std::uint8_t rollover_flag = 2;
 constexpr std::uint32_t chunk = 64;
 
 void put16(std::byte* p, std::uint16_t v) noexcept {
@@ -82,7 +83,7 @@ void SeriesLog::encode_header(std::span<std::byte, 32> out, std::uint64_t first_
   std::fill(out.begin(), out.end(), std::byte{0});
   put32(out.data(), magic);
   out[4] = std::byte{format_version};
-  out[5] = std::byte{config_.codec ? sealed_flag : std::uint8_t{0}};
+  out[5] = static_cast<std::byte>((config_.codec ? sealed_flag : 0) | (config_.rollover ? rollover_flag : 0));
   out[6] = static_cast<std::byte>(std::countr_zero(flash_.geometry().program_unit()));
   put32(out.data() + 8, config_.log_id);
   put64(out.data() + 12, first_seq);
@@ -92,7 +93,7 @@ void SeriesLog::encode_header(std::span<std::byte, 32> out, std::uint64_t first_
 
 // Answers the header's first_seq and its crc; not_formatted for a blank
 // header, corrupt for a damaged one, foreign_format for another log's.
-Task<Result<std::uint64_t>> SeriesLog::read_header(std::uint32_t sector, std::uint32_t& crc) noexcept {
+Task<Result<std::uint64_t>> SeriesLog::read_header(std::uint32_t sector, std::uint32_t& crc, bool* rollover) noexcept {
   std::array<std::byte, 32> h{};
   const Geometry& g = flash_.geometry();
   FERRITE_CO_TRY(co_await flash_.read(g.sector_offset(sector), h));
@@ -102,7 +103,7 @@ Task<Result<std::uint64_t>> SeriesLog::read_header(std::uint32_t sector, std::ui
       get32(h.data() + 28) != crc32c(std::span<const std::byte>(h.data(), 28)) ||
       std::to_integer<unsigned>(h[6]) != static_cast<unsigned>(std::countr_zero(g.program_unit())) ||
       get32(h.data() + 20) != g.sector_size(sector) || h[7] != std::byte{0} ||
-      (std::to_integer<std::uint8_t>(h[5]) & ~sealed_flag) != 0)
+      (std::to_integer<std::uint8_t>(h[5]) & ~(sealed_flag | rollover_flag)) != 0)
     co_return fail(Errc::corrupt);
   const bool sealed = (std::to_integer<std::uint8_t>(h[5]) & sealed_flag) != 0;
   if (get32(h.data() + 8) != config_.log_id) co_return fail(Errc::foreign_format);
@@ -111,6 +112,7 @@ Task<Result<std::uint64_t>> SeriesLog::read_header(std::uint32_t sector, std::ui
   const std::uint64_t first = get64(h.data() + 12);
   if (first == 0 || first >= (std::uint64_t{1} << 56)) co_return fail(Errc::corrupt);
   crc = get32(h.data() + 28);
+  if (rollover) *rollover = (std::to_integer<std::uint8_t>(h[5]) & rollover_flag) != 0;
   co_return first;
 }
 

@@ -185,11 +185,18 @@ Task<Status> SeriesLog::mount() noexcept {
 
   // 1. Headers.
   std::uint64_t highest_header = 0;
+  std::uint32_t newest = none;
+  bool newest_rollover = false;
   for (std::uint32_t s = 0; s < sector_count_; ++s) {
     std::uint32_t crc = 0;
-    auto first = co_await read_header(s, crc);
+    bool rollover = false;
+    auto first = co_await read_header(s, crc, &rollover);
     if (first) {
       sectors_[s].set(State::live, *first);
+      if (*first >= highest_header) {
+        newest_rollover = rollover;
+        newest = s;
+      }
       highest_header = std::max(highest_header, *first);
       continue;
     }
@@ -219,8 +226,15 @@ Task<Status> SeriesLog::mount() noexcept {
     if (s == none) break;
     const std::uint64_t first = sectors_[s].first_seq();
     std::uint32_t crc = 0;
-    FERRITE_CO_TRY_ASSIGN(std::uint64_t again, co_await read_header(s, crc));
-    (void)again;
+    bool rollover = false;
+    auto again = co_await read_header(s, crc, &rollover);
+    if (!again || *again != first) {
+      // Weak bits of a cut header program read right once: not a header.
+      if (!again && again.error() != Errc::corrupt && again.error() != Errc::not_formatted)
+        co_return fail(again.error());
+      sectors_[s].set(State::dirty, 0);
+      continue;
+    }
     sectors_[s].set(State::live, first);
     FERRITE_CO_TRY_ASSIGN(SectorWalk w, co_await mount_sector(s, !head_found, first, crc, bound));
     // Another valid header with the same first_seq (one a cut left without
@@ -245,6 +259,17 @@ Task<Status> SeriesLog::mount() noexcept {
     bound = first;
   }
   floors_ignored_up_to_ = 0;
+  // Rollover keeps a sector free (FORMAT.md §10.3): when every sector but
+  // the one with the newest header holds readings, the oldest is the one a
+  // cut caught being erased (the newest may hold no entry yet: its header
+  // is written before that erase).
+  bool every_other_live = newest != none;
+  for (std::uint32_t s = 0; s < sector_count_ && every_other_live; ++s)
+    every_other_live = s == newest || sectors_[s].state() == State::live;
+  if (newest_rollover && every_other_live) {
+    const std::uint32_t o = oldest();
+    if (o != none && o != head_) sectors_[o].set(State::dirty, 0);
+  }
   // 3. A sequence number a valid header names is never given again.
   if (highest_header >= next_seq_) next_seq_ = highest_header + 1;
   if (head_ != none) {
