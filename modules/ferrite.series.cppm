@@ -364,6 +364,10 @@ class SeriesLog {
   std::uint32_t head_end_ = 0;
   std::uint32_t head_crc_ = 0;     // the head's header crc (entry crc seed)
   std::uint64_t next_seq_ = 1;
+  // One past the last seq the head holds. Below next_seq_ when mount raised
+  // it past a header a cut left without entries: an entry of the head that
+  // a cut interrupted must stay out of reads even if it reads right later.
+  std::uint64_t head_end_seq_ = 1;
   std::uint64_t floor_all_ = 0;
   // Mount: clear entries at or below the oldest valid header's first_seq
   // hide nothing that is left, and take no floor slot.

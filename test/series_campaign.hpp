@@ -136,7 +136,11 @@ inline std::string check(series_rig::Rig& r, Model& m, const std::optional<Befor
     std::fprintf(stderr, "check: floor %llu, floor_all %llu, seen", static_cast<unsigned long long>(floor),
                  static_cast<unsigned long long>(m.floor_all));
     for (const Row& row : seen) std::fprintf(stderr, " %llu/%u", static_cast<unsigned long long>(row.seq), row.series);
-    std::fprintf(stderr, "\n");
+    std::fprintf(stderr, "\n  sectors:");
+    for (const auto& x : r.log->sectors())
+      std::fprintf(stderr, " [%d first %llu]", static_cast<int>(x.state()), static_cast<unsigned long long>(x.first_seq()));
+    const auto st = r.log->stats();
+    std::fprintf(stderr, " next %llu head_room %u\n", static_cast<unsigned long long>(st.next_seq), st.head_room);
   }
   for (const Row& row : seen) {
     if (row.seq <= prev) return "seq " + std::to_string(row.seq) + " after " + std::to_string(prev);

@@ -79,6 +79,7 @@ Task<Status> SeriesLog::open_sector(bool may_drop) noexcept {
   }
   sectors_[target].set(State::live, next_seq_);
   head_ = target;
+  head_end_seq_ = next_seq_;
   head_end_ = header_size();
   head_open_ = true;
   recent_count_ = recent_at_ = 0;
@@ -127,6 +128,7 @@ Task<Result<std::uint64_t>> SeriesLog::write_entry(std::uint8_t kind, std::uint8
       recent_end_seq_ = seq + 1;
       head_end_ += entry_len_;
       next_seq_ = seq + 1;
+      head_end_seq_ = next_seq_;
       if (kind == reading_kind) sectors_[head_].widen(ts);
       co_return seq;
     }

@@ -182,6 +182,7 @@ Task<Status> SeriesLog::mount() noexcept {
   head_open_ = false;
   head_end_ = 0;
   next_seq_ = 1;
+  head_end_seq_ = 1;
 
   // 1. Headers.
   std::uint64_t highest_header = 0;
@@ -255,6 +256,7 @@ Task<Status> SeriesLog::mount() noexcept {
       head_walk = w;
       head_crc_ = crc;
       next_seq_ = first + w.entries;
+      head_end_seq_ = next_seq_;
     }
     bound = first;
   }

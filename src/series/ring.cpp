@@ -43,7 +43,7 @@ std::uint32_t SeriesLog::older(std::uint32_t sector) const noexcept {
 // entry a power cut interrupted at the end of a former head may read right
 // later, but its sequence number lies at or past the next sector's first.
 std::uint64_t SeriesLog::end_seq(std::uint32_t s) const noexcept {
-  if (s == head_) return next_seq_;
+  if (s == head_) return head_end_seq_;
   const std::uint32_t n = newer(s);
   return n == none ? next_seq_ : sectors_[n].first_seq();
 }
