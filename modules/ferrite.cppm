@@ -6,6 +6,7 @@ export import ferrite.core;
 export import ferrite.flash;
 export import ferrite.log;
 export import ferrite.txn;
+export import ferrite.series;
 export import ferrite.docstore;
 #if FERRITE_HAVE_CRYPTO
 export import ferrite.crypto;
