@@ -858,3 +858,11 @@ TEST_CASE("a power cut at any flash write of a capped collection's workload leav
   CHECK(failures == 0);
   CHECK(cases >= static_cast<std::size_t>(9000 * scale));   // about 235 cuts per workload
 }
+
+TEST_CASE("a collection slot costs 64 bytes with its caps and counts, as docs/DOCSTORE.md says", "[docstore][capped]") {
+  CHECK(sizeof(ferrite::CollectionSlot) == 64);
+  DocRig r(docrig::geometry());
+  REQUIRE(r.fresh());
+  CHECK(r.db->ram_bytes() == sizeof(ferrite::DocStore) + 8 * 64 + 16 * sizeof(ferrite::IndexSlot) +
+                                 ferrite::workspace_needed(r.max_document));
+}
