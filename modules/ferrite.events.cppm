@@ -72,6 +72,7 @@ class [[nodiscard]] EventCursor {
   std::uint32_t generation_ = 0;   // of the sector being read; 0: past the oldest
   std::uint32_t sector_ = 0;
   std::uint32_t limit_ = 0;        // the next event starts before this offset
+  std::uint32_t seq_limit_ = 0;    // and is numbered below this
   EventLevel level_ = EventLevel::info;
   bool has_timestamp_ = false;
   std::uint32_t seq_ = 0;

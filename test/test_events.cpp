@@ -424,7 +424,11 @@ std::string check_after_cut(ferrite::Flash flash, const std::vector<Planned>& ev
     seen = read_all(r, &e);
     if (e != Errc::ok) return std::string("read after: ") + ferrite::name_of(e);
     if (seen.size() < 3 || seen.front().seq != newest + 3) return "the new events are not on top";
-    if (auto f = check_run(seen, events, newest, extra); !f.empty()) return "after the cut: " + f;
+    if (auto f = check_run(seen, events, newest, extra); !f.empty()) {
+      std::string list;
+      for (auto& x : seen) list += " " + std::to_string(x.seq) + "=" + x.message.substr(0, 8);
+      return "after the cut (pass " + std::to_string(pass) + "): " + f + " in" + list;
+    }
   }
   return {};
 }
@@ -437,6 +441,7 @@ TEST_CASE("a power cut at any flash operation of the event ring tears nothing ol
   const int workloads = std::max(1, static_cast<int>(120 * scale));
   std::size_t cases = 0, failures = 0;
   const auto started = std::chrono::steady_clock::now();
+  const char* only = std::getenv("FERRITE_PL_ONLY");  // "seed:cut" runs one case
   for (int w = 0; w < workloads; ++w) {
     const std::uint64_t seed = 0xE7E00000u + static_cast<std::uint64_t>(w) * 104729;
     // Every fourth workload on ECC-like geometry: 16-byte units, erase value 0x00.
@@ -454,6 +459,7 @@ TEST_CASE("a power cut at any flash operation of the event ring tears nothing ol
       total = sim.mutating_ops();
     }
     for (std::uint64_t k = 0; k < total; ++k) {
+      if (only && std::to_string(seed) + ":" + std::to_string(k) != only) continue;
       ferrite::sim::SimFlash sim(g, seed * 31 + k);
       sim.set_tear_mode(k % 2 ? ferrite::sim::TearMode::random_units : ferrite::sim::TearMode::prefix_then_partial);
       ferrite::Flash flash(sim);

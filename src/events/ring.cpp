@@ -21,7 +21,7 @@ constexpr std::uint32_t record_overhead = record_head + 4;
 constexpr std::uint32_t max_sectors = 16;
 // Reads that must agree before a header or a head's last record is believed
 // (a torn write can leave weak bits that verify only by chance).
-constexpr int vouching_reads = 8;
+constexpr int vouching_reads = 16;
 
 void put32(std::byte* p, std::uint32_t v) noexcept {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
@@ -338,24 +338,32 @@ Task<Result<bool>> EventCursor::next() noexcept {
     generation_ = ring.head_generation_;
     sector_ = ring.head_;
     limit_ = ring.write_offset_;
+    seq_limit_ = ring.next_seq_;
   }
   while (generation_ != 0) {
     // The sector must still hold this generation (rotation may have erased it).
     std::uint32_t generation = 0, first_seq = 0;
     FERRITE_CO_TRY_ASSIGN(const bool valid, co_await ring.read_header(sector_, generation, first_seq, 1));
     if (valid && generation == generation_) {
-      // The last valid record that starts before limit_ (records chain forward only).
+      // The last valid record that starts before limit_ (records chain
+      // forward only). A record numbered at or above seq_limit_ is one a power
+      // cut tore (open() did not vouch for it, and a newer sector reuses its
+      // number) even when its weak bits read right this time.
       std::uint32_t offset = ring.header_size(), found = 0;
       EventRing::Record r;
       while (offset < limit_) {
         FERRITE_CO_TRY_ASSIGN(const int state, co_await ring.read_record(sector_, offset, r, text_));
-        if (state != record_valid) break;
+        if (state != record_valid || r.seq >= seq_limit_) break;
         found = offset;
         offset += r.length;
       }
       if (found != 0) {
         FERRITE_CO_TRY_ASSIGN(const int state, co_await ring.read_record(sector_, found, r, text_));
-        if (state == record_valid) {
+        if (state != record_valid || r.seq >= seq_limit_) {   // it read differently: look below it
+          limit_ = found;
+          continue;
+        }
+        {
           level_ = r.level;
           has_timestamp_ = r.timed;
           seq_ = r.seq;
@@ -366,7 +374,9 @@ Task<Result<bool>> EventCursor::next() noexcept {
         }
       }
     }
-    // The next older sector: the one holding generation_ - 1, if any still does.
+    // The next older sector: the one holding generation_ - 1, if any still
+    // does; its events are numbered below this sector's first one.
+    if (valid && generation == generation_) seq_limit_ = std::min(seq_limit_, first_seq);
     const std::uint32_t want = generation_ - 1;
     generation_ = 0;
     for (std::uint32_t s = 0; s < g.sector_count() && want != 0; ++s) {
