@@ -611,8 +611,9 @@ struct DocStore::Impl {
   /// transaction), those of the transaction.
   static Task<Status> account(DocTransaction& tx, CollectionSlot& c, int added, std::uint32_t old_size,
                               std::uint32_t new_size, DocId keep, DocId inserted) noexcept;
-  /// too_large for a document of `size` bytes above c's max_bytes (an event names the limit).
-  static Failure<Errc> refuse_oversized(const CollectionSlot& c, std::uint32_t size) noexcept;
+  /// too_large when c is capped and a document of `size` bytes exceeds its
+  /// max_bytes (an info event names the collection and the limit).
+  static Status fits_cap(const CollectionSlot& c, std::uint32_t size) noexcept;
   static Task<Status> evict_oldest(DocTransaction& tx, CollectionSlot& c, DocTransaction::Pending& p,
                                    DocId keep) noexcept;
 

@@ -43,7 +43,8 @@ DocTransaction::Pending* DocStore::Impl::pending_for(DocTransaction& tx, std::ui
   return nullptr;
 }
 
-Failure<Errc> DocStore::Impl::refuse_oversized(const CollectionSlot& c, std::uint32_t size) noexcept {
+Status DocStore::Impl::fits_cap(const CollectionSlot& c, std::uint32_t size) noexcept {
+  if (!(c.flags & capped) || c.cap.limits.max_bytes == 0 || size <= c.cap.limits.max_bytes) return {};
   // "capped collection NAME: a document of N bytes exceeds max_bytes M"
   std::array<char, 40 + max_collection_name + 2 * 10 + 24> text{};
   std::size_t n = 0;

@@ -208,7 +208,7 @@ Task<Result<DocId>> DocTransaction::insert(std::string_view collection, const do
                         I::build_stored(*db_, buf, document, id, db_->config_.clock.read(), 1));
   const auto size = static_cast<std::uint32_t>(stored.raw().size());
   const bool is_capped = (c->flags & capped) != 0;
-  if (is_capped && c->cap.limits.max_bytes && size > c->cap.limits.max_bytes) co_return I::refuse_oversized(*c, size);
+  FERRITE_CO_TRY(I::fits_cap(*c, size));
   if (!is_capped) FERRITE_CO_TRY(co_await I::bump_checkpoint(*this, *c, id));
   FERRITE_CO_TRY(co_await I::update_entries(*db_, txn_, c->cid, id, doc::View{}, stored));
   FERRITE_CO_TRY(co_await I::write_doc(*db_, txn_, c->cid, id, buf, stored.raw().size(), 0));
@@ -239,7 +239,7 @@ Task<Status> DocTransaction::replace(std::string_view collection, DocId id, cons
                                                                 expected_version + 1));
   const auto size = static_cast<std::uint32_t>(stored.raw().size());
   const bool is_capped = (c->flags & capped) != 0;
-  if (is_capped && c->cap.limits.max_bytes && size > c->cap.limits.max_bytes) co_return I::refuse_oversized(*c, size);
+  FERRITE_CO_TRY(I::fits_cap(*c, size));
   FERRITE_CO_TRY(co_await I::update_entries(*db_, txn_, c->cid, id, old.view, stored));
   FERRITE_CO_TRY(co_await I::write_doc(*db_, txn_, c->cid, id, buf, stored.raw().size(), old.parts));
   if (is_capped)
@@ -262,7 +262,7 @@ Task<Result<bool>> DocStore::Impl::update_one(DocTransaction& tx, std::uint16_t 
   const auto size = static_cast<std::uint32_t>(stored.raw().size());
   CollectionSlot* c = collection_by_cid(db, cid);
   const bool is_capped = c && (c->flags & capped) != 0;
-  if (is_capped && c->cap.limits.max_bytes && size > c->cap.limits.max_bytes) co_return refuse_oversized(*c, size);
+  if (is_capped) FERRITE_CO_TRY(fits_cap(*c, size));
   FERRITE_CO_TRY(co_await update_entries(db, tx.txn_, cid, id, old->view, stored));
   FERRITE_CO_TRY(co_await write_doc(db, tx.txn_, cid, id, buf, stored.raw().size(), old->parts));
   if (is_capped)
