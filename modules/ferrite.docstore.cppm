@@ -76,6 +76,24 @@ struct IndexSpec {
   bool plain_values = false;
 };
 
+/// A capped collection's limits (0: that cap is off). When an insert, or a
+/// replace or update that grows a document, would exceed a cap, the
+/// documents with the lowest ids are removed in the same batch
+/// (docs/DOCSTORE.md, Capped collections; docs/FORMAT.md §9.8).
+struct CollectionOptions {
+  std::uint32_t max_docs = 0;
+  std::uint32_t max_bytes = 0;   ///< CBOR bytes of every document together
+  bool capped() const noexcept { return max_docs != 0 || max_bytes != 0; }
+};
+
+/// A capped collection's caps and exact counts (persisted in its collection
+/// record by every batch that changes them).
+struct CollectionCap {
+  CollectionOptions limits{};
+  std::uint32_t documents = 0;
+  std::uint32_t bytes = 0;
+};
+
 /// RAM the docstore keeps per open collection and per index definition.
 struct CollectionSlot {
   std::array<char, max_collection_name> name{};
@@ -84,6 +102,7 @@ struct CollectionSlot {
   std::uint8_t flags = 0;            ///< docfmt::CollectionFlag
   DocId next_id = 1;                 ///< next id to hand out
   DocId id_checkpoint = 1;           ///< ids below it may have been handed out (persisted)
+  CollectionCap cap{};               ///< capped collections (flags & docfmt::capped)
   std::string_view name_view() const noexcept { return {name.data(), name_size}; }
 };
 
@@ -171,6 +190,8 @@ struct CollectionStats {
   DocId next_id = 0;
   std::uint8_t index_count = 0;
   std::array<IndexStats, 8> indexes{};
+  /// The caps of a capped collection (both 0: not capped).
+  CollectionOptions caps{};
   /// RAM this collection costs in the engine's index (engine_keys x 14 B) plus its slots.
   std::uint32_t ram_bytes = 0;
 };
@@ -238,6 +259,9 @@ class DocStore {
   // -- collections ----------------------------------------------------------
   /// Errors: invalid_argument (name rules), exists, no_memory (slots), no_space.
   Task<Status> create_collection(std::string_view name) noexcept;
+  /// Creates a collection with options: caps make it a capped collection
+  /// (fixed for its life; both 0: an ordinary one). Errors: as above.
+  Task<Status> create_collection(std::string_view name, const CollectionOptions& options) noexcept;
   /// Removes the collection, its documents and indexes, in bounded batches;
   /// a power cut resumes at the next open(). Errors: not_found.
   Task<Status> drop_collection(std::string_view name) noexcept;
@@ -361,9 +385,13 @@ class [[nodiscard]] DocTransaction {
  private:
   friend class DocStore;
   friend struct DocStore::Impl;
-  struct Pending {     // id checkpoints this transaction writes (applied on commit)
+  struct Pending {     // id checkpoints (and capped counts) this transaction writes (applied on commit)
     std::uint16_t cid = 0;
     DocId checkpoint = 0;
+    bool counted = false;      // documents/bytes hold the counts after this transaction's writes
+    std::uint32_t documents = 0;
+    std::uint32_t bytes = 0;
+    DocId first_insert = 0;    // the first id this transaction inserted (0: none)
   };
   DocStore* db_;
   Transaction txn_;
@@ -391,7 +419,8 @@ enum Kind : std::uint8_t {
 // values go: FE 'I' cid iid H id, FE 'U' cid iid H -> id.
 enum IndexFlag : std::uint8_t { index_unique = 1, index_hashed = 2, index_multikey = 4 };   // index definition, byte 1
 inline constexpr std::size_t hash_size = 16;
-enum CollectionFlag : std::uint8_t { clearing = 1, dropping = 2 };
+enum CollectionFlag : std::uint8_t { clearing = 1, dropping = 2, capped = 4 };
+inline constexpr std::size_t collection_record = 7, capped_collection_record = 23;
 enum IndexState : std::uint8_t { building = 0, ready = 1, removing = 2 };
 inline constexpr std::uint32_t id_checkpoint_step = 16;
 inline constexpr std::uint8_t doc_whole = 0, doc_chunked = 1;   // first byte of a document value
@@ -500,7 +529,8 @@ struct DocStore::Impl {
 
 
   // catalog.cpp
-  static std::size_t encode_collection(const CollectionSlot& c, std::span<std::byte, 7> out) noexcept;
+  static std::size_t encode_collection(const CollectionSlot& c,
+                                       std::span<std::byte, docfmt::capped_collection_record> out) noexcept;
   static Status decode_collection(std::span<const std::byte> key, std::span<const std::byte> v,
                                   CollectionSlot& c) noexcept;
   static std::size_t encode_index(const IndexSlot& x, std::span<std::byte> out) noexcept;
@@ -569,6 +599,24 @@ struct DocStore::Impl {
   static Task<Result<CollectionSlot*>> collection_for(DocStore& db, std::string_view name) noexcept;
   static Task<Result<std::uint32_t>> each_in_own_batch(DocStore& db, std::string_view collection,
                                                        const doc::Query& query, const doc::View* patch) noexcept;
+
+  // capped.cpp
+  /// The transaction's entry for collection `cid` (a free one when it has none).
+  static DocTransaction::Pending* pending_for(DocTransaction& tx, std::uint16_t cid) noexcept;
+  /// Records a write to capped collection `c` in `tx`: `added` documents
+  /// (-1, 0 or 1) and bytes from `old_size` to `new_size`, evicting the
+  /// oldest documents other than `keep` while a cap is exceeded, then puts
+  /// the collection record with the new counts (and `inserted`'s checkpoint).
+  /// Errors: too_large (new_size above max_bytes), corrupt (counts that the
+  /// documents cannot satisfy), no_memory (a fifth collection in one
+  /// transaction), those of the transaction.
+  static Task<Status> account(DocTransaction& tx, CollectionSlot& c, int added, std::uint32_t old_size,
+                              std::uint32_t new_size, DocId keep, DocId inserted) noexcept;
+  /// too_large when c is capped and a document of `size` bytes exceeds its
+  /// max_bytes (an info event names the collection and the limit).
+  static Status fits_cap(const CollectionSlot& c, std::uint32_t size) noexcept;
+  static Task<Status> evict_oldest(DocTransaction& tx, CollectionSlot& c, DocTransaction::Pending& p,
+                                   DocId keep) noexcept;
 
   // patch.cpp
   static Status check_patch(const doc::View* patch) noexcept;

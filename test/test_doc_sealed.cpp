@@ -426,3 +426,22 @@ TEST_CASE("an attacker reading the whole flash of a sealed docstore finds no doc
   CHECK(!image_contains(r, members));
   CHECK(!image_contains(r, "cardiology"));
 }
+
+TEST_CASE("a capped collection on a sealed store evicts documents with their hashed index entries",
+          "[doc_sealed][capped]") {
+  SealedRig s(9);
+  DocRig& r = s.rig;
+  CHECK_OR_RETURN(r.fresh());
+  CHECK_OR_RETURN(ferrite::sync_wait(r.db->create_collection("patients", ferrite::CollectionOptions{3, 0})));
+  CHECK_OR_RETURN(make_index(r, "bp", {"blood_pressure"}, true));
+  for (int i = 0; i < 6; ++i) CHECK(r.insert("patients", record(patient_a, 60 + i, 110 + i)));
+  auto st = ferrite::sync_wait(r.db->stats("patients"));
+  CHECK_OR_RETURN(st);
+  CHECK(st->indexes[0].hashed);
+  CHECK(st->documents == 3);
+  CHECK(st->index_entries == 3);
+  CHECK(r.ids("patients", Query::path("blood_pressure").eq(111)).empty());
+  CHECK(r.ids("patients", Query::path("blood_pressure").eq(114)) == seq({5}));
+  // The evicted unique value is free again.
+  CHECK(r.insert("patients", record(patient_b, 70, 111)));
+}

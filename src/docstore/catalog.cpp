@@ -33,17 +33,25 @@ std::uint32_t rd32(const std::byte* p) noexcept {
 
 // -- record encodings (docs/FORMAT.md §9.2) ----------------------------------
 
-std::size_t DocStore::Impl::encode_collection(const CollectionSlot& c, std::span<std::byte, 7> out) noexcept {
+std::size_t DocStore::Impl::encode_collection(const CollectionSlot& c,
+                                              std::span<std::byte, capped_collection_record> out) noexcept {
   le16(out.data(), c.cid);
   out[2] = std::byte{c.flags};
   le32(out.data() + 3, c.id_checkpoint);
-  return 7;
+  if (!(c.flags & capped)) return collection_record;
+  le32(out.data() + 7, c.cap.limits.max_docs);
+  le32(out.data() + 11, c.cap.limits.max_bytes);
+  le32(out.data() + 15, c.cap.documents);
+  le32(out.data() + 19, c.cap.bytes);
+  return capped_collection_record;
 }
 
 Status DocStore::Impl::decode_collection(std::span<const std::byte> key, std::span<const std::byte> v,
                                          CollectionSlot& c) noexcept {
   const std::size_t name_size = key.size() - 2;
-  if (v.size() != 7 || name_size == 0 || name_size > max_collection_name) return fail(Errc::corrupt);
+  if ((v.size() != collection_record && v.size() != capped_collection_record) || name_size == 0 ||
+      name_size > max_collection_name)
+    return fail(Errc::corrupt);
   c = CollectionSlot{};
   std::memcpy(c.name.data(), key.data() + 2, name_size);
   c.name_size = static_cast<std::uint8_t>(name_size);
@@ -53,6 +61,15 @@ Status DocStore::Impl::decode_collection(std::span<const std::byte> key, std::sp
   c.next_id = c.id_checkpoint;  // ids below the checkpoint may have been handed out
   if (c.cid == 0 || c.id_checkpoint == 0 || !valid_name(c.name_view(), max_collection_name))
     return fail(Errc::corrupt);
+  // The record's length and its capped flag must agree (docs/FORMAT.md §9.2).
+  if (((c.flags & capped) != 0) != (v.size() == capped_collection_record)) return fail(Errc::corrupt);
+  if (c.flags & capped) {
+    c.cap.limits.max_docs = rd32(v.data() + 7);
+    c.cap.limits.max_bytes = rd32(v.data() + 11);
+    c.cap.documents = rd32(v.data() + 15);
+    c.cap.bytes = rd32(v.data() + 19);
+    if (!c.cap.limits.capped()) return fail(Errc::corrupt);
+  }
   return {};
 }
 
@@ -187,7 +204,7 @@ Task<Status> DocStore::Impl::ensure_open(DocStore& db) noexcept {
 Task<Status> DocStore::Impl::load_collections(DocStore& db) noexcept {
   const Key prefix = collections_prefix();
   Cursor cur = db.store_->scan(prefix.view());
-  std::array<std::byte, 16> value{};
+  std::array<std::byte, capped_collection_record + 1> value{};
   std::size_t used = 0;
   for (;;) {
     FERRITE_CO_TRY_ASSIGN(const bool more, co_await cur.next());
@@ -304,6 +321,10 @@ Task<Result<CollectionSlot*>> DocStore::Impl::collection(DocStore& db, std::stri
 }
 
 Task<Status> DocStore::create_collection(std::string_view name) noexcept {
+  co_return co_await create_collection(name, CollectionOptions{});
+}
+
+Task<Status> DocStore::create_collection(std::string_view name, const CollectionOptions& options) noexcept {
   FERRITE_CO_TRY(co_await Impl::ensure_open(*this));
   if (!docfmt::valid_name(name, max_collection_name)) co_return fail(Errc::invalid_argument);
   if (Impl::find_collection(*this, name)) co_return fail(Errc::exists);
@@ -319,17 +340,21 @@ Task<Status> DocStore::create_collection(std::string_view name) noexcept {
   std::memcpy(fresh.name.data(), name.data(), name.size());
   fresh.name_size = static_cast<std::uint8_t>(name.size());
   fresh.cid = next_cid_;
+  if (options.capped()) {
+    fresh.flags = capped;
+    fresh.cap.limits = options;
+  }
   Transaction t(*store_);
   std::array<std::byte, 3> meta{std::byte{format_version}};
   le16(meta.data() + 1, static_cast<std::uint16_t>(next_cid_ + 1));
-  std::array<std::byte, 7> rec{};
-  Impl::encode_collection(fresh, rec);
+  std::array<std::byte, capped_collection_record> rec{};
+  const std::size_t rec_size = Impl::encode_collection(fresh, rec);
   // Read both keys first: a racing creator of the same name gets `conflict`.
-  std::array<std::byte, 8> probe{};
+  std::array<std::byte, capped_collection_record + 1> probe{};
   auto existing = co_await t.get(collection_key(name).view(), probe);
   if (existing || existing.error() != Errc::not_found) co_return fail(existing ? Errc::exists : existing.error());
   FERRITE_CO_TRY(co_await t.put(meta_key().view(), meta));
-  FERRITE_CO_TRY(co_await t.put(collection_key(name).view(), rec));
+  FERRITE_CO_TRY(co_await t.put(collection_key(name).view(), std::span<const std::byte>(rec.data(), rec_size)));
   FERRITE_CO_TRY(co_await t.commit());
   ++next_cid_;
   *slot = fresh;
@@ -337,9 +362,9 @@ Task<Status> DocStore::create_collection(std::string_view name) noexcept {
 }
 
 Task<Status> DocStore::Impl::put_collection(DocStore& db, const CollectionSlot& c) noexcept {
-  std::array<std::byte, 7> rec{};
-  encode_collection(c, rec);
-  co_return co_await db.store_->put(collection_key(c.name_view()).view(), rec);
+  std::array<std::byte, capped_collection_record> rec{};
+  const std::size_t n = encode_collection(c, rec);
+  co_return co_await db.store_->put(collection_key(c.name_view()).view(), std::span<const std::byte>(rec.data(), n));
 }
 
 Task<Status> DocStore::Impl::put_index(DocStore& db, const IndexSlot& x) noexcept {
@@ -368,6 +393,8 @@ Task<Status> DocStore::Impl::clear_collection(DocStore& db, CollectionSlot& c) n
   FERRITE_CO_TRY(co_await erase_prefix(db, chunks_prefix(c.cid)));
   FERRITE_CO_TRY(co_await erase_prefix(db, docs_prefix(c.cid)));
   c.flags = static_cast<std::uint8_t>(c.flags & ~clearing);
+  c.cap.documents = 0;
+  c.cap.bytes = 0;
   co_return co_await put_collection(db, c);
 }
 

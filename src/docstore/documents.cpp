@@ -185,15 +185,14 @@ Task<Status> DocStore::Impl::bump_checkpoint(DocTransaction& tx, CollectionSlot&
   if (id < persisted) co_return Status{};
   CollectionSlot next = c;
   next.id_checkpoint = id + id_checkpoint_step;
-  std::array<std::byte, 7> rec{};
-  encode_collection(next, rec);
-  FERRITE_CO_TRY(co_await tx.txn_.put(collection_key(c.name_view()).view(), rec));
-  for (auto& p : tx.pending_)
-    if (p.cid == c.cid || p.cid == 0) {
-      p = {c.cid, next.id_checkpoint};
-      co_return Status{};
-    }
-  co_return fail(Errc::no_memory);
+  std::array<std::byte, capped_collection_record> rec{};
+  const std::size_t n = encode_collection(next, rec);
+  FERRITE_CO_TRY(co_await tx.txn_.put(collection_key(c.name_view()).view(), std::span<const std::byte>(rec.data(), n)));
+  DocTransaction::Pending* p = pending_for(tx, c.cid);
+  if (!p) co_return fail(Errc::no_memory);
+  p->cid = c.cid;
+  p->checkpoint = next.id_checkpoint;
+  co_return Status{};
 }
 
 Task<Result<DocId>> DocTransaction::insert(std::string_view collection, const doc::View& document) noexcept {
@@ -207,9 +206,13 @@ Task<Result<DocId>> DocTransaction::insert(std::string_view collection, const do
   auto buf = I::buffer(*db_, 1);
   FERRITE_CO_TRY_ASSIGN(const doc::View stored,
                         I::build_stored(*db_, buf, document, id, db_->config_.clock.read(), 1));
-  FERRITE_CO_TRY(co_await I::bump_checkpoint(*this, *c, id));
+  const auto size = static_cast<std::uint32_t>(stored.raw().size());
+  const bool is_capped = (c->flags & capped) != 0;
+  FERRITE_CO_TRY(I::fits_cap(*c, size));
+  if (!is_capped) FERRITE_CO_TRY(co_await I::bump_checkpoint(*this, *c, id));
   FERRITE_CO_TRY(co_await I::update_entries(*db_, txn_, c->cid, id, doc::View{}, stored));
   FERRITE_CO_TRY(co_await I::write_doc(*db_, txn_, c->cid, id, buf, stored.raw().size(), 0));
+  if (is_capped) FERRITE_CO_TRY(co_await I::account(*this, *c, 1, 0, size, id, id));
   co_return id;
 }
 
@@ -234,8 +237,13 @@ Task<Status> DocTransaction::replace(std::string_view collection, DocId id, cons
   auto buf = I::buffer(*db_, 1);
   FERRITE_CO_TRY_ASSIGN(const doc::View stored, I::build_stored(*db_, buf, document, id, db_->config_.clock.read(),
                                                                 expected_version + 1));
+  const auto size = static_cast<std::uint32_t>(stored.raw().size());
+  const bool is_capped = (c->flags & capped) != 0;
+  FERRITE_CO_TRY(I::fits_cap(*c, size));
   FERRITE_CO_TRY(co_await I::update_entries(*db_, txn_, c->cid, id, old.view, stored));
   FERRITE_CO_TRY(co_await I::write_doc(*db_, txn_, c->cid, id, buf, stored.raw().size(), old.parts));
+  if (is_capped)
+    FERRITE_CO_TRY(co_await I::account(*this, *c, 0, static_cast<std::uint32_t>(old.bytes.size()), size, id, 0));
   co_return Status{};
 }
 
@@ -251,8 +259,14 @@ Task<Result<bool>> DocStore::Impl::update_one(DocTransaction& tx, std::uint16_t 
   doc::Writer w(buf.subspan(slack, db.config_.max_document_size));
   FERRITE_CO_TRY(apply_patch(w, old->view, patch, db.config_.clock.read()));
   FERRITE_CO_TRY_ASSIGN(const doc::View stored, finish_stored(db, w));
+  const auto size = static_cast<std::uint32_t>(stored.raw().size());
+  CollectionSlot* c = collection_by_cid(db, cid);
+  const bool is_capped = c && (c->flags & capped) != 0;
+  if (is_capped) FERRITE_CO_TRY(fits_cap(*c, size));
   FERRITE_CO_TRY(co_await update_entries(db, tx.txn_, cid, id, old->view, stored));
   FERRITE_CO_TRY(co_await write_doc(db, tx.txn_, cid, id, buf, stored.raw().size(), old->parts));
+  if (is_capped)
+    FERRITE_CO_TRY(co_await account(tx, *c, 0, static_cast<std::uint32_t>(old->bytes.size()), size, id, 0));
   co_return true;
 }
 
@@ -266,6 +280,9 @@ Task<Result<bool>> DocStore::Impl::remove_one(DocTransaction& tx, std::uint16_t 
   if (!doc::matches(query, old->view)) co_return false;
   FERRITE_CO_TRY(co_await update_entries(db, tx.txn_, cid, id, old->view, doc::View{}));
   FERRITE_CO_TRY(co_await erase_doc(tx.txn_, cid, id, old->parts));
+  CollectionSlot* c = collection_by_cid(db, cid);
+  if (c && (c->flags & capped))
+    FERRITE_CO_TRY(co_await account(tx, *c, -1, static_cast<std::uint32_t>(old->bytes.size()), 0, 0, 0));
   co_return true;
 }
 
@@ -334,8 +351,13 @@ Task<Status> DocTransaction::commit() noexcept {
   if (st) {
     for (const auto& p : pending_) {
       if (p.cid == 0) continue;
-      if (CollectionSlot* c = DocStore::Impl::collection_by_cid(*db_, p.cid))
+      if (CollectionSlot* c = DocStore::Impl::collection_by_cid(*db_, p.cid)) {
         c->id_checkpoint = std::max(c->id_checkpoint, p.checkpoint);
+        if (p.counted) {
+          c->cap.documents = p.documents;
+          c->cap.bytes = p.bytes;
+        }
+      }
     }
   }
   pending_ = {};

@@ -460,6 +460,7 @@ Task<Result<CollectionStats>> DocStore::stats(std::string_view collection) noexc
   FERRITE_CO_TRY_ASSIGN(CollectionSlot* c, co_await Impl::collection(*this, collection, false));
   CollectionStats s;
   s.next_id = c->next_id;
+  s.caps = c->cap.limits;
   FindCursor cur = find(collection, doc::Query{});
   for (;;) {
     FERRITE_CO_TRY_ASSIGN(const bool more, co_await cur.next());
