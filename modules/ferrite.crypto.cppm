@@ -48,12 +48,17 @@ struct NonceObserver {
   void* context = nullptr;
 };
 
-/// The options of a sealed store. Format writes suite, hide_keys and whether
-/// compression is on into the store; mount refuses a store formatted with
+/// The options of a sealed store. Format writes suite, hide_keys (with the
+/// plain-prefix rule's id) and whether compression is on into the store; mount refuses a store formatted with
 /// others (Errc::config_mismatch) rather than adopt them.
 struct SealOptions {
   CipherSuite suite = CipherSuite::xchacha20poly1305;
   bool hide_keys = false;       ///< store keyed hashes of key names, never the names
+  /// With hide_keys: the leading bytes of each name that stay plain, so that
+  /// keys sharing them can still be scanned (docs/FORMAT.md §3.7; the
+  /// docstore's rule is ferrite::docstore_key_prefix). Its id is recorded in
+  /// the store. Empty (the default): whole names are hashed.
+  KeyPrefixRule plain_prefix{};
   /// zstd level; 0 stores values uncompressed. Off by default: a compressed
   /// value's sealed size tells how compressible the plaintext was (whether
   /// it repeats something known, say). Turn it on where the space it saves
@@ -133,6 +138,9 @@ class Sealer final : public ValueCodec {
   Status create_block(std::span<std::byte> block) noexcept override;
   Status load_block(std::span<const std::byte> block) noexcept override;
   bool hides_keys() const noexcept override { return options_.hide_keys; }
+  bool keeps_key_prefix() const noexcept override {
+    return options_.hide_keys && options_.plain_prefix.plain_length != nullptr;
+  }
   std::size_t stored_key(std::span<const std::byte> name, std::span<std::byte> out) noexcept override;
   std::uint32_t overhead() const noexcept override;
   Result<std::size_t> frame(std::span<const std::byte> value, std::span<std::byte> out) noexcept override;
