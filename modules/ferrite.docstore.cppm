@@ -234,7 +234,8 @@ class DocStore {
   /// (an interrupted build that cannot finish, e.g. a unique index over
   /// duplicates, is removed). Errors: not_mounted, invalid_argument (a
   /// workspace smaller than workspace_needed()), unsupported (an index-less
-  /// store, or a sealed one with hidden key names: both cannot scan),
+  /// store, or a sealed one that hashes whole key names: both cannot scan;
+  /// a sealed store with docstore_key_prefix works),
   /// corrupt (a damaged catalog record), foreign_format (a docstore of
   /// another format version), no_memory (more collections or indexes than
   /// the slots hold), flash errors.

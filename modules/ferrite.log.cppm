@@ -336,8 +336,10 @@ enum class Direction : std::uint8_t { forward, reverse };
 class [[nodiscard]] Cursor {
  public:
   /// Advances to the next key (reverse cursor: the previous one). Yields false
-  /// at the end. Errors: not_mounted, unsupported (a sealed store that hides
-  /// key names; a range or reverse walk of an index-less store), flash
+  /// at the end. On a sealed store whose keys keep a plain prefix it yields
+  /// keys as stored (docs/FORMAT.md §3.7). Errors: not_mounted, unsupported
+  /// (a sealed store that hashes whole key names; a range or reverse walk of
+  /// an index-less store), flash
   /// errors. A key whose record no longer verifies is skipped and counted in
   /// stats().corrupt_records.
   Task<Result<bool>> next() noexcept;
@@ -426,8 +428,9 @@ class [[nodiscard]] ChangeCursor {
   /// reads, or the one its LSN points into, before it was read to the end:
   /// at the first step or at any later one); invalid_argument (an LSN
   /// beyond Store::lsn(), or past the end of its sector); unsupported (a
-  /// sealed store that hides key names: a change could only name the keyed
-  /// hash); flash errors. Damaged records are skipped as mount skips them
+  /// sealed store that hashes whole key names: a change could only name the
+  /// keyed hash; with a plain prefix a change carries the key as stored,
+  /// docs/FORMAT.md §3.7); flash errors. Damaged records are skipped as mount skips them
   /// (never yielded); a sealed value that no longer authenticates is
   /// skipped too (counted in stats().corrupt_records; its key reads
   /// tampered).
@@ -627,7 +630,7 @@ class Store {
   /// counted, while a Cursor skips it). Sees the store as it is when it runs
   /// (calls are serialised). Errors: not_mounted, unsupported (an index-less
   /// store, a store configured without the key-order permutation
-  /// (StoreConfig::order empty), a sealed store that hides key names),
+  /// (StoreConfig::order empty), a sealed store that hashes whole key names),
   /// corrupt (an index entry whose binding no longer reads right), flash
   /// errors.
   Task<Result<std::uint32_t>> count_range(std::span<const std::byte> lower,
@@ -686,7 +689,8 @@ class Store {
   /// than n + 1 such keys), buffer_too_small, not_mounted.
   Task<Result<std::size_t>> tampered_key(std::size_t n, std::span<std::byte> out) noexcept;
   /// The key as this store keeps it on flash: the name itself, or its
-  /// keyed hash in a sealed store that hides names. Returns its length.
+  /// keyed hash in a sealed store that hides names (after the plain prefix
+  /// the store's rule keeps, docs/FORMAT.md §3.7). Returns its length.
   /// Errors: invalid_argument / too_large (the name), buffer_too_small.
   Result<std::size_t> stored_name(std::span<const std::byte> name, std::span<std::byte> out) noexcept;
 
