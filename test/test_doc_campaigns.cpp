@@ -1066,6 +1066,7 @@ namespace {
 void powerloss_doc_campaign(const char* name, int workloads, std::size_t min_cases, ferrite::ValueCodec* codec) {
   const double scale = campaign_scale();
   const int steps = 24;
+  builds_finished_by_open = 0;
   std::size_t cases = 0, failures = 0, second_cuts = 0, builds_resumed = 0;
   const auto started = std::chrono::steady_clock::now();
   const char* only = std::getenv("FERRITE_PL_ONLY");  // "seed:cut" runs one case
