@@ -1,9 +1,10 @@
 // ferrite.crypto — data at rest: authenticated encryption of every record
 // (libsodium: XChaCha20-Poly1305-IETF, or AES-256-GCM where the CPU has it),
-// key names hidden behind a keyed hash when asked, a raw 32-byte key or a
+// key names hidden behind a keyed hash when asked (all of each name, or all
+// but a plain prefix the application's rule keeps), a raw 32-byte key or a
 // passphrase stretched with Argon2id, and zstd compression (optionally with a
 // trained dictionary) before encryption. The exact construction is in
-// docs/FORMAT.md §3.4 and §2.2.
+// docs/FORMAT.md §3.4, §3.7 and §2.2.
 //
 // A Sealer is the ValueCodec a Store uses: pass it in StoreConfig::codec
 // (with StoreConfig::scratch of Store::scratch_needed(max_value, overhead())
