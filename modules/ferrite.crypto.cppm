@@ -50,8 +50,9 @@ struct NonceObserver {
 };
 
 /// The options of a sealed store. Format writes suite, hide_keys (with the
-/// plain-prefix rule's id) and whether compression is on into the store; mount refuses a store formatted with
-/// others (Errc::config_mismatch) rather than adopt them.
+/// plain-prefix rule's id) and whether compression is on into the store;
+/// mount refuses a store formatted with others (Errc::config_mismatch)
+/// rather than adopt them.
 struct SealOptions {
   CipherSuite suite = CipherSuite::xchacha20poly1305;
   bool hide_keys = false;       ///< store keyed hashes of key names, never the names

@@ -339,9 +339,8 @@ class [[nodiscard]] Cursor {
   /// at the end. On a sealed store whose keys keep a plain prefix it yields
   /// keys as stored (docs/FORMAT.md §3.7). Errors: not_mounted, unsupported
   /// (a sealed store that hashes whole key names; a range or reverse walk of
-  /// an index-less store), flash
-  /// errors. A key whose record no longer verifies is skipped and counted in
-  /// stats().corrupt_records.
+  /// an index-less store), flash errors. A key whose record no longer
+  /// verifies is skipped and counted in stats().corrupt_records.
   Task<Result<bool>> next() noexcept;
   std::span<const std::byte> key() const noexcept { return {key_.data(), key_size_}; }
   std::string_view key_string() const noexcept {
@@ -430,8 +429,8 @@ class [[nodiscard]] ChangeCursor {
   /// beyond Store::lsn(), or past the end of its sector); unsupported (a
   /// sealed store that hashes whole key names: a change could only name the
   /// keyed hash; with a plain prefix a change carries the key as stored,
-  /// docs/FORMAT.md §3.7); flash errors. Damaged records are skipped as mount skips them
-  /// (never yielded); a sealed value that no longer authenticates is
+  /// docs/FORMAT.md §3.7); flash errors. Damaged records are skipped as
+  /// mount skips them (never yielded); a sealed value that no longer authenticates is
   /// skipped too (counted in stats().corrupt_records; its key reads
   /// tampered).
   Task<Result<bool>> next() noexcept;

@@ -619,3 +619,15 @@ TEST_CASE("a docstore on a sealed store that hashes whole key names cannot open:
   CHECK(ferrite::sync_wait(db.open()).error() == Errc::unsupported);
   r.store.reset();
 }
+
+TEST_CASE("creating a collection that another docstore on the store created answers exists when names are hidden",
+          "[doc_sealed][hidden_names][errors]") {
+  HidingRig h(15);
+  DocRig& r = h.rig;
+  CHECK_OR_RETURN(r.fresh());
+  ferrite::DocStore other(*r.store, ferrite::DocConfig{});
+  CHECK_OR_RETURN(ferrite::sync_wait(other.open()));
+  CHECK(ferrite::sync_wait(r.db->create_collection("patients")));
+  // `other` has not seen it: the record on flash (with its name trailer) answers.
+  CHECK(ferrite::sync_wait(other.create_collection("patients")).error() == Errc::exists);
+}

@@ -328,7 +328,7 @@ Task<Status> DocStore::create_collection(std::string_view name) noexcept {
   std::array<std::byte, collection_record_max> rec{};
   const std::size_t rec_size = Impl::encode_collection(fresh, rec);
   // Read both keys first: a racing creator of the same name gets `conflict`.
-  std::array<std::byte, 8> probe{};
+  std::array<std::byte, collection_record_max + 1> probe{};
   auto existing = co_await t.get(collection_key(name).view(), probe);
   if (existing || existing.error() != Errc::not_found) co_return fail(existing ? Errc::exists : existing.error());
   FERRITE_CO_TRY(co_await t.put(meta_key().view(), meta));
