@@ -343,3 +343,34 @@ TEST_CASE("a power cut at any write of a store whose keys keep a plain prefix lo
   CHECK(tally.failures == 0);
   CHECK(tally.cases >= static_cast<std::size_t>(scale >= 1.0 ? 1500 : 150));
 }
+
+TEST_CASE("a store that hides key names refuses to start a key rotation, unsupported, and stays as it was",
+          "[key_prefix][rotation]") {
+  SealOptions whole;
+  whole.hide_keys = true;
+  for (const SealOptions& o : {whole, prefix_options()}) {
+    INFO("plain prefix: " << (o.plain_prefix.plain_length != nullptr));
+    Sealer old_key(o);
+    CHECK(old_key.use_key(test_key(11)));
+    const auto g = rig::geometry(5, 4096, 4);
+    Rig setup(g, 64, true, false, 1, 256, &old_key);
+    REQUIRE(setup.format());
+    CHECK(setup.put("ward/a", "1"));
+    const std::vector<std::byte> image(setup.sim.image().begin(), setup.sim.image().end());
+    Sealer new_key(o);
+    CHECK(new_key.use_key(test_key(12)));
+    Rig r(g, 64, true, false, 1, 256, &new_key);
+    r.config.previous_codec = &old_key;
+    r.store.emplace(r.flash, r.config);
+    r.sim.load_image(image);
+    const auto st = r.mount();
+    CHECK(!st);
+    if (!st) CHECK(st.error() == Errc::unsupported);
+    CHECK(std::equal(image.begin(), image.end(), r.sim.image().begin()));
+    // The old key still opens it, every name found.
+    Rig again(g, 64, true, false, 1, 256, &old_key);
+    again.sim.load_image(image);
+    REQUIRE(again.mount());
+    CHECK(again.get("ward/a") == "1");
+  }
+}
