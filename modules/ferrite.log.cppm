@@ -987,11 +987,9 @@ class Store {
     refused_limit_ = limit;
   }
   Task<Status> put_impl(std::span<const std::byte> key, ValueType type, std::span<const std::byte> value) noexcept;
+  /// `as_stored`: `key` is a key as stored (a cursor's), not a name to map.
   Task<Result<std::size_t>> get_typed_locked(std::span<const std::byte> key, std::span<std::byte> out,
-                                             ValueType* type) noexcept;
-  /// get_typed_locked of a key as stored (not mapped again).
-  Task<Result<std::size_t>> get_stored_locked(std::span<const std::byte> key, std::span<std::byte> out,
-                                              ValueType* type) noexcept;
+                                             ValueType* type, bool as_stored = false) noexcept;
   /// Stored keys are hashes of whole names: nothing can be scanned.
   bool keys_unscannable() const noexcept { return hides_key_names() && !codec_->keeps_key_prefix(); }
   std::uint32_t free_payload() const noexcept;

@@ -177,15 +177,12 @@ Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> name, std
 }
 
 Task<Result<std::size_t>> Store::get_typed_locked(std::span<const std::byte> name, std::span<std::byte> out,
-                                                  ValueType* type) noexcept {
+                                                  ValueType* type, bool as_stored) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
-  const KeyBuf mapped = stored_key(name);
-  co_return co_await get_stored_locked(mapped.view(), out, type);
-}
-
-Task<Result<std::size_t>> Store::get_stored_locked(std::span<const std::byte> key, std::span<std::byte> out,
-                                                   ValueType* type) noexcept {
+  KeyBuf mapped;
+  if (!as_stored) mapped = stored_key(name);
+  const std::span<const std::byte> key = as_stored ? name : mapped.view();
   const std::uint32_t hash = crc32c(key);
   if (!indexed()) {
     Located found;
@@ -865,7 +862,7 @@ Task<Result<std::size_t>> Store::cursor_read_value(const Cursor& c, std::span<st
     co_return co_await read_value(e, c.key(), out);
   }
   // The cursor holds the key as stored (docs/FORMAT.md §3.7): not a name to map.
-  co_return co_await get_stored_locked(c.key(), out, nullptr);
+  co_return co_await get_typed_locked(c.key(), out, nullptr, true);
 }
 
 Task<Result<std::uint32_t>> Store::count_range(std::span<const std::byte> lower,
