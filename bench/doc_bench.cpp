@@ -143,7 +143,8 @@ constexpr std::size_t doc_slack = 8;      // DocStore::Impl::slack (a document v
 /// A store and a docstore on a simulated flash, with caller-owned memory
 /// sized by the run (as firmware would: no heap in the engine or the docstore).
 struct Rig {
-  Rig(std::uint32_t sectors, std::uint32_t sector_size, std::size_t keys, ferrite::sim::TimingModel timing)
+  Rig(std::uint32_t sectors, std::uint32_t sector_size, std::size_t keys, ferrite::sim::TimingModel timing,
+      ferrite::ValueCodec* codec = nullptr)
       : geometry(make_geometry(sectors, sector_size)), sim(geometry, 1, timing), flash(sim) {
     index.resize(keys);
     order.resize(keys);
@@ -152,6 +153,11 @@ struct Rig {
     config.order = order;  // the docstore walks key ranges: it needs the key-order permutation
     config.sectors = sector_table;
     config.max_value_size = doc_bytes + 16;
+    if (codec) {
+      scratch.resize(ferrite::Store::scratch_needed(config.max_value_size, codec->overhead()));
+      config.codec = codec;
+      config.scratch = scratch;
+    }
     store.emplace(flash, config);
     // Caller memory for the docstore. Not DocStoreMemory: its workspace is
     // 2 x DocBytes, but DocStore::open() requires 2 x (DocBytes + 8) and
@@ -215,6 +221,7 @@ struct Rig {
   std::array<ferrite::CollectionSlot, 1> collections{};
   std::array<ferrite::IndexSlot, 2> indexes{};
   std::vector<std::byte> workspace;
+  std::vector<std::byte> scratch;
   std::optional<ferrite::Store> store;
   std::optional<ferrite::DocStore> db;
 };
@@ -774,6 +781,106 @@ struct Out {
   std::string md, json;
 };
 
+// ---------------------------------------------------------------------------
+// Part 4: sealed docstores, collection names shown or hidden (FORMAT.md §3.7)
+
+struct SealedRun {
+  std::string label;
+  bool ok = false;
+  std::string error;
+  OpStats insert;
+  double host_cpu_ns = 0;                     // thread CPU per insert (the simulated flash costs no time)
+  std::size_t catalog_key = 0, doc_key = 0;   // bytes of the collection record's and a document's key as stored
+  std::uint32_t live_bytes = 0;
+};
+
+#if FERRITE_HAVE_CRYPTO
+enum class Sealing { none, names_shown, names_hidden };
+
+SealedRun run_sealed(Sealing how, std::uint32_t docs) {
+  SealedRun r;
+  r.label = how == Sealing::none           ? "plain store"
+            : how == Sealing::names_shown ? "sealed, names shown"
+                                          : "sealed, names hidden (docstore_key_prefix)";
+  ferrite::SealOptions o;
+  if (how == Sealing::names_hidden) {
+    o.hide_keys = true;
+    o.plain_prefix = ferrite::docstore_key_prefix;
+  }
+  ferrite::Sealer sealer(o);
+  std::array<std::byte, 32> key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::byte>(i * 13 + 5);
+  (void)sealer.use_key(key);
+  Rig rig(4, 16384, 512, ferrite::sim::TimingModel::stm32f4(), how == Sealing::none ? nullptr : &sealer);
+  if (Errc e = rig.setup(1); e != Errc::ok) {
+    r.error = fmt::format("setup: {}", ferrite::name_of(e));
+    return r;
+  }
+  rig.sim.reset_counters();
+  const auto& c = rig.sim.counters();
+  SplitMix64 rng{seed};
+  double cpu = 0;
+  for (std::uint32_t i = 0; i < docs; ++i) {
+    const Record d = record(patient_name(1 + i % 10, 3), 55 + rng.below(50), 100 + rng.below(50));
+    ++rig.now;
+    const double t0 = c.device_time_us, cpu0 = thread_cpu_ns();
+    const auto p0 = c.bytes_programmed, e0 = c.erase_ops;
+    auto id = sync_wait(rig.db->insert(collection, d.view()));
+    cpu += thread_cpu_ns() - cpu0;
+    if (!id) {
+      r.error = fmt::format("insert: {}", ferrite::name_of(id.error()));
+      return r;
+    }
+    const double dt = c.device_time_us - t0;
+    ++r.insert.ops;
+    r.insert.us += dt;
+    r.insert.us_max = std::max(r.insert.us_max, dt);
+    r.insert.programmed += c.bytes_programmed - p0;
+    r.insert.erases += c.erase_ops - e0;
+  }
+  r.host_cpu_ns = cpu / static_cast<double>(std::max<std::uint32_t>(1, docs));
+  std::array<std::byte, 64> stored{};
+  const std::string catalog = "\xFE" "C" + std::string(collection);
+  r.catalog_key = rig.store->stored_name(ferrite::as_bytes(catalog), stored).value_or(0);
+  const std::array<std::byte, 8> doc{std::byte{0xFE}, std::byte{'D'}, std::byte{0}, std::byte{1},
+                                     std::byte{0},    std::byte{0},   std::byte{0}, std::byte{1}};
+  r.doc_key = rig.store->stored_name(doc, stored).value_or(0);
+  r.live_bytes = rig.store->stats().live_bytes;
+  rig.db.reset();
+  rig.store.reset();
+  r.ok = true;
+  return r;
+}
+#endif
+
+void sealed_output(const std::vector<SealedRun>& runs, std::uint32_t docs, Out& out) {
+  std::string t = fmt::format(
+      "\n**Sealed docstores** ({} inserts of the medical record into `patients`, one index `pid_ts` (hashed when "
+      "sealed), 4 x 16 KiB, STM32F4 timing; the MCU's CPU time for the crypto is not in the device figure)\n\n",
+      docs);
+  t += "| store | device us per insert | bytes programmed per insert | host CPU ns per insert | collection key B | "
+       "document key B | live flash B |\n";
+  t += "|---|---|---|---|---|---|---|\n";
+  std::string j = "[";
+  for (const SealedRun& r : runs) {
+    if (!r.ok) {
+      t += fmt::format("| {} | FAILED: {} ||||||\n", r.label, r.error);
+      continue;
+    }
+    t += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", r.label, num(r.insert.per(r.insert.us), 1),
+                     num(r.insert.per(static_cast<double>(r.insert.programmed)), 1), num(r.host_cpu_ns),
+                     r.catalog_key, r.doc_key, num(r.live_bytes));
+    j += fmt::format("{}{{\"store\": \"{}\", \"insert_us\": {}, \"insert_programmed\": {}, \"host_cpu_ns\": {}, "
+                     "\"collection_key\": {}, \"document_key\": {}, \"live_bytes\": {}}}",
+                     j.size() > 1 ? ",\n    " : "", r.label, jnum(r.insert.per(r.insert.us)),
+                     jnum(r.insert.per(static_cast<double>(r.insert.programmed))), jnum(r.host_cpu_ns), r.catalog_key,
+                     r.doc_key, r.live_bytes);
+  }
+  j += "]";
+  out.md += t;
+  out.json += ",\n  \"sealed\": " + j;
+}
+
 const char* idx_name(int n) { return n == 0 ? "none" : n == 1 ? "pid_ts" : "pid_ts + hr"; }
 
 void device_output(const std::vector<DeviceRun>& runs, const DeviceSizes& z, Out& out) {
@@ -946,7 +1053,7 @@ int main(int argc, char** argv) {
     else if (a == "--commit") commit = value();
     else if (a == "--quick") quick = true;
     else if (a == "-h" || a == "--help") {
-      fmt::print("usage: ferrite-doc-bench [--quick] [--json FILE] [--markdown FILE] [--only device|ram|host] "
+      fmt::print("usage: ferrite-doc-bench [--quick] [--json FILE] [--markdown FILE] [--only device|ram|host|sealed] "
                  "[--commit HASH]\n");
       return 0;
     } else {
@@ -954,8 +1061,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!only.empty() && only != "device" && only != "ram" && only != "host") {
-    fmt::print(stderr, "ferrite-doc-bench: --only takes device, ram or host\n");
+  if (!only.empty() && only != "device" && only != "ram" && only != "host" && only != "sealed") {
+    fmt::print(stderr, "ferrite-doc-bench: --only takes device, ram, host or sealed\n");
     return 2;
   }
   auto wanted = [&](std::string_view part) { return only.empty() || only == part; };
@@ -1003,6 +1110,20 @@ int main(int argc, char** argv) {
       }
     host_output(h, out);
   }
+#if FERRITE_HAVE_CRYPTO
+  if (wanted("sealed")) {
+    const std::uint32_t docs = quick ? 40 : 200;  // two engine keys each: within the 512-key index
+    std::vector<SealedRun> runs;
+    for (Sealing how : {Sealing::none, Sealing::names_shown, Sealing::names_hidden}) {
+      runs.push_back(run_sealed(how, docs));
+      if (!runs.back().ok) {
+        all_ok = false;
+        fmt::print(stderr, "ferrite-doc-bench: sealed run ({}) failed: {}\n", runs.back().label, runs.back().error);
+      }
+    }
+    sealed_output(runs, docs, out);
+  }
+#endif
   fmt::print("{}", out.md);
   const std::string json = fmt::format("{{\"_meta\": {{\"commit\": \"{}\", \"mode\": \"{}\", \"seed\": {}}}{}\n}}\n",
                                        commit, quick ? "quick" : "full", seed, out.json);

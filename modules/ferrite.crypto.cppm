@@ -1,9 +1,10 @@
 // ferrite.crypto — data at rest: authenticated encryption of every record
 // (libsodium: XChaCha20-Poly1305-IETF, or AES-256-GCM where the CPU has it),
-// key names hidden behind a keyed hash when asked, a raw 32-byte key or a
+// key names hidden behind a keyed hash when asked (all of each name, or all
+// but a plain prefix the application's rule keeps), a raw 32-byte key or a
 // passphrase stretched with Argon2id, and zstd compression (optionally with a
 // trained dictionary) before encryption. The exact construction is in
-// docs/FORMAT.md §3.4 and §2.2.
+// docs/FORMAT.md §3.4, §3.7 and §2.2.
 //
 // A Sealer is the ValueCodec a Store uses: pass it in StoreConfig::codec
 // (with StoreConfig::scratch of Store::scratch_needed(max_value, overhead())
@@ -48,12 +49,18 @@ struct NonceObserver {
   void* context = nullptr;
 };
 
-/// The options of a sealed store. Format writes suite, hide_keys and whether
-/// compression is on into the store; mount refuses a store formatted with
-/// others (Errc::config_mismatch) rather than adopt them.
+/// The options of a sealed store. Format writes suite, hide_keys (with the
+/// plain-prefix rule's id) and whether compression is on into the store;
+/// mount refuses a store formatted with others (Errc::config_mismatch)
+/// rather than adopt them.
 struct SealOptions {
   CipherSuite suite = CipherSuite::xchacha20poly1305;
   bool hide_keys = false;       ///< store keyed hashes of key names, never the names
+  /// With hide_keys: the leading bytes of each name that stay plain, so that
+  /// keys sharing them can still be scanned (docs/FORMAT.md §3.7; the
+  /// docstore's rule is ferrite::docstore_key_prefix). Its id is recorded in
+  /// the store. Empty (the default): whole names are hashed.
+  KeyPrefixRule plain_prefix{};
   /// zstd level; 0 stores values uncompressed. Off by default: a compressed
   /// value's sealed size tells how compressible the plaintext was (whether
   /// it repeats something known, say). Turn it on where the space it saves
@@ -133,6 +140,9 @@ class Sealer final : public ValueCodec {
   Status create_block(std::span<std::byte> block) noexcept override;
   Status load_block(std::span<const std::byte> block) noexcept override;
   bool hides_keys() const noexcept override { return options_.hide_keys; }
+  bool keeps_key_prefix() const noexcept override {
+    return options_.hide_keys && options_.plain_prefix.plain_length != nullptr;
+  }
   std::size_t stored_key(std::span<const std::byte> name, std::span<std::byte> out) noexcept override;
   std::uint32_t overhead() const noexcept override;
   Result<std::size_t> frame(std::span<const std::byte> value, std::span<std::byte> out) noexcept override;

@@ -37,6 +37,15 @@ struct Clock {
 
 /// A collection's name: 1..32 bytes of [A-Za-z0-9_.-], not starting with '.'.
 inline constexpr std::size_t max_collection_name = 32;
+/// The plain-prefix rule of a sealed store that holds a docstore and hides
+/// key names (SealOptions::hide_keys with SealOptions::plain_prefix =
+/// docstore_key_prefix, docs/FORMAT.md §3.7): collection records `FE 'C'
+/// name` keep `FE 'C'` and hash the name; every other docstore key (`FE`
+/// kind, ids, hashed index values) stays whole, so collections, indexes and
+/// id order still scan; any other key is hashed whole.
+std::size_t docstore_plain_length(std::span<const std::byte> name) noexcept;
+inline constexpr KeyPrefixRule docstore_key_prefix{&docstore_plain_length, 1};
+
 /// An index's name: 1..24 bytes of [A-Za-z0-9_.-], not starting with '.'.
 inline constexpr std::size_t max_index_name = 24;
 inline constexpr std::size_t max_index_paths = 4;
@@ -247,7 +256,8 @@ class DocStore {
   /// duplicates, is removed). Errors: not_mounted, busy (a restore into the
   /// store has not completed: docs/BACKUP.md), invalid_argument (a
   /// workspace smaller than workspace_needed()), unsupported (an index-less
-  /// store, or a sealed one with hidden key names: both cannot scan),
+  /// store, or a sealed one that hashes whole key names: both cannot scan;
+  /// a sealed store with docstore_key_prefix works),
   /// corrupt (a damaged catalog record), foreign_format (a docstore of
   /// another format version), no_memory (more collections or indexes than
   /// the slots hold), flash errors.
@@ -419,8 +429,13 @@ enum Kind : std::uint8_t {
 // values go: FE 'I' cid iid H id, FE 'U' cid iid H -> id.
 enum IndexFlag : std::uint8_t { index_unique = 1, index_hashed = 2, index_multikey = 4 };   // index definition, byte 1
 inline constexpr std::size_t hash_size = 16;
-enum CollectionFlag : std::uint8_t { clearing = 1, dropping = 2, capped = 4 };
+enum CollectionFlag : std::uint8_t { clearing = 1, dropping = 2, capped = 4, named = 128 };
+/// The collection record (docs/FORMAT.md §9.2): 7 bytes, 23 with flag
+/// `capped`, then, with flag `named` (a store that hides key names), the
+/// name and its length.
 inline constexpr std::size_t collection_record = 7, capped_collection_record = 23;
+inline constexpr std::size_t name_trailer_max = max_collection_name + 1;
+inline constexpr std::size_t collection_record_max = capped_collection_record + name_trailer_max;
 enum IndexState : std::uint8_t { building = 0, ready = 1, removing = 2 };
 inline constexpr std::uint32_t id_checkpoint_step = 16;
 inline constexpr std::uint8_t doc_whole = 0, doc_chunked = 1;   // first byte of a document value
@@ -530,9 +545,14 @@ struct DocStore::Impl {
 
   // catalog.cpp
   static std::size_t encode_collection(const CollectionSlot& c,
-                                       std::span<std::byte, docfmt::capped_collection_record> out) noexcept;
+                                      std::span<std::byte, docfmt::collection_record_max> out) noexcept;
   static Status decode_collection(std::span<const std::byte> key, std::span<const std::byte> v,
                                   CollectionSlot& c) noexcept;
+  // catalog_name.cpp: where a collection record keeps its name (FORMAT.md §9.2)
+  static std::size_t append_name_trailer(const CollectionSlot& c, std::span<std::byte> record,
+                                         std::size_t size) noexcept;
+  static Status split_name_trailer(std::span<const std::byte> key, std::span<const std::byte>& record,
+                                   std::span<const std::byte>& name) noexcept;
   static std::size_t encode_index(const IndexSlot& x, std::span<std::byte> out) noexcept;
   static Status decode_index(std::uint16_t cid, std::uint8_t iid, std::span<const std::byte> v, IndexSlot& x) noexcept;
   static Task<Status> ensure_open(DocStore& db) noexcept;

@@ -78,6 +78,22 @@ inline constexpr std::size_t max_key_size = 64;
 inline constexpr std::size_t max_value_size_limit = 32767;
 inline constexpr std::size_t max_slots = 126;
 
+/// Which leading bytes of a key name a sealed store that hides key names
+/// keeps plain (docs/FORMAT.md §3.7): the rest of the name is replaced by a
+/// keyed hash of the whole name, so keys that share a plain prefix can
+/// still be scanned by it. The rule must decide by bytes that every name of
+/// a kind shares (a kind byte, say), so that no name kept whole can equal
+/// another name's prefix and hash.
+struct KeyPrefixRule {
+  /// How many leading bytes of `name` stay plain; name.size() (or more)
+  /// keeps the whole name plain, 0 hashes all of it. At most 48 bytes stay
+  /// plain in front of a hash.
+  std::size_t (*plain_length)(std::span<const std::byte> name) noexcept = nullptr;
+  /// 1..15, recorded in the store: a mount with another id, or none, answers
+  /// config_mismatch. Give a rule another id whenever what it returns changes.
+  std::uint8_t id = 0;
+};
+
 /// How a store seals values at rest (ferrite.crypto implements it: AEAD,
 /// key-name hiding, compression). All calls are synchronous CPU work. The
 /// engine supplies the associated data that binds a record to its store,
@@ -90,8 +106,12 @@ class ValueCodec {
   /// Derives the keys for a store from its crypto block. Errors: wrong_key,
   /// unsupported (suite not available), corrupt.
   virtual Status load_block(std::span<const std::byte> block) noexcept = 0;
-  /// Whether stored keys are keyed hashes of the names (scans unsupported).
+  /// Whether stored keys hide the names (keyed hashes of them).
   virtual bool hides_keys() const noexcept = 0;
+  /// With hides_keys(): whether stored keys keep a plain prefix of the name
+  /// (docs/FORMAT.md §3.7). Then scans work on stored keys; otherwise a store
+  /// that hides keys answers unsupported to them.
+  virtual bool keeps_key_prefix() const noexcept { return false; }
   /// The key as stored on flash; returns its length (1..64).
   virtual std::size_t stored_key(std::span<const std::byte> name, std::span<std::byte> out) noexcept = 0;
   /// Largest growth of a value by frame() + seal().
@@ -320,10 +340,11 @@ enum class Direction : std::uint8_t { forward, reverse };
 class [[nodiscard]] Cursor {
  public:
   /// Advances to the next key (reverse cursor: the previous one). Yields false
-  /// at the end. Errors: not_mounted, unsupported (a sealed store that hides
-  /// key names; a range or reverse walk of an index-less store), flash
-  /// errors. A key whose record no longer verifies is skipped and counted in
-  /// stats().corrupt_records.
+  /// at the end. On a sealed store whose keys keep a plain prefix it yields
+  /// keys as stored (docs/FORMAT.md §3.7). Errors: not_mounted, unsupported
+  /// (a sealed store that hashes whole key names; a range or reverse walk of
+  /// an index-less store), flash errors. A key whose record no longer
+  /// verifies is skipped and counted in stats().corrupt_records.
   Task<Result<bool>> next() noexcept;
   std::span<const std::byte> key() const noexcept { return {key_.data(), key_size_}; }
   std::string_view key_string() const noexcept {
@@ -410,9 +431,10 @@ class [[nodiscard]] ChangeCursor {
   /// reads, or the one its LSN points into, before it was read to the end:
   /// at the first step or at any later one); invalid_argument (an LSN
   /// beyond Store::lsn(), or past the end of its sector); unsupported (a
-  /// sealed store that hides key names: a change could only name the keyed
-  /// hash); flash errors. Damaged records are skipped as mount skips them
-  /// (never yielded); a sealed value that no longer authenticates is
+  /// sealed store that hashes whole key names: a change could only name the
+  /// keyed hash; with a plain prefix a change carries the key as stored,
+  /// docs/FORMAT.md §3.7); flash errors. Damaged records are skipped as
+  /// mount skips them (never yielded); a sealed value that no longer authenticates is
   /// skipped too (counted in stats().corrupt_records; its key reads
   /// tampered).
   Task<Result<bool>> next() noexcept;
@@ -613,7 +635,7 @@ class Store {
   /// counted, while a Cursor skips it). Sees the store as it is when it runs
   /// (calls are serialised). Errors: not_mounted, unsupported (an index-less
   /// store, a store configured without the key-order permutation
-  /// (StoreConfig::order empty), a sealed store that hides key names),
+  /// (StoreConfig::order empty), a sealed store that hashes whole key names),
   /// corrupt (an index entry whose binding no longer reads right), flash
   /// errors.
   Task<Result<std::uint32_t>> count_range(std::span<const std::byte> lower,
@@ -672,7 +694,8 @@ class Store {
   /// than n + 1 such keys), buffer_too_small, not_mounted.
   Task<Result<std::size_t>> tampered_key(std::size_t n, std::span<std::byte> out) noexcept;
   /// The key as this store keeps it on flash: the name itself, or its
-  /// keyed hash in a sealed store that hides names. Returns its length.
+  /// keyed hash in a sealed store that hides names (after the plain prefix
+  /// the store's rule keeps, docs/FORMAT.md §3.7). Returns its length.
   /// Errors: invalid_argument / too_large (the name), buffer_too_small.
   Result<std::size_t> stored_name(std::span<const std::byte> name, std::span<std::byte> out) noexcept;
 
@@ -717,6 +740,11 @@ class Store {
   /// (Always false in a build without ferrite.crypto: every sealed path
   /// then folds away, and a codec in the configuration is refused.)
   bool sealed() const noexcept { return sealed_stores_built && codec_ != nullptr; }
+  /// Whether the keys as stored hide (some of) the names: a sealed store
+  /// with hidden key names. Scans, ranges and the change stream then deal in
+  /// keys as stored (docs/FORMAT.md §3.7) when the codec keeps a plain
+  /// prefix, and answer unsupported when it hashes whole names.
+  bool hides_key_names() const noexcept { return sealed() && codec_->hides_keys(); }
   /// The codec's keyed hash of `data` (ValueCodec::keyed_hash): the docstore
   /// keys its hashed index entries with it. Keyed by the current store key,
   /// so a key rotation changes every hash. Errors: unsupported (a plain
@@ -973,8 +1001,11 @@ class Store {
     refused_limit_ = limit;
   }
   Task<Status> put_impl(std::span<const std::byte> key, ValueType type, std::span<const std::byte> value) noexcept;
+  /// `as_stored`: `key` is a key as stored (a cursor's), not a name to map.
   Task<Result<std::size_t>> get_typed_locked(std::span<const std::byte> key, std::span<std::byte> out,
-                                             ValueType* type) noexcept;
+                                             ValueType* type, bool as_stored = false) noexcept;
+  /// Stored keys are hashes of whole names: nothing can be scanned.
+  bool keys_unscannable() const noexcept { return hides_key_names() && !codec_->keeps_key_prefix(); }
   std::uint32_t free_payload() const noexcept;
   std::uint32_t oldest_live() const noexcept;
   std::uint32_t capacity() const noexcept;

@@ -51,7 +51,7 @@ inline View view_of(const std::vector<std::byte>& b) {
 /// choice of value size), rebootable on the same flash.
 struct Bench {
   Bench(ferrite::Geometry g, std::size_t keys, std::uint32_t max_value, std::uint32_t max_document,
-        std::uint64_t seed = 1)
+        std::uint64_t seed = 1, ferrite::ValueCodec* codec = nullptr)
       : sim(g, seed), flash(sim), max_document(max_document) {
     index.resize(keys);
     order.resize(keys);
@@ -59,6 +59,11 @@ struct Bench {
     config.order = order;
     config.sectors = sectors;
     config.max_value_size = max_value;
+    if (codec) {
+      scratch.resize(ferrite::Store::scratch_needed(max_value, codec->overhead()));
+      config.codec = codec;
+      config.scratch = scratch;
+    }
     store.emplace(flash, config);
   }
   ferrite::DocConfig doc_config() {
@@ -100,6 +105,7 @@ struct Bench {
   std::vector<std::uint16_t> order;
   std::array<ferrite::SectorInfo, 64> sectors{};
   ferrite::StoreConfig config{};
+  std::vector<std::byte> scratch;
   std::optional<ferrite::Store> store;
   std::optional<ferrite::DocStore> db;
 };

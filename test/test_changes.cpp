@@ -387,6 +387,42 @@ TEST_CASE("a sealed store that hides key names has no change stream", "[changes]
   // What it stores is a keyed hash of each name: no change could say which key it wrote.
   CHECK(changes_since(r, r.store->oldest_lsn()).error == Errc::unsupported);
 }
+
+namespace {
+std::size_t up_to_slash(std::span<const std::byte> name) noexcept {
+  for (std::size_t i = 0; i < name.size(); ++i)
+    if (name[i] == std::byte{'/'}) return i + 1;
+  return name.size();
+}
+}  // namespace
+
+TEST_CASE("a sealed store whose keys keep a plain prefix yields changes under the keys as stored",
+          "[changes][crypto]") {
+  std::array<std::byte, 32> key{};
+  ferrite::SealOptions options;
+  options.hide_keys = true;
+  options.plain_prefix = {&up_to_slash, 2};
+  ferrite::Sealer sealer(options);
+  REQUIRE(sealer.use_key(key));
+  Rig r(rig::geometry(3, 8192, 4), 64, true, false, 1, 1024, &sealer);
+  REQUIRE(r.format());
+  auto stored = [&](std::string_view name) {
+    std::array<std::byte, 64> out{};
+    const std::size_t n = r.store->stored_name(ferrite::as_bytes(name), out).value_or(0);
+    return std::string(reinterpret_cast<const char*>(out.data()), n);
+  };
+  const std::uint64_t start = r.store->lsn();
+  CHECK(r.put("ward/alice", "1"));
+  CHECK(r.put("plain", "2"));
+  CHECK(r.erase("ward/alice"));
+  CHECK(stored("ward/alice").size() == 5 + 16);
+  CHECK(stored("ward/alice").rfind("ward/", 0) == 0);
+  CHECK(stored("plain") == "plain");
+  const Feed feed = changes_since(r, start);
+  CHECK(feed.error == Errc::ok);
+  CHECK(plain(feed.changes) == std::vector<Change>{put_of(stored("ward/alice"), "1"), put_of("plain", "2"),
+                                                  erase_of(stored("ward/alice"))});
+}
 #endif
 
 // ---------------------------------------------------------------------------

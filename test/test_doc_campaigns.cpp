@@ -1059,11 +1059,14 @@ std::string check_after_cut(Bench& bench, PlRun& run, Rng& rnd, bool second_cut)
 
 }  // namespace
 
-TEST_CASE("a power cut at any flash write of a docstore workload loses no acknowledged operation and tears nothing",
-          "[docstore][powerloss][campaign]") {
+namespace {
+
+/// The power-loss campaign over `workloads` docstore workloads (on a store
+/// sealed by `codec` when given); prints `campaign NAME: N cases, M failures`.
+void powerloss_doc_campaign(const char* name, int workloads, std::size_t min_cases, ferrite::ValueCodec* codec) {
   const double scale = campaign_scale();
-  const int workloads = std::max(1, static_cast<int>(110 * scale));
   const int steps = 24;
+  builds_finished_by_open = 0;
   std::size_t cases = 0, failures = 0, second_cuts = 0, builds_resumed = 0;
   const auto started = std::chrono::steady_clock::now();
   const char* only = std::getenv("FERRITE_PL_ONLY");  // "seed:cut" runs one case
@@ -1080,7 +1083,7 @@ TEST_CASE("a power cut at any flash write of a docstore workload loses no acknow
     const std::uint64_t seed = 0x9D0C0000u + static_cast<std::uint64_t>(w) * 131;
     std::uint64_t total = 0;
     {
-      Bench bench(geometry(8, 8192, 4), 1024, 512, 2048, seed);
+      Bench bench(geometry(8, 8192, 4), 1024, 512, 2048, seed, codec);
       setup(bench);
       const auto base = bench.sim.mutating_ops();
       Session s(bench, seed);
@@ -1092,7 +1095,7 @@ TEST_CASE("a power cut at any flash write of a docstore workload loses no acknow
     }
     for (std::uint64_t k = 0; k < total; ++k) {
       if (only && std::to_string(seed) + ":" + std::to_string(k) != only) continue;
-      Bench bench(geometry(8, 8192, 4), 1024, 512, 2048, seed * 977 + k);
+      Bench bench(geometry(8, 8192, 4), 1024, 512, 2048, seed * 977 + k, codec);
       bench.sim.set_tear_mode(k % 3 == 0 ? ferrite::sim::TearMode::random_units
                                          : ferrite::sim::TearMode::prefix_then_partial);
       setup(bench);
@@ -1111,7 +1114,7 @@ TEST_CASE("a power cut at any flash write of a docstore workload loses no acknow
       if (!failure.empty()) {
         ++failures;
         if (failures <= 12) {
-          std::fprintf(stderr, "powerloss-doc failure: seed %llu cut %llu%s: %s\n",
+          std::fprintf(stderr, "%s failure: seed %llu cut %llu%s: %s\n", name,
                        static_cast<unsigned long long>(seed), static_cast<unsigned long long>(k),
                        second ? " (+second cut)" : "", failure.c_str());
           UNSCOPED_INFO("seed " << seed << " cut " << k << ": " << failure);
@@ -1120,14 +1123,36 @@ TEST_CASE("a power cut at any flash write of a docstore workload loses no acknow
     }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::printf("campaign powerloss-doc: %zu cases, %zu failures\n", cases, failures);
+  std::printf("campaign %s: %zu cases, %zu failures\n", name, cases, failures);
   std::printf("  (%d workloads of %d operations, %zu with a second cut during open(), %zu cut inside create_index,"
               " %zu of them finished by open(); %.1f s)\n",
               workloads, steps, second_cuts, builds_resumed, builds_finished_by_open, seconds);
   std::fflush(stdout);
   CHECK(failures == 0);
-  if (!only) CHECK(cases >= static_cast<std::size_t>(scale >= 1.0 ? 20000 : 1000));
+  if (!only) CHECK(cases >= (scale >= 1.0 ? min_cases : min_cases / 20));
 }
+
+}  // namespace
+
+TEST_CASE("a power cut at any flash write of a docstore workload loses no acknowledged operation and tears nothing",
+          "[docstore][powerloss][campaign]") {
+  powerloss_doc_campaign("powerloss-doc", std::max(1, static_cast<int>(110 * campaign_scale())), 20000, nullptr);
+}
+
+#if FERRITE_HAVE_CRYPTO
+TEST_CASE("a power cut at any flash write of a sealed docstore that hides key names loses nothing and tears nothing",
+          "[docstore][powerloss][campaign][hidden_names]") {
+  ferrite::SealOptions options;
+  options.hide_keys = true;
+  options.plain_prefix = ferrite::docstore_key_prefix;
+  ferrite::Sealer sealer(options);
+  std::array<std::byte, 32> key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::byte>(i * 29 + 7);
+  REQUIRE(sealer.use_key(key));
+  powerloss_doc_campaign("powerloss-doc-sealed-hidden", std::max(1, static_cast<int>(12 * campaign_scale())), 2000,
+                         &sealer);
+}
+#endif
 
 // ---------------------------------------------------------------------------------------
 // doc-open-fuzz: the body of fuzz_doc_open (test/fuzz/doc_open_driver.hpp)

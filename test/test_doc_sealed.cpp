@@ -56,6 +56,40 @@ struct SealedRig {
   DocRig rig;   // last: destroyed before the sealer it uses
 };
 
+/// A DocRig whose store is sealed and hides key names, keeping the docstore's
+/// plain prefixes (docs/FORMAT.md §3.7).
+struct HidingRig {
+  explicit HidingRig(std::uint8_t key_seed) : sealer(options()), rig(docrig::geometry()) {
+    if (!sealer.use_key(test_key(key_seed))) std::abort();
+    scratch.resize(ferrite::Store::scratch_needed(rig.config.max_value_size, sealer.overhead()));
+    rig.config.codec = &sealer;
+    rig.config.scratch = scratch;
+    rig.store.emplace(rig.flash, rig.config);
+  }
+  static ferrite::SealOptions options() {
+    ferrite::SealOptions o;
+    o.hide_keys = true;
+    o.plain_prefix = ferrite::docstore_key_prefix;
+    return o;
+  }
+  Sealer sealer;
+  std::vector<std::byte> scratch;
+  DocRig rig;
+};
+
+std::vector<std::int64_t> ids_of(ferrite::FindCursor cur) {
+  std::vector<std::int64_t> out;
+  for (;;) {
+    auto more = ferrite::sync_wait(cur.next());
+    if (!more) {
+      out.push_back(-static_cast<std::int64_t>(more.error()));
+      return out;
+    }
+    if (!*more) return out;
+    out.push_back(cur.id());
+  }
+}
+
 std::vector<std::int64_t> sorted(std::vector<std::int64_t> v) {
   std::sort(v.begin(), v.end());
   return v;
@@ -444,4 +478,174 @@ TEST_CASE("a capped collection on a sealed store evicts documents with their has
   CHECK(r.ids("patients", Query::path("blood_pressure").eq(114)) == seq({5}));
   // The evicted unique value is free again.
   CHECK(r.insert("patients", record(patient_b, 70, 111)));
+
+TEST_CASE("a sealed docstore that hides key names leaves no collection name, field or value on the flash",
+          "[doc_sealed][hidden_names][attack]") {
+  HidingRig h(11);
+  DocRig& r = h.rig;
+  CHECK_OR_RETURN(r.fresh());
+  CHECK(r.store->hides_key_names());
+  CHECK_OR_RETURN(make_index(r, "pid_hr", {"patient_id", "heart_rate"}));
+  add_records(r);
+  CHECK(r.insert("patients", {{"name", "Alice"}, {"patient_id", "PATIENT-9000-ALC"}, {"heart_rate", 66}}));
+  CHECK_OR_RETURN(make_index(r, "by_name", {"name"}, true));
+  CHECK(r.insert("wards", {{"title", "cardiology-north"}}));
+  const auto patch = obj({{"ward", "cardiology-west"}});
+  CHECK(*ferrite::sync_wait(r.db->update("patients", Query::path("heart_rate").eq(91), view(patch))) == 1);
+  CHECK(*ferrite::sync_wait(r.db->remove("patients", Query::path("heart_rate").eq(68))) == 1);
+
+  auto check_everything = [&] {
+    std::array<std::string_view, 4> names{};
+    CHECK(r.db->list_collections(names) == 2);
+    CHECK(names[0] == "patients");
+    CHECK(names[1] == "wards");
+    // Hashed indexes serve equalities.
+    const auto both = Query::path("patient_id").eq(patient_a) && Query::path("heart_rate").eq(75);
+    CHECK(access(r, both) == Plan::Access::index_range);
+    CHECK(r.ids("patients", both) == seq({4}));
+    CHECK(access(r, Query::path("name").eq("Alice")) == Plan::Access::index_range);
+    CHECK(r.ids("patients", Query::path("name").eq("Alice")) == seq({5}));
+    // Id order: first_n, last_n, _id ranges, scans with a residual filter.
+    CHECK(ids_of(r.db->first_n("patients", 2)) == seq({1, 3}));
+    CHECK(ids_of(r.db->last_n("patients", 2)) == seq({5, 4}));
+    CHECK(access(r, Query::path("_id").gte(3)) == Plan::Access::id_range);
+    CHECK(r.ids("patients", Query::path("_id").gte(3)) == seq({3, 4, 5}));
+    CHECK(r.ids("patients", Query::path("ward").eq("cardiology-west")) == seq({3}));
+    CHECK(*ferrite::sync_wait(r.db->count("patients", Query{})) == 4);
+    CHECK(!r.get("patients", 5).empty());
+    CHECK(r.ids("wards", Query{}) == seq({1}));
+    auto st = ferrite::sync_wait(r.db->stats("patients"));
+    CHECK_OR_RETURN(st);
+    CHECK(st->documents == 4);
+  };
+  check_everything();
+  CHECK_OR_RETURN(r.reboot());
+  check_everything();
+
+  // Transactions across collections.
+  {
+    ferrite::DocTransaction tx(*r.db);
+    CHECK(ferrite::sync_wait(tx.insert("wards", view(obj({{"title", "oncology-south"}})))));
+    CHECK(ferrite::sync_wait(tx.insert("patients", view(obj({{"name", "Bob"}, {"heart_rate", 70}})))));
+    CHECK(ferrite::sync_wait(tx.commit()));
+  }
+  // (ids resume at the collection's checkpoint after the reboot: 17)
+  CHECK(r.ids("patients", Query::path("name").eq("Bob")) == seq({17}));
+  CHECK(r.ids("wards", Query{}) == seq({1, 17}));
+
+  // What a reader of the flash does not find: collection names, field
+  // names, values (the documents', the indexed ones, the index names).
+  for (const char* secret : {"patients", "wards", "Alice", "Bob", "name", "patient_id", "heart_rate", "cardiology",
+                             "oncology", "title", patient_a, patient_b, "pid_hr", "by_name"}) {
+    INFO(secret);
+    CHECK(!image_contains(r, secret));
+  }
+  CHECK(!image_contains(r, encoded_text("Alice")));
+  CHECK(!image_contains(r, encoded_text(patient_a)));
+  CHECK(!image_contains(r, encoded_number(72)));
+
+  // Drop and clear still work, and the names stay off the flash.
+  CHECK(ferrite::sync_wait(r.db->clear("wards")));
+  CHECK(r.ids("wards", Query{}).empty());
+  CHECK(ferrite::sync_wait(r.db->drop_collection("wards")));
+  CHECK_OR_RETURN(r.reboot());
+  std::array<std::string_view, 4> names{};
+  CHECK(r.db->list_collections(names) == 1);
+  CHECK(r.ids("patients", Query::path("name").eq("Alice")) == seq({5}));
+  CHECK(r.insert("wards", {{"title", "new"}}));
+  CHECK(!image_contains(r, "wards"));
+}
+
+TEST_CASE("on a store that hides key names a collection record is FE 43 H(name) and carries its name at its end",
+          "[doc_sealed][hidden_names][format][kat]") {
+  HidingRig h(12);
+  DocRig& r = h.rig;
+  CHECK_OR_RETURN(r.fresh());
+  CHECK(r.insert("patients", record(patient_a, 72, 120)));
+  // name subkey = BLAKE2b-256(store salt ++ "ferrite name key v1", key = master)
+  const auto img = r.sim.image();
+  const auto master = test_key(12);
+  std::array<unsigned char, 32> name_key{};
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, reinterpret_cast<const unsigned char*>(master.data()), 32, 32);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(img.data() + 32 + 28), 16);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>("ferrite name key v1"), 19);
+  crypto_generichash_final(&st, name_key.data(), 32);
+  const std::string name = "\xFE" "Cpatients";
+  std::array<std::byte, 16> hash{};
+  crypto_generichash(reinterpret_cast<unsigned char*>(hash.data()), 16,
+                     reinterpret_cast<const unsigned char*>(name.data()), name.size(), name_key.data(), 32);
+  std::vector<std::byte> expected{std::byte{0xFE}, std::byte{'C'}};
+  expected.insert(expected.end(), hash.begin(), hash.end());
+
+  const std::array<std::byte, 2> prefix{std::byte{0xFE}, std::byte{'C'}};
+  auto c = r.store->scan(prefix);
+  std::vector<std::vector<std::byte>> keys;
+  std::array<std::byte, 64> value{};
+  std::size_t value_size = 0;
+  while (*ferrite::sync_wait(c.next())) {
+    keys.emplace_back(c.key().begin(), c.key().end());
+    value_size = ferrite::sync_wait(c.read_value(value)).value_or(0);
+  }
+  CHECK_OR_RETURN(keys.size() == 1);
+  CHECK(keys[0] == expected);
+  // cid 1 | flags 0x80 (named) | checkpoint 17 | "patients" | 8
+  std::vector<std::byte> want{std::byte{1}, std::byte{0}, std::byte{0x80}, std::byte{17}, std::byte{0}, std::byte{0},
+                              std::byte{0}};
+  for (char ch : std::string_view("patients")) want.push_back(static_cast<std::byte>(ch));
+  want.push_back(std::byte{8});
+  CHECK(std::vector<std::byte>(value.begin(), value.begin() + value_size) == want);
+  // The documents' keys stay whole: FE 44 cid id.
+  const std::array<std::byte, 8> doc{std::byte{0xFE}, std::byte{'D'}, std::byte{0}, std::byte{1},
+                                     std::byte{0},    std::byte{0},   std::byte{0}, std::byte{1}};
+  std::array<std::byte, 64> stored{};
+  CHECK(r.store->stored_name(doc, stored).value_or(0) == 8);
+  CHECK(std::equal(doc.begin(), doc.end(), stored.begin()));
+}
+
+TEST_CASE("a named collection record whose name trailer does not fit makes open() answer corrupt",
+          "[doc_sealed][hidden_names][errors]") {
+  const std::string name = "\xFE" "Cpatients";
+  for (std::uint8_t bad_length : {std::uint8_t{0}, std::uint8_t{9}, std::uint8_t{33}}) {
+    INFO("trailer length " << int(bad_length));
+    HidingRig h(13);
+    DocRig& r = h.rig;
+    CHECK_OR_RETURN(r.fresh());
+    CHECK(r.insert("patients", record(patient_a, 72, 120)));
+    std::vector<std::byte> v;
+    CHECK_OR_RETURN(ferrite::sync_wait(r.store->get_into(ferrite::as_bytes(name), v)));
+    CHECK(v.size() == 16);
+    v.back() = std::byte{bad_length};
+    CHECK_OR_RETURN(ferrite::sync_wait(r.store->put(ferrite::as_bytes(name), v)));
+    CHECK(r.reboot().error() == Errc::corrupt);
+  }
+}
+
+TEST_CASE("a docstore on a sealed store that hashes whole key names cannot open: unsupported",
+          "[doc_sealed][hidden_names][errors]") {
+  ferrite::SealOptions o;
+  o.hide_keys = true;
+  Sealer sealer(o);
+  CHECK(sealer.use_key(test_key(14)));
+  DocRig r(docrig::geometry());
+  std::vector<std::byte> scratch(ferrite::Store::scratch_needed(r.config.max_value_size, sealer.overhead()));
+  r.config.codec = &sealer;
+  r.config.scratch = scratch;
+  r.store.emplace(r.flash, r.config);
+  CHECK_OR_RETURN(ferrite::sync_wait(r.store->format()));
+  ferrite::DocStore db(*r.store, ferrite::DocConfig{});
+  CHECK(ferrite::sync_wait(db.open()).error() == Errc::unsupported);
+  r.store.reset();
+}
+
+TEST_CASE("creating a collection that another docstore on the store created answers exists when names are hidden",
+          "[doc_sealed][hidden_names][errors]") {
+  HidingRig h(15);
+  DocRig& r = h.rig;
+  CHECK_OR_RETURN(r.fresh());
+  ferrite::DocStore other(*r.store, ferrite::DocConfig{});
+  CHECK_OR_RETURN(ferrite::sync_wait(other.open()));
+  CHECK(ferrite::sync_wait(r.db->create_collection("patients")));
+  // `other` has not seen it: the record on flash (with its name trailer) answers.
+  CHECK(ferrite::sync_wait(other.create_collection("patients")).error() == Errc::exists);
 }

@@ -60,8 +60,20 @@ void subkey(std::span<std::byte> out, std::span<const std::byte> master, std::sp
   sodium_memzero(&st, sizeof st);
 }
 
+// A plain-prefix rule needs hidden names, a function and an id that fits
+// flags bits 4..7 (docs/FORMAT.md §2.2, §3.7).
+constexpr std::uint8_t max_prefix_rule_id = 15;
+constexpr std::size_t max_plain_prefix = 48, name_hash_size = 16;
+
+bool prefix_rule_valid(const SealOptions& o) noexcept {
+  const KeyPrefixRule& r = o.plain_prefix;
+  if (!r.plain_length && r.id == 0) return true;
+  return o.hide_keys && r.plain_length && r.id >= 1 && r.id <= max_prefix_rule_id;
+}
+
 std::uint8_t flags_for(const SealOptions& o) noexcept {
-  return static_cast<std::uint8_t>((o.hide_keys ? 1 : 0) | (o.compression_level > 0 ? 2 : 0));
+  const std::uint8_t rule = o.hide_keys && o.plain_prefix.plain_length ? o.plain_prefix.id : 0;
+  return static_cast<std::uint8_t>((o.hide_keys ? 1 : 0) | (o.compression_level > 0 ? 2 : 0) | (rule << 4));
 }
 
 struct Subkeys {
@@ -229,6 +241,7 @@ Status Sealer::check_options(std::span<const std::byte> block) const noexcept {
   // options win over the image's, and a block that asks for an Argon2id cost
   // above the bound costs nothing to refuse.
   const auto at = [&](std::size_t i) { return static_cast<std::uint8_t>(block[i]); };
+  if (!prefix_rule_valid(options_)) return fail(Errc::invalid_argument);
   if (at(at_cons) != construction || at(at_kdf) > 1) return fail(Errc::unsupported);
   if (at(at_suite) != static_cast<std::uint8_t>(CipherSuite::xchacha20poly1305) &&
       at(at_suite) != static_cast<std::uint8_t>(CipherSuite::aes256gcm))
@@ -298,6 +311,7 @@ Status Sealer::derive(std::span<const std::byte> block) noexcept {
 
 Status Sealer::create_block(std::span<std::byte> block) noexcept {
   if (!sodium_ready() || block.size() < block_used) return fail(Errc::unsupported);
+  if (!prefix_rule_valid(options_)) return fail(Errc::invalid_argument);
   if (passphrase_mode_ ? !holds_passphrase() : !have_key_) return fail(Errc::wrong_key);
   if (!suite_available(options_.suite)) return fail(Errc::unsupported);
   std::fill(block.begin(), block.end(), std::byte{0});
@@ -353,10 +367,22 @@ std::size_t Sealer::stored_key(std::span<const std::byte> name, std::span<std::b
     std::memcpy(out.data(), name.data(), name.size());
     return name.size();
   }
-  // A keyed hash: the same name always maps to the same 16 bytes, which say
-  // nothing about the name without the key.
-  crypto_generichash(u8(out.data()), 16, u8(name.data()), name.size(), u8(name_key_.data()), name_key_.size());
-  return 16;
+  std::size_t plain = 0;
+  if (options_.plain_prefix.plain_length) {
+    plain = options_.plain_prefix.plain_length(name);
+    if (plain >= name.size()) {
+      std::memcpy(out.data(), name.data(), name.size());
+      return name.size();
+    }
+    plain = std::min(plain, max_plain_prefix);
+    std::memcpy(out.data(), name.data(), plain);
+  }
+  // A keyed hash of the whole name: the same name always maps to the same
+  // 16 bytes, which say nothing about the name without the key (and equal
+  // tails under different prefixes hash apart).
+  crypto_generichash(u8(out.data() + plain), name_hash_size, u8(name.data()), name.size(), u8(name_key_.data()),
+                     name_key_.size());
+  return plain + name_hash_size;
 }
 
 Status Sealer::backup_key(std::span<std::byte, key_size> out) const noexcept {

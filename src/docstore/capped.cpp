@@ -70,7 +70,7 @@ Task<Status> DocStore::Impl::account(DocTransaction& tx, CollectionSlot& c, int 
   if (!p->counted) {
     // The persisted counts, read through the transaction: a second writer of
     // this collection then conflicts instead of counting from a stale base.
-    std::array<std::byte, capped_collection_record + 1> rec{};
+    std::array<std::byte, collection_record_max + 1> rec{};
     auto n = co_await tx.txn_.get(record_key.view(), rec);
     if (!n) co_return fail(n.error() == Errc::not_found || n.error() == Errc::buffer_too_small ? Errc::corrupt
                                                                                             : n.error());
@@ -95,7 +95,7 @@ Task<Status> DocStore::Impl::account(DocTransaction& tx, CollectionSlot& c, int 
   next.id_checkpoint = std::max(c.id_checkpoint, p->checkpoint);
   next.cap.documents = p->documents;
   next.cap.bytes = p->bytes;
-  std::array<std::byte, capped_collection_record> rec{};
+  std::array<std::byte, collection_record_max> rec{};
   const std::size_t n = encode_collection(next, rec);
   co_return co_await tx.txn_.put(record_key.view(), std::span<const std::byte>(rec.data(), n));
 }

@@ -34,26 +34,30 @@ std::uint32_t rd32(const std::byte* p) noexcept {
 // -- record encodings (docs/FORMAT.md §9.2) ----------------------------------
 
 std::size_t DocStore::Impl::encode_collection(const CollectionSlot& c,
-                                              std::span<std::byte, capped_collection_record> out) noexcept {
+                                              std::span<std::byte, collection_record_max> out) noexcept {
   le16(out.data(), c.cid);
   out[2] = std::byte{c.flags};
   le32(out.data() + 3, c.id_checkpoint);
-  if (!(c.flags & capped)) return collection_record;
+  if (!(c.flags & capped)) return append_name_trailer(c, out, collection_record);
   le32(out.data() + 7, c.cap.limits.max_docs);
   le32(out.data() + 11, c.cap.limits.max_bytes);
   le32(out.data() + 15, c.cap.documents);
   le32(out.data() + 19, c.cap.bytes);
-  return capped_collection_record;
+  return append_name_trailer(c, out, capped_collection_record);
 }
 
 Status DocStore::Impl::decode_collection(std::span<const std::byte> key, std::span<const std::byte> v,
                                          CollectionSlot& c) noexcept {
-  const std::size_t name_size = key.size() - 2;
+  // Where the name lives (the key, or the record's end) first: what is left
+  // of the record decodes the same either way.
+  std::span<const std::byte> name;
+  FERRITE_TRY(split_name_trailer(key, v, name));
+  const std::size_t name_size = name.size();
   if ((v.size() != collection_record && v.size() != capped_collection_record) || name_size == 0 ||
       name_size > max_collection_name)
     return fail(Errc::corrupt);
   c = CollectionSlot{};
-  std::memcpy(c.name.data(), key.data() + 2, name_size);
+  std::memcpy(c.name.data(), name.data(), name_size);
   c.name_size = static_cast<std::uint8_t>(name_size);
   c.cid = rd16(v.data());
   c.flags = static_cast<std::uint8_t>(v[2]);
@@ -204,13 +208,15 @@ Task<Status> DocStore::Impl::ensure_open(DocStore& db) noexcept {
 Task<Status> DocStore::Impl::load_collections(DocStore& db) noexcept {
   const Key prefix = collections_prefix();
   Cursor cur = db.store_->scan(prefix.view());
-  std::array<std::byte, capped_collection_record + 1> value{};
+  std::array<std::byte, collection_record_max + 1> value{};
   std::size_t used = 0;
   for (;;) {
     FERRITE_CO_TRY_ASSIGN(const bool more, co_await cur.next());
     if (!more) break;
     if (used == db.config_.collections.size()) co_return fail(Errc::no_memory);
-    auto n = co_await db.store_->get(cur.key(), value);
+    // The cursor's key is the key as stored: on a store that hides key names
+    // a hash, not a name to look up again (docs/FORMAT.md §3.7).
+    auto n = co_await cur.read_value(value);
     if (!n) co_return fail(n.error() == Errc::buffer_too_small ? Errc::corrupt : n.error());
     CollectionSlot& c = db.config_.collections[used];
     FERRITE_CO_TRY(decode_collection(cur.key(), std::span<const std::byte>(value.data(), *n), c));
@@ -344,13 +350,14 @@ Task<Status> DocStore::create_collection(std::string_view name, const Collection
     fresh.flags = capped;
     fresh.cap.limits = options;
   }
+  if (store_->hides_key_names()) fresh.flags |= named;
   Transaction t(*store_);
   std::array<std::byte, 3> meta{std::byte{format_version}};
   le16(meta.data() + 1, static_cast<std::uint16_t>(next_cid_ + 1));
-  std::array<std::byte, capped_collection_record> rec{};
+  std::array<std::byte, collection_record_max> rec{};
   const std::size_t rec_size = Impl::encode_collection(fresh, rec);
   // Read both keys first: a racing creator of the same name gets `conflict`.
-  std::array<std::byte, capped_collection_record + 1> probe{};
+  std::array<std::byte, collection_record_max + 1> probe{};
   auto existing = co_await t.get(collection_key(name).view(), probe);
   if (existing || existing.error() != Errc::not_found) co_return fail(existing ? Errc::exists : existing.error());
   FERRITE_CO_TRY(co_await t.put(meta_key().view(), meta));
@@ -362,7 +369,7 @@ Task<Status> DocStore::create_collection(std::string_view name, const Collection
 }
 
 Task<Status> DocStore::Impl::put_collection(DocStore& db, const CollectionSlot& c) noexcept {
-  std::array<std::byte, capped_collection_record> rec{};
+  std::array<std::byte, collection_record_max> rec{};
   const std::size_t n = encode_collection(c, rec);
   co_return co_await db.store_->put(collection_key(c.name_view()).view(), std::span<const std::byte>(rec.data(), n));
 }

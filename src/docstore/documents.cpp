@@ -185,7 +185,7 @@ Task<Status> DocStore::Impl::bump_checkpoint(DocTransaction& tx, CollectionSlot&
   if (id < persisted) co_return Status{};
   CollectionSlot next = c;
   next.id_checkpoint = id + id_checkpoint_step;
-  std::array<std::byte, capped_collection_record> rec{};
+  std::array<std::byte, collection_record_max> rec{};
   const std::size_t n = encode_collection(next, rec);
   FERRITE_CO_TRY(co_await tx.txn_.put(collection_key(c.name_view()).view(), std::span<const std::byte>(rec.data(), n)));
   DocTransaction::Pending* p = pending_for(tx, c.cid);

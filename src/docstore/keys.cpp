@@ -114,3 +114,15 @@ bool valid_name(std::string_view name, std::size_t max) noexcept {
 }
 
 }  // namespace ferrite::docfmt
+
+namespace ferrite {
+
+std::size_t docstore_plain_length(std::span<const std::byte> name) noexcept {
+  // Decided by the kind byte alone, which every key of a kind shares, so no
+  // key kept whole can equal a collection key's prefix and hash.
+  if (name.size() < 2 || name[0] != std::byte{docfmt::ns}) return 0;
+  if (name[1] == std::byte{docfmt::collection}) return 2;
+  return name.size();
+}
+
+}  // namespace ferrite

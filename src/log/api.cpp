@@ -177,11 +177,12 @@ Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> name, std
 }
 
 Task<Result<std::size_t>> Store::get_typed_locked(std::span<const std::byte> name, std::span<std::byte> out,
-                                                  ValueType* type) noexcept {
+                                                  ValueType* type, bool as_stored) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
-  const KeyBuf mapped = stored_key(name);
-  const std::span<const std::byte> key = mapped.view();
+  KeyBuf mapped;
+  if (!as_stored) mapped = stored_key(name);
+  const std::span<const std::byte> key = as_stored ? name : mapped.view();
   const std::uint32_t hash = crc32c(key);
   if (!indexed()) {
     Located found;
@@ -682,7 +683,7 @@ Task<Result<std::size_t>> Cursor::read_value(std::span<std::byte> out) noexcept 
 
 Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
-  if (sealed() && codec_->hides_keys()) co_return fail(Errc::unsupported);  // names never reach flash
+  if (keys_unscannable()) co_return fail(Errc::unsupported);  // names never reach flash
   if (!indexed()) {
     if (c.ranged_ || c.direction_ == Direction::reverse) co_return fail(Errc::unsupported);
     co_return co_await cursor_next_by_scan(c);
@@ -860,14 +861,15 @@ Task<Result<std::size_t>> Store::cursor_read_value(const Cursor& c, std::span<st
     e.key_size = c.key_size_;
     co_return co_await read_value(e, c.key(), out);
   }
-  co_return co_await get_locked(c.key(), out);
+  // The cursor holds the key as stored (docs/FORMAT.md §3.7): not a name to map.
+  co_return co_await get_typed_locked(c.key(), out, nullptr, true);
 }
 
 Task<Result<std::uint32_t>> Store::count_range(std::span<const std::byte> lower,
                                                std::span<const std::byte> upper) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
-  if (!indexed() || order_.empty() || (sealed() && codec_->hides_keys())) co_return fail(Errc::unsupported);
+  if (!indexed() || order_.empty() || keys_unscannable()) co_return fail(Errc::unsupported);
   if (!order_valid_) FERRITE_CO_TRY(co_await build_order());
   std::size_t from = 0, to = key_count_;
   if (!lower.empty()) {

@@ -95,8 +95,9 @@ Result<std::uint32_t> Store::change_sector(ChangeCursor& c) const noexcept {
 Task<Result<bool>> Store::change_next(ChangeCursor& c) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
   // The key a sealed store keeps is then a keyed hash: no change could say
-  // which key it wrote.
-  if (sealed() && codec_->hides_keys()) co_return fail(Errc::unsupported);
+  // which key it wrote. With a plain prefix, changes carry keys as stored
+  // (docs/FORMAT.md §3.7).
+  if (keys_unscannable()) co_return fail(Errc::unsupported);
   if (!c.started_) {
     if (c.from_ > lsn()) co_return fail(Errc::invalid_argument);
     const auto sequence = static_cast<std::uint32_t>(c.from_ >> 32);

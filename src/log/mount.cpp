@@ -437,6 +437,9 @@ Task<Status> Store::mount_locked() noexcept {
     if (crc32c(body) != logfmt::get_le32(crypto_block().data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
     if (auto loaded = codec_->load_block(body); !loaded) {
       if (loaded.error() != Errc::wrong_key || !previous_codec_) co_return loaded;
+      // Hidden names are hashed with a subkey of the store key: under the
+      // new key no name would find its records again (docs/FORMAT.md §2.2).
+      if (codec_->hides_keys()) co_return fail(Errc::unsupported);
       // The newest sector is still under the previous key: a rotation
       // starts here; sectors opened from now on carry a new block.
       FERRITE_CO_TRY(previous_codec_->load_block(body));
