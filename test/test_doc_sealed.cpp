@@ -478,6 +478,7 @@ TEST_CASE("a capped collection on a sealed store evicts documents with their has
   CHECK(r.ids("patients", Query::path("blood_pressure").eq(114)) == seq({5}));
   // The evicted unique value is free again.
   CHECK(r.insert("patients", record(patient_b, 70, 111)));
+}
 
 TEST_CASE("a sealed docstore that hides key names leaves no collection name, field or value on the flash",
           "[doc_sealed][hidden_names][attack]") {
