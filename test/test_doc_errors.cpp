@@ -248,7 +248,7 @@ TEST_CASE("a query with too many nodes or too long an operand is too_large, a ba
   const Query no_path = Query::path("").eq(1);
   CHECK(no_path.error() == Errc::invalid_argument);
   const auto patch = obj({{"b", 1}});
-  for (const Query* q : {&wide, &long_operand, &no_path}) {
+  for (const Query* q : std::array<const Query*, 3>{&wide, &long_operand, &no_path}) {
     const Errc e = q->error();
     CHECK(error_of(r, "c", *q) == -static_cast<std::int64_t>(e));
     CHECK(ferrite::sync_wait(r.db->count("c", *q)).error() == e);

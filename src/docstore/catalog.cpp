@@ -155,6 +155,7 @@ std::uint32_t DocStore::document_limit() const noexcept {
 
 Task<Status> DocStore::open() noexcept {
   if (!store_->mounted()) co_return fail(Errc::not_mounted);
+  if (!store_->stats().keys_known) co_return fail(Errc::unsupported);   // index-less: no batches, no ordered scans
   if (config_.workspace.size() < workspace_needed(config_.max_document_size)) co_return fail(Errc::invalid_argument);
   unload();
   std::array<std::byte, 8> meta{};
@@ -495,8 +496,11 @@ Task<Status> DocStore::Impl::build_index(DocStore& db, IndexSlot& x) noexcept {
     }
     if (n == 0) break;
     DocTransaction tx(db);
-    for (std::size_t i = 0; i < n; ++i) {
+    bool raced = false;
+    for (std::size_t i = 0; i < n && !raced; ++i) {
       auto st = co_await index_one(tx, x, ids[i]);
+      raced = !st && st.error() == Errc::conflict;   // a writer changed a document it read: redo the batch
+      if (raced) continue;
       if (!st && build_refused(st.error())) {  // duplicates, or a document it cannot index: undo it
         tx.rollback();
         x.state = removing;
@@ -506,6 +510,7 @@ Task<Status> DocStore::Impl::build_index(DocStore& db, IndexSlot& x) noexcept {
       }
       if (!st) co_return st;
     }
+    if (raced) continue;
     IndexSlot next = x;   // (multikey as index_one left it)
     next.build_from = ids[n - 1] + 1;
     std::array<std::byte, 512> rec{};

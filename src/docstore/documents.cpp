@@ -254,7 +254,9 @@ Task<Result<bool>> DocStore::Impl::update_one(DocTransaction& tx, std::uint16_t 
   if (!doc::matches(query, old->view)) co_return false;        // changed meanwhile
   auto buf = buffer(db, 1);
   doc::Writer w(buf.subspan(slack, db.config_.max_document_size));
-  FERRITE_CO_TRY(apply_patch(w, old->view, patch, db.config_.clock.read()));
+  // Out of room is a document over max_document_size: finish_stored says so.
+  const Status patched = apply_patch(w, old->view, patch, db.config_.clock.read());
+  if (!patched && patched.error() != Errc::buffer_too_small) co_return fail(patched.error());
   FERRITE_CO_TRY_ASSIGN(const doc::View stored, finish_stored(db, w, old->bytes.size()));
   FERRITE_CO_TRY(co_await update_entries(db, tx.txn_, cid, id, old->view, stored));
   FERRITE_CO_TRY(co_await write_doc(db, tx.txn_, cid, id, buf, stored.raw().size(), old->parts));
