@@ -1273,7 +1273,7 @@ std::string check_teardown(Bench& bench, Teardown t, const std::map<DocId, Value
 TEST_CASE("a power cut inside clear, drop_collection or drop_index is finished by open() and leaves no key behind",
           "[docstore][powerloss][campaign]") {
   const double scale = campaign_scale();
-  const int workloads = std::max(1, static_cast<int>(12 * scale));
+  const int workloads = std::max(1, static_cast<int>(36 * scale));
   std::size_t cases = 0, failures = 0, second_cuts = 0, finished_by_open = 0, not_begun = 0;
   const auto started = std::chrono::steady_clock::now();
   const char* only = std::getenv("FERRITE_PL_ONLY");  // "seed:operation:cut" runs one case
@@ -1349,7 +1349,7 @@ TEST_CASE("a power cut inside clear, drop_collection or drop_index is finished b
               workloads, second_cuts, finished_by_open, not_begun, seconds);
   std::fflush(stdout);
   CHECK(failures == 0);
-  if (!only) CHECK(cases >= static_cast<std::size_t>(scale >= 1.0 ? 2000 : 200));
+  if (!only) CHECK(cases >= static_cast<std::size_t>(scale >= 1.0 ? 5000 : 500));
   CHECK(finished_by_open > not_begun);
 }
 
