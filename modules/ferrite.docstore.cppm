@@ -591,6 +591,8 @@ struct DocStore::Impl {
   static Status apply_patch(doc::Writer& w, const doc::View& old, const doc::View& patch, std::int64_t ts) noexcept;
   static bool patch_touches_indexes(DocStore& db, std::uint16_t cid, const doc::View& patch) noexcept;
 
+  /// The largest document 255 parts of value_limit() bytes hold.
+  static std::uint32_t most_in_parts(const DocStore& db) noexcept;
   // refusal.cpp: record what last_refusal() reports, then answer the error.
   static Errc refuse_document(DocStore& db, std::size_t size, bool over_buffer) noexcept;
   static Errc refuse_parts(DocStore& db, std::size_t size) noexcept;

@@ -86,6 +86,28 @@ TEST_CASE("a document over document_limit() is refused with that limit, its exac
   CHECK(r.insert("blobs", {{"body", std::string_view(fits)}}));
 }
 
+TEST_CASE("a document over what 255 parts of value_limit() bytes hold is refused with that limit",
+          "[docstore][refusal]") {
+  DocRig r(docrig::geometry(8, 65536, 4), 1, 16);   // engine values of 16 bytes, batches of ~64 KiB
+  r.max_document = 8000;
+  REQUIRE(r.fresh());
+  REQUIRE(r.store->value_limit() == 16);
+  const std::uint32_t limit = r.db->document_limit();
+  CHECK(limit == 255 * 16 - 6);
+  const std::string body = text(5000);
+  CHECK(r.insert("blobs", {{"body", std::string_view(body)}}).error() == Errc::too_large);
+  const auto why = r.db->last_refusal();
+  CHECK(why.code == Errc::too_large);
+  CHECK(std::string_view(why.field) == "document");
+  CHECK(why.limit == limit);
+  CHECK(why.value > 5000);
+  CHECK(mentions(why.reason, "255 parts"));
+  const std::string fits = text(limit - 40);   // 254 chunks and the first part
+  auto id = r.insert("blobs", {{"body", std::string_view(fits)}});
+  REQUIRE(id);
+  CHECK(view(r.get("blobs", *id)).get("body").string() == fits);
+}
+
 TEST_CASE("a document with more index entries than max_entries_per_doc names that limit", "[docstore][refusal]") {
   DocRig r(docrig::geometry());
   REQUIRE(r.fresh());

@@ -150,7 +150,7 @@ std::uint32_t DocStore::document_limit() const noexcept {
   const std::uint32_t room = batch > 1024 ? batch - 1024 : batch / 2;
   const std::uint32_t chunks = room / (store_->value_limit() + 24) + 1;
   const std::uint32_t by_batch = std::min<std::uint32_t>(room, chunks * store_->value_limit());
-  return std::min(config_.max_document_size, by_batch > 8 ? by_batch - 8 : 0);
+  return std::min({config_.max_document_size, by_batch > 8 ? by_batch - 8 : 0u, Impl::most_in_parts(*this)});
 }
 
 Task<Status> DocStore::open() noexcept {

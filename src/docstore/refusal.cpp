@@ -16,6 +16,11 @@ std::uint32_t clamp32(std::uint64_t v) noexcept {
 
 }  // namespace
 
+std::uint32_t DocStore::Impl::most_in_parts(const DocStore& db) noexcept {
+  const std::uint64_t part = db.store_->value_limit();
+  return part > docfmt::doc_chunked_header ? clamp32(255 * part - docfmt::doc_chunked_header) : 0;
+}
+
 Errc DocStore::Impl::refuse_document(DocStore& db, std::size_t size, bool over_buffer) noexcept {
   const std::uint32_t by_config = db.config_.max_document_size;
   const std::uint32_t limit = over_buffer ? by_config : db.document_limit();
@@ -23,6 +28,10 @@ Errc DocStore::Impl::refuse_document(DocStore& db, std::size_t size, bool over_b
       limit == by_config
           ? "the document is larger than DocConfig::max_document_size (value: its CBOR bytes with _id, _ts and "
             "_v, at least; limit: max_document_size)"
+      : limit == most_in_parts(db)
+          ? "the document is larger than document_limit() (value: its CBOR bytes with _id, _ts and _v), here "
+            "what 255 parts of value_limit() bytes hold (255 x value_limit() less a 6-byte chunk header); larger "
+            "engine values (StoreConfig::max_value_size, larger sectors) raise it"
           : "the document is larger than document_limit() (value: its CBOR bytes with _id, _ts and _v): its "
             "parts of value_limit() bytes and room for its index entries must fit one engine batch, "
             "Store::max_batch_bytes(); larger sectors raise it";
@@ -31,9 +40,8 @@ Errc DocStore::Impl::refuse_document(DocStore& db, std::size_t size, bool over_b
 }
 
 Errc DocStore::Impl::refuse_parts(DocStore& db, std::size_t size) noexcept {
-  const std::uint64_t part = db.store_->value_limit();
-  const std::uint64_t most = part > docfmt::doc_chunked_header ? 255 * part - docfmt::doc_chunked_header : 0;
-  db.refusal_ = Refusal{Errc::too_large, "document parts", clamp32(size), clamp32(most),
+  // document_limit() keeps documents within 255 parts: this guards the writer itself.
+  db.refusal_ = Refusal{Errc::too_large, "document parts", clamp32(size), most_in_parts(db),
                         "a document is stored in at most 255 parts of value_limit() bytes (limit: 255 x "
                         "value_limit() less its 6-byte chunk header; value: the document's bytes)"};
   return Errc::too_large;
