@@ -159,17 +159,9 @@ struct Rig {
       config.scratch = scratch;
     }
     store.emplace(flash, config);
-    // Caller memory for the docstore. Not DocStoreMemory: its workspace is
-    // 2 x DocBytes, but DocStore::open() requires 2 x (DocBytes + 8) and
-    // answers invalid_argument (see "Documents" in bench/README.md).
-    workspace.resize(2 * (doc_bytes + doc_slack));
-    ferrite::DocConfig dc;
-    dc.clock = ferrite::Clock{[](void* c) noexcept { return *static_cast<std::int64_t*>(c); }, &now};
-    dc.max_document_size = doc_bytes;
-    dc.collections = collections;
-    dc.indexes = indexes;
-    dc.workspace = workspace;
-    db.emplace(*store, dc);
+    // Caller memory for the docstore: one collection slot, two index slots
+    // and the workspace for documents of doc_bytes.
+    db.emplace(*store, memory.config(ferrite::Clock{[](void* c) noexcept { return *static_cast<std::int64_t*>(c); }, &now}));
   }
   static ferrite::Geometry make_geometry(std::uint32_t sectors, std::uint32_t size) {
     auto g = ferrite::Geometry::uniform(sectors, size, 4, ferrite::EraseValue::ones, /*reprogram_allowed=*/false);
@@ -218,9 +210,7 @@ struct Rig {
   std::vector<std::uint16_t> order;
   std::vector<ferrite::SectorInfo> sector_table;
   ferrite::StoreConfig config{};
-  std::array<ferrite::CollectionSlot, 1> collections{};
-  std::array<ferrite::IndexSlot, 2> indexes{};
-  std::vector<std::byte> workspace;
+  ferrite::DocStoreMemory<1, 2, doc_bytes> memory{};
   std::vector<std::byte> scratch;
   std::optional<ferrite::Store> store;
   std::optional<ferrite::DocStore> db;

@@ -311,8 +311,10 @@ class DocStore {
                        std::uint32_t expected_version) noexcept;
   /// Removes every matching document; returns how many.
   Task<Result<std::uint32_t>> remove(std::string_view collection, const doc::Query& query) noexcept;
-  /// How many documents match. O(log n) flash reads when the query is one
-  /// index or id range and needs no residual check; otherwise a walk.
+  /// How many documents match. O(log n) flash reads (Store::count_range)
+  /// when the query matches every document or only bounds `_id`; otherwise a
+  /// walk of what the plan selects (an index range included: its documents
+  /// are still checked against the query).
   Task<Result<std::uint32_t>> count(std::string_view collection, const doc::Query& query) noexcept;
   /// Streams the matching documents; `buffer` holds one document (empty: the heap).
   FindCursor find(std::string_view collection, const doc::Query& query, const doc::FindOptions& options = {},
@@ -347,6 +349,17 @@ class DocStore {
 
   /// Largest document insert accepts on this store (with its index entries).
   std::uint32_t document_limit() const noexcept;
+  /// Why the last document call refused, in the engine's terms (Refusal):
+  /// a document that is too_large names the limit it broke and its size
+  /// (field "document": DocConfig::max_document_size or document_limit();
+  /// "document parts": 255 parts of value_limit() bytes; "index entries":
+  /// IndexSpec::max_entries_per_doc; "batch": Store::max_batch_bytes(), the
+  /// engine's refusal of the commit); a query that is unsupported names the
+  /// fix (field: the sort path, value skip + limit, limit
+  /// DocConfig::max_top_k; field "regex": a build without regex). For a
+  /// sort, `field` points into this DocStore and holds until the next
+  /// refusal. Cleared by nothing but the next refusal; code ok before any.
+  Refusal last_refusal() const noexcept { return refusal_; }
   Store& store() noexcept { return *store_; }
   const DocConfig& config() const noexcept { return config_; }
   /// RAM of the docstore's own state (object, slots, workspace).
@@ -367,6 +380,8 @@ class DocStore {
   std::vector<std::byte> own_workspace_;
   std::uint16_t next_cid_ = 1;
   bool open_ = false;
+  Refusal refusal_{};
+  std::array<char, max_index_path + 1> refused_path_{};   // a refused sort's path, for refusal_.field
 };
 
 /// Inserts, updates, replaces and removes in any number of collections that
@@ -603,7 +618,9 @@ struct DocStore::Impl {
                                      const doc::View& old_doc, const doc::View& new_doc) noexcept;
   static Result<doc::View> build_stored(DocStore& db, std::span<std::byte> buf, const doc::View& body, DocId id,
                                         std::int64_t ts, std::uint32_t version) noexcept;
-  static Result<doc::View> finish_stored(DocStore& db, doc::Writer& w) noexcept;
+  /// The stored document `w` holds; too_large (recorded for last_refusal())
+  /// when it overflowed a document of `at_least` bytes or more.
+  static Result<doc::View> finish_stored(DocStore& db, doc::Writer& w, std::size_t at_least) noexcept;
   static std::uint32_t version_of(const doc::View& doc) noexcept;
   static Task<Status> bump_checkpoint(DocTransaction& tx, CollectionSlot& c, DocId id) noexcept;
   static Task<Result<bool>> update_one(DocTransaction& tx, std::uint16_t cid, DocId id, const doc::Query& query,
@@ -642,6 +659,16 @@ struct DocStore::Impl {
   static Status check_patch(const doc::View* patch) noexcept;
   static Status apply_patch(doc::Writer& w, const doc::View& old, const doc::View& patch, std::int64_t ts) noexcept;
   static bool patch_touches_indexes(DocStore& db, std::uint16_t cid, const doc::View& patch) noexcept;
+
+  /// The largest document 255 parts of value_limit() bytes hold.
+  static std::uint32_t most_in_parts(const DocStore& db) noexcept;
+  // refusal.cpp: record what last_refusal() reports, then answer the error.
+  static Errc refuse_document(DocStore& db, std::size_t size, bool over_buffer) noexcept;
+  static Errc refuse_parts(DocStore& db, std::size_t size) noexcept;
+  static Errc refuse_entries(DocStore& db, const IndexSlot& x) noexcept;
+  static Errc refuse_batch(DocStore& db) noexcept;
+  static Errc refuse_sort(DocStore& db, std::string_view path, std::uint64_t k) noexcept;
+  static Errc refuse_regex(DocStore& db) noexcept;
 
   // planner.cpp
   static Status make_plan(DocStore& db, std::uint16_t cid, const doc::Query& q, const doc::FindOptions& options,

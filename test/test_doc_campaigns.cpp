@@ -940,7 +940,7 @@ std::string check_indexes(ferrite::DocStore& db, std::string_view c, const std::
     if (!is.ready) return "index " + name + " is not ready after open()";
     IndexModel x;
     x.name = name;
-    x.paths = {name == "by_k" ? "k" : "g"};
+    x.paths = {name == "by_k" ? "k" : name == "by_u" ? "u" : "g"};
     has_k = has_k || name == "by_k";
     std::size_t want = 0;
     for (const auto& [id, d] : docs) want += expected_entries(x, d);
@@ -950,6 +950,9 @@ std::string check_indexes(ferrite::DocStore& db, std::string_view c, const std::
     if (name == "by_k") {
       for (int v = 0; v < 8; ++v) probes.push_back(Query::path("k").eq(v));
       probes.push_back(Query::path("k").gte(-100));
+    } else if (name == "by_u") {
+      for (int v = 0; v < 30; v += 7) probes.push_back(Query::path("u").eq(v));
+      probes.push_back(Query::path("u").gte(0));
     } else {
       for (int v = 0; v < 4; ++v) {
         const std::string g = "g" + std::to_string(v);
@@ -1153,6 +1156,227 @@ TEST_CASE("a power cut at any flash write of a sealed docstore that hides key na
                          &sealer);
 }
 #endif
+
+// ---------------------------------------------------------------------------------------
+// powerloss-doc-drop: every crash point of clear, drop_collection and
+// drop_index on a collection with whole and chunked documents, a plain and a
+// unique index (a second collection with its own index stands by). After
+// each cut (and sometimes a second one while open() resumes): open()
+// finishes the operation or it never started, so the collection or index
+// is wholly there or wholly gone, and no document, chunk, index entry or
+// definition key of the cleared or dropped thing is left on the flash.
+
+namespace {
+
+enum class Teardown { clear, drop_collection, drop_index };
+
+const char* name_of(Teardown t) {
+  return t == Teardown::clear ? "clear" : t == Teardown::drop_collection ? "drop_collection" : "drop_index";
+}
+
+// Engine keys FE kind cid [iid] ... (docs/FORMAT.md §9): how many there are.
+std::size_t keys_under(ferrite::Store& store, char kind, std::uint16_t cid, int iid = -1) {
+  std::array<std::byte, 5> prefix{std::byte{0xFE}, static_cast<std::byte>(kind), static_cast<std::byte>(cid >> 8),
+                                  static_cast<std::byte>(cid & 0xFF), static_cast<std::byte>(iid & 0xFF)};
+  auto cur = store.scan(std::span<const std::byte>(prefix.data(), iid < 0 ? 4 : 5));
+  std::size_t n = 0;
+  for (;;) {
+    auto more = ferrite::sync_wait(cur.next());
+    if (!more || !*more) return more ? n : static_cast<std::size_t>(-1);
+    ++n;
+  }
+}
+
+constexpr std::uint16_t cid_a = 1;    // created first
+constexpr std::uint8_t iid_by_k = 1;  // a's first index
+
+void drop_setup(Bench& b, std::uint64_t seed) {
+  REQUIRE(b.fresh());
+  REQUIRE(ferrite::sync_wait(b.db->create_collection("a")));
+  REQUIRE(ferrite::sync_wait(b.db->create_collection("b")));
+  ferrite::IndexSpec k, u, g;
+  k.name = "by_k";
+  k.paths[0] = "k";
+  u.name = "by_u";
+  u.paths[0] = "u";
+  u.unique = true;
+  g.name = "by_g";
+  g.paths[0] = "g";
+  REQUIRE(ferrite::sync_wait(b.db->create_index("a", k)));
+  REQUIRE(ferrite::sync_wait(b.db->create_index("a", u)));
+  REQUIRE(ferrite::sync_wait(b.db->create_index("b", g)));
+  Rng rnd(seed);
+  const int in_a = 12 + static_cast<int>(rnd.below(12));
+  for (int i = 0; i < in_a + 5; ++i) {
+    Value d = pdoc(rnd, rnd.chance(30));
+    if (i < in_a) d.set("u", Value::of_int(i));
+    const auto bytes = encode(d);
+    REQUIRE(ferrite::sync_wait(b.db->insert(i < in_a ? "a" : "b", view_of(bytes))));
+  }
+}
+
+ferrite::Status teardown(ferrite::DocStore& db, Teardown t) {
+  switch (t) {
+    case Teardown::clear: return ferrite::sync_wait(db.clear("a"));
+    case Teardown::drop_collection: return ferrite::sync_wait(db.drop_collection("a"));
+    case Teardown::drop_index: return ferrite::sync_wait(db.drop_index("a", "by_k"));
+  }
+  return ferrite::Status{};
+}
+
+// What the flash holds after the cut, against the state before the
+// operation (`a0`, `b0`): the operation wholly done or not begun.
+std::string check_teardown(Bench& bench, Teardown t, const std::map<DocId, Value>& a0,
+                           const std::map<DocId, Value>& b0, DocId max_id_a, bool& finished) {
+  ferrite::DocStore& db = *bench.db;
+  ferrite::Store& store = *bench.store;
+  std::map<DocId, Value> a, b;
+  if (auto e = read_all(db, "b", b); !e.empty()) return e;
+  if (!same_collection(b, b0)) return "collection b changed";
+  bool unused = false;
+  if (auto e = check_indexes(db, "b", b, unused); !e.empty()) return e;
+  auto stats = ferrite::sync_wait(db.stats("a"));
+  if (!stats && stats.error() != Errc::not_found) return std::string("stats(a): ") + ferrite::name_of(stats.error());
+  if (stats) {
+    if (auto e = read_all(db, "a", a); !e.empty()) return e;
+    bool has_k = false;
+    if (auto e = check_indexes(db, "a", a, has_k); !e.empty()) return e;
+  }
+  const auto left = [&](char kind, int iid = -1) { return keys_under(store, kind, cid_a, iid); };
+  switch (t) {
+    case Teardown::clear:
+      if (!stats) return "clear removed the collection";
+      if (stats->index_count != 2 || left('X') != 2) return "clear lost an index definition";
+      finished = a.empty();
+      if (!finished && !same_collection(a, a0)) return "partly cleared: " + std::to_string(a.size()) + " documents left";
+      if (finished && left('D') + left('K') + left('I') + left('U') != 0)
+        return "cleared, yet " + std::to_string(left('D')) + " D, " + std::to_string(left('K')) + " K, " +
+               std::to_string(left('I')) + " I, " + std::to_string(left('U')) + " U keys are left";
+      break;
+    case Teardown::drop_collection: {
+      finished = !stats;
+      std::array<std::string_view, 4> names{};
+      const std::size_t listed = db.list_collections(names);
+      const bool listed_a = std::find(names.begin(), names.begin() + listed, "a") != names.begin() + listed;
+      if (!finished) {
+        if (!listed_a || !same_collection(a, a0) || stats->index_count != 2) return "partly dropped collection";
+        break;
+      }
+      if (listed_a) return "a dropped collection is still listed";
+      const std::size_t keys = left('D') + left('K') + left('I') + left('U') + left('X');
+      const std::array<std::byte, 3> name_key{std::byte{0xFE}, std::byte{'C'}, std::byte{'a'}};
+      std::array<std::byte, 16> v{};
+      const bool catalog_left = static_cast<bool>(ferrite::sync_wait(store.get(name_key, v)));
+      if (keys != 0 || catalog_left)
+        return "dropped, yet " + std::to_string(keys) + " keys of it are left" + (catalog_left ? " and its catalog record" : "");
+      break;
+    }
+    case Teardown::drop_index: {
+      if (!stats) return "drop_index removed the collection";
+      if (!same_collection(a, a0)) return "drop_index changed the documents";
+      bool has_k = false;
+      for (std::size_t i = 0; i < stats->index_count; ++i) has_k = has_k || stats->indexes[i].name_view() == "by_k";
+      finished = !has_k;
+      if (stats->index_count != (finished ? 1 : 2)) return "drop_index took another index with it";
+      if (finished && left('I', iid_by_k) + left('X', iid_by_k) != 0)
+        return "dropped, yet " + std::to_string(left('I', iid_by_k)) + " entries and " +
+               std::to_string(left('X', iid_by_k)) + " definitions of it are left";
+      break;
+    }
+  }
+  if (stats) {  // ids are never reused, even after a clear
+    const auto body = encode(Value::object().set("k", Value::of_int(1)));
+    auto id = ferrite::sync_wait(db.insert("a", view_of(body)));
+    if (!id) return std::string("insert after open: ") + ferrite::name_of(id.error());
+    if (*id <= max_id_a) return "id " + std::to_string(*id) + " reused after " + name_of(t);
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a power cut inside clear, drop_collection or drop_index is finished by open() and leaves no key behind",
+          "[docstore][powerloss][campaign]") {
+  const double scale = campaign_scale();
+  const int workloads = std::max(1, static_cast<int>(36 * scale));
+  std::size_t cases = 0, failures = 0, second_cuts = 0, finished_by_open = 0, not_begun = 0;
+  const auto started = std::chrono::steady_clock::now();
+  const char* only = std::getenv("FERRITE_PL_ONLY");  // "seed:operation:cut" runs one case
+  for (int w = 0; w < workloads; ++w) {
+    const std::uint64_t seed = 0xD209000u + static_cast<std::uint64_t>(w) * 71;
+    for (Teardown t : {Teardown::clear, Teardown::drop_collection, Teardown::drop_index}) {
+      std::uint64_t total = 0;
+      std::map<DocId, Value> a0, b0;
+      DocId max_id_a = 0;
+      {
+        Bench bench(geometry(8, 8192, 4), 1024, 512, 2048, seed);
+        drop_setup(bench, seed);
+        REQUIRE(read_all(*bench.db, "a", a0).empty());
+        REQUIRE(read_all(*bench.db, "b", b0).empty());
+        max_id_a = a0.empty() ? 0 : a0.rbegin()->first;
+        const auto base = bench.sim.mutating_ops();
+        REQUIRE(teardown(*bench.db, t));
+        total = bench.sim.mutating_ops() - base;
+      }
+      for (std::uint64_t k = 0; k < total; ++k) {
+        if (only && std::to_string(seed) + ":" + name_of(t) + ":" + std::to_string(k) != only) continue;
+        Bench bench(geometry(8, 8192, 4), 1024, 512, 2048, seed * 613 + k);
+        bench.sim.set_tear_mode(k % 3 == 0 ? ferrite::sim::TearMode::random_units
+                                           : ferrite::sim::TearMode::prefix_then_partial);
+        drop_setup(bench, seed);
+        bench.sim.cut_power_at(bench.sim.mutating_ops() + k);
+        const auto st = teardown(*bench.db, t);
+        if (st) continue;  // past the end
+        ++cases;
+        std::string failure;
+        if (st.error() != Errc::power_lost) failure = std::string(name_of(t)) + " failed without a cut: " + ferrite::name_of(st.error());
+        Rng rnd(seed ^ (k * 0x51EDu) ^ static_cast<std::uint64_t>(t));
+        const bool second = rnd.chance(40);
+        if (failure.empty()) {
+          auto m = bench.remount();
+          if (!m) failure = std::string("mount: ") + ferrite::name_of(m.error());
+        }
+        if (failure.empty() && second) {
+          ++second_cuts;
+          bench.sim.cut_power_at(bench.sim.mutating_ops() + 1 + rnd.below(24));
+          auto o = bench.open();
+          bench.sim.cut_power_at(0);
+          if (!o && o.error() == Errc::power_lost) {
+            auto m = bench.remount();
+            if (!m) failure = std::string("mount after the second cut: ") + ferrite::name_of(m.error());
+          } else if (!o) {
+            failure = std::string("open (second cut armed): ") + ferrite::name_of(o.error());
+          }
+        }
+        if (failure.empty()) {
+          auto o = bench.open();
+          if (!o) failure = std::string("open: ") + ferrite::name_of(o.error());
+        }
+        bool finished = false;
+        if (failure.empty()) failure = check_teardown(bench, t, a0, b0, max_id_a, finished);
+        (finished ? finished_by_open : not_begun) += failure.empty();
+        if (!failure.empty()) {
+          ++failures;
+          if (failures <= 12) {
+            std::fprintf(stderr, "powerloss-doc-drop failure: seed %llu %s cut %llu%s: %s\n",
+                         static_cast<unsigned long long>(seed), name_of(t), static_cast<unsigned long long>(k),
+                         second ? " (+second cut)" : "", failure.c_str());
+            UNSCOPED_INFO("seed " << seed << " " << name_of(t) << " cut " << k << ": " << failure);
+          }
+        }
+      }
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("campaign powerloss-doc-drop: %zu cases, %zu failures\n", cases, failures);
+  std::printf("  (%d workloads x clear, drop_collection, drop_index; %zu with a second cut during open(); %zu finished"
+              " by open(), %zu not begun; %.1f s)\n",
+              workloads, second_cuts, finished_by_open, not_begun, seconds);
+  std::fflush(stdout);
+  CHECK(failures == 0);
+  if (!only) CHECK(cases >= static_cast<std::size_t>(scale >= 1.0 ? 5000 : 500));
+  CHECK(finished_by_open > not_begun);
+}
 
 // ---------------------------------------------------------------------------------------
 // doc-open-fuzz: the body of fuzz_doc_open (test/fuzz/doc_open_driver.hpp)

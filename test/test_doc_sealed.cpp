@@ -42,9 +42,11 @@ std::array<std::byte, 32> test_key(std::uint8_t seed) {
   return k;
 }
 
-/// A DocRig whose store is sealed with a 32-byte key (key names not hidden).
+/// A DocRig whose store is sealed with a 32-byte key (key names not hidden
+/// unless asked).
 struct SealedRig {
-  explicit SealedRig(std::uint8_t key_seed) : rig(docrig::geometry()) {
+  explicit SealedRig(std::uint8_t key_seed, ferrite::SealOptions options = {})
+      : sealer(options), rig(docrig::geometry()) {
     if (!sealer.use_key(test_key(key_seed))) std::abort();
     scratch.resize(ferrite::Store::scratch_needed(rig.config.max_value_size, sealer.overhead()));
     rig.config.codec = &sealer;
@@ -649,4 +651,15 @@ TEST_CASE("creating a collection that another docstore on the store created answ
   CHECK(ferrite::sync_wait(r.db->create_collection("patients")));
   // `other` has not seen it: the record on flash (with its name trailer) answers.
   CHECK(ferrite::sync_wait(other.create_collection("patients")).error() == Errc::exists);
+
+TEST_CASE("open() on a sealed store that hides key names answers unsupported: its keys cannot be scanned by prefix",
+          "[doc_sealed][errors]") {
+  ferrite::SealOptions hidden;
+  hidden.hide_keys = true;
+  SealedRig s(7, hidden);
+  DocRig& r = s.rig;
+  CHECK_OR_RETURN(ferrite::sync_wait(r.store->format()));
+  ferrite::DocStore db(*r.store);
+  CHECK(ferrite::sync_wait(db.open()).error() == Errc::unsupported);
+  CHECK_FALSE(db.is_open());
 }

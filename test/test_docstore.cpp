@@ -756,3 +756,223 @@ TEST_CASE("an update walking an index on _ts changes each document once", "[docs
   CHECK(*n == 4);
   for (ferrite::DocId id = 1; id <= 4; ++id) CHECK(int_at(r.get("p", id), "hr") == 71);
 }
+
+TEST_CASE("insert_many inserts each document in its own batch and returns their ids", "[docstore]") {
+  DocRig r(docrig::geometry());
+  REQUIRE(r.fresh());
+  const std::vector<std::vector<std::byte>> docs = {obj({{"n", 1}}), obj({{"n", 2}}), obj({{"n", 3}})};
+  const std::vector<View> views = {view(docs[0]), view(docs[1]), view(docs[2])};
+  std::array<ferrite::DocId, 3> ids{};
+  auto n = ferrite::sync_wait(r.db->insert_many("c", views, ids));
+  REQUIRE(n);
+  CHECK(*n == 3);
+  CHECK(ids == std::array<ferrite::DocId, 3>{1, 2, 3});
+  for (ferrite::DocId id = 1; id <= 3; ++id) CHECK(int_at(r.get("c", id), "n") == static_cast<std::int64_t>(id));
+  std::array<ferrite::DocId, 2> short_ids{};
+  CHECK(ferrite::sync_wait(r.db->insert_many("c", views, short_ids)).error() == Errc::invalid_argument);
+  CHECK(*ferrite::sync_wait(r.db->count("c", Query{})) == 3);   // nothing inserted
+}
+
+TEST_CASE("insert_many stops at the first refused document; those before it stay inserted with their ids",
+          "[docstore][errors]") {
+  DocRig r(docrig::geometry());
+  REQUIRE(r.fresh());
+  ferrite::IndexSpec spec;
+  spec.name = "serial";
+  spec.paths[0] = "serial";
+  spec.unique = true;
+  REQUIRE(ferrite::sync_wait(r.db->create_index("dev", spec)));
+  const std::vector<std::vector<std::byte>> docs = {obj({{"serial", "A"}}), obj({{"serial", "B"}}),
+                                                    obj({{"serial", "A"}}), obj({{"serial", "C"}})};
+  std::vector<View> views;
+  for (const auto& d : docs) views.push_back(view(d));
+  std::array<ferrite::DocId, 4> ids{};
+  CHECK(ferrite::sync_wait(r.db->insert_many("dev", views, ids)).error() == Errc::exists);
+  CHECK(ids[0] == 1);
+  CHECK(ids[1] == 2);
+  CHECK(ids[2] == 0);   // not written for the refused document or those after it
+  CHECK(ids[3] == 0);
+  CHECK(r.ids("dev", Query{}) == seq({1, 2}));
+  CHECK(r.ids("dev", Query::path("serial").eq("C")).empty());
+  REQUIRE(r.reboot());
+  CHECK(r.ids("dev", Query{}) == seq({1, 2}));
+}
+
+TEST_CASE("compound indexes of three and four paths serve every equality prefix, and a fifth path is refused",
+          "[docstore][index]") {
+  DocRig r(docrig::geometry());
+  REQUIRE(r.fresh());
+  ferrite::IndexSpec three;
+  three.name = "abc";
+  three.paths = {"a", "b", "c"};
+  three.path_count = 3;
+  ferrite::IndexSpec four;
+  four.name = "abcd";
+  four.paths = {"a", "b", "c", "d"};
+  four.path_count = 4;
+  REQUIRE(ferrite::sync_wait(r.db->create_index("c", three)));
+  for (int i = 0; i < 48; ++i) CHECK(r.insert("c", {{"a", i % 2}, {"b", i % 3}, {"c", i % 4}, {"d", i}}));
+  REQUIRE(ferrite::sync_wait(r.db->create_index("c", four)));   // built over the 48 documents
+  FindOptions scan;
+  scan.no_index = true;
+  auto same_as_scan = [&](const Query& q) {
+    auto with = r.ids("c", q);
+    auto without = r.ids("c", q, scan);
+    std::sort(with.begin(), with.end());
+    return with == without && !with.empty();
+  };
+  const Query a = Query::path("a").eq(1);
+  const Query ab = a && Query::path("b").eq(2);
+  const Query abc = ab && Query::path("c").eq(3);
+  const Query abc_range = ab && Query::path("c").gte(2);
+  const Query abcd = abc && Query::path("d").gte(20);
+  struct Case {
+    const Query* q;
+    std::uint8_t eq_prefix;
+    std::size_t found;
+  };
+  for (const Case& k : {Case{&a, 1, 24}, Case{&ab, 2, 8}, Case{&abc, 3, 4}, Case{&abc_range, 2, 4}, Case{&abcd, 3, 3}}) {
+    auto plan = r.explain("c", *k.q);
+    REQUIRE(plan);
+    CHECK(plan->access == Plan::Access::index_range);
+    CHECK(plan->eq_prefix == k.eq_prefix);
+    CHECK(same_as_scan(*k.q));
+    CHECK(r.ids("c", *k.q).size() == k.found);
+  }
+  CHECK(r.explain("c", abcd)->index_name() == "abcd");   // the range on d: only the four-path index bounds it
+  CHECK(r.explain("c", abc)->estimated_keys == 4);
+  const auto st = ferrite::sync_wait(r.db->stats("c"));
+  REQUIRE(st);
+  CHECK(st->index_count == 2);
+  CHECK(st->index_entries == 96);
+  ferrite::IndexSpec five = four;
+  five.name = "five";
+  five.path_count = 5;   // IndexSpec holds four paths (max_index_paths)
+  CHECK(ferrite::sync_wait(r.db->create_index("c", five)).error() == Errc::invalid_argument);
+  CHECK(ferrite::sync_wait(r.db->stats("c"))->index_count == 2);
+}
+
+namespace {
+
+// Writes between the steps of an online index build: inserts, updates of
+// documents below and above the build's mark, removes; and explain() each
+// round. A stats() that still shows the index building proves that the
+// explains before it ran while it was building (building only turns
+// ready): those count as seen, and whether they scanned.
+ferrite::Task<void> writer_during_build(ferrite::DocStore& db, ferrite::RunLoop& loop, const bool& built,
+                                        int& seen_building, int& scanned, int& errors, bool& done) {
+  int pending = 0, pending_scans = 0;
+  for (int round = 0; !built && round < 400; ++round) {
+    auto plan = co_await db.explain("c", Query::path("k").eq(3));
+    ++pending;
+    if (plan && plan->access == Plan::Access::collection_scan) ++pending_scans;
+    if (round % 4 == 3) {
+      auto st = co_await db.stats("c");
+      if (st && st->index_count == 1 && !st->indexes[0].ready) {
+        seen_building += pending;
+        scanned += pending_scans;
+      }
+      pending = pending_scans = 0;
+    }
+    const auto d = obj({{"k", round % 7}, {"round", round}});
+    if (!co_await db.insert("c", view(d))) ++errors;
+    const auto patch = obj({{"k", (round + 3) % 7}});
+    const ferrite::DocId low = 1 + static_cast<ferrite::DocId>((round * 5) % 200);
+    const ferrite::DocId high = 400 - static_cast<ferrite::DocId>((round * 3) % 200);
+    for (ferrite::DocId id : {low, high})
+      if (!co_await db.update("c", Query::path("_id").eq(static_cast<long long>(id)), view(patch))) ++errors;
+    if (round % 3 == 0) {
+      const ferrite::DocId gone = 2 + static_cast<ferrite::DocId>((round * 7) % 398);
+      if (!co_await db.remove("c", Query::path("_id").eq(static_cast<long long>(gone)))) ++errors;
+    }
+    co_await loop.yield();
+  }
+  done = true;
+}
+
+}  // namespace
+
+TEST_CASE("an index being built is not used by the planner, and writes between build steps end up indexed",
+          "[docstore][index][concurrency]") {
+  auto g = docrig::geometry(8, 16384, 4);
+  ferrite::sim::SimFlash sim(g, 11);
+  ferrite::RunLoop loop;
+  ferrite::deferred::DeferredFlash slow(sim, loop, {1, 2, 3});
+  ferrite::Flash flash(slow, &loop);
+  std::vector<ferrite::IndexEntry> index(2048);
+  std::vector<std::uint16_t> order(2048);
+  std::array<ferrite::SectorInfo, 8> sectors{};
+  ferrite::StoreConfig cfg;
+  cfg.index = index;
+  cfg.order = order;
+  cfg.sectors = sectors;
+  ferrite::Store store(flash, cfg);
+  ferrite::DocStore db(store);
+  auto setup_fn = [&]() -> ferrite::Task<ferrite::Status> {
+    auto st = co_await store.format();
+    if (!st) co_return st;
+    st = co_await db.open();
+    if (!st) co_return st;
+    for (int i = 0; i < 400; ++i) {
+      auto id = co_await db.insert("c", view(obj({{"k", i % 7}})));
+      if (!id) co_return ferrite::fail(id.error());
+    }
+    co_return ferrite::Status{};
+  };
+  auto setup = setup_fn();
+  REQUIRE(loop.drive(setup));
+  REQUIRE(setup.take_result());
+  bool built = false;
+  ferrite::Status build_status{};
+  ferrite::IndexSpec spec;
+  spec.name = "k";
+  spec.paths[0] = "k";
+  auto build_fn = [&]() -> ferrite::Task<void> {
+    build_status = co_await db.create_index("c", spec);
+    built = true;
+  };
+  int seen_building = 0, scanned = 0, errors = 0;
+  bool writer_done = false;
+  auto build = build_fn();
+  auto writer = writer_during_build(db, loop, built, seen_building, scanned, errors, writer_done);
+  build.start();
+  writer.start();
+  for (int turns = 0; turns < 4000000 && !(built && writer_done); ++turns)
+    if (!loop.run_once()) break;
+  CHECK(built);
+  CHECK(writer_done);
+  CHECK(build_status.error() == Errc::ok);
+  CHECK(errors == 0);
+  CHECK(seen_building > 1);           // the writer ran between build steps
+  CHECK(scanned == seen_building);    // and the planner never used the unfinished index
+  auto check_fn = [&]() -> ferrite::Task<std::string> {
+    auto st = co_await db.stats("c");
+    if (!st) co_return "stats failed";
+    if (!st->indexes[0].ready) co_return "not ready";
+    if (st->index_entries != st->documents) co_return "entries " + std::to_string(st->index_entries) + " for " +
+                                                      std::to_string(st->documents) + " documents";
+    for (int k = 0; k < 7; ++k) {
+      auto plan = co_await db.explain("c", Query::path("k").eq(k));
+      if (!plan || plan->access != Plan::Access::index_range) co_return "the ready index is not used";
+      std::vector<ferrite::DocId> with, without;
+      for (bool no_index : {false, true}) {
+        FindOptions o;
+        o.no_index = no_index;
+        auto cur = db.find("c", Query::path("k").eq(k), o);
+        for (;;) {
+          auto more = co_await cur.next();
+          if (!more) co_return "find failed";
+          if (!*more) break;
+          (no_index ? without : with).push_back(cur.id());
+        }
+      }
+      std::sort(with.begin(), with.end());
+      if (with != without) co_return "k = " + std::to_string(k) + ": the index finds " + std::to_string(with.size()) +
+                                     ", a scan " + std::to_string(without.size());
+    }
+    co_return "";
+  };
+  auto check = check_fn();
+  REQUIRE(loop.drive(check));
+  CHECK(check.take_result() == "");
+}

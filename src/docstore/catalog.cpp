@@ -171,11 +171,12 @@ std::uint32_t DocStore::document_limit() const noexcept {
   const std::uint32_t room = batch > 1024 ? batch - 1024 : batch / 2;
   const std::uint32_t chunks = room / (store_->value_limit() + 24) + 1;
   const std::uint32_t by_batch = std::min<std::uint32_t>(room, chunks * store_->value_limit());
-  return std::min(config_.max_document_size, by_batch > 8 ? by_batch - 8 : 0);
+  return std::min({config_.max_document_size, by_batch > 8 ? by_batch - 8 : 0u, Impl::most_in_parts(*this)});
 }
 
 Task<Status> DocStore::open() noexcept {
   if (!store_->mounted()) co_return fail(Errc::not_mounted);
+  if (!store_->stats().keys_known) co_return fail(Errc::unsupported);   // index-less: no batches, no ordered scans
   if (config_.workspace.size() < workspace_needed(config_.max_document_size)) co_return fail(Errc::invalid_argument);
   unload();
   // A restore in progress (docs/FORMAT.md §10.6) leaves a partial store:
@@ -534,8 +535,11 @@ Task<Status> DocStore::Impl::build_index(DocStore& db, IndexSlot& x) noexcept {
     }
     if (n == 0) break;
     DocTransaction tx(db);
-    for (std::size_t i = 0; i < n; ++i) {
+    bool raced = false;
+    for (std::size_t i = 0; i < n && !raced; ++i) {
       auto st = co_await index_one(tx, x, ids[i]);
+      raced = !st && st.error() == Errc::conflict;   // a writer changed a document it read: redo the batch
+      if (raced) continue;
       if (!st && build_refused(st.error())) {  // duplicates, or a document it cannot index: undo it
         tx.rollback();
         x.state = removing;
@@ -545,6 +549,7 @@ Task<Status> DocStore::Impl::build_index(DocStore& db, IndexSlot& x) noexcept {
       }
       if (!st) co_return st;
     }
+    if (raced) continue;
     IndexSlot next = x;   // (multikey as index_one left it)
     next.build_from = ids[n - 1] + 1;
     std::array<std::byte, 512> rec{};

@@ -91,10 +91,10 @@ Task<Status> DocStore::Impl::write_doc(DocStore& db, Transaction& t, std::uint16
     doc[-1] = std::byte{doc_whole};
     FERRITE_CO_TRY(co_await t.put(doc_key(cid, id).view(), std::span<const std::byte>(doc - 1, size + 1)));
   } else {
-    if (limit <= doc_chunked_header) co_return fail(Errc::too_large);
+    if (limit <= doc_chunked_header) co_return fail(refuse_parts(db, size));
     const std::size_t first = limit - doc_chunked_header;
     const std::size_t more = (size - first + limit - 1) / limit;
-    if (more + 1 > 255) co_return fail(Errc::too_large);
+    if (more + 1 > 255) co_return fail(refuse_parts(db, size));
     parts = static_cast<std::uint8_t>(more + 1);
     std::byte* head = doc - doc_chunked_header;
     head[0] = std::byte{doc_chunked};
@@ -128,7 +128,10 @@ Task<Status> DocStore::Impl::update_entries(DocStore& db, Transaction& t, std::u
     if (x.cid != cid || !maintains(x, id)) continue;
     EntrySet olds, news;
     if (old_doc.valid()) FERRITE_CO_TRY(index_entries(x, old_doc, id, *db.store_, olds));
-    if (new_doc.valid()) FERRITE_CO_TRY(index_entries(x, new_doc, id, *db.store_, news));
+    if (new_doc.valid()) {
+      const Status st = index_entries(x, new_doc, id, *db.store_, news);
+      if (!st) co_return fail(st.error() == Errc::too_large ? refuse_entries(db, x) : st.error());
+    }
     FERRITE_CO_TRY(co_await note_multikey(t, x, news));
     for (std::size_t i = 0; i < olds.count; ++i)
       if (!news.contains(olds.keys[i])) FERRITE_CO_TRY(co_await t.erase(olds.keys[i].view()));
@@ -157,13 +160,15 @@ Result<doc::View> DocStore::Impl::build_stored(DocStore& db, std::span<std::byte
   while (c.next())
     if (!reserved(c.key())) w.key(c.key()).value(c.value());
   w.end();
-  return finish_stored(db, w);
+  return finish_stored(db, w, body.raw().size());
 }
 
-Result<doc::View> DocStore::Impl::finish_stored(DocStore& db, doc::Writer& w) noexcept {
+Result<doc::View> DocStore::Impl::finish_stored(DocStore& db, doc::Writer& w, std::size_t at_least) noexcept {
   auto v = w.finish();
-  if (!v) return fail(v.error() == Errc::buffer_too_small ? Errc::too_large : v.error());
-  if (w.size() > db.document_limit()) return fail(Errc::too_large);
+  if (!v && v.error() == Errc::buffer_too_small)
+    return fail(refuse_document(db, std::max<std::size_t>(at_least, db.config_.max_document_size + 1u), true));
+  if (!v) return fail(v.error());
+  if (w.size() > db.document_limit()) return fail(refuse_document(db, w.size(), false));
   auto checked = doc::View::parse(w.written(), db.config_.limits);
   if (!checked) return fail(checked.error());
   return *checked;
@@ -257,8 +262,10 @@ Task<Result<bool>> DocStore::Impl::update_one(DocTransaction& tx, std::uint16_t 
   if (!doc::matches(query, old->view)) co_return false;        // changed meanwhile
   auto buf = buffer(db, 1);
   doc::Writer w(buf.subspan(slack, db.config_.max_document_size));
-  FERRITE_CO_TRY(apply_patch(w, old->view, patch, db.config_.clock.read()));
-  FERRITE_CO_TRY_ASSIGN(const doc::View stored, finish_stored(db, w));
+  // Out of room is a document over max_document_size: finish_stored says so.
+  const Status patched = apply_patch(w, old->view, patch, db.config_.clock.read());
+  if (!patched && patched.error() != Errc::buffer_too_small) co_return fail(patched.error());
+  FERRITE_CO_TRY_ASSIGN(const doc::View stored, finish_stored(db, w, old->bytes.size()));
   const auto size = static_cast<std::uint32_t>(stored.raw().size());
   CollectionSlot* c = collection_by_cid(db, cid);
   const bool is_capped = c && (c->flags & capped) != 0;
@@ -348,6 +355,7 @@ Task<Result<std::uint32_t>> DocStore::Impl::for_each_match(DocTransaction& tx, s
 
 Task<Status> DocTransaction::commit() noexcept {
   auto st = co_await txn_.commit();
+  if (!st && st.error() == Errc::too_large) DocStore::Impl::refuse_batch(*db_);
   if (st) {
     for (const auto& p : pending_) {
       if (p.cid == 0) continue;

@@ -350,7 +350,7 @@ Status DocStore::Impl::make_plan(DocStore& db, std::uint16_t cid, const Query& q
   out.plan.limit = options.limit;
   bool has_regex = false;
   for (std::size_t i = 0; i < q.node_count(); ++i) has_regex = has_regex || q.node(i).op == Op::regex;
-  if (has_regex && !doc::regex_supported()) return fail(Errc::unsupported);
+  if (has_regex && !doc::regex_supported()) return fail(refuse_regex(db));
 
   // An index serves only AND-shaped queries (a top-level or/not: no index),
   // and not a sort by _id that a top-k cannot hold.
@@ -416,7 +416,7 @@ Status DocStore::Impl::plan_sort(DocStore& db, const doc::FindOptions& options, 
     return {};
   }
   const std::uint64_t k = std::uint64_t{options.skip} + options.limit;
-  if (options.limit == 0 || k > db.config_.max_top_k) return fail(Errc::unsupported);
+  if (options.limit == 0 || k > db.config_.max_top_k) return fail(refuse_sort(db, path, options.limit ? k : 0));
   out.plan.sort = Plan::Sort::top_k;
   return {};
 }
