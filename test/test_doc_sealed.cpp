@@ -651,15 +651,4 @@ TEST_CASE("creating a collection that another docstore on the store created answ
   CHECK(ferrite::sync_wait(r.db->create_collection("patients")));
   // `other` has not seen it: the record on flash (with its name trailer) answers.
   CHECK(ferrite::sync_wait(other.create_collection("patients")).error() == Errc::exists);
-
-TEST_CASE("open() on a sealed store that hides key names answers unsupported: its keys cannot be scanned by prefix",
-          "[doc_sealed][errors]") {
-  ferrite::SealOptions hidden;
-  hidden.hide_keys = true;
-  SealedRig s(7, hidden);
-  DocRig& r = s.rig;
-  CHECK_OR_RETURN(ferrite::sync_wait(r.store->format()));
-  ferrite::DocStore db(*r.store);
-  CHECK(ferrite::sync_wait(db.open()).error() == Errc::unsupported);
-  CHECK_FALSE(db.is_open());
 }
