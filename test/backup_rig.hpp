@@ -4,6 +4,8 @@
 // headers and after `import ferrite; import ferrite.sim;`.
 #pragma once
 
+#include "test_keys.hpp"
+
 namespace backuprig {
 
 using ferrite::Errc;
@@ -11,12 +13,6 @@ using ferrite::ValueType;
 
 inline std::span<const std::byte> bytes(std::string_view s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
-
-inline std::array<std::byte, 32> test_key(std::uint8_t seed) {
-  std::array<std::byte, 32> k{};
-  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::byte>(seed * 31 + i * 7);
-  return k;
 }
 
 /// A store on one partition of the shared flash (sealed when given a Sealer).

@@ -166,7 +166,7 @@ TEST_CASE("a sealed backup shows no value and opens with the store's key only", 
   CHECK(verify_bytes(full.bytes(), rig.reading_sealer.get()));
 
   ferrite::Sealer other;
-  CHECK(other.use_key(backuprig::test_key(9)));
+  CHECK(other.use_key(test_key(9)));
   auto v = verify_bytes(full.bytes(), &other);
   CHECK(v.error == Errc::wrong_key);
   CHECK(v.fault == BackupFault::wrong_key);
@@ -766,7 +766,7 @@ TEST_CASE("restore in place refuses a store whose keys cannot be walked, before 
   ferrite::SealOptions hidden;
   hidden.hide_keys = true;
   ferrite::Sealer sealer(hidden);
-  CHECK_OR_RETURN(sealer.use_key(backuprig::test_key(3)));
+  CHECK_OR_RETURN(sealer.use_key(test_key(3)));
   ferrite::sim::SimFlash sim(Rig::geometry(8, 8192));
   backuprig::Node node(ferrite::Flash(sim), 1024, &sealer);
   CHECK_OR_RETURN(sync_wait(node.store->format()));

@@ -13,6 +13,7 @@
 import ferrite;
 import ferrite.sim;
 #include "doc_rig.hpp"
+#include "test_keys.hpp"
 
 using docrig::DocRig;
 using docrig::obj;
@@ -35,12 +36,6 @@ using ferrite::doc::Query;
   } while (0)
 
 namespace {
-
-std::array<std::byte, 32> test_key(std::uint8_t seed) {
-  std::array<std::byte, 32> k{};
-  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::byte>(seed * 31 + i * 7);
-  return k;
-}
 
 /// A DocRig whose store is sealed with a 32-byte key (key names not hidden
 /// unless asked).

@@ -14,6 +14,7 @@ import ferrite.txn;
 import ferrite.sim;
 #include "log_rig.hpp"
 #include "powerloss_campaign.hpp"
+#include "test_keys.hpp"
 
 using ferrite::Errc;
 using ferrite::KeyPrefixRule;
@@ -22,12 +23,6 @@ using ferrite::SealOptions;
 using rig::Rig;
 
 namespace {
-
-std::array<std::byte, 32> test_key(std::uint8_t seed) {
-  std::array<std::byte, 32> k{};
-  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::byte>(seed * 41 + i * 3);
-  return k;
-}
 
 /// Names "<kind>/<rest>": the kind and its slash stay plain; "!..." names
 /// stay whole; anything else is hashed whole.

@@ -16,6 +16,7 @@ import ferrite.txn;
 #include "log_rig.hpp"
 #include "sealed_image.hpp"
 #include "powerloss_campaign.hpp"
+#include "test_keys.hpp"
 
 using ferrite::Errc;
 using ferrite::Sealer;
@@ -23,12 +24,6 @@ using ferrite::SealOptions;
 using rig::Rig;
 
 namespace {
-
-std::array<std::byte, 32> test_key(std::uint8_t seed) {
-  std::array<std::byte, 32> k{};
-  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::byte>(seed * 29 + i * 5 + 1);
-  return k;
-}
 
 ferrite::Geometry small_geometry() { return rig::geometry(4, 4096, 4); }
 
