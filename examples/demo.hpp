@@ -55,7 +55,9 @@ Task<Status> patients(ferrite::DocStore& db);
 Task<Status> vital_signs(ferrite::SeriesLog& log, ferrite::Store& store);
 Task<Status> visit_transaction(ferrite::DocStore& db);
 Task<Status> timeframe(ferrite::DocStore& db);
-Task<Status> take_backup(ferrite::DocStore& db, ferrite::Sealer& sealer, ferrite::MemorySink& backup);
+/// `store_sealer` is the one the store mounted with; `reader` holds the same key.
+Task<Status> take_backup(ferrite::DocStore& db, ferrite::Sealer& store_sealer, ferrite::Sealer& reader,
+                         ferrite::MemorySink& backup);
 Task<Status> restore_and_compare(std::span<const std::byte> backup, ferrite::Sealer& sealer,
                                  SealedStore& source, SealedStore& target);
 

@@ -13,15 +13,16 @@ import ferrite.sim;
 
 namespace demo {
 
-Task<Status> take_backup(ferrite::DocStore& db, ferrite::Sealer& sealer, ferrite::MemorySink& backup) {
+Task<Status> take_backup(ferrite::DocStore& db, ferrite::Sealer& store_sealer, ferrite::Sealer& reader,
+                         ferrite::MemorySink& backup) {
   ferrite::BackupOptions options;
-  options.sealer = &sealer;
+  options.sealer = &store_sealer;
   options.created = 1700100000;
   FERRITE_CO_TRY_ASSIGN(const auto summary, co_await ferrite::backup(db, backup, options));
   fmt::print("  full backup into RAM: {} entries, {} stream bytes in {} chunks (sealed; index entries left out)\n",
              summary.entries, summary.stream_bytes, summary.chunks);
   ferrite::MemorySource source(backup.bytes());
-  const ferrite::Verdict verdict = co_await ferrite::verify(source, &sealer);
+  const ferrite::Verdict verdict = co_await ferrite::verify(source, &reader);
   fmt::print("  verify: {} ({} entries read)\n", verdict ? "ok" : ferrite::describe(verdict.error), verdict.entries);
   co_return expect(static_cast<bool>(verdict) && verdict.entries == summary.entries, "the backup to verify");
 }

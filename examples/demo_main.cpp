@@ -150,7 +150,7 @@ int main() {
 
   fmt::print("6. backup\n");
   ferrite::MemorySink backup;
-  if (auto st = sync_wait(take_backup(records.db(), backup_sealer, backup)); !st) return failed("backup", st.error());
+  if (auto st = sync_wait(take_backup(records.db(), store_sealer, backup_sealer, backup)); !st) return failed("backup", st.error());
 
   fmt::print("7. power cut in the middle of a write\n");
   if (auto st = sync_wait(power_cut(sim, records, log, *series_part, series_config)); !st)

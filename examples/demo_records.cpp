@@ -79,7 +79,7 @@ namespace {
 Result<ferrite::doc::View> from_json(std::string_view json, std::vector<std::byte>& buffer) {
   buffer.resize(1024);
   ferrite::doc::TextError where{};
-  auto size = ferrite::doc::json_to_cbor(json, buffer, &where);
+  auto size = ferrite::doc::json_to_cbor(json, buffer, {}, &where);
   if (!size) {
     fmt::print(stderr, "demo: JSON at line {} column {}: {}\n", where.line, where.column, size.error());
     return ferrite::fail(size.error());

@@ -100,7 +100,7 @@ Task<Status> vital_signs(ferrite::SeriesLog& log, ferrite::Store& store) {
   FERRITE_CO_TRY(co_await log.mount());  // an erased partition is an empty log
   FERRITE_CO_TRY(co_await append_hour(log));
   const auto st = log.stats();
-  fmt::print("  {} heart-rate readings appended (every {} s, sealed), seq 1..{}, {} sectors in use\n", readings,
+  fmt::print("  {} heart-rate readings appended (every {} s, sealed), seq 1..{}, in {} of 2 sectors\n", readings,
              interval, st.next_seq - 1, st.live_sectors);
   FERRITE_CO_TRY(co_await newest(log));
   FERRITE_CO_TRY(co_await quarter_hours(log));
