@@ -19,7 +19,7 @@ Task<Status> take_backup(ferrite::DocStore& db, ferrite::Sealer& store_sealer, f
   options.sealer = &store_sealer;
   options.created = 1700100000;
   FERRITE_CO_TRY_ASSIGN(const auto summary, co_await ferrite::backup(db, backup, options));
-  fmt::print("  full backup into RAM: {} entries, {} stream bytes in {} chunks (sealed; index entries left out)\n",
+  fmt::print("  full backup into RAM: {} entries, {} stream bytes, {} chunk(s); sealed, index entries left out\n",
              summary.entries, summary.stream_bytes, summary.chunks);
   ferrite::MemorySource source(backup.bytes());
   const ferrite::Verdict verdict = co_await ferrite::verify(source, &reader);
