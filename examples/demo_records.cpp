@@ -113,10 +113,13 @@ Task<Status> typed_settings(ferrite::Store& store) {
   FERRITE_CO_TRY(co_await store.put_as("cfg.hr_alarm_bpm", std::uint32_t{120}));
   FERRITE_CO_TRY(co_await store.put_as("cfg.ward", std::string_view("cardiology")));
   FERRITE_CO_TRY_ASSIGN(const std::uint32_t alarm, co_await store.get_as<std::uint32_t>("cfg.hr_alarm_bpm"));
+  std::string ward;
+  FERRITE_CO_TRY(co_await store.get_string("cfg.ward", ward));
   const auto wrong = co_await store.get_as<float>("cfg.hr_alarm_bpm");
-  fmt::print("  settings: cfg.hr_alarm_bpm = {} (u32; read as float: {}), cfg.ward = cardiology\n", alarm,
-             wrong ? "read?!" : ferrite::describe(wrong.error()));
-  co_return expect(alarm == 120 && !wrong, "the typed setting back, and a refusal as another type");
+  fmt::print("  settings: cfg.hr_alarm_bpm = {} (u32; read as float: {}), cfg.ward = {}\n", alarm,
+             wrong ? "read?!" : ferrite::describe(wrong.error()), ward);
+  co_return expect(alarm == 120 && ward == "cardiology" && !wrong,
+                   "both settings back, and a refusal as another type");
 }
 
 Task<Status> patients(ferrite::DocStore& db) {
