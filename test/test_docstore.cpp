@@ -587,21 +587,34 @@ ferrite::Task<void> doc_worker(ferrite::DocStore& db, ferrite::RunLoop& loop, in
 
 }  // namespace
 
-TEST_CASE("concurrent writers get distinct ids, lose no increment and respect a unique index", "[docstore][concurrency]") {
-  auto g = docrig::geometry(8, 16384, 4);
-  ferrite::sim::SimFlash sim(g, 7);
+/// A docstore whose flash completes each operation only after 1 to 3 steps
+/// of a run loop, so that several coroutines interleave at every flash access.
+struct SlowDocRig {
+  explicit SlowDocRig(std::uint64_t seed) : sim(docrig::geometry(8, 16384, 4), seed) {}
+  ferrite::StoreConfig config() {
+    ferrite::StoreConfig c;
+    c.index = index;
+    c.order = order;
+    c.sectors = sectors;
+    return c;
+  }
+  ferrite::sim::SimFlash sim;
   ferrite::RunLoop loop;
-  ferrite::deferred::DeferredFlash slow(sim, loop, {1, 2, 3});
-  ferrite::Flash flash(slow, &loop);
-  std::vector<ferrite::IndexEntry> index(2048);
-  std::vector<std::uint16_t> order(2048);
+  ferrite::deferred::DeferredFlash slow{sim, loop, {1, 2, 3}};
+  ferrite::Flash flash{slow, &loop};
+  std::vector<ferrite::IndexEntry> index = std::vector<ferrite::IndexEntry>(2048);
+  std::vector<std::uint16_t> order = std::vector<std::uint16_t>(2048);
   std::array<ferrite::SectorInfo, 8> sectors{};
-  ferrite::StoreConfig cfg;
-  cfg.index = index;
-  cfg.order = order;
-  cfg.sectors = sectors;
-  ferrite::Store store(flash, cfg);
-  ferrite::DocStore db(store);
+  ferrite::StoreConfig cfg = config();  // after the storage it points to
+  ferrite::Store store{flash, cfg};
+  ferrite::DocStore db{store};
+};
+
+TEST_CASE("concurrent writers get distinct ids, lose no increment and respect a unique index", "[docstore][concurrency]") {
+  SlowDocRig rig(7);
+  ferrite::RunLoop& loop = rig.loop;
+  ferrite::Store& store = rig.store;
+  ferrite::DocStore& db = rig.db;
   auto setup_fn = [&]() -> ferrite::Task<ferrite::Status> {
     auto st = co_await store.format();
     if (!st) co_return st;
@@ -894,20 +907,10 @@ ferrite::Task<void> writer_during_build(ferrite::DocStore& db, ferrite::RunLoop&
 
 TEST_CASE("an index being built is not used by the planner, and writes between build steps end up indexed",
           "[docstore][index][concurrency]") {
-  auto g = docrig::geometry(8, 16384, 4);
-  ferrite::sim::SimFlash sim(g, 11);
-  ferrite::RunLoop loop;
-  ferrite::deferred::DeferredFlash slow(sim, loop, {1, 2, 3});
-  ferrite::Flash flash(slow, &loop);
-  std::vector<ferrite::IndexEntry> index(2048);
-  std::vector<std::uint16_t> order(2048);
-  std::array<ferrite::SectorInfo, 8> sectors{};
-  ferrite::StoreConfig cfg;
-  cfg.index = index;
-  cfg.order = order;
-  cfg.sectors = sectors;
-  ferrite::Store store(flash, cfg);
-  ferrite::DocStore db(store);
+  SlowDocRig rig(11);
+  ferrite::RunLoop& loop = rig.loop;
+  ferrite::Store& store = rig.store;
+  ferrite::DocStore& db = rig.db;
   auto setup_fn = [&]() -> ferrite::Task<ferrite::Status> {
     auto st = co_await store.format();
     if (!st) co_return st;
