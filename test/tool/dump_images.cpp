@@ -1,0 +1,65 @@
+// Writes the images of dump_images.hpp into a directory, each with its
+// geometry and what `ferrite dump --json` prints for it:
+//   DIR/NNNN.img   the flash image
+//   DIR/NNNN.spec  its geometry (docs/DUMP.md grammar)
+//   DIR/NNNN.json  the dump
+//   DIR/NNNN.txt   how the image was made
+// Usage: dump_images DIR COUNT. test/tool/dump_differential.py runs it and
+// decodes every image again with tools/ferrite_dump.py.
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+import ferrite.txn;
+import ferrite.sim;
+#if FERRITE_HAVE_CRYPTO
+import ferrite.crypto;
+#endif
+#include "dump.hpp"
+#include "dump_images.hpp"
+
+namespace {
+
+bool write_file(const std::string& path, const void* data, std::size_t size) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return false;
+  const bool ok = std::fwrite(data, 1, size, f) == size;
+  return std::fclose(f) == 0 && ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: dump_images DIR COUNT\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const long count = std::strtol(argv[2], nullptr, 10);
+  for (long n = 0; n < count; ++n) {
+    const dump_images::Image image = dump_images::make(static_cast<std::uint64_t>(n));
+    char stem[32];
+    std::snprintf(stem, sizeof stem, "/%04ld", n);
+    const std::string base = dir + stem;
+    if (!write_file(base + ".img", image.bytes.data(), image.bytes.size()) ||
+        !write_file(base + ".spec", image.spec.data(), image.spec.size()) ||
+        !write_file(base + ".txt", image.story.data(), image.story.size())) {
+      std::fprintf(stderr, "dump_images: cannot write %s.*\n", base.c_str());
+      return 2;
+    }
+    ferrite::sim::SimFlash sim(image.geometry);
+    sim.load_image(image.bytes);
+    ferrite::Flash flash(sim);
+    std::FILE* out = std::fopen((base + ".json").c_str(), "wb");
+    if (!out) return 2;
+    const int code = ferrite::tool::dump(image.geometry, flash, ferrite::tool::DumpFormat::json, out);
+    std::fclose(out);
+    if (code == 2) {
+      std::fprintf(stderr, "dump_images: image %ld could not be dumped\n", n);
+      return 2;
+    }
+  }
+  std::printf("dump_images: %ld images in %s\n", count, dir.c_str());
+  return 0;
+}
