@@ -79,7 +79,7 @@ inline Image make(std::uint64_t n) {
     out.bytes.assign(r.sim.image().begin(), r.sim.image().end());
     return out;
   }
-  const std::uint32_t ops = 20 + rnd.below(sealed ? 60 : 160);
+  const std::uint32_t ops = 20 + rnd.below(sealed ? 120 : 400);
   // A cut somewhere in the workload's programs and erases (or none).
   const bool cut = rnd.below(3) != 0;
   const std::uint64_t cut_at = r.sim.mutating_ops() + rnd.below(ops * 2 + 4);
@@ -127,6 +127,20 @@ inline Image make(std::uint64_t n) {
     }
   }
   story += " | " + std::to_string(ops) + " ops";
+  if (!r.sim.power_is_lost() && rnd.below(5) == 0) {
+    // A cut in maintenance that copies nothing: its first program or erase
+    // is usually the pre-erase of a free sector, left torn (garbage).
+    r.sim.cut_power_at(r.sim.mutating_ops());
+    (void)ferrite::sync_wait(r.store->maintain(ferrite::MaintenanceBudget{0, true}));
+    story += " | cut in maintenance";
+  }
+  if (rnd.below(5) == 0) {
+    // Damage no power cut makes: bits flipped anywhere (corrupt runs, broken
+    // headers, markers and bindings).
+    const std::size_t flips = 1 + rnd.below(3);
+    r.sim.flip_random_bits(flips);
+    story += " | " + std::to_string(flips) + " bits flipped";
+  }
   out.bytes.assign(r.sim.image().begin(), r.sim.image().end());
   return out;
 }
