@@ -2,8 +2,11 @@
 // reports for images the engine wrote, and a campaign of hostile images.
 //
 // campaign dump-walk-fuzz walks random garbage images (random geometries,
-// random bytes, some with valid headers planted) and images the engine wrote
-// with bytes overwritten, bits flipped or sectors copied over others. A case
+// random bytes, some with valid headers planted), images the engine wrote
+// with records planted whose checksums verify but whose header words are
+// hostile (any kind, slot and lengths, up to past the sector's end), and
+// images the engine wrote with bytes overwritten, bits flipped or sectors
+// copied over others. A case
 // fails when the walk breaks an invariant: the entries of a walked sector
 // must tile its record area from its start, in order, without overlap, each
 // inside the area; every sector appears once in log order; the dump must
@@ -41,6 +44,45 @@ const in::Sector& sector_at(const in::Image& image, std::uint32_t index) {
 
 std::string key_of(const in::Item& it) {
   return std::string(reinterpret_cast<const char*>(it.key.data()), it.key.size());
+}
+
+void put32(std::vector<std::byte>& b, std::size_t at, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) b[at + i] = static_cast<std::byte>(v >> (8 * i));
+}
+
+/// Records with checksums that verify but hostile header words (any kind,
+/// slot, key and value length), at unit boundaries of sector `sector` of a
+/// valid image, the last ones reaching past the sector's end: crcs cover
+/// what lies within the image.
+void plant_records(std::vector<std::byte>& bytes, const ferrite::Geometry& g, std::uint32_t sector, rig::Random& rnd) {
+  const std::uint32_t base = g.sector_offset(sector), size = g.sector_size(sector), unit = g.program_unit();
+  std::uint32_t sequence = 0;
+  for (int i = 0; i < 4; ++i) sequence |= std::uint32_t{static_cast<std::uint8_t>(bytes[base + 8 + i])} << (8 * i);
+  const std::uint32_t n = 1 + rnd.below(6);
+  for (std::uint32_t k = 0; k < n; ++k) {
+    const std::uint32_t offset = (k + 1 == n ? size - unit * (1 + rnd.below(4)) : rnd.below(size)) / unit * unit;
+    if (offset < 8 || offset >= size) continue;
+    std::uint32_t w;
+    if (rnd.below(3) == 0) {
+      // A compact record: byte 0 is a slot.
+      w = 1 + rnd.below(126) + (static_cast<std::uint32_t>(rnd.next()) & 0xFFFFFF00u);
+    } else {
+      const std::uint32_t value_len = rnd.below(2) ? rnd.below(64) : rnd.below(32768);
+      w = rnd.below(128) | 0x80u | (rnd.below(8) << 8) | (rnd.below(64) << 11) | (value_len << 17);
+    }
+    put32(bytes, base + offset, w);
+    if (offset + 8 > size || (w & 0x80u) == 0) continue;
+    const std::uint32_t kind = (w >> 8) & 7u, key_field = (w >> 11) & 0x3Fu, value_len = w >> 17;
+    const std::uint32_t key_len = kind == 2 || kind == 5 ? 0 : key_field + 1;
+    const std::uint64_t body_end = std::min<std::uint64_t>(std::uint64_t{offset} + 8 + key_len + value_len, size);
+    std::vector<std::byte> covered(16);
+    put32(covered, 0, sequence);
+    put32(covered, 4, offset);
+    put32(covered, 8, w);
+    covered.resize(12);
+    covered.insert(covered.end(), bytes.begin() + base + offset + 8, bytes.begin() + base + body_end);
+    put32(bytes, base + offset + 4, ferrite::crc32c(covered));
+  }
 }
 
 /// Empty when the walk keeps its invariants, else what it broke.
@@ -228,6 +270,12 @@ TEST_CASE("campaign dump-walk-fuzz: hostile images never break a walk", "[campai
         std::copy_n(v.bytes.begin(), n, bytes.begin());
       }
       if (rnd.below(4) == 0) bytes.resize(rnd.below(static_cast<std::uint32_t>(bytes.size()) + 1));  // short image
+    } else if (c % 3 == 1) {
+      const auto& v = valid[rnd.below(valid.size())];
+      g = v.geometry;
+      bytes = v.bytes;
+      for (std::uint32_t s = 0; s < g->sector_count(); ++s)
+        if (rnd.below(2)) plant_records(bytes, *g, s, rnd);
     } else {
       const auto& v = valid[rnd.below(valid.size())];
       g = v.geometry;
