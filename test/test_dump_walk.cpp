@@ -28,6 +28,7 @@ import ferrite.crypto;
 #include "campaign_scale.hpp"
 #include "dump.hpp"
 #include "dump_images.hpp"
+#include "fuzz/dump_walk_driver.hpp"
 
 namespace in = ferrite::inspect;
 using rig::Rig;
@@ -83,32 +84,6 @@ void plant_records(std::vector<std::byte>& bytes, const ferrite::Geometry& g, st
     covered.insert(covered.end(), bytes.begin() + base + offset + 8, bytes.begin() + base + body_end);
     put32(bytes, base + offset + 4, ferrite::crc32c(covered));
   }
-}
-
-/// Empty when the walk keeps its invariants, else what it broke.
-std::string broken_invariant(const ferrite::Geometry& g, const in::Image& image) {
-  if (image.sectors.size() != g.sector_count()) return "sector count";
-  std::set<std::uint32_t> seen;
-  for (const in::Sector& s : image.sectors) {
-    if (!seen.insert(s.index).second || s.index >= g.sector_count()) return "sector listed twice";
-    if (s.size != g.sector_size(s.index) || s.address != g.sector_offset(s.index)) return "sector place";
-    if (!s.walked) {
-      if (!s.items.empty()) return "items in a sector not walked";
-      continue;
-    }
-    std::uint32_t at = s.records_start;
-    for (const in::Item& it : s.items) {
-      if (it.offset != at || it.size == 0) return "items do not tile the record area";
-      if (it.offset % g.program_unit() != 0) return "item off a unit boundary";
-      at = it.offset + it.size;
-      if (at > s.records_end) return "item past the record area";
-      if (!it.damage && it.form == in::Form::compact && it.binding >= it.offset) return "binding after its record";
-    }
-    if (!s.items.empty() && s.end == in::EndState::blank && s.items.back().damage) return "damage before a blank end";
-    if (s.end_offset < s.records_start || s.end_offset > std::max(s.records_start, s.records_end))
-      return "end outside the area";
-  }
-  return {};
 }
 
 }  // namespace
@@ -304,7 +279,7 @@ TEST_CASE("campaign dump-walk-fuzz: hostile images never break a walk", "[campai
       }
     }
     const in::Image image = in::walk(*g, bytes);
-    std::string why = broken_invariant(*g, image);
+    std::string why = dump_walk::broken_invariant(*g, image);
     if (why.empty()) {
       std::vector<std::byte> full = bytes;
       full.resize(g->total_size(), g->erased_byte());

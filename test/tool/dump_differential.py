@@ -4,9 +4,12 @@
 campaign dump-differential: DUMP_IMAGES (test/tool/dump_images.cpp) writes
 images the engine made, each with the JSON `ferrite dump --json` prints for
 it; tools/ferrite_dump.py, written from docs/FORMAT.md alone, decodes each
-image again. Its output must be the same text byte for byte. A disagreement
-means FORMAT.md (or docs/DUMP.md) does not say what the engine does: the
-document is fixed, then the decoder from it.
+image again. Its output must be the same text byte for byte. For every plain
+image the engine mounts, the keys and values the decoder's walk replays (by
+FORMAT.md §5: live sectors in log order, verified records, committed batches)
+must be what the engine reads. A disagreement means FORMAT.md (or
+docs/DUMP.md) does not say what the engine does: the document is fixed, then
+the decoder from it.
 
 The number of images scales with FERRITE_CAMPAIGN_SCALE (default 1: 240).
 FERRITE_DUMP_KEEP=DIR keeps the images in DIR.
@@ -41,26 +44,54 @@ def first_difference(a, b, path="$"):
     return None if a == b else "%s: %r != %r" % (path, a, b)
 
 
+def replayed_state(dump):
+    """The keys and values FORMAT.md §5 says a mount reads, from the decoder's
+    walk: the live sectors in log order, every record that verifies, batches
+    only with their commit, damaged bytes skipped. Lines as in NNNN.state."""
+    state = {}
+    for s in dump["sectors"]:
+        if s["state"] != "live":
+            continue
+        for r in s["records"]:
+            if r["type"] != "record":
+                continue
+            kind = r["kind"]
+            if r["txn"] == "uncommitted" or kind in ("META", "TXN_COMMIT", "TAMPERED"):
+                continue
+            if kind in ("DELETE", "TXN_DELETE"):
+                state.pop(r["key_hex"], None)
+            elif kind == "TYPED_PUT":
+                value = r["value_hex"]
+                state[r["key_hex"]] = "%d %s" % (int(value[:2], 16), value[2:])
+            else:
+                state[r["key_hex"]] = "0 " + r["value_hex"]
+    return sorted("%s %s" % kv for kv in state.items())
+
+
+def add(seen, what, n=1):
+    seen[what] = seen.get(what, 0) + n
+
+
 def tally(seen, dump):
     """What the images hold, so that a run shows what it compared."""
-    def add(what, n=1):
-        seen[what] = seen.get(what, 0) + n
-    add("sealed images" if dump["store"] and dump["store"]["sealed"] else "plain images")
+    def add_one(what):
+        add(seen, what)
+    add_one("sealed images" if dump["store"] and dump["store"]["sealed"] else "plain images")
     for s in dump["sectors"]:
-        add("sectors " + s["state"])
+        add_one("sectors " + s["state"])
         for r in s["records"] or []:
             if r["type"] == "damage":
-                add("damage " + r["why"] + " " + r["verdict"])
+                add_one("damage " + r["why"] + " " + r["verdict"])
             elif r["form"] == "compact":
-                add("compact " + r["kind"])
+                add_one("compact " + r["kind"])
             elif r["kind"] == "META":
-                add("META " + str(r["meta"]))
+                add_one("META " + str(r["meta"]))
             elif r["txn"] == "uncommitted":
-                add("uncommitted " + r["kind"])
+                add_one("uncommitted " + r["kind"])
             else:
-                add(r["kind"])
+                add_one(r["kind"])
         if s["end"]:
-            add("end " + s["end"]["state"])
+            add_one("end " + s["end"]["state"])
 
 
 def main(argv):
@@ -81,6 +112,7 @@ def main(argv):
         disagreements = 0
         shown = 0
         seen = {}
+        states = 0
         for n in range(count):
             base = os.path.join(out_dir, "%04d" % n)
             with open(base + ".spec") as f:
@@ -103,12 +135,33 @@ def main(argv):
                         except ValueError as e:
                             why = "not JSON: %s" % e
                     print("image %d (%s): %s" % (n, story, why))
-            else:
-                want = 1 if '"clean":false' in expected else 0
-                if ran.returncode != want:
-                    disagreements += 1
-                    print("image %d: exit %d, the dump says clean=%s" % (n, ran.returncode, want == 0))
+                continue
+            want = 1 if '"clean":false' in expected else 0
+            if ran.returncode != want:
+                disagreements += 1
+                print("image %d: exit %d, the dump says clean=%s" % (n, ran.returncode, want == 0))
+                continue
+            if not os.path.exists(base + ".state"):
+                continue
+            with open(base + ".state") as f:
+                engine = f.read().split("\n")[:-1]
+            if engine and engine[0].startswith("mount "):
+                add(seen, "engine refused: " + engine[0])
+                continue
+            states += 1
+            mine = replayed_state(json.loads(ran.stdout))
+            if sorted(engine) != mine:
+                disagreements += 1
+                if shown < 5:
+                    shown += 1
+                    with open(base + ".txt") as f:
+                        story = f.read()
+                    only_engine = sorted(set(engine) - set(mine))[:3]
+                    only_walk = sorted(set(mine) - set(engine))[:3]
+                    print("image %d (%s): the engine reads %s, the walk replays %s" % (
+                        n, story, only_engine, only_walk))
     print("covered: " + ", ".join("%s %d" % kv for kv in sorted(seen.items())))
+    print("engine states compared with the decoder's replay: %d" % states)
     print("campaign dump-differential: %d images, %d disagreements" % (count, disagreements))
     return 1 if disagreements else 0
 

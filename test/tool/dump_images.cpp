@@ -4,6 +4,9 @@
 //   DIR/NNNN.spec  its geometry (docs/DUMP.md grammar)
 //   DIR/NNNN.json  the dump
 //   DIR/NNNN.txt   how the image was made
+//   DIR/NNNN.state what the engine reads after mounting the image (plain
+//                  stores): one line per key, `KEYHEX TAG VALUEHEX`, in key
+//                  order; `mount ERROR` when the engine refuses the image
 // Usage: dump_images DIR COUNT. test/tool/dump_differential.py runs it and
 // decodes every image again with tools/ferrite_dump.py.
 #include <cstdio>
@@ -28,6 +31,36 @@ bool write_file(const std::string& path, const void* data, std::size_t size) {
   return std::fclose(f) == 0 && ok;
 }
 
+std::string hex(std::span<const std::byte> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string s;
+  for (const std::byte b : bytes) {
+    s += digits[static_cast<std::uint8_t>(b) >> 4];
+    s += digits[static_cast<std::uint8_t>(b) & 15];
+  }
+  return s;
+}
+
+/// The keys and values the engine reads from `image` once mounted.
+std::string engine_state(const dump_images::Image& image) {
+  rig::Rig r(image.geometry, 64, true, false, 1, 4096);
+  r.sim.load_image(image.bytes);
+  if (auto st = r.mount(); !st) return std::string("mount ") + ferrite::name_of(st.error()) + "\n";
+  std::string out;
+  auto c = r.store->scan(std::span<const std::byte>{});
+  for (;;) {
+    auto more = ferrite::sync_wait(c.next());
+    if (!more) return out + "scan " + ferrite::name_of(more.error()) + "\n";
+    if (!*more) break;
+    std::vector<std::byte> value(c.value_size());
+    auto n = ferrite::sync_wait(c.read_value(value));
+    if (!n) return out + "read " + ferrite::name_of(n.error()) + "\n";
+    value.resize(*n);
+    out += hex(c.key()) + " " + std::to_string(static_cast<int>(c.type())) + " " + hex(value) + "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -47,6 +80,10 @@ int main(int argc, char** argv) {
         !write_file(base + ".txt", image.story.data(), image.story.size())) {
       std::fprintf(stderr, "dump_images: cannot write %s.*\n", base.c_str());
       return 2;
+    }
+    if (!image.sealed) {
+      const std::string state = engine_state(image);
+      if (!write_file(base + ".state", state.data(), state.size())) return 2;
     }
     ferrite::sim::SimFlash sim(image.geometry);
     sim.load_image(image.bytes);
