@@ -61,8 +61,8 @@ void plant_records(std::vector<std::byte>& bytes, const ferrite::Geometry& g, st
   for (int i = 0; i < 4; ++i) sequence |= std::uint32_t{static_cast<std::uint8_t>(bytes[base + 8 + i])} << (8 * i);
   const std::uint32_t n = 1 + rnd.below(6);
   for (std::uint32_t k = 0; k < n; ++k) {
-    const std::uint32_t offset = (k + 1 == n ? size - unit * (1 + rnd.below(4)) : rnd.below(size)) / unit * unit;
-    if (offset < 8 || offset >= size) continue;
+    const std::uint32_t offset = (k + 1 == n ? size - std::max(8u, unit) * (1 + rnd.below(4)) : rnd.below(size)) / unit * unit;
+    if (offset < 8 || offset + 8 > size) continue;
     std::uint32_t w;
     if (rnd.below(3) == 0) {
       // A compact record: byte 0 is a slot.
@@ -72,7 +72,7 @@ void plant_records(std::vector<std::byte>& bytes, const ferrite::Geometry& g, st
       w = rnd.below(128) | 0x80u | (rnd.below(8) << 8) | (rnd.below(64) << 11) | (value_len << 17);
     }
     put32(bytes, base + offset, w);
-    if (offset + 8 > size || (w & 0x80u) == 0) continue;
+    if ((w & 0x80u) == 0) continue;
     const std::uint32_t kind = (w >> 8) & 7u, key_field = (w >> 11) & 0x3Fu, value_len = w >> 17;
     const std::uint32_t key_len = kind == 2 || kind == 5 ? 0 : key_field + 1;
     const std::uint64_t body_end = std::min<std::uint64_t>(std::uint64_t{offset} + 8 + key_len + value_len, size);
