@@ -142,6 +142,25 @@ inline Image make(std::uint64_t n) {
     story += " | " + std::to_string(flips) + " bits flipped";
   }
   out.bytes.assign(r.sim.image().begin(), r.sim.image().end());
+  const std::uint32_t sectors = g->sector_count();
+  if (rnd.below(8) == 0) {
+    // A sector copied over another of the same size: a duplicate sequence,
+    // or an old sector brought back.
+    const std::uint32_t from = rnd.below(sectors), to = rnd.below(sectors);
+    if (from != to && g->sector_size(from) == g->sector_size(to)) {
+      std::copy_n(out.bytes.begin() + g->sector_offset(from), g->sector_size(from),
+                  out.bytes.begin() + g->sector_offset(to));
+      story += " | sector " + std::to_string(from) + " copied over " + std::to_string(to);
+    }
+  }
+  if (rnd.below(8) == 0) {
+    // A run of units inside a sector reads erased again.
+    const std::uint32_t s = rnd.below(sectors);
+    const std::uint32_t size = g->sector_size(s);
+    const std::uint32_t at = rnd.below(size / unit) * unit, n = std::min(size - at, unit * (1 + rnd.below(8)));
+    std::fill_n(out.bytes.begin() + g->sector_offset(s) + at, n, g->erased_byte());
+    story += " | " + std::to_string(n) + " bytes erased at " + std::to_string(at) + " of sector " + std::to_string(s);
+  }
   return out;
 }
 
