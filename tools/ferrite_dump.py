@@ -582,7 +582,7 @@ def text(result):
             else:
                 lines.append("  %-7d %-6d %-7s %-12s slot %-3d key %s value %d%s" % (
                     r["offset"], r["size"], r["form"], r["kind"] + ("(%s)" % r["meta"] if r["meta"] else ""),
-                    r["slot"], r["key_text"] if r["key_text"] is not None else "0x" + r["key_hex"],
+                    r["slot"], r["key_text"] if r["key_text"] is not None else ("0x" + r["key_hex"] if r["key_hex"] else "-"),
                     r["value_size"], "  batch %s" % r["txn"] if r["txn"] is not None else ""))
         if s["end"]:
             lines.append("  end @%d: %s" % (s["end"]["offset"], s["end"]["state"]))
@@ -603,7 +603,8 @@ def main(argv):
     try:
         geometry = parse_geometry(args.geometry)
     except ValueError as e:
-        print("ferrite_dump: geometry '%s': %s" % (args.geometry, e), file=sys.stderr)
+        print("ferrite_dump: geometry '%s' is not RUN[+RUN...]@UNIT[,erased=00|ff] or one of %s (%s)"
+              % (args.geometry, ", ".join(sorted(PRESETS)), e), file=sys.stderr)
         return 2
     try:
         with open(args.image, "rb") as f:
