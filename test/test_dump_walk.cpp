@@ -202,6 +202,33 @@ TEST_CASE("Garbage collection leaves retired sectors after the live ones in log 
   CHECK(image.store->tail > 1);
 }
 
+#if FERRITE_HAVE_CRYPTO
+TEST_CASE("A sealed store's walk lists its records by their framing, after its OPEN, with its crypto block") {
+  ferrite::Sealer sealer;
+  REQUIRE(sealer.use_key(test_key(1)));
+  Rig r(rig::geometry(3, 4096, 4), 64, false, false, 1, 256, &sealer);
+  CHECK(r.format());
+  CHECK(r.put("alpha", "secret value"));
+  CHECK(r.erase("alpha"));
+  const in::Image image = walk_of(r);
+  REQUIRE(image.store);
+  CHECK(image.store->sealed());
+  const in::Sector& s = image.sectors[0];
+  REQUIRE(s.crypto);
+  CHECK(s.crypto->crc_ok);
+  CHECK(s.crypto->same_as_newest);
+  CHECK(s.records_start == 104);
+  CHECK(s.records_end == 4096 - 36);
+  REQUIRE(s.items.size() == 3);
+  CHECK(in::kind_name(s.items[0].kind) == "META");
+  CHECK(in::meta_name(s.items[0].key_field) == "OPEN");
+  CHECK(s.items[1].value_size == 24 + 3 + 12);  // salt and tag, frame, value
+  CHECK(in::kind_name(s.items[2].kind) == "DELETE");
+  CHECK_FALSE(s.end_slot);
+  CHECK(image.clean());
+}
+#endif
+
 TEST_CASE("The dump returns 2 when the geometry does not cover the flash") {
   Rig r(rig::geometry(3, 2048, 4));
   CHECK(r.format());
