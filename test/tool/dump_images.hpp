@@ -42,8 +42,9 @@ inline std::string spec_of(const ferrite::Geometry& g) {
 inline Image make(std::uint64_t n) {
   rig::Random rnd(0xD0E5'0000ull + n * 7919);
   static constexpr std::array<std::uint32_t, 6> units = {1, 2, 4, 8, 16, 32};
-  const std::uint32_t unit = units[n % units.size()];
-  const auto erased = (n / units.size()) % 2 ? ferrite::EraseValue::zeros : ferrite::EraseValue::ones;
+  // Every unit with both erased values, for plain and sealed images alike.
+  const std::uint32_t unit = units[(n / 8 + n % 8) % units.size()];
+  const auto erased = (n / 48 + n) % 2 ? ferrite::EraseValue::zeros : ferrite::EraseValue::ones;
 #if FERRITE_HAVE_CRYPTO
   const bool sealed = n % 8 == 7;
 #else
