@@ -16,6 +16,7 @@
 #include <vector>
 import ferrite.txn;
 import ferrite.sim;
+import ferrite.file;
 #if FERRITE_HAVE_CRYPTO
 import ferrite.crypto;
 #endif
@@ -85,9 +86,13 @@ int main(int argc, char** argv) {
       const std::string state = engine_state(image);
       if (!write_file(base + ".state", state.data(), state.size())) return 2;
     }
-    ferrite::sim::SimFlash sim(image.geometry);
-    sim.load_image(image.bytes);
-    ferrite::Flash flash(sim);
+    // The dump reads the image file through the file port, as `ferrite dump` does.
+    auto file = ferrite::file::FileFlash::open(base + ".img", image.geometry);
+    if (!file) {
+      std::fprintf(stderr, "dump_images: cannot open %s.img: %s\n", base.c_str(), ferrite::name_of(file.error()));
+      return 2;
+    }
+    ferrite::Flash flash(*file);
     std::FILE* out = std::fopen((base + ".json").c_str(), "wb");
     if (!out) return 2;
     const int code = ferrite::tool::dump(image.geometry, flash, ferrite::tool::DumpFormat::json, out);
