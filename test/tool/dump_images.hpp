@@ -65,7 +65,10 @@ inline Image make(std::uint64_t n) {
 #if FERRITE_HAVE_CRYPTO
   std::optional<ferrite::Sealer> sealer;
   if (sealed) {
-    sealer.emplace();
+    // Every other sealed image hides its key names: stored keys are hashes.
+    ferrite::SealOptions options;
+    options.hide_keys = n % 16 == 15;
+    sealer.emplace(options);
     if (!sealer->use_key(test_key(3))) std::abort();
   }
   ferrite::ValueCodec* codec = sealer ? &*sealer : nullptr;
@@ -74,7 +77,8 @@ inline Image make(std::uint64_t n) {
 #endif
   rig::Rig r(*g, 64, compact, false, n + 1, max_value, codec);
   std::string& story = out.story;
-  story = "image " + std::to_string(n) + " " + out.spec + (sealed ? " sealed" : "") + (compact ? " compact" : "");
+  story = "image " + std::to_string(n) + " " + out.spec + (sealed ? " sealed" : "") + (n % 16 == 15 ? " hidden" : "") +
+          (compact ? " compact" : "");
   if (!r.format()) {
     story += ": format failed";
     out.bytes.assign(r.sim.image().begin(), r.sim.image().end());
