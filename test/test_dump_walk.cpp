@@ -229,6 +229,26 @@ TEST_CASE("A sealed store's walk lists its records by their framing, after its O
 }
 #endif
 
+TEST_CASE("The text dump lists every sector and record and ends with its verdict") {
+  Rig r(rig::geometry(3, 2048, 4));
+  CHECK(r.format());
+  CHECK(r.put("alpha", "1234"));
+  CHECK(r.put("alpha", "5678"));
+  std::FILE* f = std::tmpfile();
+  REQUIRE(f);
+  CHECK(ferrite::tool::dump(r.sim.geometry(), r.flash, ferrite::tool::DumpFormat::text, f) == 0);
+  std::rewind(f);
+  std::string text;
+  for (int c; (c = std::fgetc(f)) != EOF;) text += static_cast<char>(c);
+  std::fclose(f);
+  if (std::getenv("FERRITE_SHOW_DUMP")) std::printf("%s", text.c_str());
+  CHECK(text.find("sector 0 @0x0 (2048 bytes): live") != std::string::npos);
+  CHECK(text.find("sector 2 @0x1000 (2048 bytes): blank") != std::string::npos);
+  CHECK(text.find("\"alpha\"") != std::string::npos);
+  CHECK(text.find("binding @40") != std::string::npos);
+  CHECK(text.find(": clean\n") != std::string::npos);
+}
+
 TEST_CASE("The dump returns 2 when the geometry does not cover the flash") {
   Rig r(rig::geometry(3, 2048, 4));
   CHECK(r.format());

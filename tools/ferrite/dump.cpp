@@ -360,20 +360,20 @@ void write_text(const in::Image& image, std::FILE* out) {
   const bool sealed = image.store && image.store->sealed();
   if (image.store) {
     const in::Store& st = *image.store;
-    std::fprintf(out, "store %08x  version %u  flags %#x%s  newest sequence %u (sector %u)  tail %u\n", st.store_id,
+    std::fprintf(out, "store %08x  version %u  flags 0x%x%s  newest sequence %u (sector %u)  tail %u\n", st.store_id,
                  st.version, st.flags, sealed ? " (sealed)" : "", st.newest_sequence, st.newest_sector, st.tail);
   } else {
     std::fprintf(out, "no store: no sector has a valid header\n");
   }
   for (const in::Sector& s : image.sectors) {
     const in::Header& h = s.header;
-    std::fprintf(out, "\nsector %u @%#x (%u bytes): %s, header %s", s.index, s.address, s.size,
+    std::fprintf(out, "\nsector %u @0x%x (%u bytes): %s, header %s", s.index, s.address, s.size,
                  std::string(sector_state_name(s.state)).c_str(), std::string(header_state_name(h.state)).c_str());
     if (h.state == in::HeaderState::valid)
       std::fprintf(out, ", sequence %u, tail %u, erased %u times, marker %s", h.sequence, h.tail, h.erase_count,
                    std::string(marker_name(s.marker)).c_str());
     if (s.crypto)
-      std::fprintf(out, ", crypto suite %u kdf %u flags %#x%s", s.crypto->suite, s.crypto->kdf, s.crypto->flags,
+      std::fprintf(out, ", crypto suite %u kdf %u flags 0x%x%s", s.crypto->suite, s.crypto->kdf, s.crypto->flags,
                    s.crypto->crc_ok ? "" : " (crc fails)");
     std::fprintf(out, "\n");
     if (!s.walked) continue;
