@@ -36,7 +36,9 @@ Checked<ParsedArgs> parse_args(std::span<const std::string> args, std::span<cons
   bool options_end = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (options_end || a.size() < 2 || a[0] != '-') {
+    // "-128" and "-.5" are values (put's VALUE), never options.
+    const bool number = a.size() >= 2 && a[0] == '-' && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.');
+    if (options_end || a.size() < 2 || a[0] != '-' || number) {
       out.positionals.push_back(a);
       continue;
     }

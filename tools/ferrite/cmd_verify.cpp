@@ -78,6 +78,10 @@ Checked<int> run_verify(const ParsedArgs& args) {
   for (const std::string& d : damage) fmt::print("damage: {}\n", d);
   const bool damaged = !damage.empty() || (strict && !traces.empty());
   fmt::print("{}\n", damaged ? "DAMAGED" : "clean");
+  std::fflush(stdout);
+  if (damaged)
+    fmt::print(stderr, "ferrite: verify: {} is damaged ({} finding{})\n", session.image,
+               damage.size() + (strict ? traces.size() : 0), damage.size() + (strict ? traces.size() : 0) == 1 ? "" : "s");
   return damaged ? exit_damaged : exit_ok;
 }
 

@@ -169,9 +169,15 @@ Checked<Geometry> resolve_geometry(std::span<const std::byte> image, const std::
     return damage_error(fmt::format("the image is {} bytes but its headers describe {}x{} ({} bytes): the image is "
                                     "truncated",
                                     image.size(), run->count, run->size, std::uint64_t{run->count} * run->size));
+  std::string hint;
+  for (const GeometryPreset& p : geometry_presets()) {
+    const auto g = parse_geometry(p.spec);
+    if (g && g->total_size() == image.size() && geometry_crc(g->runs()) == h->geometry)
+      hint = fmt::format(" (the preset {} matches its headers)", p.name);
+  }
   return usage_error(fmt::format("no uniform geometry of {} bytes matches the headers' geometry crc {:#010x}: a "
-                                 "non-uniform image needs --geometry",
-                                 image.size(), h->geometry));
+                                 "non-uniform image needs --geometry{}",
+                                 image.size(), h->geometry, hint));
 }
 
 }  // namespace ferrite::tool

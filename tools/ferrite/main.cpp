@@ -48,7 +48,7 @@ void print_help(const Command& c) {
 int main(int argc, char** argv) {
   const std::vector<Command> commands = command_table();
   if (argc < 2) {
-    print_usage(commands);
+    fmt::print(stderr, "ferrite: no command (ferrite --help lists them)\n");
     return exit_usage;
   }
   const std::string_view name = argv[1];

@@ -1,6 +1,7 @@
 // Private copies of images, committed by rename.
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <fmt/format.h>
 
@@ -24,10 +25,12 @@ std::string base_of(const std::string& path) {
 }
 
 /// Creates a unique file from `pattern` (ending in XXXXXX) holding `bytes`.
+/// `mode`: the permissions the file gets (mkstemp's are 0600).
 Checked<std::string> temporary_with(std::string pattern, std::span<const std::byte> bytes, std::size_t fill_size,
-                                    std::byte fill) {
+                                    std::byte fill, mode_t mode) {
   const int fd = ::mkstemp(pattern.data());
   if (fd < 0) return usage_error(fmt::format("cannot create a temporary file {}: {}", pattern, std::strerror(errno)));
+  ::fchmod(fd, mode);
   const auto write_all = [fd](const std::byte* p, std::size_t n) {
     while (n > 0) {
       const ssize_t w = ::write(fd, p, n);
@@ -56,23 +59,34 @@ Checked<std::string> temporary_with(std::string pattern, std::span<const std::by
   return pattern;
 }
 
+/// What a new file gets: 0666 less the umask.
+mode_t new_file_mode() {
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  return 0666 & ~mask;
+}
+
 }  // namespace
 
 Checked<Workspace> Workspace::copy_of(const std::string& image, std::span<const std::byte> bytes, bool mutating) {
   std::string pattern;
+  mode_t mode = 0600;
   if (mutating) {
+    struct stat st {};
+    mode = ::stat(image.c_str(), &st) == 0 ? (st.st_mode & 07777) : new_file_mode();
     pattern = directory_of(image) + "/." + base_of(image) + ".ferrite-XXXXXX";
   } else {
     const char* tmp = std::getenv("TMPDIR");
     pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/ferrite-" + base_of(image) + "-XXXXXX";
   }
-  auto path = temporary_with(pattern, bytes, 0, std::byte{0});
+  auto path = temporary_with(pattern, bytes, 0, std::byte{0}, mode);
   if (!path) return path.error();
   return Workspace(*path, mutating ? image : std::string());
 }
 
 Checked<Workspace> Workspace::blank_beside(const std::string& image, std::size_t size, std::byte erased) {
-  auto path = temporary_with(directory_of(image) + "/." + base_of(image) + ".ferrite-XXXXXX", {}, size, erased);
+  auto path = temporary_with(directory_of(image) + "/." + base_of(image) + ".ferrite-XXXXXX", {}, size, erased,
+                             new_file_mode());
   if (!path) return path.error();
   return Workspace(*path, image);
 }
