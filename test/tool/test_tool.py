@@ -8,6 +8,7 @@ not found, 2 usage or bad input), the one-line message on stderr, and that a
 failing command leaves the image byte for byte as it was. Python stdlib only.
 """
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -248,6 +249,20 @@ class ToolTest(unittest.TestCase):
         self.run_ferrite('create', self.path('x.img'), '--geometry', 'esp32-4k', '--from', src, code=2,
                          err='unknown type')
         self.only_files('bad.json', 'bad2.json', 'bad3.json')
+
+    def test_an_image_in_use_by_another_process_is_refused_and_untouched(self):
+        img = self.image()
+        before = digest(img)
+        with open(img + '.lock', 'w') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock.write('{}\n'.format(os.getpid()))
+            lock.flush()
+            self.run_ferrite('put', img, 'x', '1', '--type', 'u8', code=2, err='in use')
+            self.run_ferrite('ls', img, code=2, err='in use')
+        os.unlink(img + '.lock')
+        self.assertEqual(digest(img), before)
+        self.run_ferrite('put', img, 'x', '1', '--type', 'u8')
+        self.only_files('a.img', 'a.img.csv')
 
     # -- info ---------------------------------------------------------------
     def test_info_shows_geometry_format_sectors_space_keys_and_damage(self):

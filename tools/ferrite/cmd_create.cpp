@@ -9,6 +9,7 @@ import ferrite.file;
 #include "image_headers.hpp"
 #include "workspace.hpp"
 #include "opened_store.hpp"
+#include "image_lock.hpp"
 #include "image_session.hpp"
 #include "values.hpp"
 #include "input_records.hpp"
@@ -49,6 +50,8 @@ Checked<int> run_create(const ParsedArgs& args) {
   }
   if (file_exists(image) && !args.has("force"))
     return usage_error(fmt::format("{} exists (--force replaces it)", image));
+  auto lock = ImageLock::take(image, true);
+  if (!lock) return lock.error();
   std::vector<InputRecord> records;
   const auto from = args.value("from");
   if (from) {

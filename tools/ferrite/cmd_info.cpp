@@ -10,6 +10,7 @@ import ferrite.file;
 #include "image_headers.hpp"
 #include "workspace.hpp"
 #include "opened_store.hpp"
+#include "image_lock.hpp"
 #include "image_session.hpp"
 #include "commands.hpp"
 

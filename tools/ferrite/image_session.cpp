@@ -7,6 +7,7 @@ import ferrite.file;
 #include "args.hpp"
 #include "image_headers.hpp"
 #include "workspace.hpp"
+#include "image_lock.hpp"
 #include "opened_store.hpp"
 #include "image_session.hpp"
 
@@ -31,6 +32,11 @@ Checked<std::unique_ptr<ImageSession>> open_image(const std::string& path, const
   if (!keys) return keys.error();
   auto s = std::make_unique<ImageSession>();
   s->image = path;
+  if (file_exists(path)) {
+    auto lock = ImageLock::take(path, mutating);
+    if (!lock) return lock.error();
+    s->lock.emplace(std::move(*lock));
+  }
   auto bytes = read_file(path);
   if (!bytes) return bytes.error();
   s->bytes = std::move(*bytes);

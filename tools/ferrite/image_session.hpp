@@ -5,6 +5,7 @@
 namespace ferrite::tool {
 
 struct ImageSession {
+  std::optional<ImageLock> lock;     ///< held from the first read to the last write
   std::string image;                 ///< the path the user gave
   std::vector<std::byte> bytes;      ///< the image as read before anything ran
   std::optional<Geometry> geometry;

@@ -8,6 +8,7 @@ import ferrite.file;
 #include "image_headers.hpp"
 #include "workspace.hpp"
 #include "opened_store.hpp"
+#include "image_lock.hpp"
 #include "image_session.hpp"
 #include "values.hpp"
 #include "key_text.hpp"
