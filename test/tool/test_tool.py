@@ -446,10 +446,31 @@ class ToolTest(unittest.TestCase):
         before = digest(img)
         r = self.run_ferrite('verify', img, code=1)
         self.assertIn('corrupt record', r.stdout)
+        self.assertIn('at sector 0 (sequence 1) offset 0x38', r.stdout)  # the record holding byte 60
+        self.assertIn('a damaged record before a good one', r.stdout)
         self.assertIn('DAMAGED', r.stdout)
         self.run_ferrite('export', img, code=1, err='damaged')
         self.assertIn('1 corrupt records', self.run_ferrite('info', img).stdout)
         self.assertEqual(digest(img), before)
+
+    def test_verify_reports_a_torn_tail_with_where_and_counts_it_only_when_strict(self):
+        img = self.image()
+        with open(img, 'rb') as f:
+            data = bytearray(f.read())
+        end = 4096
+        while data[end - 1] == 0xFF:
+            end -= 1
+        at = (end + 3) // 4 * 4
+        data[at:at + 6] = b'\x80\x03\x11\x22\x33\x44'  # the start of a record whose write was cut
+        with open(img, 'wb') as f:
+            f.write(data)
+        r = self.run_ferrite('verify', img)
+        self.assertIn('power-cut trace: 1 torn tail', r.stdout)
+        self.assertIn('offset {:#x}'.format(at), r.stdout)
+        self.assertIn('a torn tail', r.stdout)
+        self.assertIn('clean', r.stdout)
+        r = self.run_ferrite('verify', img, '--strict', code=1, err='damaged')
+        self.assertIn('damage: 1 torn tail', r.stdout)
 
     def test_verify_of_a_tampered_sealed_store_exits_1_with_where(self):
         self.write('k.key', bytes(range(32)))

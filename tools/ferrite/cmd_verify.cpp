@@ -13,6 +13,7 @@ import ferrite.file;
 #include "values.hpp"
 #include "key_text.hpp"
 #include "progress.hpp"
+#include "record_scan.hpp"
 #include "commands.hpp"
 
 namespace ferrite::tool {
@@ -72,11 +73,23 @@ Checked<int> run_verify(const ParsedArgs& args) {
     traces.push_back(fmt::format("{} damaged sector header(s) (an erase cut by power loss, or damage)", st.damaged_sectors));
   if (st.head_sealed) traces.push_back("the head is sealed (its tail is not blank: the next write opens a new sector)");
 
+  // Where: the live sectors' records walked by their checksums.
+  std::vector<std::string> places;
+  const auto info = store.sectors();
+  for (std::uint32_t i = 0; i < session.geometry->sector_count(); ++i) {
+    if (info[i].state != static_cast<std::uint8_t>(SectorState::live)) continue;
+    for (const BadRegion& b : scan_sector(session.bytes, *session.geometry, i, info[i].sequence, store.sealed()))
+      places.push_back(fmt::format("sector {} (sequence {}) offset {:#x} (image offset {:#x}): {} bad bytes{}", b.sector,
+                                   b.sequence, b.offset, session.geometry->sector_offset(b.sector) + b.offset, b.length,
+                                   b.torn_tail ? ", a torn tail" : ", a damaged record before a good one"));
+  }
+
   fmt::print("{}: {} keys, {} value bytes read back\n", session.image, keys, bytes);
   for (const std::string& p : problems)
     if (p.rfind("key '", 0) != 0) fmt::print("note: {}\n", p);
   for (const std::string& t : traces) fmt::print("{}: {}\n", strict ? "damage" : "power-cut trace", t);
   for (const std::string& d : damage) fmt::print("damage: {}\n", d);
+  for (const std::string& p : places) fmt::print("  at {}\n", p);
   const bool damaged = !damage.empty() || (strict && !traces.empty());
   fmt::print("{}\n", damaged ? "DAMAGED" : "clean");
   std::fflush(stdout);
