@@ -12,6 +12,8 @@ import fcntl
 import hashlib
 import json
 import os
+import pty
+import select
 import struct
 import subprocess
 import sys
@@ -425,6 +427,28 @@ class ToolTest(unittest.TestCase):
         img = self.image()
         self.assertEqual(self.run_ferrite('export', img).stderr, '')
         self.assertEqual(self.run_ferrite('verify', img).stderr, '')
+
+    def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(self):
+        rows = ''.join('k{:03},data,u16,{}\n'.format(i, i) for i in range(300))
+        img = self.image(geometry='8x4k@4', csv='key,type,encoding,value\n' + rows)
+        master, slave = pty.openpty()
+        p = subprocess.Popen([FERRITE, 'export', img], stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        out, drawn = p.stdout.read(), b''
+        p.wait()
+        while select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        os.close(master)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(len(json.loads(out)['keys']), 300)
+        self.assertIn(b'export [', drawn)
+        self.assertIn(b'100%', drawn)
 
     # -- verify and damage --------------------------------------------------
     def corrupt(self, img, offset):
