@@ -96,7 +96,8 @@ class ToolTest(unittest.TestCase):
     # -- help and usage -------------------------------------------------
     def test_help_lists_every_command_and_each_command_has_help(self):
         out = self.run_ferrite('--help').stdout
-        for c in ['create', 'info', 'ls', 'get', 'put', 'rm', 'verify', 'export', 'import', 'geometries']:
+        for c in ['create', 'info', 'ls', 'get', 'put', 'rm', 'verify', 'export', 'import', 'find', 'insert',
+                  'geometries']:
             self.assertIn('  ' + c + ' ', out)
             self.assertIn('usage: ferrite ' + c, self.run_ferrite(c, '--help').stdout)
         self.assertNotIn('dump', out)
@@ -449,6 +450,27 @@ class ToolTest(unittest.TestCase):
         self.assertEqual(len(json.loads(out)['keys']), 300)
         self.assertIn(b'export [', drawn)
         self.assertIn(b'100%', drawn)
+
+    # -- documents ----------------------------------------------------------
+    def test_insert_creates_the_collection_and_find_answers_queries(self):
+        img = self.path('d.img')
+        self.run_ferrite('create', img, '--geometry', '8x4k@4')
+        first = int(self.run_ferrite('insert', img, 'people', '{"name": "Ada", "age": 36}').stdout)
+        self.run_ferrite('insert', img, 'people', '{"name": "Bob", "age": 25}')
+        found = [json.loads(l) for l in self.run_ferrite('find', img, 'people', '{"age": {"$gt": 30}}').stdout.splitlines()]
+        self.assertEqual([(d['_id'], d['name']) for d in found], [(first, 'Ada')])
+        self.assertEqual(len(self.run_ferrite('find', img, 'people', '{}').stdout.splitlines()), 2)
+        self.assertEqual(len(self.run_ferrite('find', img, 'people', '{}', '--limit', '1').stdout.splitlines()), 1)
+
+    def test_find_in_a_missing_collection_is_not_found_and_bad_json_is_usage(self):
+        img = self.path('d.img')
+        self.run_ferrite('create', img, '--geometry', '8x4k@4')
+        self.run_ferrite('find', img, 'nobody', '{}', code=1, err="no collection 'nobody'")
+        self.run_ferrite('find', img, 'people', '{"age": ', code=2, err='query')
+        before = digest(img)
+        self.run_ferrite('insert', img, 'people', '{"name": }', code=2, err='document: line 1, column 10')
+        self.run_ferrite('insert', img, 'bad name!', '{"a": 1}', code=2)
+        self.assertEqual(digest(img), before)
 
     # -- verify and damage --------------------------------------------------
     def corrupt(self, img, offset):

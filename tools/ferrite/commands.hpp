@@ -26,6 +26,8 @@ Command ls_command();
 Command verify_command();
 Command export_command();
 Command import_command();
+Command find_command();
+Command insert_command();
 
 /// Prints the presets (`ferrite geometries`, `create --help`).
 void print_presets(std::FILE* out);

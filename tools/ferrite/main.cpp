@@ -13,7 +13,8 @@ using namespace ferrite::tool;
 
 std::vector<Command> command_table() {
   return {create_command(), info_command(),   ls_command(),     get_command(),    put_command(),
-          rm_command(),     verify_command(), export_command(), import_command(), geometries_command()};
+          rm_command(),     verify_command(), export_command(), import_command(), find_command(),
+          insert_command(), geometries_command()};
 }
 
 void print_usage(const std::vector<Command>& commands) {
