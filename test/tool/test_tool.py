@@ -21,6 +21,8 @@ import tempfile
 import unittest
 
 FERRITE = None
+# The key where a restore records its progress in the store it fills (docs/FORMAT.md §10.6).
+RESTORE_MARKER = (b'\xff' + b'ferrite/restore').hex()
 
 CSV = '''key,type,encoding,value
 # a comment line
@@ -97,7 +99,7 @@ class ToolTest(unittest.TestCase):
     def test_help_lists_every_command_and_each_command_has_help(self):
         out = self.run_ferrite('--help').stdout
         for c in ['create', 'info', 'ls', 'get', 'put', 'rm', 'verify', 'export', 'import', 'find', 'insert',
-                  'geometries']:
+                  'backup', 'verify-backup', 'restore', 'geometries']:
             self.assertIn('  ' + c + ' ', out)
             self.assertIn('usage: ferrite ' + c, self.run_ferrite(c, '--help').stdout)
         self.assertNotIn('dump', out)
@@ -471,6 +473,53 @@ class ToolTest(unittest.TestCase):
         self.run_ferrite('insert', img, 'people', '{"name": }', code=2, err='document: line 1, column 10')
         self.run_ferrite('insert', img, 'bad name!', '{"a": 1}', code=2)
         self.assertEqual(digest(img), before)
+
+    # -- backups ------------------------------------------------------------
+    def test_backup_verify_backup_and_restore_reproduce_the_store(self):
+        img = self.image()
+        r = self.run_ferrite('backup', img, self.path('full.fbk'))
+        lsn = r.stdout.split('--since-lsn ')[1].split()[0]
+        self.run_ferrite('put', img, 'cfg/u8', '9', '--type', 'u8')
+        self.run_ferrite('rm', img, 'cfg/s')
+        self.run_ferrite('backup', img, self.path('inc.fbk'), '--since-lsn', lsn)
+        self.assertIn('ok', self.run_ferrite('verify-backup', self.path('full.fbk'), self.path('inc.fbk')).stdout)
+        self.run_ferrite('restore', self.path('r.img'), self.path('full.fbk'), self.path('inc.fbk'),
+                         '--geometry', '8x4k@4')
+        restored = self.export(self.path('r.img'))
+        marker = {'key_hex': RESTORE_MARKER}
+        self.assertTrue(any(marker.items() <= e.items() for e in restored['keys']))  # the restore's own record
+        restored['keys'] = [e for e in restored['keys'] if e.get('key_hex') != RESTORE_MARKER]
+        self.assertEqual(restored, self.export(img))
+        self.run_ferrite('restore', self.path('r.img'), self.path('full.fbk'), '--geometry', '8x4k@4', code=2,
+                         err='--force')
+
+    def test_a_damaged_or_truncated_backup_is_refused_and_restores_nothing(self):
+        img = self.image()
+        self.run_ferrite('backup', img, self.path('b.fbk'))
+        with open(self.path('b.fbk'), 'rb') as f:
+            data = bytearray(f.read())
+        self.write('short.fbk', bytes(data[:len(data) - 20]))
+        data[200] ^= 1
+        self.write('bad.fbk', bytes(data))
+        self.run_ferrite('verify-backup', self.path('bad.fbk'), code=1, err='bad.fbk')
+        self.run_ferrite('verify-backup', self.path('short.fbk'), code=1, err='truncated')
+        self.run_ferrite('restore', self.path('r.img'), self.path('bad.fbk'), '--geometry', '8x4k@4', code=1)
+        self.assertFalse(os.path.exists(self.path('r.img')))
+        self.run_ferrite('verify-backup', self.write('foreign.fbk', b'not a backup' * 20), code=2, err='foreign')
+
+    def test_a_sealed_backup_needs_the_key(self):
+        self.write('k.key', bytes(range(32)))
+        self.write('other.key', bytes(32))
+        img = self.image(extra=('--key-file', 'k.key'))
+        self.run_ferrite('backup', img, self.path('s.fbk'), '--key-file', 'k.key')
+        self.run_ferrite('verify-backup', self.path('s.fbk'), code=2, err='key_needed')
+        self.run_ferrite('verify-backup', self.path('s.fbk'), '--key-file', 'other.key', code=2, err='wrong_key')
+        self.run_ferrite('verify-backup', self.path('s.fbk'), '--key-file', 'k.key')
+        self.run_ferrite('restore', self.path('r.img'), self.path('s.fbk'), '--geometry', 'esp32-4k', '--key-file',
+                         'k.key')
+        restored = self.export(self.path('r.img'), '--key-file', 'k.key')
+        restored['keys'] = [e for e in restored['keys'] if e.get('key_hex') != RESTORE_MARKER]
+        self.assertEqual(restored, self.export(img, '--key-file', 'k.key'))
 
     # -- verify and damage --------------------------------------------------
     def corrupt(self, img, offset):

@@ -28,6 +28,9 @@ Command export_command();
 Command import_command();
 Command find_command();
 Command insert_command();
+Command backup_command();
+Command verify_backup_command();
+Command restore_command();
 
 /// Prints the presets (`ferrite geometries`, `create --help`).
 void print_presets(std::FILE* out);

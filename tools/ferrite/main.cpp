@@ -14,14 +14,14 @@ using namespace ferrite::tool;
 std::vector<Command> command_table() {
   return {create_command(), info_command(),   ls_command(),     get_command(),    put_command(),
           rm_command(),     verify_command(), export_command(), import_command(), find_command(),
-          insert_command(), geometries_command()};
+          insert_command(), backup_command(), verify_backup_command(), restore_command(), geometries_command()};
 }
 
 void print_usage(const std::vector<Command>& commands) {
   fmt::print("usage: ferrite COMMAND [ARGS...]   (ferrite COMMAND --help for its options)\n\n"
              "Inspect and edit ferrite flash images: a file holding the bytes of a flash partition.\n\n"
              "commands:\n");
-  for (const Command& c : commands) fmt::print("  {:<11} {}\n", c.name, c.summary);
+  for (const Command& c : commands) fmt::print("  {:<13} {}\n", c.name, c.summary);
   fmt::print("\nexit codes: 0 ok, 1 damaged or not found, 2 usage or bad input\n"
              "(wrong key, geometry mismatch, not a ferrite image, malformed input).\n");
 }

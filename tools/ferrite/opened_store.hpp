@@ -34,6 +34,8 @@ class OpenedStore {
 
   Store& store() { return *store_; }
   bool sealed() const { return sealer_.has_value(); }
+  /// The sealed store's Sealer (null for a plain store).
+  Sealer* sealer() { return sealer_ ? &*sealer_ : nullptr; }
   /// Syncs and closes the image file.
   CheckedDone close();
   /// One line on an engine error: its description, and the store's
