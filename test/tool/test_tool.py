@@ -250,10 +250,14 @@ class ToolTest(unittest.TestCase):
         src = self.write('bad2.json', '{"keys": [\n {"key": "a", "type": "u8", "value": 1},\n {"key": "b", "type": "u8", "value": -1}]}')
         self.run_ferrite('create', self.path('x.img'), '--geometry', 'esp32-4k', '--from', src, code=2,
                          err="bad2.json line 3, column 2 (key 'b')")
+        src = self.write('bad4.json', '{"note": {"a": [{}, {}]},\n "keys": [{"key": "a", "type": "u8", "value": 1},\n'
+                                      '  {"key": "b", "type": "u8", "value": 300}]}')
+        self.run_ferrite('create', self.path('x.img'), '--geometry', 'esp32-4k', '--from', src, code=2,
+                         err="bad4.json line 3, column 3 (key 'b')")
         src = self.write('bad3.json', '{"keys": [{"key": "a", "type": "quaternion", "value": 1}]}')
         self.run_ferrite('create', self.path('x.img'), '--geometry', 'esp32-4k', '--from', src, code=2,
                          err='unknown type')
-        self.only_files('bad.json', 'bad2.json', 'bad3.json')
+        self.only_files('bad.json', 'bad2.json', 'bad3.json', 'bad4.json')
 
     def test_an_image_in_use_by_another_process_is_refused_and_untouched(self):
         img = self.image()

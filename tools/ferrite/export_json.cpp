@@ -98,13 +98,21 @@ void write_entry(Writer& w, std::span<const std::byte> key, const TypedValue& v)
   w.EndObject();
 }
 
-/// Offsets of the entry objects (objects inside the array inside the root).
+/// Offsets of the entry objects: the objects directly inside the root's
+/// "keys" array (other members may hold objects and arrays of their own).
 struct EntryOffsets : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, EntryOffsets> {
   rapidjson::StringStream* stream = nullptr;
   int depth = 0;
+  bool root_key_is_keys = false;  // the root member being read is "keys"
+  int keys_depth = -1;            // depth of the "keys" array while inside it
   std::vector<std::size_t> offsets;
+  bool Key(const char* name, rapidjson::SizeType length, bool) {
+    if (depth == 1) root_key_is_keys = std::string_view(name, length) == "keys";
+    return true;
+  }
   bool StartObject() {
-    if (++depth == 3) offsets.push_back(stream->Tell() - 1);
+    ++depth;
+    if (keys_depth >= 0 && depth == keys_depth + 1) offsets.push_back(stream->Tell() - 1);
     return true;
   }
   bool EndObject(rapidjson::SizeType) {
@@ -113,9 +121,11 @@ struct EntryOffsets : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, EntryOffse
   }
   bool StartArray() {
     ++depth;
+    if (depth == 2 && root_key_is_keys) keys_depth = depth;
     return true;
   }
   bool EndArray(rapidjson::SizeType) {
+    if (depth == keys_depth) keys_depth = -1;
     --depth;
     return true;
   }
