@@ -3,17 +3,21 @@
 
     golden_images.py FERRITE GOLDEN_DIR
 
-Exports every committed image (sealed ones with the committed key or the
-documented passphrase) and compares the JSON with the expected contents
-committed beside it; each uniform image is also opened without --geometry
-(detection). The images and the directory are left exactly as they were.
+Exports a copy of every committed image (sealed ones with the committed key
+or the documented passphrase) and compares the JSON with the expected
+contents committed beside it; each uniform image is also opened without
+--geometry (detection). The command works on copies in a scratch directory
+(it takes a lock file beside the image it opens), and the committed
+directory is checked to be exactly as it was.
 Prints one line per image and exits non-zero on any difference.
 """
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 PRESETS = ['stm32f4-4x16k+64k', 'stm32f4-2x16k', 'nrf52-4x4k', 'esp32-4k']
 PASSPHRASE = 'ferrite golden passphrase'
@@ -28,7 +32,9 @@ def main():
     if len(images) < 9:
         print('golden: expected at least 9 images, found {}'.format(len(images)))
         failures += 1
+    scratch = tempfile.mkdtemp(prefix='ferrite-golden-')
     for name in images:
+        shutil.copyfile(os.path.join(golden, name + '.img'), os.path.join(scratch, name + '.img'))
         preset = next(p for p in PRESETS if name.endswith('-' + p))
         options = []
         if name.startswith('sealed-key-'):
@@ -41,7 +47,7 @@ def main():
         if '+' not in preset:
             runs.append([])  # detected from the headers
         for geometry in runs:
-            r = subprocess.run([ferrite, 'export', os.path.join(golden, name + '.img')] + geometry + options,
+            r = subprocess.run([ferrite, 'export', os.path.join(scratch, name + '.img')] + geometry + options,
                                capture_output=True, text=True, env=env)
             how = 'with --geometry' if geometry else 'detected'
             if r.returncode != 0:
@@ -52,6 +58,7 @@ def main():
                 failures += 1
             else:
                 print('golden {} ({}): {} keys as expected'.format(name, how, len(expected['keys'])))
+    shutil.rmtree(scratch)
     after = {f: hashlib.sha256(open(os.path.join(golden, f), 'rb').read()).hexdigest()
              for f in os.listdir(golden)}
     if after != before:
