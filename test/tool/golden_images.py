@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """The golden images of test/golden/, read by the ferrite command forever.
 
-    golden_images.py FERRITE GOLDEN_DIR
+    golden_images.py FERRITE GOLDEN_DIR DECODER
 
 Exports a copy of every committed image (sealed ones with the committed key
 or the documented passphrase) and compares the JSON with the expected
 contents committed beside it; each uniform image is also opened without
---geometry (detection). The command works on copies in a scratch directory
+--geometry (detection). Then `ferrite dump --json` of each image must be
+exactly what DECODER (tools/ferrite_dump.py, written from docs/FORMAT.md
+alone) prints for it. The command works on copies in a scratch directory
 (it takes a lock file beside the image it opens), and the committed
 directory is checked to be exactly as it was.
 Prints one line per image and exits non-zero on any difference.
@@ -24,7 +26,7 @@ PASSPHRASE = 'ferrite golden passphrase'
 
 
 def main():
-    ferrite, golden = sys.argv[1], sys.argv[2]
+    ferrite, golden, decoder = sys.argv[1], sys.argv[2], sys.argv[3]
     before = {f: hashlib.sha256(open(os.path.join(golden, f), 'rb').read()).hexdigest()
               for f in os.listdir(golden)}
     images = sorted(f[:-4] for f in before if f.endswith('.img'))
@@ -58,6 +60,20 @@ def main():
                 failures += 1
             else:
                 print('golden {} ({}): {} keys as expected'.format(name, how, len(expected['keys'])))
+        image = os.path.join(scratch, name + '.img')
+        dumped = subprocess.run([ferrite, 'dump', '--json', '--geometry', preset, image], capture_output=True, text=True)
+        decoded = subprocess.run([sys.executable, decoder, '--json', '--geometry', preset, image],
+                                 capture_output=True, text=True)
+        if dumped.returncode != 0 or decoded.returncode != 0:
+            print('golden {} (dump): ferrite dump exit {}, decoder exit {}: {}{}'.format(
+                name, dumped.returncode, decoded.returncode, dumped.stderr.strip(), decoded.stderr.strip()))
+            failures += 1
+        elif dumped.stdout != decoded.stdout:
+            print('golden {} (dump): ferrite dump --json and the decoder disagree'.format(name))
+            failures += 1
+        else:
+            records = sum(len(s['records'] or []) for s in json.loads(dumped.stdout)['sectors'])
+            print('golden {} (dump): the decoder agrees on {} records'.format(name, records))
     shutil.rmtree(scratch)
     after = {f: hashlib.sha256(open(os.path.join(golden, f), 'rb').read()).hexdigest()
              for f in os.listdir(golden)}

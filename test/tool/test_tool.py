@@ -98,11 +98,10 @@ class ToolTest(unittest.TestCase):
     # -- help and usage -------------------------------------------------
     def test_help_lists_every_command_and_each_command_has_help(self):
         out = self.run_ferrite('--help').stdout
-        for c in ['create', 'info', 'ls', 'get', 'put', 'rm', 'verify', 'export', 'import', 'find', 'insert',
+        for c in ['create', 'info', 'ls', 'get', 'put', 'rm', 'verify', 'dump', 'export', 'import', 'find', 'insert',
                   'backup', 'verify-backup', 'restore', 'geometries']:
             self.assertIn('  ' + c + ' ', out)
             self.assertIn('usage: ferrite ' + c, self.run_ferrite(c, '--help').stdout)
-        self.assertNotIn('dump', out)
 
     def test_create_help_and_geometries_list_the_presets(self):
         for out in (self.run_ferrite('geometries').stdout, self.run_ferrite('create', '--help').stdout):
@@ -532,6 +531,50 @@ class ToolTest(unittest.TestCase):
             b = f.read(1)
             f.seek(offset)
             f.write(bytes([b[0] ^ 0x40]))
+
+    # -- dump ---------------------------------------------------------------
+    def records(self, doc):
+        return [r for s in doc['sectors'] for r in (s['records'] or [])]
+
+    def test_dump_lists_every_record_of_a_clean_image_and_exits_0(self):
+        img = self.image()
+        before = digest(img)
+        doc = json.loads(self.run_ferrite('dump', img, '--json').stdout)
+        self.assertTrue(doc['summary']['clean'])
+        keys = {r['key_text'] for r in self.records(doc) if r.get('key_text')}
+        self.assertTrue({'cfg/u8', 'cfg/s', 'cfg/flag'} <= keys, keys)
+        text = self.run_ferrite('dump', img).stdout
+        self.assertIn('TYPED_PUT', text)
+        self.assertIn('"cfg/u64"', text)
+        self.assertEqual(digest(img), before)
+
+    def test_dump_of_a_corrupt_record_marks_it_and_exits_1(self):
+        img = self.image()
+        self.corrupt(img, 60)
+        before = digest(img)
+        r = self.run_ferrite('dump', img, '--json', code=1, err='damage')
+        doc = json.loads(r.stdout)
+        self.assertFalse(doc['summary']['clean'])
+        self.assertEqual(digest(img), before)
+
+    def test_dump_walks_an_image_whose_headers_are_gone_when_given_the_geometry(self):
+        img = self.image()
+        with open(img, 'r+b') as f:
+            for sector in range(6):
+                f.seek(sector * 4096)
+                f.write(b'\0' * 32)
+        self.run_ferrite('dump', img, code=2, err='not a ferrite image')
+        r = self.run_ferrite('dump', img, '--json', '--geometry', 'esp32-4k', code=1, err='damage')
+        self.assertEqual(len(json.loads(r.stdout)['sectors']), 6)
+
+    def test_dump_of_a_truncated_image_or_a_wrong_size_is_refused(self):
+        img = self.image()
+        with open(img, 'rb') as f:
+            data = f.read()
+        t = self.write('t.img', data[:20480])
+        self.run_ferrite('dump', t, code=1, err='truncated')
+        self.run_ferrite('dump', t, '--geometry', 'esp32-4k', code=1, err='truncated')
+        self.run_ferrite('dump', img, '--geometry', 'nrf52-4x4k', code=2, err='geometry mismatch')
 
     def test_verify_of_a_clean_store_exits_0(self):
         img = self.image()

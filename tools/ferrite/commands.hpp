@@ -24,6 +24,7 @@ Command put_command();
 Command rm_command();
 Command ls_command();
 Command verify_command();
+Command dump_command();
 Command export_command();
 Command import_command();
 Command find_command();
