@@ -3,6 +3,7 @@
 
 import ferrite;
 import ferrite.file;
+import ferrite.inspect;
 #include "tool.hpp"
 #include "args.hpp"
 #include "image_headers.hpp"
@@ -13,7 +14,6 @@ import ferrite.file;
 #include "values.hpp"
 #include "key_text.hpp"
 #include "progress.hpp"
-#include "record_scan.hpp"
 #include "commands.hpp"
 
 namespace ferrite::tool {
@@ -73,15 +73,20 @@ Checked<int> run_verify(const ParsedArgs& args) {
     traces.push_back(fmt::format("{} damaged sector header(s) (an erase cut by power loss, or damage)", st.damaged_sectors));
   if (st.head_sealed) traces.push_back("the head is sealed (its tail is not blank: the next write opens a new sector)");
 
-  // Where: the live sectors' records walked by their checksums.
+  // Where: the damaged runs ferrite.inspect finds in the sectors the mounted
+  // store holds live (a walk by checksums: no key needed).
   std::vector<std::string> places;
   const auto info = store.sectors();
-  for (std::uint32_t i = 0; i < session.geometry->sector_count(); ++i) {
-    if (info[i].state != static_cast<std::uint8_t>(SectorState::live)) continue;
-    for (const BadRegion& b : scan_sector(session.bytes, *session.geometry, i, info[i].sequence, store.sealed()))
-      places.push_back(fmt::format("sector {} (sequence {}) offset {:#x} (image offset {:#x}): {} bad bytes{}", b.sector,
-                                   b.sequence, b.offset, session.geometry->sector_offset(b.sector) + b.offset, b.length,
-                                   b.torn_tail ? ", a torn tail" : ", a damaged record before a good one"));
+  const inspect::Image walked = inspect::walk(*session.geometry, session.bytes);
+  for (const inspect::Sector& sector : walked.sectors) {
+    if (info[sector.index].state != static_cast<std::uint8_t>(SectorState::live)) continue;
+    for (const inspect::Item& item : sector.items) {
+      if (!item.damage) continue;
+      places.push_back(fmt::format("sector {} (sequence {}) offset {:#x} (image offset {:#x}): {} bad bytes, {}{}",
+                                   sector.index, sector.header.sequence, item.offset, sector.address + item.offset,
+                                   item.size, item.torn ? "a torn tail" : "a damaged record before a good one",
+                                   item.why == inspect::Damage::uncommitted_batch ? " (a batch without its commit)" : ""));
+    }
   }
 
   fmt::print("{}: {} keys, {} value bytes read back\n", session.image, keys, bytes);
