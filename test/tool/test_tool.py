@@ -99,7 +99,7 @@ class ToolTest(unittest.TestCase):
     def test_help_lists_every_command_and_each_command_has_help(self):
         out = self.run_ferrite('--help').stdout
         for c in ['create', 'info', 'ls', 'get', 'put', 'rm', 'verify', 'dump', 'export', 'import', 'find', 'insert',
-                  'backup', 'verify-backup', 'restore', 'geometries']:
+                  'export-docs', 'import-docs', 'backup', 'verify-backup', 'restore', 'geometries']:
             self.assertIn('  ' + c + ' ', out)
             self.assertIn('usage: ferrite ' + c, self.run_ferrite(c, '--help').stdout)
 
@@ -476,6 +476,44 @@ class ToolTest(unittest.TestCase):
         self.run_ferrite('insert', img, 'people', '{"name": }', code=2, err='document: line 1, column 10')
         self.run_ferrite('insert', img, 'bad name!', '{"a": 1}', code=2)
         self.assertEqual(digest(img), before)
+
+    def test_export_docs_and_import_docs_move_a_collection_as_json_lines(self):
+        src, dst = self.path('s.img'), self.path('t.img')
+        self.run_ferrite('create', src, '--geometry', '8x4k@4')
+        self.run_ferrite('create', dst, '--geometry', 'nrf52-4x4k')
+        docs = [{'name': 'Ada', 'age': 36, 'tags': ['a', 'b']}, {'name': 'Bob', 'age': 25, 'nested': {'x': 1.5}},
+                {'zeta': None, 'alpha': True}]
+        for d in docs:
+            self.run_ferrite('insert', src, 'people', json.dumps(d))
+        out = self.path('people.jsonl')
+        self.run_ferrite('export-docs', src, 'people', '--out', out)
+        with open(out) as f:
+            exported = [json.loads(l) for l in f]
+        self.assertEqual([{k: v for k, v in d.items() if k not in ('_id', '_ts', '_v')} for d in exported], docs)
+        r = self.run_ferrite('import-docs', dst, 'people', out)
+        self.assertIn('3 documents imported', r.stdout)
+        again = [json.loads(l) for l in self.run_ferrite('export-docs', dst, 'people').stdout.splitlines()]
+        self.assertEqual([{k: v for k, v in d.items() if k not in ('_id', '_ts', '_v')} for d in again], docs)
+        self.assertEqual([d['_id'] for d in again], [1, 2, 3])  # the store assigns ids anew
+        self.assertEqual([d['_v'] for d in again], [1, 1, 1])
+
+    def test_import_docs_is_all_or_nothing_and_names_the_bad_line(self):
+        img = self.path('d.img')
+        self.run_ferrite('create', img, '--geometry', '8x4k@4')
+        self.run_ferrite('insert', img, 'people', '{"name": "Ada"}')
+        before = digest(img)
+        lines = ['{"n": %d}' % i for i in range(49)] + ['{"n": 49, }'] + ['{"n": 50}']
+        bad = self.write('bad.jsonl', '\n'.join(lines) + '\n')
+        self.run_ferrite('import-docs', img, 'people', bad, code=2, err='line 50, column 11')
+        self.run_ferrite('import-docs', img, 'people', self.write('arr.jsonl', '{"a": 1}\n\n[1, 2]\n'), code=2,
+                         err='line 3, column 1: a document is a JSON object')
+        big = self.write('big.jsonl', '{"a": 1}\n' + json.dumps({'blob': 'x' * 40000}) + '\n')
+        self.run_ferrite('import-docs', img, 'people', big, code=2, err='line 2')
+        self.run_ferrite('import-docs', img, 'bad name!', self.write('ok.jsonl', '{"a": 1}\n'), code=2)
+        self.run_ferrite('import-docs', img, 'people', self.path('missing.jsonl'), code=1)
+        self.assertEqual(digest(img), before)
+        self.assertEqual(len(self.run_ferrite('export-docs', img, 'people').stdout.splitlines()), 1)
+        self.run_ferrite('export-docs', img, 'nobody', code=1, err="no collection 'nobody'")
 
     # -- backups ------------------------------------------------------------
     def test_backup_verify_backup_and_restore_reproduce_the_store(self):

@@ -1,7 +1,11 @@
-// find and insert: documents of a docstore kept in the image's store
-// (ferrite.docstore, docs/DOCSTORE.md), as JSON text.
+// find, insert, export-docs and import-docs: documents of a docstore kept
+// in the image's store (ferrite.docstore, docs/DOCSTORE.md), as JSON text.
 #include <ctime>
 #include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 import ferrite;
 import ferrite.file;
@@ -12,6 +16,7 @@ import ferrite.file;
 #include "opened_store.hpp"
 #include "image_lock.hpp"
 #include "image_session.hpp"
+#include "progress.hpp"
 #include "commands.hpp"
 
 namespace ferrite::tool {
@@ -68,6 +73,107 @@ Checked<int> run_find(const ParsedArgs& args) {
   return exit_ok;
 }
 
+/// Prints (or writes to --out) every document of the collection, one JSON
+/// object per line in _id order.
+Checked<int> run_export_docs(const ParsedArgs& args) {
+  const std::string& collection = args.positionals[1];
+  auto s = open_image(args.positionals[0], args, false);
+  if (!s) return s.error();
+  auto db = open_documents(**s);
+  if (!db) return db.error();
+  auto stats = sync_wait((*db)->stats(collection));
+  if (!stats) {
+    if (stats.error() == Errc::not_found) return damage_error(fmt::format("no collection '{}'", collection));
+    return store_error(**s, stats.error(), "collection stats");
+  }
+  std::string lines;
+  {
+    Progress progress("export-docs", stats->documents);
+    auto cursor = (*db)->find(collection, doc::Query{});
+    while (true) {
+      auto step = sync_wait(cursor.next());
+      if (!step) return store_error(**s, step.error(), fmt::format("reading '{}'", collection));
+      if (!*step) break;
+      auto json = doc::cbor_to_json(cursor.document());
+      if (!json) return store_error(**s, json.error(), "document as JSON");
+      lines += *json;
+      lines += '\n';
+      progress.advance();
+    }
+  }
+  if (const auto out = args.value("out")) {
+    if (auto w = write_file(*out, bytes_of(lines)); !w) return w.error();
+  } else {
+    std::fwrite(lines.data(), 1, lines.size(), stdout);
+  }
+  return exit_ok;
+}
+
+/// One line of an import: the document's JSON without the members the
+/// docstore assigns itself (_id, _ts, _v), or why the line is refused.
+Checked<std::string> import_line(std::string_view line, std::size_t number) {
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseStopWhenDoneFlag>(line.data(), line.size());
+  if (d.HasParseError())
+    return usage_error(fmt::format("line {}, column {}: {}", number, d.GetErrorOffset() + 1,
+                                   rapidjson::GetParseError_En(d.GetParseError())));
+  if (!d.IsObject()) return usage_error(fmt::format("line {}, column 1: a document is a JSON object", number));
+  for (const char* assigned : {"_id", "_ts", "_v"}) d.EraseMember(assigned);  // keeps the members' order
+  rapidjson::StringBuffer text;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(text);
+  d.Accept(writer);
+  return std::string(text.GetString(), text.GetSize());
+}
+
+/// Inserts every line of a JSON-lines file; all or nothing (the image is
+/// replaced only when every document went in).
+Checked<int> run_import_docs(const ParsedArgs& args) {
+  const std::string& collection = args.positionals[1];
+  auto file = read_file(args.positionals[2]);
+  if (!file) return file.error();
+  const std::string_view text(reinterpret_cast<const char*>(file->data()), file->size());
+  std::vector<std::string> documents;
+  std::vector<std::size_t> line_of;
+  std::size_t number = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    auto json = import_line(line, number);
+    if (!json) return json.error();
+    documents.push_back(std::move(*json));
+    line_of.push_back(number);
+  }
+  auto s = open_image(args.positionals[0], args, true);
+  if (!s) return s.error();
+  auto db = open_documents(**s);
+  if (!db) return db.error();
+  std::vector<std::byte> cbor(std::max<std::size_t>((*db)->document_limit(), 1));
+  Progress progress("import-docs", documents.size());
+  for (std::size_t i = 0; i < documents.size(); ++i) {
+    doc::TextError where;
+    auto size = doc::json_to_cbor(documents[i], cbor, {}, &where);
+    if (!size) {
+      if (size.error() == Errc::buffer_too_small || size.error() == Errc::too_large)
+        return usage_error(fmt::format("line {}: the document is larger than this store's documents may be ({} bytes)",
+                                       line_of[i], cbor.size()));
+      return usage_error(fmt::format("line {}: {}", line_of[i], text_error("document", where, size.error())));
+    }
+    auto view = doc::View::parse(std::span<const std::byte>(cbor).first(*size));
+    if (!view) return usage_error(fmt::format("line {}: document: {}", line_of[i], describe(view.error())));
+    auto id = sync_wait((*db)->insert(collection, *view));
+    if (!id) return store_error(**s, id.error(), fmt::format("line {}: insert into '{}'", line_of[i], collection));
+    progress.advance();
+  }
+  db->reset();
+  if (auto c = (*s)->commit(); !c) return c.error();
+  fmt::print("{} documents imported into '{}'\n", documents.size(), collection);
+  return exit_ok;
+}
+
 Checked<int> run_insert(const ParsedArgs& args) {
   const std::string& collection = args.positionals[1];
   std::vector<std::byte> cbor(65536);
@@ -102,6 +208,23 @@ Command find_command() {
           "QUERY_JSON is MongoDB-style ({\"age\": {\"$gt\": 30}}, {} for all; docs/DOCSTORE.md); one JSON\n"
           "document per line. Exit 1 when the collection does not exist.",
           options, 3, 3, run_find};
+}
+
+Command export_docs_command() {
+  auto options = image_option_specs();
+  options.push_back({"out", "FILE", "write the JSON lines to FILE instead of standard output"});
+  return {"export-docs", "IMAGE COLLECTION [options]", "every document of a collection as JSON lines",
+          "One JSON object per line in _id order, with _id, _ts and _v (byte strings as base64url\n"
+          "text, non-finite reals as null: docs/TOOL.md). Exit 1 when the collection does not exist.",
+          options, 2, 2, run_export_docs};
+}
+
+Command import_docs_command() {
+  return {"import-docs", "IMAGE COLLECTION FILE [options]", "insert every document of a JSON-lines file",
+          "One JSON object per line (blank lines skipped); _id, _ts and _v are dropped, the\n"
+          "docstore assigns them. Creates the collection when it does not exist. All or nothing:\n"
+          "a bad line (named with its column) or a refused document leaves the image as it was.",
+          image_option_specs(), 3, 3, run_import_docs};
 }
 
 Command insert_command() {

@@ -29,6 +29,8 @@ Command export_command();
 Command import_command();
 Command find_command();
 Command insert_command();
+Command export_docs_command();
+Command import_docs_command();
 Command backup_command();
 Command verify_backup_command();
 Command restore_command();

@@ -1,6 +1,6 @@
 // ferrite — inspect and edit ferrite flash images on a host
 // (docs/TOOL.md): create, info, get, put, rm, ls, verify, dump, export,
-// import, find, insert, backup, verify-backup, restore.
+// import, find, insert, export-docs, import-docs, backup, verify-backup, restore.
 #include <fmt/format.h>
 
 import ferrite;
@@ -15,7 +15,7 @@ using namespace ferrite::tool;
 std::vector<Command> command_table() {
   return {create_command(), info_command(),   ls_command(),     get_command(),    put_command(),
           rm_command(),     verify_command(), dump_command(),   export_command(), import_command(), find_command(),
-          insert_command(), backup_command(), verify_backup_command(), restore_command(), geometries_command()};
+          insert_command(), export_docs_command(), import_docs_command(), backup_command(), verify_backup_command(), restore_command(), geometries_command()};
 }
 
 void print_usage(const std::vector<Command>& commands) {
