@@ -53,20 +53,8 @@ void check_image(const golden::Image& image) {
                                                                 : sealer->use_passphrase(golden::passphrase, golden::passphrase_cost);
     CHECK(k);
   }
-  std::vector<ferrite::IndexEntry> index(256);
-  std::vector<std::uint16_t> order(256);
-  std::vector<ferrite::SectorInfo> sectors(g.sector_count());
-  std::vector<std::byte> scratch;
-  ferrite::StoreConfig c;
-  c.index = index;
-  c.order = order;
-  c.sectors = sectors;
-  if (sealer) {
-    scratch.resize(ferrite::Store::scratch_needed(c.max_value_size, sealer->overhead()));
-    c.codec = &*sealer;
-    c.scratch = scratch;
-  }
-  ferrite::Store store(ferrite::Flash(*dev), c);
+  golden::StoreMemory memory;
+  ferrite::Store store(ferrite::Flash(*dev), memory.config(g, sealer ? &*sealer : nullptr));
   const Status m = ferrite::sync_wait(store.mount());
   REQUIRE(m);
   const auto expected = golden::final_contents();

@@ -100,4 +100,28 @@ inline std::vector<Value> final_contents() {
   return v;
 }
 
+/// The memory a golden store runs in (256 keys, the image's sectors, the
+/// scratch a sealed one needs) and its configuration: the generator formats
+/// and the test mounts with the same.
+struct StoreMemory {
+  std::vector<ferrite::IndexEntry> index = std::vector<ferrite::IndexEntry>(256);
+  std::vector<std::uint16_t> order = std::vector<std::uint16_t>(256);
+  std::vector<ferrite::SectorInfo> sectors;
+  std::vector<std::byte> scratch;
+
+  ferrite::StoreConfig config(const ferrite::Geometry& g, ferrite::Sealer* sealer) {
+    sectors.assign(g.sector_count(), ferrite::SectorInfo{});
+    ferrite::StoreConfig c;
+    c.index = index;
+    c.order = order;
+    c.sectors = sectors;
+    if (sealer) {
+      scratch.resize(ferrite::Store::scratch_needed(c.max_value_size, sealer->overhead()));
+      c.codec = sealer;
+      c.scratch = scratch;
+    }
+    return c;
+  }
+};
+
 }  // namespace golden

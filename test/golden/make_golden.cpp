@@ -168,20 +168,8 @@ int make(const std::string& dir, const golden::Image& image) {
                          : sealer->use_passphrase(golden::passphrase, golden::passphrase_cost);
     if (!k) return 1;
   }
-  std::vector<ferrite::IndexEntry> index(256);
-  std::vector<std::uint16_t> order(256);
-  std::vector<ferrite::SectorInfo> sectors(g.sector_count());
-  std::vector<std::byte> scratch;
-  ferrite::StoreConfig c;
-  c.index = index;
-  c.order = order;
-  c.sectors = sectors;
-  if (sealer) {
-    scratch.resize(ferrite::Store::scratch_needed(c.max_value_size, sealer->overhead()));
-    c.codec = &*sealer;
-    c.scratch = scratch;
-  }
-  ferrite::Store store(ferrite::Flash(*dev), c);
+  golden::StoreMemory memory;
+  ferrite::Store store(ferrite::Flash(*dev), memory.config(g, sealer ? &*sealer : nullptr));
   if (const Status f = ferrite::sync_wait(store.format()); !f) {
     fmt::print(stderr, "{}: format: {}\n", path, ferrite::describe(f.error()));
     return 1;

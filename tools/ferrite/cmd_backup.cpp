@@ -140,15 +140,9 @@ Checked<int> run_restore(const ParsedArgs& args) {
   if (!chain) return chain.error();
   auto lock = ImageLock::take(image, true);
   if (!lock) return lock.error();
-  ImageSession session;
-  session.image = image;
-  session.geometry = *geometry;
-  auto w = Workspace::blank_beside(image, geometry->total_size(), geometry->erased_byte());
-  if (!w) return w.error();
-  session.workspace.emplace(std::move(*w));
-  auto opened = OpenedStore::format(session.workspace->path(), *geometry, *keys);
-  if (!opened) return opened.error();
-  session.opened = std::move(*opened);
+  auto created = create_image(image, *geometry, *keys);
+  if (!created) return created.error();
+  ImageSession& session = **created;
   // The backup opens with a Sealer of its own: opening loads the source
   // store's crypto block into it, which must not touch the target's keys.
   std::optional<Sealer> backup_key;

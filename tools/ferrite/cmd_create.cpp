@@ -59,15 +59,9 @@ Checked<int> run_create(const ParsedArgs& args) {
     if (!r) return r.error();
     records = std::move(*r);
   }
-  ImageSession session;
-  session.image = image;
-  session.geometry = *geometry;
-  auto w = Workspace::blank_beside(image, geometry->total_size(), geometry->erased_byte());
-  if (!w) return w.error();
-  session.workspace.emplace(std::move(*w));
-  auto opened = OpenedStore::format(session.workspace->path(), *geometry, *keys);
-  if (!opened) return opened.error();
-  session.opened = std::move(*opened);
+  auto created = create_image(image, *geometry, *keys);
+  if (!created) return created.error();
+  ImageSession& session = **created;
   if (auto written = write_records(session, records, from ? *from : std::string()); !written)
     return written.error();
   if (auto c = session.commit(); !c) return c.error();

@@ -57,6 +57,20 @@ Checked<std::unique_ptr<ImageSession>> open_image(const std::string& path, const
   return s;
 }
 
+Checked<std::unique_ptr<ImageSession>> create_image(const std::string& path, const Geometry& geometry,
+                                                    const KeyOptions& keys) {
+  auto s = std::make_unique<ImageSession>();
+  s->image = path;
+  s->geometry = geometry;
+  auto w = Workspace::blank_beside(path, geometry.total_size(), geometry.erased_byte());
+  if (!w) return w.error();
+  s->workspace.emplace(std::move(*w));
+  auto opened = OpenedStore::format(s->workspace->path(), geometry, keys);
+  if (!opened) return opened.error();
+  s->opened = std::move(*opened);
+  return s;
+}
+
 ToolError store_error(ImageSession& s, Errc e, std::string_view doing) {
   return ToolError{exit_code_of(e), fmt::format("{}: {}", doing, s.opened->explain(e))};
 }

@@ -27,6 +27,11 @@ std::vector<OptionSpec> image_option_specs();
 Checked<std::unique_ptr<ImageSession>> open_image(const std::string& path, const ParsedArgs& args, bool mutating,
                                                   bool mount = true);
 
+/// A session on a new image: a blank copy beside `path` (renamed over it by
+/// commit()) formatted with `geometry` and `keys` (create, restore).
+Checked<std::unique_ptr<ImageSession>> create_image(const std::string& path, const Geometry& geometry,
+                                                    const KeyOptions& keys);
+
 /// An error of the mounted store as a ToolError (exit code by kind).
 ToolError store_error(ImageSession& s, Errc e, std::string_view doing);
 
