@@ -154,7 +154,8 @@ ferrite::Geometry make_geometry(const Geo& geo) {
 }
 
 /// "fill": new keys until the store refuses one; then same-length updates
-/// of Zipf-ranked keys with the store full, each of which must succeed.
+/// of Zipf-ranked keys with the store full, each of which must succeed (a
+/// refused one fails the run: live bytes within capacity always fit).
 large::FillResult run_fill(const Geo& geo, std::size_t updates) {
   large::FillResult r;
   r.label = "fill-" + geo.name;
@@ -185,6 +186,8 @@ large::FillResult run_fill(const Geo& geo, std::size_t updates) {
   if (Errc e = b.remount(r.mount); e != Errc::ok) return r.error = fail_text("mount", e), r;
   r.capacity_after_mount = b.store().stats().capacity_bytes;
   r.error = verify(b.store(), w);
+  if (r.error.empty() && r.refused_updates)
+    r.error = fmt::format("{} of {} same-length updates refused with the store full", r.refused_updates, updates);
   r.ok = r.error.empty();
   return r;
 }
