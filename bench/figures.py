@@ -3,6 +3,7 @@
 
     figures.py update BENCH_DIR
     figures.py check  BENCH_DIR [--bench FERRITE_BENCH] [--doc-bench FERRITE_DOC_BENCH]
+                      [--large-bench FERRITE_LARGE_BENCH]
 
 BENCH_DIR holds README.md and the results `scripts/bench --publish` writes
 (results.json, results.md, doc_results.md). The README marks each figure it
@@ -13,8 +14,10 @@ quotes from results.json:
 (run label, then field; `_meta.commit` and the like for the `_` keys), and
 holds copies of the generated tables between `<!--results.md main-->` (the
 device and host tables), `<!--results.md crypto-->` (the crypto section) or
-`<!--doc_results.md-->` and the matching `<!--/results.md-->` /
-`<!--/doc_results.md-->`. `update` (run by `scripts/bench --publish`)
+`<!--doc_results.md-->` (or `<!--large_results.md-->`, ferrite-large-bench's
+tables; its figures are marked `large:runs[L-16x16k].put_us_max`) and the
+matching `<!--/results.md-->` / `<!--/doc_results.md-->` /
+`<!--/large_results.md-->`. `update` (run by `scripts/bench --publish`)
 rewrites them from the published results. `check` fails when a marked
 figure or a copied table differs from them, and, with --bench, when the
 published device figures differ from what the current code produces: it
@@ -22,7 +25,9 @@ runs ferrite-bench's workloads again (same mode and size, no host
 comparisons) and compares every figure of the simulated flash (bytes
 programmed and read, erases, GC counts) and of its device-time model, which
 are exact and repeatable; with --doc-bench, the same for the document
-bench's device part. Host timings, and the RAM and frame sizes (they
+bench's device part; with --large-bench, every figure of
+large_results.json (all of them device figures) against a fresh run of
+ferrite-large-bench in the published mode. Host timings, and the RAM and frame sizes (they
 follow the compiler's optimisation: the published ones come from the
 release build), are not compared.
 """
@@ -34,14 +39,14 @@ import sys
 import tempfile
 
 FIG = re.compile(r'<!--fig ([^ >]+)-->(.*?)<!--/fig-->')
-BLOCK = re.compile(r'(<!--(results\.md|doc_results\.md)(?: (\w+))?-->\n)(.*?)(<!--/\2-->)', re.S)
+BLOCK = re.compile(r'(<!--(results\.md|doc_results\.md|large_results\.md)(?: (\w+))?-->\n)(.*?)(<!--/\2-->)', re.S)
 CRYPTO_HEADING = '\n### Crypto and compression\n'
 
 
 def block_text(bench_dir, name, part):
     """The generated text a README block copies."""
     text = load(os.path.join(bench_dir, name))
-    if name == 'doc_results.md':
+    if name in ('doc_results.md', 'large_results.md'):
         return text
     i = text.find(CRYPTO_HEADING)
     if part == 'main':
@@ -82,9 +87,10 @@ def lookup(results, path):
     document bench's doc_results.json; a list entry by its fields),
     `doc:host.rows[#1].ferrite_over_insert` (a list entry by position)."""
     node = results
-    if path.startswith('doc:'):
-        node = results.get('doc:', {})
-        path = path[4:]
+    for prefix in ('doc:', 'large:'):
+        if path.startswith(prefix):
+            node = results.get(prefix, {})
+            path = path[len(prefix):]
     for part in path.split('.'):
         m = re.fullmatch(r'([^\[]+)\[([^\]]+)\]', part)
         key, label = (m.group(1), m.group(2)) if m else (part, None)
@@ -128,6 +134,9 @@ def load_results(bench_dir):
     doc = os.path.join(bench_dir, 'doc_results.json')
     if os.path.exists(doc):
         res['doc:'] = json.loads(load(doc))
+    large = os.path.join(bench_dir, 'large_results.json')
+    if os.path.exists(large):
+        res['large:'] = json.loads(load(large))
     return res
 
 
@@ -146,7 +155,7 @@ def update(bench_dir):
     print('figures: {} figures and {} tables of {} updated'.format(n, blocks, readme))
 
 
-def check(bench_dir, bench=None, doc_bench=None):
+def check(bench_dir, bench=None, doc_bench=None, large_bench=None):
     readme = os.path.join(bench_dir, 'README.md')
     results = os.path.join(bench_dir, 'results.json')
     text = load(readme)
@@ -187,7 +196,7 @@ def check(bench_dir, bench=None, doc_bench=None):
             now = json.loads(load(out))
         compared = 0
         for label, run in res.items():
-            if label.startswith(('_', 'doc:')) or 'error' in run:
+            if label.startswith(('_', 'doc:', 'large:')) or 'error' in run:
                 continue
             if label not in now:
                 failures.append('{}: the current ferrite-bench has no such run'.format(label))
@@ -216,7 +225,7 @@ def check(bench_dir, bench=None, doc_bench=None):
                             failures.append('_crypto {}.{}: published {}, the current code gives {}'.format(
                                 run['label'], field, run[field], fresh.get(field)))
         print('figures: {} device figures of {} runs compared with a fresh run (commit {} published)'.format(
-            compared, sum(1 for k in res if not k.startswith(('_', 'doc:'))), meta.get('commit')))
+            compared, sum(1 for k in res if not k.startswith(('_', 'doc:', 'large:'))), meta.get('commit')))
         if compared == 0:
             failures.append('no device figure compared')
     if doc_bench and 'doc:' in res:
@@ -247,6 +256,35 @@ def check(bench_dir, bench=None, doc_bench=None):
                         failures.append('{}.{}{}: published {}, the current code gives {}'.format(
                             where, key, '.' + sub if sub else '', v, w))
         print('figures: {} document device figures compared with a fresh ferrite-doc-bench run'.format(compared))
+    if large_bench and 'large:' in res:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, 'large_results.json')
+            published = res['large:']
+            cmd = [large_bench, '--json', out]
+            if published.get('_meta', {}).get('mode') == 'quick':
+                cmd.append('--quick')
+            print('figures: $ ' + ' '.join(cmd), flush=True)
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if p.returncode != 0:
+                print(p.stdout[-4000:])
+                sys.exit('figures: ferrite-large-bench failed (exit {})'.format(p.returncode))
+            now = json.loads(load(out))
+        compared = 0
+        for group in ('fill', 'runs'):
+            fresh = {r['label']: r for r in now.get(group, [])}
+            for run in published.get(group, []):
+                if run['label'] not in fresh:
+                    failures.append('large:{}[{}]: the current ferrite-large-bench has no such run'.format(
+                        group, run['label']))
+                    continue
+                for key, value in run.items():
+                    compared += 1
+                    if fresh[run['label']].get(key) != value:
+                        failures.append('large:{}[{}].{}: published {}, the current code gives {}'.format(
+                            group, run['label'], key, value, fresh[run['label']].get(key)))
+        print('figures: {} large-store figures compared with a fresh ferrite-large-bench run'.format(compared))
+        if compared == 0:
+            failures.append('no large-store figure compared')
     if failures:
         print('\n'.join('FAIL: ' + f for f in failures[:60]))
         sys.exit('figures: {} differences; `scripts/bench --publish` republishes the results and the README '
@@ -265,12 +303,17 @@ def main():
         i = args.index('--doc-bench')
         doc_bench = args[i + 1]
         del args[i:i + 2]
+    large_bench = None
+    if '--large-bench' in args:
+        i = args.index('--large-bench')
+        large_bench = args[i + 1]
+        del args[i:i + 2]
     if len(args) != 2 or args[0] not in ('update', 'check'):
         sys.exit(__doc__)
     if args[0] == 'update':
         update(args[1])
     else:
-        check(args[1], bench=bench, doc_bench=doc_bench)
+        check(args[1], bench=bench, doc_bench=doc_bench, large_bench=large_bench)
 
 
 if __name__ == '__main__':

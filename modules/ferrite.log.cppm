@@ -207,7 +207,18 @@ struct StoreStats {
   std::uint32_t live_bytes = 0;         ///< bytes GC would copy to keep every key
   std::uint32_t free_bytes = 0;         ///< room for new records (head + free sectors, minus the reserve)
   std::uint32_t reclaimable_bytes = 0;  ///< written bytes in live sectors that are no longer live
-  std::uint32_t capacity_bytes = 0;     ///< the most live_bytes the store accepts
+  /// The most live_bytes the store accepts: the sectors' payload less the
+  /// largest sector (kept free for garbage collection) and, per sector, the
+  /// room a sector end may waste. On uniform sectors an indexed store
+  /// charges that room for its largest live record (rounded up to a power
+  /// of two), so a write of a record larger than every live one lowers the
+  /// capacity it is checked against (Errc::no_space, last_refusal() field
+  /// "live bytes"), and the capacity rises again once it is gone; mount
+  /// recomputes it from the live records. Index-less stores and sectors of
+  /// different sizes charge a record of a 64-byte key and value_limit().
+  /// Within it, every update that adds no live bytes succeeds
+  /// (docs/FORMAT.md §6.2).
+  std::uint32_t capacity_bytes = 0;
   std::uint32_t live_sectors = 0;
   std::uint32_t free_sectors = 0;
   std::uint32_t erase_min = 0;
@@ -497,6 +508,35 @@ class [[nodiscard]] ChangeCursor {
   /// Per slot, the offset in sector sequence_ of the latest full record
   /// binding it so far (0: none yet).
   std::array<std::uint32_t, max_slots + 1> bindings_{};
+};
+
+/// How many live records fall in each power-of-two size class: bounds the
+/// largest live record in O(1) time and 26 bytes of RAM, without a sorted
+/// list. A record of `size` bytes counts in class c, the smallest with
+/// size <= 16 << c; largest_bound() is that class's limit for the highest
+/// class holding a record, so it is at least the largest live record and
+/// less than twice it (docs/FORMAT.md §6.2). Counts fit 16 bits: the index
+/// holds at most 65,535 keys, one live record each.
+class LiveRecordSizes {
+ public:
+  static constexpr std::uint32_t classes = 13;  // 16 B .. 64 KiB: every record size (FORMAT.md §3)
+
+  void add(std::uint32_t size) noexcept { ++count_[class_of(size)]; }
+  void remove(std::uint32_t size) noexcept { --count_[class_of(size)]; }
+  void clear() noexcept { count_ = {}; }
+  /// An upper bound of every live record's size (0: none is live).
+  std::uint32_t largest_bound() const noexcept {
+    for (std::uint32_t c = classes; c-- > 0;)
+      if (count_[c] != 0) return std::uint32_t{16} << c;
+    return 0;
+  }
+
+ private:
+  static std::uint32_t class_of(std::uint32_t size) noexcept {
+    const std::uint32_t c = size <= 16 ? 0 : static_cast<std::uint32_t>(std::bit_width(size - 1)) - 4;
+    return c < classes ? c : classes - 1;
+  }
+  std::array<std::uint16_t, classes> count_{};
 };
 
 /// The key/value store. Not copyable; the Flash and the caller's memory must
@@ -1008,7 +1048,21 @@ class Store {
   bool keys_unscannable() const noexcept { return hides_key_names() && !codec_->keeps_key_prefix(); }
   std::uint32_t free_payload() const noexcept;
   std::uint32_t oldest_live() const noexcept;
-  std::uint32_t capacity() const noexcept;
+  /// The most live bytes the store accepts while `incoming` (a record about
+  /// to be written, 0: none) is the largest record in flight (FORMAT.md §6.2).
+  std::uint32_t capacity(std::uint32_t incoming = 0) const noexcept;
+  /// What a sector end may waste: the largest record collection or the next
+  /// write may have to place (FORMAT.md §6.2).
+  std::uint32_t sector_slack(std::uint32_t incoming) const noexcept;
+  /// A record of `size` bytes became live / stopped being live.
+  void note_live(std::uint32_t size) noexcept {
+    live_total_ += size;
+    live_sizes_.add(size);
+  }
+  void note_dead(std::uint32_t size) noexcept {
+    live_total_ -= size;
+    live_sizes_.remove(size);
+  }
   std::uint32_t free_sector_count() const noexcept;
   bool indexed() const noexcept { return !index_.empty(); }
 
@@ -1078,6 +1132,7 @@ class Store {
   std::uint32_t next_sequence_ = 1;
   std::uint32_t key_count_ = 0;
   std::uint32_t live_total_ = 0;
+  LiveRecordSizes live_sizes_;       // bounds the largest live record: capacity()
   std::uint32_t gc_victim_ = none;   // sector being collected, or none
   bool order_valid_ = false;
   std::uint32_t last_crc_ = 0;       // stored crc of the last record appended

@@ -463,8 +463,8 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
   const std::uint32_t clobbers_before = scratch_clobbers_;
   if (auto room = co_await ensure_room(new_full, live_total_ - old_full + new_full); !room) {
     if (room.error() == Errc::no_space) {
-      if (indexed() && live_total_ - old_full + new_full > capacity())
-        refuse(Refused::capacity, live_total_ - old_full + new_full, capacity());
+      if (indexed() && live_total_ - old_full + new_full > capacity(new_full))
+        refuse(Refused::capacity, live_total_ - old_full + new_full, capacity(new_full));
       else
         refuse(Refused::room, new_full, head_room() + free_payload());
     }
@@ -529,7 +529,7 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
     Entry e = refreshed(cur.entry, cur.position);
     const std::uint32_t before = full_size(e.key_size, e.value_size);
     sectors_[sector_of(e.binding)].live_bytes -= before;
-    live_total_ -= before;
+    note_dead(before);
     e.location = *at;
     if (!wrote_compact) {
       e.binding = *at;
@@ -556,7 +556,7 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
       co_return st;
     }
   }
-  live_total_ += new_full;
+  note_live(new_full);
   ++write_count_;
   co_await retire_if_empty();
   co_return Status{};
@@ -592,7 +592,7 @@ Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
     const Entry& e = now.entry;
     const std::uint32_t size = full_size(e.key_size, e.value_size);
     sectors_[sector_of(e.binding)].live_bytes -= size;
-    live_total_ -= size;
+    note_dead(size);
     release_slot(e.slot);
     index_remove(now.position);
   }

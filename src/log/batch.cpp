@@ -198,7 +198,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (auto room = co_await ensure_room(total, live_after); !room) {
       if (room.error() == Errc::no_space) {
-        if (live_after > capacity()) refuse(Refused::capacity, live_after, capacity());
+        if (live_after > capacity(total)) refuse(Refused::capacity, live_after, capacity(total));
         else refuse(Refused::room, total, head_room() + free_payload());
       }
       co_return room;
@@ -230,7 +230,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     if (found.found) {
       Entry old = found.entry;
       sectors_[sector_of(old.binding)].live_bytes -= old_full;
-      live_total_ -= old_full;
+      note_dead(old_full);
       release_slot(old.slot);
       if (e.op == 1) {
         index_remove(found.position);
@@ -257,7 +257,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     }
     const std::uint32_t new_full = full_size(ksize, vsize);
     sectors_[sector_of(at)].live_bytes += new_full;
-    live_total_ += new_full;
+    note_live(new_full);
   }
   ++write_count_;
   co_await retire_if_empty();

@@ -225,7 +225,8 @@ Task<Status> Store::write_tampered(std::size_t position, const Entry& e, std::sp
   const std::uint32_t new_size = full_size(e.key_size, t.value_size);
   sectors_[sector_of(e.binding)].live_bytes -= old_size;
   sectors_[sector_of(at)].live_bytes += new_size;
-  live_total_ = live_total_ - old_size + new_size;
+  note_dead(old_size);
+  note_live(new_size);
   store_entry(position, t);
   co_return Status{};
 }

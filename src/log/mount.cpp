@@ -153,8 +153,9 @@ Refusal Store::last_refusal() const noexcept {
     case Refused::capacity:
       return {Errc::no_space, "live bytes", refused_value_, refused_limit_,
               "the store would hold more live bytes than its capacity (value: live bytes with this write, limit: "
-              "stats().capacity_bytes: the sectors' payload less one sector kept free for garbage collection and "
-              "one largest record per sector); each record costs 8 bytes + key + value, rounded to the program unit"};
+              "stats().capacity_bytes, with this write's record counted: the sectors' payload less one sector kept free "
+              "for garbage collection and, per sector, room for the largest live record or this one); each record "
+              "costs 8 bytes + key + value, rounded to the program unit"};
     case Refused::room:
       return {Errc::no_space, "free space", refused_value_, refused_limit_,
               "no room for the record even after garbage collection (value: record bytes, limit: free bytes)"};
@@ -185,6 +186,7 @@ void Store::reset_state() noexcept {
   head_sealed_ = false;
   key_count_ = 0;
   live_total_ = 0;
+  live_sizes_.clear();
   tail_ = 0;
   head_ = 0;
   head_offset_ = 0;
@@ -588,12 +590,13 @@ Task<Status> Store::mount_locked() noexcept {
   // The same pass builds the key-order permutation when the store keeps one
   // (FORMAT.md §7: each key read once, placed by binary search).
   live_total_ = 0;
+  live_sizes_.clear();
   for (std::size_t i = 0; i < key_count_; ++i) {
     Entry e;
     FERRITE_CO_TRY(co_await load_entry(i, e));
     const std::uint32_t size = full_size(e.key_size, e.value_size);
     sectors_[sector_of(e.binding)].live_bytes += size;
-    live_total_ += size;
+    note_live(size);
     if (!order_.empty()) FERRITE_CO_TRY(co_await order_place(i, e, i));
   }
   order_valid_ = !order_.empty();

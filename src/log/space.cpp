@@ -44,15 +44,27 @@ std::uint32_t Store::oldest_live() const noexcept {
   return oldest;
 }
 
-std::uint32_t Store::capacity() const noexcept {
-  // Every sector may end with up to one record's worth of unusable room, and
-  // the largest sector is the garbage-collection reserve.
+std::uint32_t Store::sector_slack(std::uint32_t incoming) const noexcept {
+  // A sector's end wastes less than the record that did not fit there. The
+  // records written from now on are copies of live records, the incoming
+  // one, and META records; without an index the live ones are unknown, so
+  // any record the limits allow is assumed. On sectors of different sizes
+  // the argument does not hold (a large victim's live records may not fit
+  // the free sectors left), so they keep the full allowance (FORMAT.md §6.2).
+  if (!indexed() || geometry_.smallest_sector() != geometry_.largest_sector()) return slack_;
+  const std::uint32_t bound = std::max({live_sizes_.largest_bound(), incoming, meta_size(8)});
+  return std::min(bound, std::max(slack_, incoming));
+}
+
+std::uint32_t Store::capacity(std::uint32_t incoming) const noexcept {
+  // The largest sector is the garbage-collection reserve, and every sector
+  // may end with up to one record's worth of unusable room.
   std::uint32_t total = 0, largest = 0;
   for (std::uint32_t i = 0; i < geometry_.sector_count(); ++i) {
     total += payload_of(i);
     largest = std::max(largest, payload_of(i));
   }
-  const std::uint32_t waste = slack_ * geometry_.sector_count();
+  const std::uint32_t waste = sector_slack(incoming) * geometry_.sector_count();
   return total > largest + waste ? total - largest - waste : 0;
 }
 
@@ -153,7 +165,7 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
     // Lost to corruption: drop the key rather than invent a value.
     ++counters_.corrupt_records;
     sectors_[sector_of(e.binding)].live_bytes -= full_size(e.key_size, e.value_size);
-    live_total_ -= full_size(e.key_size, e.value_size);
+    note_dead(full_size(e.key_size, e.value_size));
     release_slot(e.slot);
     index_remove(position);
     co_return Status{};
@@ -397,7 +409,7 @@ bool refused(Errc e) noexcept { return e == Errc::reprogram_forbidden || e == Er
 }  // namespace
 
 Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_live_total) noexcept {
-  if (indexed() && new_live_total > capacity()) co_return fail(Errc::no_space);
+  if (indexed() && new_live_total > capacity(record_size)) co_return fail(Errc::no_space);
   // Each pass either succeeds or changes the sector layout; a bound keeps a
   // store that cannot make room from looping.
   for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
