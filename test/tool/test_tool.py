@@ -507,6 +507,10 @@ class ToolTest(unittest.TestCase):
         self.run_ferrite('import-docs', img, 'people', bad, code=2, err='line 50, column 11')
         self.run_ferrite('import-docs', img, 'people', self.write('arr.jsonl', '{"a": 1}\n\n[1, 2]\n'), code=2,
                          err='line 3, column 1: a document is a JSON object')
+        self.run_ferrite('import-docs', img, 'people', self.write('dup.jsonl', '{"a": 1}\n{"b": 1, "b": 2}\n'), code=2,
+                         err='line 2, column')
+        self.run_ferrite('import-docs', img, 'people', self.write('tail.jsonl', '{"a": 1} {"b": 2}\n'), code=2,
+                         err='line 1, column')
         big = self.write('big.jsonl', '{"a": 1}\n' + json.dumps({'blob': 'x' * 40000}) + '\n')
         self.run_ferrite('import-docs', img, 'people', big, code=2, err='line 2')
         self.run_ferrite('import-docs', img, 'bad name!', self.write('ok.jsonl', '{"a": 1}\n'), code=2)
