@@ -39,6 +39,8 @@
 
 #include <fmt/format.h>
 
+#include "splitmix64.hpp"
+
 #if FERRITE_BENCH_SQLITE
 #include <sqlite3.h>
 #endif
@@ -99,16 +101,7 @@ using ferrite::doc::View;
 // ---------------------------------------------------------------------------
 // Common
 
-struct SplitMix64 {
-  std::uint64_t s;
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  std::uint32_t below(std::uint32_t n) noexcept { return static_cast<std::uint32_t>(next() % n); }
-};
+using bench_random::SplitMix64;
 constexpr std::uint64_t seed = 0x5EEDC0FFEE;
 
 double thread_cpu_ns() {

@@ -42,6 +42,8 @@
 
 #include <fmt/format.h>
 
+#include "splitmix64.hpp"
+
 #if FERRITE_BENCH_SQLITE
 #include <sqlite3.h>
 #endif
@@ -67,16 +69,7 @@ using ferrite::sync_wait;
 // ---------------------------------------------------------------------------
 // Workloads
 
-/// splitmix64, the generator every workload is drawn from.
-struct SplitMix64 {
-  std::uint64_t state;
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-};
+using bench_random::SplitMix64;
 
 constexpr std::uint64_t workload_seed = 0x5EEDC0FFEEull;
 constexpr std::size_t key_count = 100;

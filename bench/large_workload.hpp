@@ -20,19 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "splitmix64.hpp"
+
 namespace large {
 
-/// splitmix64, as every ferrite workload.
-struct SplitMix64 {
-  std::uint64_t state;
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double unit() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-};
+using bench_random::SplitMix64;
 
 inline constexpr std::uint64_t seed = 0x5EEDC0FFEEull;
 inline constexpr std::size_t key_size = 6;
