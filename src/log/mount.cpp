@@ -184,6 +184,7 @@ std::uint32_t Store::payload_of(std::uint32_t sector) const noexcept {
 void Store::reset_state() noexcept {
   mounted_ = false;
   head_sealed_ = false;
+  skip_from_ = none;
   key_count_ = 0;
   live_total_ = 0;
   live_sizes_.clear();
@@ -349,6 +350,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   head_ = sector;
   head_offset_ = header_size_;
   head_sealed_ = false;
+  skip_from_ = none;
   if (sealed()) FERRITE_CO_TRY(co_await write_open_record());
   co_return Status{};
 }
@@ -648,7 +650,8 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       }
       continue;
     }
-    if (rec && !rec->blank && !in_bad_region) {
+    const bool skip = rec && !rec->blank && !rec->compact && rec->kind == logfmt::meta && rec->key_size == logfmt::skip;
+    if (rec && !rec->blank && (!in_bad_region || skip)) {
       // The last record before the blank tail may be the one a power cut
       // interrupted, with weak bits that read right only by chance: it must
       // read back identically several times before it counts.
@@ -692,6 +695,21 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       offset += unit_;
       continue;
     }
+    if (skip && rec->value_size == (sealed() ? codec_->sealed_size(4) : 4)) {
+      // A SKIP voids its sector from `from` on: the bytes a power cut tore
+      // there, and whatever of them reads right by chance. It covers the
+      // damage met since the last good record only when `from` lies at or
+      // before that record's end (FORMAT.md §3.3).
+      const std::uint32_t from = logfmt::get_le32(rec->meta.data());
+      if (from > header_size_ && from <= good_end) {
+        if (in_bad_region) ++counters_.torn_tails;
+        in_bad_region = false;
+        last_at = from;  // where the log ended before this write (the rollback counter's view)
+        offset += rec->size;
+        good_end = offset;
+        continue;
+      }
+    }
     if (in_bad_region) {
       // A verified record after damage: the damage was corruption, not a torn tail.
       FERRITE_CO_TRY(after_damage(offset));
@@ -721,6 +739,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   // (Only the head's flag matters for writing; every such tail is reported,
   // since a damaged last record looks exactly like an interrupted write.)
   head_sealed_ = in_bad_region;
+  skip_from_ = in_bad_region ? good_end : none;
   if (in_bad_region) ++counters_.torn_tails;
   co_return Status{};
 }
