@@ -602,6 +602,12 @@ Task<Status> Store::mount_locked() noexcept {
     if (!order_.empty()) FERRITE_CO_TRY(co_await order_place(i, e, i));
   }
   order_valid_ = !order_.empty();
+  // Every sector live: a collection was under way when the power went (only
+  // collection takes the last free sector). It goes on with the same victim,
+  // the oldest sector, so that writes lag behind it no more than before
+  // (ensure_room): otherwise they could fill the head with the victim's live
+  // records still to copy and nowhere to copy them.
+  if (free_sector_count() == 0 && oldest_live() != head_) gc_victim_ = oldest_live();
   mounted_ = true;
   co_return Status{};
 }

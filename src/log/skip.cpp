@@ -5,6 +5,8 @@
 module;
 #include "ferrite_modules.hpp"
 #include "ferrite_try.hpp"
+#include <cstdio>
+#include <cstdlib>
 
 module ferrite.log;
 
@@ -35,6 +37,7 @@ Task<Status> Store::skip_torn_region() noexcept {
   std::array<std::byte, 4> from{};
   logfmt::put_le32(from.data(), skip_from_);
   FERRITE_CO_TRY_ASSIGN(std::uint32_t at, co_await torn_region_end(skip_from_));
+  if (std::getenv("SKIPDBG")) { std::uint32_t v = oldest_live(); std::fprintf(stderr, "skip from %u at %u end %u victim %u live %u gcv %u head %u used %u\n", skip_from_, at, end, v, v==none?0:sectors_[v].live_bytes, gc_victim_, head_, sectors_[head_].used_bytes); }
   for (;;) {
     if (at >= end || end - at < size) co_return fail(Errc::no_space);
     sectors_[head_].used_bytes += at - head_offset_;
@@ -88,7 +91,8 @@ Task<Result<std::uint32_t>> Store::first_programmed_unit(std::uint32_t offset, s
 
 Task<Result<std::uint32_t>> Store::claimed_size(std::uint32_t offset, std::uint32_t end) noexcept {
   // The size a torn record's first bytes claim, when they claim one that
-  // fits the sector (0 otherwise): its header word, or its slot's binding.
+  // fits the sector and the store could have written (0 otherwise): its
+  // header word, or its slot's binding.
   std::array<std::byte, 4> word{};
   if (end - offset < word.size()) co_return 0u;
   FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(head_) + offset, word));
@@ -103,7 +107,9 @@ Task<Result<std::uint32_t>> Store::claimed_size(std::uint32_t offset, std::uint3
     const std::size_t position = entry_for_slot(first);
     if (position != none) size = compact_size(unpack(position).value_size);
   }
-  co_return size <= end - offset ? size : 0u;
+  // A size beyond any record the store writes (slack_: a 64-byte key and the
+  // largest value) comes from a torn header word: the first request was cut.
+  co_return size <= end - offset && size <= slack_ ? size : 0u;
 }
 
 }  // namespace ferrite
