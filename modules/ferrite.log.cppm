@@ -1122,6 +1122,14 @@ class Store {
   bool mounted_ = false;
   bool head_sealed_ = false;
   std::uint32_t skip_from_ = 0xFFFFFFFFu;  // where mount found the head's torn bytes begin (SKIP's `from`)
+  /// Ranges a SKIP voids (FORMAT.md §3.3) in which a mount applied records
+  /// that verified by chance: the mount starts again and steps over them.
+  struct VoidRange {
+    std::uint32_t sequence = 0, from = 0, to = 0;
+  };
+  std::array<VoidRange, 4> voided_{};
+  std::uint8_t voided_count_ = 0;
+  bool replay_again_ = false;
   Refused refused_ = Refused::none;  // last_refusal(): what, value, limit (strings from a table)
   std::uint32_t refused_value_ = 0;
   std::uint32_t refused_limit_ = 0;

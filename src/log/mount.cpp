@@ -185,6 +185,7 @@ void Store::reset_state() noexcept {
   mounted_ = false;
   head_sealed_ = false;
   skip_from_ = none;
+  replay_again_ = false;
   key_count_ = 0;
   live_total_ = 0;
   live_sizes_.clear();
@@ -379,7 +380,11 @@ Task<Status> Store::mount() noexcept {
     refuse(Refused::mounted);
     co_return fail(Errc::already_mounted);  // the mounted state stays as it is
   }
+  voided_count_ = 0;
   auto st = co_await mount_locked();
+  // A SKIP voided bytes this replay had applied (they verified by chance):
+  // once more, stepping over them. Each pass voids one more range.
+  while (!st && replay_again_) st = co_await mount_locked();
   if (!st) reset_state();
   co_return st;
 }
@@ -626,6 +631,16 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     return fail(Errc::tampered);
   };
   while (offset < end) {
+    const VoidRange* voided = nullptr;
+    for (std::uint8_t i = 0; i < voided_count_; ++i)
+      if (voided_[i].sequence == sectors_[sector].sequence && offset >= voided_[i].from && offset < voided_[i].to)
+        voided = &voided_[i];
+    if (voided) {
+      // Bytes a SKIP voids: damage, whatever they read as.
+      in_bad_region = true;
+      offset = voided->to;
+      continue;
+    }
     RecordRead rec;
     rec.status = co_await read_record(sector, offset, end - offset, rec.record);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
@@ -708,6 +723,11 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       // before that record's end (FORMAT.md §3.3).
       const std::uint32_t from = logfmt::get_le32(rec->meta.data());
       if (from > header_size_ && from <= good_end) {
+        if (from < good_end && voided_count_ < voided_.size()) {
+          voided_[voided_count_++] = {sectors_[sector].sequence, from, offset};
+          replay_again_ = true;
+          co_return fail(Errc::corrupt);
+        }
         if (in_bad_region) ++counters_.torn_tails;
         in_bad_region = false;
         last_at = from;  // where the log ended before this write (the rollback counter's view)

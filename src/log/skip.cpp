@@ -5,8 +5,6 @@
 module;
 #include "ferrite_modules.hpp"
 #include "ferrite_try.hpp"
-#include <cstdio>
-#include <cstdlib>
 
 module ferrite.log;
 
@@ -37,7 +35,6 @@ Task<Status> Store::skip_torn_region() noexcept {
   std::array<std::byte, 4> from{};
   logfmt::put_le32(from.data(), skip_from_);
   FERRITE_CO_TRY_ASSIGN(std::uint32_t at, co_await torn_region_end(skip_from_));
-  if (std::getenv("SKIPDBG")) { std::uint32_t v = oldest_live(); std::fprintf(stderr, "skip from %u at %u end %u victim %u live %u gcv %u head %u used %u\n", skip_from_, at, end, v, v==none?0:sectors_[v].live_bytes, gc_victim_, head_, sectors_[head_].used_bytes); }
   for (;;) {
     if (at >= end || end - at < size) co_return fail(Errc::no_space);
     sectors_[head_].used_bytes += at - head_offset_;

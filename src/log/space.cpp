@@ -3,8 +3,6 @@
 module;
 #include "ferrite_modules.hpp"
 #include "ferrite_try.hpp"
-#include <cstdio>
-#include <cstdlib>
 
 module ferrite.log;
 
@@ -425,10 +423,7 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
       // still absorb everything it has left to copy.
       const std::uint32_t debt = indexed() ? sectors_[gc_victim_].live_bytes : payload_of(gc_victim_);
       if (head_room() < record_size + debt + slack_ || head_room() < record_size) {
-        if (auto copied = co_await gc_step(0xFFFFFFFFu); !copied && !refused(copied.error())) {
-          if (std::getenv("SKIPDBG")) { std::fprintf(stderr, "ensure_room gc fail victim %u head %u room %u rec %u debt %u sealed %d\n", gc_victim_, head_, head_room(), record_size, debt, head_sealed_); for (std::uint32_t i=0;i<sectors_.size();++i) std::fprintf(stderr, "  s%u state %u seq %u live %u used %u\n", i, sectors_[i].state, sectors_[i].sequence, sectors_[i].live_bytes, sectors_[i].used_bytes); }
-          co_return fail(copied.error());
-        }
+        if (auto copied = co_await gc_step(0xFFFFFFFFu); !copied && !refused(copied.error())) co_return fail(copied.error());
         continue;
       }
     }
@@ -437,10 +432,7 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
       if (auto opened = co_await open_sector(); !opened && !refused(opened.error())) co_return opened;
       continue;
     }
-    if (auto started = co_await start_gc(); !started && !refused(started.error())) {
-      if (std::getenv("SKIPDBG")) { std::fprintf(stderr, "ensure_room start_gc fail victim %u head %u room %u rec %u sealed %d\n", gc_victim_, head_, head_room(), record_size, head_sealed_); for (std::uint32_t i=0;i<sectors_.size();++i) std::fprintf(stderr, "  s%u state %u seq %u live %u used %u\n", i, sectors_[i].state, sectors_[i].sequence, sectors_[i].live_bytes, sectors_[i].used_bytes); }
-      co_return started;
-    }
+    if (auto started = co_await start_gc(); !started && !refused(started.error())) co_return started;
   }
   co_return fail(Errc::no_space);
 }
