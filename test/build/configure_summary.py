@@ -31,7 +31,7 @@ import buildproof as bp  # noqa: E402
 
 LIBRARY = ['engine, transactions, docstore', 'crypto (ferrite.crypto)', 'docstore JSON text',
            'readable errors (fmt)', 'host ports (file, posix)', 'ports sim, deferred, stm32f4']
-PROGRAMS = ['tests', 'C API test (capi)', 'build proofs (suite build)', 'bench', 'demo', 'fuzz']
+PROGRAMS = ['tests', 'C API test (capi)', 'build proofs (suite build)', 'bench', 'demo', 'fuzz', 'ferrite tool']
 
 
 def configure(src, build, native, extra=(), env=None):

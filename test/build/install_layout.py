@@ -27,6 +27,7 @@ In a scratch copy of the tree: configure (library only), build,
     stores and reads back a value on a RAM flash and prints FERRITE_VERSION
     and ferrite_version().
 """
+import json
 import os
 import re
 import shlex
@@ -184,6 +185,16 @@ def main():
         if bmis:
             bp.fail('BMIs or objects installed: ' + ' '.join(bmis))
         bp.log('include/ferrite/: ' + ' '.join(sorted(have)))
+        # The ferrite command, when this configuration builds it (docs/TOOL.md).
+        if os.path.exists(os.path.join(build, 'tools', 'ferrite', 'ferrite')):
+            tools = [p for p in installed if p.endswith('bin/ferrite')]
+            if len(tools) != 1:
+                bp.fail('the ferrite command is built but not installed in bin/')
+            version = bp.run([os.path.join(dest, tools[0]), '--version']).strip()
+            project = json.loads(bp.run(['meson', 'introspect', '--projectinfo', build], quiet=True))
+            if version != 'ferrite ' + project['version']:
+                bp.fail('installed ferrite --version says ' + version)
+            bp.log('bin/ferrite: ' + version)
 
         # -- 2. pkg-config -------------------------------------------------
         env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(dest, os.path.dirname(pcs[0])),
