@@ -923,6 +923,12 @@ class Store {
                                            bool typed = false) noexcept;
   void rebind(std::size_t position, const Entry& e, std::uint32_t at) noexcept;
   Task<Result<bool>> gc_index_less_step() noexcept;
+  // writing past a torn region of the head (src/log/skip.cpp, FORMAT.md §3.3 SKIP)
+  bool torn_head_skippable() const noexcept;
+  Task<Status> skip_torn_region() noexcept;
+  Task<Result<std::uint32_t>> torn_region_end(std::uint32_t from) noexcept;
+  Task<Result<std::uint32_t>> first_programmed_unit(std::uint32_t offset, std::uint32_t end) noexcept;
+  Task<Result<std::uint32_t>> claimed_size(std::uint32_t offset, std::uint32_t end) noexcept;
 
   // index
   // Lookups fill caller-owned storage: they sit on every call chain, and a
@@ -1115,6 +1121,15 @@ class Store {
   bool config_ok_ = true;
   bool mounted_ = false;
   bool head_sealed_ = false;
+  std::uint32_t skip_from_ = 0xFFFFFFFFu;  // where mount found the head's torn bytes begin (SKIP's `from`)
+  /// Ranges a SKIP voids (FORMAT.md §3.3) in which a mount applied records
+  /// that verified by chance: the mount starts again and steps over them.
+  struct VoidRange {
+    std::uint32_t sequence = 0, from = 0, to = 0;
+  };
+  std::array<VoidRange, 4> voided_{};
+  std::uint8_t voided_count_ = 0;
+  bool replay_again_ = false;
   Refused refused_ = Refused::none;  // last_refusal(): what, value, limit (strings from a table)
   std::uint32_t refused_value_ = 0;
   std::uint32_t refused_limit_ = 0;
@@ -1266,7 +1281,7 @@ enum Flag : std::uint8_t { compact_records = 1, sealed = 2, authenticated_log = 
 constexpr bool is_txn(std::uint8_t kind) noexcept { return kind == txn_put || kind == txn_erase || kind == txn_commit; }
 /// A record that carries a key's value (PUT, TXN_PUT, TYPED_PUT).
 constexpr bool is_put(std::uint8_t kind) noexcept { return kind == put || kind == txn_put || kind == typed_put; }
-enum Meta : std::uint8_t { retire = 0, erased = 1, open = 2 };
+enum Meta : std::uint8_t { retire = 0, erased = 1, open = 2, skip = 6 };
 /// OPEN's plaintext: tail u32, previous sequence u32, previous end u32.
 inline constexpr std::uint32_t open_bytes = 12;
 /// TAMPERED's plaintext: sequence u32, offset u32 of the record that failed.

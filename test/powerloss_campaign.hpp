@@ -92,6 +92,15 @@ struct Outcome {
   std::optional<Op> in_flight;
 };
 
+/// A refusal for room is honest when the live bytes with the write's record
+/// would exceed the store's capacity (FORMAT.md §6.2): the refusal names the
+/// live bytes, beyond their limit.
+inline bool honest_refusal(rig::Rig& r, const Op& op) {
+  if (op.kind != Op::put) return false;  // an erase or maintenance adds nothing live
+  const auto why = r.store->last_refusal();
+  return why.code == Errc::no_space && why.field == std::string("live bytes") && why.value > why.limit;
+}
+
 /// Runs ops[from..] against the store, updating `model` with acknowledged
 /// results, until the ops end or the power is lost.
 inline Outcome run_ops(rig::Rig& r, const std::vector<Op>& ops, std::size_t from, std::size_t count, Model& model,
@@ -119,6 +128,12 @@ inline Outcome run_ops(rig::Rig& r, const std::vector<Op>& ops, std::size_t from
       return out;
     }
     // A full store refuses cleanly and changes nothing: the model agrees.
+    // Only an honest refusal, though: the live bytes with this write's
+    // record would exceed the capacity. Anything else (no room although the
+    // data fits: a store a cut left unable to collect) is a failure.
+    if (!st && st.error() == Errc::no_space && failure.empty() && !honest_refusal(r, op))
+      failure = std::string("refused for room although the live data fits (") + r.store->last_refusal().field +
+                ", op " + std::to_string(i) + ")";
     if (!st && st.error() != Errc::no_space && failure.empty())
       failure = std::string("op failed without a power cut: ") + ferrite::name_of(st.error());
   }

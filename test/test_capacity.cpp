@@ -165,9 +165,11 @@ TEST_CASE("sectors of different sizes keep room for a largest record at every se
 // ---------------------------------------------------------------------------
 // Power cuts in a full store: the store is filled to capacity, then updated
 // at full (same-length updates, erases, new keys); a cut at every program
-// and erase, then a reboot, a mount and a comparison with the model; then
-// more updates at full, each of which must succeed when it adds no live
-// bytes, and a second comparison.
+// and erase (collections included, on 2, 3, 4 and 8 sectors), then a
+// reboot, a mount and a comparison with the model; then more updates at
+// full, and a second comparison. Every refusal for room, before the cut or
+// after it, must be honest: the live bytes with the write's record exceed
+// the capacity.
 
 namespace {
 
@@ -205,18 +207,18 @@ struct FullOutcome {
   std::optional<campaign::Op> in_flight;
   std::string failure;
   std::size_t refused = 0;  // operations refused for room
-  bool stuck = false;       // refused after a cut with every sector live (see run_full)
+  bool dense_victim = false;  // the documented limit on 3+ sectors (see run_full)
 };
 
-/// Runs `count` operations from `index` on; a same-length update of a live
-/// key refused for room is a failure (the store is within its capacity).
+/// Runs `count` operations from `index` on. Every refusal for room must be
+/// honest: the live bytes with the write's record exceed the capacity
+/// (FORMAT.md §6.2). An erase, or a put the capacity admits, refused for
+/// room is a failure, before a power cut or after one.
 FullOutcome run_full(Rig& r, rig::Random& rnd, campaign::Model& model, std::size_t index, std::size_t count, int keys,
-                     bool tolerate_stuck = false) {
+                     bool after_cut = false) {
   FullOutcome out;
   for (std::size_t i = index; i < index + count; ++i) {
     const campaign::Op op = next_op(rnd, model, i, keys);
-    const auto it = model.find(op.key);
-    const bool same_length = op.kind == campaign::Op::put && it != model.end() && it->second.size() == op.value.size();
     const ferrite::Status st = op.kind == campaign::Op::put ? r.put(op.key, op.value) : r.erase(op.key);
     if (!st && st.error() == Errc::power_lost) {
       out.cut = true;
@@ -233,29 +235,30 @@ FullOutcome run_full(Rig& r, rig::Random& rnd, campaign::Model& model, std::size
       return out;
     }
     ++out.refused;
-    if (same_length && tolerate_stuck && r.store->stats().free_sectors == 0) {
-      // A cut while collection copied into the last free sector leaves the
-      // victim live, every sector live, and the head short of the room the
-      // cut write tore (or sealed): collection cannot finish, and the store
-      // refuses writes. Known, and independent of how capacity is counted
-      // (the slack per sector covers sector ends, not torn writes); the
-      // first phase, before any cut, must never reach it.
-      out.stuck = true;
+    const auto now = r.store->stats();
+    if (after_cut && r.store->geometry().sector_count() > 2 && now.free_sectors == 0 && !now.head_sealed &&
+        r.store->last_refusal().field == std::string("free space")) {
+      // FORMAT.md §6: on three sectors or more, a cut that tore the reserve
+      // while an almost wholly live victim was copied into it leaves the
+      // head, written again past a SKIP, short of the victim's last records.
+      // The one case the engine does not recover from; counted, not hidden.
+      out.dense_victim = true;
       return out;
     }
-    if (same_length) {
-      const auto st = r.store->stats();
-      out.failure = "a same-length update of " + op.key + " was refused for room (" +
-                    r.store->last_refusal().field + "; live " + std::to_string(st.live_bytes) + ", capacity " +
-                    std::to_string(st.capacity_bytes) + ", free " + std::to_string(st.free_bytes) + ", free sectors " +
-                    std::to_string(st.free_sectors) + ", head sealed " + std::to_string(st.head_sealed) + ")";
+    if (!campaign::honest_refusal(r, op)) {
+      const auto s = r.store->stats();
+      out.failure = std::string(op.kind == campaign::Op::put ? "a put of " : "an erase of ") + op.key +
+                    " was refused for room although the live data fits (" + r.store->last_refusal().field +
+                    "; live " + std::to_string(s.live_bytes) + ", capacity " + std::to_string(s.capacity_bytes) +
+                    ", free " + std::to_string(s.free_bytes) + ", free sectors " + std::to_string(s.free_sectors) +
+                    ", head sealed " + std::to_string(s.head_sealed) + ")";
       return out;
     }
   }
   return out;
 }
 
-std::size_t tally_stuck = 0;
+std::size_t tally_dense_victim = 0;
 
 void run_full_campaign(const FullGeometry& g, std::uint64_t seed, int keys, std::size_t ops, campaign::Tally& tally) {
   std::vector<std::string> names;
@@ -290,7 +293,7 @@ void run_full_campaign(const FullGeometry& g, std::uint64_t seed, int keys, std:
       // Still full, still writable: more updates after the reboot.
       rig::Random more(seed ^ (k * 0x9E37u));
       const FullOutcome after = run_full(r, more, model, ops, 40, keys, true);
-      tally_stuck += after.stuck;
+      tally_dense_victim += after.dense_victim;
       failure = after.failure;
       if (failure.empty()) failure = campaign::check(r, model, std::nullopt, names);
       if (!failure.empty()) failure = "[after the reboot] " + failure;
@@ -310,7 +313,8 @@ void run_full_campaign(const FullGeometry& g, std::uint64_t seed, int keys, std:
 
 TEST_CASE("a power cut at any point of a full store's life loses nothing and leaves every update possible",
           "[log][capacity][powerloss]") {
-  const FullGeometry geometries[] = {{"3x1K", 3, 1024}, {"4x1K", 4, 1024}, {"8x512", 8, 512}};
+  const FullGeometry geometries[] = {{"2x1K", 2, 1024}, {"2x2K", 2, 2048}, {"3x1K", 3, 1024}, {"4x1K", 4, 1024},
+                                     {"8x512", 8, 512}};
   const double scale = campaign::campaign_scale();
   campaign::Tally tally;
   for (const FullGeometry& g : geometries) {
@@ -318,8 +322,58 @@ TEST_CASE("a power cut at any point of a full store's life loses nothing and lea
     for (int w = 0; w < workloads; ++w) run_full_campaign(g, 0xF0110000u + w * 131 + g.sectors, 96, 200, tally);
   }
   std::printf("campaign powerloss-full: %zu cases, %zu failures\n", tally.cases, tally.failures);
-  std::printf("powerloss-full: %zu cases refused writes after the reboot with every sector live\n", tally_stuck);
+  std::printf("powerloss-full: %zu cases on 3+ sectors left short of room for a dense victim (FORMAT.md §6)\n",
+              tally_dense_victim);
   std::fflush(stdout);
   CHECK(tally.failures == 0);
   CHECK(tally.cases >= static_cast<std::size_t>(scale >= 1.0 ? 2000 : 200));
+}
+
+TEST_CASE("a full store whose head a power cut tore writes past the torn bytes and takes updates again",
+          "[log][capacity][powerloss]") {
+  // Two sectors: a cut while collection copies into the only other sector
+  // leaves both live and the head torn. The store writes a SKIP past the
+  // torn bytes (FORMAT.md §3.3), and the next mount reads them as a torn
+  // tail, never as corruption.
+  const int keys = 96;
+  std::vector<std::string> names;
+  for (int i = 0; i < keys; ++i) names.push_back("f" + std::to_string(i));
+  const std::uint64_t seed = 0x5C1B0001u;
+  std::uint64_t total = 0;
+  {
+    Rig r(rig::geometry(2, 1024, 4), Rig::max_keys, true, false, 1, 64);
+    REQUIRE(r.format());
+    const std::uint64_t base = r.sim.mutating_ops();
+    campaign::Model model;
+    rig::Random rnd(seed);
+    CHECK(run_full(r, rnd, model, 0, 200, keys).failure.empty());
+    total = r.sim.mutating_ops() - base;
+  }
+  std::size_t torn_full = 0, closed = 0;
+  for (std::uint64_t k = 0; k < total; ++k) {
+    Rig r(rig::geometry(2, 1024, 4), Rig::max_keys, true, false, seed + k, 64);
+    r.sim.set_tear_mode(ferrite::sim::TearMode::prefix_then_partial);
+    REQUIRE(r.format());
+    r.sim.cut_power_at(r.sim.mutating_ops() + k);
+    campaign::Model model;
+    rig::Random rnd(seed);
+    const FullOutcome first = run_full(r, rnd, model, 0, 200, keys);
+    if (!first.cut) continue;
+    CHECK(campaign::check(r, model, first.in_flight, names).empty());
+    const auto stats = r.store->stats();
+    if (stats.free_sectors != 0 || !stats.head_sealed || model.empty()) continue;
+    ++torn_full;
+    const std::string key = model.begin()->first;
+    const std::string value(model.begin()->second.size(), 'z');
+    CHECK(r.put(key, value));  // the same live bytes: within the capacity
+    model[key] = value;
+    const std::string after = campaign::check(r, model, std::nullopt, names);
+    INFO("cut " << k << ": " << after);
+    CHECK(after.empty());
+    CHECK(r.store->stats().corrupt_records == 0);
+    closed += r.store->stats().torn_tails > 0 && !r.store->stats().head_sealed;
+  }
+  INFO(torn_full << " cuts left a full store with a torn head; " << closed << " read back a closed torn region");
+  CHECK(torn_full > 0);
+  CHECK(closed > 0);
 }

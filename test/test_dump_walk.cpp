@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -345,4 +346,100 @@ TEST_CASE("campaign dump-walk-fuzz: hostile images never break a walk", "[campai
   std::fclose(sink);
   std::printf("campaign dump-walk-fuzz: %zu cases, %zu failures\n", cases, failures);
   CHECK(failures == 0);
+}
+
+namespace {
+
+/// The SKIP item of a walk and its sector, if any.
+std::pair<const in::Sector*, std::size_t> find_skip(const in::Image& image) {
+  for (const in::Sector& s : image.sectors)
+    for (std::size_t i = 0; i < s.items.size(); ++i)
+      if (!s.items[i].damage && s.items[i].form == in::Form::full && s.items[i].kind == 2 &&
+          in::meta_name(s.items[i].key_field) == "SKIP")
+        return {&s, i};
+  return {nullptr, 0};
+}
+
+/// A plain two-sector store whose head a cut tore while collection held the
+/// only free sector after its first record, mounted and written again: the
+/// write lands after a SKIP.
+/// Searches the cut; none when no cut tore it so.
+std::unique_ptr<Rig> full_store_written_past_a_torn_head() {
+  for (std::uint64_t cut = 0; cut < 2000; ++cut) {
+    auto made = std::make_unique<Rig>(rig::geometry(2, 1024, 4), 64, false);
+    Rig& r = *made;
+    if (!r.format()) return nullptr;
+    r.sim.cut_power_at(r.sim.mutating_ops() + cut);
+    bool cut_hit = false;
+    for (int i = 0; i < 200 && !cut_hit; ++i)
+      cut_hit = !r.put("k" + std::to_string(i % 10), "v" + std::to_string(1000 + i) + std::string(12, 'x'));
+    if (!cut_hit) return nullptr;
+    r.reboot();
+    if (!r.mount()) continue;
+    const auto stats = r.store->stats();
+    if (stats.free_sectors != 0 || !stats.head_sealed) continue;
+    if (!r.put("after", "the skip")) continue;
+    // A head with no good record is erased and opened again instead (§5).
+    if (find_skip(walk_of(r)).first == nullptr) continue;
+    return made;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("A bad region a SKIP closes reads as a torn write, and the walk goes on after it") {
+  std::unique_ptr<Rig> r = full_store_written_past_a_torn_head();
+  REQUIRE(r != nullptr);
+  const in::Image image = walk_of(*r);
+  const auto [s, at] = find_skip(image);
+  REQUIRE(s != nullptr);
+  REQUIRE(at > 0);
+  const in::Item& skip = s->items[at];
+  CHECK(skip.key_field == 6);
+  REQUIRE(skip.value.size() == 4);
+  const std::uint32_t from = std::to_integer<std::uint32_t>(skip.value[0]) |
+                             std::to_integer<std::uint32_t>(skip.value[1]) << 8 |
+                             std::to_integer<std::uint32_t>(skip.value[2]) << 16 |
+                             std::to_integer<std::uint32_t>(skip.value[3]) << 24;
+  CHECK(from > s->records_start);
+  CHECK(from <= skip.offset);
+  CHECK(s->items[at - 1].damage);
+  CHECK(s->items[at - 1].torn);
+  CHECK(s->corrupt_runs == 0);
+  bool after_found = false;
+  for (std::size_t i = at + 1; i < s->items.size(); ++i) after_found = after_found || key_of(s->items[i]) == "after";
+  CHECK(after_found);
+  CHECK(s->end != in::EndState::torn);
+}
+
+TEST_CASE("A SKIP whose from lies past the last good record closes nothing: the damage is corrupt") {
+  std::unique_ptr<Rig> r = full_store_written_past_a_torn_head();
+  REQUIRE(r != nullptr);
+  in::Image image = walk_of(*r);
+  auto [s, at] = find_skip(image);
+  REQUIRE(s != nullptr);
+  // Rewrite the SKIP's `from` to its own offset (past the damage) with a crc
+  // that verifies: FORMAT.md §3.3 says it covers nothing then.
+  const ferrite::Geometry& g = r->sim.geometry();
+  const std::size_t base = g.sector_offset(s->index);
+  const std::uint32_t offset = s->items[at].offset;
+  const std::span<std::byte> bytes = r->sim.raw();
+  for (int i = 0; i < 4; ++i) bytes[base + offset + 8 + i] = static_cast<std::byte>(offset >> (8 * i));
+  std::vector<std::byte> covered(12);
+  put32(covered, 0, s->header.sequence);
+  put32(covered, 4, offset);
+  covered[8] = bytes[base + offset];
+  covered[9] = bytes[base + offset + 1];
+  covered[10] = bytes[base + offset + 2];
+  covered[11] = bytes[base + offset + 3];
+  covered.insert(covered.end(), bytes.begin() + base + offset + 8, bytes.begin() + base + offset + 12);
+  const std::uint32_t crc = ferrite::crc32c(covered);
+  for (int i = 0; i < 4; ++i) bytes[base + offset + 4 + i] = static_cast<std::byte>(crc >> (8 * i));
+  image = walk_of(*r);
+  std::tie(s, at) = find_skip(image);
+  REQUIRE(s != nullptr);
+  CHECK(s->items[at - 1].damage);
+  CHECK_FALSE(s->items[at - 1].torn);
+  CHECK(s->corrupt_runs == 1);
 }

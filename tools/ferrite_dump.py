@@ -106,7 +106,8 @@ def parse_geometry(spec):
 
 KINDS = ["PUT", "DELETE", "META", "TXN_PUT", "TXN_DELETE", "TXN_COMMIT", "TYPED_PUT", "TAMPERED"]
 PUT, DELETE, META, TXN_PUT, TXN_DELETE, TXN_COMMIT, TYPED_PUT, TAMPERED = range(8)
-META_NAMES = {0: "RETIRE", 1: "ERASED", 2: "OPEN"}
+META_NAMES = {0: "RETIRE", 1: "ERASED", 2: "OPEN", 6: "SKIP"}
+META_SKIP = 6
 TYPE_NAMES = {1: "u8", 2: "i8", 3: "u16", 4: "i16", 5: "u32", 6: "i32", 7: "u64", 8: "i64",
               9: "float", 10: "double", 11: "bool", 12: "string", 13: "blob"}
 SEAL_GROWTH = 24          # salt 8 + tag 16 (§3.4)
@@ -305,6 +306,23 @@ class RecordArea:
                 entries.append(entry)
             state["from"] = None
 
+        def skip_closes(rec, good_end):
+            # FORMAT.md §3.3: a SKIP whose `from` is at or below the end of the
+            # last good record (and above the first record position) closes
+            # the bad region before it as a torn write. A sealed SKIP's `from`
+            # is sealed, so without the key it cannot be matched.
+            if not state["bad"] or self.sealed or rec["form"] != "full" or rec["kind"] != META:
+                return False
+            if rec["type_field"] != META_SKIP or len(rec["value"]) != 4:
+                return False
+            return self.start < u32(rec["value"], 0) <= good_end
+
+        def torn_closed():
+            for entry in region:
+                entry["verdict"] = "torn"
+            state["bad"] = False
+            del region[:]
+
         def good():
             if state["bad"]:
                 state["corrupt"] += 1
@@ -331,7 +349,10 @@ class RecordArea:
                 at, good_end = self.batch(at, found, entries, damage_at, close_damage, good, state, good_end)
                 continue
             close_damage(at)
-            good()
+            if skip_closes(found, good_end):
+                torn_closed()
+            else:
+                good()
             entries.append(found)
             self.written(found)
             at += found["size"]
@@ -441,6 +462,8 @@ def record_json(rec, sealed):
         elif kind == META and t == 2 and len(value) == 12:
             out["fields"] = {"tail": u32(value, 0), "previous_sequence": u32(value, 4),
                              "previous_end": u32(value, 8)}
+        elif kind == META and t == META_SKIP and len(value) == 4:
+            out["fields"] = {"from": u32(value, 0)}
         elif kind == TXN_COMMIT and len(value) == 8:
             out["fields"] = {"count": u32(value, 0), "crcs": u32(value, 4)}
     return out

@@ -25,6 +25,7 @@ constexpr std::uint8_t max_slot = 126;
 
 enum Kind : std::uint8_t { put, erase, meta, txn_put, txn_erase, txn_commit, typed_put, tampered };
 constexpr std::uint8_t retire = 0;
+constexpr std::uint8_t skip = 6;
 
 std::uint32_t le32(const std::byte* p) noexcept {
   std::uint32_t v = 0;
@@ -140,13 +141,17 @@ class SectorWalk {
         continue;
       }
       flush_damage(out, offset);
-      end_bad_region(out);
+      if (closes_torn_region(p.item, out.records_start, good_end))
+        close_torn_region();
+      else
+        end_bad_region(out);
       offset += p.item.size;
       good_end = offset;
       apply(p.item);
       out.items.push_back(std::move(p.item));
     }
     flush_damage(out, std::min(offset, end));
+    for (const std::size_t i : closed_torn_) out.items[i].torn = true;
     if (in_bad_) {
       for (const std::size_t i : region_) out.items[i].torn = true;
       out.end = EndState::torn;
@@ -248,6 +253,23 @@ class SectorWalk {
   }
   void end_bad_region(Sector& out) {
     if (in_bad_) ++out.corrupt_runs;
+    in_bad_ = false;
+    region_.clear();
+  }
+
+  /// A SKIP whose `from` lies above the sector's first record position and at
+  /// or below the end of the last good record closes the bad region before it as a
+  /// torn write (FORMAT.md §3.3). A sealed SKIP's `from` is sealed: without
+  /// the key the walk cannot match it, so it reads as a record after damage.
+  bool closes_torn_region(const Item& item, std::uint32_t records_start, std::uint32_t good_end) const {
+    if (!in_bad_ || sealed_ || item.form != Form::full || item.kind != meta || item.key_field != skip ||
+        item.value.size() != 4)
+      return false;
+    const std::uint32_t from = le32(item.value.data());
+    return from > records_start && from <= good_end;
+  }
+  void close_torn_region() {
+    for (const std::size_t i : region_) closed_torn_.push_back(i);
     in_bad_ = false;
     region_.clear();
   }
@@ -383,6 +405,7 @@ class SectorWalk {
   std::uint32_t damage_from_ = none;
   Damage damage_why_ = Damage::bad_framing;
   std::vector<std::size_t> region_;  // the damage items of the current bad region
+  std::vector<std::size_t> closed_torn_;  // damage items of bad regions a SKIP closed
 };
 
 }  // namespace
@@ -533,7 +556,7 @@ std::string_view kind_name(std::uint8_t kind) noexcept {
 }
 
 std::string_view meta_name(std::uint8_t type) noexcept {
-  static constexpr std::array<std::string_view, 3> names = {"RETIRE", "ERASED", "OPEN"};
+  static constexpr std::array<std::string_view, 7> names = {"RETIRE", "ERASED", "OPEN", "", "", "", "SKIP"};
   return type < names.size() ? names[type] : std::string_view{};
 }
 

@@ -184,6 +184,8 @@ std::uint32_t Store::payload_of(std::uint32_t sector) const noexcept {
 void Store::reset_state() noexcept {
   mounted_ = false;
   head_sealed_ = false;
+  skip_from_ = none;
+  replay_again_ = false;
   key_count_ = 0;
   live_total_ = 0;
   live_sizes_.clear();
@@ -349,6 +351,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   head_ = sector;
   head_offset_ = header_size_;
   head_sealed_ = false;
+  skip_from_ = none;
   if (sealed()) FERRITE_CO_TRY(co_await write_open_record());
   co_return Status{};
 }
@@ -377,7 +380,11 @@ Task<Status> Store::mount() noexcept {
     refuse(Refused::mounted);
     co_return fail(Errc::already_mounted);  // the mounted state stays as it is
   }
+  voided_count_ = 0;
   auto st = co_await mount_locked();
+  // A SKIP voided bytes this replay had applied (they verified by chance):
+  // once more, stepping over them. Each pass voids one more range.
+  while (!st && replay_again_) st = co_await mount_locked();
   if (!st) reset_state();
   co_return st;
 }
@@ -600,6 +607,12 @@ Task<Status> Store::mount_locked() noexcept {
     if (!order_.empty()) FERRITE_CO_TRY(co_await order_place(i, e, i));
   }
   order_valid_ = !order_.empty();
+  // Every sector live: a collection was under way when the power went (only
+  // collection takes the last free sector). It goes on with the same victim,
+  // the oldest sector, so that writes lag behind it no more than before
+  // (ensure_room): otherwise they could fill the head with the victim's live
+  // records still to copy and nowhere to copy them.
+  if (free_sector_count() == 0 && oldest_live() != head_) gc_victim_ = oldest_live();
   mounted_ = true;
   co_return Status{};
 }
@@ -618,6 +631,16 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     return fail(Errc::tampered);
   };
   while (offset < end) {
+    const VoidRange* voided = nullptr;
+    for (std::uint8_t i = 0; i < voided_count_; ++i)
+      if (voided_[i].sequence == sectors_[sector].sequence && offset >= voided_[i].from && offset < voided_[i].to)
+        voided = &voided_[i];
+    if (voided) {
+      // Bytes a SKIP voids: damage, whatever they read as.
+      in_bad_region = true;
+      offset = voided->to;
+      continue;
+    }
     RecordRead rec;
     rec.status = co_await read_record(sector, offset, end - offset, rec.record);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
@@ -648,7 +671,8 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       }
       continue;
     }
-    if (rec && !rec->blank && !in_bad_region) {
+    const bool skip = rec && !rec->blank && !rec->compact && rec->kind == logfmt::meta && rec->key_size == logfmt::skip;
+    if (rec && !rec->blank && (!in_bad_region || skip)) {
       // The last record before the blank tail may be the one a power cut
       // interrupted, with weak bits that read right only by chance: it must
       // read back identically several times before it counts.
@@ -692,6 +716,26 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       offset += unit_;
       continue;
     }
+    if (skip && rec->value_size == (sealed() ? codec_->sealed_size(4) : 4)) {
+      // A SKIP voids its sector from `from` on: the bytes a power cut tore
+      // there, and whatever of them reads right by chance. It covers the
+      // damage met since the last good record only when `from` lies at or
+      // before that record's end (FORMAT.md §3.3).
+      const std::uint32_t from = logfmt::get_le32(rec->meta.data());
+      if (from > header_size_ && from <= good_end) {
+        if (from < good_end && voided_count_ < voided_.size()) {
+          voided_[voided_count_++] = {sectors_[sector].sequence, from, offset};
+          replay_again_ = true;
+          co_return fail(Errc::corrupt);
+        }
+        if (in_bad_region) ++counters_.torn_tails;
+        in_bad_region = false;
+        last_at = from;  // where the log ended before this write (the rollback counter's view)
+        offset += rec->size;
+        good_end = offset;
+        continue;
+      }
+    }
     if (in_bad_region) {
       // A verified record after damage: the damage was corruption, not a torn tail.
       FERRITE_CO_TRY(after_damage(offset));
@@ -721,6 +765,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   // (Only the head's flag matters for writing; every such tail is reported,
   // since a damaged last record looks exactly like an interrupted write.)
   head_sealed_ = in_bad_region;
+  skip_from_ = in_bad_region ? good_end : none;
   if (in_bad_region) ++counters_.torn_tails;
   co_return Status{};
 }

@@ -113,6 +113,10 @@ Task<Status> Store::open_sector() noexcept {
   // A sealed head with no record (mount does not trust a header it found
   // with nothing behind it) holds nothing: it may be erased and opened anew.
   if (pick == none && head_sealed_ && sectors_[head_].used_bytes == 0 && gc_victim_ != head_) pick = head_;
+  // A head a power cut tore, with records in it, and every sector live:
+  // collection has nowhere to copy to unless the head is written again
+  // past the torn bytes.
+  if (pick == none && torn_head_skippable()) co_return co_await skip_torn_region();
   if (pick == none) co_return fail(Errc::no_space);
   if (sectors_[pick].state == erased_state && sectors_[pick].vouched) {
     // Erased in an earlier session, on the log's word: check every byte
@@ -185,6 +189,7 @@ Task<Result<std::uint32_t>> Store::copy_forward(std::uint8_t slot, std::span<con
   // collection of plain records): checksum first, then program, then verify.
   const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), value_size);
   if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector());
+  if (head_sealed_ || head_room() < size) co_return fail(Errc::no_space);  // a head written past torn bytes, full
   const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
   std::array<std::byte, logfmt::full_head> head{};
   logfmt::put_le32(head.data(),

@@ -52,8 +52,17 @@ def replayed_state(dump):
     for s in dump["sectors"]:
         if s["state"] != "live":
             continue
+        # A SKIP that closes a bad region as a torn write (its damage just
+        # before it reads `torn`) voids [from, SKIP): nothing there applies.
+        voided = []
+        for before, r in zip([None] + s["records"][:-1], s["records"]):
+            if (r["type"] == "record" and r["meta"] == "SKIP" and r["fields"] and before
+                    and before["type"] == "damage" and before["verdict"] == "torn"):
+                voided.append((r["fields"]["from"], r["offset"]))
         for r in s["records"]:
             if r["type"] != "record":
+                continue
+            if any(lo <= r["offset"] < hi for lo, hi in voided):
                 continue
             kind = r["kind"]
             if r["txn"] == "uncommitted" or kind in ("META", "TXN_COMMIT", "TAMPERED"):

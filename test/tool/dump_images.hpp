@@ -37,8 +37,51 @@ inline std::string spec_of(const ferrite::Geometry& g) {
   return s;
 }
 
+/// A plain two-sector store with both sectors live whose head a cut tore (a cut while
+/// collection copies into the only free sector), mounted again and written
+/// on: the engine closes the torn bytes with a SKIP (FORMAT.md §3.3).
+/// Sometimes a second cut tears the write after the SKIP. The cut is searched
+/// from a random start until the store is full with a sealed head.
+inline Image make_skip(std::uint64_t n, rig::Random& rnd, std::uint32_t unit, ferrite::EraseValue erased) {
+  const std::uint32_t size = rnd.below(2) ? 2048 : 1024;
+  const ferrite::Geometry g = rig::geometry(2, size, unit, erased);
+  Image out{g, spec_of(g), {}, {}, false};
+  const bool compact = rnd.below(2) != 0;
+  out.story = "image " + std::to_string(n) + " " + out.spec + (compact ? " compact" : "") + " full torn head";
+  const std::uint32_t puts = 200;
+  for (std::uint64_t cut = rnd.below(64), tries = 0; tries < 600; ++cut, ++tries) {
+    rig::Rig r(g, 64, compact, false, n + 1, 128);
+    if (!r.format()) std::abort();
+    r.sim.cut_power_at(r.sim.mutating_ops() + cut);
+    bool cut_hit = false;
+    for (std::uint32_t i = 0; i < puts && !cut_hit; ++i) {
+      const std::string value = "v" + std::to_string(1000 + i) + std::string(12 + i % 3 * 8, 'x');
+      if (!r.put("k" + std::to_string(i % 10), value)) cut_hit = true;
+    }
+    if (!cut_hit) break;
+    r.reboot();
+    if (!r.mount()) continue;
+    const auto stats = r.store->stats();
+    if (stats.free_sectors != 0 || !stats.head_sealed) continue;
+    out.story += " | cut at op " + std::to_string(cut) + " | rebooted full, head sealed";
+    const std::uint32_t after = 1 + rnd.below(6);
+    if (rnd.below(3) == 0) {
+      r.sim.cut_power_at(r.sim.mutating_ops() + rnd.below(4 * after + 2));
+      out.story += " | cut again";
+    }
+    for (std::uint32_t i = 0; i < after && !r.sim.power_is_lost(); ++i)
+      (void)r.put("k" + std::to_string(rnd.below(10)), "after skip " + std::to_string(i));
+    out.story += " | " + std::to_string(after) + " puts";
+    out.bytes.assign(r.sim.image().begin(), r.sim.image().end());
+    return out;
+  }
+  std::fprintf(stderr, "dump_images: image %llu found no torn full head\n", static_cast<unsigned long long>(n));
+  std::abort();
+}
+
 /// Image `n` of the series (deterministic). Every 8th image is sealed when
-/// the build has ferrite.crypto.
+/// the build has ferrite.crypto; every 8th (another) is a full store written
+/// again past a torn head (make_skip).
 inline Image make(std::uint64_t n) {
   rig::Random rnd(0xD0E5'0000ull + n * 7919);
   static constexpr std::array<std::uint32_t, 6> units = {1, 2, 4, 8, 16, 32};
@@ -50,6 +93,7 @@ inline Image make(std::uint64_t n) {
 #else
   const bool sealed = false;
 #endif
+  if (n % 8 == 3) return make_skip(n, rnd, unit, erased);
   std::vector<ferrite::SectorRun> runs;
   const std::uint32_t small = sealed ? 4096 : (rnd.below(2) ? 2048 : 1024 + 512 * rnd.below(2));
   switch (rnd.below(3)) {

@@ -130,6 +130,10 @@ void write_fields(Json& j, const in::Item& it, bool sealed) {
     j.field("previous_sequence", le32(v, 4));
     j.field("previous_end", le32(v, 8));
     j.w.EndObject();
+  } else if (it.kind == kind_meta && it.key_field == 6 && v.size() == 4) {
+    j.w.StartObject();
+    j.field("from", le32(v, 0));
+    j.w.EndObject();
   } else if (it.kind == kind_txn_commit && v.size() == 8) {
     j.w.StartObject();
     j.field("count", le32(v, 0));
