@@ -831,6 +831,15 @@ class Store {
   Task<Status> replay_sector(std::uint32_t sector) noexcept;
   /// Whether [offset, end) of `sector` reads erased (end none: the sector's end).
   Task<Status> check_tail_blank(std::uint32_t sector, std::uint32_t offset, std::uint32_t end = none) noexcept;
+  /// The first unit of [offset, end) of `sector` that does not read erased, or `end`.
+  Task<Result<std::uint32_t>> first_written_unit(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
+  /// How far past a sector's last record mount checks the blank tail: one
+  /// record of the largest size (FORMAT.md §5, step 5).
+  std::uint32_t tail_window() const noexcept;
+  /// Before `size` bytes are programmed at the head's write offset: checks
+  /// the units mount left unread there (FORMAT.md §5, step 5). Units that do
+  /// not read erased seal the head as a torn tail: bits_not_erased.
+  Task<Status> check_blank_ahead(std::uint32_t size) noexcept;
   Task<Status> apply_record(const Record& rec) noexcept;
   struct TxnScan {
     std::uint32_t next = 0;     // offset after the group (or where the scan stopped)
@@ -1122,6 +1131,7 @@ class Store {
   bool mounted_ = false;
   bool head_sealed_ = false;
   std::uint32_t skip_from_ = 0xFFFFFFFFu;  // where mount found the head's torn bytes begin (SKIP's `from`)
+  std::uint32_t blank_to_ = 0;  // the head reads erased from its write offset up to here (checked)
   /// Ranges a SKIP voids (FORMAT.md §3.3) in which a mount applied records
   /// that verified by chance: the mount starts again and steps over them.
   struct VoidRange {

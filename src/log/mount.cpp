@@ -34,6 +34,13 @@ struct Header {
 
 enum class HeaderKind : std::uint8_t { valid, blank, garbage, foreign };
 
+std::uint32_t marker_check(std::uint32_t sequence, std::uint32_t store_id) noexcept {
+  std::array<std::byte, 8> b{};
+  logfmt::put_le32(b.data(), sequence);
+  logfmt::put_le32(b.data() + 4, store_id);
+  return crc32c(b);
+}
+
 }  // namespace
 
 Store::Store(Flash flash, StoreConfig config) noexcept
@@ -185,6 +192,7 @@ void Store::reset_state() noexcept {
   mounted_ = false;
   head_sealed_ = false;
   skip_from_ = none;
+  blank_to_ = 0;
   replay_again_ = false;
   key_count_ = 0;
   live_total_ = 0;
@@ -350,6 +358,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   info.used_bytes = 0;
   head_ = sector;
   head_offset_ = header_size_;
+  blank_to_ = records_end(sector);  // erased by this session, or checked whole before it was opened
   head_sealed_ = false;
   skip_from_ = none;
   if (sealed()) FERRITE_CO_TRY(co_await write_open_record());
@@ -413,12 +422,47 @@ Task<Status> Store::mount_locked() noexcept {
   std::uint32_t marker_tail = 0;  // sealed: what retire markers claim, checked against the authenticated tail
   std::uint8_t best_flags = 0, best_version = 0;
   bool any_valid = false, all_blank = true;
-  // Pass 1: which store owns the region (highest sequence), its tail.
+  // Pass 1: which store owns the region (highest sequence), its tail. Each
+  // sector's header is read once: a plain store's header units end with its
+  // retire marker, so when every valid header names one store (the usual
+  // case) this pass also classifies every sector and pass 2 reads nothing.
+  const std::uint32_t header_read = std::min<std::uint32_t>(header_size_, static_cast<std::uint32_t>(raw.size()));
+  std::uint32_t first_id = 0, plain_tail = 0, damaged = 0;
+  bool one_store = true;
   for (std::uint32_t s = 0; s < n; ++s) {
-    FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s), raw));
+    const std::uint32_t at = geometry_.sector_offset(s);
+    FERRITE_CO_TRY(co_await flash_.read(at, std::span<std::byte>(raw).first(header_read)));
+    bool blank = true;
+    for (std::uint32_t i = 0; i < header_read; ++i) blank = blank && raw[i] == geometry_.erased_byte();
+    const bool sealed_flag = logfmt::get_le32(raw.data()) == logfmt::magic && (static_cast<std::uint8_t>(raw[7]) & 2u);
+    std::uint32_t got = header_read;
+    if ((blank || sealed_flag) && got < raw.size()) {
+      // A blank header is one whose first record units read erased too (a
+      // torn erase can leave them otherwise); a sealed header's crc covers
+      // its crypto block.
+      FERRITE_CO_TRY(co_await flash_.read(at + got, std::span<std::byte>(raw).subspan(got)));
+      got = static_cast<std::uint32_t>(raw.size());
+    }
     Header h;
-    const HeaderKind k = parse_header(raw, geometry_, geometry_crc_, h);
+    const HeaderKind k = parse_header(std::span<const std::byte>(raw).first(got), geometry_, geometry_crc_, h);
     if (k != HeaderKind::blank) all_blank = false;
+    SectorInfo& info = sectors_[s];
+    info.state = static_cast<std::uint8_t>(k == HeaderKind::valid   ? SectorState::live
+                                           : k == HeaderKind::blank ? SectorState::erased
+                                                                    : SectorState::garbage);
+    info.sequence = k == HeaderKind::valid ? h.sequence : 0;
+    damaged += k == HeaderKind::garbage;
+    if (k == HeaderKind::valid) {
+      if (!any_valid) first_id = h.store_id;
+      one_store = one_store && h.store_id == first_id;
+      info.erase_count = h.erase_count;
+      known_erase_max = std::max(known_erase_max, h.erase_count);
+      plain_tail = std::max(plain_tail, h.tail);
+      if (header_read >= marker_offset_ + logfmt::marker_bytes &&
+          logfmt::get_le32(raw.data() + marker_offset_) == logfmt::marker_magic &&
+          logfmt::get_le32(raw.data() + marker_offset_ + 4) == marker_check(h.sequence, h.store_id))
+        plain_tail = std::max(plain_tail, h.sequence + 1);
+    }
     if (k == HeaderKind::valid && (h.flags & 2u) && sealed() && (!any_valid || h.sequence > best_sequence))
       std::memcpy(crypto_block().data(), raw.data() + logfmt::header_bytes, crypto_block_size);
     if (k == HeaderKind::valid && !indexed() && (h.flags & 1u)) co_return fail(Errc::unsupported);
@@ -457,8 +501,16 @@ Task<Status> Store::mount_locked() noexcept {
       FERRITE_CO_TRY(new_crypto_block());
     }
   }
-  // Pass 2: classify against that store.
-  for (std::uint32_t s = 0; s < n; ++s) {
+  // Pass 2: classify against that store (needed only when several stores
+  // share the region, or for a sealed store, whose sectors each carry a key).
+  const bool classified = one_store && !sealed() && header_read >= marker_offset_ + logfmt::marker_bytes;
+  if (classified) {
+    tail_ = plain_tail;
+    counters_.damaged_sectors += damaged;
+  } else {
+    known_erase_max = 0;  // counted again over the store's own sectors
+  }
+  for (std::uint32_t s = 0; s < n && !classified; ++s) {
     FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s), raw));
     Header h;
     const HeaderKind k = parse_header(raw, geometry_, geometry_crc_, h);
@@ -622,6 +674,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   std::uint32_t offset = header_size_;
   std::uint32_t good_end = header_size_;  // just past the last verified record
   std::uint32_t last_at = none;           // where the last verified record (or batch) starts
+  std::uint32_t blank_to = end;           // checked erased up to here after the log's end
   bool in_bad_region = false;
   // Sealed stores: damage before a verified record is tampering, never a
   // power cut (which only ever tears a sector's last record).
@@ -695,11 +748,27 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         if (!stable) rec.status = fail(Errc::corrupt);
       }
     }
+    if (rec && rec->blank && in_bad_region) {
+      // Blank units inside damage: a record may follow (a SKIP closing a
+      // torn region lies past the last unit the tear reached, wherever that
+      // is), so look as far as the sector's end for the next written unit.
+      FERRITE_CO_TRY_ASSIGN(const std::uint32_t next, co_await first_written_unit(sector, offset, end));
+      if (next >= end) break;
+      offset = next;
+      continue;
+    }
     if (rec && rec->blank) {
-      // Either the end of the log in this sector or a hole left by a failed
-      // write; find out whether anything follows.
-      auto rest = co_await check_tail_blank(sector, offset, end);
-      if (rest) break;
+      // The end of the log in this sector, or a torn write whose first unit
+      // reads erased. A cut tears only the request in flight, which starts at
+      // the record (FORMAT.md §5, step 5): its units lie within one record of
+      // the largest size from here. Units beyond that window are checked
+      // before anything is programmed there (check_blank_ahead).
+      const std::uint32_t window_end = std::min(end, offset + tail_window());
+      auto rest = co_await check_tail_blank(sector, offset, window_end);
+      if (rest) {
+        blank_to = window_end;
+        break;
+      }
       if (rest.error() != Errc::corrupt) co_return fail(rest.error());
       in_bad_region = true;
       offset += unit_;
@@ -760,6 +829,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   SectorInfo& info = sectors_[sector];
   info.used_bytes = good_end - header_size_;
   head_offset_ = good_end;
+  blank_to_ = in_bad_region ? good_end : std::max(good_end, blank_to);
   if (last_open_sector_ == sector) last_open_end_ = good_end;
   // Torn or weak bytes after the last record: never program there again.
   // (Only the head's flag matters for writing; every such tail is reported,
@@ -793,6 +863,50 @@ Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset,
     offset += n;
   }
   co_return Status{};
+}
+
+Task<Result<std::uint32_t>> Store::first_written_unit(std::uint32_t sector, std::uint32_t offset,
+                                                      std::uint32_t end) noexcept {
+  const std::uint32_t base = geometry_.sector_offset(sector);
+  while (offset < end) {
+    const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(buffer_.size()), end - offset);
+    FERRITE_CO_TRY(co_await flash_.read(base + offset, std::span<std::byte>(buffer_).first(n)));
+    for (std::uint32_t i = 0; i < n; ++i)
+      if (buffer_[i] != geometry_.erased_byte()) co_return offset + i / unit_ * unit_;
+    offset += n;
+  }
+  co_return end;
+}
+
+std::uint32_t Store::tail_window() const noexcept {
+  // A torn record's units lie within its own size (at least one program
+  // request) from its start, and no record is larger than slack_. Checking
+  // that much also covers every write check_blank_ahead may refuse: its
+  // damage lies within that write, so the next mount sees it too and reads
+  // the tail as torn, finding any SKIP written past it.
+  return slack_;
+}
+
+Task<Status> Store::check_blank_ahead(std::uint32_t size) noexcept {
+  // Mount checked the head's blank tail only tail_window() past its last
+  // record; the rest is checked here, a step ahead of the write offset,
+  // before any of it is programmed (a unit is never programmed twice).
+  constexpr std::uint32_t step = 256;
+  if (end_slot_open_) co_return Status{};  // the end slot lies beyond every record (FORMAT.md §3.6)
+  const std::uint32_t want = head_offset_ + size;
+  if (want <= blank_to_) co_return Status{};
+  const std::uint32_t from = std::max(blank_to_, head_offset_);
+  const std::uint32_t to = std::min(records_end(head_), std::max(want, from + step));
+  FERRITE_CO_TRY_ASSIGN(const std::uint32_t written, co_await first_written_unit(head_, from, to));
+  blank_to_ = written;
+  if (written >= want) co_return Status{};
+  // Bytes that are not erased after the last record: what mount would have
+  // called a torn tail. The head is sealed there (the write goes elsewhere,
+  // or past them behind a SKIP when no sector is free).
+  head_sealed_ = true;
+  if (skip_from_ == none) skip_from_ = head_offset_;
+  ++counters_.torn_tails;
+  co_return fail(Errc::bits_not_erased);
 }
 
 Task<Status> Store::apply_record(const Record& rec) noexcept {
@@ -879,10 +993,7 @@ void Store::drop_retired_entries() noexcept {
 }
 
 std::uint32_t Store::retire_marker_check(std::uint32_t sequence) const noexcept {
-  std::array<std::byte, 8> b{};
-  logfmt::put_le32(b.data(), sequence);
-  logfmt::put_le32(b.data() + 4, store_id_);
-  return crc32c(b);
+  return marker_check(sequence, store_id_);
 }
 
 StoreStats Store::stats() const noexcept {

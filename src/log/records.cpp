@@ -206,6 +206,7 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
   std::array<std::byte, logfmt::full_head + 1> head{};
   std::array<std::byte, max_key_size + 1> key_and_prefix{};
   if (head_sealed_ || head_room() < size) co_return fail(Errc::no_space);  // ensure_room's job
+  FERRITE_CO_TRY(co_await check_blank_ahead(size));
   const std::uint32_t sequence = sectors_[head_].sequence;
   const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
   std::span<const std::byte> head_bytes;

@@ -190,6 +190,7 @@ Task<Result<std::uint32_t>> Store::copy_forward(std::uint8_t slot, std::span<con
   const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), value_size);
   if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector());
   if (head_sealed_ || head_room() < size) co_return fail(Errc::no_space);  // a head written past torn bytes, full
+  FERRITE_CO_TRY(co_await check_blank_ahead(size));
   const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
   std::array<std::byte, logfmt::full_head> head{};
   logfmt::put_le32(head.data(),
@@ -376,10 +377,17 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
 
 Task<void> Store::retire_if_empty() noexcept {
   // Once updates have moved every key out of the sector being collected,
-  // retire it at once: mount then never has to read it again. The write it
-  // follows is already durable, so a failure here only postpones the retire.
-  if (gc_victim_ == none || !indexed() || sectors_[gc_victim_].live_bytes != 0) co_return;
-  if (head_sealed_ || head_room() < meta_size(4)) co_return;
+  // retire it at once: mount then never has to read it again. So too the
+  // oldest sector when updates emptied it before collection picked it: the
+  // same RETIRE collection would write, only sooner. The write it follows
+  // is already durable, so a failure here only postpones the retire.
+  if (!indexed() || head_sealed_ || head_room() < meta_size(4)) co_return;
+  if (gc_victim_ == none) {
+    const std::uint32_t oldest = oldest_live();
+    if (oldest == none || oldest == head_ || sectors_[oldest].live_bytes != 0) co_return;
+    gc_victim_ = oldest;
+  }
+  if (sectors_[gc_victim_].live_bytes != 0) co_return;
   (void)co_await gc_step(0);
 }
 
