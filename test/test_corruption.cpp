@@ -1193,40 +1193,39 @@ TEST_CASE("a write a power cut left weak reads the same at every later mount, al
   // record unstable seals the head, the next write opens a new sector, and
   // the record, now the last of a sector that is not the head, reads right
   // by chance at some later mount. It must stay refused.
+  // The record: "K" and a 4-byte value whose last unit holds a single bit to
+  // program, so that a cut in that unit can leave the record whole but for
+  // one weak bit (the sim's tears, ports/sim: a prefix of units, then one
+  // unit partly, its moved bits sometimes weak).
   const auto g = rig::geometry(3, 1024, 4);
-  std::size_t weak_cases = 0, moved_on = 0, failures = 0;
-  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
-    for (std::uint64_t extra = 0; extra < 3; ++extra) {
-      Bed b(g, 64, seed);
-      if (!b.format() || !b.put("K", "old-value-0123456789") || !b.put("L", "other")) continue;
-      const std::uint64_t cut = b.sim.mutating_ops() + extra;
-      b.sim.cut_power_at(cut);
-      (void)b.put("K", std::string("new-value-") + std::to_string(seed) + "-abcdefghijklmnop");
-      if (!b.sim.power_is_lost()) continue;
-      if (b.sim.weak_bit_count() == 0) continue;
-      ++weak_cases;
+  const std::string fresh("\xFF\xFF\xFF\xFE", 4);
+  std::size_t weak_sealed = 0, failures = 0;
+  for (std::uint64_t seed = 1; seed <= 800 && failures == 0; ++seed) {
+    Bed b(g, 64, seed);
+    if (!b.format() || !b.put("K", "old") || !b.put("L", "other")) continue;
+    b.sim.cut_power_at(b.sim.mutating_ops());
+    (void)b.put("K", fresh);
+    if (!b.sim.power_is_lost() || b.sim.weak_bit_count() == 0) continue;
+    b.reboot();
+    NEED(b.mount());
+    const std::string first = b.get("K");
+    if (!b.store->stats().head_sealed) continue;  // the record read as torn or whole: nothing moves on
+    ++weak_sealed;
+    CHECK(first == "old");
+    NEED(b.put("M", "moves the log on"));  // to a new sector: the head is sealed
+    for (int m = 0; m < 24; ++m) {
       b.reboot();
-      if (!b.mount()) continue;
-      const std::string first = b.get("K");
-      const bool sealed = b.store->stats().head_sealed;
-      // Move the log on: a sealed head is left for a new sector.
-      NEED(b.put("M", "moves the log on"));
-      moved_on += sealed;
-      for (int m = 0; m < 24; ++m) {
-        b.reboot();
-        NEED(b.mount());
-        const std::string again = b.get("K");
-        if (again != first) {
-          ++failures;
-          FAIL_CHECK("seed " << seed << " cut " << cut << ": K read '" << first << "' at the first mount, '"
-                             << again << "' at mount " << m + 2);
-          break;
-        }
+      NEED(b.mount());
+      const std::string again = b.get("K");
+      if (again != first) {
+        ++failures;
+        FAIL_CHECK("seed " << seed << ": K read '" << first << "' at the first mount, '" << again << "' at mount "
+                           << m + 2);
+        break;
       }
     }
   }
-  INFO(weak_cases << " cuts left weak bits, " << moved_on << " sealed the head");
-  CHECK(weak_cases > 10);
-  CHECK(moved_on > 0);
+  INFO(weak_sealed << " cuts left a weak record and a sealed head");
+  CHECK(weak_sealed >= 3);
   CHECK(failures == 0);
 }
