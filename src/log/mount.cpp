@@ -754,7 +754,8 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       // is), so look as far as the sector's end for the next written unit.
       FERRITE_CO_TRY_ASSIGN(const std::uint32_t next, co_await first_written_unit(sector, offset, end));
       if (next >= end) break;
-      offset = next;
+      // (A unit whose leading bytes read erased and the rest not is damage too.)
+      offset = next > offset ? next : offset + unit_;
       continue;
     }
     if (rec && rec->blank) {

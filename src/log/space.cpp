@@ -188,6 +188,11 @@ Task<Result<std::uint32_t>> Store::copy_forward(std::uint8_t slot, std::span<con
   // A full PUT at the head whose value streams from flash (garbage
   // collection of plain records): checksum first, then program, then verify.
   const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), value_size);
+  if (!head_sealed_ && head_room() >= size) {
+    // Damage ahead of the write offset seals the head: the write goes elsewhere.
+    auto ahead = co_await check_blank_ahead(size);
+    if (!ahead && ahead.error() != Errc::bits_not_erased) co_return fail(ahead.error());
+  }
   if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector());
   if (head_sealed_ || head_room() < size) co_return fail(Errc::no_space);  // a head written past torn bytes, full
   FERRITE_CO_TRY(co_await check_blank_ahead(size));
@@ -250,10 +255,20 @@ Task<Status> Store::copy_sealed_entry(std::size_t position, const Entry& e, std:
       }
     }
     const std::uint32_t marker = full_size(e.key_size, static_cast<std::uint32_t>(codec_->sealed_size(logfmt::tampered_bytes)));
+    if (!head_sealed_ && head_room() >= marker) {
+      // Damage ahead of the write offset seals the head: the write goes elsewhere.
+      auto ahead = co_await check_blank_ahead(marker);
+      if (!ahead && ahead.error() != Errc::bits_not_erased) co_return fail(ahead.error());
+    }
     if (head_sealed_ || head_room() < marker) FERRITE_CO_TRY(co_await open_sector());
     FERRITE_CO_TRY(co_await write_tampered(position, e, key, sequence, offset));
     ++counters_.records_copied;
     co_return Status{};
+  }
+  if (!head_sealed_ && head_room() >= size) {
+    // Damage ahead of the write offset seals the head: the write goes elsewhere.
+    auto ahead = co_await check_blank_ahead(size);
+    if (!ahead && ahead.error() != Errc::bits_not_erased) co_return fail(ahead.error());
   }
   if (head_sealed_ || head_room() < size) FERRITE_CO_TRY(co_await open_sector());
   FERRITE_CO_TRY_ASSIGN(const std::uint32_t at,
@@ -290,6 +305,11 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
     }
   }
   // Everything live has moved: retire the victim.
+  if (!head_sealed_ && head_room() >= meta_size(4)) {
+    // Damage ahead of the write offset seals the head: the write goes elsewhere.
+    auto ahead = co_await check_blank_ahead(meta_size(4));
+    if (!ahead && ahead.error() != Errc::bits_not_erased) co_return fail(ahead.error());
+  }
   std::array<std::byte, 4> tail{};
   const std::uint32_t new_tail = sectors_[gc_victim_].sequence + 1;
   logfmt::put_le32(tail.data(), new_tail);
