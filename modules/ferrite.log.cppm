@@ -1020,6 +1020,16 @@ class Store {
   std::uint32_t head_room() const noexcept;
   /// The largest value the smallest sector allows (before max_value_size).
   std::uint32_t geometry_value_limit() const noexcept;
+  /// The first configuration check that fails, without its words: the
+  /// constructor runs it, config_report() (src/log/report.cpp) words it, so
+  /// a firmware that never asks links no sentence.
+  struct ConfigFault {
+    std::uint8_t check = 0;
+    std::uint32_t value = 0;
+    std::uint32_t limit = 0;
+  };
+  static constexpr std::uint8_t config_fine = 0, config_clamped = 1;  // checks that let the store work (report.cpp numbers the rest)
+  ConfigFault config_fault() const noexcept;
   /// Why; the reasons are a table (src/log/report.cpp).
   enum class Refused : std::uint8_t {
     none, key_empty, key_long, value_long, type_size, index_full, capacity, room, batch_long, mounted,
