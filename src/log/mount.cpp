@@ -567,6 +567,10 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     }
     if (rec && !rec->blank && logfmt::is_txn(rec->kind)) {
       if (!indexed()) co_return fail(Errc::unsupported);  // batches need the index to replay
+#if !FERRITE_WITH_TRANSACTIONS
+      refuse(Refused::batch_record, sectors_[sector].sequence, offset);
+      co_return fail(Errc::unsupported);  // a build without transactions replays no batch
+#else
       FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await replay_txn(sector, offset, end));
       if (scan.committed) {
         FERRITE_CO_TRY(after_damage(offset));
@@ -581,6 +585,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         offset = std::max(scan.next, offset + unit_);
       }
       continue;
+#endif
     }
     const bool skip = rec && !rec->blank && !rec->compact && rec->kind == logfmt::meta && rec->key_size == logfmt::skip;
     if (rec && !rec->blank && (!in_bad_region || skip)) {

@@ -26,6 +26,9 @@ enum ConfigCheck : std::uint8_t {
   sealed_index,
   counter,
   scratch,
+  no_index_less,
+  no_order,
+  no_verify,
 };
 
 std::uint32_t clip(std::size_t v) noexcept { return static_cast<std::uint32_t>(std::min<std::size_t>(v, 0xFFFFFFFFu)); }
@@ -50,6 +53,9 @@ Store::ConfigFault Store::config_fault() const noexcept {
     return fault(value_room, geometry_value_limit(), min_useful_value_limit);
   if (geometry_.smallest_sector() < header_size_ + 2 * slack_)
     return fault(sector_size, geometry_.smallest_sector(), header_size_ + 2 * slack_);
+  if (!index_less_built && index_.empty()) return fault(no_index_less, 0, 1);
+  if (order_.refused()) return fault(no_order, 1, 0);
+  if (verify_.refused()) return fault(no_verify, 1, 0);
   if (codec_ && !sealed_stores_built) return fault(no_crypto, 1, 0);
   if (sealed() && index_.empty()) return fault(sealed_index, 0, 1);
   if (counter_wanted_ && !sealed()) return fault(counter, 1, 0);
@@ -93,10 +99,16 @@ Refusal Store::config_report() const noexcept {
     case sector_size:
       return refuse("sector size", "the smallest sector must hold its header and two of the largest records");
     case no_crypto:
-      return refuse("codec", "this build has no sealed stores (built without ferrite.crypto: libsodium, zstd)");
+      return refuse("codec", "this build has no sealed stores (built without ferrite.crypto: libsodium, zstd, or meson option sealing)");
     case sealed_index: return refuse("index", "a sealed store needs the RAM index");
     case counter:
       return refuse("counter", "a rollback counter protects sealed stores only (StoreConfig::codec is not set)");
+    case no_index_less:
+      return refuse("index", "this build has no index-less stores (meson option index_less): give StoreConfig::index");
+    case no_order:
+      return refuse("order", "this build has no scans (meson option scans): leave StoreConfig::order empty");
+    case no_verify:
+      return refuse("verify_writes", "this build has no verify_writes (meson option verify_writes)");
     case scratch:
       return refuse("scratch", "StoreConfig::scratch must hold Store::scratch_needed(max value, codec overhead) bytes");
   }
@@ -137,6 +149,10 @@ Refusal Store::last_refusal() const noexcept {
     case Refused::mounted:
       return {Errc::already_mounted, "mounted", 1, 0,
               "the store is mounted: call unmount() first (formatting a mounted store would discard every key)"};
+    case Refused::batch_record:
+      return {Errc::unsupported, "transactions", refused_value_, refused_limit_,
+              "the log holds a transaction's records and this build has none (meson option transactions): mount "
+              "it with a build that has them; nothing was written (value: sector sequence, limit: offset)"};
     case Refused::tampered:
       return tamper_report();
   }
