@@ -97,6 +97,7 @@ TEST_CASE("a formatted store is empty, and mounts again empty", "[log]") {
 
 TEST_CASE("put stores a value, a second put replaces it, erase removes it", "[log]") {
   for (std::size_t keys : {std::size_t{256}, std::size_t{0}}) {
+    if (keys == 0 && !ferrite::index_less_built) continue;
     Rig r(rig::geometry(2, 16384, 4), keys);
     REQUIRE(r.format());
     CHECK(r.put("temp", "21.5"));
