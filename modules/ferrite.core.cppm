@@ -527,6 +527,12 @@ void emit_event(EventLevel level, std::string_view message) noexcept;
 /// CRC-32C (Castagnoli), the checksum of the on-flash format. `crc` chains:
 /// crc32c(b, crc32c(a)) == crc32c(a ++ b).
 [[nodiscard]] std::uint32_t crc32c(std::span<const std::byte> data, std::uint32_t crc = 0) noexcept;
+namespace detail {
+/// The two table sizes crc32c() may be built with (meson option crc32c):
+/// both are always compiled, so tests compare them in any build.
+[[nodiscard]] std::uint32_t crc32c_table256(std::span<const std::byte> data, std::uint32_t crc) noexcept;
+[[nodiscard]] std::uint32_t crc32c_table16(std::span<const std::byte> data, std::uint32_t crc) noexcept;
+}  // namespace detail
 
 /// Bumped when an exported interface changes shape; printed by the demo and
 /// used by the incremental-rebuild test.

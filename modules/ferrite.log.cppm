@@ -65,12 +65,27 @@ struct SectorInfo {
 enum class SectorState : std::uint8_t { garbage = 0, erased, live, retired };
 
 /// Whether this build has sealed stores (ferrite.crypto: libsodium and
-/// zstd). Without them the engine carries none of their code.
-#if FERRITE_HAVE_CRYPTO
+/// zstd, and the meson option sealing). Without them the engine carries none
+/// of their code.
+#if FERRITE_HAVE_CRYPTO && FERRITE_WITH_SEALING
 inline constexpr bool sealed_stores_built = true;
 #else
 inline constexpr bool sealed_stores_built = false;
 #endif
+
+/// The features this build has (meson options transactions, scans, changes,
+/// index_less, verify_writes, typed_writes; the profile option presets them,
+/// docs/SIZE.md). The API of a feature left out is not declared; a
+/// configuration asking for index-less mode or verify_writes in a build
+/// without them is refused (config_report()), and a mount that meets records
+/// of a feature left out (a transaction's) answers unsupported and writes
+/// nothing.
+inline constexpr bool transactions_built = FERRITE_WITH_TRANSACTIONS;
+inline constexpr bool scans_built = FERRITE_WITH_SCANS;
+inline constexpr bool changes_built = FERRITE_WITH_CHANGES;
+inline constexpr bool index_less_built = FERRITE_WITH_INDEX_LESS;
+inline constexpr bool verify_writes_built = FERRITE_WITH_VERIFY_WRITES;
+inline constexpr bool typed_writes_built = FERRITE_WITH_TYPED_WRITES;
 
 /// Limits of the format (docs/FORMAT.md).
 inline constexpr std::size_t crypto_block_size = 64;
@@ -187,12 +202,12 @@ struct StoreConfig {
 template <std::size_t Keys, std::size_t Sectors>
 struct StoreMemory {
   std::array<IndexEntry, Keys> index{};
-  std::array<std::uint16_t, Keys> order{};
+  std::array<std::uint16_t, scans_built ? Keys : 0> order{};  // no scans built: no permutation
   std::array<SectorInfo, Sectors> sectors{};
   StoreConfig config(bool ordered = true) noexcept {
     StoreConfig c;
     c.index = index;
-    if (ordered) c.order = order;
+    if (ordered && scans_built) c.order = order;
     c.sectors = sectors;
     return c;
   }
@@ -332,6 +347,7 @@ class Store;
 /// (docs/FORMAT.md §10.6); never part of a backup.
 inline constexpr std::string_view restore_marker_key = "\xff" "ferrite/restore";
 
+#if FERRITE_WITH_SCANS
 /// Which way a Cursor walks key order.
 enum class Direction : std::uint8_t { forward, reverse };
 
@@ -409,7 +425,11 @@ class [[nodiscard]] Cursor {
   std::uint32_t rank_ = 0;       // its position in the key-order permutation
   std::uint32_t epoch_ = 0;      // the store's index epoch when entry_/rank_ were taken
 };
+#else
+class Cursor;
+#endif  // FERRITE_WITH_SCANS
 
+#if FERRITE_WITH_CHANGES
 /// A feed of the changes the log holds from a log sequence number on
 /// (Store::changes_since), in log order: every put and erase, and the writes
 /// of committed batches, each once, for replication, audit trails or cache
@@ -509,6 +529,9 @@ class [[nodiscard]] ChangeCursor {
   /// binding it so far (0: none yet).
   std::array<std::uint32_t, max_slots + 1> bindings_{};
 };
+#else
+class ChangeCursor;
+#endif  // FERRITE_WITH_CHANGES
 
 /// How many live records fall in each power-of-two size class: bounds the
 /// largest live record in O(1) time and 26 bytes of RAM, without a sorted
@@ -537,6 +560,51 @@ class LiveRecordSizes {
     return c < classes ? c : classes - 1;
   }
   std::array<std::uint16_t, classes> count_{};
+};
+
+/// A switch of StoreConfig whose feature the build may leave out: without
+/// it the switch reads false as a constant, so the code behind it folds away;
+/// refused() tells a configuration that asked for it anyway.
+template <bool Built>
+class BuildFlag {
+ public:
+  explicit BuildFlag(bool asked) noexcept : asked_(asked) {}
+  constexpr explicit operator bool() const noexcept { return Built && asked_; }
+  bool refused() const noexcept { return !Built && asked_; }
+
+ private:
+  bool asked_;
+};
+
+/// The key-order permutation (StoreConfig::order): the caller's span, or,
+/// in a build without scans, nothing at all (always empty, so the code that
+/// keeps it folds away; refused() tells a configuration that gave one).
+template <bool Built>
+class OrderSlots {
+ public:
+  explicit OrderSlots(std::span<std::uint16_t> slots) noexcept : slots_(slots) {}
+  bool empty() const noexcept { return slots_.empty(); }
+  std::size_t size() const noexcept { return slots_.size(); }
+  std::size_t size_bytes() const noexcept { return slots_.size_bytes(); }
+  std::uint16_t& operator[](std::size_t i) const noexcept { return slots_[i]; }
+  bool refused() const noexcept { return false; }
+
+ private:
+  std::span<std::uint16_t> slots_;
+};
+template <>
+class OrderSlots<false> {
+ public:
+  explicit OrderSlots(std::span<std::uint16_t> slots) noexcept : asked_(!slots.empty()) {}
+  static constexpr bool empty() noexcept { return true; }
+  static constexpr std::size_t size() noexcept { return 0; }
+  static constexpr std::size_t size_bytes() noexcept { return 0; }
+  std::uint16_t& operator[](std::size_t) const noexcept { return sink_; }  // never reached: empty
+  bool refused() const noexcept { return asked_; }
+
+ private:
+  bool asked_;
+  mutable std::uint16_t sink_ = 0;
 };
 
 /// The key/value store. Not copyable; the Flash and the caller's memory must
@@ -588,6 +656,7 @@ class Store {
   Task<Status> put(std::string_view key, std::string_view value) noexcept {
     return put(as_bytes(key), as_bytes(value));
   }
+#if FERRITE_WITH_TYPED_WRITES
   /// Typed helpers (u8..u64, i8..i64, float, double, bool): the value is
   /// written with its type tag (docs/FORMAT.md §3.5), so get_as<T> and
   /// Scalar::as<T> refuse another type. A Scalar with tag untyped is
@@ -607,6 +676,7 @@ class Store {
   /// value_limit() - 1 for string and blob). Errors: as put, and
   /// invalid_argument (untyped, or a size the type cannot have).
   Task<Status> put_typed(std::span<const std::byte> key, ValueType type, std::span<const std::byte> value) noexcept;
+#endif
 
   /// Copies the value into `out` and returns its length. Errors: not_found,
   /// buffer_too_small (nothing copied; size_of tells the size), corrupt (the
@@ -651,6 +721,7 @@ class Store {
   Task<Result<std::size_t>> size_of(std::span<const std::byte> key) noexcept;
   Task<Result<std::size_t>> size_of(std::string_view key) noexcept { return size_of(as_bytes(key)); }
 
+#if FERRITE_WITH_SCANS
   /// Every key starting with `prefix` (all keys for an empty prefix). Forward:
   /// in key order when the store keeps the permutation, else in index (or,
   /// index-less, log) order. Reverse: in descending key order (an indexed
@@ -680,6 +751,7 @@ class Store {
   /// errors.
   Task<Result<std::uint32_t>> count_range(std::span<const std::byte> lower,
                                           std::span<const std::byte> upper) noexcept;
+#endif  // FERRITE_WITH_SCANS
 
   /// Bounded background work: pre-erase a free sector, or advance garbage
   /// collection by up to budget.max_records copies. Call from idle time so
@@ -692,6 +764,7 @@ class Store {
   /// indexed store answers from RAM). Errors: not_mounted, flash errors.
   Task<Result<std::uint32_t>> count_keys() noexcept;
 
+#if FERRITE_WITH_CHANGES
   /// The log sequence number (LSN) just past the newest record: the head
   /// sector's sequence number << 32 | the head's write offset
   /// (docs/FORMAT.md §6.1). Grows with every record written and never goes
@@ -711,6 +784,7 @@ class Store {
   /// sector that is not a record's position starts at the first record
   /// after it.
   ChangeCursor changes_since(std::uint64_t lsn) noexcept;
+#endif  // FERRITE_WITH_CHANGES
 
   /// What the configuration and geometry allow, computed from them (no
   /// RAM kept for it): code invalid_argument with the field, its value, the
@@ -750,6 +824,7 @@ class Store {
   /// Sectors still sealed under the previous key.
   std::uint32_t sectors_under_previous_key() const noexcept;
 
+#if FERRITE_WITH_TRANSACTIONS
   // -- Atomic batches (the engine half of ferrite.txn) ----------------------
   // Batches travel as two byte logs built with BatchLog (below). A batch is
   // written as TXN records followed by one TXN_COMMIT record in a single
@@ -775,6 +850,7 @@ class Store {
   /// Bumped by every successful write: lets readers skip re-validation.
   std::uint32_t write_count() const noexcept { return write_count_; }
   static constexpr std::uint32_t no_version = 0xFFFFFFFFu;
+#endif  // FERRITE_WITH_TRANSACTIONS
 
   /// Whether the store seals its records (StoreConfig::codec is set).
   /// (Always false in a build without ferrite.crypto: every sealed path
@@ -1016,7 +1092,10 @@ class Store {
   /// Where the records written to a live sector end (the head: where the next goes).
   std::uint32_t written_end(std::uint32_t sector) const noexcept;
   /// Collection retires `victim`: remember where its records ended.
-  void note_retired(std::uint32_t victim) noexcept;
+  void note_retired(std::uint32_t victim) noexcept {
+    if constexpr (changes_built) retired_end_ = written_end(victim);  // only the change stream asks
+    else (void)victim;
+  }
 
   std::uint32_t sector_of(std::uint32_t location) const noexcept { return geometry_.sector_of(location); }
   std::uint32_t payload_of(std::uint32_t sector) const noexcept;
@@ -1029,9 +1108,20 @@ class Store {
   std::uint32_t head_room() const noexcept;
   /// The largest value the smallest sector allows (before max_value_size).
   std::uint32_t geometry_value_limit() const noexcept;
+  /// The first configuration check that fails, without its words: the
+  /// constructor runs it, config_report() (src/log/report.cpp) words it, so
+  /// a firmware that never asks links no sentence.
+  struct ConfigFault {
+    std::uint8_t check = 0;
+    std::uint32_t value = 0;
+    std::uint32_t limit = 0;
+  };
+  static constexpr std::uint8_t config_fine = 0, config_clamped = 1;  // checks that let the store work (report.cpp numbers the rest)
+  ConfigFault config_fault() const noexcept;
   /// Why; the reasons are a table (src/log/report.cpp).
   enum class Refused : std::uint8_t {
     none, key_empty, key_long, value_long, type_size, index_full, capacity, room, batch_long, mounted,
+    batch_record,  // mount met a transaction's records in a build without transactions
     config,    // config_report() tells
     tampered,  // mount of a sealed store: tamper_finding_ tells what
   };
@@ -1079,7 +1169,9 @@ class Store {
     live_sizes_.remove(size);
   }
   std::uint32_t free_sector_count() const noexcept;
-  bool indexed() const noexcept { return !index_.empty(); }
+  // Without index-less mode in the build, a store is always indexed (an
+  // empty index is refused by config_fault()), and the index-less paths fold away.
+  bool indexed() const noexcept { return !index_less_built || !index_.empty(); }
 
   /// The key as stored on flash (the name, or its keyed hash when sealed).
   KeyBuf stored_key(std::span<const std::byte> name) noexcept;
@@ -1122,11 +1214,11 @@ class Store {
   }
   Status new_crypto_block() noexcept;
   std::span<IndexEntry> index_;
-  std::span<std::uint16_t> order_;
+  OrderSlots<scans_built> order_;
   std::span<SectorInfo> sectors_;
   AsyncMutex mutex_;
   bool compact_;
-  bool verify_;
+  BuildFlag<verify_writes_built> verify_;
   bool config_ok_ = true;
   bool mounted_ = false;
   bool head_sealed_ = false;
@@ -1335,6 +1427,7 @@ inline std::uint32_t position_crc(std::uint32_t sequence, std::uint32_t offset, 
 
 export namespace ferrite {
 
+#if FERRITE_WITH_TRANSACTIONS
 /// Builds the byte logs commit_batch reads (an in-RAM encoding, never on
 /// flash). Writes: [op u8 (0 put, 1 erase, 0xFF superseded)][key_len u8]
 /// [value_len u16][key][value]. Reads: [key_len u8][0 u8][0 u16]
@@ -1373,5 +1466,6 @@ class BatchLog {
   std::size_t size_ = 0;
   std::vector<std::byte> owned_;
 };
+#endif  // FERRITE_WITH_TRANSACTIONS
 
 }  // namespace ferrite

@@ -33,6 +33,30 @@
 #include <utility>
 #include <vector>
 #include <version>
+// The features of the build (meson options; docs/SIZE.md). meson.build
+// passes every one to every unit and BMI; a compile without them has all.
+#ifndef FERRITE_WITH_TRANSACTIONS
+#define FERRITE_WITH_TRANSACTIONS 1
+#endif
+#ifndef FERRITE_WITH_SCANS
+#define FERRITE_WITH_SCANS 1
+#endif
+#ifndef FERRITE_WITH_CHANGES
+#define FERRITE_WITH_CHANGES 1
+#endif
+#ifndef FERRITE_WITH_INDEX_LESS
+#define FERRITE_WITH_INDEX_LESS 1
+#endif
+#ifndef FERRITE_WITH_VERIFY_WRITES
+#define FERRITE_WITH_VERIFY_WRITES 1
+#endif
+#ifndef FERRITE_WITH_TYPED_WRITES
+#define FERRITE_WITH_TYPED_WRITES 1
+#endif
+#ifndef FERRITE_WITH_SEALING
+#define FERRITE_WITH_SEALING 1
+#endif
+
 #if FERRITE_HAVE_FMT
 #include <fmt/format.h>
 #endif

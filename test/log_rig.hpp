@@ -34,7 +34,9 @@ struct Rig {
       config.scratch = scratch;
     }
     config.index = std::span<ferrite::IndexEntry>(memory.index).first(keys);
-    config.order = keys ? std::span<std::uint16_t>(memory.order).first(keys) : std::span<std::uint16_t>{};
+    // Builds without scans keep no key order (StoreMemory has none then).
+    if constexpr (ferrite::scans_built)
+      config.order = keys ? std::span<std::uint16_t>(memory.order).first(keys) : std::span<std::uint16_t>{};
     config.compact_records = compact;
     config.verify_writes = verify;
     store.emplace(flash, config);
@@ -46,7 +48,7 @@ struct Rig {
     memory = {};
     config.sectors = memory.sectors;
     config.index = std::span<ferrite::IndexEntry>(memory.index).first(config.index.size());
-    config.order = std::span<std::uint16_t>(memory.order).first(config.order.size());
+    if constexpr (ferrite::scans_built) config.order = std::span<std::uint16_t>(memory.order).first(config.order.size());
     store.emplace(flash, config);
   }
 
@@ -64,6 +66,7 @@ struct Rig {
     if (!st) return std::string("!") + ferrite::name_of(st.error());
     return out;
   }
+#if FERRITE_WITH_SCANS
   std::vector<std::string> keys(std::string_view prefix = {}) {
     std::vector<std::string> out;
     auto c = store->scan(prefix);
@@ -78,6 +81,7 @@ struct Rig {
     }
     return out;
   }
+#endif
 
   ferrite::sim::SimFlash sim;
   ferrite::Flash flash;

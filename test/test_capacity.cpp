@@ -57,7 +57,10 @@ std::string random_key(const campaign::Model& model, rig::Random& rnd) {
 std::size_t wrong_keys(Rig& r, const campaign::Model& model) {
   std::size_t wrong = 0;
   for (const auto& [k, v] : model) wrong += r.get(k) != v;
-  return wrong + (r.keys().size() != model.size());
+#if FERRITE_WITH_SCANS
+  wrong += r.keys().size() != model.size();
+#endif
+  return wrong;
 }
 
 }  // namespace

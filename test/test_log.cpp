@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,6 +17,49 @@ namespace {
 Errc error_of(const ferrite::Status& s) { return s.error(); }
 }  // namespace
 
+// Builds that leave features out (meson options; docs/SIZE.md).
+#if !FERRITE_WITH_TRANSACTIONS
+TEST_CASE("without transactions in the build, a mount that meets a transaction's records answers unsupported "
+          "and writes nothing", "[log][features]") {
+  // A golden image (test/golden/README.md): its log holds a committed transaction.
+  std::vector<std::byte> image(4 * 4096);
+  std::FILE* in = std::fopen(FERRITE_GOLDEN_DIR "/plain-nrf52-4x4k.img", "rb");
+  REQUIRE(in);
+  const std::size_t got = std::fread(image.data(), 1, image.size(), in);
+  std::fclose(in);
+  REQUIRE(got == image.size());
+  Rig r(rig::geometry(4, 4096, 4));
+  r.sim.load_image(image);
+  CHECK(error_of(r.mount()) == Errc::unsupported);
+  CHECK(!r.store->mounted());
+  CHECK(r.store->last_refusal().code == Errc::unsupported);
+  CHECK(std::string(r.store->last_refusal().field) == "transactions");
+  CHECK(std::equal(image.begin(), image.end(), r.sim.image().begin(), r.sim.image().end()));
+}
+#endif
+
+#if !FERRITE_WITH_INDEX_LESS
+TEST_CASE("without index-less mode in the build, a store without an index is refused and says why",
+          "[log][features]") {
+  Rig r(rig::geometry(2, 4096, 4), 0, false);
+  CHECK(error_of(r.format()) == Errc::invalid_argument);
+  CHECK(error_of(r.mount()) == Errc::invalid_argument);
+  const ferrite::Refusal why = r.store->config_report();
+  CHECK(why.code == Errc::invalid_argument);
+  CHECK(std::string(why.field) == "index");
+}
+#endif
+
+#if !FERRITE_WITH_VERIFY_WRITES
+TEST_CASE("without verify_writes in the build, a configuration asking for it is refused and says why",
+          "[log][features]") {
+  Rig r(rig::geometry(2, 4096, 4), Rig::max_keys, true, true);
+  CHECK(error_of(r.format()) == Errc::invalid_argument);
+  CHECK(std::string(r.store->config_report().field) == "verify_writes");
+}
+#endif
+
+#if FERRITE_WITH_TRANSACTIONS
 TEST_CASE("a batch the flash refuses behind the head's last record is written again in a fresh sector",
           "[log][txn]") {
   for (std::uint32_t sectors : {2u, 3u}) {
@@ -38,6 +83,7 @@ TEST_CASE("a batch the flash refuses behind the head's last record is written ag
     }
   }
 }
+#endif
 
 TEST_CASE("a formatted store is empty, and mounts again empty", "[log]") {
   Rig r(rig::geometry(2, 16384, 4));
@@ -51,6 +97,7 @@ TEST_CASE("a formatted store is empty, and mounts again empty", "[log]") {
 
 TEST_CASE("put stores a value, a second put replaces it, erase removes it", "[log]") {
   for (std::size_t keys : {std::size_t{256}, std::size_t{0}}) {
+    if (keys == 0 && !ferrite::index_less_built) continue;
     Rig r(rig::geometry(2, 16384, 4), keys);
     REQUIRE(r.format());
     CHECK(r.put("temp", "21.5"));
@@ -71,6 +118,7 @@ TEST_CASE("put stores a value, a second put replaces it, erase removes it", "[lo
   }
 }
 
+#if FERRITE_WITH_TYPED_WRITES
 TEST_CASE("every kved value type round-trips through the typed helpers", "[log]") {
   Rig r(rig::geometry(2, 4096, 4));
   REQUIRE(r.format());
@@ -105,6 +153,7 @@ TEST_CASE("every kved value type round-trips through the typed helpers", "[log]"
   CHECK(ferrite::sync_wait(m.get_scalar("s")).error() == Errc::ok);
   CHECK(ferrite::sync_wait(m.get_scalar("nope")).error() == Errc::not_found);
 }
+#endif
 
 TEST_CASE("a put of the value already stored writes nothing", "[log][cow]") {
   Rig r(rig::geometry(2, 16384, 4));
@@ -223,6 +272,7 @@ TEST_CASE("an update more than 65,535 units after its key's binding is a full re
   CHECK(r.get("filler") == std::string(4000, 'q'));
 }
 
+#if FERRITE_WITH_INDEX_LESS
 TEST_CASE("an indexed store refuses a partition over 2^24 program units; an index-less one takes it", "[log]") {
   const auto g = rig::geometry(2, 16 * 1024 * 1024, 1);
   Rig indexed(g, 8);
@@ -230,12 +280,14 @@ TEST_CASE("an indexed store refuses a partition over 2^24 program units; an inde
   Rig index_less(g, 0, false);
   CHECK(index_less.format());
 }
+#endif
 
 TEST_CASE("many updates move through the sectors and every key survives a remount", "[log][gc]") {
   for (std::uint32_t unit : {1u, 2u, 4u, 8u, 16u, 32u}) {
     for (std::uint32_t sectors : {2u, 3u, 8u}) {
       for (std::size_t keys : {std::size_t{256}, std::size_t{0}}) {
         if (keys == 0 && sectors == 8) continue;  // index-less scans are slow; covered by 2 and 3
+        if (keys == 0 && !ferrite::index_less_built) continue;
         INFO("unit " << unit << " sectors " << sectors << " keys " << keys);
         Rig r(rig::geometry(sectors, 2048, unit), keys);
         REQUIRE(r.format());
@@ -308,6 +360,7 @@ TEST_CASE("an index with no free entry answers no_memory and writes nothing", "[
   CHECK(r.put("k1", "updated"));
 }
 
+#if FERRITE_WITH_SCANS
 TEST_CASE("scans list keys by prefix and ranges in key order", "[log][scan]") {
   for (bool ordered : {true, false}) {
     Rig r(rig::geometry(3, 4096, 4));
@@ -329,7 +382,9 @@ TEST_CASE("scans list keys by prefix and ranges in key order", "[log][scan]") {
     CHECK(r.keys() == std::vector<std::string>{"a/1", "a/2", "b", "b/10", "b/2", "c"});
   }
 }
+#endif
 
+#if FERRITE_WITH_SCANS && FERRITE_WITH_INDEX_LESS
 TEST_CASE("an index-less store scans every live key once", "[log][scan]") {
   Rig r(rig::geometry(3, 2048, 4), 0);
   REQUIRE(r.format());
@@ -339,7 +394,9 @@ TEST_CASE("an index-less store scans every live key once", "[log][scan]") {
   std::sort(keys.begin(), keys.end());
   CHECK(keys == std::vector<std::string>{"p0", "p1", "p2", "p4", "p5", "p6", "p7", "p8"});
 }
+#endif
 
+#if FERRITE_WITH_VERIFY_WRITES
 TEST_CASE("verify-after-write reports a program that silently did nothing, and the old value stays", "[log][verify]") {
   Rig r(rig::geometry(2, 4096, 4), 64, true, true);
   REQUIRE(r.format());
@@ -353,6 +410,7 @@ TEST_CASE("verify-after-write reports a program that silently did nothing, and t
   REQUIRE(r.mount());
   CHECK(r.get("k") == "new!");
 }
+#endif
 
 TEST_CASE("flash errors reach the caller and the store stays consistent", "[log]") {
   Rig r(rig::geometry(2, 4096, 4));
@@ -440,6 +498,7 @@ TEST_CASE("a corrupted record is reported, never returned, and the rest stays re
     if (i != 3) CHECK(r.get("key" + std::to_string(i)) == "value-" + std::to_string(i));
 }
 
+#if FERRITE_WITH_INDEX_LESS
 TEST_CASE("an index-less store built from StoreMemory<0, N> updates and erases keys", "[log]") {
   ferrite::sim::SimFlash sim(rig::geometry(2, 4096, 4));
   ferrite::Flash flash(sim);
@@ -455,10 +514,12 @@ TEST_CASE("an index-less store built from StoreMemory<0, N> updates and erases k
   CHECK(ferrite::sync_wait(store.erase("k")));
   CHECK(ferrite::sync_wait(store.get_string("k", v)).error() == Errc::not_found);
 }
+#endif
 
 // ---------------------------------------------------------------------------
 // First-hour pitfalls: typed values, refusals that say why, lifecycle calls.
 
+#if FERRITE_WITH_TYPED_WRITES && FERRITE_WITH_SCANS
 namespace {
 template <class T>
 ferrite::Result<T> get_as(Rig& r, std::string_view k) {
@@ -479,7 +540,9 @@ std::map<std::string, ferrite::ValueType> scan_types(Rig& r) {
   return out;
 }
 }  // namespace
+#endif
 
+#if FERRITE_WITH_TYPED_WRITES && FERRITE_WITH_SCANS && FERRITE_WITH_INDEX_LESS
 TEST_CASE("a typed value remembers its type on flash and get_as refuses another type", "[log][typed]") {
   using ferrite::ValueType;
   for (std::size_t keys : {Rig::max_keys, std::size_t{0}}) {
@@ -563,7 +626,9 @@ TEST_CASE("a typed value remembers its type on flash and get_as refuses another 
     CHECK(s.last_refusal().limit == s.value_limit() - 1);
   }
 }
+#endif
 
+#if FERRITE_WITH_TYPED_WRITES && FERRITE_WITH_SCANS
 TEST_CASE("an image written before typed values mounts and reads its values as untyped", "[log][typed]") {
   // The old way: put_as wrote the bare bytes with a plain PUT (kind 0), which
   // put_scalar of an untyped Scalar and put of bytes still write.
@@ -596,6 +661,7 @@ TEST_CASE("an image written before typed values mounts and reads its values as u
   CHECK(ferrite::sync_wait(r.store->get("old.u64", back)).value_or(0) == 8);
   CHECK(back == raw);
 }
+#endif
 
 TEST_CASE("refused configurations and writes name their field, value and limit", "[log][report]") {
   SECTION("a sector table shorter than the partition") {
@@ -685,6 +751,7 @@ TEST_CASE("lifecycle calls that would lose data are refused", "[log][lifecycle]"
     CHECK(why.limit == ferrite::min_useful_value_limit);
     CHECK(std::string(store.last_refusal().field) == "value_limit");
   }
+#if FERRITE_WITH_INDEX_LESS && FERRITE_WITH_SCANS
   SECTION("an index-less store says it does not know its key count, and counts on request") {
     Rig r(rig::geometry(3, 8192, 4), 0);
     REQUIRE(r.format());
@@ -697,4 +764,5 @@ TEST_CASE("lifecycle calls that would lose data are refused", "[log][lifecycle]"
     REQUIRE(indexed.format());
     CHECK(indexed.store->stats().keys_known);
   }
+#endif
 }

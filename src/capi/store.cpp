@@ -38,7 +38,7 @@ ferrite_config ferrite_default_config(void) {
   c.max_value_size = 256;
   c.compact_records = true;
   c.verify_writes = false;
-  c.key_order = true;
+  c.key_order = ferrite::scans_built;  // a build without scans keeps no key order
   return c;
 }
 

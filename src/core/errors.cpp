@@ -1,4 +1,6 @@
-// Names and sentences for every Errc.
+// Names of every Errc, and the event sink. The sentences (describe) are in
+// error_text.cpp: a unit of their own, so a firmware that prints names only
+// does not link them (string literals share one section per unit).
 module;
 #include "ferrite_modules.hpp"
 
@@ -6,49 +8,40 @@ module ferrite.core;
 
 namespace ferrite {
 
-namespace {
-struct ErrcText {
-  const char* name;
-  const char* sentence;
-};
-
-constexpr ErrcText text_of(Errc e) noexcept {
+const char* name_of(Errc e) noexcept {
   switch (e) {
-    case Errc::ok: return {"ok", "success"};
-    case Errc::io: return {"io", "the flash device failed or read back different data"};
-    case Errc::corrupt: return {"corrupt", "stored data failed its integrity check"};
-    case Errc::no_space: return {"no_space", "not enough free space; nothing was changed"};
-    case Errc::not_found: return {"not_found", "no such key"};
-    case Errc::too_large: return {"too_large", "key, value or request exceeds the documented limit"};
-    case Errc::invalid_argument: return {"invalid_argument", "invalid argument"};
-    case Errc::wrong_key: return {"wrong_key", "the encryption key does not open this store"};
-    case Errc::conflict: return {"conflict", "a concurrent transaction conflicted; retry"};
-    case Errc::busy: return {"busy", "the resource is in use by another owner"};
-    case Errc::no_memory: return {"no_memory", "a bounded RAM resource is exhausted"};
-    case Errc::not_formatted: return {"not_formatted", "the flash region holds no ferrite store"};
-    case Errc::foreign_format: return {"foreign_format", "the flash region holds foreign data or another format or geometry"};
-    case Errc::unsupported: return {"unsupported", "not supported by this build, port or geometry"};
-    case Errc::misaligned: return {"misaligned", "address or length is not a multiple of the program unit"};
-    case Errc::out_of_bounds: return {"out_of_bounds", "address, length or sector lies outside the device"};
-    case Errc::reprogram_forbidden: return {"reprogram_forbidden", "a flash unit may be programmed only once between erases"};
-    case Errc::bits_not_erased: return {"bits_not_erased", "programming cannot return bits to the erased state"};
-    case Errc::worn_out: return {"worn_out", "the flash sector is worn out"};
-    case Errc::power_lost: return {"power_lost", "power was lost; the device accepts no more operations"};
-    case Errc::cancelled: return {"cancelled", "the operation was cancelled"};
-    case Errc::not_mounted: return {"not_mounted", "the store is not mounted"};
-    case Errc::buffer_too_small: return {"buffer_too_small", "the buffer is too small for the value"};
-    case Errc::exists: return {"exists", "the name or unique value exists already; nothing was changed"};
-    case Errc::type_mismatch: return {"type_mismatch", "the stored value has another type than the one asked for"};
-    case Errc::already_mounted: return {"already_mounted", "the store is mounted; unmount() it first (nothing was changed)"};
-    case Errc::tampered: return {"tampered", "the sealed store fails authentication: records, sectors or the whole log were altered or rolled back"};
-    case Errc::config_mismatch: return {"config_mismatch", "the store was formatted with other security options (suite, key hiding, compression, KDF cost) than the ones given"};
-    case Errc::history_lost: return {"history_lost", "the log no longer holds that position: garbage collection discarded it"};
+    case Errc::ok: return "ok";
+    case Errc::io: return "io";
+    case Errc::corrupt: return "corrupt";
+    case Errc::no_space: return "no_space";
+    case Errc::not_found: return "not_found";
+    case Errc::too_large: return "too_large";
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::wrong_key: return "wrong_key";
+    case Errc::conflict: return "conflict";
+    case Errc::busy: return "busy";
+    case Errc::no_memory: return "no_memory";
+    case Errc::not_formatted: return "not_formatted";
+    case Errc::foreign_format: return "foreign_format";
+    case Errc::unsupported: return "unsupported";
+    case Errc::misaligned: return "misaligned";
+    case Errc::out_of_bounds: return "out_of_bounds";
+    case Errc::reprogram_forbidden: return "reprogram_forbidden";
+    case Errc::bits_not_erased: return "bits_not_erased";
+    case Errc::worn_out: return "worn_out";
+    case Errc::power_lost: return "power_lost";
+    case Errc::cancelled: return "cancelled";
+    case Errc::not_mounted: return "not_mounted";
+    case Errc::buffer_too_small: return "buffer_too_small";
+    case Errc::exists: return "exists";
+    case Errc::type_mismatch: return "type_mismatch";
+    case Errc::already_mounted: return "already_mounted";
+    case Errc::tampered: return "tampered";
+    case Errc::config_mismatch: return "config_mismatch";
+    case Errc::history_lost: return "history_lost";
   }
-  return {"unknown", "unknown error"};
+  return "unknown";
 }
-}  // namespace
-
-const char* name_of(Errc e) noexcept { return text_of(e).name; }
 
 namespace {
 EventSink event_sink{};
@@ -68,6 +61,5 @@ const char* name_of(EventLevel level) noexcept {
   }
   return "unknown";
 }
-const char* describe(Errc e) noexcept { return text_of(e).sentence; }
 
 }  // namespace ferrite

@@ -17,7 +17,8 @@ Status check_key(std::span<const std::byte> key) noexcept {
   return {};
 }
 
-std::uint32_t size_for(ValueType type) noexcept {
+// [[maybe_unused]]: builds without typed writes or scans leave their callers out.
+[[maybe_unused]] std::uint32_t size_for(ValueType type) noexcept {
   switch (type) {
     case ValueType::u8: case ValueType::i8: case ValueType::boolean: return 1;
     case ValueType::u16: case ValueType::i16: return 2;
@@ -28,11 +29,11 @@ std::uint32_t size_for(ValueType type) noexcept {
   }
 }
 
-bool has_prefix(std::span<const std::byte> key, std::span<const std::byte> prefix) noexcept {
+[[maybe_unused]] bool has_prefix(std::span<const std::byte> key, std::span<const std::byte> prefix) noexcept {
   return key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
 }
 
-int compare_keys(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
+[[maybe_unused]] int compare_keys(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
   const std::size_t n = std::min(a.size(), b.size());
   const int c = n ? std::memcmp(a.data(), b.data(), n) : 0;
   if (c != 0) return c < 0 ? -1 : 1;
@@ -380,6 +381,7 @@ Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::by
   co_return co_await put_impl(name, ValueType::untyped, value);
 }
 
+#if FERRITE_WITH_TYPED_WRITES
 Task<Status> Store::put_typed(std::span<const std::byte> name, ValueType type, std::span<const std::byte> value) noexcept {
   auto guard = co_await mutex_.lock();
   const std::uint32_t want = size_for(type);
@@ -389,6 +391,7 @@ Task<Status> Store::put_typed(std::span<const std::byte> name, ValueType type, s
   }
   co_return co_await put_impl(name, type, value);
 }
+#endif  // FERRITE_WITH_TYPED_WRITES
 
 Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, std::span<const std::byte> value) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
@@ -562,10 +565,12 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
   co_return Status{};
 }
 
+#if FERRITE_WITH_TYPED_WRITES
 Task<Status> Store::put_scalar(std::span<const std::byte> key, Scalar value) noexcept {
   if (value.tag == ValueType::untyped) co_return co_await put(key, value.view());
   co_return co_await put_typed(key, value.tag, value.view());
 }
+#endif  // FERRITE_WITH_TYPED_WRITES
 
 Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
   auto guard = co_await mutex_.lock();
@@ -601,6 +606,7 @@ Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
   co_return Status{};
 }
 
+#if FERRITE_WITH_SCANS
 // ---------------------------------------------------------------------------
 // Scans
 
@@ -947,6 +953,8 @@ Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {
   co_return false;
 }
 
+#endif  // FERRITE_WITH_SCANS
+
 const char* name_of(ValueType t) noexcept {
   switch (t) {
     case ValueType::untyped: return "untyped";
@@ -973,6 +981,7 @@ Task<Result<std::uint32_t>> Store::count_keys() noexcept {
     if (!mounted_) co_return fail(Errc::not_mounted);
     if (indexed()) co_return key_count_;
   }
+#if FERRITE_WITH_SCANS
   // Index-less: a scan cursor yields each key once (its latest record).
   Cursor c = scan(std::span<const std::byte>{});
   std::uint32_t n = 0;
@@ -982,6 +991,9 @@ Task<Result<std::uint32_t>> Store::count_keys() noexcept {
     ++n;
   }
   co_return n;
+#else
+  co_return fail(Errc::unsupported);  // index-less counting walks a scan cursor
+#endif
 }
 
 }  // namespace ferrite

@@ -52,8 +52,6 @@ Task<Result<std::size_t>> ChangeCursor::read_value(std::span<std::byte> out) noe
   co_return co_await store_->change_read_value(*this, out);
 }
 
-void Store::note_retired(std::uint32_t victim) noexcept { retired_end_ = written_end(victim); }
-
 std::uint32_t Store::live_sector_with(std::uint32_t sequence) const noexcept {
   for (std::uint32_t s = 0; s < sectors_.size(); ++s)
     if (sectors_[s].state == live_state && sectors_[s].sequence == sequence) return s;
@@ -182,10 +180,14 @@ Task<Result<bool>> Store::change_next(ChangeCursor& c) noexcept {
       continue;
     }
     if (logfmt::is_txn(rec->kind)) {
+#if !FERRITE_WITH_TRANSACTIONS
+      co_return fail(Errc::unsupported);  // this build has no batches (a mount meeting one refuses too)
+#else
       FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await walk_batch(s, at, end, false));
       if (scan.committed) c.commit_ = scan.next - meta_size(8);  // its writes start at `at`
       else c.offset_ = std::max(scan.next, at + unit_);          // never visible, as at mount
       continue;
+#endif
     }
     c.offset_ = at + rec->size;
     const bool put = rec->kind == logfmt::put || rec->kind == logfmt::typed_put;

@@ -75,7 +75,7 @@ Store::Store(Flash flash, StoreConfig config) noexcept
   asked_value_size_ = config.max_value_size;
   slack_ = full_size(max_key_size, value_limit_ + overhead);
   if (sectors_.size() >= geometry_.sector_count()) sectors_ = sectors_.first(geometry_.sector_count());
-  config_ok_ = config_report().code == Errc::ok;
+  config_ok_ = config_fault().check <= config_clamped;
 }
 
 std::uint32_t Store::geometry_value_limit() const noexcept {
@@ -87,95 +87,6 @@ std::uint32_t Store::geometry_value_limit() const noexcept {
   const std::uint32_t payload = smallest > reserved ? smallest - reserved : 0;
   const std::uint32_t cap = payload / 3 > logfmt::full_head + max_key_size ? payload / 3 - logfmt::full_head - max_key_size : 0;
   return cap > overhead ? cap - overhead : 0;
-}
-
-Refusal Store::config_report() const noexcept {
-  // Computed from the configuration each time (Store keeps no copy of it):
-  // the same checks, in the same order, as the constructor's config_ok_.
-  const std::uint32_t count = geometry_.sector_count();
-  const std::uint32_t overhead = sealed() ? codec_->overhead() : 0;
-  const auto refuse = [](const char* field, std::size_t value, std::size_t limit, const char* reason) {
-    return Refusal{Errc::invalid_argument, field, static_cast<std::uint32_t>(std::min<std::size_t>(value, 0xFFFFFFFFu)),
-                   static_cast<std::uint32_t>(std::min<std::size_t>(limit, 0xFFFFFFFFu)), reason};
-  };
-  if (count < 2) return refuse("sectors", count, 2, "a store needs at least 2 erase sectors (value: the partition's)");
-  if (sectors_.size() != count)
-    return refuse("sectors", sectors_.size(), count,
-                  "StoreConfig::sectors needs one entry per sector of the partition (value: entries, limit: sectors), "
-                  "e.g. StoreMemory<Keys, Sectors> with Sectors >= the partition's sectors");
-  if (!order_.empty() && order_.size() != index_.size())
-    return refuse("order", order_.size(), index_.size(), "StoreConfig::order must be empty or as long as the index");
-  if (index_.size() > 0xFFFF) return refuse("index", index_.size(), 0xFFFF, "the RAM index holds at most 65,535 keys");
-  if (geometry_.total_size() > (1u << 31))
-    return refuse("partition bytes", geometry_.total_size(), 1u << 31, "a partition holds at most 2 GiB");
-  if (!index_.empty() && geometry_.total_size() / unit_ > max_index_units)
-    return refuse("partition units", geometry_.total_size() / unit_, max_index_units,
-                  "an indexed store addresses at most 2^24 program units (run index-less or use a smaller partition)");
-  if (geometry_value_limit() < min_useful_value_limit)
-    return refuse("value_limit", geometry_value_limit(), min_useful_value_limit,
-                  "the smallest sector leaves too little room for a value (a record takes at most a third of a "
-                  "sector's payload, less 8 bytes of header, a 64-byte key and a sealed store's overhead): use "
-                  "larger sectors");
-  if (geometry_.smallest_sector() < header_size_ + 2 * slack_)
-    return refuse("sector size", geometry_.smallest_sector(), header_size_ + 2 * slack_,
-                  "the smallest sector must hold its header and two of the largest records");
-  if (codec_ && !sealed_stores_built)
-    return refuse("codec", 1, 0, "this build has no sealed stores (built without ferrite.crypto: libsodium, zstd)");
-  if (sealed() && index_.empty()) return refuse("index", 0, 1, "a sealed store needs the RAM index");
-  if (counter_wanted_ && !sealed())
-    return refuse("counter", 1, 0, "a rollback counter protects sealed stores only (StoreConfig::codec is not set)");
-  if (sealed() && scratch_.size() < scratch_needed(value_limit_, overhead))
-    return refuse("scratch", scratch_.size(), scratch_needed(value_limit_, overhead),
-                  "StoreConfig::scratch must hold Store::scratch_needed(max value, codec overhead) bytes");
-  if (asked_value_size_ > value_limit_) {
-    const char* why = value_limit_ == geometry_value_limit()
-                          ? "StoreConfig::max_value_size was clamped to value_limit(): a record takes at most a third "
-                            "of the smallest sector's payload, less 8 bytes of header and a 64-byte key"
-                          : "StoreConfig::max_value_size was clamped to value_limit(): the format's limit is 32,767 "
-                            "bytes less the codec's overhead";
-    return Refusal{Errc::ok, "max_value_size", asked_value_size_, value_limit_, why};
-  }
-  return Refusal{};
-}
-
-Refusal Store::last_refusal() const noexcept {
-  switch (refused_) {
-    case Refused::none: return Refusal{};
-    case Refused::config: return config_report();
-    case Refused::key_empty:
-      return {Errc::invalid_argument, "key", 0, 1, "a key has 1 to 64 bytes"};
-    case Refused::key_long:
-      return {Errc::too_large, "key", refused_value_, refused_limit_, "a key has 1 to 64 bytes (value: its length)"};
-    case Refused::value_long:
-      return {Errc::too_large, "value", refused_value_, refused_limit_,
-              "the value is longer than value_limit() (a typed value: value_limit() - 1, its tag takes a byte); "
-              "config_report() says where the limit comes from"};
-    case Refused::type_size:
-      return {Errc::invalid_argument, "type", refused_value_, refused_limit_,
-              "a typed value's size must fit its type (value: the size given, limit: the type's; 0: untyped "
-              "is not a type to put_typed)"};
-    case Refused::index_full:
-      return {Errc::no_memory, "index", refused_value_, refused_limit_,
-              "the RAM index is full (value: keys, limit: StoreConfig::index entries)"};
-    case Refused::capacity:
-      return {Errc::no_space, "live bytes", refused_value_, refused_limit_,
-              "the store would hold more live bytes than its capacity (value: live bytes with this write, limit: "
-              "stats().capacity_bytes, with this write's record counted: the sectors' payload less one sector kept free "
-              "for garbage collection and, per sector, room for the largest live record or this one); each record "
-              "costs 8 bytes + key + value, rounded to the program unit"};
-    case Refused::room:
-      return {Errc::no_space, "free space", refused_value_, refused_limit_,
-              "no room for the record even after garbage collection (value: record bytes, limit: free bytes)"};
-    case Refused::batch_long:
-      return {Errc::too_large, "batch", refused_value_, refused_limit_,
-              "the batch is larger than max_batch_bytes() (one sector's payload less a record's reserve)"};
-    case Refused::mounted:
-      return {Errc::already_mounted, "mounted", 1, 0,
-              "the store is mounted: call unmount() first (formatting a mounted store would discard every key)"};
-    case Refused::tampered:
-      return tamper_report();
-  }
-  return Refusal{};
 }
 
 std::uint32_t Store::full_size(std::uint32_t key_size, std::uint32_t value_size) const noexcept {
@@ -709,6 +620,10 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     }
     if (rec && !rec->blank && logfmt::is_txn(rec->kind)) {
       if (!indexed()) co_return fail(Errc::unsupported);  // batches need the index to replay
+#if !FERRITE_WITH_TRANSACTIONS
+      refuse(Refused::batch_record, sectors_[sector].sequence, offset);
+      co_return fail(Errc::unsupported);  // a build without transactions replays no batch
+#else
       FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await replay_txn(sector, offset, end));
       if (scan.committed) {
         FERRITE_CO_TRY(after_damage(offset));
@@ -723,6 +638,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         offset = std::max(scan.next, offset + unit_);
       }
       continue;
+#endif
     }
     const bool skip = rec && !rec->blank && !rec->compact && rec->kind == logfmt::meta && rec->key_size == logfmt::skip;
     if (rec && !rec->blank && (!in_bad_region || skip)) {

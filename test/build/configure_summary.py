@@ -29,7 +29,7 @@ import sys
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 import buildproof as bp  # noqa: E402
 
-LIBRARY = ['engine, transactions, docstore', 'crypto (ferrite.crypto)', 'docstore JSON text',
+LIBRARY = ['engine, transactions, docstore', 'profile, features', 'crypto (ferrite.crypto)', 'docstore JSON text',
            'readable errors (fmt)', 'host ports (file, posix)', 'ports sim, deferred, stm32f4']
 PROGRAMS = ['tests', 'C API test (capi)', 'build proofs (suite build)', 'bench', 'demo', 'fuzz', 'ferrite tool']
 
