@@ -49,10 +49,10 @@ std::vector<Shape> shapes() {
 
 /// The next operation: mostly updates of a skewed choice of key (low keys
 /// far more often), some new keys until `keys` exist, a few deletes.
-campaign::Op next_op(rig::Random& rnd, const campaign::Model& model, int& created, int keys, std::uint32_t max_value) {
+campaign::Op next_op(rig::Random& rnd, const campaign::Model& /*model*/, int& created, int keys, std::uint32_t max_value) {
   campaign::Op op;
   const std::uint32_t r = rnd.below(100);
-  if (created < keys && (r < 20 || model.empty())) {
+  if (created < keys && (r < 20 || created == 0)) {
     op.kind = campaign::Op::put;
     op.key = "p" + std::to_string(created++);
   } else {

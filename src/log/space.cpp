@@ -499,15 +499,35 @@ Task<Status> Store::paced_collection(MaintenanceBudget budget, MaintenanceReport
   const std::uint32_t debt = collection_debt(victim);
   // Before the first measurement, assume a largest record per call.
   const std::uint32_t per_call = pace_.per_call(slack_);
-  const std::uint32_t calls = MaintenancePace::calls_left(collection_runway(debt), per_call);
   // The bytes this call can copy: max_bytes, or max_records records of the
   // store's mean size when that is less.
   const std::uint32_t mean = indexed() && key_count_ ? (live_total_ + key_count_ - 1) / key_count_ : slack_;
   const std::uint32_t budget_bytes =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(budget.max_bytes, std::uint64_t{budget.max_records} * mean));
-  report.calls_left = calls;
-  report.pace_bytes = MaintenancePace::needed(debt, calls);
-  const std::uint32_t due = MaintenancePace::due(debt, calls, budget_bytes);
+  // The victims after this one count too: each must be empty before the
+  // runway its predecessors' sectors give back ends (a large, dense sector
+  // next in line on a chip of mixed sizes must be started on early).
+  std::uint32_t largest_free = 0;
+  for (std::uint32_t i = 0; i < sectors_.size(); ++i)
+    if (sectors_[i].state != live_state) largest_free = std::max(largest_free, payload_of(i));
+  std::uint64_t owed = 0, returned = 0;
+  std::uint32_t due = 0;
+  report.pace_bytes = 0;
+  for (std::uint32_t v = victim, k = 0; v != none && v != head_ && k < sectors_.size();
+       v = live_sector_after(sectors_[v].sequence), ++k) {
+    owed += collection_debt(v);
+    const auto owed32 = static_cast<std::uint32_t>(std::min<std::uint64_t>(owed, 0xFFFFFFF0u));
+    // Room beyond the margins, the sectors collected before this one included.
+    const std::uint64_t room = collection_runway(0) + returned;
+    const std::uint32_t left = room > owed ? static_cast<std::uint32_t>(std::min<std::uint64_t>(room - owed, 0xFFFFFFF0u)) : 0;
+    const std::uint32_t calls = MaintenancePace::calls_left(left, per_call);
+    if (k == 0) report.calls_left = calls;
+    report.pace_bytes = std::max(report.pace_bytes, MaintenancePace::needed(owed32, calls));
+    due = std::max(due, MaintenancePace::due(owed32, calls, budget_bytes));
+    // Retired, it joins the free sectors; the largest of them stays the reserve.
+    returned += std::min(payload_of(v), largest_free);
+    largest_free = std::max(largest_free, payload_of(v));
+  }
   // An emptied victim is retired at once (a RETIRE record frees a sector).
   if (due == 0 && !(debt == 0 && indexed())) co_return Status{};
   if (gc_victim_ == none) FERRITE_CO_TRY(co_await start_gc());
