@@ -288,7 +288,7 @@ PacedCase run_cut(Rig& r, const Shape& s, std::uint64_t seed, std::size_t ops, c
       out.failure = std::string("op failed without a power cut: ") + ferrite::name_of(st.error());
       return out;
     }
-    auto rep = ferrite::sync_wait(r.store->maintain(ferrite::MaintenanceBudget{4, true, 96}));
+    auto rep = ferrite::sync_wait(r.store->maintain(ferrite::MaintenanceBudget{2, true, 48}));
     if (!rep && rep.error() == Errc::power_lost) {
       out.cut = true;
       out.in_flight = campaign::Op{campaign::Op::maintain, "", ""};
@@ -309,7 +309,7 @@ TEST_CASE("campaign powerloss-paced: a power cut inside paced maintenance betwee
           "[log][pace][powerloss]") {
   const std::vector<Shape> all = shapes();
   const double scale = campaign::campaign_scale();
-  const std::size_t ops = 260;
+  const std::size_t ops = 320;
   campaign::Tally tally;
   for (const Shape& s : all) {
     std::vector<std::string> names;
@@ -325,6 +325,7 @@ TEST_CASE("campaign powerloss-paced: a power cut inside paced maintenance betwee
         campaign::Model model;
         const PacedCase uncut = run_cut(r, s, seed, ops, model);
         CHECK(uncut.failure.empty());
+        INFO(s.name);
         CHECK(uncut.maintain_copied > 0);  // the cuts do land in paced copying
         total = r.sim.mutating_ops() - base;
         CHECK(campaign::check(r, model, std::nullopt, names).empty());
