@@ -741,8 +741,9 @@ class Store {
   /// size), with a budget at least twice the report's pace_bytes, no put,
   /// erase or commit copies a record or erases a sector: each writes its
   /// own record(s) and at most a new sector's header (OPEN) and a RETIRE
-  /// record. On the STM32F4 timing model that is about 200 us for a 4-byte
-  /// value on 16 KiB sectors and 1.5 ms for a 200-byte one. A write that
+  /// record. On the STM32F4 timing model that is under 200 us for a 4-byte
+  /// value and about 1 ms for a 200-byte one (ferrite-bench W1m,
+  /// ferrite-large-bench Lm), where an erase takes 250 ms. A write that
   /// finds the runway used up (maintain() not called, a burst far above the
   /// measured rate, a remount that found a victim half copied) collects and
   /// erases what it needs itself, as without maintenance. Errors:
