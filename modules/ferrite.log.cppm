@@ -323,6 +323,10 @@ inline constexpr std::uint32_t min_useful_value_limit = 16;
 struct MaintenanceBudget {
   std::uint32_t max_records = 16;  ///< records GC may copy in this call
   bool allow_erase = true;         ///< may erase (pre-erase) one free sector
+  /// Bytes of live records GC may copy in this call (the record that crosses
+  /// the limit is copied whole). Collection plans with the smaller of this
+  /// and max_records records of the store's mean size.
+  std::uint32_t max_bytes = 2048;
 };
 
 struct MaintenanceReport {
@@ -330,6 +334,18 @@ struct MaintenanceReport {
   std::uint32_t sectors_erased = 0;
   std::uint32_t sectors_retired = 0;
   bool more_work = false;          ///< calling again would do something useful
+  /// Bytes of live records collection copied in this call (index-less
+  /// stores: 0, they do not count them).
+  std::uint32_t bytes_copied = 0;
+  /// Bytes per call collection needs from now on to empty its victim before
+  /// a write would have to (the victim's live bytes over the calls left at
+  /// the rate the application writes between calls); 0 while nothing is to
+  /// be collected. Collection plans to copy twice this pace while the
+  /// budget allows, so a budget below it means puts will copy.
+  std::uint32_t pace_bytes = 0;
+  /// The calls left before a write would have to collect, at the measured
+  /// rate (0xFFFFFFFF: nothing to collect, or no write measured yet).
+  std::uint32_t calls_left = 0xFFFFFFFFu;
 };
 
 struct FormatOptions {
@@ -607,6 +623,39 @@ class OrderSlots<false> {
   mutable std::uint16_t sink_ = 0;
 };
 
+/// How much collection each Store::maintain() call does (src/log/pace.cpp).
+/// It learns how many bytes the application writes between two calls (a
+/// moving average of how far the log advanced) and, from the runway (the
+/// bytes writes may still take before one would have to collect), the calls
+/// left. Collection then keeps the victim's live bytes at most half of what
+/// the budget copies in those calls: nothing is copied while the victim is
+/// small next to the runway (updates may yet empty it for free), and the
+/// victim is empty before the runway ends even if writes come twice as
+/// fast as measured. Holds no flash state: a remount starts it afresh.
+class MaintenancePace {
+ public:
+  static constexpr std::uint32_t unknown = 0xFFFFFFFFu;
+  /// The application wrote `bytes` to the log since the last call.
+  void note_writes(std::uint32_t bytes) noexcept;
+  /// Bytes written per call (moving average); `fallback` before any sample.
+  std::uint32_t per_call(std::uint32_t fallback) const noexcept;
+  /// Calls left before `runway` bytes are written at `per_call` a call.
+  static std::uint32_t calls_left(std::uint32_t runway, std::uint32_t per_call) noexcept;
+  /// Bytes to copy now: what brings `debt` down to half of what `budget`
+  /// bytes a call copy in the calls after this one, at most `budget`.
+  static std::uint32_t due(std::uint32_t debt, std::uint32_t calls_left, std::uint32_t budget) noexcept;
+  /// The pace collection needs: `debt` over the calls left, rounded up.
+  static std::uint32_t needed(std::uint32_t debt, std::uint32_t calls_left) noexcept;
+  /// Where the log ended when the last call returned (an LSN; 0: no call yet).
+  std::uint64_t mark() const noexcept { return mark_; }
+  void set_mark(std::uint64_t lsn) noexcept { mark_ = lsn; }
+
+ private:
+  std::uint64_t mark_ = 0;
+  std::uint32_t per_call_x16_ = 0;  // moving average, in 1/16 bytes
+  bool sampled_ = false;
+};
+
 /// The key/value store. Not copyable; the Flash and the caller's memory must
 /// outlive it.
 class Store {
@@ -753,9 +802,24 @@ class Store {
                                           std::span<const std::byte> upper) noexcept;
 #endif  // FERRITE_WITH_SCANS
 
-  /// Bounded background work: pre-erase a free sector, or advance garbage
-  /// collection by up to budget.max_records copies. Call from idle time so
-  /// that puts never wait for an erase.
+  /// Bounded background work, paced by how fast the application writes.
+  /// Each call: copies toward emptying the collection victim as much as the
+  /// pace needs (MaintenancePace: nothing while updates may yet empty it,
+  /// then up to budget.max_records records and budget.max_bytes bytes),
+  /// retires the victim once empty, and erases one free sector (or checks
+  /// one that a remount trusts as erased) so that no put has to.
+  ///
+  /// The bound: called once between writes (or between bursts of similar
+  /// size), with a budget at least twice the report's pace_bytes, no put,
+  /// erase or commit copies a record or erases a sector: each writes its
+  /// own record(s) and at most a new sector's header (OPEN) and a RETIRE
+  /// record. On the STM32F4 timing model that is under 200 us for a 4-byte
+  /// value and about 1 ms for a 200-byte one (ferrite-bench W1m,
+  /// ferrite-large-bench Lm), where an erase takes 250 ms. A write that
+  /// finds the runway used up (maintain() not called, a burst far above the
+  /// measured rate, a remount that found a victim half copied) collects and
+  /// erases what it needs itself, as without maintenance. Errors:
+  /// not_mounted, no_space (collection found no room), flash errors.
   Task<Result<MaintenanceReport>> maintain(MaintenanceBudget budget = {}) noexcept;
 
   StoreStats stats() const noexcept;
@@ -997,10 +1061,22 @@ class Store {
   Task<Status> open_sector() noexcept;
   Task<Status> erase_sector(std::uint32_t sector, bool mark) noexcept;
   Task<Status> start_gc() noexcept;
-  /// Whether maintenance should copy the victim's records now.
-  bool collection_pressing() const noexcept;
+  /// The live bytes collection still has to copy out of `victim`.
+  std::uint32_t collection_debt(std::uint32_t victim) const noexcept;
+  /// Bytes writes may take before one would have to collect `debt` bytes.
+  std::uint32_t collection_runway(std::uint32_t debt) const noexcept;
+  /// Bytes appended to the log since `lsn` (unknown: MaintenancePace::unknown).
+  std::uint32_t written_since(std::uint64_t lsn) const noexcept;
+  /// maintain(): copies what the pace asks of the victim (choosing it first).
+  Task<Status> paced_collection(MaintenanceBudget budget, MaintenanceReport& report) noexcept;
+  /// maintain(): erases one free sector, or checks one a remount vouched for.
+  Task<Status> prepare_free_sector(MaintenanceBudget budget, MaintenanceReport& report) noexcept;
   Task<void> retire_if_empty() noexcept;
-  Task<Result<std::uint32_t>> gc_step(std::uint32_t max_records) noexcept;
+  /// Copies up to `max_records` records and about `max_bytes` live bytes out
+  /// of the victim (adding the bytes to `*moved`), resuming where the last
+  /// step stopped; retires the victim once nothing live is left in it.
+  Task<Result<std::uint32_t>> gc_step(std::uint32_t max_records, std::uint32_t max_bytes = 0xFFFFFFFFu,
+                                      std::uint32_t* moved = nullptr) noexcept;
   Task<Status> copy_entry(std::size_t entry) noexcept;
   Task<Status> copy_sealed_entry(std::size_t entry, const Entry& e, std::span<const std::byte> key) noexcept;
   Task<Result<std::uint32_t>> copy_forward(std::uint8_t slot, std::span<const std::byte> key,
@@ -1256,6 +1332,9 @@ class Store {
   std::uint32_t write_count_ = 0;
   std::uint32_t index_epoch_ = 0;    // bumped when index positions shift (insert, remove, unmount)
   std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
+  std::uint32_t gc_position_ = 0;    // indexed GC: index position the last step stopped at...
+  std::uint32_t gc_position_epoch_ = 0;  // ...valid while index_epoch_ is this
+  MaintenancePace pace_;
   std::uint32_t scratch_clobbers_ = 0;  // collections that overwrote scratch A
   // Where the records of the sector just below the tail ended, when this
   // session retired it (0: unknown): a change cursor that had read that far

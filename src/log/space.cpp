@@ -138,6 +138,7 @@ Task<Status> Store::start_gc() noexcept {
     FERRITE_CO_TRY(co_await open_sector());
   }
   gc_victim_ = victim;
+  gc_position_ = 0;
   co_return Status{};
 }
 
@@ -279,21 +280,38 @@ Task<Status> Store::copy_sealed_entry(std::size_t position, const Entry& e, std:
   co_return Status{};
 }
 
-Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records) noexcept {
+Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records, std::uint32_t max_bytes,
+                                            std::uint32_t* moved) noexcept {
   if (gc_victim_ == none) co_return 0u;
-  std::uint32_t copied = 0;
+  std::uint32_t copied = 0, bytes = 0;
   if (indexed()) {
-    std::size_t i = 0;
-    while (i < key_count_ && copied < max_records) {
-      if (sector_of(index_[i].binding(unit_)) != gc_victim_) {
-        ++i;
-        continue;
+    // Resume where the last step stopped while no entry has moved since:
+    // the entries before it were not in the victim then, and a binding
+    // only ever moves to the head, never into the victim.
+    std::size_t start = gc_position_epoch_ == index_epoch_ && gc_position_ <= key_count_ ? gc_position_ : 0;
+    std::size_t i = start;
+    for (;;) {
+      while (i < key_count_ && copied < max_records && bytes < max_bytes) {
+        if (sector_of(index_[i].binding(unit_)) != gc_victim_) {
+          ++i;
+          continue;
+        }
+        const std::uint32_t before = key_count_;
+        const std::uint32_t live_before = sectors_[gc_victim_].live_bytes;
+        FERRITE_CO_TRY(co_await copy_entry(i));
+        ++copied;
+        bytes += live_before - sectors_[gc_victim_].live_bytes;
+        if (key_count_ == before) ++i;  // else entry i was dropped: look at the new i
       }
-      const std::uint32_t before = key_count_;
-      FERRITE_CO_TRY(co_await copy_entry(i));
-      ++copied;
-      if (key_count_ == before) ++i;  // else entry i was dropped: look at the new i
+      // The victim still counts live bytes after a resumed pass reached the
+      // end: look at the entries before the resume point as well.
+      if (i < key_count_ || start == 0 || sectors_[gc_victim_].live_bytes == 0) break;
+      start = 0;
+      i = 0;
     }
+    gc_position_ = static_cast<std::uint32_t>(i);
+    gc_position_epoch_ = index_epoch_;
+    if (moved) *moved += bytes;
     for (; i < key_count_; ++i)
       if (sector_of(index_[i].binding(unit_)) == gc_victim_) co_return copied;  // budget used up
   } else {
@@ -447,10 +465,11 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
   // store that cannot make room from looping.
   for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
     if (gc_victim_ != none) {
-      // Garbage collection may lag behind writes only while the head can
-      // still absorb everything it has left to copy.
-      const std::uint32_t debt = indexed() ? sectors_[gc_victim_].live_bytes : payload_of(gc_victim_);
-      if (head_room() < record_size + debt + slack_ || head_room() < record_size) {
+      // Garbage collection may lag behind writes only while the head and
+      // the free sectors beyond the reserve can still absorb everything it
+      // has left to copy (the reserve backs the sector ends they waste).
+      const std::uint32_t debt = collection_debt(gc_victim_);
+      if (std::uint64_t{head_room()} + free_payload() < std::uint64_t{record_size} + debt + slack_) {
         if (auto copied = co_await gc_step(0xFFFFFFFFu); !copied && !refused(copied.error())) co_return fail(copied.error());
         continue;
       }
@@ -465,48 +484,129 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
   co_return fail(Errc::no_space);
 }
 
-bool Store::collection_pressing() const noexcept {
-  // Until the head could no longer absorb the victim's live records twice
-  // over, updates move keys out of the victim for free: copying them earlier
-  // only writes records that later updates supersede. Past that point a put
-  // would have to collect them all at once (ensure_room), so maintenance
-  // copies ahead of it.
-  if (gc_victim_ == none) return false;
-  const std::uint32_t debt = indexed() ? sectors_[gc_victim_].live_bytes : payload_of(gc_victim_);
-  return debt == 0 || head_room() < 2 * debt + slack_;
+std::uint32_t Store::collection_debt(std::uint32_t victim) const noexcept {
+  // An index-less store does not know what is still live in the victim.
+  return indexed() ? sectors_[victim].live_bytes : payload_of(victim);
+}
+
+std::uint32_t Store::collection_runway(std::uint32_t debt) const noexcept {
+  // ensure_room collects the whole victim once the head and the free
+  // sectors beyond the reserve could no longer hold it, a sector end's
+  // waste and the write. The write is taken as large as the largest live
+  // record (writes vary far more than their mean), and the RETIRE after
+  // the last copy needs room too.
+  const std::uint64_t room = std::uint64_t{head_room()} + free_payload();
+  const std::uint32_t next_write = indexed() ? live_sizes_.largest_bound() : slack_;
+  const std::uint64_t held = std::uint64_t{debt} + slack_ + next_write + meta_size(4);
+  return room > held ? static_cast<std::uint32_t>(std::min<std::uint64_t>(room - held, 0xFFFFFFF0u)) : 0;
+}
+
+std::uint32_t Store::written_since(std::uint64_t lsn) const noexcept {
+  if (lsn == 0) return MaintenancePace::unknown;
+  const auto sequence = static_cast<std::uint32_t>(lsn >> 32);
+  const auto offset = static_cast<std::uint32_t>(lsn);
+  if (sequence == sectors_[head_].sequence) return head_offset_ >= offset ? head_offset_ - offset : 0;
+  // The head moved on: the rest of the marked sector, every sector opened
+  // since, and the head so far. A marked sector collected meanwhile leaves
+  // the count unknown.
+  const std::uint32_t marked = live_sector_with(sequence);
+  if (marked == none) return MaintenancePace::unknown;
+  std::uint64_t total = written_end(marked) > offset ? written_end(marked) - offset : 0;
+  for (std::uint32_t s = 0; s < sectors_.size(); ++s)
+    if (sectors_[s].state == live_state && sectors_[s].sequence > sequence && s != head_)
+      total += sectors_[s].used_bytes;
+  total += head_offset_ > header_size_ ? head_offset_ - header_size_ : 0;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(total, MaintenancePace::unknown - 1));
+}
+
+Task<Status> Store::paced_collection(MaintenanceBudget budget, MaintenanceReport& report) noexcept {
+  // The victim, or the sector that would be one: the oldest live sector
+  // unless it is the head (two sectors: a put moves the head on first).
+  const std::uint32_t victim = gc_victim_ != none ? gc_victim_ : oldest_live();
+  if (victim == none || (gc_victim_ == none && victim == head_)) co_return Status{};
+  const std::uint32_t debt = collection_debt(victim);
+  // Before the first measurement, assume a largest record per call.
+  const std::uint32_t per_call = pace_.per_call(slack_);
+  // The bytes this call can copy: max_bytes, or max_records records of the
+  // store's mean size when that is less.
+  const std::uint32_t mean = indexed() && key_count_ ? (live_total_ + key_count_ - 1) / key_count_ : slack_;
+  const std::uint32_t budget_bytes =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(budget.max_bytes, std::uint64_t{budget.max_records} * mean));
+  // The victims after this one count too: each must be empty before the
+  // runway its predecessors' sectors give back ends (a large, dense sector
+  // next in line on a chip of mixed sizes must be started on early).
+  std::uint32_t largest_free = 0;
+  for (std::uint32_t i = 0; i < sectors_.size(); ++i)
+    if (sectors_[i].state != live_state) largest_free = std::max(largest_free, payload_of(i));
+  std::uint64_t owed = 0, returned = 0;
+  std::uint32_t due = 0;
+  report.pace_bytes = 0;
+  for (std::uint32_t v = victim, k = 0; v != none && v != head_ && k < sectors_.size();
+       v = live_sector_after(sectors_[v].sequence), ++k) {
+    owed += collection_debt(v);
+    const auto owed32 = static_cast<std::uint32_t>(std::min<std::uint64_t>(owed, 0xFFFFFFF0u));
+    // Room beyond the margins, the sectors collected before this one included.
+    const std::uint64_t room = collection_runway(0) + returned;
+    const std::uint32_t left = room > owed ? static_cast<std::uint32_t>(std::min<std::uint64_t>(room - owed, 0xFFFFFFF0u)) : 0;
+    const std::uint32_t calls = MaintenancePace::calls_left(left, per_call);
+    if (k == 0) report.calls_left = calls;
+    report.pace_bytes = std::max(report.pace_bytes, MaintenancePace::needed(owed32, calls));
+    due = std::max(due, MaintenancePace::due(owed32, calls, budget_bytes));
+    // Retired, it joins the free sectors; the largest of them stays the reserve.
+    returned += std::min(payload_of(v), largest_free);
+    largest_free = std::max(largest_free, payload_of(v));
+  }
+  // An emptied victim is retired at once (a RETIRE record frees a sector).
+  if (due == 0 && !(debt == 0 && indexed())) co_return Status{};
+  if (gc_victim_ == none) FERRITE_CO_TRY(co_await start_gc());
+  if (gc_victim_ == none) co_return Status{};
+  FERRITE_CO_TRY_ASSIGN(report.records_copied,
+                        co_await gc_step(budget.max_records, std::max<std::uint32_t>(due, 1), &report.bytes_copied));
+  if (gc_victim_ == none) report.sectors_retired = 1;
+  co_return Status{};
+}
+
+Task<Status> Store::prepare_free_sector(MaintenanceBudget budget, MaintenanceReport& report) noexcept {
+  if (!budget.allow_erase) co_return Status{};
+  std::uint32_t unerased = none, vouched = none;
+  for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
+    if (sectors_[i].state == live_state || i == gc_victim_) continue;
+    if (sectors_[i].state != erased_state) unerased = i;
+    else if (sectors_[i].vouched) vouched = i;
+  }
+  if (unerased != none) {
+    FERRITE_CO_TRY(co_await erase_sector(unerased, true));
+    report.sectors_erased = 1;
+    co_return Status{};
+  }
+  if (vouched == none) co_return Status{};
+  // Erased in an earlier session, on the log's word: open_sector would read
+  // every byte before programming one. Reading it now keeps that off puts.
+  auto blank = co_await check_tail_blank(vouched, 0);
+  if (!blank && blank.error() != Errc::corrupt) co_return blank;
+  if (blank) sectors_[vouched].vouched = 0;
+  else sectors_[vouched].state = static_cast<std::uint8_t>(SectorState::garbage);
+  co_return Status{};
 }
 
 Task<Result<MaintenanceReport>> Store::maintain(MaintenanceBudget budget) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
+  // What the application wrote since the last call sets the pace.
+  if (const std::uint32_t written = written_since(pace_.mark()); written != MaintenancePace::unknown)
+    pace_.note_writes(written);
   FERRITE_CO_TRY(co_await record_tampering());
   MaintenanceReport report;
-  // A two-sector store starts collecting when a put needs the other sector
-  // (cheap once it is pre-erased); a larger one picks its victim while two
-  // free sectors remain, so that updates start draining it.
-  const std::uint32_t free_sectors = free_sector_count();
-  const bool gc_due =
-      gc_victim_ == none && geometry_.sector_count() > 2 && free_sectors <= 2 && oldest_live() != head_;
-  std::uint32_t unerased = none;
-  for (std::uint32_t i = 0; i < sectors_.size(); ++i)
-    if (sectors_[i].state != live_state && sectors_[i].state != erased_state && i != gc_victim_) unerased = i;
-  if (collection_pressing()) {
-    FERRITE_CO_TRY_ASSIGN(report.records_copied, co_await gc_step(budget.max_records));
-    if (gc_victim_ == none) report.sectors_retired = 1;
-  } else if (gc_due) {
-    FERRITE_CO_TRY(co_await start_gc());
-    if (collection_pressing()) {
-      FERRITE_CO_TRY_ASSIGN(report.records_copied, co_await gc_step(budget.max_records));
-      if (gc_victim_ == none) report.sectors_retired = 1;
-    }
-  } else if (unerased != none && budget.allow_erase) {
-    FERRITE_CO_TRY(co_await erase_sector(unerased, true));
-    report.sectors_erased = 1;
-  }
+  // Collection first: a victim it retires is the sector erased next.
+  FERRITE_CO_TRY(co_await paced_collection(budget, report));
+  FERRITE_CO_TRY(co_await prepare_free_sector(budget, report));
   bool erasable = false;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i)
-    erasable = erasable || (sectors_[i].state != live_state && sectors_[i].state != erased_state);
-  report.more_work = collection_pressing() || (erasable && budget.allow_erase);
+    erasable = erasable || (sectors_[i].state != live_state && i != gc_victim_ &&
+                            (sectors_[i].state != erased_state || sectors_[i].vouched));
+  const bool collecting = gc_victim_ != none && collection_debt(gc_victim_) > 0 && report.records_copied > 0;
+  report.more_work = collecting || (erasable && budget.allow_erase);
+  pace_.set_mark(lsn());
   co_return report;
 }
 
