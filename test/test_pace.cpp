@@ -167,24 +167,25 @@ TEST_CASE("maintain() copies nothing for a victim that updates may yet empty, an
   CHECK(t.largest_pace > 0);
 }
 
-TEST_CASE("maintain() retires a victim that updates emptied without copying", "[log][pace]") {
+TEST_CASE("a victim that updates emptied is retired without copying", "[log][pace]") {
   Rig r(rig::geometry(4, 1024, 4), Rig::max_keys, true, false, 1, 32);
   REQUIRE(r.format());
+  const auto before = r.store->stats();
   // Fill the first sector with one key's versions, then move on: nothing in
-  // it is live but the key's latest value, rewritten elsewhere next.
+  // it is live but the key's latest value, rewritten elsewhere next. The put
+  // that empties the oldest sector retires it at once; maintain() retires
+  // what is left over. Either way nothing is copied.
   for (int i = 0; i < 80; ++i) REQUIRE(r.put("k", std::string(16, static_cast<char>('a' + i % 26))));
   for (int i = 0; i < 200; ++i) REQUIRE(r.put("k", std::string(16, static_cast<char>('a' + i % 26))));
-  const auto before = r.store->stats();
-  std::uint32_t copied = 0, retired = 0;
+  std::uint32_t copied = 0;
   for (int i = 0; i < 4; ++i) {
     auto rep = ferrite::sync_wait(r.store->maintain());
     REQUIRE(rep);
     copied += rep->records_copied;
-    retired += rep->sectors_retired;
   }
   CHECK(copied == 0);
-  CHECK(retired >= 1);
-  CHECK(r.store->stats().gc_runs > before.gc_runs);
+  CHECK(r.store->stats().records_copied == before.records_copied);
+  CHECK(r.store->stats().gc_runs >= before.gc_runs + 3);
   CHECK(r.get("k") == std::string(16, static_cast<char>('a' + 199 % 26)));
 }
 
