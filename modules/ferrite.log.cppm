@@ -1067,6 +1067,9 @@ class Store {
   std::uint32_t collection_runway(std::uint32_t debt) const noexcept;
   /// Bytes appended to the log since `lsn` (unknown: MaintenancePace::unknown).
   std::uint32_t written_since(std::uint64_t lsn) const noexcept;
+  // Where the log ends (lsn()'s value), also in builds without the change
+  // stream: the pace measures writes by it.
+  std::uint64_t log_end() const noexcept;
   /// maintain(): copies what the pace asks of the victim (choosing it first).
   Task<Status> paced_collection(MaintenanceBudget budget, MaintenanceReport& report) noexcept;
   /// maintain(): erases one free sector, or checks one a remount vouched for.
@@ -1161,7 +1164,7 @@ class Store {
   /// Makes the full record `rec` (a put or erase) the cursor's change.
   /// False: it is skipped (a sealed value that does not open).
   Task<Result<bool>> change_take(ChangeCursor& c, std::uint32_t sector, const Record& rec) noexcept;
-  /// Walks the batch starting at `offset`: where it ends, whether it committed.
+  /// The live sector whose sequence is `sequence`, or none.
   std::uint32_t live_sector_with(std::uint32_t sequence) const noexcept;
   /// The live sector with the lowest sequence above `sequence`, or none.
   std::uint32_t live_sector_after(std::uint32_t sequence) const noexcept;

@@ -10,18 +10,13 @@ namespace ferrite {
 
 namespace {
 
-constexpr std::uint8_t live_state = static_cast<std::uint8_t>(SectorState::live);
-
 constexpr std::uint64_t position(std::uint32_t sequence, std::uint32_t offset) noexcept {
   return (std::uint64_t{sequence} << 32) | offset;
 }
 
 }  // namespace
 
-std::uint64_t Store::lsn() const noexcept {
-  if (!mounted_) return 0;
-  return position(sectors_[head_].sequence, head_offset_);
-}
+std::uint64_t Store::lsn() const noexcept { return log_end(); }
 
 std::uint64_t Store::oldest_lsn() const noexcept {
   if (!mounted_) return 0;
@@ -50,29 +45,6 @@ Task<Result<std::size_t>> ChangeCursor::read_value(std::span<std::byte> out) noe
   if (!store_) co_return fail(Errc::invalid_argument);
   auto guard = co_await store_->mutex_.lock();
   co_return co_await store_->change_read_value(*this, out);
-}
-
-std::uint32_t Store::live_sector_with(std::uint32_t sequence) const noexcept {
-  for (std::uint32_t s = 0; s < sectors_.size(); ++s)
-    if (sectors_[s].state == live_state && sectors_[s].sequence == sequence) return s;
-  return none;
-}
-
-std::uint32_t Store::live_sector_after(std::uint32_t sequence) const noexcept {
-  std::uint32_t best = none;
-  for (std::uint32_t s = 0; s < sectors_.size(); ++s) {
-    if (sectors_[s].state != live_state || sectors_[s].sequence <= sequence) continue;
-    if (best == none || sectors_[s].sequence < sectors_[best].sequence) best = s;
-  }
-  return best;
-}
-
-std::uint32_t Store::written_end(std::uint32_t sector) const noexcept {
-  // Bytes a failed or torn write left behind the last good record are
-  // outside it (mount ends a sector's used bytes there), and a sealed
-  // sector's end slot holds no change, only ever a RETIRE.
-  const std::uint32_t end = sector == head_ ? head_offset_ : header_size_ + sectors_[sector].used_bytes;
-  return std::min(end, records_end(sector));
 }
 
 Result<std::uint32_t> Store::change_sector(ChangeCursor& c) const noexcept {

@@ -35,6 +35,29 @@ std::uint32_t Store::free_payload() const noexcept {
   return total - largest;  // one free sector stays in reserve for garbage collection
 }
 
+std::uint32_t Store::live_sector_with(std::uint32_t sequence) const noexcept {
+  for (std::uint32_t s = 0; s < sectors_.size(); ++s)
+    if (sectors_[s].state == live_state && sectors_[s].sequence == sequence) return s;
+  return none;
+}
+
+std::uint32_t Store::live_sector_after(std::uint32_t sequence) const noexcept {
+  std::uint32_t best = none;
+  for (std::uint32_t s = 0; s < sectors_.size(); ++s) {
+    if (sectors_[s].state != live_state || sectors_[s].sequence <= sequence) continue;
+    if (best == none || sectors_[s].sequence < sectors_[best].sequence) best = s;
+  }
+  return best;
+}
+
+std::uint32_t Store::written_end(std::uint32_t sector) const noexcept {
+  // Bytes a failed or torn write left behind the last good record are
+  // outside it (mount ends a sector's used bytes there), and a sealed
+  // sector's end slot holds no change, only ever a RETIRE.
+  const std::uint32_t end = sector == head_ ? head_offset_ : header_size_ + sectors_[sector].used_bytes;
+  return std::min(end, records_end(sector));
+}
+
 std::uint32_t Store::oldest_live() const noexcept {
   std::uint32_t oldest = none;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
@@ -501,6 +524,11 @@ std::uint32_t Store::collection_runway(std::uint32_t debt) const noexcept {
   return room > held ? static_cast<std::uint32_t>(std::min<std::uint64_t>(room - held, 0xFFFFFFF0u)) : 0;
 }
 
+std::uint64_t Store::log_end() const noexcept {
+  if (!mounted_) return 0;
+  return (std::uint64_t{sectors_[head_].sequence} << 32) | head_offset_;
+}
+
 std::uint32_t Store::written_since(std::uint64_t lsn) const noexcept {
   if (lsn == 0) return MaintenancePace::unknown;
   const auto sequence = static_cast<std::uint32_t>(lsn >> 32);
@@ -606,7 +634,7 @@ Task<Result<MaintenanceReport>> Store::maintain(MaintenanceBudget budget) noexce
                             (sectors_[i].state != erased_state || sectors_[i].vouched));
   const bool collecting = gc_victim_ != none && collection_debt(gc_victim_) > 0 && report.records_copied > 0;
   report.more_work = collecting || (erasable && budget.allow_erase);
-  pace_.set_mark(lsn());
+  pace_.set_mark(log_end());
   co_return report;
 }
 
