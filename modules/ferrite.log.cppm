@@ -1091,7 +1091,6 @@ class Store {
   bool torn_head_skippable() const noexcept;
   Task<Status> skip_torn_region() noexcept;
   Task<Result<std::uint32_t>> torn_region_end(std::uint32_t from) noexcept;
-  Task<Result<std::uint32_t>> first_programmed_unit(std::uint32_t offset, std::uint32_t end) noexcept;
   Task<Result<std::uint32_t>> claimed_size(std::uint32_t offset, std::uint32_t end) noexcept;
 
   // index

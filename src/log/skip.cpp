@@ -57,7 +57,7 @@ Task<Result<std::uint32_t>> Store::torn_region_end(std::uint32_t from) noexcept 
   const std::uint32_t end = records_end(head_);
   std::uint32_t offset = from;
   while (offset < end) {
-    FERRITE_CO_TRY_ASSIGN(const std::uint32_t at, co_await first_programmed_unit(offset, end));
+    FERRITE_CO_TRY_ASSIGN(const std::uint32_t at, co_await first_written_unit(head_, offset, end));
     if (at >= end) co_return offset;
     RecordRead rec;
     rec.status = co_await read_record(head_, at, end - at, rec.record);
@@ -71,19 +71,6 @@ Task<Result<std::uint32_t>> Store::torn_region_end(std::uint32_t from) noexcept 
     offset = at + (span + unit_ - 1) / unit_ * unit_;
   }
   co_return offset;
-}
-
-Task<Result<std::uint32_t>> Store::first_programmed_unit(std::uint32_t offset, std::uint32_t end) noexcept {
-  // The first unit at or after `offset` that does not read erased, or `end`.
-  const std::uint32_t base = geometry_.sector_offset(head_);
-  while (offset < end) {
-    const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(buffer_.size()), end - offset);
-    FERRITE_CO_TRY(co_await flash_.read(base + offset, std::span<std::byte>(buffer_).first(n)));
-    for (std::uint32_t i = 0; i < n; ++i)
-      if (buffer_[i] != geometry_.erased_byte()) co_return offset + i / unit_ * unit_;
-    offset += n;
-  }
-  co_return end;
 }
 
 Task<Result<std::uint32_t>> Store::claimed_size(std::uint32_t offset, std::uint32_t end) noexcept {
