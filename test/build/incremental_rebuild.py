@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Build proof: after a module-interface edit, ONE ninja run rebuilds every
-importer, and nothing else is left to do.
+"""Build proof: a clean parallel build orders every module edge, and after a
+module-interface edit ONE ninja run rebuilds every importer, and nothing else
+is left to do.
 
 In a scratch copy of the tree it builds every BMI, every module object and
 every library implementation unit, and of every other program (tests,
@@ -8,14 +9,22 @@ tools, bench, demo) one object file that imports ferrite modules: they all
 get the BMIs through the same dependency, so one importer per program proves
 that program's flags carry it, and building all of them three times made
 this the slowest proof (the demo is linked; no test links, no Catch2 main).
-Then:
+That first build is a clean one at -j8: with 2 cores, -j8 keeps several BMI
+consumers waiting at once, which is where a missing module->module or
+BMI->importer edge shows up as a race; after it the next ninja run must have
+no work to do and `ninja -t missingdeps` must find no dependency on a
+generated file (a BMI, the prologue header) that the graph does not order.
+(The clean -j2 build is the one every CI run starts with.) Then:
 
  1. bumps `interface_version` in modules/ferrite.core.cppm: every BMI, every
     module object and every object whose depfile names a ferrite BMI must be
     rebuilt by one ninja run; the demo (when built) must print the new value;
- 2. adds a comment to modules/ferrite.flash.cppm: every importer of
-    ferrite.flash (directly or through another module) must be rebuilt, and
-    nothing that does not import it (e.g. ferrite.core's implementation units);
+ 2. adds a comment to modules/ferrite.inspect.cppm, a module that imports
+    ferrite.flash and that only the host tool and its tests import: every
+    importer of ferrite.inspect must be rebuilt, and nothing that does not
+    import it (the library's other modules and units, ferrite.flash
+    included): the graph is as selective as the imports. Edit 1 already
+    covers importers through other modules.
 
 and after each edit the next ninja run must report "no work to do".
 """
@@ -70,7 +79,16 @@ def main():
             if o.startswith('libferrite.a.p/') or program not in sampled:
                 objects.append(o)
                 sampled.add(program)
-        bp.log('importers built: {} of {} objects (every library unit, one per program of {})'.format(
+        # Edit 2 needs the importers of ferrite.inspect among them.
+        inspect_users = []
+        for top in ('src', 'tools', 'test', 'bench'):
+            for d, _, files in os.walk(os.path.join(src, top)):
+                for name in files:
+                    path = os.path.join(d, name)
+                    if name.endswith('.cpp') and 'import ferrite.inspect;' in open(path, errors='replace').read():
+                        inspect_users.append(os.path.relpath(path, src).replace('/', '_') + '.o')
+        objects += [o for o in compiled if o not in objects and any(o.endswith('/' + u) for u in inspect_users)]
+        bp.log('importers built: {} of {} objects (every library unit, one per program of {}, every importer of ferrite.inspect)'.format(
             len(objects), len(compiled), len(sampled) - 1))
         pcms = [o for o, r in tg.items() if r == 'CUSTOM_COMMAND_DEP' and o.endswith('.pcm')]
         mod_objs = [o for o, r in tg.items() if r == 'CUSTOM_COMMAND' and o[:-2] + '.pcm' in pcms]
@@ -78,8 +96,11 @@ def main():
             bp.fail('no .pcm targets: this proof covers the clang module build only')
         demo = 'examples/ferrite-demo' if 'examples/ferrite-demo' in tg else None
         build_targets = objects + pcms + mod_objs + ([demo] if demo else [])
-        bp.ninja(build, *build_targets)
+        out = bp.ninja(build, '-j8', *build_targets)
+        steps = [l for l in out.splitlines() if l.startswith('[')]
+        bp.log('clean build -j8: {} steps'.format(steps[-1].split(']')[0][1:].split('/')[1] if steps else 0))
         bp.assert_no_work(build, build_targets)
+        bp.assert_missingdeps_clean(build)
 
         def importers_of(module):
             """Outputs whose recorded dependencies name the BMI (or the source) of `module`."""
@@ -128,23 +149,27 @@ def main():
                 bp.fail('the demo does not print the new interface_version {}: stale importer'.format(new_version))
             bp.log('demo prints interface v{}'.format(new_version))
 
-        # -- 2. comment-only change in ferrite.flash ------------------------
-        expected, all_outputs = importers_of('ferrite.flash')
-        flash = os.path.join(src, 'modules', 'ferrite.flash.cppm')
-        with open(flash, 'a') as f:
+        # -- 2. comment-only change in ferrite.inspect ----------------------
+        expected, all_outputs = importers_of('ferrite.inspect')
+        if not any(rel_kind(o) == 'tests' for o in expected):
+            bp.fail('no test imports ferrite.inspect: the dependency scan is broken')
+        inspect = os.path.join(src, 'modules', 'ferrite.inspect.cppm')
+        with open(inspect, 'a') as f:
             f.write('// a comment added by test/build/incremental_rebuild.py\n')
         before = bp.mtimes(build, watched)
         bp.ninja(build, *build_targets)
         done = rebuilt(before, bp.mtimes(build, watched))
-        summarize('edit 2: comment in ferrite.flash; rebuilt', done)
+        summarize('edit 2: comment in ferrite.inspect; rebuilt', done)
         missing = expected - done
         if missing:
-            bp.fail('importers of ferrite.flash NOT rebuilt: ' + ' '.join(sorted(missing)))
+            bp.fail('importers of ferrite.inspect NOT rebuilt: ' + ' '.join(sorted(missing)))
         extra = {o for o in done if o in all_outputs or o in mod_objs} - expected
         if extra:
-            bp.fail('rebuilt although they do not import ferrite.flash: ' + ' '.join(sorted(extra)))
+            bp.fail('rebuilt although they do not import ferrite.inspect: ' + ' '.join(sorted(extra)))
         kept = sorted(o for o in all_outputs if o not in done)
-        bp.log('not rebuilt (do not import ferrite.flash): ' + (' '.join(os.path.basename(o) for o in kept) or '-'))
+        if 'ferrite.flash.pcm' not in kept:
+            bp.fail('ferrite.flash was rebuilt by an edit of a module that imports it')
+        bp.log('not rebuilt (do not import ferrite.inspect): ' + (' '.join(os.path.basename(o) for o in kept) or '-'))
         bp.assert_no_work(build, build_targets)
     bp.log('incremental_rebuild: OK')
 
