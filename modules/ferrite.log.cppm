@@ -1065,6 +1065,10 @@ class Store {
   std::uint32_t collection_debt(std::uint32_t victim) const noexcept;
   /// Bytes writes may take before one would have to collect `debt` bytes.
   std::uint32_t collection_runway(std::uint32_t debt) const noexcept;
+  /// The bytes writes may add before a victim of `debt` live bytes must be
+  /// collected, before the debt itself is taken off (negative: the margins
+  /// are not there).
+  std::int64_t runway_room(std::uint32_t debt) const noexcept;
   /// Bytes appended to the log since `lsn` (unknown: MaintenancePace::unknown).
   std::uint32_t written_since(std::uint64_t lsn) const noexcept;
   // Where the log ends (lsn()'s value), also in builds without the change
@@ -1230,6 +1234,8 @@ class Store {
   /// Stored keys are hashes of whole names: nothing can be scanned.
   bool keys_unscannable() const noexcept { return hides_key_names() && !codec_->keeps_key_prefix(); }
   std::uint32_t free_payload() const noexcept;
+  /// The payload of the collection reserve (the largest free sector; 0: none).
+  std::uint32_t reserve_payload() const noexcept;
   std::uint32_t oldest_live() const noexcept;
   /// The most live bytes the store accepts while `incoming` (a record about
   /// to be written, 0: none) is the largest record in flight (FORMAT.md §6.2).
@@ -1237,6 +1243,7 @@ class Store {
   /// What a sector end may waste: the largest record collection or the next
   /// write may have to place (FORMAT.md §6.2).
   std::uint32_t sector_slack(std::uint32_t incoming) const noexcept;
+  std::uint32_t lag_margin(std::uint32_t incoming) const noexcept;
   /// A record of `size` bytes became live / stopped being live.
   void note_live(std::uint32_t size) noexcept {
     live_total_ += size;

@@ -206,7 +206,9 @@ TEST_CASE("without maintain(), puts of a filling store still collect and erase w
 }
 
 TEST_CASE("a budget too small for the pace leaves puts to copy, and every value stays right", "[log][pace]") {
-  const Shape s = shapes()[1];
+  // Many keys for the chip: every victim holds live records to copy.
+  Shape s = shapes()[1];
+  s.keys = 100;
   Rig r(s.geometry, Rig::max_keys, true, false, 1, s.max_value);
   REQUIRE(r.format());
   rig::Random rnd(0xBACE0003u);
@@ -310,7 +312,7 @@ TEST_CASE("campaign powerloss-paced: a power cut inside paced maintenance betwee
           "[log][pace][powerloss]") {
   const std::vector<Shape> all = shapes();
   const double scale = campaign::campaign_scale();
-  const std::size_t ops = 320;
+  const std::size_t ops = 480;
   campaign::Tally tally;
   for (const Shape& s : all) {
     std::vector<std::string> names;

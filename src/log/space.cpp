@@ -35,6 +35,13 @@ std::uint32_t Store::free_payload() const noexcept {
   return total - largest;  // one free sector stays in reserve for garbage collection
 }
 
+std::uint32_t Store::reserve_payload() const noexcept {
+  std::uint32_t largest = 0;
+  for (std::uint32_t i = 0; i < sectors_.size(); ++i)
+    if (sectors_[i].state != live_state) largest = std::max(largest, payload_of(i));
+  return largest;
+}
+
 std::uint32_t Store::live_sector_with(std::uint32_t sequence) const noexcept {
   for (std::uint32_t s = 0; s < sectors_.size(); ++s)
     if (sectors_[s].state == live_state && sectors_[s].sequence == sequence) return s;
@@ -487,18 +494,24 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
   // Each pass either succeeds or changes the sector layout; a bound keeps a
   // store that cannot make room from looping.
   for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
+    // Room the victim's live records, a sector end's waste and this write
+    // need while collection lags.
+    const std::uint64_t held =
+        gc_victim_ != none ? std::uint64_t{record_size} + collection_debt(gc_victim_) + lag_margin(record_size) : 0;
     if (gc_victim_ != none) {
       // Garbage collection may lag behind writes only while the head and
       // the free sectors beyond the reserve can still absorb everything it
-      // has left to copy (the reserve backs the sector ends they waste).
-      const std::uint32_t debt = collection_debt(gc_victim_);
-      if (std::uint64_t{head_room()} + free_payload() < std::uint64_t{record_size} + debt + slack_) {
+      // has left to copy, or the reserve alone can (FORMAT.md §6).
+      if (std::uint64_t{head_room()} + free_payload() < held && reserve_payload() < held) {
         if (auto copied = co_await gc_step(0xFFFFFFFFu); !copied && !refused(copied.error())) co_return fail(copied.error());
         continue;
       }
     }
     if (!head_sealed_ && head_room() >= record_size) co_return Status{};
-    if (free_sector_count() > 1) {
+    // A new head comes from the free sectors beyond the reserve, or from the
+    // reserve itself once collection has a victim whose live records it
+    // holds besides the write: collection then copies into the head.
+    if (free_sector_count() > 1 || (gc_victim_ != none && reserve_payload() >= held)) {
       if (auto opened = co_await open_sector(); !opened && !refused(opened.error())) co_return opened;
       continue;
     }
@@ -512,16 +525,35 @@ std::uint32_t Store::collection_debt(std::uint32_t victim) const noexcept {
   return indexed() ? sectors_[victim].live_bytes : payload_of(victim);
 }
 
-std::uint32_t Store::collection_runway(std::uint32_t debt) const noexcept {
-  // ensure_room collects the whole victim once the head and the free
-  // sectors beyond the reserve could no longer hold it, a sector end's
-  // waste and the write. The write is taken as large as the largest live
-  // record (writes vary far more than their mean), and the RETIRE after
-  // the last copy needs room too.
-  const std::uint64_t room = std::uint64_t{head_room()} + free_payload();
+std::uint32_t Store::lag_margin(std::uint32_t incoming) const noexcept {
+  // What the head must keep beyond the victim's live records while
+  // collection lags: a sector end's waste (less than the record that did
+  // not fit there, §6.2) and, should a cut tear the reserve while they are
+  // copied, the torn bytes and the SKIP that closes them (at most a record,
+  // one 64-byte program request and a META record, §6). The largest record
+  // the limits allow bounds both, and is the margin where nothing smaller
+  // is known.
+  return std::min(slack_, sector_slack(incoming) + 64 + meta_size(8));
+}
+
+std::int64_t Store::runway_room(std::uint32_t debt) const noexcept {
+  // ensure_room collects the whole victim once neither the head and the
+  // free sectors beyond the reserve nor the reserve alone could hold it, a
+  // sector end's waste and the write. The write is taken as large as the
+  // largest live record (writes vary far more than their mean), and the
+  // RETIRE after the last copy needs room too. Writes that fill the head
+  // open the reserve once it is the last free sector, leaving less than a
+  // write unused at the head's end.
   const std::uint32_t next_write = indexed() ? live_sizes_.largest_bound() : slack_;
-  const std::uint64_t held = std::uint64_t{debt} + slack_ + next_write + meta_size(4);
-  return room > held ? static_cast<std::uint32_t>(std::min<std::uint64_t>(room - held, 0xFFFFFFF0u)) : 0;
+  const std::uint64_t margins = std::uint64_t{lag_margin(0)} + next_write + meta_size(4);
+  std::int64_t room = std::int64_t{head_room()} + free_payload();
+  if (const std::uint32_t reserve = reserve_payload(); reserve >= debt + margins) room += reserve - next_write;
+  return room - static_cast<std::int64_t>(margins);
+}
+
+std::uint32_t Store::collection_runway(std::uint32_t debt) const noexcept {
+  const std::int64_t room = runway_room(debt);
+  return room > debt ? static_cast<std::uint32_t>(std::min<std::int64_t>(room - debt, 0xFFFFFFF0)) : 0;
 }
 
 std::uint64_t Store::log_end() const noexcept {
@@ -574,8 +606,9 @@ Task<Status> Store::paced_collection(MaintenanceBudget budget, MaintenanceReport
     owed += collection_debt(v);
     const auto owed32 = static_cast<std::uint32_t>(std::min<std::uint64_t>(owed, 0xFFFFFFF0u));
     // Room beyond the margins, the sectors collected before this one included.
-    const std::uint64_t room = collection_runway(0) + returned;
-    const std::uint32_t left = room > owed ? static_cast<std::uint32_t>(std::min<std::uint64_t>(room - owed, 0xFFFFFFF0u)) : 0;
+    const std::int64_t room = runway_room(collection_debt(v)) + static_cast<std::int64_t>(returned);
+    const std::int64_t over = room - static_cast<std::int64_t>(owed);
+    const std::uint32_t left = over > 0 ? static_cast<std::uint32_t>(std::min<std::int64_t>(over, 0xFFFFFFF0)) : 0;
     const std::uint32_t calls = MaintenancePace::calls_left(left, per_call);
     if (k == 0) report.calls_left = calls;
     report.pace_bytes = std::max(report.pace_bytes, MaintenancePace::needed(owed32, calls));
