@@ -342,14 +342,32 @@ typedef struct ferrite_maintenance_report {
   uint32_t records_copied;
   uint32_t sectors_erased;
   uint32_t sectors_retired;
-  bool more_work; /* calling again would do something useful */
+  bool more_work;          /* calling again would do something useful */
+  uint32_t bytes_copied;   /* live bytes collection copied in this call */
+  uint32_t pace_bytes;     /* bytes per call collection needs from now on */
+  uint32_t calls_left;     /* calls before a write would have to collect
+                              (0xFFFFFFFF: nothing to collect, or no write
+                              measured yet) */
 } ferrite_maintenance_report;
 
-/* Bounded background work for idle time: pre-erase a free sector (when
- * allow_erase) or advance garbage collection by up to max_records copies.
- * report may be NULL. */
+/* What one maintenance call may do (Store::maintain's MaintenanceBudget). */
+typedef struct ferrite_maintenance_budget {
+  uint32_t max_records; /* records collection may copy in this call */
+  uint32_t max_bytes;   /* and live bytes (at most) */
+  bool allow_erase;     /* may erase one free sector */
+} ferrite_maintenance_budget;
+
+/* Bounded background work, paced by how fast the application writes: copies
+ * toward emptying the collection victim what the pace needs (at most
+ * max_records records, 2048 bytes), retires it once empty, and pre-erases a
+ * free sector (when allow_erase). Called once between writes, no write
+ * copies or erases (docs/FIRMWARE.md). report may be NULL. */
 ferrite_err ferrite_maintain(ferrite_store* store, uint32_t max_records, bool allow_erase,
                              ferrite_maintenance_report* report);
+/* The same with every limit of the budget given; budget NULL: the defaults
+ * (16 records, 2048 bytes, erasing allowed). */
+ferrite_err ferrite_maintain_budget(ferrite_store* store, const ferrite_maintenance_budget* budget,
+                                    ferrite_maintenance_report* report);
 
 typedef struct ferrite_store_stats {
   uint32_t keys;              /* 0 when !keys_known (see below) */

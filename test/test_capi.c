@@ -612,6 +612,33 @@ static void test_maintain_stats(ferrite_store* s) {
   } while (rep.more_work && ++rounds < 100);
   CHECK(rounds < 100);
   CHECK_OK(ferrite_maintain(s, 8, true, NULL));
+  {
+    /* Every limit given: the report says what was copied and the pace. */
+    ferrite_maintenance_budget budget;
+    uint32_t copied = 0, copied_bytes = 0;
+    int i;
+    budget.max_records = 4;
+    budget.max_bytes = 256;
+    budget.allow_erase = true;
+    for (i = 0; i < 200; ++i) {
+      char key[16];
+      snprintf(key, sizeof key, "pace/%d", i % 7);
+      CHECK_OK(ferrite_put(s, key, strlen(key), "0123456789abcdef", 16));
+      memset(&rep, 0xAA, sizeof rep);
+      CHECK_OK(ferrite_maintain_budget(s, &budget, &rep));
+      CHECK(rep.records_copied <= 4);
+      CHECK((rep.records_copied == 0) == (rep.bytes_copied == 0));
+      /* at most one record past the limit: the one that crossed it */
+      CHECK(rep.bytes_copied < 256 + ferrite_value_limit(s) + 8 + 64);
+      CHECK(rep.calls_left == 0xFFFFFFFFu || rep.pace_bytes > 0 || rep.records_copied == 0);
+      copied += rep.records_copied;
+      copied_bytes += rep.bytes_copied;
+    }
+    CHECK(copied_bytes >= copied * 8);
+    CHECK_OK(ferrite_maintain_budget(s, NULL, &rep));
+    CHECK_OK(ferrite_maintain_budget(s, NULL, NULL));
+    CHECK_ERR(ferrite_maintain_budget(NULL, &budget, &rep), FERRITE_INVALID_ARGUMENT);
+  }
   CHECK_OK(ferrite_stats(s, &st));
   CHECK(st.sectors_erased >= erased_before);
   {

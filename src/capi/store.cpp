@@ -153,18 +153,36 @@ uint32_t ferrite_value_limit(const ferrite_store* store) {
   return h ? h->store.value_limit() : 0;
 }
 
-ferrite_err ferrite_maintain(ferrite_store* store, uint32_t max_records, bool allow_erase,
-                             ferrite_maintenance_report* report) {
+ferrite_err ferrite_maintain_budget(ferrite_store* store, const ferrite_maintenance_budget* budget,
+                                    ferrite_maintenance_report* report) {
   StoreHandle* h = handle_of(store);
   if (!h) return FERRITE_INVALID_ARGUMENT;
-  Result<MaintenanceReport> r = h->run(h->store.maintain(MaintenanceBudget{max_records, allow_erase}));
+  MaintenanceBudget b;
+  if (budget) {
+    b.max_records = budget->max_records;
+    b.max_bytes = budget->max_bytes;
+    b.allow_erase = budget->allow_erase;
+  }
+  Result<MaintenanceReport> r = h->run(h->store.maintain(b));
   if (r && report) {
     report->records_copied = r->records_copied;
     report->sectors_erased = r->sectors_erased;
     report->sectors_retired = r->sectors_retired;
     report->more_work = r->more_work;
+    report->bytes_copied = r->bytes_copied;
+    report->pace_bytes = r->pace_bytes;
+    report->calls_left = r->calls_left;
   }
   return code_of(r);
+}
+
+ferrite_err ferrite_maintain(ferrite_store* store, uint32_t max_records, bool allow_erase,
+                             ferrite_maintenance_report* report) {
+  ferrite_maintenance_budget budget;
+  budget.max_records = max_records;
+  budget.max_bytes = MaintenanceBudget{}.max_bytes;
+  budget.allow_erase = allow_erase;
+  return ferrite_maintain_budget(store, &budget, report);
 }
 
 ferrite_err ferrite_stats(const ferrite_store* store, ferrite_store_stats* out) {
