@@ -1063,12 +1063,9 @@ class Store {
   Task<Status> start_gc() noexcept;
   /// The live bytes collection still has to copy out of `victim`.
   std::uint32_t collection_debt(std::uint32_t victim) const noexcept;
-  /// Bytes writes may take before one would have to collect `debt` bytes.
-  std::uint32_t collection_runway(std::uint32_t debt) const noexcept;
-  /// The bytes writes may add before a victim of `debt` live bytes must be
-  /// collected, before the debt itself is taken off (negative: the margins
-  /// are not there).
-  std::int64_t runway_room(std::uint32_t debt) const noexcept;
+  /// The bytes writes may add before `victim` must be collected, before its
+  /// live bytes are taken off (negative: the margins are not there).
+  std::int64_t runway_room(std::uint32_t victim) const noexcept;
   /// Bytes appended to the log since `lsn` (unknown: MaintenancePace::unknown).
   std::uint32_t written_since(std::uint64_t lsn) const noexcept;
   // Where the log ends (lsn()'s value), also in builds without the change
@@ -1236,6 +1233,8 @@ class Store {
   std::uint32_t free_payload() const noexcept;
   /// The payload of the collection reserve (the largest free sector; 0: none).
   std::uint32_t reserve_payload() const noexcept;
+  /// The reserve a write may open while collection of `victim` waits (0: none).
+  std::uint32_t takeable_reserve(std::uint32_t victim) const noexcept;
   std::uint32_t oldest_live() const noexcept;
   /// The most live bytes the store accepts while `incoming` (a record about
   /// to be written, 0: none) is the largest record in flight (FORMAT.md §6.2).

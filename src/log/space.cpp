@@ -42,6 +42,17 @@ std::uint32_t Store::reserve_payload() const noexcept {
   return largest;
 }
 
+std::uint32_t Store::takeable_reserve(std::uint32_t /*victim*/) const noexcept {
+  // Retiring the victim gives back a reserve as large as the one taken only
+  // when all sectors have one size. On mixed sizes the reserve would shrink
+  // (a small victim for a large reserve) or the next victims would find
+  // the free room gone (a large victim collected into a small reserve,
+  // whose return is the large sector, held back again as the reserve):
+  // there collection keeps to the free sectors beyond the reserve.
+  if (geometry_.smallest_sector() != geometry_.largest_sector()) return 0;
+  return reserve_payload();
+}
+
 std::uint32_t Store::live_sector_with(std::uint32_t sequence) const noexcept {
   for (std::uint32_t s = 0; s < sectors_.size(); ++s)
     if (sectors_[s].state == live_state && sectors_[s].sequence == sequence) return s;
@@ -502,7 +513,7 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
       // Garbage collection may lag behind writes only while the head and
       // the free sectors beyond the reserve can still absorb everything it
       // has left to copy, or the reserve alone can (FORMAT.md §6).
-      if (std::uint64_t{head_room()} + free_payload() < held && reserve_payload() < held) {
+      if (std::uint64_t{head_room()} + free_payload() < held && takeable_reserve(gc_victim_) < held) {
         if (auto copied = co_await gc_step(0xFFFFFFFFu); !copied && !refused(copied.error())) co_return fail(copied.error());
         continue;
       }
@@ -511,7 +522,7 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
     // A new head comes from the free sectors beyond the reserve, or from the
     // reserve itself once collection has a victim whose live records it
     // holds besides the write: collection then copies into the head.
-    if (free_sector_count() > 1 || (gc_victim_ != none && reserve_payload() >= held)) {
+    if (free_sector_count() > 1 || (gc_victim_ != none && takeable_reserve(gc_victim_) >= held)) {
       if (auto opened = co_await open_sector(); !opened && !refused(opened.error())) co_return opened;
       continue;
     }
@@ -536,7 +547,7 @@ std::uint32_t Store::lag_margin(std::uint32_t incoming) const noexcept {
   return std::min(slack_, sector_slack(incoming) + 64 + meta_size(8));
 }
 
-std::int64_t Store::runway_room(std::uint32_t debt) const noexcept {
+std::int64_t Store::runway_room(std::uint32_t victim) const noexcept {
   // ensure_room collects the whole victim once neither the head and the
   // free sectors beyond the reserve nor the reserve alone could hold it, a
   // sector end's waste and the write. The write is taken as large as the
@@ -547,13 +558,9 @@ std::int64_t Store::runway_room(std::uint32_t debt) const noexcept {
   const std::uint32_t next_write = indexed() ? live_sizes_.largest_bound() : slack_;
   const std::uint64_t margins = std::uint64_t{lag_margin(0)} + next_write + meta_size(4);
   std::int64_t room = std::int64_t{head_room()} + free_payload();
-  if (const std::uint32_t reserve = reserve_payload(); reserve >= debt + margins) room += reserve - next_write;
+  if (const std::uint32_t reserve = takeable_reserve(victim); reserve >= collection_debt(victim) + margins)
+    room += reserve - next_write;
   return room - static_cast<std::int64_t>(margins);
-}
-
-std::uint32_t Store::collection_runway(std::uint32_t debt) const noexcept {
-  const std::int64_t room = runway_room(debt);
-  return room > debt ? static_cast<std::uint32_t>(std::min<std::int64_t>(room - debt, 0xFFFFFFF0)) : 0;
 }
 
 std::uint64_t Store::log_end() const noexcept {
@@ -606,7 +613,7 @@ Task<Status> Store::paced_collection(MaintenanceBudget budget, MaintenanceReport
     owed += collection_debt(v);
     const auto owed32 = static_cast<std::uint32_t>(std::min<std::uint64_t>(owed, 0xFFFFFFF0u));
     // Room beyond the margins, the sectors collected before this one included.
-    const std::int64_t room = runway_room(collection_debt(v)) + static_cast<std::int64_t>(returned);
+    const std::int64_t room = runway_room(v) + static_cast<std::int64_t>(returned);
     const std::int64_t over = room - static_cast<std::int64_t>(owed);
     const std::uint32_t left = over > 0 ? static_cast<std::uint32_t>(std::min<std::int64_t>(over, 0xFFFFFFF0)) : 0;
     const std::uint32_t calls = MaintenancePace::calls_left(left, per_call);
