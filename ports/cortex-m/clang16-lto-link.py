@@ -4,21 +4,23 @@
 clang16-arm-wrapper.sh runs this for a link whose arguments contain -flto.
 The objects and archive members clang-16 compiled with -flto are LLVM
 bitcode, which arm-none-eabi-ld cannot read (it has no LLVM plugin), and
-ld.lld is not the one Debian's clang-16 would need. So the optimisation
+Debian 12's ld.lld (LLVM 14) cannot read clang-16's. So the optimisation
 happens before the GNU link:
 
-  1. every bitcode input (objects, and members of archives that hold only
-     bitcode) is merged by llvm-link-16, then opt-16 internalizes every symbol
-     but those the program's own objects define and those the opaque objects
-     (below) need, so the optimiser may inline or drop ferrite's functions;
+  1. the bitcode members of the archives (ferrite's library) are merged by
+     llvm-link-16, and opt-16 internalizes every symbol but those the
+     program's objects and the opaque objects (below) use, so the optimiser
+     may inline or drop ferrite's functions across its translation units;
   2. clang-16 compiles the merged module to one object (-Oz,
-     -ffunction-sections -fdata-sections, the target of the other objects);
-  3. arm-none-eabi-g++ links that object with everything else (startup code,
-     newlib, libstdc++, the linker script) exactly as without LTO.
+     -ffunction-sections -fdata-sections, the target of the other objects),
+     and each of the program's own bitcode objects to an object of its own
+     (the application is not merged: what LTO does to ferrite stays apart);
+  3. arm-none-eabi-g++ links those objects with everything else (startup
+     code, newlib, libstdc++, the linker script) exactly as without LTO.
 
 The translation unit that defines ferrite::detail::destroy_frame is compiled
 apart, never merged: that helper must stay opaque to the optimiser, or
-clang-16 elides nested coroutine frame allocations (HALO) and still frees
+clang-16 may elide nested coroutine frame allocations (HALO) and still free
 them (see modules/ferrite.core.cppm).
 
 Usage (from the wrapper): clang16-lto-link.py TRIPLE LINK-ARGS...
@@ -31,6 +33,7 @@ import tempfile
 
 BITCODE_MAGIC = b'BC\xc0\xde'
 OPAQUE_SYMBOL = 'destroy_frame'
+LIBRARY_SLOT = '\0library'  # where the archives' bitcode was on the command line
 
 
 def is_bitcode(data):
@@ -108,51 +111,40 @@ def main():
                     sys.exit('clang16-lto-link: %s mixes bitcode and native objects' % a)
                 for m in bitcode:
                     (opaque if defines(m, OPAQUE_SYMBOL) else library).append(m)
-                link.append(os.path.join(tmp, 'lto-merged.o'))
+                if LIBRARY_SLOT not in link:
+                    link.append(LIBRARY_SLOT)
             elif is_bitcode(head):
-                (opaque if defines(a, OPAQUE_SYMBOL) else program).append(a)
+                program.append(a)  # compiled on its own anyway: never merged
+                link.append(a)
             else:
                 link.append(a)
-        if not program and not library:
-            os.execvp('arm-none-eabi-g++', ['arm-none-eabi-g++'] + args)
-        merged_object = os.path.join(tmp, 'lto-merged.o')
-        if merged_object not in link:
-            link.append(merged_object)
-        linked = os.path.join(tmp, 'lto-linked.bc')
-        run(['llvm-link-16', '-o', linked] + program + library)
-        # What stays visible outside the merged object: every symbol the
-        # program's own objects define (the startup code calls main, the
-        # vector table names handlers, newlib reaches --wrap'ed functions) and
-        # every symbol the opaque objects need. The library's other symbols
-        # become internal, so the optimiser may inline or drop them.
-        keep = set()
-        for obj in program:
-            keep.update(run(['llvm-nm-16', '--defined-only', '-j', obj]).split())
-        for obj in opaque:
-            keep.update(run(['llvm-nm-16', '--undefined-only', '-j', obj]).split())
-        keep_file = os.path.join(tmp, 'lto-keep.txt')
-        with open(keep_file, 'w') as f:
-            f.write('\n'.join(sorted(keep)) + '\n')
-        merged = os.path.join(tmp, 'lto-merged.bc')
-        run(['opt-16', '--passes=internalize,globaldce', '--internalize-public-api-file=' + keep_file,
-             linked, '-o', merged])
         codegen = ['clang++-16', '--target=' + triple] + cpu_args + opt + \
             ['-ffunction-sections', '-fdata-sections', '-Wno-unused-command-line-argument', '-c']
-        run(codegen + ['-x', 'ir', merged, '-o', merged_object])
+        keep = set()
+        for obj in program + opaque:
+            keep.update(run(['llvm-nm-16', '--undefined-only', '-j', obj]).split())
+        native = {}
+        for obj in program:
+            native[obj] = obj + '.lto-native.o'
+            run(codegen + ['-x', 'ir', obj, '-o', native[obj]])
         for n, obj in enumerate(opaque):
-            native = os.path.join(tmp, 'opaque%d.o' % n)
-            run(codegen + ['-x', 'ir', obj, '-o', native])
-            link.insert(link.index(merged_object), native)
-        # The map file (and so docs/SIZE.md) names the merged object by a
-        # stable path next to the output, not the temporary one.
-        stable = output + '.lto.o'
-        shutil.copyfile(merged_object, stable)
-        link[link.index(merged_object)] = stable
-        for n, obj in enumerate(opaque):
-            native = os.path.join(tmp, 'opaque%d.o' % n)
-            keep = output + '.lto-opaque%d.o' % n
-            shutil.copyfile(native, keep)
-            link[link.index(native)] = keep
+            native[obj] = output + '.lto-opaque%d.o' % n
+            run(codegen + ['-x', 'ir', obj, '-o', native[obj]])
+        link = [native.get(a, a) for a in link]
+        library_object = output + '.lto.o'
+        if library:
+            linked = os.path.join(tmp, 'lto-linked.bc')
+            run(['llvm-link-16', '-o', linked] + library)
+            keep_file = os.path.join(tmp, 'lto-keep.txt')
+            with open(keep_file, 'w') as f:
+                f.write('\n'.join(sorted(keep)) + '\n')
+            merged = os.path.join(tmp, 'lto-merged.bc')
+            run(['opt-16', '--passes=internalize,globaldce', '--internalize-public-api-file=' + keep_file,
+                 linked, '-o', merged])
+            run(codegen + ['-x', 'ir', merged, '-o', library_object])
+        if LIBRARY_SLOT in link:
+            at = link.index(LIBRARY_SLOT)
+            link[at:at + 1] = ([library_object] if library else []) + [native[o] for o in opaque]
         p = subprocess.run(['arm-none-eabi-g++'] + link)
         sys.exit(p.returncode)
     finally:
