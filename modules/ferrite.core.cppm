@@ -222,9 +222,37 @@ namespace detail {
 /// them through the promise's operator delete, passing a pointer into the
 /// parent frame to free(). An opaque destroy keeps the elision from firing.
 void destroy_frame(std::coroutine_handle<> h) noexcept;
+/// Resumes `h`; used only where symmetric transfer is unavailable (see
+/// FERRITE_SYMMETRIC_TRANSFER). Out of line because clang-16's coroutine split
+/// turns a resume at the end of an await_suspend into a musttail call, the
+/// very call ARMv6-M cannot make.
+void resume_frame(std::coroutine_handle<> h) noexcept;
+
+// Symmetric transfer (an await_suspend returning the handle to resume) needs
+// a guaranteed tail call. clang-16 cannot make one for ARMv6-M (Cortex-M0/M0+,
+// thumbv6m): its backend aborts on the musttail call the coroutine split emits
+// (fixed in later LLVM by not emitting it there). On that target a Task hands
+// over by a flag instead: a child that finishes while its awaiter is still
+// starting it lets the awaiter continue without suspending (so a loop of
+// synchronously completing awaits still runs in constant stack), and one that
+// finishes later resumes its awaiter by an ordinary call (the stack then
+// grows with the nesting of the Tasks finishing together, never with loops).
+// -DFERRITE_SYMMETRIC_TRANSFER=0 selects the hand-off on any target (a host
+// build runs the test suite through it).
+#ifndef FERRITE_SYMMETRIC_TRANSFER
+#if defined(__ARM_ARCH_6M__)
+#define FERRITE_SYMMETRIC_TRANSFER 0
+#else
+#define FERRITE_SYMMETRIC_TRANSFER 1
+#endif
+#endif
 
 struct PromiseBase {
   std::coroutine_handle<> continuation = std::noop_coroutine();
+#if !FERRITE_SYMMETRIC_TRANSFER
+  enum class Handoff : unsigned char { detached, starting, finished_while_starting };
+  Handoff handoff = Handoff::detached;
+#endif
 
   static void* operator new(std::size_t n) noexcept { return allocate_frame(n); }
   static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
@@ -232,10 +260,23 @@ struct PromiseBase {
   std::suspend_always initial_suspend() noexcept { return {}; }
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
+#if FERRITE_SYMMETRIC_TRANSFER
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       return h.promise().continuation;  // symmetric transfer: no stack growth
     }
+#else
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
+      PromiseBase& p = h.promise();
+      if (p.handoff == Handoff::starting) {
+        p.handoff = Handoff::finished_while_starting;  // the awaiter goes on inline
+        return;
+      }
+      // The awaiter may destroy this frame: nothing here touches it afterwards.
+      resume_frame(p.continuation);
+    }
+#endif
     void await_resume() const noexcept {}
   };
   FinalAwaiter final_suspend() noexcept { return {}; }
@@ -319,11 +360,25 @@ class [[nodiscard]] Task {
   }
 
   bool await_ready() const noexcept { return !h_ || h_.done(); }
+#if FERRITE_SYMMETRIC_TRANSFER
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
     h_.promise().continuation = awaiting;
     started_ = true;
     return h_;
   }
+#else
+  bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+    using Handoff = detail::PromiseBase::Handoff;
+    auto& p = h_.promise();
+    p.continuation = awaiting;
+    started_ = true;
+    p.handoff = Handoff::starting;
+    h_.resume();
+    if (p.handoff == Handoff::finished_while_starting) return false;  // done: no suspension
+    p.handoff = Handoff::detached;  // suspended: it resumes `awaiting` when it finishes
+    return true;
+  }
+#endif
   T await_resume() noexcept { return take_result(); }
 
  private:

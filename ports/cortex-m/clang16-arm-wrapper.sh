@@ -18,7 +18,9 @@
 #    is to use variable-size enums");
 #  * newlib's C and libstdc++ headers for the multilib gcc would pick for the
 #    same -mcpu/-mfloat-abi/-mfpu flags.
-# Everything else (the link, Meson's linker probes) goes to arm-none-eabi-g++.
+# Everything else (the link, Meson's linker probes) goes to arm-none-eabi-g++;
+# a link with -flto (ports/cortex-m/lto.ini) first merges and compiles the
+# LLVM bitcode (clang16-lto-link.py).
 set -e
 cpu=cortex-m4 abi=soft arch_flags=
 mode=link
@@ -30,9 +32,6 @@ for a in "$@"; do
     -c|-S|-E|--precompile|-M|-MM|--version|-v|-dumpversion|-dumpmachine|--print-*|-print-*|-fsyntax-only) mode=compile ;;
   esac
 done
-if [ "$mode" = link ]; then
-  exec arm-none-eabi-g++ "$@"
-fi
 case "$cpu" in
   cortex-m0|cortex-m0plus|cortex-m1) triple=thumbv6m-none-eabi ;;
   cortex-m3) triple=thumbv7m-none-eabi ;;
@@ -40,6 +39,12 @@ case "$cpu" in
   *) triple=thumbv7em-none-eabi ;;
 esac
 [ "$abi" = hard ] && triple=${triple}hf
+if [ "$mode" = link ]; then
+  case " $* " in
+    *" -flto "*) exec python3 "$(dirname "$0")/clang16-lto-link.py" "$triple" "$@" ;;
+  esac
+  exec arm-none-eabi-g++ "$@"
+fi
 gcc_version=$(arm-none-eabi-gcc -dumpversion)
 # shellcheck disable=SC2086  # arch_flags is a word list on purpose
 multilib=$(arm-none-eabi-gcc $arch_flags -print-multi-directory)

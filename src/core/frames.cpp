@@ -35,6 +35,7 @@ void arena_deallocate(void* ctx, void* p, std::size_t) noexcept {
 }  // namespace
 
 void detail::destroy_frame(std::coroutine_handle<> h) noexcept { h.destroy(); }
+void detail::resume_frame(std::coroutine_handle<> h) noexcept { h.resume(); }
 
 void set_frame_allocator(FrameAllocator a) noexcept { current = a; }
 FrameAllocator frame_allocator() noexcept { return current; }

@@ -119,18 +119,28 @@ def artifacts(root):
     return found
 
 
+# The CPUs scripts/firmware builds for (ports/cortex-m/clang16-*.ini): each
+# links against its own newlib and libstdc++ multilib.
+CROSS_CPUS = (['-mcpu=cortex-m4', '-mfloat-abi=hard', '-mfpu=fpv4-sp-d16'], ['-mcpu=cortex-m3'],
+              ['-mcpu=cortex-m0plus'])
+
+
 def cross_artifacts():
     found = []
-    for name in ('arm-none-eabi-g++', 'qemu-system-arm'):
+    # qemu-system-arm runs every CPU's demo (mps2-an386, mps2-an385, microbit);
+    # the LTO link (ports/cortex-m/clang16-lto-link.py) uses LLVM's tools.
+    for name in ('arm-none-eabi-g++', 'qemu-system-arm', 'llvm-link-16', 'opt-16', 'llvm-nm-16', 'llvm-ar-16'):
         found.append(('cross tool (' + name + ')', shutil.which(name)))
-    for lib in ('libc.a', 'libstdc++.a'):
-        gxx = shutil.which('arm-none-eabi-g++')
-        path = None
-        if gxx:
-            out = subprocess.run([gxx, '-mcpu=cortex-m4', '-print-file-name=' + lib], capture_output=True, text=True)
-            p = out.stdout.strip()
-            path = p if os.path.isabs(p) and os.path.exists(p) else None
-        found.append(('newlib ' + lib, path))
+    gxx = shutil.which('arm-none-eabi-g++')
+    for flags in CROSS_CPUS:
+        for lib in ('libc.a', 'libstdc++.a'):
+            path = None
+            if gxx:
+                out = subprocess.run([gxx, '-mthumb'] + flags + ['-print-file-name=' + lib],
+                                     capture_output=True, text=True)
+                p = out.stdout.strip()
+                path = p if os.path.isabs(p) and os.path.exists(p) else None
+            found.append(('newlib ' + lib + ' for ' + flags[0][len('-mcpu='):], path))
     return found
 
 

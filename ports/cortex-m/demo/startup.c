@@ -1,5 +1,6 @@
-/* Cortex-M startup for the ferrite firmware demo on QEMU mps2-an386 (M4F) and
- * mps2-an385 (M3): vector table, reset handler, SysTick hook, stack painting.
+/* Cortex-M startup for the ferrite firmware demo on QEMU mps2-an386 (M4F),
+ * mps2-an385 (M3) and microbit (nRF51, Cortex-M0: runs the Cortex-M0+ build):
+ * vector table, reset handler, SysTick hook, stack painting.
  *
  * The reset handler does what a board's startup code does (zero .bss, run
  * constructors, call main, exit) instead of newlib's rdimon crt0, so that the
@@ -39,16 +40,19 @@ void ferrite_demo_stack_repaint(void) {
 
 __attribute__((naked, noreturn)) void Reset_Handler(void) {
   /* Paint the stack from its limit up to the current SP (the top, just
-   * after reset) in assembly, so that no C frame sits in the painted area. */
+   * after reset) in assembly, so that no C frame sits in the painted area.
+   * ARMv6-M instructions only (no post-indexed str, a long-range branch),
+   * so the same code starts a Cortex-M0+. */
   __asm volatile(
       "  ldr r0, =__stack_limit\n"
       "  mov r1, sp\n"
       "  ldr r2, =0xC5C5C5C5\n"
       "1: cmp r0, r1\n"
       "  bhs 2f\n"
-      "  str r2, [r0], #4\n"
+      "  stmia r0!, {r2}\n"
       "  b 1b\n"
-      "2: b ferrite_demo_start\n");
+      "2: ldr r3, =ferrite_demo_start\n"
+      "  bx r3\n");
 }
 
 __attribute__((noreturn, used)) void ferrite_demo_start(void) {
