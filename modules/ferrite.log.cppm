@@ -1050,8 +1050,6 @@ class Store {
   Task<Status> verify_record(std::uint32_t address, std::span<const std::byte> head,
                              std::span<const std::byte> key, std::span<const std::byte> value,
                              std::uint32_t value_from, std::uint32_t value_size) noexcept;
-  /// Whether the record at `location` reads back whole and verifies.
-  Task<Result<bool>> record_verifies(std::uint32_t location) noexcept;
   Task<Result<bool>> stored_value_equals(const Entry& e, std::span<const std::byte> key,
                                          std::span<const std::byte> value,
                                          std::span<const std::byte> prefix = {}) noexcept;
@@ -1096,9 +1094,11 @@ class Store {
   // index
   // Lookups fill caller-owned storage: they sit on every call chain, and a
   // returned Result<Located> would cost a copy in each frame.
-  Task<Status> locate(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept;
+  /// `checksum`: a value read follows; a binding that is the latest record
+  /// is read with its checksum (Entry::binding_named).
+  Task<Status> locate(std::span<const std::byte> key, std::uint32_t hash, Located& out,
+                      bool checksum = false) noexcept;
   Task<Status> locate_by_scan(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept;
-  Task<Result<bool>> key_equals(std::uint32_t binding, std::span<const std::byte> key) noexcept;
   Task<Result<int>> compare_key_at(std::uint32_t binding, std::uint8_t key_size,
                                    std::span<const std::byte> key) noexcept;
   Task<Status> index_insert(const Entry& e, std::span<const std::byte> key) noexcept;
@@ -1134,7 +1134,22 @@ class Store {
   /// The value without a typed value's tag (its type into `type` when set).
   Task<Result<std::size_t>> read_value(const Entry& e, std::span<const std::byte> key,
                                        std::span<std::byte> out, ValueType* type = nullptr) noexcept;
-  Task<Result<std::size_t>> get_locked(std::span<const std::byte> key, std::span<std::byte> out) noexcept;
+  /// The bytes of the latest record of `e` before its value: its header,
+  /// then (full record) its key, then a plain typed value's tag when `tag`.
+  static std::uint32_t value_prefix(const Entry& e, bool tag) noexcept;
+  /// Fills the start of `prefix` (value_prefix bytes) with what locate
+  /// already read: the binding's header word, checksum and key. Returns
+  /// their count; the rest comes from flash.
+  std::uint32_t known_prefix(const Entry& e, std::span<const std::byte> key,
+                             std::span<std::byte> prefix) const noexcept;
+  /// The checksum of the latest record of `e` over `prefix` (its
+  /// value_prefix bytes), to be continued over the value.
+  std::uint32_t value_crc_seed(const Entry& e, std::span<const std::byte> prefix) const noexcept;
+  /// Whether `prefix` and `crc` (the seed continued over the value) still
+  /// describe the latest record of `e` under `key`. Errors: corrupt,
+  /// not_found (a full record of another key with this hash).
+  Status check_value_record(const Entry& e, std::span<const std::byte> key, std::span<const std::byte> prefix,
+                            std::uint32_t crc) const noexcept;
   Task<Result<bool>> cursor_next(Cursor& c) noexcept;
   Task<Result<bool>> cursor_next_ordered(Cursor& c) noexcept;
   Task<Result<bool>> cursor_next_unordered(Cursor& c) noexcept;
@@ -1224,9 +1239,6 @@ class Store {
     refused_limit_ = limit;
   }
   Task<Status> put_impl(std::span<const std::byte> key, ValueType type, std::span<const std::byte> value) noexcept;
-  /// `as_stored`: `key` is a key as stored (a cursor's), not a name to map.
-  Task<Result<std::size_t>> get_typed_locked(std::span<const std::byte> key, std::span<std::byte> out,
-                                             ValueType* type, bool as_stored = false) noexcept;
   /// Stored keys are hashes of whole names: nothing can be scanned.
   bool keys_unscannable() const noexcept { return hides_key_names() && !codec_->keeps_key_prefix(); }
   std::uint32_t free_payload() const noexcept;
@@ -1257,9 +1269,6 @@ class Store {
   std::size_t build_ad(std::span<std::byte> out, std::uint32_t sequence, std::uint32_t offset, std::uint32_t w,
                        std::span<const std::byte> key) const noexcept;
   Task<Result<std::size_t>> open_value(const Entry& e, std::span<const std::byte> key) noexcept;
-  /// `tag`: when set, the value field's first byte goes there and the rest into `value`.
-  Task<Result<std::uint32_t>> read_full_record(const Entry& e, std::span<const std::byte> key,
-                                               std::span<std::byte> value, std::byte* tag = nullptr) noexcept;
   /// Wipes what plaintext may have reached the scratch buffer's value areas
   /// (scratch_touched) when the coroutine that holds it returns.
   struct ScratchWipe {
@@ -1429,11 +1438,13 @@ struct Store::Entry {
   std::uint32_t location = 0;        // partition offset of the latest record
   std::uint32_t binding = 0;         // partition offset of the full record binding the key
   std::uint32_t binding_word = 0;    // the binding's header word when read (0: not read)
+  std::uint32_t binding_crc = 0;     // the binding's checksum when binding_named
   std::uint16_t value_size = 0;       // on flash: a typed value's tag included
   std::uint8_t key_size = 0;         // 0 until read from the binding
   std::uint8_t slot = 0;
   bool typed = false;                // the binding is a TYPED_PUT: the value starts with its tag
   Tamper tamper = Tamper::none;      // sealed: the key's latest record failed authentication
+  bool binding_named = false;        // locate read the binding's checksum and key (the one looked up)
 };
 
 struct Store::Located {

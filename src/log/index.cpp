@@ -79,7 +79,11 @@ Store::Entry Store::refreshed(const Entry& known, std::size_t position) const no
   // changes its key or value sizes.
   Entry e = unpack(position);
   e.key_size = known.key_size;
-  if (e.binding == known.binding) e.binding_word = known.binding_word;
+  if (e.binding == known.binding) {
+    e.binding_word = known.binding_word;
+    e.binding_crc = known.binding_crc;
+    e.binding_named = known.binding_named;
+  }
   return e;
 }
 
@@ -129,36 +133,36 @@ Task<Result<int>> Store::compare_key_at(std::uint32_t binding, std::uint8_t key_
   co_return key_size < key.size() ? -1 : 1;
 }
 
-Task<Result<bool>> Store::key_equals(std::uint32_t binding, std::span<const std::byte> key) noexcept {
-  // (Reads the flash itself: this sits on every lookup's call chain.)
-  std::array<std::byte, max_key_size> stored{};
-  if (key.size() > stored.size()) co_return fail(Errc::corrupt);
-  FERRITE_CO_TRY(co_await flash_.read(binding + logfmt::full_head, std::span<std::byte>(stored).first(key.size())));
-  co_return std::memcmp(stored.data(), key.data(), key.size()) == 0;
-}
-
-Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept {
+Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, Located& out,
+                           bool checksum) noexcept {
   if (!indexed()) co_return co_await locate_by_scan(key, hash, out);
   out = Located{};
   bool damaged = false;  // a candidate whose binding no longer reads right: maybe this key
+  // Per candidate, the binding's header word, then its key; with
+  // `checksum`, the checksum with the key when the binding is the latest
+  // record (read_value then reads only the rest).
+  std::array<std::byte, logfmt::full_head + max_key_size> head{};
   for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
-    // (load_entry inlined: every put and erase comes through here.)
-    out.entry = unpack(i);
-    std::array<std::byte, 4> word{};
-    FERRITE_CO_TRY(co_await flash_.read(out.entry.binding, word));
-    if (!complete_entry(word, out.entry)) {
+    Entry e = unpack(i);
+    FERRITE_CO_TRY(co_await flash_.read(e.binding, std::span<std::byte>(head).first(4)));
+    if (!complete_entry(std::span<const std::byte, 4>(head.data(), 4), e)) {
       damaged = true;
       continue;
     }
-    if (out.entry.key_size != key.size()) continue;
-    FERRITE_CO_TRY_ASSIGN(const bool same, co_await key_equals(out.entry.binding, key));
-    if (same) {
-      out.found = true;
-      out.position = i;
-      co_return Status{};
+    if (e.key_size != key.size()) continue;
+    const std::uint32_t from = checksum && e.location == e.binding ? 4 : logfmt::full_head;
+    FERRITE_CO_TRY(co_await flash_.read(
+        e.binding + from, std::span<std::byte>(head).subspan(from, logfmt::full_head + key.size() - from)));
+    if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) continue;
+    if (from == 4) {
+      e.binding_crc = logfmt::get_le32(head.data() + 4);
+      e.binding_named = true;
     }
+    out.found = true;
+    out.position = i;
+    out.entry = e;
+    co_return Status{};
   }
-  out = Located{};
   if (damaged) co_return fail(Errc::corrupt);
   co_return Status{};
 }

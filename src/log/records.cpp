@@ -178,6 +178,47 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
   co_return Status{};
 }
 
+std::uint32_t Store::value_prefix(const Entry& e, bool tag) noexcept {
+  return (e.location != e.binding ? logfmt::compact_head : logfmt::full_head + e.key_size) + (tag ? 1u : 0u);
+}
+
+std::uint32_t Store::known_prefix(const Entry& e, std::span<const std::byte> key,
+                                  std::span<std::byte> prefix) const noexcept {
+  if (e.binding_word == 0 || e.location != e.binding) return 0;
+  logfmt::put_le32(prefix.data(), e.binding_word);
+  if (!e.binding_named) return 4;
+  logfmt::put_le32(prefix.data() + 4, e.binding_crc);
+  if (!key.empty()) std::memcpy(prefix.data() + logfmt::full_head, key.data(), key.size());
+  return logfmt::full_head + static_cast<std::uint32_t>(key.size());
+}
+
+std::uint32_t Store::value_crc_seed(const Entry& e, std::span<const std::byte> prefix) const noexcept {
+  // Full: position, header word, key (and tag); compact: position and the
+  // key's hash, slot byte (and tag) (FORMAT.md §3.1, §3.2).
+  const std::uint32_t sector = sector_of(e.location);
+  const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
+  const bool compact = e.location != e.binding;
+  std::uint32_t crc = logfmt::position_crc(sectors_[sector].sequence, offset, compact ? e.hash : 0);
+  crc = crc32c(prefix.first(compact ? 1 : 4), crc);
+  return crc32c(prefix.subspan(compact ? logfmt::compact_head : logfmt::full_head), crc);
+}
+
+Status Store::check_value_record(const Entry& e, std::span<const std::byte> key, std::span<const std::byte> prefix,
+                                 std::uint32_t crc) const noexcept {
+  const std::uint32_t w = logfmt::get_le32(prefix.data());
+  if (e.location != e.binding) {
+    if ((w & 0xFFu) != e.slot || (crc & 0xFFFFFFu) != (w >> 8)) return fail(Errc::corrupt);
+    return {};
+  }
+  const std::uint8_t kind = logfmt::kind_of(w);
+  if ((w & 0x80u) == 0 || !logfmt::is_put(kind) || logfmt::value_size_of(w) != e.value_size ||
+      logfmt::key_field_of(w) + 1u != e.key_size || (kind == logfmt::typed_put) != e.typed ||
+      crc != logfmt::get_le32(prefix.data() + 4))
+    return fail(Errc::corrupt);
+  if (std::memcmp(prefix.data() + logfmt::full_head, key.data(), key.size()) != 0) return fail(Errc::not_found);
+  return {};
+}
+
 Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                           std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
                                           std::uint8_t meta_type, std::span<const std::byte> prefix) noexcept {
