@@ -1035,21 +1035,20 @@ class Store {
   /// so each byte of the log is read from flash once.
   Task<Status> read_bytes(std::uint32_t address, std::span<std::byte> out) noexcept;
   Task<Result<std::uint32_t>> crc_of_range(std::uint32_t address, std::uint32_t length, std::uint32_t crc) noexcept;
+  /// Writes one record at the head. `retry`: a head that refuses the program
+  /// (units mount could not see) is sealed and the record written once more
+  /// in a fresh sector, as a full record.
   Task<Result<std::uint32_t>> append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                      std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
-                                     std::uint8_t meta_type, std::span<const std::byte> prefix = {}) noexcept;
-  Task<Result<std::uint32_t>> write_record(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
-                                           std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
-                                           std::uint8_t meta_type, std::span<const std::byte> prefix = {}) noexcept;
+                                     std::uint8_t meta_type, std::span<const std::byte> prefix = {},
+                                     bool retry = false) noexcept;
   /// Programs [head | key | value | padding] at `address`, `total` bytes; the
   /// value comes from `value` or, when value_from != none, from flash.
+  /// `verify`: then reads [head | key | value] back and compares (io when it differs).
   Task<Status> program_record(std::uint32_t address, std::span<const std::byte> head,
                               std::span<const std::byte> key, std::span<const std::byte> value,
                               std::uint32_t total, std::uint32_t value_from = none,
-                              std::uint32_t value_size = 0) noexcept;
-  Task<Status> verify_record(std::uint32_t address, std::span<const std::byte> head,
-                             std::span<const std::byte> key, std::span<const std::byte> value,
-                             std::uint32_t value_from, std::uint32_t value_size) noexcept;
+                              std::uint32_t value_size = 0, bool verify = false) noexcept;
   Task<Result<bool>> stored_value_equals(const Entry& e, std::span<const std::byte> key,
                                          std::span<const std::byte> value,
                                          std::span<const std::byte> prefix = {}) noexcept;
@@ -1238,7 +1237,12 @@ class Store {
     refused_value_ = value;
     refused_limit_ = limit;
   }
-  Task<Status> put_impl(std::span<const std::byte> key, ValueType type, std::span<const std::byte> value) noexcept;
+  enum class Write : std::uint8_t { put, put_typed, erase };
+  /// put, put_typed and erase (`value` empty): takes the lock.
+  Task<Status> put_impl(Write op, std::span<const std::byte> key, ValueType type,
+                        std::span<const std::byte> value) noexcept;
+  /// A name a key can have; `refusing`: last_refusal() says why not.
+  Status check_name(std::span<const std::byte> name, bool refusing) noexcept;
   /// Stored keys are hashes of whole names: nothing can be scanned.
   bool keys_unscannable() const noexcept { return hides_key_names() && !codec_->keeps_key_prefix(); }
   std::uint32_t free_payload() const noexcept;

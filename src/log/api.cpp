@@ -303,34 +303,48 @@ Task<Result<bool>> Store::stored_value_equals(const Entry& e, std::span<const st
 }
 
 Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::byte> value) noexcept {
-  auto guard = co_await mutex_.lock();
-  co_return co_await put_impl(name, ValueType::untyped, value);
+  return put_impl(Write::put, name, ValueType::untyped, value);
 }
 
 #if FERRITE_WITH_TYPED_WRITES
 Task<Status> Store::put_typed(std::span<const std::byte> name, ValueType type, std::span<const std::byte> value) noexcept {
-  auto guard = co_await mutex_.lock();
-  const std::uint32_t want = size_for(type);
-  if (want == 0 || (want != any_size && value.size() != want)) {
-    refuse(Refused::type_size, static_cast<std::uint32_t>(value.size()), want == any_size ? 0 : want);
-    co_return fail(Errc::invalid_argument);
-  }
-  co_return co_await put_impl(name, type, value);
+  return put_impl(Write::put_typed, name, type, value);
 }
 #endif  // FERRITE_WITH_TYPED_WRITES
 
-Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, std::span<const std::byte> value) noexcept {
+Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
+  return put_impl(Write::erase, name, ValueType::untyped, {});
+}
+
+Status Store::check_name(std::span<const std::byte> name, bool refusing) noexcept {
+  if (!name.empty() && name.size() <= max_key_size) return {};
+  if (refusing) {
+    if (name.empty()) refuse(Refused::key_empty);
+    else refuse(Refused::key_long, static_cast<std::uint32_t>(name.size()), max_key_size);
+  }
+  return fail(name.empty() ? Errc::invalid_argument : Errc::too_large);
+}
+
+Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueType type,
+                             std::span<const std::byte> value) noexcept {
+  // A put and an erase take the same steps: look the key up, make room,
+  // write one record, then make the index follow it.
+  auto guard = co_await mutex_.lock();
+  const bool erase = op == Write::erase;
+#if FERRITE_WITH_TYPED_WRITES
+  if (op == Write::put_typed) {
+    const std::uint32_t want = size_for(type);
+    if (want == 0 || (want != any_size && value.size() != want)) {
+      refuse(Refused::type_size, static_cast<std::uint32_t>(value.size()), want == any_size ? 0 : want);
+      co_return fail(Errc::invalid_argument);
+    }
+  }
+#endif  // FERRITE_WITH_TYPED_WRITES
   if (!mounted_) co_return fail(Errc::not_mounted);
   const ScratchWipe wipe{*this};
+  if (erase) FERRITE_CO_TRY(check_name(name, false));
   FERRITE_CO_TRY(co_await record_tampering());
-  if (name.empty()) {
-    refuse(Refused::key_empty);
-    co_return fail(Errc::invalid_argument);
-  }
-  if (name.size() > max_key_size) {
-    refuse(Refused::key_long, static_cast<std::uint32_t>(name.size()), max_key_size);
-    co_return fail(Errc::too_large);
-  }
+  if (!erase) FERRITE_CO_TRY(check_name(name, true));
   // A typed value is stored as its tag, then its bytes (FORMAT.md §3.5).
   const bool typed = type != ValueType::untyped;
   const std::array<std::byte, 1> tag_byte{static_cast<std::byte>(type)};
@@ -345,9 +359,11 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
   const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
   Located cur;  // the key as the index has it (refreshed as collection moves it)
-  FERRITE_CO_TRY(co_await locate(key, hash, cur, true));
+  FERRITE_CO_TRY(co_await locate(key, hash, cur, !erase));
   const std::uint32_t epoch_at_lookup = index_epoch_;
-  if (cur.found) {
+  if (erase) {
+    if (!cur.found) co_return fail(Errc::not_found);
+  } else if (cur.found) {
     FERRITE_CO_TRY_ASSIGN(const bool same, co_await stored_value_equals(cur.entry, key, value, prefix));
     if (same) {
       ++counters_.writes_skipped;
@@ -380,7 +396,8 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
     if (!framed) return fail(framed.error());
     return std::span<const std::byte>(scratch_a().first(*framed));
   };
-  if (sealed()) {
+  const bool framed = sealed() && !erase;  // a sealed DELETE's empty value is sealed by append
+  if (framed) {
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
     plain_prefix = {};
   }
@@ -389,17 +406,18 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
       sealed() ? codec_->sealed_size(stored.size()) : plain_prefix.size() + stored.size());  // on flash
   const std::uint32_t new_full = full_size(ksize, vsize);
   const std::uint32_t old_full = cur.found ? full_size(cur.entry.key_size, cur.entry.value_size) : 0;
+  const std::uint32_t new_live = live_total_ - old_full + (erase ? 0 : new_full);
   const std::uint32_t clobbers_before = scratch_clobbers_;
-  if (auto room = co_await ensure_room(new_full, live_total_ - old_full + new_full); !room) {
-    if (room.error() == Errc::no_space) {
-      if (indexed() && live_total_ - old_full + new_full > capacity(new_full))
-        refuse(Refused::capacity, live_total_ - old_full + new_full, capacity(new_full));
+  if (auto room = co_await ensure_room(new_full, new_live); !room) {
+    if (room.error() == Errc::no_space && !erase) {
+      if (indexed() && new_live > capacity(new_full))
+        refuse(Refused::capacity, new_live, capacity(new_full));
       else
         refuse(Refused::room, new_full, head_room() + free_payload());
     }
     co_return room;
   }
-  if (sealed() && scratch_clobbers_ != clobbers_before) {
+  if (framed && scratch_clobbers_ != clobbers_before) {
     // Collection used the scratch buffer: frame again (same size).
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
   }
@@ -415,34 +433,37 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
     }
   }
   const std::uint32_t epoch_before_write = index_epoch_;
-  std::uint8_t slot = cur.found ? cur.entry.slot : 0;
-  const bool compact = cur.found && slot != 0 && compact_ && cur.entry.value_size == vsize && cur.entry.typed == typed &&
+  std::uint8_t slot = cur.found && !erase ? cur.entry.slot : 0;
+  const bool compact = slot != 0 && compact_ && cur.entry.value_size == vsize && cur.entry.typed == typed &&
                        sector_of(cur.entry.binding) == head_ &&
                        addressable(geometry_.sector_offset(head_) + head_offset_, cur.entry.binding);
   const bool found_before_write = cur.found;
   const std::uint32_t binding_before_write = cur.entry.binding;
   bool new_slot = false;
-  if (!compact && slot == 0 && indexed()) {
+  if (!compact && slot == 0 && indexed() && !erase) {
     slot = allocate_slot();
     new_slot = slot != 0;
   }
-  const std::uint8_t kind = typed ? logfmt::typed_put : logfmt::put;
-  auto at = co_await write_record(kind, slot, key, stored, compact, hash, 0, plain_prefix);
-  if (!at && sealed() && head_sealed_ &&
-      (at.error() == Errc::reprogram_forbidden || at.error() == Errc::bits_not_erased)) {
-    // The head held units mount could not see, and no free sector was left
-    // for write_record's retry (collection would overwrite the frame in
-    // scratch): collect here, frame again, write once more.
-    FERRITE_CO_TRY(co_await ensure_room(new_full, live_total_ - old_full + new_full));
+  const std::uint8_t kind = erase ? logfmt::erase : typed ? logfmt::typed_put : logfmt::put;
+  // The head may hold units mount could not see (a weak tail after a power
+  // cut): append seals it and writes once more in a fresh sector. A frame in
+  // scratch (a sealed put) may only take a free sector there; when none is
+  // left, collect here, frame again and write once more.
+  Result<std::uint32_t> at = fail(Errc::io);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    at = co_await append(kind, slot, key, stored, compact && attempt == 0, hash, 0, plain_prefix, true);
+    if (at || !framed || !head_sealed_ ||
+        (at.error() != Errc::reprogram_forbidden && at.error() != Errc::bits_not_erased) || attempt > 0)
+      break;
+    FERRITE_CO_TRY(co_await ensure_room(new_full, new_live));
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
-    at = co_await write_record(kind, slot, key, stored, false, hash, 0, plain_prefix);
   }
   if (!at) {
     if (new_slot) release_slot(slot);
     co_return fail(at.error());
   }
   if (!indexed()) {
-    ++write_count_;
+    if (!erase) ++write_count_;
     co_return Status{};
   }
   // Bookkeeping follows the write: the record is durable now. A compact
@@ -459,18 +480,23 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
     const std::uint32_t before = full_size(e.key_size, e.value_size);
     sectors_[sector_of(e.binding)].live_bytes -= before;
     note_dead(before);
-    e.location = *at;
-    if (!wrote_compact) {
-      e.binding = *at;
-      e.slot = slot;
-      e.value_size = static_cast<std::uint16_t>(vsize);
-      e.typed = typed;
+    if (erase) {
+      release_slot(e.slot);
+      index_remove(cur.position);
+    } else {
+      e.location = *at;
+      if (!wrote_compact) {
+        e.binding = *at;
+        e.slot = slot;
+        e.value_size = static_cast<std::uint16_t>(vsize);
+        e.typed = typed;
+      }
+      if (e.tamper == Tamper::pending) --tamper_pending_;
+      e.tamper = Tamper::none;  // written again: the key is whole
+      store_entry(cur.position, e);
+      sectors_[sector_of(e.binding)].live_bytes += new_full;
     }
-    if (e.tamper == Tamper::pending) --tamper_pending_;
-    e.tamper = Tamper::none;  // written again: the key is whole
-    store_entry(cur.position, e);
-    sectors_[sector_of(e.binding)].live_bytes += new_full;
-  } else {
+  } else if (!erase) {
     Entry e;
     e.hash = hash;
     e.location = *at;
@@ -485,7 +511,7 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
       co_return st;
     }
   }
-  note_live(new_full);
+  if (!erase) note_live(new_full);
   ++write_count_;
   co_await retire_if_empty();
   co_return Status{};
@@ -497,40 +523,6 @@ Task<Status> Store::put_scalar(std::span<const std::byte> key, Scalar value) noe
   co_return co_await put_typed(key, value.tag, value.view());
 }
 #endif  // FERRITE_WITH_TYPED_WRITES
-
-Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
-  auto guard = co_await mutex_.lock();
-  if (!mounted_) co_return fail(Errc::not_mounted);
-  FERRITE_CO_TRY(check_key(name));
-  FERRITE_CO_TRY(co_await record_tampering());
-  const KeyBuf mapped = stored_key(name);
-  const std::span<const std::byte> key = mapped.view();
-  const std::uint32_t hash = crc32c(key);
-  Located found;
-  FERRITE_CO_TRY(co_await locate(key, hash, found));
-  if (!found.found) co_return fail(Errc::not_found);
-  const std::uint32_t old_full = full_size(found.entry.key_size, found.entry.value_size);
-  const std::uint32_t tomb = sealed() ? static_cast<std::uint32_t>(codec_->sealed_size(0)) : 0;
-  FERRITE_CO_TRY(co_await ensure_room(full_size(static_cast<std::uint32_t>(key.size()), tomb), live_total_ - old_full));
-  FERRITE_CO_TRY(co_await write_record(logfmt::erase, 0, key, {}, false, hash, 0));
-  if (!indexed()) co_return Status{};
-  Located now;
-  if (auto st = co_await locate(key, hash, now); !st) {
-    mounted_ = false;  // the erase is durable but the index cannot follow it: a remount rebuilds it
-    co_return st;
-  }
-  if (now.found) {  // (collection may have dropped a corrupted entry already)
-    const Entry& e = now.entry;
-    const std::uint32_t size = full_size(e.key_size, e.value_size);
-    sectors_[sector_of(e.binding)].live_bytes -= size;
-    note_dead(size);
-    release_slot(e.slot);
-    index_remove(now.position);
-  }
-  ++write_count_;
-  co_await retire_if_empty();
-  co_return Status{};
-}
 
 #if FERRITE_WITH_SCANS
 // ---------------------------------------------------------------------------
