@@ -1098,8 +1098,6 @@ class Store {
   Task<Status> locate(std::span<const std::byte> key, std::uint32_t hash, Located& out,
                       bool checksum = false) noexcept;
   Task<Status> locate_by_scan(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept;
-  Task<Result<int>> compare_key_at(std::uint32_t binding, std::uint8_t key_size,
-                                   std::span<const std::byte> key) noexcept;
   Task<Status> index_insert(const Entry& e, std::span<const std::byte> key) noexcept;
   /// The entry at `position`, its key size read from its binding's header.
   /// Errors: corrupt (the header no longer describes the entry), flash errors.
@@ -1123,9 +1121,8 @@ class Store {
   /// Inserts index position `position` (entry `e`, its key size known) into
   /// the permutation's sorted prefix order_[0, count); reads its key once.
   Task<Status> order_place(std::size_t position, const Entry& e, std::size_t count) noexcept;
-  Task<Status> order_insert(std::size_t position, std::span<const std::byte> key) noexcept;
   /// First rank in order_[0, count) whose key is >= `key` (> when `strict`):
-  /// log2(count) reads of a header word and a key.
+  /// log2(count) reads of a header word and a key (compared as read).
   Task<Result<std::size_t>> order_lower_bound(std::span<const std::byte> key, std::size_t count,
                                               bool strict) noexcept;
 
@@ -1161,7 +1158,8 @@ class Store {
   Task<Result<bool>> cursor_read_entry(std::size_t position, KeyBuf& key, std::uint32_t& value_size,
                                        ValueType& type) noexcept;
   Task<Result<std::size_t>> cursor_read_value(const Cursor& c, std::span<std::byte> out) noexcept;
-  Task<Result<bool>> read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept;
+  /// The key of the binding at `binding` into `out` (a key's room).
+  FlashOp read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept;
 
   // the change stream (src/log/changes.cpp)
   Task<Result<bool>> change_next(ChangeCursor& c) noexcept;
