@@ -1035,23 +1035,20 @@ class Store {
   /// so each byte of the log is read from flash once.
   Task<Status> read_bytes(std::uint32_t address, std::span<std::byte> out) noexcept;
   Task<Result<std::uint32_t>> crc_of_range(std::uint32_t address, std::uint32_t length, std::uint32_t crc) noexcept;
+  /// Writes one record at the head. `retry`: a head that refuses the program
+  /// (units mount could not see) is sealed and the record written once more
+  /// in a fresh sector, as a full record.
   Task<Result<std::uint32_t>> append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                      std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
-                                     std::uint8_t meta_type, std::span<const std::byte> prefix = {}) noexcept;
-  Task<Result<std::uint32_t>> write_record(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
-                                           std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
-                                           std::uint8_t meta_type, std::span<const std::byte> prefix = {}) noexcept;
+                                     std::uint8_t meta_type, std::span<const std::byte> prefix = {},
+                                     bool retry = false) noexcept;
   /// Programs [head | key | value | padding] at `address`, `total` bytes; the
   /// value comes from `value` or, when value_from != none, from flash.
+  /// `verify`: then reads [head | key | value] back and compares (io when it differs).
   Task<Status> program_record(std::uint32_t address, std::span<const std::byte> head,
                               std::span<const std::byte> key, std::span<const std::byte> value,
                               std::uint32_t total, std::uint32_t value_from = none,
-                              std::uint32_t value_size = 0) noexcept;
-  Task<Status> verify_record(std::uint32_t address, std::span<const std::byte> head,
-                             std::span<const std::byte> key, std::span<const std::byte> value,
-                             std::uint32_t value_from, std::uint32_t value_size) noexcept;
-  /// Whether the record at `location` reads back whole and verifies.
-  Task<Result<bool>> record_verifies(std::uint32_t location) noexcept;
+                              std::uint32_t value_size = 0, bool verify = false) noexcept;
   Task<Result<bool>> stored_value_equals(const Entry& e, std::span<const std::byte> key,
                                          std::span<const std::byte> value,
                                          std::span<const std::byte> prefix = {}) noexcept;
@@ -1097,11 +1094,11 @@ class Store {
   // index
   // Lookups fill caller-owned storage: they sit on every call chain, and a
   // returned Result<Located> would cost a copy in each frame.
-  Task<Status> locate(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept;
+  /// `checksum`: a value read follows; a binding that is the latest record
+  /// is read with its checksum (Entry::binding_named).
+  Task<Status> locate(std::span<const std::byte> key, std::uint32_t hash, Located& out,
+                      bool checksum = false) noexcept;
   Task<Status> locate_by_scan(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept;
-  Task<Result<bool>> key_equals(std::uint32_t binding, std::span<const std::byte> key) noexcept;
-  Task<Result<int>> compare_key_at(std::uint32_t binding, std::uint8_t key_size,
-                                   std::span<const std::byte> key) noexcept;
   Task<Status> index_insert(const Entry& e, std::span<const std::byte> key) noexcept;
   /// The entry at `position`, its key size read from its binding's header.
   /// Errors: corrupt (the header no longer describes the entry), flash errors.
@@ -1125,9 +1122,8 @@ class Store {
   /// Inserts index position `position` (entry `e`, its key size known) into
   /// the permutation's sorted prefix order_[0, count); reads its key once.
   Task<Status> order_place(std::size_t position, const Entry& e, std::size_t count) noexcept;
-  Task<Status> order_insert(std::size_t position, std::span<const std::byte> key) noexcept;
   /// First rank in order_[0, count) whose key is >= `key` (> when `strict`):
-  /// log2(count) reads of a header word and a key.
+  /// log2(count) reads of a header word and a key (compared as read).
   Task<Result<std::size_t>> order_lower_bound(std::span<const std::byte> key, std::size_t count,
                                               bool strict) noexcept;
 
@@ -1135,7 +1131,22 @@ class Store {
   /// The value without a typed value's tag (its type into `type` when set).
   Task<Result<std::size_t>> read_value(const Entry& e, std::span<const std::byte> key,
                                        std::span<std::byte> out, ValueType* type = nullptr) noexcept;
-  Task<Result<std::size_t>> get_locked(std::span<const std::byte> key, std::span<std::byte> out) noexcept;
+  /// The bytes of the latest record of `e` before its value: its header,
+  /// then (full record) its key, then a plain typed value's tag when `tag`.
+  static std::uint32_t value_prefix(const Entry& e, bool tag) noexcept;
+  /// Fills the start of `prefix` (value_prefix bytes) with what locate
+  /// already read: the binding's header word, checksum and key. Returns
+  /// their count; the rest comes from flash.
+  std::uint32_t known_prefix(const Entry& e, std::span<const std::byte> key,
+                             std::span<std::byte> prefix) const noexcept;
+  /// The checksum of the latest record of `e` over `prefix` (its
+  /// value_prefix bytes), to be continued over the value.
+  std::uint32_t value_crc_seed(const Entry& e, std::span<const std::byte> prefix) const noexcept;
+  /// Whether `prefix` and `crc` (the seed continued over the value) still
+  /// describe the latest record of `e` under `key`. Errors: corrupt,
+  /// not_found (a full record of another key with this hash).
+  Status check_value_record(const Entry& e, std::span<const std::byte> key, std::span<const std::byte> prefix,
+                            std::uint32_t crc) const noexcept;
   Task<Result<bool>> cursor_next(Cursor& c) noexcept;
   Task<Result<bool>> cursor_next_ordered(Cursor& c) noexcept;
   Task<Result<bool>> cursor_next_unordered(Cursor& c) noexcept;
@@ -1148,7 +1159,8 @@ class Store {
   Task<Result<bool>> cursor_read_entry(std::size_t position, KeyBuf& key, std::uint32_t& value_size,
                                        ValueType& type) noexcept;
   Task<Result<std::size_t>> cursor_read_value(const Cursor& c, std::span<std::byte> out) noexcept;
-  Task<Result<bool>> read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept;
+  /// The key of the binding at `binding` into `out` (a key's room).
+  FlashOp read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept;
 
   // the change stream (src/log/changes.cpp)
   Task<Result<bool>> change_next(ChangeCursor& c) noexcept;
@@ -1224,10 +1236,12 @@ class Store {
     refused_value_ = value;
     refused_limit_ = limit;
   }
-  Task<Status> put_impl(std::span<const std::byte> key, ValueType type, std::span<const std::byte> value) noexcept;
-  /// `as_stored`: `key` is a key as stored (a cursor's), not a name to map.
-  Task<Result<std::size_t>> get_typed_locked(std::span<const std::byte> key, std::span<std::byte> out,
-                                             ValueType* type, bool as_stored = false) noexcept;
+  enum class Write : std::uint8_t { put, put_typed, erase };
+  /// put, put_typed and erase (`value` empty): takes the lock.
+  Task<Status> put_impl(Write op, std::span<const std::byte> key, ValueType type,
+                        std::span<const std::byte> value) noexcept;
+  /// A name a key can have; `refusing`: last_refusal() says why not.
+  Status check_name(std::span<const std::byte> name, bool refusing) noexcept;
   /// Stored keys are hashes of whole names: nothing can be scanned.
   bool keys_unscannable() const noexcept { return hides_key_names() && !codec_->keeps_key_prefix(); }
   std::uint32_t free_payload() const noexcept;
@@ -1263,9 +1277,6 @@ class Store {
   std::size_t build_ad(std::span<std::byte> out, std::uint32_t sequence, std::uint32_t offset, std::uint32_t w,
                        std::span<const std::byte> key) const noexcept;
   Task<Result<std::size_t>> open_value(const Entry& e, std::span<const std::byte> key) noexcept;
-  /// `tag`: when set, the value field's first byte goes there and the rest into `value`.
-  Task<Result<std::uint32_t>> read_full_record(const Entry& e, std::span<const std::byte> key,
-                                               std::span<std::byte> value, std::byte* tag = nullptr) noexcept;
   /// Wipes what plaintext may have reached the scratch buffer's value areas
   /// (scratch_touched) when the coroutine that holds it returns.
   struct ScratchWipe {
@@ -1435,11 +1446,13 @@ struct Store::Entry {
   std::uint32_t location = 0;        // partition offset of the latest record
   std::uint32_t binding = 0;         // partition offset of the full record binding the key
   std::uint32_t binding_word = 0;    // the binding's header word when read (0: not read)
+  std::uint32_t binding_crc = 0;     // the binding's checksum when binding_named
   std::uint16_t value_size = 0;       // on flash: a typed value's tag included
   std::uint8_t key_size = 0;         // 0 until read from the binding
   std::uint8_t slot = 0;
   bool typed = false;                // the binding is a TYPED_PUT: the value starts with its tag
   Tamper tamper = Tamper::none;      // sealed: the key's latest record failed authentication
+  bool binding_named = false;        // locate read the binding's checksum and key (the one looked up)
 };
 
 struct Store::Located {

@@ -46,6 +46,15 @@ Status check_key(std::span<const std::byte> key) noexcept {
 // ---------------------------------------------------------------------------
 // Reading values
 
+namespace {
+/// A get's lookup: a binding that no longer reads right in a sealed store
+/// changed under it (mount authenticated every one).
+Status lookup_failure(Status looked_up, bool sealed) noexcept {
+  if (!looked_up && looked_up.error() == Errc::corrupt && sealed) return fail(Errc::tampered);
+  return looked_up;
+}
+}  // namespace
+
 Store::KeyBuf Store::stored_key(std::span<const std::byte> name) noexcept {
   KeyBuf k;
   if (sealed() && !name.empty() && name.size() <= max_key_size) {
@@ -55,40 +64,6 @@ Store::KeyBuf Store::stored_key(std::span<const std::byte> name) noexcept {
     if (name.size() <= max_key_size && !name.empty()) std::memcpy(k.bytes.data(), name.data(), name.size());
   }
   return k;
-}
-
-Task<Result<std::uint32_t>> Store::read_full_record(const Entry& e, std::span<const std::byte> key,
-                                                    std::span<std::byte> value, std::byte* tag) noexcept {
-  // The latest full record of `e`, its value into `value`: header, checksum
-  // (position, header, key, value) and key name must all agree. Returns the
-  // header word. Errors: corrupt, not_found (another key with this hash).
-  const std::uint32_t sector = sector_of(e.location);
-  const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
-  std::array<std::byte, logfmt::full_head + max_key_size> head{};
-  const std::span<std::byte> head_and_key = std::span<std::byte>(head).first(logfmt::full_head + e.key_size);
-  if (e.binding_word != 0 && e.location == e.binding) {
-    // The header word was read with the entry: only checksum and key remain.
-    logfmt::put_le32(head.data(), e.binding_word);
-    FERRITE_CO_TRY(co_await flash_.read(e.location + 4, head_and_key.subspan(4)));
-  } else {
-    FERRITE_CO_TRY(co_await flash_.read(e.location, head_and_key));
-  }
-  const std::uint32_t value_at = e.location + logfmt::full_head + e.key_size;
-  if (tag) FERRITE_CO_TRY(co_await flash_.read(value_at, std::span<std::byte>(tag, 1)));
-  FERRITE_CO_TRY(co_await flash_.read(value_at + (tag ? 1 : 0), value));
-  const std::uint32_t w = logfmt::get_le32(head.data());
-  const std::uint8_t kind = logfmt::kind_of(w);
-  if ((w & 0x80u) == 0 || !logfmt::is_put(kind) || logfmt::value_size_of(w) != e.value_size ||
-      logfmt::key_field_of(w) + 1u != e.key_size || (kind == logfmt::typed_put) != e.typed)
-    co_return fail(Errc::corrupt);
-  std::uint32_t crc = logfmt::position_crc(sectors_[sector].sequence, offset, 0);
-  crc = crc32c(std::span<const std::byte>(head).first(4), crc);
-  crc = crc32c(head_and_key.subspan(logfmt::full_head), crc);
-  if (tag) crc = crc32c(std::span<const std::byte>(tag, 1), crc);
-  crc = crc32c(value, crc);
-  if (crc != logfmt::get_le32(head.data() + 4)) co_return fail(Errc::corrupt);
-  if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) co_return fail(Errc::not_found);
-  co_return w;
 }
 
 Task<Result<std::size_t>> Store::open_value(const Entry& e, std::span<const std::byte> key) noexcept {
@@ -101,16 +76,21 @@ Task<Result<std::size_t>> Store::open_value(const Entry& e, std::span<const std:
   if (e.value_size > a.size() || e.location != e.binding) co_return fail(Errc::corrupt);
   const std::span<std::byte> sealed = a.first(e.value_size);
   scratch_touched(e.value_size);
-  auto w = co_await read_full_record(e, key, sealed);
-  if (!w && w.error() == Errc::corrupt) {
+  std::array<std::byte, logfmt::full_head + max_key_size> head{};
+  const std::span<std::byte> prefix = std::span<std::byte>(head).first(value_prefix(e, false));
+  const std::uint32_t known = known_prefix(e, key, prefix);
+  if (known < prefix.size()) FERRITE_CO_TRY(co_await flash_.read(e.location + known, prefix.subspan(known)));
+  FERRITE_CO_TRY(co_await flash_.read(e.location + prefix.size(), sealed));
+  if (auto st = check_value_record(e, key, prefix, crc32c(sealed, value_crc_seed(e, prefix))); !st) {
+    if (st.error() != Errc::corrupt) co_return fail(st.error());
     // Mount authenticated it: the flash changed under the mounted store.
     mark_tampered(e);
     co_return fail(Errc::tampered);
   }
-  if (!w) co_return fail(w.error());
+  const std::uint32_t w = logfmt::get_le32(head.data());
   const std::uint32_t sector = sector_of(e.location);
   std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
-  const std::size_t n = build_ad(ad, sectors_[sector].sequence, e.location - geometry_.sector_offset(sector), *w, key);
+  const std::size_t n = build_ad(ad, sectors_[sector].sequence, e.location - geometry_.sector_offset(sector), w, key);
   auto plain = codec_for(sector)->open(std::span<const std::byte>(ad).first(n), sealed);
   if (!plain) {
     mark_tampered(e);
@@ -148,77 +128,27 @@ Task<Result<std::size_t>> Store::read_value(const Entry& e, std::span<const std:
   if (e.value_size < tag_size) co_return fail(Errc::corrupt);
   const std::uint32_t size = e.value_size - tag_size;
   if (out.size() < size) co_return fail(Errc::buffer_too_small);
-  const std::uint32_t sector = sector_of(e.location);
-  const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
-  const std::uint32_t sequence = sectors_[sector].sequence;
+  // Two reads at most: what precedes the value (less what locate read), then the value.
+  std::array<std::byte, logfmt::full_head + max_key_size + 1> head{};
+  const std::span<std::byte> prefix = std::span<std::byte>(head).first(value_prefix(e, e.typed));
+  const std::uint32_t known = known_prefix(e, key, prefix);
+  if (known < prefix.size()) FERRITE_CO_TRY(co_await flash_.read(e.location + known, prefix.subspan(known)));
   const std::span<std::byte> value = out.first(size);
-  const bool compact = e.location != e.binding;
-  std::byte tag{};
-  if (compact) {
-    std::array<std::byte, logfmt::compact_head + 1> head{};
-    const std::span<std::byte> head_and_tag = std::span<std::byte>(head).first(logfmt::compact_head + tag_size);
-    FERRITE_CO_TRY(co_await flash_.read(e.location, head_and_tag));
-    FERRITE_CO_TRY(co_await flash_.read(e.location + logfmt::compact_head + tag_size, value));
-    if (static_cast<std::uint8_t>(head[0]) != e.slot) co_return fail(Errc::corrupt);
-    std::uint32_t crc = logfmt::position_crc(sequence, offset, crc32c(key));
-    crc = crc32c(std::span<const std::byte>(head).first(1), crc);
-    crc = crc32c(head_and_tag.subspan(logfmt::compact_head), crc);
-    crc = crc32c(value, crc);
-    if ((crc & 0xFFFFFFu) != (logfmt::get_le32(head.data()) >> 8)) co_return fail(Errc::corrupt);
-    tag = head[logfmt::compact_head];
-  } else {
-    FERRITE_CO_TRY(co_await read_full_record(e, key, value, e.typed ? &tag : nullptr));
-  }
-  if (type && e.typed) *type = static_cast<ValueType>(tag);
+  FERRITE_CO_TRY(co_await flash_.read(e.location + prefix.size(), value));
+  FERRITE_CO_TRY(check_value_record(e, key, prefix, crc32c(value, value_crc_seed(e, prefix))));
+  if (type && e.typed) *type = static_cast<ValueType>(prefix.back());
   co_return std::size_t{size};
 }
 
-Task<Result<std::size_t>> Store::get_locked(std::span<const std::byte> name, std::span<std::byte> out) noexcept {
-  co_return co_await get_typed_locked(name, out, nullptr);
-}
-
-Task<Result<std::size_t>> Store::get_typed_locked(std::span<const std::byte> name, std::span<std::byte> out,
-                                                  ValueType* type, bool as_stored) noexcept {
+Task<Result<std::size_t>> Store::get(std::span<const std::byte> name, std::span<std::byte> out) noexcept {
+  auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
-  KeyBuf mapped;
-  if (!as_stored) mapped = stored_key(name);
-  const std::span<const std::byte> key = as_stored ? name : mapped.view();
-  const std::uint32_t hash = crc32c(key);
-  if (!indexed()) {
-    Located found;
-    FERRITE_CO_TRY(co_await locate_by_scan(key, hash, found));
-    if (!found.found) co_return fail(Errc::not_found);
-    co_return co_await read_value(found.entry, key, out, type);
-  }
-  bool damaged = false;  // a candidate whose binding no longer reads right: maybe this key
-  for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
-    // (load_entry inlined: every get comes through here.)
-    Entry e = unpack(i);
-    std::array<std::byte, 4> word{};
-    FERRITE_CO_TRY(co_await flash_.read(e.binding, word));
-    if (!complete_entry(word, e)) {
-      damaged = true;
-      continue;
-    }
-    if (e.key_size != key.size()) continue;
-    if (e.location != e.binding) {
-      // Compact: the name lives in the binding record.
-      FERRITE_CO_TRY_ASSIGN(const bool same, co_await key_equals(e.binding, key));
-      if (!same) continue;
-    }
-    auto r = co_await read_value(e, key, out, type);
-    if (!r && r.error() == Errc::not_found) continue;  // another key with the same hash
-    co_return r;
-  }
-  // A sealed store authenticated every binding at mount: one that no longer
-  // reads right changed under it.
-  co_return fail(damaged ? (sealed() ? Errc::tampered : Errc::corrupt) : Errc::not_found);
-}
-
-Task<Result<std::size_t>> Store::get(std::span<const std::byte> key, std::span<std::byte> out) noexcept {
-  auto guard = co_await mutex_.lock();
-  co_return co_await get_locked(key, out);
+  const KeyBuf key = stored_key(name);
+  Located found;
+  FERRITE_CO_TRY(lookup_failure(co_await locate(key.view(), crc32c(key.view()), found, true), sealed()));
+  if (!found.found) co_return fail(Errc::not_found);
+  co_return co_await read_value(found.entry, key.view(), out);
 }
 
 Task<Status> Store::get_into(std::span<const std::byte> name, std::vector<std::byte>& out) noexcept {
@@ -227,7 +157,7 @@ Task<Status> Store::get_into(std::span<const std::byte> name, std::vector<std::b
   FERRITE_CO_TRY(check_key(name));
   const KeyBuf key = stored_key(name);
   Located found;
-  FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
+  FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found, true));
   if (!found.found) co_return fail(Errc::not_found);
   if (sealed()) {
     const ScratchWipe wipe{*this};
@@ -256,10 +186,16 @@ Task<Status> Store::get_string(std::string_view key, std::string& out) noexcept 
   co_return Status{};
 }
 
-Task<Result<Scalar>> Store::get_scalar(std::span<const std::byte> key) noexcept {
+Task<Result<Scalar>> Store::get_scalar(std::span<const std::byte> name) noexcept {
   auto guard = co_await mutex_.lock();
+  if (!mounted_) co_return fail(Errc::not_mounted);
+  FERRITE_CO_TRY(check_key(name));
+  const KeyBuf key = stored_key(name);
+  Located found;
+  FERRITE_CO_TRY(lookup_failure(co_await locate(key.view(), crc32c(key.view()), found, true), sealed()));
+  if (!found.found) co_return fail(Errc::not_found);
   Scalar s;
-  auto n = co_await get_typed_locked(key, s.bytes, &s.tag);
+  auto n = co_await read_value(found.entry, key.view(), s.bytes, &s.tag);
   if (!n) co_return fail(n.error() == Errc::buffer_too_small ? Errc::invalid_argument : n.error());
   s.size = static_cast<std::uint8_t>(*n);
   co_return s;
@@ -342,69 +278,73 @@ Task<Result<bool>> Store::stored_value_equals(const Entry& e, std::span<const st
     co_return value.empty() || std::memcmp(scratch_b().data() + prefix.size(), value.data(), value.size()) == 0;
   }
   if (e.value_size != total) co_return false;
+  // One pass: compare the value chunk by chunk while its checksum goes on,
+  // then check the record (what is equal but no longer verifies is rewritten).
+  std::array<std::byte, logfmt::full_head + max_key_size + 1> head{};
+  const std::span<std::byte> stored_prefix = std::span<std::byte>(head).first(value_prefix(e, e.typed));
+  const std::uint32_t known = known_prefix(e, key, stored_prefix);
+  if (known < stored_prefix.size())
+    FERRITE_CO_TRY(co_await flash_.read(e.location + known, stored_prefix.subspan(known)));
+  if (!prefix.empty() && stored_prefix.back() != prefix[0]) co_return false;
+  std::uint32_t crc = value_crc_seed(e, stored_prefix);
   std::array<std::byte, 64> buffer{};
-  if (total <= buffer.size()) {
-    ValueType type = ValueType::untyped;
-    auto n = co_await read_value(e, key, buffer, &type);
-    if (!n) co_return n.error() == Errc::corrupt ? Result<bool>(false) : Result<bool>(fail(n.error()));
-    if (!prefix.empty() && static_cast<std::byte>(type) != prefix[0]) co_return false;
-    co_return value.empty() || std::memcmp(buffer.data(), value.data(), value.size()) == 0;
-  }
-  std::uint32_t value_at =
-      e.location + (e.location != e.binding ? logfmt::compact_head : logfmt::full_head + e.key_size);
-  if (!prefix.empty()) {
-    FERRITE_CO_TRY(co_await flash_.read(value_at, std::span<std::byte>(buffer).first(1)));
-    if (buffer[0] != prefix[0]) co_return false;
-    value_at += 1;
-  }
+  const std::uint32_t value_at = e.location + static_cast<std::uint32_t>(stored_prefix.size());
   for (std::uint32_t done = 0; done < value.size();) {
-    const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(value.size()) - done, 64);
-    FERRITE_CO_TRY(co_await flash_.read(value_at + done, std::span<std::byte>(buffer).first(n)));
-    if (std::memcmp(buffer.data(), value.data() + done, n) != 0) co_return false;
+    const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(value.size()) - done, buffer.size());
+    const std::span<std::byte> chunk = std::span<std::byte>(buffer).first(n);
+    FERRITE_CO_TRY(co_await flash_.read(value_at + done, chunk));
+    if (std::memcmp(chunk.data(), value.data() + done, n) != 0) co_return false;
+    crc = crc32c(chunk, crc);
     done += n;
   }
-  co_return co_await record_verifies(e.location);
-}
-
-Task<Result<bool>> Store::record_verifies(std::uint32_t location) noexcept {
-  // (Its own frame: only large values need a whole record read back.)
-  const std::uint32_t sector = sector_of(location);
-  const std::uint32_t offset = location - geometry_.sector_offset(sector);
-  RecordRead rec;
-  rec.status = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset, rec.record);
-  if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
-  co_return rec && !rec->blank;
+  const Status verifies = check_value_record(e, key, stored_prefix, crc);
+  if (!verifies && verifies.error() != Errc::corrupt) co_return fail(verifies.error());
+  co_return static_cast<bool>(verifies);
 }
 
 Task<Status> Store::put(std::span<const std::byte> name, std::span<const std::byte> value) noexcept {
-  auto guard = co_await mutex_.lock();
-  co_return co_await put_impl(name, ValueType::untyped, value);
+  return put_impl(Write::put, name, ValueType::untyped, value);
 }
 
 #if FERRITE_WITH_TYPED_WRITES
 Task<Status> Store::put_typed(std::span<const std::byte> name, ValueType type, std::span<const std::byte> value) noexcept {
-  auto guard = co_await mutex_.lock();
-  const std::uint32_t want = size_for(type);
-  if (want == 0 || (want != any_size && value.size() != want)) {
-    refuse(Refused::type_size, static_cast<std::uint32_t>(value.size()), want == any_size ? 0 : want);
-    co_return fail(Errc::invalid_argument);
-  }
-  co_return co_await put_impl(name, type, value);
+  return put_impl(Write::put_typed, name, type, value);
 }
 #endif  // FERRITE_WITH_TYPED_WRITES
 
-Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, std::span<const std::byte> value) noexcept {
+Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
+  return put_impl(Write::erase, name, ValueType::untyped, {});
+}
+
+Status Store::check_name(std::span<const std::byte> name, bool refusing) noexcept {
+  if (!name.empty() && name.size() <= max_key_size) return {};
+  if (refusing) {
+    if (name.empty()) refuse(Refused::key_empty);
+    else refuse(Refused::key_long, static_cast<std::uint32_t>(name.size()), max_key_size);
+  }
+  return fail(name.empty() ? Errc::invalid_argument : Errc::too_large);
+}
+
+Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueType type,
+                             std::span<const std::byte> value) noexcept {
+  // A put and an erase take the same steps: look the key up, make room,
+  // write one record, then make the index follow it.
+  auto guard = co_await mutex_.lock();
+  const bool erase = op == Write::erase;
+#if FERRITE_WITH_TYPED_WRITES
+  if (op == Write::put_typed) {
+    const std::uint32_t want = size_for(type);
+    if (want == 0 || (want != any_size && value.size() != want)) {
+      refuse(Refused::type_size, static_cast<std::uint32_t>(value.size()), want == any_size ? 0 : want);
+      co_return fail(Errc::invalid_argument);
+    }
+  }
+#endif  // FERRITE_WITH_TYPED_WRITES
   if (!mounted_) co_return fail(Errc::not_mounted);
   const ScratchWipe wipe{*this};
+  if (erase) FERRITE_CO_TRY(check_name(name, false));
   FERRITE_CO_TRY(co_await record_tampering());
-  if (name.empty()) {
-    refuse(Refused::key_empty);
-    co_return fail(Errc::invalid_argument);
-  }
-  if (name.size() > max_key_size) {
-    refuse(Refused::key_long, static_cast<std::uint32_t>(name.size()), max_key_size);
-    co_return fail(Errc::too_large);
-  }
+  if (!erase) FERRITE_CO_TRY(check_name(name, true));
   // A typed value is stored as its tag, then its bytes (FORMAT.md §3.5).
   const bool typed = type != ValueType::untyped;
   const std::array<std::byte, 1> tag_byte{static_cast<std::byte>(type)};
@@ -419,9 +359,11 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
   const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
   Located cur;  // the key as the index has it (refreshed as collection moves it)
-  FERRITE_CO_TRY(co_await locate(key, hash, cur));
+  FERRITE_CO_TRY(co_await locate(key, hash, cur, !erase));
   const std::uint32_t epoch_at_lookup = index_epoch_;
-  if (cur.found) {
+  if (erase) {
+    if (!cur.found) co_return fail(Errc::not_found);
+  } else if (cur.found) {
     FERRITE_CO_TRY_ASSIGN(const bool same, co_await stored_value_equals(cur.entry, key, value, prefix));
     if (same) {
       ++counters_.writes_skipped;
@@ -454,7 +396,8 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
     if (!framed) return fail(framed.error());
     return std::span<const std::byte>(scratch_a().first(*framed));
   };
-  if (sealed()) {
+  const bool framed = sealed() && !erase;  // a sealed DELETE's empty value is sealed by append
+  if (framed) {
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
     plain_prefix = {};
   }
@@ -463,17 +406,18 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
       sealed() ? codec_->sealed_size(stored.size()) : plain_prefix.size() + stored.size());  // on flash
   const std::uint32_t new_full = full_size(ksize, vsize);
   const std::uint32_t old_full = cur.found ? full_size(cur.entry.key_size, cur.entry.value_size) : 0;
+  const std::uint32_t new_live = live_total_ - old_full + (erase ? 0 : new_full);
   const std::uint32_t clobbers_before = scratch_clobbers_;
-  if (auto room = co_await ensure_room(new_full, live_total_ - old_full + new_full); !room) {
-    if (room.error() == Errc::no_space) {
-      if (indexed() && live_total_ - old_full + new_full > capacity(new_full))
-        refuse(Refused::capacity, live_total_ - old_full + new_full, capacity(new_full));
+  if (auto room = co_await ensure_room(new_full, new_live); !room) {
+    if (room.error() == Errc::no_space && !erase) {
+      if (indexed() && new_live > capacity(new_full))
+        refuse(Refused::capacity, new_live, capacity(new_full));
       else
         refuse(Refused::room, new_full, head_room() + free_payload());
     }
     co_return room;
   }
-  if (sealed() && scratch_clobbers_ != clobbers_before) {
+  if (framed && scratch_clobbers_ != clobbers_before) {
     // Collection used the scratch buffer: frame again (same size).
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
   }
@@ -489,34 +433,37 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
     }
   }
   const std::uint32_t epoch_before_write = index_epoch_;
-  std::uint8_t slot = cur.found ? cur.entry.slot : 0;
-  const bool compact = cur.found && slot != 0 && compact_ && cur.entry.value_size == vsize && cur.entry.typed == typed &&
+  std::uint8_t slot = cur.found && !erase ? cur.entry.slot : 0;
+  const bool compact = slot != 0 && compact_ && cur.entry.value_size == vsize && cur.entry.typed == typed &&
                        sector_of(cur.entry.binding) == head_ &&
                        addressable(geometry_.sector_offset(head_) + head_offset_, cur.entry.binding);
   const bool found_before_write = cur.found;
   const std::uint32_t binding_before_write = cur.entry.binding;
   bool new_slot = false;
-  if (!compact && slot == 0 && indexed()) {
+  if (!compact && slot == 0 && indexed() && !erase) {
     slot = allocate_slot();
     new_slot = slot != 0;
   }
-  const std::uint8_t kind = typed ? logfmt::typed_put : logfmt::put;
-  auto at = co_await write_record(kind, slot, key, stored, compact, hash, 0, plain_prefix);
-  if (!at && sealed() && head_sealed_ &&
-      (at.error() == Errc::reprogram_forbidden || at.error() == Errc::bits_not_erased)) {
-    // The head held units mount could not see, and no free sector was left
-    // for write_record's retry (collection would overwrite the frame in
-    // scratch): collect here, frame again, write once more.
-    FERRITE_CO_TRY(co_await ensure_room(new_full, live_total_ - old_full + new_full));
+  const std::uint8_t kind = erase ? logfmt::erase : typed ? logfmt::typed_put : logfmt::put;
+  // The head may hold units mount could not see (a weak tail after a power
+  // cut): append seals it and writes once more in a fresh sector. A frame in
+  // scratch (a sealed put) may only take a free sector there; when none is
+  // left, collect here, frame again and write once more.
+  Result<std::uint32_t> at = fail(Errc::io);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    at = co_await append(kind, slot, key, stored, compact && attempt == 0, hash, 0, plain_prefix, true);
+    if (at || !framed || !head_sealed_ ||
+        (at.error() != Errc::reprogram_forbidden && at.error() != Errc::bits_not_erased) || attempt > 0)
+      break;
+    FERRITE_CO_TRY(co_await ensure_room(new_full, new_live));
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
-    at = co_await write_record(kind, slot, key, stored, false, hash, 0, plain_prefix);
   }
   if (!at) {
     if (new_slot) release_slot(slot);
     co_return fail(at.error());
   }
   if (!indexed()) {
-    ++write_count_;
+    if (!erase) ++write_count_;
     co_return Status{};
   }
   // Bookkeeping follows the write: the record is durable now. A compact
@@ -533,18 +480,23 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
     const std::uint32_t before = full_size(e.key_size, e.value_size);
     sectors_[sector_of(e.binding)].live_bytes -= before;
     note_dead(before);
-    e.location = *at;
-    if (!wrote_compact) {
-      e.binding = *at;
-      e.slot = slot;
-      e.value_size = static_cast<std::uint16_t>(vsize);
-      e.typed = typed;
+    if (erase) {
+      release_slot(e.slot);
+      index_remove(cur.position);
+    } else {
+      e.location = *at;
+      if (!wrote_compact) {
+        e.binding = *at;
+        e.slot = slot;
+        e.value_size = static_cast<std::uint16_t>(vsize);
+        e.typed = typed;
+      }
+      if (e.tamper == Tamper::pending) --tamper_pending_;
+      e.tamper = Tamper::none;  // written again: the key is whole
+      store_entry(cur.position, e);
+      sectors_[sector_of(e.binding)].live_bytes += new_full;
     }
-    if (e.tamper == Tamper::pending) --tamper_pending_;
-    e.tamper = Tamper::none;  // written again: the key is whole
-    store_entry(cur.position, e);
-    sectors_[sector_of(e.binding)].live_bytes += new_full;
-  } else {
+  } else if (!erase) {
     Entry e;
     e.hash = hash;
     e.location = *at;
@@ -559,7 +511,7 @@ Task<Status> Store::put_impl(std::span<const std::byte> name, ValueType type, st
       co_return st;
     }
   }
-  note_live(new_full);
+  if (!erase) note_live(new_full);
   ++write_count_;
   co_await retire_if_empty();
   co_return Status{};
@@ -571,40 +523,6 @@ Task<Status> Store::put_scalar(std::span<const std::byte> key, Scalar value) noe
   co_return co_await put_typed(key, value.tag, value.view());
 }
 #endif  // FERRITE_WITH_TYPED_WRITES
-
-Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
-  auto guard = co_await mutex_.lock();
-  if (!mounted_) co_return fail(Errc::not_mounted);
-  FERRITE_CO_TRY(check_key(name));
-  FERRITE_CO_TRY(co_await record_tampering());
-  const KeyBuf mapped = stored_key(name);
-  const std::span<const std::byte> key = mapped.view();
-  const std::uint32_t hash = crc32c(key);
-  Located found;
-  FERRITE_CO_TRY(co_await locate(key, hash, found));
-  if (!found.found) co_return fail(Errc::not_found);
-  const std::uint32_t old_full = full_size(found.entry.key_size, found.entry.value_size);
-  const std::uint32_t tomb = sealed() ? static_cast<std::uint32_t>(codec_->sealed_size(0)) : 0;
-  FERRITE_CO_TRY(co_await ensure_room(full_size(static_cast<std::uint32_t>(key.size()), tomb), live_total_ - old_full));
-  FERRITE_CO_TRY(co_await write_record(logfmt::erase, 0, key, {}, false, hash, 0));
-  if (!indexed()) co_return Status{};
-  Located now;
-  if (auto st = co_await locate(key, hash, now); !st) {
-    mounted_ = false;  // the erase is durable but the index cannot follow it: a remount rebuilds it
-    co_return st;
-  }
-  if (now.found) {  // (collection may have dropped a corrupted entry already)
-    const Entry& e = now.entry;
-    const std::uint32_t size = full_size(e.key_size, e.value_size);
-    sectors_[sector_of(e.binding)].live_bytes -= size;
-    note_dead(size);
-    release_slot(e.slot);
-    index_remove(now.position);
-  }
-  ++write_count_;
-  co_await retire_if_empty();
-  co_return Status{};
-}
 
 #if FERRITE_WITH_SCANS
 // ---------------------------------------------------------------------------
@@ -868,7 +786,10 @@ Task<Result<std::size_t>> Store::cursor_read_value(const Cursor& c, std::span<st
     co_return co_await read_value(e, c.key(), out);
   }
   // The cursor holds the key as stored (docs/FORMAT.md §3.7): not a name to map.
-  co_return co_await get_typed_locked(c.key(), out, nullptr, true);
+  Located found;
+  FERRITE_CO_TRY(lookup_failure(co_await locate(c.key(), crc32c(c.key()), found, true), sealed()));
+  if (!found.found) co_return fail(Errc::not_found);
+  co_return co_await read_value(found.entry, c.key(), out);
 }
 
 Task<Result<std::uint32_t>> Store::count_range(std::span<const std::byte> lower,

@@ -8,6 +8,16 @@ module ferrite.log;
 
 namespace ferrite {
 
+namespace {
+int compare_keys(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
+  const std::size_t n = std::min(a.size(), b.size());
+  const int c = n ? std::memcmp(a.data(), b.data(), n) : 0;
+  if (c != 0) return c < 0 ? -1 : 1;
+  if (a.size() == b.size()) return 0;
+  return a.size() < b.size() ? -1 : 1;
+}
+}  // namespace
+
 std::size_t Store::lower_bound_hash(std::uint32_t hash) const noexcept {
   std::size_t lo = 0, hi = key_count_;
   while (lo < hi) {
@@ -79,7 +89,11 @@ Store::Entry Store::refreshed(const Entry& known, std::size_t position) const no
   // changes its key or value sizes.
   Entry e = unpack(position);
   e.key_size = known.key_size;
-  if (e.binding == known.binding) e.binding_word = known.binding_word;
+  if (e.binding == known.binding) {
+    e.binding_word = known.binding_word;
+    e.binding_crc = known.binding_crc;
+    e.binding_named = known.binding_named;
+  }
   return e;
 }
 
@@ -112,53 +126,41 @@ Task<Status> Store::load_entry(std::size_t position, Entry& e) noexcept {
   co_return complete_entry(word, e);
 }
 
-Task<Result<bool>> Store::read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept {
-  if (key_size > out.size()) co_return fail(Errc::corrupt);
-  FERRITE_CO_TRY(co_await flash_.read(binding + logfmt::full_head, out.first(key_size)));
-  co_return true;
+FlashOp Store::read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept {
+  // (No frame of its own: key sizes never pass max_key_size, the room callers give.)
+  return flash_.read(binding + logfmt::full_head, out.first(std::min<std::size_t>(key_size, out.size())));
 }
 
-Task<Result<int>> Store::compare_key_at(std::uint32_t binding, std::uint8_t key_size,
-                                        std::span<const std::byte> key) noexcept {
-  std::array<std::byte, max_key_size> stored{};
-  FERRITE_CO_TRY(co_await read_key(binding, key_size, stored));
-  const std::size_t common = std::min<std::size_t>(key_size, key.size());
-  const int c = common ? std::memcmp(stored.data(), key.data(), common) : 0;
-  if (c != 0) co_return c < 0 ? -1 : 1;
-  if (key_size == key.size()) co_return 0;
-  co_return key_size < key.size() ? -1 : 1;
-}
-
-Task<Result<bool>> Store::key_equals(std::uint32_t binding, std::span<const std::byte> key) noexcept {
-  // (Reads the flash itself: this sits on every lookup's call chain.)
-  std::array<std::byte, max_key_size> stored{};
-  if (key.size() > stored.size()) co_return fail(Errc::corrupt);
-  FERRITE_CO_TRY(co_await flash_.read(binding + logfmt::full_head, std::span<std::byte>(stored).first(key.size())));
-  co_return std::memcmp(stored.data(), key.data(), key.size()) == 0;
-}
-
-Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept {
+Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, Located& out,
+                           bool checksum) noexcept {
   if (!indexed()) co_return co_await locate_by_scan(key, hash, out);
   out = Located{};
   bool damaged = false;  // a candidate whose binding no longer reads right: maybe this key
+  // Per candidate, the binding's header word, then its key; with
+  // `checksum`, the checksum with the key when the binding is the latest
+  // record (read_value then reads only the rest).
+  std::array<std::byte, logfmt::full_head + max_key_size> head{};
   for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
-    // (load_entry inlined: every put and erase comes through here.)
-    out.entry = unpack(i);
-    std::array<std::byte, 4> word{};
-    FERRITE_CO_TRY(co_await flash_.read(out.entry.binding, word));
-    if (!complete_entry(word, out.entry)) {
+    Entry e = unpack(i);
+    FERRITE_CO_TRY(co_await flash_.read(e.binding, std::span<std::byte>(head).first(4)));
+    if (!complete_entry(std::span<const std::byte, 4>(head.data(), 4), e)) {
       damaged = true;
       continue;
     }
-    if (out.entry.key_size != key.size()) continue;
-    FERRITE_CO_TRY_ASSIGN(const bool same, co_await key_equals(out.entry.binding, key));
-    if (same) {
-      out.found = true;
-      out.position = i;
-      co_return Status{};
+    if (e.key_size != key.size()) continue;
+    const std::uint32_t from = checksum && e.location == e.binding ? 4 : logfmt::full_head;
+    FERRITE_CO_TRY(co_await flash_.read(
+        e.binding + from, std::span<std::byte>(head).subspan(from, logfmt::full_head + key.size() - from)));
+    if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) continue;
+    if (from == 4) {
+      e.binding_crc = logfmt::get_le32(head.data() + 4);
+      e.binding_named = true;
     }
+    out.found = true;
+    out.position = i;
+    out.entry = e;
+    co_return Status{};
   }
-  out = Located{};
   if (damaged) co_return fail(Errc::corrupt);
   co_return Status{};
 }
@@ -174,7 +176,12 @@ Task<Status> Store::index_insert(const Entry& e, std::span<const std::byte> key)
   if (order_valid_) {
     for (std::size_t i = 0; i + 1 < key_count_; ++i)
       if (order_[i] >= pos) ++order_[i];
-    if (auto st = co_await order_insert(pos, key); !st) {
+    // order_[0 .. key_count_-1) holds every other entry in key order.
+    const std::size_t n = key_count_ - 1;
+    if (auto at = co_await order_lower_bound(key, n, false); at) {
+      for (std::size_t i = n; i > *at; --i) order_[i] = order_[i - 1];
+      order_[*at] = static_cast<std::uint16_t>(pos);
+    } else {
       order_valid_ = false;  // rebuilt on the next ordered scan
     }
   }
@@ -197,23 +204,17 @@ void Store::index_remove(std::size_t position) noexcept {
 Task<Result<std::size_t>> Store::order_lower_bound(std::span<const std::byte> key, std::size_t count,
                                                    bool strict) noexcept {
   std::size_t lo = 0, hi = count;
+  std::array<std::byte, max_key_size> stored{};
   while (lo < hi) {
     const std::size_t mid = (lo + hi) / 2;
-    Entry e;
-    FERRITE_CO_TRY(co_await load_entry(order_[mid], e));
-    FERRITE_CO_TRY_ASSIGN(const int c, co_await compare_key_at(e.binding, e.key_size, key));
+    Entry e = unpack(order_[mid]);
+    FERRITE_CO_TRY(co_await flash_.read(e.binding, std::span<std::byte>(stored).first(4)));
+    FERRITE_CO_TRY(complete_entry(std::span<const std::byte, 4>(stored.data(), 4), e));
+    FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, stored));
+    const int c = compare_keys(std::span<const std::byte>(stored).first(e.key_size), key);
     if (c < 0 || (c == 0 && strict)) lo = mid + 1; else hi = mid;
   }
   co_return lo;
-}
-
-Task<Status> Store::order_insert(std::size_t position, std::span<const std::byte> key) noexcept {
-  // order_[0 .. key_count_-1) holds every other entry in key order.
-  const std::size_t n = key_count_ - 1;
-  FERRITE_CO_TRY_ASSIGN(const std::size_t at, co_await order_lower_bound(key, n, false));
-  for (std::size_t i = n; i > at; --i) order_[i] = order_[i - 1];
-  order_[at] = static_cast<std::uint16_t>(position);
-  co_return Status{};
 }
 
 Task<Status> Store::order_place(std::size_t position, const Entry& e, std::size_t count) noexcept {

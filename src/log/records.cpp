@@ -178,90 +178,151 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
   co_return Status{};
 }
 
+std::uint32_t Store::value_prefix(const Entry& e, bool tag) noexcept {
+  return (e.location != e.binding ? logfmt::compact_head : logfmt::full_head + e.key_size) + (tag ? 1u : 0u);
+}
+
+std::uint32_t Store::known_prefix(const Entry& e, std::span<const std::byte> key,
+                                  std::span<std::byte> prefix) const noexcept {
+  if (e.binding_word == 0 || e.location != e.binding) return 0;
+  logfmt::put_le32(prefix.data(), e.binding_word);
+  if (!e.binding_named) return 4;
+  logfmt::put_le32(prefix.data() + 4, e.binding_crc);
+  if (!key.empty()) std::memcpy(prefix.data() + logfmt::full_head, key.data(), key.size());
+  return logfmt::full_head + static_cast<std::uint32_t>(key.size());
+}
+
+std::uint32_t Store::value_crc_seed(const Entry& e, std::span<const std::byte> prefix) const noexcept {
+  // Full: position, header word, key (and tag); compact: position and the
+  // key's hash, slot byte (and tag) (FORMAT.md §3.1, §3.2).
+  const std::uint32_t sector = sector_of(e.location);
+  const std::uint32_t offset = e.location - geometry_.sector_offset(sector);
+  const bool compact = e.location != e.binding;
+  std::uint32_t crc = logfmt::position_crc(sectors_[sector].sequence, offset, compact ? e.hash : 0);
+  crc = crc32c(prefix.first(compact ? 1 : 4), crc);
+  return crc32c(prefix.subspan(compact ? logfmt::compact_head : logfmt::full_head), crc);
+}
+
+Status Store::check_value_record(const Entry& e, std::span<const std::byte> key, std::span<const std::byte> prefix,
+                                 std::uint32_t crc) const noexcept {
+  const std::uint32_t w = logfmt::get_le32(prefix.data());
+  if (e.location != e.binding) {
+    if ((w & 0xFFu) != e.slot || (crc & 0xFFFFFFu) != (w >> 8)) return fail(Errc::corrupt);
+    return {};
+  }
+  const std::uint8_t kind = logfmt::kind_of(w);
+  if ((w & 0x80u) == 0 || !logfmt::is_put(kind) || logfmt::value_size_of(w) != e.value_size ||
+      logfmt::key_field_of(w) + 1u != e.key_size || (kind == logfmt::typed_put) != e.typed ||
+      crc != logfmt::get_le32(prefix.data() + 4))
+    return fail(Errc::corrupt);
+  if (std::memcmp(prefix.data() + logfmt::full_head, key.data(), key.size()) != 0) return fail(Errc::not_found);
+  return {};
+}
+
 Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                           std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
-                                          std::uint8_t meta_type, std::span<const std::byte> prefix) noexcept {
+                                          std::uint8_t meta_type, std::span<const std::byte> prefix,
+                                          bool retry) noexcept {
   // `prefix` (0 or 1 byte: a typed value's tag, plain stores only) goes
   // before `value` in the value field; sealed stores frame the tag with the
   // value instead.
-  if (sealed() && !compact) {
-    // Seal into scratch B (the frame in A stays intact for a retry).
-    const std::span<std::byte> b = scratch_b();
-    if (value.size() > b.size() || codec_->sealed_size(value.size()) > b.size()) co_return fail(Errc::too_large);
-    if (!value.empty()) std::memmove(b.data(), value.data(), value.size());
-    const std::size_t sealed = codec_->sealed_size(value.size());
-    const std::uint8_t key_field = key.empty() ? meta_type : static_cast<std::uint8_t>(key.size() - 1);
-    const std::uint32_t w = logfmt::pack(kind, slot, key_field, static_cast<std::uint32_t>(sealed));
-    std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
-    const std::size_t n = build_ad(ad, sectors_[head_].sequence, head_offset_, w, key);
-    // (The head's key: an old-key head takes only its end slot's RETIRE.)
-    FERRITE_CO_TRY(codec_for(head_)->seal(std::span<const std::byte>(ad).first(n), b, value.size()));
-    value = b.first(sealed);
-  }
-  const std::uint32_t value_len = static_cast<std::uint32_t>(prefix.size() + value.size());
-  const std::uint32_t size =
-      compact ? compact_size(value_len) : full_size(static_cast<std::uint32_t>(key.size()), value_len);
-  // The tag rides at the end of the span programmed before the value: the
-  // compact head, or the key.
-  std::array<std::byte, logfmt::full_head + 1> head{};
-  std::array<std::byte, max_key_size + 1> key_and_prefix{};
-  if (head_sealed_ || head_room() < size) co_return fail(Errc::no_space);  // ensure_room's job
-  FERRITE_CO_TRY(co_await check_blank_ahead(size));
-  const std::uint32_t sequence = sectors_[head_].sequence;
-  const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
-  std::span<const std::byte> head_bytes;
-  std::span<const std::byte> stored_key = compact ? std::span<const std::byte>{} : key;
-  if (compact) {
-    head[0] = static_cast<std::byte>(slot);
-    std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, key_hash);
-    crc = crc32c(std::span<const std::byte>(head).first(1), crc);
-    crc = crc32c(prefix, crc);
-    crc = crc32c(value, crc);
-    for (int i = 0; i < 3; ++i) head[1 + i] = static_cast<std::byte>(crc >> (8 * i));
-    if (!prefix.empty()) head[logfmt::compact_head] = prefix[0];
-    head_bytes = std::span<const std::byte>(head).first(logfmt::compact_head + prefix.size());
-  } else {
-    const std::uint8_t key_field =
-        key.empty() ? meta_type : static_cast<std::uint8_t>(key.size() - 1);
-    const std::uint32_t w = logfmt::pack(kind, slot, key_field, value_len);
-    logfmt::put_le32(head.data(), w);
-    std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, 0);
-    crc = crc32c(std::span<const std::byte>(head).first(4), crc);
-    crc = crc32c(key, crc);
-    crc = crc32c(prefix, crc);
-    crc = crc32c(value, crc);
-    logfmt::put_le32(head.data() + 4, crc);
-    head_bytes = std::span<const std::byte>(head).first(logfmt::full_head);
-    last_crc_ = crc;
-    if (!prefix.empty()) {
-      if (!key.empty()) std::memcpy(key_and_prefix.data(), key.data(), key.size());
-      key_and_prefix[key.size()] = prefix[0];
-      stored_key = std::span<const std::byte>(key_and_prefix).first(key.size() + 1);
+  const std::uint8_t key_field = key.empty() ? meta_type : static_cast<std::uint8_t>(key.size() - 1);
+  for (;;) {
+    std::span<const std::byte> body = value;
+    if (sealed() && !compact) {
+      // Seal into scratch B (the frame in A stays intact for a retry).
+      const std::span<std::byte> b = scratch_b();
+      if (value.size() > b.size() || codec_->sealed_size(value.size()) > b.size()) co_return fail(Errc::too_large);
+      if (!value.empty()) std::memmove(b.data(), value.data(), value.size());
+      const std::size_t sealed = codec_->sealed_size(value.size());
+      const std::uint32_t w = logfmt::pack(kind, slot, key_field, static_cast<std::uint32_t>(sealed));
+      std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
+      const std::size_t n = build_ad(ad, sectors_[head_].sequence, head_offset_, w, key);
+      // (The head's key: an old-key head takes only its end slot's RETIRE.)
+      FERRITE_CO_TRY(codec_for(head_)->seal(std::span<const std::byte>(ad).first(n), b, value.size()));
+      body = b.first(sealed);
     }
-  }
-  // The space is consumed whatever happens next: a failed program may have
-  // touched it, and no unit is programmed twice.
-  head_offset_ += size;
-  sectors_[head_].used_bytes += size;
-  if (auto st = co_await program_record(address, head_bytes, stored_key, value, size); !st) {
-    head_sealed_ = true;
-    co_return fail(st.error());
-  }
-  if (verify_) {
-    if (auto st = co_await verify_record(address, head_bytes, stored_key, value, none, 0); !st) {
-      head_sealed_ = true;
-      co_return fail(st.error());
+    const std::uint32_t value_len = static_cast<std::uint32_t>(prefix.size() + body.size());
+    const std::uint32_t size =
+        compact ? compact_size(value_len) : full_size(static_cast<std::uint32_t>(key.size()), value_len);
+    if (head_sealed_ || head_room() < size) co_return fail(Errc::no_space);  // ensure_room's job
+    Status written = co_await check_blank_ahead(size);
+    const std::uint32_t address = geometry_.sector_offset(head_) + head_offset_;
+    if (written) {
+      // The tag rides at the end of the span programmed before the value: the
+      // compact head, or the key.
+      std::array<std::byte, logfmt::full_head + 1> head{};
+      std::array<std::byte, max_key_size + 1> key_and_prefix{};
+      const std::uint32_t sequence = sectors_[head_].sequence;
+      std::span<const std::byte> head_bytes;
+      std::span<const std::byte> stored_key = compact ? std::span<const std::byte>{} : key;
+      if (compact) {
+        head[0] = static_cast<std::byte>(slot);
+        std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, key_hash);
+        crc = crc32c(std::span<const std::byte>(head).first(1), crc);
+        crc = crc32c(prefix, crc);
+        crc = crc32c(body, crc);
+        for (int i = 0; i < 3; ++i) head[1 + i] = static_cast<std::byte>(crc >> (8 * i));
+        if (!prefix.empty()) head[logfmt::compact_head] = prefix[0];
+        head_bytes = std::span<const std::byte>(head).first(logfmt::compact_head + prefix.size());
+      } else {
+        const std::uint32_t w = logfmt::pack(kind, slot, key_field, value_len);
+        logfmt::put_le32(head.data(), w);
+        std::uint32_t crc = logfmt::position_crc(sequence, head_offset_, 0);
+        crc = crc32c(std::span<const std::byte>(head).first(4), crc);
+        crc = crc32c(key, crc);
+        crc = crc32c(prefix, crc);
+        crc = crc32c(body, crc);
+        logfmt::put_le32(head.data() + 4, crc);
+        head_bytes = std::span<const std::byte>(head).first(logfmt::full_head);
+        last_crc_ = crc;
+        if (!prefix.empty()) {
+          if (!key.empty()) std::memcpy(key_and_prefix.data(), key.data(), key.size());
+          key_and_prefix[key.size()] = prefix[0];
+          stored_key = std::span<const std::byte>(key_and_prefix).first(key.size() + 1);
+        }
+      }
+      // The space is consumed whatever happens next: a failed program may have
+      // touched it, and no unit is programmed twice.
+      head_offset_ += size;
+      sectors_[head_].used_bytes += size;
+      written =
+          co_await program_record(address, head_bytes, stored_key, body, size, none, 0, static_cast<bool>(verify_));
+      if (!written) head_sealed_ = true;
     }
+    if (written) {
+      ++counters_.records_written;
+      if (sealed() && head_ == last_open_sector_ && kind != logfmt::txn_put && kind != logfmt::txn_erase) {
+        last_open_end_ = head_offset_;
+        // The write is acknowledged only once the counter holds its position:
+        // a rollback to any earlier state then reads as one (FORMAT.md §3.6).
+        // A batch raises it once, after its commit.
+        if (counter_) FERRITE_CO_TRY(co_await counter_->raise(log_position()));
+      }
+      co_return address;
+    }
+    if (!retry || (written.error() != Errc::reprogram_forbidden && written.error() != Errc::bits_not_erased))
+      co_return fail(written.error());
+    // The head held bytes we could not see (a weak tail after a power cut):
+    // it is sealed now; write once more into a fresh sector. A value framed in
+    // the scratch buffer (a sealed put) may only take a free sector, not
+    // collect one: collection reuses the scratch.
+    retry = false;
+    const auto at_value = reinterpret_cast<std::uintptr_t>(value.data());
+    const auto at_scratch = reinterpret_cast<std::uintptr_t>(scratch_.data());
+    const bool value_in_scratch =
+        !value.empty() && at_value >= at_scratch && at_value < at_scratch + scratch_.size();
+    if (value_in_scratch) {
+      if (free_sector_count() <= 1) co_return fail(written.error());  // put collects, frames again and retries
+      FERRITE_CO_TRY(co_await open_sector());
+    } else {
+      const std::uint32_t on_flash =
+          static_cast<std::uint32_t>(sealed() ? codec_->sealed_size(value.size()) : prefix.size() + value.size());
+      FERRITE_CO_TRY(co_await ensure_room(full_size(static_cast<std::uint32_t>(key.size()), on_flash), live_total_));
+    }
+    // A compact record is only valid next to its binding, which the new sector lacks.
+    compact = false;
   }
-  ++counters_.records_written;
-  if (sealed() && head_ == last_open_sector_ && kind != logfmt::txn_put && kind != logfmt::txn_erase) {
-    last_open_end_ = head_offset_;
-    // The write is acknowledged only once the counter holds its position:
-    // a rollback to any earlier state then reads as one (FORMAT.md §3.6).
-    // A batch raises it once, after its commit.
-    if (counter_) FERRITE_CO_TRY(co_await counter_->raise(log_position()));
-  }
-  co_return address;
 }
 
 std::size_t Store::build_ad(std::span<std::byte> out, std::uint32_t sequence, std::uint32_t offset, std::uint32_t w,
@@ -275,36 +336,10 @@ std::size_t Store::build_ad(std::span<std::byte> out, std::uint32_t sequence, st
   return 16 + key.size();
 }
 
-Task<Result<std::uint32_t>> Store::write_record(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
-                                                std::span<const std::byte> value, bool compact,
-                                                std::uint32_t key_hash, std::uint8_t meta_type,
-                                                std::span<const std::byte> prefix) noexcept {
-  auto at = co_await append(kind, slot, key, value, compact, key_hash, meta_type, prefix);
-  if (at || (at.error() != Errc::reprogram_forbidden && at.error() != Errc::bits_not_erased)) co_return at;
-  // The head held bytes we could not see (a weak tail after a power cut):
-  // it is sealed now; write once more into a fresh sector. A value framed in
-  // the scratch buffer (a sealed put) may only take a free sector, not
-  // collect one: collection reuses the scratch.
-  const auto at_value = reinterpret_cast<std::uintptr_t>(value.data());
-  const auto at_scratch = reinterpret_cast<std::uintptr_t>(scratch_.data());
-  const bool value_in_scratch =
-      !value.empty() && at_value >= at_scratch && at_value < at_scratch + scratch_.size();
-  if (value_in_scratch) {
-    if (free_sector_count() <= 1) co_return at;  // put collects, frames again and retries
-    FERRITE_CO_TRY(co_await open_sector());
-  } else {
-    const std::uint32_t on_flash =
-        static_cast<std::uint32_t>(sealed() ? codec_->sealed_size(value.size()) : prefix.size() + value.size());
-    const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), on_flash);
-    FERRITE_CO_TRY(co_await ensure_room(size, live_total_));
-  }
-  // A compact record is only valid next to its binding, which the new sector lacks.
-  co_return co_await append(kind, slot, key, value, false, key_hash, meta_type, prefix);
-}
-
 Task<Status> Store::program_record(std::uint32_t address, std::span<const std::byte> head,
                                    std::span<const std::byte> key, std::span<const std::byte> value,
-                                   std::uint32_t total, std::uint32_t value_from, std::uint32_t value_size) noexcept {
+                                   std::uint32_t total, std::uint32_t value_from, std::uint32_t value_size,
+                                   bool verify) noexcept {
   const std::uint32_t from_flash = value_from != none ? value_size : 0;
   const std::uint32_t content = static_cast<std::uint32_t>(head.size() + key.size() + value.size()) + from_flash;
   // Chunks are whole units, composed in buffer_ (a multiple of every unit).
@@ -340,19 +375,12 @@ Task<Status> Store::program_record(std::uint32_t address, std::span<const std::b
     FERRITE_CO_TRY(co_await flash_.program(address + done, std::span<const std::byte>(buffer_).first(n)));
     done += n;
   }
-  co_return Status{};
-}
-
-Task<Status> Store::verify_record(std::uint32_t address, std::span<const std::byte> head,
-                                  std::span<const std::byte> key, std::span<const std::byte> value,
-                                  std::uint32_t value_from, std::uint32_t value_size) noexcept {
+  if (!verify_writes_built || !verify) co_return Status{};
   // Compare what is on flash with what was meant, one small window at a time.
   std::array<std::byte, 32> window{};
   std::array<std::byte, 32> expected{};
-  const std::uint32_t length = static_cast<std::uint32_t>(head.size() + key.size() + value.size()) +
-                               (value_from != none ? value_size : 0);
-  std::uint32_t done = 0;
-  while (done < length) {
+  const std::uint32_t length = content;
+  for (done = 0; done < length;) {
     const std::uint32_t n = std::min<std::uint32_t>(length - done, static_cast<std::uint32_t>(window.size()));
     FERRITE_CO_TRY(co_await flash_.read(address + done, std::span<std::byte>(window).first(n)));
     for (std::uint32_t i = 0; i < n; ++i) {
