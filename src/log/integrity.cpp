@@ -119,6 +119,16 @@ Status Store::check_sealed_record(const Record& rec) noexcept {
   if (last_open_sector_ != none && previous == last_open_sequence_) {
     // Chained to the sector replayed before it, which must end exactly
     // where it ended then: nothing cut off, nothing added.
+    if (previous_end < last_open_end_ && previous_end >= header_size_ && voided_count_ < voided_.size()) {
+      // Records past the end this OPEN pins: a write a power cut left weak,
+      // which the mount that refused it read as a torn tail (it then sealed
+      // that sector and the writer moved here), now reading right by
+      // chance. Never acknowledged: void them and replay once more
+      // (FORMAT.md §3.6).
+      voided_[voided_count_++] = {last_open_sequence_, previous_end, last_open_end_};
+      replay_again_ = true;
+      return fail(Errc::corrupt);
+    }
     if (previous_end != last_open_end_) {
       tampering(Finding::pin, last_open_end_, previous_end);
       return fail(Errc::tampered);

@@ -694,7 +694,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     bool applied = false;
     if (rec) {
       auto st = co_await apply_record(*rec);
-      if (!st && st.error() != Errc::corrupt) co_return st;
+      if (!st && (st.error() != Errc::corrupt || replay_again_)) co_return st;
       applied = static_cast<bool>(st);
     }
     if (!applied) {
