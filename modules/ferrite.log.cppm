@@ -1247,8 +1247,8 @@ class Store {
   std::uint32_t free_payload() const noexcept;
   /// The payload of the collection reserve (the largest free sector; 0: none).
   std::uint32_t reserve_payload() const noexcept;
-  /// The reserve a write may open while collection of `victim` waits (0: none).
-  std::uint32_t takeable_reserve(std::uint32_t victim) const noexcept;
+  /// The reserve a write may open while collection waits (0: none).
+  std::uint32_t takeable_reserve() const noexcept;
   std::uint32_t oldest_live() const noexcept;
   /// The most live bytes the store accepts while `incoming` (a record about
   /// to be written, 0: none) is the largest record in flight (FORMAT.md §6.2).
@@ -1521,6 +1521,16 @@ inline std::uint32_t position_crc(std::uint32_t sequence, std::uint32_t offset, 
   put_le32(pos.data(), sequence);
   put_le32(pos.data() + 4, offset);
   return crc32c(pos, seed);
+}
+
+/// Stored keys in the order scans and the key-order permutation use: bytes
+/// compared unsigned, a key before the longer keys it is a prefix of.
+inline int compare_keys(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
+  const std::size_t n = std::min(a.size(), b.size());
+  const int c = n ? std::memcmp(a.data(), b.data(), n) : 0;
+  if (c != 0) return c < 0 ? -1 : 1;
+  if (a.size() == b.size()) return 0;
+  return a.size() < b.size() ? -1 : 1;
 }
 
 }  // namespace ferrite::logfmt

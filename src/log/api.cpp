@@ -33,14 +33,6 @@ Status check_key(std::span<const std::byte> key) noexcept {
   return key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
 }
 
-[[maybe_unused]] int compare_keys(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
-  const std::size_t n = std::min(a.size(), b.size());
-  const int c = n ? std::memcmp(a.data(), b.data(), n) : 0;
-  if (c != 0) return c < 0 ? -1 : 1;
-  if (a.size() == b.size()) return 0;
-  return a.size() < b.size() ? -1 : 1;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -574,7 +566,7 @@ Cursor Store::range(std::span<const std::byte> lower, std::span<const std::byte>
 bool Cursor::admits(std::span<const std::byte> k) const noexcept {
   if (!has_prefix(k, {prefix_.data(), prefix_size_})) return false;
   if (!has_bound_) return true;
-  const int c = compare_keys(k, {bound_.data(), bound_size_});
+  const int c = logfmt::compare_keys(k, {bound_.data(), bound_size_});
   return direction_ == Direction::forward ? c < 0 : c >= 0;
 }
 
@@ -678,9 +670,9 @@ Task<Result<bool>> Store::cursor_next_unordered(Cursor& c) noexcept {
       FERRITE_CO_TRY(co_await load_entry(i, e));
       FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, candidate.bytes));
       candidate.size = e.key_size;
-      const int after = bounded ? sign * compare_keys(candidate.view(), current.view()) : 1;
+      const int after = bounded ? sign * logfmt::compare_keys(candidate.view(), current.view()) : 1;
       if (after < 0 || (after == 0 && !inclusive)) continue;
-      if (best_entry != none && sign * compare_keys(candidate.view(), best.view()) >= 0) continue;
+      if (best_entry != none && sign * logfmt::compare_keys(candidate.view(), best.view()) >= 0) continue;
       best = candidate;
       best_entry = i;
     }
@@ -689,7 +681,7 @@ Task<Result<bool>> Store::cursor_next_unordered(Cursor& c) noexcept {
     std::uint32_t value_size = 0;
     ValueType type = ValueType::untyped;
     FERRITE_CO_TRY_ASSIGN(const bool good, co_await cursor_read_entry(best_entry, key, value_size, type));
-    if (good && compare_keys(key.view(), best.view()) == 0) {
+    if (good && logfmt::compare_keys(key.view(), best.view()) == 0) {
       if (!c.admits(key.view())) co_return false;
       c.stand_on(key.view(), value_size, static_cast<std::uint32_t>(best_entry), 0, index_epoch_);
       c.type_ = type;

@@ -8,16 +8,6 @@ module ferrite.log;
 
 namespace ferrite {
 
-namespace {
-int compare_keys(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
-  const std::size_t n = std::min(a.size(), b.size());
-  const int c = n ? std::memcmp(a.data(), b.data(), n) : 0;
-  if (c != 0) return c < 0 ? -1 : 1;
-  if (a.size() == b.size()) return 0;
-  return a.size() < b.size() ? -1 : 1;
-}
-}  // namespace
-
 std::size_t Store::lower_bound_hash(std::uint32_t hash) const noexcept {
   std::size_t lo = 0, hi = key_count_;
   while (lo < hi) {
@@ -211,7 +201,7 @@ Task<Result<std::size_t>> Store::order_lower_bound(std::span<const std::byte> ke
     FERRITE_CO_TRY(co_await flash_.read(e.binding, std::span<std::byte>(stored).first(4)));
     FERRITE_CO_TRY(complete_entry(std::span<const std::byte, 4>(stored.data(), 4), e));
     FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, stored));
-    const int c = compare_keys(std::span<const std::byte>(stored).first(e.key_size), key);
+    const int c = logfmt::compare_keys(std::span<const std::byte>(stored).first(e.key_size), key);
     if (c < 0 || (c == 0 && strict)) lo = mid + 1; else hi = mid;
   }
   co_return lo;

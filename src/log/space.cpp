@@ -42,7 +42,7 @@ std::uint32_t Store::reserve_payload() const noexcept {
   return largest;
 }
 
-std::uint32_t Store::takeable_reserve(std::uint32_t /*victim*/) const noexcept {
+std::uint32_t Store::takeable_reserve() const noexcept {
   // Retiring the victim gives back a reserve as large as the one taken only
   // when all sectors have one size. On mixed sizes the reserve would shrink
   // (a small victim for a large reserve) or the next victims would find
@@ -513,7 +513,7 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
       // Garbage collection may lag behind writes only while the head and
       // the free sectors beyond the reserve can still absorb everything it
       // has left to copy, or the reserve alone can (FORMAT.md §6).
-      if (std::uint64_t{head_room()} + free_payload() < held && takeable_reserve(gc_victim_) < held) {
+      if (std::uint64_t{head_room()} + free_payload() < held && takeable_reserve() < held) {
         if (auto copied = co_await gc_step(0xFFFFFFFFu); !copied && !refused(copied.error())) co_return fail(copied.error());
         continue;
       }
@@ -522,7 +522,7 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
     // A new head comes from the free sectors beyond the reserve, or from the
     // reserve itself once collection has a victim whose live records it
     // holds besides the write: collection then copies into the head.
-    if (free_sector_count() > 1 || (gc_victim_ != none && takeable_reserve(gc_victim_) >= held)) {
+    if (free_sector_count() > 1 || (gc_victim_ != none && takeable_reserve() >= held)) {
       if (auto opened = co_await open_sector(); !opened && !refused(opened.error())) co_return opened;
       continue;
     }
@@ -558,7 +558,7 @@ std::int64_t Store::runway_room(std::uint32_t victim) const noexcept {
   const std::uint32_t next_write = indexed() ? live_sizes_.largest_bound() : slack_;
   const std::uint64_t margins = std::uint64_t{lag_margin(0)} + next_write + meta_size(4);
   std::int64_t room = std::int64_t{head_room()} + free_payload();
-  if (const std::uint32_t reserve = takeable_reserve(victim); reserve >= collection_debt(victim) + margins)
+  if (const std::uint32_t reserve = takeable_reserve(); reserve >= collection_debt(victim) + margins)
     room += reserve - next_write;
   return room - static_cast<std::int64_t>(margins);
 }
