@@ -137,15 +137,7 @@ template <std::size_t Keys>
 ferrite::StoreConfig config_for(Memory<Keys>& m, const RunSpec& s) {
   ferrite::StoreConfig c = m.config(s.ordered);
   c.sectors = std::span<ferrite::SectorInfo>(m.sectors).first(s.sectors);
-  if (!s.indexed) {
-    // Index-less. Workaround for an engine bug: Store::put reads
-    // index_[found.position] (src/log/api.cpp, "slot = found.found ? ...")
-    // even when the index is empty, which dereferences a null span with
-    // StoreMemory<0, N>. An empty span over real storage keeps that read in
-    // bounds; the store still sees index_.size() == 0 and runs index-less.
-    static_assert(Keys > 0, "index-less runs use Memory<1> (see above)");
-    c.index = std::span<ferrite::IndexEntry>(m.index).first(0);
-  }
+  if (!s.indexed) c.index = {};  // index-less: lookups scan the log
   return c;
 }
 

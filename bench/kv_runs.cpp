@@ -386,12 +386,12 @@ void measure_maintenance(RunResult& r, const Workload& w) {
 }  // namespace
 
 RunResult run(const RunSpec& s, const Workload& w, int host_repeats) {
-  RunResult r = s.indexed ? run_ferrite<key_count>(s, w, host_repeats) : run_ferrite<1>(s, w, host_repeats);
+  RunResult r = s.indexed ? run_ferrite<key_count>(s, w, host_repeats) : run_ferrite<0>(s, w, host_repeats);
   if (r.ok && s.maintain) {
     if (s.indexed)
       measure_maintenance<key_count>(r, w);
     else
-      measure_maintenance<1>(r, w);
+      measure_maintenance<0>(r, w);
   }
   return r;
 }
