@@ -82,6 +82,15 @@ struct Rig {
     return out;
   }
 #endif
+  /// How many keys the store lists: a scan where the build has scans, its
+  /// own count (stats().keys) where it has none.
+  std::size_t key_count() {
+#if FERRITE_WITH_SCANS
+    return keys().size();
+#else
+    return store->stats().keys;
+#endif
+  }
 
   ferrite::sim::SimFlash sim;
   ferrite::Flash flash;

@@ -167,11 +167,9 @@ inline std::string check(rig::Rig& r, Model& model, const std::optional<Op>& in_
     }
     if (got != old) return k + ": got '" + got + "', want '" + old + "'" + where;
   }
-#if FERRITE_WITH_SCANS
-  const auto listed = r.keys();
-  if (listed.size() != model.size()) return "scan lists " + std::to_string(listed.size()) + " keys, model has " +
-                                            std::to_string(model.size());
-#endif
+  const std::size_t listed = r.key_count();
+  if (listed != model.size())
+    return "the store lists " + std::to_string(listed) + " keys, model has " + std::to_string(model.size());
   return "";
 }
 

@@ -121,7 +121,7 @@ Tally run_paced(Rig& r, rig::Random& rnd, campaign::Model& model, int& created, 
 std::size_t wrong_keys(Rig& r, const campaign::Model& model) {
   std::size_t wrong = 0;
   for (const auto& [k, v] : model) wrong += r.get(k) != v;
-  return wrong + (r.keys().size() != model.size());
+  return wrong + (r.key_count() != model.size());
 }
 
 }  // namespace
