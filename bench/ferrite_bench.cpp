@@ -23,17 +23,6 @@
 // comparisons), kv_report.cpp (tables, targets, JSON, CSV), sealed_bench.cpp
 // (crypto and compression); kv_bench.hpp declares what they share.
 
-#include "kv_prologue.hpp"
-
-import ferrite;
-import ferrite.sim;
-#if FERRITE_HAVE_CRYPTO
-import ferrite.crypto;
-#endif
-#if FERRITE_BENCH_FILE
-import ferrite.file;
-#endif
-
 #include "kv_bench.hpp"
 #include "sealed_bench.hpp"
 

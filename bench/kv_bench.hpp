@@ -1,8 +1,21 @@
 // ferrite-bench's shared parts: the W1/W2 workloads, a run's specification
 // and figures, the host comparisons' results and the output functions.
-// Names ferrite's types, so it is included after `import ferrite;`; its std
-// and fmt headers come first, from kv_prologue.hpp.
+// Every translation unit of the benchmark includes it first: it brings the
+// std, fmt and peer-library headers (kv_prologue.hpp) before the imports
+// (module prologue rule: no std header may follow an import), then the
+// imports, then the declarations.
 #pragma once
+
+#include "kv_prologue.hpp"
+
+import ferrite;
+import ferrite.sim;
+#if FERRITE_HAVE_CRYPTO
+import ferrite.crypto;
+#endif
+#if FERRITE_BENCH_FILE
+import ferrite.file;
+#endif
 
 namespace kvbench {
 

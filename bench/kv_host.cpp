@@ -1,17 +1,6 @@
 // ferrite-bench's host comparisons: ferrite on a RAM-backed simulated flash
 // and on the file port against SQLite and LMDB, in the same process.
 
-#include "kv_prologue.hpp"
-
-import ferrite;
-import ferrite.sim;
-#if FERRITE_HAVE_CRYPTO
-import ferrite.crypto;
-#endif
-#if FERRITE_BENCH_FILE
-import ferrite.file;
-#endif
-
 #include "kv_bench.hpp"
 
 namespace kvbench {
@@ -42,6 +31,37 @@ struct TempDir {
     return path + "/" + name;
   }
 };
+
+/// Whether a peer has its scratch directory; its note says so when not.
+bool usable(const TempDir& dir, Peer& p) {
+  if (!dir.ok()) p.note = "no temp dir";
+  return dir.ok();
+}
+
+std::string fs_type(const std::string& path);
+
+/// A peer's initial puts, then its first `n` updates, timed: `put(key
+/// index, value)` says whether the put succeeded.
+template <class Put>
+bool load_and_update(const Workload& w, std::size_t n, Put&& put, Clock::duration& update_time) {
+  for (std::size_t i = 0; i < key_count; ++i)
+    if (!put(i, w.initial[i])) return false;
+  const auto t0 = Clock::now();
+  for (std::size_t i = 0; i < n; ++i)
+    if (!put(w.updates[i].key, w.updates[i].value)) return false;
+  update_time = Clock::now() - t0;
+  return true;
+}
+
+/// A peer's run completed: `puts` updates took `put_time`, `gets` gets (0:
+/// not measured) `get_time`, in a directory on `dir`'s file system.
+void ran(Peer& p, Clock::duration put_time, std::size_t puts, Clock::duration get_time, std::size_t gets,
+         const std::string& dir) {
+  p.ran = true;
+  p.put_ops = ops_per_s(put_time, puts);
+  if (gets) p.get_ops = ops_per_s(get_time, gets);
+  p.note = fs_type(dir);
+}
 
 std::string fs_type(const std::string& path) {
   struct statfs st{};
@@ -88,10 +108,7 @@ Peer ferrite_ram_peer(const Workload& w) {
 Peer ferrite_file_peer(const Workload& w, const std::string& dir_base, std::size_t updates) {
   Peer p("ferrite (file port, every_op fdatasync, 2x16KiB)");
   TempDir dir(dir_base);
-  if (!dir.ok()) {
-    p.note = "no temp dir";
-    return p;
-  }
+  if (!usable(dir, p)) return p;
   const std::string path = dir.file("ferrite.img");
   dir.files.push_back("ferrite.img.lock");
   RunSpec s{"durable", 2, 16384, 4, w.value_size};
@@ -139,10 +156,7 @@ Peer sqlite_peer(const Workload& w, const std::string& dir_base, bool full_sync,
                  bool do_gets) {
   Peer p(full_sync ? "SQLite (WAL, synchronous=FULL)" : "SQLite (WAL, synchronous=NORMAL)");
   TempDir dir(dir_base);
-  if (!dir.ok()) {
-    p.note = "no temp dir";
-    return p;
-  }
+  if (!usable(dir, p)) return p;
   const std::string path = dir.file("kv.db");
   dir.files.push_back("kv.db-wal");
   dir.files.push_back("kv.db-shm");
@@ -169,10 +183,9 @@ Peer sqlite_peer(const Workload& w, const std::string& dir_base, bool full_sync,
     sqlite3_reset(put);
     return done;
   };
-  for (std::size_t i = 0; ok && i < key_count; ++i) ok = do_put(i, w.initial[i]);
   const std::size_t n = std::min(updates, w.updates.size());
-  const auto t0 = Clock::now();
-  for (std::size_t i = 0; ok && i < n; ++i) ok = do_put(w.updates[i].key, w.updates[i].value);
+  Clock::duration put_time{};
+  ok = ok && load_and_update(w, n, do_put, put_time);
   const auto t1 = Clock::now();
   if (ok && do_gets) {
     for (std::uint8_t k : w.gets) {
@@ -186,10 +199,7 @@ Peer sqlite_peer(const Workload& w, const std::string& dir_base, bool full_sync,
   }
   const auto t2 = Clock::now();
   if (ok) {
-    p.ran = true;
-    p.put_ops = ops_per_s(t1 - t0, n);
-    if (do_gets) p.get_ops = ops_per_s(t2 - t1, w.gets.size());
-    p.note = fs_type(dir.path);
+    ran(p, put_time, n, t2 - t1, do_gets ? w.gets.size() : 0, dir.path);
   } else {
     p.note = fmt::format("failed: {}", sqlite3_errmsg(db));
   }
@@ -206,10 +216,7 @@ Peer sqlite_peer(const Workload& w, const std::string& dir_base, bool full_sync,
 Peer lmdb_peer(const Workload& w, const std::string& dir_base, std::size_t updates, bool do_gets) {
   Peer p("LMDB (default sync)");
   TempDir dir(dir_base);
-  if (!dir.ok()) {
-    p.note = "no temp dir";
-    return p;
-  }
+  if (!usable(dir, p)) return p;
   dir.files.push_back("data.mdb");
   dir.files.push_back("lock.mdb");
   MDB_env* env = nullptr;
@@ -232,10 +239,9 @@ Peer lmdb_peer(const Workload& w, const std::string& dir_base, std::size_t updat
     }
     return mdb_txn_commit(txn) == 0;
   };
-  for (std::size_t i = 0; ok && i < key_count; ++i) ok = do_put(i, w.initial[i]);
   const std::size_t n = std::min(updates, w.updates.size());
-  const auto t0 = Clock::now();
-  for (std::size_t i = 0; ok && i < n; ++i) ok = do_put(w.updates[i].key, w.updates[i].value);
+  Clock::duration put_time{};
+  ok = ok && load_and_update(w, n, do_put, put_time);
   const auto t1 = Clock::now();
   if (ok && do_gets) {
     MDB_txn* rtxn = nullptr;
@@ -254,10 +260,7 @@ Peer lmdb_peer(const Workload& w, const std::string& dir_base, std::size_t updat
   }
   const auto t2 = Clock::now();
   if (ok) {
-    p.ran = true;
-    p.put_ops = ops_per_s(t1 - t0, n);
-    if (do_gets) p.get_ops = ops_per_s(t2 - t1, w.gets.size());
-    p.note = fs_type(dir.path);
+    ran(p, put_time, n, t2 - t1, do_gets ? w.gets.size() : 0, dir.path);
   } else {
     p.note = "failed";
   }

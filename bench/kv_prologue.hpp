@@ -1,6 +1,5 @@
-// ferrite-bench's std, fmt and peer-library headers: every translation unit
-// of the benchmark includes this first, before its imports (module prologue
-// rule: no std header may follow an import), then kv_bench.hpp.
+// ferrite-bench's std, fmt and peer-library headers, which kv_bench.hpp
+// includes before its imports.
 #pragma once
 
 #include <algorithm>

@@ -1,17 +1,6 @@
 // ferrite-bench's output: the tables on stdout, ferrite's targets, the JSON
 // object and the CSV files.
 
-#include "kv_prologue.hpp"
-
-import ferrite;
-import ferrite.sim;
-#if FERRITE_HAVE_CRYPTO
-import ferrite.crypto;
-#endif
-#if FERRITE_BENCH_FILE
-import ferrite.file;
-#endif
-
 #include "kv_bench.hpp"
 
 namespace kvbench {

@@ -1,17 +1,6 @@
 // ferrite-bench's runs: the W1/W2 workloads and one run of ferrite on the
 // simulated flash (device figures, verification, startup, host CPU).
 
-#include "kv_prologue.hpp"
-
-import ferrite;
-import ferrite.sim;
-#if FERRITE_HAVE_CRYPTO
-import ferrite.crypto;
-#endif
-#if FERRITE_BENCH_FILE
-import ferrite.file;
-#endif
-
 #include "kv_bench.hpp"
 
 namespace kvbench {

@@ -4,17 +4,6 @@
 // documents through the Sealer's own frame()/unframe(). See "Crypto and
 // compression" in bench/README.md.
 
-#include "kv_prologue.hpp"
-
-import ferrite;
-import ferrite.sim;
-#if FERRITE_HAVE_CRYPTO
-import ferrite.crypto;
-#endif
-#if FERRITE_BENCH_FILE
-import ferrite.file;
-#endif
-
 #include "kv_bench.hpp"
 #include "sealed_bench.hpp"
 
