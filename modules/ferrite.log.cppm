@@ -1253,17 +1253,16 @@ class Store {
   /// over as many free sectors as it needs, and writes keep the room for
   /// that (FORMAT.md §6.2).
   bool spreads_victims() const noexcept;
-  /// What collection may have to copy out of one sector before the ring
-  /// turns: the largest live bytes of a live sector, the head counting its
-  /// room too (`head_room`: the head's room to count).
-  std::uint32_t largest_debt(std::uint32_t head_room) const noexcept;
   /// The head's room and the payload of every free sector.
   std::uint64_t spread_room() const noexcept;
   /// What a turn of the ring may cost beyond the victims' live records:
   /// a sector end's waste and two META records per sector, and a cut.
   std::uint32_t turn_margin(std::uint32_t incoming) const noexcept;
-  /// Whether a write of `record_size` bytes, in the head or (`opening`) in
-  /// the free sector opened next, leaves collection room for a turn.
+  /// After a write of `record_size` bytes, in the head or (`opening`) in
+  /// the free sector opened next: the least room to spare when a victim's
+  /// turn comes in a turn of the ring (negative: a victim would not fit).
+  std::int64_t spread_margin(std::uint32_t record_size, bool opening) const noexcept;
+  /// Whether such a write leaves collection room for a turn.
   bool spread_holds(std::uint32_t record_size, bool opening) const noexcept;
   Task<Status> ensure_spread_room(std::uint32_t record_size) noexcept;
   /// The free sector open_sector() takes next (none: none is free).

@@ -332,7 +332,8 @@ TEST_CASE("a store on sectors of different sizes filled to its capacity accepts 
 // ---------------------------------------------------------------------------
 // Power cuts in a full store: the store is filled to capacity, then updated
 // at full (same-length updates, erases, new keys); a cut at every program
-// and erase (collections included, on 2, 3, 4 and 8 sectors), then a
+// and erase (collections included, on 2, 3, 4 and 8 sectors and on three
+// small sectors and a large one), then a
 // reboot, a mount and a comparison with the model; then more updates at
 // full, and a second comparison. Every refusal for room, before the cut or
 // after it, must be honest: the live bytes with the write's record exceed

@@ -33,9 +33,8 @@ std::uint32_t Store::free_sector_count() const noexcept {
 std::uint32_t Store::free_payload() const noexcept {
   if (spreads_victims()) {
     // What writes may take beyond the head before collection must run.
-    const std::uint64_t hold = std::uint64_t{largest_debt(head_room())} + turn_margin(0) + head_room();
-    const std::uint64_t room = spread_room();
-    return room > hold ? static_cast<std::uint32_t>(room - hold) : 0;
+    const std::int64_t margin = spread_margin(0, false) - head_room();
+    return margin > 0 ? static_cast<std::uint32_t>(std::min<std::int64_t>(margin, 0xFFFFFFFF)) : 0;
   }
   std::uint32_t total = 0, largest = 0;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
@@ -70,17 +69,6 @@ bool Store::spreads_victims() const noexcept {
   return indexed() && geometry_.smallest_sector() != geometry_.largest_sector();
 }
 
-std::uint32_t Store::largest_debt(std::uint32_t room) const noexcept {
-  std::uint32_t largest = 0;
-  for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
-    if (sectors_[i].state != live_state) continue;
-    // Whatever the head takes from now on may still be live when its turn comes.
-    const std::uint32_t debt = i == head_ ? sectors_[i].live_bytes + room : collection_debt(i);
-    largest = std::max(largest, debt);
-  }
-  return largest;
-}
-
 std::uint64_t Store::spread_room() const noexcept {
   std::uint64_t room = head_room();
   for (std::uint32_t i = 0; i < sectors_.size(); ++i)
@@ -99,33 +87,43 @@ std::uint32_t Store::turn_margin(std::uint32_t incoming) const noexcept {
   return geometry_.sector_count() * (slack + 2 * meta) + slack + 64 + meta;
 }
 
-bool Store::spread_holds(std::uint32_t record_size, bool opening) const noexcept {
-  // After the write, the head's room and the free sectors must still hold
-  // the largest sector's live records and a turn's margin: then collection
-  // can empty every live sector once, in ring order, before it runs short.
-  std::uint64_t room = spread_room();
-  std::uint32_t debt = 0;
-  if (!opening) {
-    if (room < record_size) return false;
-    room -= record_size;
-    debt = largest_debt(head_room());  // the record moves from the head's room to its live bytes
-  } else {
-    const std::uint32_t next = next_free_sector();
-    if (next == none) return false;
-    // The head's room is lost; the new head counts as a victim of its size.
-    room -= head_room();
-    if (room < record_size) return false;
-    room -= record_size;
-    debt = std::max(largest_debt(0), payload_of(next));
+std::int64_t Store::spread_margin(std::uint32_t record_size, bool opening) const noexcept {
+  // After the write, collection must be able to empty every live sector
+  // once, in ring order, the head last: each victim's live records must
+  // fit the room left when its turn comes (the head's room and the free
+  // sectors, with the payload of every victim before it given back), and
+  // a turn's margin beside them (FORMAT.md §6.2). What the head takes from
+  // now on may still be live when its turn comes: its debt counts its room.
+  std::int64_t room = static_cast<std::int64_t>(spread_room()) - record_size;
+  std::uint32_t next = none;
+  if (opening) {
+    next = next_free_sector();
+    if (next == none) return std::numeric_limits<std::int64_t>::min();
+    room -= head_room();  // the head's end is lost
   }
-  return room >= std::uint64_t{debt} + turn_margin(record_size);
+  const std::int64_t margin = turn_margin(record_size);
+  std::int64_t least = std::numeric_limits<std::int64_t>::max();
+  for (std::uint32_t v = oldest_live(); v != none; v = live_sector_after(sectors_[v].sequence)) {
+    const std::uint32_t debt =
+        v == head_ ? sectors_[v].live_bytes + (opening ? 0 : head_room()) : collection_debt(v);
+    least = std::min(least, room - debt - margin);
+    room += std::int64_t{payload_of(v)} - debt;
+  }
+  // A sector opened now is the newest: its whole payload may be live.
+  if (opening) least = std::min(least, room - payload_of(next) - margin);
+  return least;
+}
+
+bool Store::spread_holds(std::uint32_t record_size, bool opening) const noexcept {
+  if (!opening && (head_sealed_ || head_room() < record_size)) return false;
+  return spread_margin(record_size, opening) >= 0;
 }
 
 Task<Status> Store::ensure_spread_room(std::uint32_t record_size) noexcept {
   // Each pass either succeeds or changes the sector layout; a turn of the
   // ring takes at most two passes per sector.
   for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
-    if (!head_sealed_ && head_room() >= record_size && spread_holds(record_size, false)) co_return Status{};
+    if (spread_holds(record_size, false)) co_return Status{};
     if (spread_holds(record_size, true)) {
       if (auto opened = co_await open_sector(); !opened && !refused(opened.error())) co_return opened;
       continue;
@@ -649,12 +647,11 @@ std::int64_t Store::runway_room(std::uint32_t victim) const noexcept {
   // write unused at the head's end.
   const std::uint32_t next_write = indexed() ? live_sizes_.largest_bound() : slack_;
   if (spreads_victims()) {
-    // Writes collect once the room after them would not hold the largest
-    // debt and a turn's margin; the victim's own debt is taken off by the caller.
-    const std::uint32_t largest = largest_debt(head_room());
-    const std::uint32_t debt = collection_debt(victim);
-    const std::int64_t hold = std::int64_t{largest} - std::min(largest, debt) + turn_margin(next_write) + next_write;
-    return static_cast<std::int64_t>(spread_room()) - hold;
+    // Writes collect once a victim's live records, its turn's margin and a
+    // write would not fit the room left when its turn comes; the caller
+    // takes off the debts up to the victim and adds back the payload of
+    // those before it. The head's end is lost when the next sector opens.
+    return static_cast<std::int64_t>(spread_room()) - turn_margin(next_write) - 2 * std::int64_t{next_write};
   }
   const std::uint64_t margins = std::uint64_t{lag_margin(0)} + next_write + meta_size(4);
   std::int64_t room = std::int64_t{head_room()} + free_payload();
