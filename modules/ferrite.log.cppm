@@ -1249,6 +1249,24 @@ class Store {
   std::uint32_t reserve_payload() const noexcept;
   /// The reserve a write may open while collection waits (0: none).
   std::uint32_t takeable_reserve() const noexcept;
+  /// Sectors of different sizes with an index: collection spreads a victim
+  /// over as many free sectors as it needs, and writes keep the room for
+  /// that (FORMAT.md §6.2).
+  bool spreads_victims() const noexcept;
+  /// The head's room and the payload of every free sector.
+  std::uint64_t spread_room() const noexcept;
+  /// What a turn of the ring may cost beyond the victims' live records:
+  /// a sector end's waste and two META records per sector, and a cut.
+  std::uint32_t turn_margin(std::uint32_t incoming) const noexcept;
+  /// After a write of `record_size` bytes, in the head or (`opening`) in
+  /// the free sector opened next: the least room to spare when a victim's
+  /// turn comes in a turn of the ring (negative: a victim would not fit).
+  std::int64_t spread_margin(std::uint32_t record_size, bool opening) const noexcept;
+  /// Whether such a write leaves collection room for a turn.
+  bool spread_holds(std::uint32_t record_size, bool opening) const noexcept;
+  Task<Status> ensure_spread_room(std::uint32_t record_size) noexcept;
+  /// The free sector open_sector() takes next (none: none is free).
+  std::uint32_t next_free_sector() const noexcept;
   std::uint32_t oldest_live() const noexcept;
   /// The most live bytes the store accepts while `incoming` (a record about
   /// to be written, 0: none) is the largest record in flight (FORMAT.md §6.2).

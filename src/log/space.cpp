@@ -12,6 +12,11 @@ namespace {
 constexpr std::uint8_t live_state = static_cast<std::uint8_t>(SectorState::live);
 constexpr std::uint8_t erased_state = static_cast<std::uint8_t>(SectorState::erased);
 constexpr std::uint8_t retired_state = static_cast<std::uint8_t>(SectorState::retired);
+
+/// A program the flash refused because the units were not blank after all
+/// (programmed by a cut write, though they read erased): the sector it was
+/// aimed at is sealed or dropped, and another attempt goes elsewhere.
+bool refused(Errc e) noexcept { return e == Errc::reprogram_forbidden || e == Errc::bits_not_erased; }
 }  // namespace
 
 std::uint32_t Store::head_room() const noexcept {
@@ -26,6 +31,11 @@ std::uint32_t Store::free_sector_count() const noexcept {
 }
 
 std::uint32_t Store::free_payload() const noexcept {
+  if (spreads_victims()) {
+    // What writes may take beyond the head before collection must run.
+    const std::int64_t margin = spread_margin(0, false) - head_room();
+    return margin > 0 ? static_cast<std::uint32_t>(std::min<std::int64_t>(margin, 0xFFFFFFFF)) : 0;
+  }
   std::uint32_t total = 0, largest = 0;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
     if (sectors_[i].state == live_state) continue;
@@ -51,6 +61,81 @@ std::uint32_t Store::takeable_reserve() const noexcept {
   // there collection keeps to the free sectors beyond the reserve.
   if (geometry_.smallest_sector() != geometry_.largest_sector()) return 0;
   return reserve_payload();
+}
+
+bool Store::spreads_victims() const noexcept {
+  // An index-less store knows no sector's live bytes: it keeps one free
+  // sector in reserve whatever the sizes.
+  return indexed() && geometry_.smallest_sector() != geometry_.largest_sector();
+}
+
+std::uint64_t Store::spread_room() const noexcept {
+  std::uint64_t room = head_room();
+  for (std::uint32_t i = 0; i < sectors_.size(); ++i)
+    if (sectors_[i].state != live_state) room += payload_of(i);
+  return room;
+}
+
+std::uint32_t Store::turn_margin(std::uint32_t incoming) const noexcept {
+  // A turn of the ring opens each sector at most once (a sector opened in
+  // it is newer than every victim of it), so it closes at most N sector
+  // ends, each wasting less than slack(incoming), and writes a RETIRE per
+  // victim and an ERASED per erase; a cut may add a torn record, a 64-byte
+  // program request and the SKIP that closes them (FORMAT.md §6.2).
+  const std::uint32_t slack = sector_slack(incoming);
+  const std::uint32_t meta = meta_size(8);
+  return geometry_.sector_count() * (slack + 2 * meta) + slack + 64 + meta;
+}
+
+std::int64_t Store::spread_margin(std::uint32_t record_size, bool opening) const noexcept {
+  // After the write, collection must be able to empty every live sector
+  // once, in ring order, the head last: each victim's live records must
+  // fit the room left when its turn comes (the head's room and the free
+  // sectors, with the payload of every victim before it given back), and
+  // a turn's margin beside them (FORMAT.md §6.2). What the head takes from
+  // now on may still be live when its turn comes: its debt counts its room.
+  std::int64_t room = static_cast<std::int64_t>(spread_room()) - record_size;
+  std::uint32_t next = none;
+  if (opening) {
+    next = next_free_sector();
+    if (next == none) return std::numeric_limits<std::int64_t>::min();
+    room -= head_room();  // the head's end is lost
+  }
+  const std::int64_t margin = turn_margin(record_size);
+  std::int64_t least = std::numeric_limits<std::int64_t>::max();
+  for (std::uint32_t v = oldest_live(); v != none; v = live_sector_after(sectors_[v].sequence)) {
+    const std::uint32_t debt =
+        v == head_ ? sectors_[v].live_bytes + (opening ? 0 : head_room()) : collection_debt(v);
+    least = std::min(least, room - debt - margin);
+    room += std::int64_t{payload_of(v)} - debt;
+  }
+  // A sector opened now is the newest: its whole payload may be live.
+  if (opening) least = std::min(least, room - payload_of(next) - margin);
+  return least;
+}
+
+bool Store::spread_holds(std::uint32_t record_size, bool opening) const noexcept {
+  if (!opening && (head_sealed_ || head_room() < record_size)) return false;
+  return spread_margin(record_size, opening) >= 0;
+}
+
+Task<Status> Store::ensure_spread_room(std::uint32_t record_size) noexcept {
+  // Each pass either succeeds or changes the sector layout; a turn of the
+  // ring takes at most two passes per sector.
+  for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
+    if (spread_holds(record_size, false)) co_return Status{};
+    if (spread_holds(record_size, true)) {
+      if (auto opened = co_await open_sector(); !opened && !refused(opened.error())) co_return opened;
+      continue;
+    }
+    if (gc_victim_ != none) {
+      // The victim's live records may spread over every free sector.
+      if (auto copied = co_await gc_step(0xFFFFFFFFu); !copied && !refused(copied.error())) co_return fail(copied.error());
+      continue;
+    }
+    if (auto started = co_await start_gc(); !started && !refused(started.error())) co_return started;
+  }
+  co_return fail(Errc::no_space);
 }
 
 std::uint32_t Store::live_sector_with(std::uint32_t sequence) const noexcept {
@@ -89,10 +174,8 @@ std::uint32_t Store::sector_slack(std::uint32_t incoming) const noexcept {
   // A sector's end wastes less than the record that did not fit there. The
   // records written from now on are copies of live records, the incoming
   // one, and META records; without an index the live ones are unknown, so
-  // any record the limits allow is assumed. On sectors of different sizes
-  // the argument does not hold (a large victim's live records may not fit
-  // the free sectors left), so they keep the full allowance (FORMAT.md §6.2).
-  if (!indexed() || geometry_.smallest_sector() != geometry_.largest_sector()) return slack_;
+  // any record the limits allow is assumed (FORMAT.md §6.2).
+  if (!indexed()) return slack_;
   const std::uint32_t bound = std::max({live_sizes_.largest_bound(), incoming, meta_size(8)});
   return std::min(bound, std::max(slack_, incoming));
 }
@@ -105,8 +188,16 @@ std::uint32_t Store::capacity(std::uint32_t incoming) const noexcept {
     total += payload_of(i);
     largest = std::max(largest, payload_of(i));
   }
-  const std::uint32_t waste = sector_slack(incoming) * geometry_.sector_count();
-  return total > largest + waste ? total - largest - waste : 0;
+  std::uint64_t waste = std::uint64_t{sector_slack(incoming)} * geometry_.sector_count();
+  if (spreads_victims()) {
+    // A turn's margin held back for collection, the waste a turn leaves at
+    // the sector ends it closed, and the head's end and the write itself
+    // (FORMAT.md §6.2).
+    const std::uint32_t slack = sector_slack(incoming);
+    waste = std::uint64_t{turn_margin(incoming)} + std::uint64_t{geometry_.sector_count()} * (slack + 2 * meta_size(8)) +
+            2 * std::uint64_t{slack};
+  }
+  return total > largest + waste ? static_cast<std::uint32_t>(total - largest - waste) : 0;
 }
 
 Task<Status> Store::erase_sector(std::uint32_t sector, bool mark) noexcept {
@@ -135,7 +226,7 @@ Task<Status> Store::erase_sector(std::uint32_t sector, bool mark) noexcept {
   co_return Status{};
 }
 
-Task<Status> Store::open_sector() noexcept {
+std::uint32_t Store::next_free_sector() const noexcept {
   // Wear levelling: the free sector with the fewest erases, preferring one
   // that is already erased when counts tie.
   std::uint32_t pick = none;
@@ -151,6 +242,11 @@ Task<Status> Store::open_sector() noexcept {
                                           p.state != erased_state))
       pick = i;
   }
+  return pick;
+}
+
+Task<Status> Store::open_sector() noexcept {
+  std::uint32_t pick = next_free_sector();
   // A sealed head with no record (mount does not trust a header it found
   // with nothing behind it) holds nothing: it may be erased and opened anew.
   if (pick == none && head_sealed_ && sectors_[head_].used_bytes == 0 && gc_victim_ != head_) pick = head_;
@@ -493,15 +589,9 @@ Task<Status> Store::reseal() noexcept {
   co_return fail(Errc::no_space);
 }
 
-namespace {
-/// A program the flash refused because the units were not blank after all
-/// (programmed by a cut write, though they read erased): the sector it was
-/// aimed at is sealed or dropped, and another attempt goes elsewhere.
-bool refused(Errc e) noexcept { return e == Errc::reprogram_forbidden || e == Errc::bits_not_erased; }
-}  // namespace
-
 Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_live_total) noexcept {
   if (indexed() && new_live_total > capacity(record_size)) co_return fail(Errc::no_space);
+  if (spreads_victims()) co_return co_await ensure_spread_room(record_size);
   // Each pass either succeeds or changes the sector layout; a bound keeps a
   // store that cannot make room from looping.
   for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
@@ -556,6 +646,13 @@ std::int64_t Store::runway_room(std::uint32_t victim) const noexcept {
   // open the reserve once it is the last free sector, leaving less than a
   // write unused at the head's end.
   const std::uint32_t next_write = indexed() ? live_sizes_.largest_bound() : slack_;
+  if (spreads_victims()) {
+    // Writes collect once a victim's live records, its turn's margin and a
+    // write would not fit the room left when its turn comes; the caller
+    // takes off the debts up to the victim and adds back the payload of
+    // those before it. The head's end is lost when the next sector opens.
+    return static_cast<std::int64_t>(spread_room()) - turn_margin(next_write) - 2 * std::int64_t{next_write};
+  }
   const std::uint64_t margins = std::uint64_t{lag_margin(0)} + next_write + meta_size(4);
   std::int64_t room = std::int64_t{head_room()} + free_payload();
   if (const std::uint32_t reserve = takeable_reserve(); reserve >= collection_debt(victim) + margins)
@@ -620,8 +717,9 @@ Task<Status> Store::paced_collection(MaintenanceBudget budget, MaintenanceReport
     if (k == 0) report.calls_left = calls;
     report.pace_bytes = std::max(report.pace_bytes, MaintenancePace::needed(owed32, calls));
     due = std::max(due, MaintenancePace::due(owed32, calls, budget_bytes));
-    // Retired, it joins the free sectors; the largest of them stays the reserve.
-    returned += std::min(payload_of(v), largest_free);
+    // Retired, it joins the free sectors; the largest of them stays the
+    // reserve (a victim spread over free sectors gives back all of it).
+    returned += spreads_victims() ? payload_of(v) : std::min(payload_of(v), largest_free);
     largest_free = std::max(largest_free, payload_of(v));
   }
   // An emptied victim is retired at once (a RETIRE record frees a sector).
