@@ -967,7 +967,6 @@ class Store {
   };
 
   // mount / format
-  Task<Status> mount_locked() noexcept;
   Task<Status> replay_sector(std::uint32_t sector) noexcept;
   /// Whether [offset, end) of `sector` reads erased (end none: the sector's end).
   Task<Status> check_tail_blank(std::uint32_t sector, std::uint32_t offset, std::uint32_t end = none) noexcept;
@@ -1319,14 +1318,6 @@ class Store {
   bool head_sealed_ = false;
   std::uint32_t skip_from_ = 0xFFFFFFFFu;  // where mount found the head's torn bytes begin (SKIP's `from`)
   std::uint32_t blank_to_ = 0;  // the head reads erased from its write offset up to here (checked)
-  /// Ranges a SKIP voids (FORMAT.md §3.3) in which a mount applied records
-  /// that verified by chance: the mount starts again and steps over them.
-  struct VoidRange {
-    std::uint32_t sequence = 0, from = 0, to = 0;
-  };
-  std::array<VoidRange, 4> voided_{};
-  std::uint8_t voided_count_ = 0;
-  bool replay_again_ = false;
   Refused refused_ = Refused::none;  // last_refusal(): what, value, limit (strings from a table)
   std::uint32_t refused_value_ = 0;
   std::uint32_t refused_limit_ = 0;
@@ -1362,8 +1353,7 @@ class Store {
   std::array<std::uint32_t, 4> slots_used_{};
   // Sealed stores (integrity of the log, FORMAT.md §3.6).
   RollbackCounter* counter_ = nullptr;
-  /// What a sealed mount tracks while it replays: it lives in the mount's
-  /// frame, not in the store (check_ points at it during mount only).
+  /// What a sealed mount tracks while it replays (part of MountState).
   struct SealedMount {
     std::array<std::uint64_t, 8> failures{};  // positions of failing records not yet acknowledged
     std::uint32_t failure_count = 0;
@@ -1372,7 +1362,26 @@ class Store {
     std::uint64_t log_before_last = 0;   // the log's position before its last write
     std::uint64_t open_previous = 0;     // what the newest OPEN chains to, as a position
   };
-  SealedMount* check_ = nullptr;
+  /// Ranges a SKIP voids (FORMAT.md §3.3) in which a mount applied records
+  /// that verified by chance: the mount starts again and steps over them.
+  struct VoidRange {
+    std::uint32_t sequence = 0, from = 0, to = 0;
+  };
+  /// What only a mount needs: it lives in the mount's frame, not in the
+  /// store (mount_ points at it while a mount runs).
+  struct MountState {
+    SealedMount sealed;
+    std::array<VoidRange, 4> voided{};
+    std::uint8_t voided_count = 0;
+    bool replay_again = false;  // a pass met bytes to void: replay once more
+    // The replay's read-ahead window: read_bytes serves sequential reads
+    // from it while `windowed`, so each byte of the log is read from flash once.
+    bool windowed = false;
+    std::uint32_t window_address = 0xFFFFFFFFu;
+    std::uint32_t window_size = 0;
+    std::array<std::byte, 64> window{};
+  };
+  MountState* mount_ = nullptr;
   bool counter_wanted_ = false;        // StoreConfig::counter given (refused without a codec)
   std::uint32_t open_size_ = 0;        // the OPEN record every sealed sector starts with
   std::uint32_t end_slot_ = 0;         // a sealed sector's last bytes: room for one RETIRE (FORMAT.md §3.6)
@@ -1402,10 +1411,6 @@ class Store {
   } counters_{};
   static_assert(64 % Geometry::max_program_unit == 0);
   std::array<std::byte, 64> buffer_{};  // composes records in whole program units
-  std::span<std::byte> window_{};    // mount's read-ahead buffer, in its frame
-  std::uint32_t window_address_ = none;
-  std::uint32_t window_size_ = 0;
-  bool windowed_ = false;
 
   static constexpr std::uint32_t none = 0xFFFFFFFFu;
 };

@@ -323,14 +323,14 @@ Task<Result<Store::TxnScan>> Store::walk_batch(std::uint32_t sector, std::uint32
       if (stable_commit) blank_after = co_await read_record_blank_after(sector, p + rec->size, end);
       if (!blank_after) co_return fail(blank_after.error());
       if (*blank_after) {
-        windowed_ = false;
+        mount_->windowed = false;
         // Re-read into the same storage: a stable record reads back as itself.
         const std::uint32_t crc = rec->stored_crc, size = rec->size;
         for (int i = 0; i < stability_reads && stable; ++i) {
           rec.status = co_await read_record(sector, p, end - p, rec.record);
           stable = rec && !rec->blank && rec->stored_crc == crc && rec->size == size;
         }
-        windowed_ = true;
+        mount_->windowed = true;
       }
       if (stable) {
         scan.committed = true;
