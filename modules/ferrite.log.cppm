@@ -979,7 +979,19 @@ class Store {
   /// the units mount left unread there (FORMAT.md §5, step 5). Units that do
   /// not read erased seal the head as a torn tail: bits_not_erased.
   Task<Status> check_blank_ahead(std::uint32_t size) noexcept;
-  Task<Status> apply_record(const Record& rec) noexcept;
+  /// Applies a verified record that names no key (or a compact one) and
+  /// checks a sealed store's records; true: it names a key, which the
+  /// caller looks up and hands to apply_keyed_record.
+  Result<bool> apply_record(const Record& rec) noexcept;
+  /// A PUT, DELETE or TAMPERED record against what locate found of its key;
+  /// true: `fresh` is a new entry for the caller to insert.
+  Result<bool> apply_keyed_record(const Record& rec, const Located& found, Entry& fresh) noexcept;
+  /// Whether every byte reads as the flash's erased value.
+  bool reads_erased(std::span<const std::byte> bytes) const noexcept {
+    for (std::byte b : bytes)
+      if (b != geometry_.erased_byte()) return false;
+    return true;
+  }
   struct TxnScan {
     std::uint32_t next = 0;     // offset after the group (or where the scan stopped)
     std::uint32_t count = 0;    // TXN records before the commit
@@ -998,7 +1010,6 @@ class Store {
   Task<Status> locate_after_validation(std::span<const std::byte> name, std::span<const std::byte> reads,
                                       Located& out) noexcept;
   Result<std::uint32_t> stored_size_of(bool erase, std::span<const std::byte> value) noexcept;
-  Task<Result<bool>> read_record_blank_after(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   void drop_retired_entries() noexcept;
   std::uint32_t retire_marker_check(std::uint32_t sequence) const noexcept;
   static constexpr int stability_reads = 16;
@@ -1009,7 +1020,11 @@ class Store {
   Status check_sealed_record(const Record& rec) noexcept;
   Status note_failure(std::uint32_t sector, std::uint32_t offset) noexcept;
   void acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) noexcept;
-  Task<Status> check_sealed_log() noexcept;
+  /// After a sealed replay: what the replay noted must have been settled
+  /// (retired sectors, acknowledged failures).
+  Status check_sealed_log() noexcept;
+  /// The replayed log against the rollback counter's `trusted` position.
+  Status check_rollback(std::uint64_t trusted) noexcept;
   /// A read found the entry's latest record failing authentication.
   void mark_tampered(const Entry& e) noexcept;
   /// Writes a TAMPERED record for every entry still pending.

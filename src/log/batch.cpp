@@ -319,10 +319,16 @@ Task<Result<Store::TxnScan>> Store::walk_batch(std::uint32_t sector, std::uint32
     if (rec->kind == logfmt::txn_commit && logfmt::get_le32(rec->meta.data()) == scan.count &&
         logfmt::get_le32(rec->meta.data() + 4) == crcs && scan.count > 0) {
       bool stable = true;
-      Result<bool> blank_after = false;
-      if (stable_commit) blank_after = co_await read_record_blank_after(sector, p + rec->size, end);
-      if (!blank_after) co_return fail(blank_after.error());
-      if (*blank_after) {
+      bool blank_after = false;
+      if (stable_commit) {
+        // (Is the unit after the commit erased, or the sector's end?)
+        const std::uint32_t after = p + rec->size;
+        const std::uint32_t probe = after < end ? std::min<std::uint32_t>({unit_, end - after, 8}) : 0;
+        const std::span<std::byte> next_unit = std::span<std::byte>(buffer_).first(probe);
+        if (probe > 0) FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + after, next_unit));
+        blank_after = reads_erased(next_unit);
+      }
+      if (blank_after) {
         mount_->windowed = false;
         // Re-read into the same storage: a stable record reads back as itself.
         const std::uint32_t crc = rec->stored_crc, size = rec->size;
@@ -355,7 +361,15 @@ Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32
     if (!rec) co_return fail(rec.error());
     Record as_plain = *rec;
     as_plain.kind = rec->kind == logfmt::txn_put ? logfmt::put : logfmt::erase;
-    FERRITE_CO_TRY(co_await apply_record(as_plain));
+    FERRITE_CO_TRY_ASSIGN(const bool keyed, apply_record(as_plain));
+    if (keyed) {
+      const std::span<const std::byte> key(as_plain.key.data(), as_plain.key_size);
+      Located found;
+      Entry fresh;
+      FERRITE_CO_TRY(co_await locate(key, as_plain.key_hash, found));
+      FERRITE_CO_TRY_ASSIGN(const bool insert, apply_keyed_record(as_plain, found, fresh));
+      if (insert) FERRITE_CO_TRY(co_await index_insert(fresh, key));
+    }
     q += rec->size;
   }
   co_return scan;

@@ -167,40 +167,40 @@ void Store::acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) no
   }
 }
 
-Task<Status> Store::check_sealed_log() noexcept {
+Status Store::check_sealed_log() noexcept {
   if (mount_->sealed.skipped_max != 0 && mount_->sealed.skipped_max >= tail_) {
     tampering(Finding::missing, mount_->sealed.skipped_max, tail_);  // a marker on a sector that is live
-    co_return fail(Errc::tampered);
+    return fail(Errc::tampered);
   }
   if (mount_->sealed.missing_before != 0 && mount_->sealed.missing_before >= tail_) {
     tampering(Finding::missing, mount_->sealed.missing_before, tail_);
-    co_return fail(Errc::tampered);
+    return fail(Errc::tampered);
   }
   if (mount_->sealed.failure_count > 0) {
     // A record that fails authentication with no TAMPERED record for it:
     // written by someone without the key, and it may have been any key's.
     tampering(Finding::record_auth, static_cast<std::uint32_t>(mount_->sealed.failures[0] >> 32),
               static_cast<std::uint32_t>(mount_->sealed.failures[0]));
-    co_return fail(Errc::tampered);
+    return fail(Errc::tampered);
   }
-  if (!counter_) co_return Status{};
-  FERRITE_CO_TRY_ASSIGN(const std::uint64_t trusted, co_await counter_->read());
+  return {};
+}
+
+Status Store::check_rollback(std::uint64_t trusted) noexcept {
   if (log_position() < trusted) {
     // The log ends before a record this store acknowledged: rolled back.
     tampering(Finding::rollback, static_cast<std::uint32_t>(log_position() >> 32),
               static_cast<std::uint32_t>(trusted >> 32));
-    co_return fail(Errc::tampered);
+    return fail(Errc::tampered);
   }
   if (mount_->sealed.log_before_last > trusted) {
     // Records beyond the last one the store acknowledged: written by
     // another device holding the same key (a clone), not by this one.
     tampering(Finding::ahead, static_cast<std::uint32_t>(mount_->sealed.log_before_last >> 32),
               static_cast<std::uint32_t>(trusted >> 32));
-    co_return fail(Errc::tampered);
+    return fail(Errc::tampered);
   }
-  // Ahead of the counter by the write a power cut caught between its
-  // program and the raise: that write was this store's.
-  co_return co_await counter_->raise(log_position());
+  return {};
 }
 
 void Store::mark_tampered(const Entry& e) noexcept {
@@ -312,7 +312,7 @@ Task<Status> Store::replay_end_slot(std::uint32_t sector, std::uint32_t& good_en
     }
   }
   mount_->windowed = windowed;
-  FERRITE_CO_TRY(co_await apply_record(*rec));
+  FERRITE_CO_TRY(apply_record(*rec));  // a RETIRE: nothing to look up
   good_end = size;  // what the writer pinned: the slot closes the sector
   co_return Status{};
 }

@@ -528,7 +528,16 @@ Task<Status> Store::mount() noexcept {
       if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence >= tail_ && info.old_key &&
           !have_previous_block_)
         co_return fail(Errc::wrong_key);
-    if (sealed()) FERRITE_CO_TRY(co_await check_sealed_log());
+    if (sealed()) {
+      FERRITE_CO_TRY(check_sealed_log());
+      if (counter_) {
+        FERRITE_CO_TRY_ASSIGN(const std::uint64_t trusted, co_await counter_->read());
+        FERRITE_CO_TRY(check_rollback(trusted));
+        // Ahead of the counter by the write a power cut caught between its
+        // program and the raise: that write was this store's.
+        FERRITE_CO_TRY(co_await counter_->raise(log_position()));
+      }
+    }
     for (std::uint32_t s = 0; s < n; ++s) {
       SectorInfo& info = sectors_[s];
       if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence < tail_)
@@ -637,9 +646,12 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       // The last record before the blank tail may be the one a power cut
       // interrupted, with weak bits that read right only by chance: it must
       // read back identically several times before it counts.
-      auto after = co_await read_record_blank_after(sector, offset + rec->size, end);
-      if (!after) co_return fail(after.error());
-      if (*after) {
+      // (Is the unit after it erased, or the sector's end?)
+      const std::uint32_t after = offset + rec->size;
+      const std::uint32_t probe = after < end ? std::min<std::uint32_t>({unit_, end - after, 8}) : 0;
+      const std::span<std::byte> next_unit = std::span<std::byte>(buffer_).first(probe);
+      if (probe > 0) FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + after, next_unit));
+      if (reads_erased(next_unit)) {
         // Re-read into the same storage: a stable record reads back as itself.
         const std::uint32_t crc = rec->stored_crc, size = rec->size;
         bool stable = true;
@@ -685,7 +697,19 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     }
     bool applied = false;
     if (rec) {
-      auto st = co_await apply_record(*rec);
+      // Checks and index updates are synchronous over the record read; only
+      // the lookup of its key and the insertion of a new entry read flash.
+      Status st;
+      Result<bool> step = apply_record(*rec);
+      if (step && *step) {
+        const std::span<const std::byte> key(rec->key.data(), rec->key_size);
+        Located found;
+        Entry fresh;
+        st = co_await locate(key, rec->key_hash, found);
+        if (st) step = apply_keyed_record(*rec, found, fresh);
+        if (st && step && *step) st = co_await index_insert(fresh, key);
+      }
+      if (st && !step) st = fail(step.error());
       if (!st && (st.error() != Errc::corrupt || mount_->replay_again)) co_return st;
       applied = static_cast<bool>(st);
     }
@@ -750,18 +774,6 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   co_return Status{};
 }
 
-Task<Result<bool>> Store::read_record_blank_after(std::uint32_t sector, std::uint32_t offset,
-                                                 std::uint32_t end) noexcept {
-  // Is the unit after a record erased (or the sector's end)?
-  if (offset >= end) co_return true;
-  std::array<std::byte, 8> probe{};
-  const std::uint32_t n = std::min<std::uint32_t>({unit_, end - offset, 8});
-  FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + offset, std::span<std::byte>(probe).first(n)));
-  for (std::uint32_t i = 0; i < n; ++i)
-    if (probe[i] != geometry_.erased_byte()) co_return false;
-  co_return true;
-}
-
 Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept {
   const std::uint32_t base = geometry_.sector_offset(sector);
   if (end == none) end = geometry_.sector_size(sector);
@@ -819,20 +831,20 @@ Task<Status> Store::check_blank_ahead(std::uint32_t size) noexcept {
   co_return fail(Errc::bits_not_erased);
 }
 
-Task<Status> Store::apply_record(const Record& rec) noexcept {
+Result<bool> Store::apply_record(const Record& rec) noexcept {
   if (rec.compact) {
     // read_record verified it against this binding, and its distance from it.
     const std::size_t position = entry_for_slot(rec.slot);
     Entry e = unpack(position);
     e.location = rec.address;
     store_entry(position, e);
-    co_return Status{};
+    return false;
   }
-  if (sealed()) FERRITE_CO_TRY(check_sealed_record(rec));
+  if (sealed()) FERRITE_TRY(check_sealed_record(rec));
   if (rec.kind == logfmt::meta) {
     if (rec.key_size == logfmt::retire) {
       const std::uint32_t tail = logfmt::get_le32(rec.meta.data());
-      if (tail > sectors_[sector_of(rec.address)].sequence) co_return fail(Errc::corrupt);  // only older sectors
+      if (tail > sectors_[sector_of(rec.address)].sequence) return fail(Errc::corrupt);  // only older sectors
       tail_ = std::max(tail_, tail);
       drop_retired_entries();
     } else if (rec.key_size == logfmt::erased) {
@@ -842,20 +854,20 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
         sectors_[s].erase_count = std::max(sectors_[s].erase_count, logfmt::get_le32(rec.meta.data() + 4));
       }
     }
-    co_return Status{};
+    return false;
   }
-  if (!indexed()) co_return Status{};
-  const std::span<const std::byte> key(rec.key.data(), rec.key_size);
-  Located found;
-  FERRITE_CO_TRY(co_await locate(key, rec.key_hash, found));
+  return indexed();
+}
+
+Result<bool> Store::apply_keyed_record(const Record& rec, const Located& found, Entry& fresh) noexcept {
   if (rec.kind == logfmt::erase) {
     if (found.found) {
       release_slot(found.entry.slot);
       index_remove(found.position);
     }
-    co_return Status{};
+    return false;
   }
-  if (rec.address / unit_ >= max_index_units) co_return fail(Errc::corrupt);  // the config check rules it out
+  if (rec.address / unit_ >= max_index_units) return fail(Errc::corrupt);  // the config check rules it out
   Entry e;
   e.hash = rec.key_hash;
   e.location = rec.address;
@@ -882,9 +894,10 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
     const std::uint8_t old_slot = found.entry.slot;
     if (old_slot != 0 && old_slot != rec.slot) release_slot(old_slot);
     store_entry(found.position, e);
-    co_return Status{};
+    return false;
   }
-  co_return co_await index_insert(e, key);
+  fresh = e;
+  return true;
 }
 
 void Store::drop_retired_entries() noexcept {
