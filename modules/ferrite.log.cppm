@@ -1003,7 +1003,6 @@ class Store {
   /// a cut; readers after mount skip it, mount having judged already).
   Task<Result<TxnScan>> walk_batch(std::uint32_t sector, std::uint32_t offset, std::uint32_t end,
                                    bool stable_commit) noexcept;
-  Task<Result<TxnScan>> replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   Task<Status> validate_reads(std::span<const std::byte> reads) noexcept;
   /// The TXN records of a batch and its commit, at the head.
   Task<Status> write_batch_records(std::span<const std::byte> writes, std::uint32_t count) noexcept;

@@ -349,30 +349,4 @@ Task<Result<Store::TxnScan>> Store::walk_batch(std::uint32_t sector, std::uint32
   co_return scan;
 }
 
-Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept {
-  // Pass 1: walk the group to its commit and check that the commit binds
-  // exactly these records. Pass 2: apply them.
-  FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await walk_batch(sector, offset, end, true));
-  if (!scan.committed) co_return scan;
-  std::uint32_t q = offset;
-  for (std::uint32_t i = 0; i < scan.count; ++i) {
-    RecordRead rec;
-    rec.status = co_await read_record(sector, q, end - q, rec.record);
-    if (!rec) co_return fail(rec.error());
-    Record as_plain = *rec;
-    as_plain.kind = rec->kind == logfmt::txn_put ? logfmt::put : logfmt::erase;
-    FERRITE_CO_TRY_ASSIGN(const bool keyed, apply_record(as_plain));
-    if (keyed) {
-      const std::span<const std::byte> key(as_plain.key.data(), as_plain.key_size);
-      Located found;
-      Entry fresh;
-      FERRITE_CO_TRY(co_await locate(key, as_plain.key_hash, found));
-      FERRITE_CO_TRY_ASSIGN(const bool insert, apply_keyed_record(as_plain, found, fresh));
-      if (insert) FERRITE_CO_TRY(co_await index_insert(fresh, key));
-    }
-    q += rec->size;
-  }
-  co_return scan;
-}
-
 }  // namespace ferrite

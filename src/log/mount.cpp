@@ -594,106 +594,117 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     tampering(Finding::hole, sectors_[sector].sequence, at);
     return fail(Errc::tampered);
   };
+  // A committed batch is walked to its commit first; then its records are
+  // applied one by one like single records, and the batch counts as one write.
+  constexpr bool batches = FERRITE_WITH_TRANSACTIONS != 0;
+  std::uint32_t batch_left = 0, batch_at = 0, batch_next = 0;
   while (offset < end) {
-    const VoidRange* voided = nullptr;
-    for (std::uint8_t i = 0; i < mount_->voided_count; ++i) {
-      const VoidRange& r = mount_->voided[i];
-      if (r.sequence == sectors_[sector].sequence && offset >= r.from && offset < r.to) voided = &r;
-    }
-    if (voided) {
-      // Bytes a SKIP voids: damage, whatever they read as.
-      in_bad_region = true;
-      offset = voided->to;
-      continue;
+    const bool in_batch = batches && batch_left > 0;
+    if (!in_batch) {
+      const VoidRange* voided = nullptr;
+      for (std::uint8_t i = 0; i < mount_->voided_count; ++i) {
+        const VoidRange& r = mount_->voided[i];
+        if (r.sequence == sectors_[sector].sequence && offset >= r.from && offset < r.to) voided = &r;
+      }
+      if (voided) {
+        // Bytes a SKIP voids: damage, whatever they read as.
+        in_bad_region = true;
+        offset = voided->to;
+        continue;
+      }
     }
     RecordRead rec;
     rec.status = co_await read_record(sector, offset, end - offset, rec.record);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
-    if (!rec && auth_failed_) {
-      // Framed and checksummed right, but not by the key: noted, skipped,
-      // and tampering unless a TAMPERED record later acknowledges it.
-      FERRITE_CO_TRY(after_damage(offset));
-      FERRITE_CO_TRY(note_failure(sector, offset));
-      last_at = offset;
-      offset += rec->size;
-      good_end = offset;
-      continue;
+    if (in_batch) {
+      if (!rec) co_return fail(rec.error());
+      rec.record.kind = rec->kind == logfmt::txn_put ? logfmt::put : logfmt::erase;
     }
-    if (rec && !rec->blank && logfmt::is_txn(rec->kind)) {
-      if (!indexed()) co_return fail(Errc::unsupported);  // batches need the index to replay
-#if !FERRITE_WITH_TRANSACTIONS
-      refuse(Refused::batch_record, sectors_[sector].sequence, offset);
-      co_return fail(Errc::unsupported);  // a build without transactions replays no batch
-#else
-      FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await replay_txn(sector, offset, end));
-      if (scan.committed) {
+    const bool skip = rec && !rec->blank && !rec->compact && rec->kind == logfmt::meta && rec->key_size == logfmt::skip;
+    if (!in_batch) {
+      if (!rec && auth_failed_) {
+        // Framed and checksummed right, but not by the key: noted, skipped,
+        // and tampering unless a TAMPERED record later acknowledges it.
         FERRITE_CO_TRY(after_damage(offset));
-        if (in_bad_region) ++counters_.corrupt_records;
-        in_bad_region = false;
-        last_at = offset;  // a batch counts as one write: the counter is raised after its commit
-        offset = scan.next;
+        FERRITE_CO_TRY(note_failure(sector, offset));
+        last_at = offset;
+        offset += rec->size;
         good_end = offset;
-      } else {
+        continue;
+      }
+      if (rec && !rec->blank && logfmt::is_txn(rec->kind)) {
+        if (!indexed()) co_return fail(Errc::unsupported);  // batches need the index to replay
+#if !FERRITE_WITH_TRANSACTIONS
+        refuse(Refused::batch_record, sectors_[sector].sequence, offset);
+        co_return fail(Errc::unsupported);  // a build without transactions replays no batch
+#else
+        FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await walk_batch(sector, offset, end, true));
+        if (scan.committed) {
+          // Its records are applied from here on, then the replay goes on after its commit.
+          batch_left = scan.count;
+          batch_at = offset;
+          batch_next = scan.next;
+          continue;
+        }
         // A batch without its commit: invisible, and nothing may follow it.
         in_bad_region = true;
         offset = std::max(scan.next, offset + unit_);
-      }
-      continue;
+        continue;
 #endif
-    }
-    const bool skip = rec && !rec->blank && !rec->compact && rec->kind == logfmt::meta && rec->key_size == logfmt::skip;
-    if (rec && !rec->blank && (!in_bad_region || skip)) {
-      // The last record before the blank tail may be the one a power cut
-      // interrupted, with weak bits that read right only by chance: it must
-      // read back identically several times before it counts.
-      // (Is the unit after it erased, or the sector's end?)
-      const std::uint32_t after = offset + rec->size;
-      const std::uint32_t probe = after < end ? std::min<std::uint32_t>({unit_, end - after, 8}) : 0;
-      const std::span<std::byte> next_unit = std::span<std::byte>(buffer_).first(probe);
-      if (probe > 0) FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + after, next_unit));
-      if (reads_erased(next_unit)) {
-        // Re-read into the same storage: a stable record reads back as itself.
-        const std::uint32_t crc = rec->stored_crc, size = rec->size;
-        bool stable = true;
-        mount_->windowed = false;  // these reads must reach the flash
-        for (int i = 0; i < stability_reads && stable; ++i) {
-          rec.status = co_await read_record(sector, offset, end - offset, rec.record);
-          if (!rec && rec.error() != Errc::corrupt) {
-            mount_->windowed = true;
-            co_return fail(rec.error());
+      }
+      if (rec && !rec->blank && (!in_bad_region || skip)) {
+        // The last record before the blank tail may be the one a power cut
+        // interrupted, with weak bits that read right only by chance: it must
+        // read back identically several times before it counts.
+        // (Is the unit after it erased, or the sector's end?)
+        const std::uint32_t after = offset + rec->size;
+        const std::uint32_t probe = after < end ? std::min<std::uint32_t>({unit_, end - after, 8}) : 0;
+        const std::span<std::byte> next_unit = std::span<std::byte>(buffer_).first(probe);
+        if (probe > 0) FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + after, next_unit));
+        if (reads_erased(next_unit)) {
+          // Re-read into the same storage: a stable record reads back as itself.
+          const std::uint32_t crc = rec->stored_crc, size = rec->size;
+          bool stable = true;
+          mount_->windowed = false;  // these reads must reach the flash
+          for (int i = 0; i < stability_reads && stable; ++i) {
+            rec.status = co_await read_record(sector, offset, end - offset, rec.record);
+            if (!rec && rec.error() != Errc::corrupt) {
+              mount_->windowed = true;
+              co_return fail(rec.error());
+            }
+            stable = rec && !rec->blank && rec->stored_crc == crc && rec->size == size;
           }
-          stable = rec && !rec->blank && rec->stored_crc == crc && rec->size == size;
+          mount_->windowed = true;
+          if (!stable) rec.status = fail(Errc::corrupt);
         }
-        mount_->windowed = true;
-        if (!stable) rec.status = fail(Errc::corrupt);
       }
-    }
-    if (rec && rec->blank && in_bad_region) {
-      // Blank units inside damage: a record may follow (a SKIP closing a
-      // torn region lies past the last unit the tear reached, wherever that
-      // is), so look as far as the sector's end for the next written unit.
-      FERRITE_CO_TRY_ASSIGN(const std::uint32_t next, co_await first_written_unit(sector, offset, end));
-      if (next >= end) break;
-      // (A unit whose leading bytes read erased and the rest not is damage too.)
-      offset = next > offset ? next : offset + unit_;
-      continue;
-    }
-    if (rec && rec->blank) {
-      // The end of the log in this sector, or a torn write whose first unit
-      // reads erased. A cut tears only the request in flight, which starts at
-      // the record (FORMAT.md §5, step 5): its units lie within one record of
-      // the largest size from here. Units beyond that window are checked
-      // before anything is programmed there (check_blank_ahead).
-      const std::uint32_t window_end = std::min(end, offset + tail_window());
-      auto rest = co_await check_tail_blank(sector, offset, window_end);
-      if (rest) {
-        blank_to = window_end;
-        break;
+      if (rec && rec->blank && in_bad_region) {
+        // Blank units inside damage: a record may follow (a SKIP closing a
+        // torn region lies past the last unit the tear reached, wherever that
+        // is), so look as far as the sector's end for the next written unit.
+        FERRITE_CO_TRY_ASSIGN(const std::uint32_t next, co_await first_written_unit(sector, offset, end));
+        if (next >= end) break;
+        // (A unit whose leading bytes read erased and the rest not is damage too.)
+        offset = next > offset ? next : offset + unit_;
+        continue;
       }
-      if (rest.error() != Errc::corrupt) co_return fail(rest.error());
-      in_bad_region = true;
-      offset += unit_;
-      continue;
+      if (rec && rec->blank) {
+        // The end of the log in this sector, or a torn write whose first unit
+        // reads erased. A cut tears only the request in flight, which starts at
+        // the record (FORMAT.md §5, step 5): its units lie within one record of
+        // the largest size from here. Units beyond that window are checked
+        // before anything is programmed there (check_blank_ahead).
+        const std::uint32_t window_end = std::min(end, offset + tail_window());
+        auto rest = co_await check_tail_blank(sector, offset, window_end);
+        if (rest) {
+          blank_to = window_end;
+          break;
+        }
+        if (rest.error() != Errc::corrupt) co_return fail(rest.error());
+        in_bad_region = true;
+        offset += unit_;
+        continue;
+      }
     }
     bool applied = false;
     if (rec) {
@@ -710,8 +721,20 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         if (st && step && *step) st = co_await index_insert(fresh, key);
       }
       if (st && !step) st = fail(step.error());
-      if (!st && (st.error() != Errc::corrupt || mount_->replay_again)) co_return st;
+      if (!st && (st.error() != Errc::corrupt || mount_->replay_again || in_batch)) co_return st;
       applied = static_cast<bool>(st);
+    }
+    if (in_batch) {
+      offset += rec->size;
+      if (--batch_left == 0) {
+        FERRITE_CO_TRY(after_damage(batch_at));
+        if (in_bad_region) ++counters_.corrupt_records;
+        in_bad_region = false;
+        last_at = batch_at;  // the counter is raised after the commit
+        offset = batch_next;
+        good_end = offset;
+      }
+      continue;
     }
     if (!applied) {
       in_bad_region = true;
