@@ -1369,7 +1369,9 @@ class Store {
   RollbackCounter* counter_ = nullptr;
   /// What a sealed mount tracks while it replays (part of MountState).
   struct SealedMount {
-    std::array<std::uint64_t, 8> failures{};  // positions of failing records not yet acknowledged
+    // Positions of failing records not yet acknowledged (a build without
+    // sealed stores never notes one: one slot keeps the code uniform).
+    std::array<std::uint64_t, sealed_stores_built ? 8 : 1> failures{};
     std::uint32_t failure_count = 0;
     std::uint32_t skipped_max = 0;       // newest sector a retire marker had replay skip
     std::uint32_t missing_before = 0;    // newest sector an OPEN chains to that was not replayed (must be retired)
