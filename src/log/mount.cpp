@@ -715,10 +715,10 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       if (step && *step) {
         const std::span<const std::byte> key(rec->key.data(), rec->key_size);
         Located found;
-        Entry fresh;
         st = co_await locate(key, rec->key_hash, found);
-        if (st) step = apply_keyed_record(*rec, found, fresh);
-        if (st && step && *step) st = co_await index_insert(fresh, key);
+        // (A key not found leaves found.entry free to carry the new entry.)
+        if (st) step = apply_keyed_record(*rec, found, found.entry);
+        if (st && step && *step) st = co_await index_insert(found.entry, key);
       }
       if (st && !step) st = fail(step.error());
       if (!st && (st.error() != Errc::corrupt || mount_->replay_again || in_batch)) co_return st;
