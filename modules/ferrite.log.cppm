@@ -967,7 +967,6 @@ class Store {
   };
 
   // mount / format
-  Task<Status> mount_locked() noexcept;
   Task<Status> replay_sector(std::uint32_t sector) noexcept;
   /// Whether [offset, end) of `sector` reads erased (end none: the sector's end).
   Task<Status> check_tail_blank(std::uint32_t sector, std::uint32_t offset, std::uint32_t end = none) noexcept;
@@ -980,7 +979,19 @@ class Store {
   /// the units mount left unread there (FORMAT.md §5, step 5). Units that do
   /// not read erased seal the head as a torn tail: bits_not_erased.
   Task<Status> check_blank_ahead(std::uint32_t size) noexcept;
-  Task<Status> apply_record(const Record& rec) noexcept;
+  /// Applies a verified record that names no key (or a compact one) and
+  /// checks a sealed store's records; true: it names a key, which the
+  /// caller looks up and hands to apply_keyed_record.
+  Result<bool> apply_record(const Record& rec) noexcept;
+  /// A PUT, DELETE or TAMPERED record against what locate found of its key;
+  /// true: `fresh` is a new entry for the caller to insert.
+  Result<bool> apply_keyed_record(const Record& rec, const Located& found, Entry& fresh) noexcept;
+  /// Whether every byte reads as the flash's erased value.
+  bool reads_erased(std::span<const std::byte> bytes) const noexcept {
+    for (std::byte b : bytes)
+      if (b != geometry_.erased_byte()) return false;
+    return true;
+  }
   struct TxnScan {
     std::uint32_t next = 0;     // offset after the group (or where the scan stopped)
     std::uint32_t count = 0;    // TXN records before the commit
@@ -992,14 +1003,12 @@ class Store {
   /// a cut; readers after mount skip it, mount having judged already).
   Task<Result<TxnScan>> walk_batch(std::uint32_t sector, std::uint32_t offset, std::uint32_t end,
                                    bool stable_commit) noexcept;
-  Task<Result<TxnScan>> replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   Task<Status> validate_reads(std::span<const std::byte> reads) noexcept;
   /// The TXN records of a batch and its commit, at the head.
   Task<Status> write_batch_records(std::span<const std::byte> writes, std::uint32_t count) noexcept;
   Task<Status> locate_after_validation(std::span<const std::byte> name, std::span<const std::byte> reads,
                                       Located& out) noexcept;
   Result<std::uint32_t> stored_size_of(bool erase, std::span<const std::byte> value) noexcept;
-  Task<Result<bool>> read_record_blank_after(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept;
   void drop_retired_entries() noexcept;
   std::uint32_t retire_marker_check(std::uint32_t sequence) const noexcept;
   static constexpr int stability_reads = 16;
@@ -1010,7 +1019,11 @@ class Store {
   Status check_sealed_record(const Record& rec) noexcept;
   Status note_failure(std::uint32_t sector, std::uint32_t offset) noexcept;
   void acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) noexcept;
-  Task<Status> check_sealed_log() noexcept;
+  /// After a sealed replay: what the replay noted must have been settled
+  /// (retired sectors, acknowledged failures).
+  Status check_sealed_log() noexcept;
+  /// The replayed log against the rollback counter's `trusted` position.
+  Status check_rollback(std::uint64_t trusted) noexcept;
   /// A read found the entry's latest record failing authentication.
   void mark_tampered(const Entry& e) noexcept;
   /// Writes a TAMPERED record for every entry still pending.
@@ -1337,14 +1350,6 @@ class Store {
   bool head_sealed_ = false;
   std::uint32_t skip_from_ = 0xFFFFFFFFu;  // where mount found the head's torn bytes begin (SKIP's `from`)
   std::uint32_t blank_to_ = 0;  // the head reads erased from its write offset up to here (checked)
-  /// Ranges a SKIP voids (FORMAT.md §3.3) in which a mount applied records
-  /// that verified by chance: the mount starts again and steps over them.
-  struct VoidRange {
-    std::uint32_t sequence = 0, from = 0, to = 0;
-  };
-  std::array<VoidRange, 4> voided_{};
-  std::uint8_t voided_count_ = 0;
-  bool replay_again_ = false;
   Refused refused_ = Refused::none;  // last_refusal(): what, value, limit (strings from a table)
   std::uint32_t refused_value_ = 0;
   std::uint32_t refused_limit_ = 0;
@@ -1380,17 +1385,37 @@ class Store {
   std::array<std::uint32_t, 4> slots_used_{};
   // Sealed stores (integrity of the log, FORMAT.md §3.6).
   RollbackCounter* counter_ = nullptr;
-  /// What a sealed mount tracks while it replays: it lives in the mount's
-  /// frame, not in the store (check_ points at it during mount only).
+  /// What a sealed mount tracks while it replays (part of MountState).
   struct SealedMount {
-    std::array<std::uint64_t, 8> failures{};  // positions of failing records not yet acknowledged
+    // Positions of failing records not yet acknowledged (a build without
+    // sealed stores never notes one: one slot keeps the code uniform).
+    std::array<std::uint64_t, sealed_stores_built ? 8 : 1> failures{};
     std::uint32_t failure_count = 0;
     std::uint32_t skipped_max = 0;       // newest sector a retire marker had replay skip
     std::uint32_t missing_before = 0;    // newest sector an OPEN chains to that was not replayed (must be retired)
     std::uint64_t log_before_last = 0;   // the log's position before its last write
     std::uint64_t open_previous = 0;     // what the newest OPEN chains to, as a position
   };
-  SealedMount* check_ = nullptr;
+  /// Ranges a SKIP voids (FORMAT.md §3.3) in which a mount applied records
+  /// that verified by chance: the mount starts again and steps over them.
+  struct VoidRange {
+    std::uint32_t sequence = 0, from = 0, to = 0;
+  };
+  /// What only a mount needs: it lives in the mount's frame, not in the
+  /// store (mount_ points at it while a mount runs).
+  struct MountState {
+    SealedMount sealed;
+    std::array<VoidRange, 4> voided{};
+    std::uint8_t voided_count = 0;
+    bool replay_again = false;  // a pass met bytes to void: replay once more
+    // The replay's read-ahead window: read_bytes serves sequential reads
+    // from it while `windowed`, so each byte of the log is read from flash once.
+    bool windowed = false;
+    std::uint32_t window_address = 0xFFFFFFFFu;
+    std::uint32_t window_size = 0;
+    std::array<std::byte, 64> window{};
+  };
+  MountState* mount_ = nullptr;
   bool counter_wanted_ = false;        // StoreConfig::counter given (refused without a codec)
   std::uint32_t open_size_ = 0;        // the OPEN record every sealed sector starts with
   std::uint32_t end_slot_ = 0;         // a sealed sector's last bytes: room for one RETIRE (FORMAT.md §3.6)
@@ -1420,10 +1445,6 @@ class Store {
   } counters_{};
   static_assert(64 % Geometry::max_program_unit == 0);
   std::array<std::byte, 64> buffer_{};  // composes records in whole program units
-  std::span<std::byte> window_{};    // mount's read-ahead buffer, in its frame
-  std::uint32_t window_address_ = none;
-  std::uint32_t window_size_ = 0;
-  bool windowed_ = false;
 
   static constexpr std::uint32_t none = 0xFFFFFFFFu;
 };

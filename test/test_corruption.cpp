@@ -915,7 +915,7 @@ TEST_CASE("a bit flip in the head's header does not leave a mounted store withou
   // Once collections have retired every other sector with a valid retire
   // marker, the head is the only live sector. One flipped header bit of the
   // head and no sector is live: mount succeeds anyway with no live sector
-  // (mount.cpp mount_locked: no sector >= tail, head_ stays 0, head_offset_
+  // (mount.cpp mount: no sector >= tail, head_ stays 0, head_offset_
   // 0, next_sequence_ = sectors_[0].sequence + 1 = 1). The next put programs
   // at offset 0 of sector 0 (over a header: a unit that is not erased), the
   // store later opens a sector with sequence 1 below the tail, and what it

@@ -319,18 +319,24 @@ Task<Result<Store::TxnScan>> Store::walk_batch(std::uint32_t sector, std::uint32
     if (rec->kind == logfmt::txn_commit && logfmt::get_le32(rec->meta.data()) == scan.count &&
         logfmt::get_le32(rec->meta.data() + 4) == crcs && scan.count > 0) {
       bool stable = true;
-      Result<bool> blank_after = false;
-      if (stable_commit) blank_after = co_await read_record_blank_after(sector, p + rec->size, end);
-      if (!blank_after) co_return fail(blank_after.error());
-      if (*blank_after) {
-        windowed_ = false;
+      bool blank_after = false;
+      if (stable_commit) {
+        // (Is the unit after the commit erased, or the sector's end?)
+        const std::uint32_t after = p + rec->size;
+        const std::uint32_t probe = after < end ? std::min<std::uint32_t>({unit_, end - after, 8}) : 0;
+        const std::span<std::byte> next_unit = std::span<std::byte>(buffer_).first(probe);
+        if (probe > 0) FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + after, next_unit));
+        blank_after = reads_erased(next_unit);
+      }
+      if (blank_after) {
+        mount_->windowed = false;
         // Re-read into the same storage: a stable record reads back as itself.
         const std::uint32_t crc = rec->stored_crc, size = rec->size;
         for (int i = 0; i < stability_reads && stable; ++i) {
           rec.status = co_await read_record(sector, p, end - p, rec.record);
           stable = rec && !rec->blank && rec->stored_crc == crc && rec->size == size;
         }
-        windowed_ = true;
+        mount_->windowed = true;
       }
       if (stable) {
         scan.committed = true;
@@ -340,24 +346,6 @@ Task<Result<Store::TxnScan>> Store::walk_batch(std::uint32_t sector, std::uint32
     break;
   }
   scan.next = p;
-  co_return scan;
-}
-
-Task<Result<Store::TxnScan>> Store::replay_txn(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept {
-  // Pass 1: walk the group to its commit and check that the commit binds
-  // exactly these records. Pass 2: apply them.
-  FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await walk_batch(sector, offset, end, true));
-  if (!scan.committed) co_return scan;
-  std::uint32_t q = offset;
-  for (std::uint32_t i = 0; i < scan.count; ++i) {
-    RecordRead rec;
-    rec.status = co_await read_record(sector, q, end - q, rec.record);
-    if (!rec) co_return fail(rec.error());
-    Record as_plain = *rec;
-    as_plain.kind = rec->kind == logfmt::txn_put ? logfmt::put : logfmt::erase;
-    FERRITE_CO_TRY(co_await apply_record(as_plain));
-    q += rec->size;
-  }
   co_return scan;
 }
 

@@ -119,14 +119,14 @@ Status Store::check_sealed_record(const Record& rec) noexcept {
   if (last_open_sector_ != none && previous == last_open_sequence_) {
     // Chained to the sector replayed before it, which must end exactly
     // where it ended then: nothing cut off, nothing added.
-    if (previous_end < last_open_end_ && previous_end >= header_size_ && voided_count_ < voided_.size()) {
+    if (previous_end < last_open_end_ && previous_end >= header_size_ && mount_->voided_count < mount_->voided.size()) {
       // Records past the end this OPEN pins: a write a power cut left weak,
       // which the mount that refused it read as a torn tail (it then sealed
       // that sector and the writer moved here), now reading right by
       // chance. Never acknowledged: void them and replay once more
       // (FORMAT.md §3.6).
-      voided_[voided_count_++] = {last_open_sequence_, previous_end, last_open_end_};
-      replay_again_ = true;
+      mount_->voided[mount_->voided_count++] = {last_open_sequence_, previous_end, last_open_end_};
+      mount_->replay_again = true;
       return fail(Errc::corrupt);
     }
     if (previous_end != last_open_end_) {
@@ -140,9 +140,9 @@ Status Store::check_sealed_record(const Record& rec) noexcept {
   } else {
     // Chained to a sector that is not here: fine only if it was retired,
     // which a RETIRE later in the replay may say (check_sealed_log).
-    check_->missing_before = std::max(check_->missing_before, previous);
+    mount_->sealed.missing_before = std::max(mount_->sealed.missing_before, previous);
   }
-  check_->open_previous = (std::uint64_t{previous} << 32) | previous_end;
+  mount_->sealed.open_previous = (std::uint64_t{previous} << 32) | previous_end;
   last_open_sector_ = sector;
   last_open_sequence_ = sequence;
   last_open_end_ = offset;  // replay_sector moves it to the sector's end
@@ -150,57 +150,57 @@ Status Store::check_sealed_record(const Record& rec) noexcept {
 }
 
 Status Store::note_failure(std::uint32_t sector, std::uint32_t offset) noexcept {
-  if (check_->failure_count == check_->failures.size()) {
+  if (mount_->sealed.failure_count == mount_->sealed.failures.size()) {
     tampering(Finding::too_many_failures, sectors_[sector].sequence, offset);
     return fail(Errc::tampered);
   }
-  check_->failures[check_->failure_count++] = (std::uint64_t{sectors_[sector].sequence} << 32) | offset;
+  mount_->sealed.failures[mount_->sealed.failure_count++] = (std::uint64_t{sectors_[sector].sequence} << 32) | offset;
   return {};
 }
 
 void Store::acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) noexcept {
   const std::uint64_t at = (std::uint64_t{sequence} << 32) | offset;
-  for (std::uint32_t i = 0; i < check_->failure_count; ++i) {
-    if (check_->failures[i] != at) continue;
-    check_->failures[i] = check_->failures[--check_->failure_count];
+  for (std::uint32_t i = 0; i < mount_->sealed.failure_count; ++i) {
+    if (mount_->sealed.failures[i] != at) continue;
+    mount_->sealed.failures[i] = mount_->sealed.failures[--mount_->sealed.failure_count];
     return;
   }
 }
 
-Task<Status> Store::check_sealed_log() noexcept {
-  if (check_->skipped_max != 0 && check_->skipped_max >= tail_) {
-    tampering(Finding::missing, check_->skipped_max, tail_);  // a marker on a sector that is live
-    co_return fail(Errc::tampered);
+Status Store::check_sealed_log() noexcept {
+  if (mount_->sealed.skipped_max != 0 && mount_->sealed.skipped_max >= tail_) {
+    tampering(Finding::missing, mount_->sealed.skipped_max, tail_);  // a marker on a sector that is live
+    return fail(Errc::tampered);
   }
-  if (check_->missing_before != 0 && check_->missing_before >= tail_) {
-    tampering(Finding::missing, check_->missing_before, tail_);
-    co_return fail(Errc::tampered);
+  if (mount_->sealed.missing_before != 0 && mount_->sealed.missing_before >= tail_) {
+    tampering(Finding::missing, mount_->sealed.missing_before, tail_);
+    return fail(Errc::tampered);
   }
-  if (check_->failure_count > 0) {
+  if (mount_->sealed.failure_count > 0) {
     // A record that fails authentication with no TAMPERED record for it:
     // written by someone without the key, and it may have been any key's.
-    tampering(Finding::record_auth, static_cast<std::uint32_t>(check_->failures[0] >> 32),
-              static_cast<std::uint32_t>(check_->failures[0]));
-    co_return fail(Errc::tampered);
+    tampering(Finding::record_auth, static_cast<std::uint32_t>(mount_->sealed.failures[0] >> 32),
+              static_cast<std::uint32_t>(mount_->sealed.failures[0]));
+    return fail(Errc::tampered);
   }
-  if (!counter_) co_return Status{};
-  FERRITE_CO_TRY_ASSIGN(const std::uint64_t trusted, co_await counter_->read());
+  return {};
+}
+
+Status Store::check_rollback(std::uint64_t trusted) noexcept {
   if (log_position() < trusted) {
     // The log ends before a record this store acknowledged: rolled back.
     tampering(Finding::rollback, static_cast<std::uint32_t>(log_position() >> 32),
               static_cast<std::uint32_t>(trusted >> 32));
-    co_return fail(Errc::tampered);
+    return fail(Errc::tampered);
   }
-  if (check_->log_before_last > trusted) {
+  if (mount_->sealed.log_before_last > trusted) {
     // Records beyond the last one the store acknowledged: written by
     // another device holding the same key (a clone), not by this one.
-    tampering(Finding::ahead, static_cast<std::uint32_t>(check_->log_before_last >> 32),
+    tampering(Finding::ahead, static_cast<std::uint32_t>(mount_->sealed.log_before_last >> 32),
               static_cast<std::uint32_t>(trusted >> 32));
-    co_return fail(Errc::tampered);
+    return fail(Errc::tampered);
   }
-  // Ahead of the counter by the write a power cut caught between its
-  // program and the raise: that write was this store's.
-  co_return co_await counter_->raise(log_position());
+  return {};
 }
 
 void Store::mark_tampered(const Entry& e) noexcept {
@@ -297,22 +297,22 @@ Task<Status> Store::replay_end_slot(std::uint32_t sector, std::uint32_t& good_en
   }
   // The slot is the last write of its sector: a cut can leave weak bits
   // that read right only this time, so it must read back the same.
-  const bool windowed = windowed_;
-  windowed_ = false;
+  const bool windowed = mount_->windowed;
+  mount_->windowed = false;
   for (int i = 0; i < stability_reads; ++i) {
     RecordRead again;
     again.status = co_await read_record(sector, slot, size - slot, again.record);
     if (!again && again.error() != Errc::corrupt) {
-      windowed_ = windowed;
+      mount_->windowed = windowed;
       co_return fail(again.error());
     }
     if (!again || again->blank || again->stored_crc != rec->stored_crc) {
-      windowed_ = windowed;
+      mount_->windowed = windowed;
       co_return Status{};  // not durable: as if the cut came before it
     }
   }
-  windowed_ = windowed;
-  FERRITE_CO_TRY(co_await apply_record(*rec));
+  mount_->windowed = windowed;
+  FERRITE_CO_TRY(apply_record(*rec));  // a RETIRE: nothing to look up
   good_end = size;  // what the writer pinned: the slot closes the sector
   co_return Status{};
 }

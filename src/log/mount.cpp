@@ -104,7 +104,6 @@ void Store::reset_state() noexcept {
   head_sealed_ = false;
   skip_from_ = none;
   blank_to_ = 0;
-  replay_again_ = false;
   key_count_ = 0;
   live_total_ = 0;
   live_sizes_.clear();
@@ -300,284 +299,285 @@ Task<Status> Store::mount() noexcept {
     refuse(Refused::mounted);
     co_return fail(Errc::already_mounted);  // the mounted state stays as it is
   }
-  voided_count_ = 0;
-  auto st = co_await mount_locked();
-  // A SKIP voided bytes this replay had applied (they verified by chance):
-  // once more, stepping over them. Each pass voids one more range.
-  while (!st && replay_again_) st = co_await mount_locked();
-  if (!st) reset_state();
-  co_return st;
-}
-
-Task<Status> Store::mount_locked() noexcept {
-  reset_state();
-  if (!config_ok_) {
-    refuse(Refused::config);
-    co_return fail(Errc::invalid_argument);
-  }
-  // The replay's read-ahead window lives only as long as this call.
-  std::array<std::byte, 64> window{};
-  struct WindowLease {
+  MountState state;
+  struct MountLease {
     Store& store;
-    ~WindowLease() {
-      store.windowed_ = false;
-      store.window_ = {};
-      store.window_address_ = none;
+    ~MountLease() {
+      store.mount_ = nullptr;
+      if (!store.mounted_) store.reset_state();  // a failed mount leaves nothing half-built
     }
   } lease{*this};
-  window_ = window;
-  const std::uint32_t n = geometry_.sector_count();
-  std::array<std::byte, logfmt::header_bytes + crypto_block_size> raw{};
-  std::array<std::byte, logfmt::marker_bytes> marker{};
-  std::uint32_t best_sequence = 0, known_erase_max = 0;
-  std::uint32_t marker_tail = 0;  // sealed: what retire markers claim, checked against the authenticated tail
-  std::uint8_t best_flags = 0, best_version = 0;
-  bool any_valid = false, all_blank = true;
-  // Pass 1: which store owns the region (highest sequence), its tail. Each
-  // sector's header is read once: a plain store's header units end with its
-  // retire marker, so when every valid header names one store (the usual
-  // case) this pass also classifies every sector and pass 2 reads nothing.
-  const std::uint32_t header_read = std::min<std::uint32_t>(header_size_, static_cast<std::uint32_t>(raw.size()));
-  std::uint32_t first_id = 0, plain_tail = 0, damaged = 0;
-  bool one_store = true;
-  for (std::uint32_t s = 0; s < n; ++s) {
-    const std::uint32_t at = geometry_.sector_offset(s);
-    FERRITE_CO_TRY(co_await flash_.read(at, std::span<std::byte>(raw).first(header_read)));
-    bool blank = true;
-    for (std::uint32_t i = 0; i < header_read; ++i) blank = blank && raw[i] == geometry_.erased_byte();
-    const bool sealed_flag = logfmt::get_le32(raw.data()) == logfmt::magic && (static_cast<std::uint8_t>(raw[7]) & 2u);
-    std::uint32_t got = header_read;
-    if ((blank || sealed_flag) && got < raw.size()) {
-      // A blank header is one whose first record units read erased too (a
-      // torn erase can leave them otherwise); a sealed header's crc covers
-      // its crypto block.
-      FERRITE_CO_TRY(co_await flash_.read(at + got, std::span<std::byte>(raw).subspan(got)));
-      got = static_cast<std::uint32_t>(raw.size());
-    }
-    Header h;
-    const HeaderKind k = parse_header(std::span<const std::byte>(raw).first(got), geometry_, geometry_crc_, h);
-    if (k != HeaderKind::blank) all_blank = false;
-    SectorInfo& info = sectors_[s];
-    info.state = static_cast<std::uint8_t>(k == HeaderKind::valid   ? SectorState::live
-                                           : k == HeaderKind::blank ? SectorState::erased
-                                                                    : SectorState::garbage);
-    info.sequence = k == HeaderKind::valid ? h.sequence : 0;
-    damaged += k == HeaderKind::garbage;
-    if (k == HeaderKind::valid) {
-      if (!any_valid) first_id = h.store_id;
-      one_store = one_store && h.store_id == first_id;
-      info.erase_count = h.erase_count;
-      known_erase_max = std::max(known_erase_max, h.erase_count);
-      plain_tail = std::max(plain_tail, h.tail);
-      if (header_read >= marker_offset_ + logfmt::marker_bytes &&
-          logfmt::get_le32(raw.data() + marker_offset_) == logfmt::marker_magic &&
-          logfmt::get_le32(raw.data() + marker_offset_ + 4) == marker_check(h.sequence, h.store_id))
-        plain_tail = std::max(plain_tail, h.sequence + 1);
-    }
-    if (k == HeaderKind::valid && (h.flags & 2u) && sealed() && (!any_valid || h.sequence > best_sequence))
-      std::memcpy(crypto_block().data(), raw.data() + logfmt::header_bytes, crypto_block_size);
-    if (k == HeaderKind::valid && !indexed() && (h.flags & 1u)) co_return fail(Errc::unsupported);
-    if (k == HeaderKind::valid && (!any_valid || h.sequence > best_sequence)) {
-      best_sequence = h.sequence;
-      best_flags = h.flags;
-      best_version = h.version;
-      store_id_ = h.store_id;
-      any_valid = true;
-    }
-  }
-  if (!any_valid) co_return fail(all_blank ? Errc::not_formatted : Errc::foreign_format);
-  compact_ = compact_ && (best_flags & 1u);
-  const bool image_sealed = (best_flags & logfmt::sealed) != 0;
-  if (image_sealed && !sealed()) co_return fail(Errc::wrong_key);          // sealed store, no key given
-  if (!image_sealed && sealed()) co_return fail(Errc::invalid_argument);   // a key for a plain store
-  if (image_sealed && (best_version != logfmt::sealed_version || !(best_flags & logfmt::authenticated_log))) {
-    // Sealed before logs were authenticated (and nonces salted): nothing in
-    // it can be trusted to be current, and clearing the flag is no downgrade.
-    tampering(Finding::legacy, best_sequence, 0);
-    co_return fail(Errc::unsupported);
-  }
-  if (sealed()) {
-    const std::span<const std::byte> body = crypto_block().first(crypto_block_size - 4);
-    if (crc32c(body) != logfmt::get_le32(crypto_block().data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
-    if (auto loaded = codec_->load_block(body); !loaded) {
-      if (loaded.error() != Errc::wrong_key || !previous_codec_) co_return loaded;
-      // Hidden names are hashed with a subkey of the store key: under the
-      // new key no name would find its records again (docs/FORMAT.md §2.2).
-      if (codec_->hides_keys()) co_return fail(Errc::unsupported);
-      // The newest sector is still under the previous key: a rotation
-      // starts here; sectors opened from now on carry a new block.
-      FERRITE_CO_TRY(previous_codec_->load_block(body));
-      std::memcpy(previous_block().data(), crypto_block().data(), crypto_block_size);
-      have_previous_block_ = true;
-      FERRITE_CO_TRY(new_crypto_block());
-    }
-  }
-  // Pass 2: classify against that store (needed only when several stores
-  // share the region, or for a sealed store, whose sectors each carry a key).
-  const bool classified = one_store && !sealed() && header_read >= marker_offset_ + logfmt::marker_bytes;
-  if (classified) {
-    tail_ = plain_tail;
-    counters_.damaged_sectors += damaged;
-  } else {
-    known_erase_max = 0;  // counted again over the store's own sectors
-  }
-  for (std::uint32_t s = 0; s < n && !classified; ++s) {
-    FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s), raw));
-    Header h;
-    const HeaderKind k = parse_header(raw, geometry_, geometry_crc_, h);
-    SectorInfo& info = sectors_[s];
-    if (k == HeaderKind::valid && h.store_id == store_id_) {
-      info.sequence = h.sequence;
-      info.erase_count = h.erase_count;
-      info.state = static_cast<std::uint8_t>(SectorState::live);
-      // A sealed store takes its tail from authenticated records only (the
-      // newest OPEN, then RETIREs): header fields and markers have a crc.
-      if (!sealed()) tail_ = std::max(tail_, h.tail);
-      known_erase_max = std::max(known_erase_max, h.erase_count);
-      if (sealed()) {
-        // Which key sealed this sector: the current one, or the one being rotated out.
-        const std::span<const std::byte> block(raw.data() + logfmt::header_bytes, crypto_block_size);
-        const bool current = std::memcmp(block.data(), crypto_block().data(), crypto_block_size) == 0;
-        if (!current && !have_previous_block_ && previous_codec_) {
-          const auto body = block.first(crypto_block_size - 4);
-          if (crc32c(body) != logfmt::get_le32(block.data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
-          FERRITE_CO_TRY(previous_codec_->load_block(body));
-          std::memcpy(previous_block().data(), block.data(), crypto_block_size);
-          have_previous_block_ = true;
-        }
-        if (!current && have_previous_block_ && std::memcmp(block.data(), previous_block().data(), crypto_block_size) != 0)
-          co_return fail(Errc::wrong_key);  // a third key: rotations must finish one at a time
-        info.old_key = current ? 0 : 1;
-      }
-      // A retire marker says this sector and every older one are retired,
-      // without reading the log (FORMAT.md §2.1).
-      FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s) + marker_offset_, marker));
-      if (logfmt::get_le32(marker.data()) == logfmt::marker_magic &&
-          logfmt::get_le32(marker.data() + 4) == retire_marker_check(h.sequence)) {
-        if (sealed()) marker_tail = std::max(marker_tail, h.sequence + 1);
-        else tail_ = std::max(tail_, h.sequence + 1);
-      }
-    } else {
-      // Remember blank headers as "erased?" candidates; an ERASED record in the
-      // live log confirms them during replay. A header that is neither blank
-      // nor valid is reported: a torn erase or open leaves one, and so does
-      // damage to a live sector, which nothing else can tell apart.
-      info.state = static_cast<std::uint8_t>(k == HeaderKind::blank ? SectorState::erased : SectorState::garbage);
-      if (k == HeaderKind::garbage) ++counters_.damaged_sectors;
-      info.sequence = 0;
-    }
-  }
-  for (SectorInfo& info : sectors_)
-    if (info.state != static_cast<std::uint8_t>(SectorState::live)) info.erase_count = known_erase_max;
-
-  if (sealed()) {
-    // Every opened sector takes a new sequence number, even one whose header
-    // program failed: two headers with one number are not the engine's.
-    for (std::uint32_t a = 0; a < n; ++a)
-      for (std::uint32_t b = a + 1; b < n; ++b)
-        if (sectors_[a].state == static_cast<std::uint8_t>(SectorState::live) &&
-            sectors_[b].state == static_cast<std::uint8_t>(SectorState::live) &&
-            sectors_[a].sequence == sectors_[b].sequence) {
-          tampering(Finding::duplicate, sectors_[a].sequence, 2);
-          co_return fail(Errc::tampered);
-        }
-    FERRITE_CO_TRY(co_await find_sealed_tail());
-  }
-  SealedMount sealed_mount;
-  struct SealedMountLease {
-    Store& store;
-    ~SealedMountLease() { store.check_ = nullptr; }
-  } sealed_mount_lease{*this};
-  check_ = &sealed_mount;
-  // Pass 3: replay live sectors in sequence order. A blank-header sector only
-  // stays "erased" when the log vouches for it.
-  authenticating_ = sealed();
-  struct AuthenticatingLease {
-    Store& store;
-    ~AuthenticatingLease() { store.authenticating_ = false; }
-  } authenticating{*this};
-  std::uint32_t last = 0;
-  bool have_head = false;
+  mount_ = &state;
+  // One pass per iteration; a pass ends in co_return unless it must replay again.
   for (;;) {
-    std::uint32_t next = none, next_seq = 0;
+    reset_state();
+    state.replay_again = false;
+    state.sealed = SealedMount{};
+    if (!config_ok_) {
+      refuse(Refused::config);
+      co_return fail(Errc::invalid_argument);
+    }
+    const std::uint32_t n = geometry_.sector_count();
+    std::array<std::byte, logfmt::header_bytes + crypto_block_size> raw{};
+    std::array<std::byte, logfmt::marker_bytes> marker{};
+    std::uint32_t best_sequence = 0, known_erase_max = 0;
+    std::uint32_t marker_tail = 0;  // sealed: what retire markers claim, checked against the authenticated tail
+    std::uint8_t best_flags = 0, best_version = 0;
+    bool any_valid = false, all_blank = true;
+    // Pass 1: which store owns the region (highest sequence), its tail. Each
+    // sector's header is read once: a plain store's header units end with its
+    // retire marker, so when every valid header names one store (the usual
+    // case) this pass also classifies every sector and pass 2 reads nothing.
+    const std::uint32_t header_read = std::min<std::uint32_t>(header_size_, static_cast<std::uint32_t>(raw.size()));
+    std::uint32_t first_id = 0, plain_tail = 0, damaged = 0;
+    bool one_store = true;
     for (std::uint32_t s = 0; s < n; ++s) {
-      const SectorInfo& info = sectors_[s];
-      if (info.state != static_cast<std::uint8_t>(SectorState::live)) continue;
-      if (info.sequence < tail_) continue;
-      if (have_head && info.sequence <= last) continue;
-      if (sealed() && (info.sequence < marker_tail || (info.old_key && !previous_codec_))) {
-        // Not read: a retire marker (a crc, forgeable) says it is retired, or
-        // it is under a key not given. The authenticated tail must agree
-        // once the replay is over (check_sealed_log; wrong_key below).
-        if (!info.old_key) check_->skipped_max = std::max(check_->skipped_max, info.sequence);
-        continue;
+      const std::uint32_t at = geometry_.sector_offset(s);
+      FERRITE_CO_TRY(co_await flash_.read(at, std::span<std::byte>(raw).first(header_read)));
+      bool blank = true;
+      for (std::uint32_t i = 0; i < header_read; ++i) blank = blank && raw[i] == geometry_.erased_byte();
+      const bool sealed_flag = logfmt::get_le32(raw.data()) == logfmt::magic && (static_cast<std::uint8_t>(raw[7]) & 2u);
+      std::uint32_t got = header_read;
+      if ((blank || sealed_flag) && got < raw.size()) {
+        // A blank header is one whose first record units read erased too (a
+        // torn erase can leave them otherwise); a sealed header's crc covers
+        // its crypto block.
+        FERRITE_CO_TRY(co_await flash_.read(at + got, std::span<std::byte>(raw).subspan(got)));
+        got = static_cast<std::uint32_t>(raw.size());
       }
-      if (next == none || info.sequence < next_seq) {
-        next = s;
-        next_seq = info.sequence;
+      Header h;
+      const HeaderKind k = parse_header(std::span<const std::byte>(raw).first(got), geometry_, geometry_crc_, h);
+      if (k != HeaderKind::blank) all_blank = false;
+      SectorInfo& info = sectors_[s];
+      info.state = static_cast<std::uint8_t>(k == HeaderKind::valid   ? SectorState::live
+                                             : k == HeaderKind::blank ? SectorState::erased
+                                                                      : SectorState::garbage);
+      info.sequence = k == HeaderKind::valid ? h.sequence : 0;
+      damaged += k == HeaderKind::garbage;
+      if (k == HeaderKind::valid) {
+        if (!any_valid) first_id = h.store_id;
+        one_store = one_store && h.store_id == first_id;
+        info.erase_count = h.erase_count;
+        known_erase_max = std::max(known_erase_max, h.erase_count);
+        plain_tail = std::max(plain_tail, h.tail);
+        if (header_read >= marker_offset_ + logfmt::marker_bytes &&
+            logfmt::get_le32(raw.data() + marker_offset_) == logfmt::marker_magic &&
+            logfmt::get_le32(raw.data() + marker_offset_ + 4) == marker_check(h.sequence, h.store_id))
+          plain_tail = std::max(plain_tail, h.sequence + 1);
+      }
+      if (k == HeaderKind::valid && (h.flags & 2u) && sealed() && (!any_valid || h.sequence > best_sequence))
+        std::memcpy(crypto_block().data(), raw.data() + logfmt::header_bytes, crypto_block_size);
+      if (k == HeaderKind::valid && !indexed() && (h.flags & 1u)) co_return fail(Errc::unsupported);
+      if (k == HeaderKind::valid && (!any_valid || h.sequence > best_sequence)) {
+        best_sequence = h.sequence;
+        best_flags = h.flags;
+        best_version = h.version;
+        store_id_ = h.store_id;
+        any_valid = true;
       }
     }
-    if (next == none) break;
-    head_ = next;
-    last = next_seq;
-    have_head = true;
-    windowed_ = true;
-    window_address_ = none;
-    auto replayed = co_await replay_sector(next);
-    windowed_ = false;
-    window_address_ = none;
+    if (!any_valid) co_return fail(all_blank ? Errc::not_formatted : Errc::foreign_format);
+    compact_ = compact_ && (best_flags & 1u);
+    const bool image_sealed = (best_flags & logfmt::sealed) != 0;
+    if (image_sealed && !sealed()) co_return fail(Errc::wrong_key);          // sealed store, no key given
+    if (!image_sealed && sealed()) co_return fail(Errc::invalid_argument);   // a key for a plain store
+    if (image_sealed && (best_version != logfmt::sealed_version || !(best_flags & logfmt::authenticated_log))) {
+      // Sealed before logs were authenticated (and nonces salted): nothing in
+      // it can be trusted to be current, and clearing the flag is no downgrade.
+      tampering(Finding::legacy, best_sequence, 0);
+      co_return fail(Errc::unsupported);
+    }
+    if (sealed()) {
+      const std::span<const std::byte> body = crypto_block().first(crypto_block_size - 4);
+      if (crc32c(body) != logfmt::get_le32(crypto_block().data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
+      if (auto loaded = codec_->load_block(body); !loaded) {
+        if (loaded.error() != Errc::wrong_key || !previous_codec_) co_return loaded;
+        // Hidden names are hashed with a subkey of the store key: under the
+        // new key no name would find its records again (docs/FORMAT.md §2.2).
+        if (codec_->hides_keys()) co_return fail(Errc::unsupported);
+        // The newest sector is still under the previous key: a rotation
+        // starts here; sectors opened from now on carry a new block.
+        FERRITE_CO_TRY(previous_codec_->load_block(body));
+        std::memcpy(previous_block().data(), crypto_block().data(), crypto_block_size);
+        have_previous_block_ = true;
+        FERRITE_CO_TRY(new_crypto_block());
+      }
+    }
+    // Pass 2: classify against that store (needed only when several stores
+    // share the region, or for a sealed store, whose sectors each carry a key).
+    const bool classified = one_store && !sealed() && header_read >= marker_offset_ + logfmt::marker_bytes;
+    if (classified) {
+      tail_ = plain_tail;
+      counters_.damaged_sectors += damaged;
+    } else {
+      known_erase_max = 0;  // counted again over the store's own sectors
+    }
+    for (std::uint32_t s = 0; s < n && !classified; ++s) {
+      FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s), raw));
+      Header h;
+      const HeaderKind k = parse_header(raw, geometry_, geometry_crc_, h);
+      SectorInfo& info = sectors_[s];
+      if (k == HeaderKind::valid && h.store_id == store_id_) {
+        info.sequence = h.sequence;
+        info.erase_count = h.erase_count;
+        info.state = static_cast<std::uint8_t>(SectorState::live);
+        // A sealed store takes its tail from authenticated records only (the
+        // newest OPEN, then RETIREs): header fields and markers have a crc.
+        if (!sealed()) tail_ = std::max(tail_, h.tail);
+        known_erase_max = std::max(known_erase_max, h.erase_count);
+        if (sealed()) {
+          // Which key sealed this sector: the current one, or the one being rotated out.
+          const std::span<const std::byte> block(raw.data() + logfmt::header_bytes, crypto_block_size);
+          const bool current = std::memcmp(block.data(), crypto_block().data(), crypto_block_size) == 0;
+          if (!current && !have_previous_block_ && previous_codec_) {
+            const auto body = block.first(crypto_block_size - 4);
+            if (crc32c(body) != logfmt::get_le32(block.data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
+            FERRITE_CO_TRY(previous_codec_->load_block(body));
+            std::memcpy(previous_block().data(), block.data(), crypto_block_size);
+            have_previous_block_ = true;
+          }
+          if (!current && have_previous_block_ && std::memcmp(block.data(), previous_block().data(), crypto_block_size) != 0)
+            co_return fail(Errc::wrong_key);  // a third key: rotations must finish one at a time
+          info.old_key = current ? 0 : 1;
+        }
+        // A retire marker says this sector and every older one are retired,
+        // without reading the log (FORMAT.md §2.1).
+        FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(s) + marker_offset_, marker));
+        if (logfmt::get_le32(marker.data()) == logfmt::marker_magic &&
+            logfmt::get_le32(marker.data() + 4) == retire_marker_check(h.sequence)) {
+          if (sealed()) marker_tail = std::max(marker_tail, h.sequence + 1);
+          else tail_ = std::max(tail_, h.sequence + 1);
+        }
+      } else {
+        // Remember blank headers as "erased?" candidates; an ERASED record in the
+        // live log confirms them during replay. A header that is neither blank
+        // nor valid is reported: a torn erase or open leaves one, and so does
+        // damage to a live sector, which nothing else can tell apart.
+        info.state = static_cast<std::uint8_t>(k == HeaderKind::blank ? SectorState::erased : SectorState::garbage);
+        if (k == HeaderKind::garbage) ++counters_.damaged_sectors;
+        info.sequence = 0;
+      }
+    }
+    for (SectorInfo& info : sectors_)
+      if (info.state != static_cast<std::uint8_t>(SectorState::live)) info.erase_count = known_erase_max;
+
+    if (sealed()) {
+      // Every opened sector takes a new sequence number, even one whose header
+      // program failed: two headers with one number are not the engine's.
+      for (std::uint32_t a = 0; a < n; ++a)
+        for (std::uint32_t b = a + 1; b < n; ++b)
+          if (sectors_[a].state == static_cast<std::uint8_t>(SectorState::live) &&
+              sectors_[b].state == static_cast<std::uint8_t>(SectorState::live) &&
+              sectors_[a].sequence == sectors_[b].sequence) {
+            tampering(Finding::duplicate, sectors_[a].sequence, 2);
+            co_return fail(Errc::tampered);
+          }
+      FERRITE_CO_TRY(co_await find_sealed_tail());
+    }
+    // Pass 3: replay live sectors in sequence order. A blank-header sector only
+    // stays "erased" when the log vouches for it.
+    authenticating_ = sealed();
+    struct AuthenticatingLease {
+      Store& store;
+      ~AuthenticatingLease() { store.authenticating_ = false; }
+    } authenticating{*this};
+    std::uint32_t last = 0;
+    bool have_head = false;
+    Status replayed;
+    for (;;) {
+      std::uint32_t next = none, next_seq = 0;
+      for (std::uint32_t s = 0; s < n; ++s) {
+        const SectorInfo& info = sectors_[s];
+        if (info.state != static_cast<std::uint8_t>(SectorState::live)) continue;
+        if (info.sequence < tail_) continue;
+        if (have_head && info.sequence <= last) continue;
+        if (sealed() && (info.sequence < marker_tail || (info.old_key && !previous_codec_))) {
+          // Not read: a retire marker (a crc, forgeable) says it is retired, or
+          // it is under a key not given. The authenticated tail must agree
+          // once the replay is over (check_sealed_log; wrong_key below).
+          if (!info.old_key) state.sealed.skipped_max = std::max(state.sealed.skipped_max, info.sequence);
+          continue;
+        }
+        if (next == none || info.sequence < next_seq) {
+          next = s;
+          next_seq = info.sequence;
+        }
+      }
+      if (next == none) break;
+      head_ = next;
+      last = next_seq;
+      have_head = true;
+      state.windowed = true;
+      state.window_address = none;
+      replayed = co_await replay_sector(next);
+      state.windowed = false;
+      state.window_address = none;
+      if (!replayed) break;
+    }
+    // A SKIP voided bytes this pass had applied (they verified by chance):
+    // once more, stepping over them. Each pass voids one more range.
+    if (!replayed && state.replay_again) continue;
     if (!replayed) co_return replayed;
+    // Every sector retired (or no header left standing): there is no head to
+    // continue from, so the image is damaged, not empty.
+    if (!have_head || sectors_[head_].sequence < tail_) co_return fail(Errc::corrupt);
+    // Sectors under another key need it only while they are live: those a
+    // finished rotation retired (by marker or by a RETIRE met in the replay)
+    // are never read again.
+    for (const SectorInfo& info : sectors_)
+      if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence >= tail_ && info.old_key &&
+          !have_previous_block_)
+        co_return fail(Errc::wrong_key);
+    if (sealed()) {
+      FERRITE_CO_TRY(check_sealed_log());
+      if (counter_) {
+        FERRITE_CO_TRY_ASSIGN(const std::uint64_t trusted, co_await counter_->read());
+        FERRITE_CO_TRY(check_rollback(trusted));
+        // Ahead of the counter by the write a power cut caught between its
+        // program and the raise: that write was this store's.
+        FERRITE_CO_TRY(co_await counter_->raise(log_position()));
+      }
+    }
+    for (std::uint32_t s = 0; s < n; ++s) {
+      SectorInfo& info = sectors_[s];
+      if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence < tail_)
+        info.state = static_cast<std::uint8_t>(SectorState::retired);
+      if (info.state == static_cast<std::uint8_t>(SectorState::erased) && !info.vouched)
+        info.state = static_cast<std::uint8_t>(SectorState::garbage);
+    }
+    next_sequence_ = sectors_[head_].sequence + 1;
+    // During a key rotation nothing new may be sealed into a sector whose
+    // header names the old key: new writes start a new-key sector.
+    if (sealed() && sectors_[head_].old_key) head_sealed_ = true;
+    // A head with no record yet may be the sector a power cut caught while its
+    // header was programmed: weak bits that read right now may read otherwise
+    // at the next mount, and drop everything written after it. Nothing is
+    // written behind such a header; it holds nothing, so open_sector may erase
+    // and reuse it when no other sector is free.
+    if (sectors_[head_].used_bytes == 0) head_sealed_ = true;
+    // Live bytes per sector: what GC must copy when that sector is retired.
+    // The same pass builds the key-order permutation when the store keeps one
+    // (FORMAT.md §7: each key read once, placed by binary search).
+    live_total_ = 0;
+    live_sizes_.clear();
+    for (std::size_t i = 0; i < key_count_; ++i) {
+      Entry e;
+      FERRITE_CO_TRY(co_await load_entry(i, e));
+      const std::uint32_t size = full_size(e.key_size, e.value_size);
+      sectors_[sector_of(e.binding)].live_bytes += size;
+      note_live(size);
+      if (!order_.empty()) FERRITE_CO_TRY(co_await order_place(i, e, i));
+    }
+    order_valid_ = !order_.empty();
+    // Every sector live: a collection was under way when the power went (only
+    // collection takes the last free sector). It goes on with the same victim,
+    // the oldest sector, so that writes lag behind it no more than before
+    // (ensure_room): otherwise they could fill the head with the victim's live
+    // records still to copy and nowhere to copy them.
+    if (free_sector_count() == 0 && oldest_live() != head_) gc_victim_ = oldest_live();
+    mounted_ = true;
+    co_return Status{};
   }
-  // Every sector retired (or no header left standing): there is no head to
-  // continue from, so the image is damaged, not empty.
-  if (!have_head || sectors_[head_].sequence < tail_) co_return fail(Errc::corrupt);
-  // Sectors under another key need it only while they are live: those a
-  // finished rotation retired (by marker or by a RETIRE met in the replay)
-  // are never read again.
-  for (const SectorInfo& info : sectors_)
-    if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence >= tail_ && info.old_key &&
-        !have_previous_block_)
-      co_return fail(Errc::wrong_key);
-  if (sealed()) FERRITE_CO_TRY(co_await check_sealed_log());
-  for (std::uint32_t s = 0; s < n; ++s) {
-    SectorInfo& info = sectors_[s];
-    if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence < tail_)
-      info.state = static_cast<std::uint8_t>(SectorState::retired);
-    if (info.state == static_cast<std::uint8_t>(SectorState::erased) && !info.vouched)
-      info.state = static_cast<std::uint8_t>(SectorState::garbage);
-  }
-  next_sequence_ = sectors_[head_].sequence + 1;
-  // During a key rotation nothing new may be sealed into a sector whose
-  // header names the old key: new writes start a new-key sector.
-  if (sealed() && sectors_[head_].old_key) head_sealed_ = true;
-  // A head with no record yet may be the sector a power cut caught while its
-  // header was programmed: weak bits that read right now may read otherwise
-  // at the next mount, and drop everything written after it. Nothing is
-  // written behind such a header; it holds nothing, so open_sector may erase
-  // and reuse it when no other sector is free.
-  if (sectors_[head_].used_bytes == 0) head_sealed_ = true;
-  // Live bytes per sector: what GC must copy when that sector is retired.
-  // The same pass builds the key-order permutation when the store keeps one
-  // (FORMAT.md §7: each key read once, placed by binary search).
-  live_total_ = 0;
-  live_sizes_.clear();
-  for (std::size_t i = 0; i < key_count_; ++i) {
-    Entry e;
-    FERRITE_CO_TRY(co_await load_entry(i, e));
-    const std::uint32_t size = full_size(e.key_size, e.value_size);
-    sectors_[sector_of(e.binding)].live_bytes += size;
-    note_live(size);
-    if (!order_.empty()) FERRITE_CO_TRY(co_await order_place(i, e, i));
-  }
-  order_valid_ = !order_.empty();
-  // Every sector live: a collection was under way when the power went (only
-  // collection takes the last free sector). It goes on with the same victim,
-  // the oldest sector, so that writes lag behind it no more than before
-  // (ensure_room): otherwise they could fill the head with the victim's live
-  // records still to copy and nowhere to copy them.
-  if (free_sector_count() == 0 && oldest_live() != head_) gc_victim_ = oldest_live();
-  mounted_ = true;
-  co_return Status{};
 }
 
 Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
@@ -594,108 +594,147 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     tampering(Finding::hole, sectors_[sector].sequence, at);
     return fail(Errc::tampered);
   };
+  // A committed batch is walked to its commit first; then its records are
+  // applied one by one like single records, and the batch counts as one write.
+  constexpr bool batches = FERRITE_WITH_TRANSACTIONS != 0;
+  std::uint32_t batch_left = 0, batch_at = 0, batch_next = 0;
   while (offset < end) {
-    const VoidRange* voided = nullptr;
-    for (std::uint8_t i = 0; i < voided_count_; ++i)
-      if (voided_[i].sequence == sectors_[sector].sequence && offset >= voided_[i].from && offset < voided_[i].to)
-        voided = &voided_[i];
-    if (voided) {
-      // Bytes a SKIP voids: damage, whatever they read as.
-      in_bad_region = true;
-      offset = voided->to;
-      continue;
+    const bool in_batch = batches && batch_left > 0;
+    if (!in_batch) {
+      const VoidRange* voided = nullptr;
+      for (std::uint8_t i = 0; i < mount_->voided_count; ++i) {
+        const VoidRange& r = mount_->voided[i];
+        if (r.sequence == sectors_[sector].sequence && offset >= r.from && offset < r.to) voided = &r;
+      }
+      if (voided) {
+        // Bytes a SKIP voids: damage, whatever they read as.
+        in_bad_region = true;
+        offset = voided->to;
+        continue;
+      }
     }
     RecordRead rec;
     rec.status = co_await read_record(sector, offset, end - offset, rec.record);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
-    if (!rec && auth_failed_) {
-      // Framed and checksummed right, but not by the key: noted, skipped,
-      // and tampering unless a TAMPERED record later acknowledges it.
-      FERRITE_CO_TRY(after_damage(offset));
-      FERRITE_CO_TRY(note_failure(sector, offset));
-      last_at = offset;
-      offset += rec->size;
-      good_end = offset;
-      continue;
+    if (in_batch) {
+      if (!rec) co_return fail(rec.error());
+      rec.record.kind = rec->kind == logfmt::txn_put ? logfmt::put : logfmt::erase;
     }
-    if (rec && !rec->blank && logfmt::is_txn(rec->kind)) {
-      if (!indexed()) co_return fail(Errc::unsupported);  // batches need the index to replay
-#if !FERRITE_WITH_TRANSACTIONS
-      refuse(Refused::batch_record, sectors_[sector].sequence, offset);
-      co_return fail(Errc::unsupported);  // a build without transactions replays no batch
-#else
-      FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await replay_txn(sector, offset, end));
-      if (scan.committed) {
+    const bool skip = rec && !rec->blank && !rec->compact && rec->kind == logfmt::meta && rec->key_size == logfmt::skip;
+    if (!in_batch) {
+      if (!rec && auth_failed_) {
+        // Framed and checksummed right, but not by the key: noted, skipped,
+        // and tampering unless a TAMPERED record later acknowledges it.
         FERRITE_CO_TRY(after_damage(offset));
-        if (in_bad_region) ++counters_.corrupt_records;
-        in_bad_region = false;
-        last_at = offset;  // a batch counts as one write: the counter is raised after its commit
-        offset = scan.next;
+        FERRITE_CO_TRY(note_failure(sector, offset));
+        last_at = offset;
+        offset += rec->size;
         good_end = offset;
-      } else {
+        continue;
+      }
+      if (rec && !rec->blank && logfmt::is_txn(rec->kind)) {
+        if (!indexed()) co_return fail(Errc::unsupported);  // batches need the index to replay
+#if !FERRITE_WITH_TRANSACTIONS
+        refuse(Refused::batch_record, sectors_[sector].sequence, offset);
+        co_return fail(Errc::unsupported);  // a build without transactions replays no batch
+#else
+        FERRITE_CO_TRY_ASSIGN(const TxnScan scan, co_await walk_batch(sector, offset, end, true));
+        if (scan.committed) {
+          // Its records are applied from here on, then the replay goes on after its commit.
+          batch_left = scan.count;
+          batch_at = offset;
+          batch_next = scan.next;
+          continue;
+        }
         // A batch without its commit: invisible, and nothing may follow it.
         in_bad_region = true;
         offset = std::max(scan.next, offset + unit_);
-      }
-      continue;
+        continue;
 #endif
-    }
-    const bool skip = rec && !rec->blank && !rec->compact && rec->kind == logfmt::meta && rec->key_size == logfmt::skip;
-    if (rec && !rec->blank && (!in_bad_region || skip)) {
-      // The last record before the blank tail may be the one a power cut
-      // interrupted, with weak bits that read right only by chance: it must
-      // read back identically several times before it counts.
-      auto after = co_await read_record_blank_after(sector, offset + rec->size, end);
-      if (!after) co_return fail(after.error());
-      if (*after) {
-        // Re-read into the same storage: a stable record reads back as itself.
-        const std::uint32_t crc = rec->stored_crc, size = rec->size;
-        bool stable = true;
-        windowed_ = false;  // these reads must reach the flash
-        for (int i = 0; i < stability_reads && stable; ++i) {
-          rec.status = co_await read_record(sector, offset, end - offset, rec.record);
-          if (!rec && rec.error() != Errc::corrupt) {
-            windowed_ = true;
-            co_return fail(rec.error());
+      }
+      if (rec && !rec->blank && (!in_bad_region || skip)) {
+        // The last record before the blank tail may be the one a power cut
+        // interrupted, with weak bits that read right only by chance: it must
+        // read back identically several times before it counts.
+        // (Is the unit after it erased, or the sector's end?)
+        const std::uint32_t after = offset + rec->size;
+        const std::uint32_t probe = after < end ? std::min<std::uint32_t>({unit_, end - after, 8}) : 0;
+        const std::span<std::byte> next_unit = std::span<std::byte>(buffer_).first(probe);
+        if (probe > 0) FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + after, next_unit));
+        if (reads_erased(next_unit)) {
+          // Re-read into the same storage: a stable record reads back as itself.
+          const std::uint32_t crc = rec->stored_crc, size = rec->size;
+          bool stable = true;
+          mount_->windowed = false;  // these reads must reach the flash
+          for (int i = 0; i < stability_reads && stable; ++i) {
+            rec.status = co_await read_record(sector, offset, end - offset, rec.record);
+            if (!rec && rec.error() != Errc::corrupt) {
+              mount_->windowed = true;
+              co_return fail(rec.error());
+            }
+            stable = rec && !rec->blank && rec->stored_crc == crc && rec->size == size;
           }
-          stable = rec && !rec->blank && rec->stored_crc == crc && rec->size == size;
+          mount_->windowed = true;
+          if (!stable) rec.status = fail(Errc::corrupt);
         }
-        windowed_ = true;
-        if (!stable) rec.status = fail(Errc::corrupt);
       }
-    }
-    if (rec && rec->blank && in_bad_region) {
-      // Blank units inside damage: a record may follow (a SKIP closing a
-      // torn region lies past the last unit the tear reached, wherever that
-      // is), so look as far as the sector's end for the next written unit.
-      FERRITE_CO_TRY_ASSIGN(const std::uint32_t next, co_await first_written_unit(sector, offset, end));
-      if (next >= end) break;
-      // (A unit whose leading bytes read erased and the rest not is damage too.)
-      offset = next > offset ? next : offset + unit_;
-      continue;
-    }
-    if (rec && rec->blank) {
-      // The end of the log in this sector, or a torn write whose first unit
-      // reads erased. A cut tears only the request in flight, which starts at
-      // the record (FORMAT.md §5, step 5): its units lie within one record of
-      // the largest size from here. Units beyond that window are checked
-      // before anything is programmed there (check_blank_ahead).
-      const std::uint32_t window_end = std::min(end, offset + tail_window());
-      auto rest = co_await check_tail_blank(sector, offset, window_end);
-      if (rest) {
-        blank_to = window_end;
-        break;
+      if (rec && rec->blank && in_bad_region) {
+        // Blank units inside damage: a record may follow (a SKIP closing a
+        // torn region lies past the last unit the tear reached, wherever that
+        // is), so look as far as the sector's end for the next written unit.
+        FERRITE_CO_TRY_ASSIGN(const std::uint32_t next, co_await first_written_unit(sector, offset, end));
+        if (next >= end) break;
+        // (A unit whose leading bytes read erased and the rest not is damage too.)
+        offset = next > offset ? next : offset + unit_;
+        continue;
       }
-      if (rest.error() != Errc::corrupt) co_return fail(rest.error());
-      in_bad_region = true;
-      offset += unit_;
-      continue;
+      if (rec && rec->blank) {
+        // The end of the log in this sector, or a torn write whose first unit
+        // reads erased. A cut tears only the request in flight, which starts at
+        // the record (FORMAT.md §5, step 5): its units lie within one record of
+        // the largest size from here. Units beyond that window are checked
+        // before anything is programmed there (check_blank_ahead).
+        const std::uint32_t window_end = std::min(end, offset + tail_window());
+        auto rest = co_await check_tail_blank(sector, offset, window_end);
+        if (rest) {
+          blank_to = window_end;
+          break;
+        }
+        if (rest.error() != Errc::corrupt) co_return fail(rest.error());
+        in_bad_region = true;
+        offset += unit_;
+        continue;
+      }
     }
     bool applied = false;
     if (rec) {
-      auto st = co_await apply_record(*rec);
-      if (!st && (st.error() != Errc::corrupt || replay_again_)) co_return st;
+      // Checks and index updates are synchronous over the record read; only
+      // the lookup of its key and the insertion of a new entry read flash.
+      Status st;
+      Result<bool> step = apply_record(*rec);
+      if (step && *step) {
+        const std::span<const std::byte> key(rec->key.data(), rec->key_size);
+        Located found;
+        st = co_await locate(key, rec->key_hash, found);
+        // (A key not found leaves found.entry free to carry the new entry.)
+        if (st) step = apply_keyed_record(*rec, found, found.entry);
+        if (st && step && *step) st = co_await index_insert(found.entry, key);
+      }
+      if (st && !step) st = fail(step.error());
+      if (!st && (st.error() != Errc::corrupt || mount_->replay_again || in_batch)) co_return st;
       applied = static_cast<bool>(st);
+    }
+    if (in_batch) {
+      offset += rec->size;
+      if (--batch_left == 0) {
+        FERRITE_CO_TRY(after_damage(batch_at));
+        if (in_bad_region) ++counters_.corrupt_records;
+        in_bad_region = false;
+        last_at = batch_at;  // the counter is raised after the commit
+        offset = batch_next;
+        good_end = offset;
+      }
+      continue;
     }
     if (!applied) {
       in_bad_region = true;
@@ -709,9 +748,9 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       // before that record's end (FORMAT.md §3.3).
       const std::uint32_t from = logfmt::get_le32(rec->meta.data());
       if (from > header_size_ && from <= good_end) {
-        if (from < good_end && voided_count_ < voided_.size()) {
-          voided_[voided_count_++] = {sectors_[sector].sequence, from, offset};
-          replay_again_ = true;
+        if (from < good_end && mount_->voided_count < mount_->voided.size()) {
+          mount_->voided[mount_->voided_count++] = {sectors_[sector].sequence, from, offset};
+          mount_->replay_again = true;
           co_return fail(Errc::corrupt);
         }
         if (in_bad_region) ++counters_.torn_tails;
@@ -739,8 +778,9 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     if (last_open_sector_ == sector && last_at != none) {
       // Where the log ended before its last write: the rollback counter
       // may lag the log by that one write (a cut before the raise), never more.
-      check_->log_before_last = last_at == header_size_ ? check_->open_previous
-                                                  : (std::uint64_t{sectors_[sector].sequence} << 32) | last_at;
+      mount_->sealed.log_before_last = last_at == header_size_
+                                           ? mount_->sealed.open_previous
+                                           : (std::uint64_t{sectors_[sector].sequence} << 32) | last_at;
     }
   }
   SectorInfo& info = sectors_[sector];
@@ -755,18 +795,6 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   skip_from_ = in_bad_region ? good_end : none;
   if (in_bad_region) ++counters_.torn_tails;
   co_return Status{};
-}
-
-Task<Result<bool>> Store::read_record_blank_after(std::uint32_t sector, std::uint32_t offset,
-                                                 std::uint32_t end) noexcept {
-  // Is the unit after a record erased (or the sector's end)?
-  if (offset >= end) co_return true;
-  std::array<std::byte, 8> probe{};
-  const std::uint32_t n = std::min<std::uint32_t>({unit_, end - offset, 8});
-  FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + offset, std::span<std::byte>(probe).first(n)));
-  for (std::uint32_t i = 0; i < n; ++i)
-    if (probe[i] != geometry_.erased_byte()) co_return false;
-  co_return true;
 }
 
 Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept {
@@ -826,20 +854,20 @@ Task<Status> Store::check_blank_ahead(std::uint32_t size) noexcept {
   co_return fail(Errc::bits_not_erased);
 }
 
-Task<Status> Store::apply_record(const Record& rec) noexcept {
+Result<bool> Store::apply_record(const Record& rec) noexcept {
   if (rec.compact) {
     // read_record verified it against this binding, and its distance from it.
     const std::size_t position = entry_for_slot(rec.slot);
     Entry e = unpack(position);
     e.location = rec.address;
     store_entry(position, e);
-    co_return Status{};
+    return false;
   }
-  if (sealed()) FERRITE_CO_TRY(check_sealed_record(rec));
+  if (sealed()) FERRITE_TRY(check_sealed_record(rec));
   if (rec.kind == logfmt::meta) {
     if (rec.key_size == logfmt::retire) {
       const std::uint32_t tail = logfmt::get_le32(rec.meta.data());
-      if (tail > sectors_[sector_of(rec.address)].sequence) co_return fail(Errc::corrupt);  // only older sectors
+      if (tail > sectors_[sector_of(rec.address)].sequence) return fail(Errc::corrupt);  // only older sectors
       tail_ = std::max(tail_, tail);
       drop_retired_entries();
     } else if (rec.key_size == logfmt::erased) {
@@ -849,20 +877,20 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
         sectors_[s].erase_count = std::max(sectors_[s].erase_count, logfmt::get_le32(rec.meta.data() + 4));
       }
     }
-    co_return Status{};
+    return false;
   }
-  if (!indexed()) co_return Status{};
-  const std::span<const std::byte> key(rec.key.data(), rec.key_size);
-  Located found;
-  FERRITE_CO_TRY(co_await locate(key, rec.key_hash, found));
+  return indexed();
+}
+
+Result<bool> Store::apply_keyed_record(const Record& rec, const Located& found, Entry& fresh) noexcept {
   if (rec.kind == logfmt::erase) {
     if (found.found) {
       release_slot(found.entry.slot);
       index_remove(found.position);
     }
-    co_return Status{};
+    return false;
   }
-  if (rec.address / unit_ >= max_index_units) co_return fail(Errc::corrupt);  // the config check rules it out
+  if (rec.address / unit_ >= max_index_units) return fail(Errc::corrupt);  // the config check rules it out
   Entry e;
   e.hash = rec.key_hash;
   e.location = rec.address;
@@ -889,9 +917,10 @@ Task<Status> Store::apply_record(const Record& rec) noexcept {
     const std::uint8_t old_slot = found.entry.slot;
     if (old_slot != 0 && old_slot != rec.slot) release_slot(old_slot);
     store_entry(found.position, e);
-    co_return Status{};
+    return false;
   }
-  co_return co_await index_insert(e, key);
+  fresh = e;
+  return true;
 }
 
 void Store::drop_retired_entries() noexcept {

@@ -8,25 +8,26 @@ module ferrite.log;
 namespace ferrite {
 
 Task<Status> Store::read_bytes(std::uint32_t address, std::span<std::byte> out) noexcept {
-  if (!windowed_) co_return co_await flash_.read(address, out);
+  if (!mount_ || !mount_->windowed) co_return co_await flash_.read(address, out);
   // Serve what the window holds, then stream on from where it ends, so a
   // sequential scan reads every byte from flash exactly once.
+  MountState& m = *mount_;
   while (!out.empty()) {
-    if (window_address_ != none && address >= window_address_ && address < window_address_ + window_size_) {
+    if (m.window_address != none && address >= m.window_address && address < m.window_address + m.window_size) {
       const std::uint32_t n =
-          std::min<std::uint32_t>(static_cast<std::uint32_t>(out.size()), window_address_ + window_size_ - address);
-      std::memcpy(out.data(), window_.data() + (address - window_address_), n);
+          std::min<std::uint32_t>(static_cast<std::uint32_t>(out.size()), m.window_address + m.window_size - address);
+      std::memcpy(out.data(), m.window.data() + (address - m.window_address), n);
       out = out.subspan(n);
       address += n;
       continue;
     }
-    if (out.size() >= window_.size()) co_return co_await flash_.read(address, out);
+    if (out.size() >= m.window.size()) co_return co_await flash_.read(address, out);
     const std::uint32_t sector = sector_of(address);
     const std::uint32_t sector_end = geometry_.sector_offset(sector) + geometry_.sector_size(sector);
-    window_size_ = std::min<std::uint32_t>(static_cast<std::uint32_t>(window_.size()), sector_end - address);
-    window_address_ = none;
-    FERRITE_CO_TRY(co_await flash_.read(address, std::span<std::byte>(window_).first(window_size_)));
-    window_address_ = address;
+    m.window_size = std::min<std::uint32_t>(static_cast<std::uint32_t>(m.window.size()), sector_end - address);
+    m.window_address = none;
+    FERRITE_CO_TRY(co_await flash_.read(address, std::span<std::byte>(m.window).first(m.window_size)));
+    m.window_address = address;
   }
   co_return Status{};
 }
