@@ -76,15 +76,28 @@ std::uint64_t Store::spread_room() const noexcept {
   return room;
 }
 
+std::uint64_t Store::turn_end_waste(std::uint32_t written) const noexcept {
+  // A turn of the ring closes at most N sector ends. Each wastes less than
+  // the record that did not fit there, which opens the next sector: a
+  // sector opened in the turn is not collected in it, so no live record
+  // opens two of them, and the rest are META records (FORMAT.md §6.2).
+  const std::uint32_t n = geometry_.sector_count();
+  const std::uint32_t meta = meta_size(8);
+  const std::uint64_t live = live_sizes_.largest_sum(n, slack_, meta);
+  const std::uint64_t with_written = std::max(written, meta) + live_sizes_.largest_sum(n - 1, slack_, meta);
+  return std::max(live, with_written);
+}
+
 std::uint32_t Store::turn_margin(std::uint32_t incoming) const noexcept {
   // A turn of the ring opens each sector at most once (a sector opened in
   // it is newer than every victim of it), so it closes at most N sector
-  // ends, each wasting less than slack(incoming), and writes a RETIRE per
-  // victim and an ERASED per erase; a cut may add a torn record, a 64-byte
-  // program request and the SKIP that closes them (FORMAT.md §6.2).
+  // ends, and writes a RETIRE per victim and an ERASED per erase; a cut
+  // may add a torn record, a 64-byte program request and the SKIP that
+  // closes them (FORMAT.md §6.2).
   const std::uint32_t slack = sector_slack(incoming);
   const std::uint32_t meta = meta_size(8);
-  return geometry_.sector_count() * (slack + 2 * meta) + slack + 64 + meta;
+  const std::uint64_t margin = turn_end_waste(incoming) + std::uint64_t{geometry_.sector_count()} * 2 * meta + slack + 64 + meta;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(margin, 0xFFFFFFFFu));
 }
 
 std::int64_t Store::spread_margin(std::uint32_t record_size, bool opening) const noexcept {
@@ -190,12 +203,18 @@ std::uint32_t Store::capacity(std::uint32_t incoming) const noexcept {
   }
   std::uint64_t waste = std::uint64_t{sector_slack(incoming)} * geometry_.sector_count();
   if (spreads_victims()) {
-    // A turn's margin held back for collection, the waste a turn leaves at
-    // the sector ends it closed, and the head's end and the write itself
-    // (FORMAT.md §6.2).
+    // The waste the turn before the write leaves at the sector ends it
+    // closed and its META records, the head's end and the record the write
+    // replaces, and the margin of the turn after it (FORMAT.md §6.2). That
+    // turn's ends are charged as if the write were as large as the largest
+    // live record, so that any update no larger finds the same capacity.
     const std::uint32_t slack = sector_slack(incoming);
-    waste = std::uint64_t{turn_margin(incoming)} + std::uint64_t{geometry_.sector_count()} * (slack + 2 * meta_size(8)) +
-            2 * std::uint64_t{slack};
+    const std::uint32_t meta = meta_size(8);
+    const std::uint32_t written = std::max(incoming, std::min(live_sizes_.largest_bound(), slack_));
+    const std::uint64_t turn_after = turn_end_waste(written) + std::uint64_t{geometry_.sector_count()} * 2 * meta +
+                                     slack + 64 + meta;
+    const std::uint64_t turn_before = turn_end_waste(0) + std::uint64_t{geometry_.sector_count()} * 2 * meta;
+    waste = turn_after + turn_before + 2 * std::uint64_t{slack};
   }
   return total > largest + waste ? static_cast<std::uint32_t>(total - largest - waste) : 0;
 }
