@@ -561,6 +561,10 @@ class LiveRecordSizes {
   static constexpr std::uint32_t classes = 13;  // 16 B .. 64 KiB: every record size (FORMAT.md §3)
 
   void add(std::uint32_t size) noexcept { ++count_[class_of(size)]; }
+  /// remove(), unless no record of that size class is counted.
+  void remove_counted(std::uint32_t size) noexcept {
+    if (count_[class_of(size)] != 0) --count_[class_of(size)];
+  }
   void remove(std::uint32_t size) noexcept { --count_[class_of(size)]; }
   void clear() noexcept { count_ = {}; }
   /// An upper bound of every live record's size (0: none is live).
@@ -1268,8 +1272,19 @@ class Store {
   /// The head's room and the payload of every free sector.
   std::uint64_t spread_room() const noexcept;
   /// What the sector ends a turn of the ring closes may waste, `written`
-  /// (a record about to be written, 0: none) live besides the live records.
-  std::uint64_t turn_end_waste(std::uint32_t written) const noexcept;
+  /// (a record about to be written, 0: none) live besides the records
+  /// `live` counts.
+  std::uint64_t turn_end_waste(const LiveRecordSizes& live, std::uint32_t written) const noexcept;
+  /// The write in flight, a put or an erase of one key: the record it
+  /// makes live (0: none) and the one it replaces (0: none). Not known (a
+  /// batch, a repair): the incoming record counts as live beside every
+  /// live one (FORMAT.md §6.2).
+  struct WriteInFlight {
+    bool known = false;
+    std::uint32_t adds = 0;
+    std::uint32_t removes = 0;
+  };
+  WriteInFlight in_flight_;
   /// What a turn of the ring may cost beyond the victims' live records:
   /// the waste at the sector ends it closes, two META records per sector,
   /// and a cut.

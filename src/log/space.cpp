@@ -76,15 +76,15 @@ std::uint64_t Store::spread_room() const noexcept {
   return room;
 }
 
-std::uint64_t Store::turn_end_waste(std::uint32_t written) const noexcept {
+std::uint64_t Store::turn_end_waste(const LiveRecordSizes& live_sizes, std::uint32_t written) const noexcept {
   // A turn of the ring closes at most N sector ends. Each wastes less than
   // the record that did not fit there, which opens the next sector: a
   // sector opened in the turn is not collected in it, so no live record
   // opens two of them, and the rest are META records (FORMAT.md §6.2).
   const std::uint32_t n = geometry_.sector_count();
   const std::uint32_t meta = meta_size(8);
-  const std::uint64_t live = live_sizes_.largest_sum(n, slack_, meta);
-  const std::uint64_t with_written = std::max(written, meta) + live_sizes_.largest_sum(n - 1, slack_, meta);
+  const std::uint64_t live = live_sizes.largest_sum(n, slack_, meta);
+  const std::uint64_t with_written = std::max(written, meta) + live_sizes.largest_sum(n - 1, slack_, meta);
   return std::max(live, with_written);
 }
 
@@ -96,7 +96,7 @@ std::uint32_t Store::turn_margin(std::uint32_t incoming) const noexcept {
   // closes them (FORMAT.md §6.2).
   const std::uint32_t slack = sector_slack(incoming);
   const std::uint32_t meta = meta_size(8);
-  const std::uint64_t margin = turn_end_waste(incoming) + std::uint64_t{geometry_.sector_count()} * 2 * meta + slack + 64 + meta;
+  const std::uint64_t margin = turn_end_waste(live_sizes_, incoming) + std::uint64_t{geometry_.sector_count()} * 2 * meta + slack + 64 + meta;
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(margin, 0xFFFFFFFFu));
 }
 
@@ -205,15 +205,26 @@ std::uint32_t Store::capacity(std::uint32_t incoming) const noexcept {
   if (spreads_victims()) {
     // The waste the turn before the write leaves at the sector ends it
     // closed and its META records, the head's end and the record the write
-    // replaces, and the margin of the turn after it (FORMAT.md §6.2). That
-    // turn's ends are charged as if the write were as large as the largest
-    // live record, so that any update no larger finds the same capacity.
-    const std::uint32_t slack = sector_slack(incoming);
+    // replaces, and the margin of the turn after it (FORMAT.md §6.2). The
+    // records live after the write are those live now with the write's
+    // change, or, when that is not known, with its record besides them.
+    // The turn after it is charged as if the write were as large as the
+    // largest of them, so that any update no larger finds the same
+    // capacity, and the capacity after the write is no less.
+    LiveRecordSizes after = live_sizes_;
+    if (in_flight_.known) {
+      if (in_flight_.removes != 0) after.remove_counted(in_flight_.removes);
+      if (in_flight_.adds != 0) after.add(in_flight_.adds);
+    } else if (incoming != 0) {
+      after.add(incoming);
+    }
     const std::uint32_t meta = meta_size(8);
-    const std::uint32_t written = std::max(incoming, std::min(live_sizes_.largest_bound(), slack_));
-    const std::uint64_t turn_after = turn_end_waste(written) + std::uint64_t{geometry_.sector_count()} * 2 * meta +
-                                     slack + 64 + meta;
-    const std::uint64_t turn_before = turn_end_waste(0) + std::uint64_t{geometry_.sector_count()} * 2 * meta;
+    const std::uint32_t bound = std::max({live_sizes_.largest_bound(), after.largest_bound(), incoming, meta});
+    const std::uint32_t slack = std::min(bound, std::max(slack_, incoming));
+    const std::uint32_t written = std::max(incoming, std::min(after.largest_bound(), slack_));
+    const std::uint64_t metas = std::uint64_t{geometry_.sector_count()} * 2 * meta;
+    const std::uint64_t turn_after = turn_end_waste(after, written) + metas + slack + 64 + meta;
+    const std::uint64_t turn_before = std::max(turn_end_waste(live_sizes_, 0), turn_end_waste(after, 0)) + metas;
     waste = turn_after + turn_before + 2 * std::uint64_t{slack};
   }
   return total > largest + waste ? static_cast<std::uint32_t>(total - largest - waste) : 0;
