@@ -223,7 +223,10 @@ std::uint32_t Store::capacity(std::uint32_t incoming) const noexcept {
     const std::uint32_t slack = std::min(bound, std::max(slack_, incoming));
     const std::uint32_t written = std::max(incoming, std::min(after.largest_bound(), slack_));
     const std::uint64_t metas = std::uint64_t{geometry_.sector_count()} * 2 * meta;
-    const std::uint64_t turn_after = turn_end_waste(after, written) + metas + slack + 64 + meta;
+    // The rule checks the write against the records live now with its
+    // record besides them (the one it replaces is still counted then).
+    const std::uint64_t ends_after = std::max(turn_end_waste(after, written), turn_end_waste(live_sizes_, incoming));
+    const std::uint64_t turn_after = ends_after + metas + slack + 64 + meta;
     const std::uint64_t turn_before = std::max(turn_end_waste(live_sizes_, 0), turn_end_waste(after, 0)) + metas;
     waste = turn_after + turn_before + 2 * std::uint64_t{slack};
   }
