@@ -561,6 +561,10 @@ class LiveRecordSizes {
   static constexpr std::uint32_t classes = 13;  // 16 B .. 64 KiB: every record size (FORMAT.md §3)
 
   void add(std::uint32_t size) noexcept { ++count_[class_of(size)]; }
+  /// remove(), unless no record of that size class is counted.
+  void remove_counted(std::uint32_t size) noexcept {
+    if (count_[class_of(size)] != 0) --count_[class_of(size)];
+  }
   void remove(std::uint32_t size) noexcept { --count_[class_of(size)]; }
   void clear() noexcept { count_ = {}; }
   /// An upper bound of every live record's size (0: none is live).
@@ -568,6 +572,18 @@ class LiveRecordSizes {
     for (std::uint32_t c = classes; c-- > 0;)
       if (count_[c] != 0) return std::uint32_t{16} << c;
     return 0;
+  }
+  /// An upper bound of the sum of the `n` largest live records, each taken
+  /// as its class's limit but at most `cap` and at least `floor` (what a
+  /// record of `floor` bytes fills when fewer than `n` are live).
+  std::uint64_t largest_sum(std::uint32_t n, std::uint32_t cap, std::uint32_t floor) const noexcept {
+    std::uint64_t sum = 0;
+    for (std::uint32_t c = classes; c-- > 0 && n > 0;) {
+      const std::uint32_t taken = std::min<std::uint32_t>(count_[c], n);
+      sum += std::uint64_t{taken} * std::max(std::min(std::uint32_t{16} << c, cap), floor);
+      n -= taken;
+    }
+    return sum + std::uint64_t{n} * floor;
   }
 
  private:
@@ -1268,8 +1284,23 @@ class Store {
   bool spreads_victims() const noexcept;
   /// The head's room and the payload of every free sector.
   std::uint64_t spread_room() const noexcept;
+  /// What the sector ends a turn of the ring closes may waste, `written`
+  /// (a record about to be written, 0: none) live besides the records
+  /// `live` counts.
+  std::uint64_t turn_end_waste(const LiveRecordSizes& live, std::uint32_t written) const noexcept;
+  /// The write in flight, a put or an erase of one key: the record it
+  /// makes live (0: none) and the one it replaces (0: none). Not known (a
+  /// batch, a repair): the incoming record counts as live beside every
+  /// live one (FORMAT.md §6.2).
+  struct WriteInFlight {
+    bool known = false;
+    std::uint32_t adds = 0;
+    std::uint32_t removes = 0;
+  };
+  WriteInFlight in_flight_;
   /// What a turn of the ring may cost beyond the victims' live records:
-  /// a sector end's waste and two META records per sector, and a cut.
+  /// the waste at the sector ends it closes, two META records per sector,
+  /// and a cut.
   std::uint32_t turn_margin(std::uint32_t incoming) const noexcept;
   /// After a write of `record_size` bytes, in the head or (`opening`) in
   /// the free sector opened next: the least room to spare when a victim's

@@ -3,6 +3,7 @@
 // add live bytes, collection keeps making progress, the capacity follows
 // the largest live record, and a power cut at any point of a full store's
 // life loses nothing and leaves it as writable as before.
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
@@ -250,15 +251,21 @@ TEST_CASE("sectors of different sizes hold back a turn of the ring beyond the la
   REQUIRE(r.format());
   REQUIRE(r.put("s", std::string(20, 'x')));
   // slack: the 32-byte size class of the live record; meta: a 16-byte META
-  // record; a turn's margin and the ends a turn closes, on 4 sectors.
+  // record. The 4 ends a turn closes waste less than the 4 largest records
+  // it may write there: the live one and META records in the turn before a
+  // write, and one more as large as the live one in the turn after it.
   const std::uint32_t slack = 32, meta = 16;
-  const std::uint32_t turn = 4 * (slack + 2 * meta) + slack + 64 + meta;
+  const std::uint32_t ends_before = slack + 3 * meta, ends_after = 2 * slack + 2 * meta;
+  const std::uint32_t turn = ends_after + 4 * 2 * meta + slack + 64 + meta;
   const std::uint32_t small = r.store->stats().capacity_bytes;
-  CHECK(small == 3 * (4096 - 40) - turn - 4 * (slack + 2 * meta) - 2 * slack);
-  // A larger record widens every sector end's waste to its size class.
+  CHECK(small == 3 * (4096 - 40) - turn - ends_before - 4 * 2 * meta - 2 * slack);
+  // A larger record widens the waste at one sector end per turn to its
+  // size class (two in the turn after a write as large), and the torn
+  // record, the head's end and the replaced record to it.
   CHECK(r.put("big", std::string(300, 'b')));
   const std::uint32_t big = 512;
-  CHECK(r.store->stats().capacity_bytes == 3 * (4096 - 40) - 2 * 4 * (big + 2 * meta) - 3 * big - 64 - meta);
+  CHECK(r.store->stats().capacity_bytes ==
+        3 * (4096 - 40) - (big + slack + 2 * meta) - (2 * big + slack + meta) - 2 * 4 * 2 * meta - 3 * big - 64 - meta);
   CHECK(r.erase("big"));
   CHECK(r.store->stats().capacity_bytes == small);
 }
@@ -552,4 +559,63 @@ TEST_CASE("a full store whose head a power cut tore writes past the torn bytes a
   INFO(torn_full << " cuts left a full store with a torn head; " << closed << " read back a closed torn region");
   CHECK(torn_full > 0);
   CHECK(closed > 0);
+}
+
+TEST_CASE("a store on sectors of different sizes filled to its capacity beside values of the largest size accepts "
+          "every same-length update",
+          "[log][capacity]") {
+  struct Shape {
+    const char* name;
+    std::vector<ferrite::SectorRun> runs;
+    std::uint32_t max_value;
+    std::uint32_t max_small;  // small values of 1..max_small bytes, fewer than the index holds
+  };
+  const Shape shapes[] = {{"16-16-16-16-64", {{4, 16384}, {1, 65536}}, 4096, 400},
+                          {"4-4-4-8", {{3, 4096}, {1, 8192}}, 1024, 120}};
+  for (const Shape& shape : shapes) {
+    for (const int large : {1, 2}) {
+      for (const double fraction : {0.9, 1.0}) {
+        for (std::uint32_t seed = 1; seed <= 2; ++seed) {
+          auto g = ferrite::Geometry::make(shape.runs, 4);
+          REQUIRE(g);
+          Rig r(*g, Rig::max_keys, true, false, seed, shape.max_value);
+          REQUIRE(r.format());
+          rig::Random rnd(0x1A56u * seed + static_cast<std::uint32_t>(fraction * 10) + 100 * large);
+          campaign::Model model;
+          std::vector<std::string> large_keys;
+          for (int i = 0; i < large; ++i) {
+            large_keys.push_back("large" + std::to_string(i));
+            const std::string value = text(rnd, shape.max_value);
+            REQUIRE(r.put(large_keys.back(), value));
+            model[large_keys.back()] = value;
+          }
+          campaign::Model small = fill_to(r, rnd, shape.max_small, fraction);
+          model.insert(small.begin(), small.end());
+          const std::uint32_t capacity = r.store->stats().capacity_bytes;
+          // A new key may be refused up to its record and, at two turns'
+          // sector ends, its size class early: among few live records it
+          // may be one of the largest a turn writes at an end.
+          const std::uint32_t largest_small = 8 + 20 + shape.max_small + 3;
+          CHECK(r.store->stats().live_bytes + largest_small + 2 * std::bit_ceil(largest_small) > fraction * capacity);
+          std::size_t refused = 0;
+          for (int i = 0; i < 2000; ++i) {
+            // Every fourth update rewrites a value of the largest size.
+            const std::string key = i % 4 == 0 ? large_keys[rnd.below(static_cast<std::uint32_t>(large_keys.size()))]
+                                               : random_key(model, rnd);
+            const std::string value = text(rnd, static_cast<std::uint32_t>(model[key].size()));
+            if (r.put(key, value)) model[key] = value;
+            else ++refused;
+          }
+          INFO(shape.name << " with " << large << " values of " << shape.max_value << " bytes, filled to " << fraction
+                          << " of " << capacity << " bytes, seed " << seed);
+          CHECK(refused == 0);
+          CHECK(wrong_keys(r, model) == 0);
+          r.reboot();
+          REQUIRE(r.mount());
+          CHECK(wrong_keys(r, model) == 0);
+          CHECK(r.store->stats().capacity_bytes == capacity);
+        }
+      }
+    }
+  }
 }

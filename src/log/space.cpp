@@ -76,15 +76,28 @@ std::uint64_t Store::spread_room() const noexcept {
   return room;
 }
 
+std::uint64_t Store::turn_end_waste(const LiveRecordSizes& live_sizes, std::uint32_t written) const noexcept {
+  // A turn of the ring closes at most N sector ends. Each wastes less than
+  // the record that did not fit there, which opens the next sector: a
+  // sector opened in the turn is not collected in it, so no live record
+  // opens two of them, and the rest are META records (FORMAT.md §6.2).
+  const std::uint32_t n = geometry_.sector_count();
+  const std::uint32_t meta = meta_size(8);
+  const std::uint64_t live = live_sizes.largest_sum(n, slack_, meta);
+  const std::uint64_t with_written = std::max(written, meta) + live_sizes.largest_sum(n - 1, slack_, meta);
+  return std::max(live, with_written);
+}
+
 std::uint32_t Store::turn_margin(std::uint32_t incoming) const noexcept {
   // A turn of the ring opens each sector at most once (a sector opened in
   // it is newer than every victim of it), so it closes at most N sector
-  // ends, each wasting less than slack(incoming), and writes a RETIRE per
-  // victim and an ERASED per erase; a cut may add a torn record, a 64-byte
-  // program request and the SKIP that closes them (FORMAT.md §6.2).
+  // ends, and writes a RETIRE per victim and an ERASED per erase; a cut
+  // may add a torn record, a 64-byte program request and the SKIP that
+  // closes them (FORMAT.md §6.2).
   const std::uint32_t slack = sector_slack(incoming);
   const std::uint32_t meta = meta_size(8);
-  return geometry_.sector_count() * (slack + 2 * meta) + slack + 64 + meta;
+  const std::uint64_t margin = turn_end_waste(live_sizes_, incoming) + std::uint64_t{geometry_.sector_count()} * 2 * meta + slack + 64 + meta;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(margin, 0xFFFFFFFFu));
 }
 
 std::int64_t Store::spread_margin(std::uint32_t record_size, bool opening) const noexcept {
@@ -190,12 +203,32 @@ std::uint32_t Store::capacity(std::uint32_t incoming) const noexcept {
   }
   std::uint64_t waste = std::uint64_t{sector_slack(incoming)} * geometry_.sector_count();
   if (spreads_victims()) {
-    // A turn's margin held back for collection, the waste a turn leaves at
-    // the sector ends it closed, and the head's end and the write itself
-    // (FORMAT.md §6.2).
-    const std::uint32_t slack = sector_slack(incoming);
-    waste = std::uint64_t{turn_margin(incoming)} + std::uint64_t{geometry_.sector_count()} * (slack + 2 * meta_size(8)) +
-            2 * std::uint64_t{slack};
+    // The waste the turn before the write leaves at the sector ends it
+    // closed and its META records, the head's end and the record the write
+    // replaces, and the margin of the turn after it (FORMAT.md §6.2). The
+    // records live after the write are those live now with the write's
+    // change, or, when that is not known, with its record besides them.
+    // The turn after it is charged as if the write were as large as the
+    // largest of them, so that any update no larger finds the same
+    // capacity, and the capacity after the write is no less.
+    LiveRecordSizes after = live_sizes_;
+    if (in_flight_.known) {
+      if (in_flight_.removes != 0) after.remove_counted(in_flight_.removes);
+      if (in_flight_.adds != 0) after.add(in_flight_.adds);
+    } else if (incoming != 0) {
+      after.add(incoming);
+    }
+    const std::uint32_t meta = meta_size(8);
+    const std::uint32_t bound = std::max({live_sizes_.largest_bound(), after.largest_bound(), incoming, meta});
+    const std::uint32_t slack = std::min(bound, std::max(slack_, incoming));
+    const std::uint32_t written = std::max(incoming, std::min(after.largest_bound(), slack_));
+    const std::uint64_t metas = std::uint64_t{geometry_.sector_count()} * 2 * meta;
+    // The rule checks the write against the records live now with its
+    // record besides them (the one it replaces is still counted then).
+    const std::uint64_t ends_after = std::max(turn_end_waste(after, written), turn_end_waste(live_sizes_, incoming));
+    const std::uint64_t turn_after = ends_after + metas + slack + 64 + meta;
+    const std::uint64_t turn_before = std::max(turn_end_waste(live_sizes_, 0), turn_end_waste(after, 0)) + metas;
+    waste = turn_after + turn_before + 2 * std::uint64_t{slack};
   }
   return total > largest + waste ? static_cast<std::uint32_t>(total - largest - waste) : 0;
 }
