@@ -55,6 +55,19 @@ std::string random_key(const campaign::Model& model, rig::Random& rnd) {
   return it->first;
 }
 
+/// `count` updates of random keys, each to a new value of its length; the
+/// model follows the accepted ones. Returns how many the store refused.
+std::size_t same_length_updates(Rig& r, campaign::Model& model, rig::Random& rnd, int count) {
+  std::size_t refused = 0;
+  for (int i = 0; i < count; ++i) {
+    const std::string key = random_key(model, rnd);
+    const std::string value = text(rnd, static_cast<std::uint32_t>(model[key].size()));
+    if (r.put(key, value)) model[key] = value;
+    else ++refused;
+  }
+  return refused;
+}
+
 std::size_t wrong_keys(Rig& r, const campaign::Model& model) {
   std::size_t wrong = 0;
   for (const auto& [k, v] : model) wrong += r.get(k) != v;
@@ -79,13 +92,7 @@ TEST_CASE("a store filled to capacity accepts every same-length update and colle
     const auto full = r.store->stats();
     CHECK(full.live_bytes <= full.capacity_bytes);
     CHECK(std::string(r.store->last_refusal().field) == "live bytes");  // full by capacity, not by room
-    std::size_t refused = 0;
-    for (int i = 0; i < 3000; ++i) {
-      const std::string key = random_key(model, rnd);
-      const std::string value = text(rnd, static_cast<std::uint32_t>(model[key].size()));
-      if (r.put(key, value)) model[key] = value;
-      else ++refused;
-    }
+    const std::size_t refused = same_length_updates(r, model, rnd, 3000);
     CHECK(refused == 0);
     const auto after = r.store->stats();
     CHECK(after.gc_runs > full.gc_runs + c.sectors);  // the ring turned more than once
@@ -318,13 +325,7 @@ TEST_CASE("a store on sectors of different sizes filled to its capacity accepts 
         const std::uint32_t capacity = r.store->stats().capacity_bytes;
         // Filled up to the fraction, not to the index's size.
         CHECK(r.store->stats().live_bytes + 8 + 20 + 120 + 3 > fraction * capacity);
-        std::size_t refused = 0;
-        for (int i = 0; i < 3000; ++i) {
-          const std::string key = random_key(model, rnd);
-          const std::string value = text(rnd, static_cast<std::uint32_t>(model[key].size()));
-          if (r.put(key, value)) model[key] = value;
-          else ++refused;
-        }
+        const std::size_t refused = same_length_updates(r, model, rnd, 3000);
         INFO(shape.name << " filled to " << fraction << " of " << capacity << " bytes, seed " << seed);
         CHECK(refused == 0);
         CHECK(wrong_keys(r, model) == 0);
