@@ -4,11 +4,14 @@ module-interface edit ONE ninja run rebuilds every importer, and nothing else
 is left to do.
 
 In a scratch copy of the tree it builds every BMI, every module object and
-every library implementation unit, and of every other program (tests,
-tools, bench, demo) one object file that imports ferrite modules: they all
-get the BMIs through the same dependency, so one importer per program proves
-that program's flags carry it, and building all of them three times made
-this the slowest proof (the demo is linked; no test links, no Catch2 main).
+every library implementation unit, and of every other program (tools,
+bench, demo, the test programs declared one by one) one object file that
+imports ferrite modules: they all get the BMIs through the same dependency,
+so one importer per program proves that program's flags carry it, and
+building all of them three times made this the slowest proof (the demo is
+linked; no test links, no Catch2 main). The test programs that
+test/meson.build declares in one loop (one executable() call, one
+dependency list) are represented by the smallest of them.
 That first build is a clean one at -j8: with 2 cores, -j8 keeps several BMI
 consumers waiting at once, which is where a missing module->module or
 BMI->importer edge shows up as a race; after it the next ninja run must have
@@ -59,6 +62,18 @@ def summarize(title, outputs):
         bp.log('  {:<15} {}'.format(k, ' '.join(os.path.basename(x) for x in groups[k])))
 
 
+def loop_programs(src):
+    """Names of the test programs test/meson.build builds in its loop."""
+    text = open(os.path.join(src, 'test', 'meson.build')).read()
+    return set(re.findall(r"'(\w+)': \['test_\w+\.cpp'", text))
+
+
+def source_size(src, obj):
+    """Size of the source an object is compiled from ('test/test_x.p/test_x.cpp.o')."""
+    path = os.path.join(src, obj.split('.p/')[0].rsplit('/', 1)[0], obj.split('.p/')[1][:-2])
+    return os.path.getsize(path) if os.path.isfile(path) else 1 << 30
+
+
 def rebuilt(before, after):
     return {o for o in after if after[o] != before.get(o)}
 
@@ -79,6 +94,13 @@ def main():
             if o.startswith('libferrite.a.p/') or program not in sampled:
                 objects.append(o)
                 sampled.add(program)
+        # The test programs of test/meson.build's `foreach ... test_programs`
+        # loop are declared by one executable() call with one dependency
+        # list: one of them (the smallest) stands for all.
+        loop = {'test/test_' + name for name in loop_programs(src)}
+        looped = sorted((o for o in objects if o.split('.p/')[0] in loop), key=lambda o: source_size(src, o))
+        objects = [o for o in objects if o not in looped[1:]]
+        sampled -= {o.split('.p/')[0] for o in looped[1:]}
         # Edit 2 needs the importers of ferrite.inspect among them.
         inspect_users = []
         for top in ('src', 'tools', 'test', 'bench'):
@@ -88,8 +110,9 @@ def main():
                     if name.endswith('.cpp') and 'import ferrite.inspect;' in open(path, errors='replace').read():
                         inspect_users.append(os.path.relpath(path, src).replace('/', '_') + '.o')
         objects += [o for o in compiled if o not in objects and any(o.endswith('/' + u) for u in inspect_users)]
-        bp.log('importers built: {} of {} objects (every library unit, one per program of {}, every importer of ferrite.inspect)'.format(
-            len(objects), len(compiled), len(sampled) - 1))
+        bp.log('importers built: {} of {} objects (every library unit, one per program of {} ({} test programs of one '
+               'loop by {}), every importer of ferrite.inspect)'.format(
+                   len(objects), len(compiled), len(sampled) - 1, len(looped), looped[0] if looped else '-'))
         pcms = [o for o, r in tg.items() if r == 'CUSTOM_COMMAND_DEP' and o.endswith('.pcm')]
         mod_objs = [o for o, r in tg.items() if r == 'CUSTOM_COMMAND' and o[:-2] + '.pcm' in pcms]
         if not pcms:

@@ -18,7 +18,12 @@ Then, in a scratch directory:
     README's "Using ferrite through a wrap file" section (the wrap's url
     pointed at the scratch repository through file://) and a plain
     dependency('ferrite') (no fallback: the wrap's [provide] finds it);
-    Meson clones it, the consumer builds, and its programs run;
+    Meson clones it, the consumer builds (a second ninja run has nothing
+    to do, `ninja -t missingdeps` finds no unordered generated file), and
+    its programs run (`app`: `import ferrite;`, with the consumer's own
+    defaults C++17, exceptions and RTTI; `plain`: no ferrite); test/subproject
+    itself, whose subprojects/ferrite is a symlink to the ferrite root,
+    configures with ferrite as its subproject;
  2. the README's [wrap-file] form: a tarball made with `git archive` as the
     README says, its sha256 in the wrap, `meson subprojects download`
     unpacks it;
@@ -168,11 +173,25 @@ def main():
             bp.fail('Meson did not clone ferrite into subprojects/ferrite')
         bp.ninja(build, '-j2')
         bp.assert_no_work(build)
+        bp.assert_missingdeps_clean(build)
         app = bp.run([os.path.join(build, 'app')])
         plain = bp.run([os.path.join(build, 'plain')])
         print(app + plain, end='')
         if not app.rstrip().endswith(' ok'):
             bp.fail('the consumer app did not report ok')
+
+        # -- 1b. the same consumer with ferrite in-tree ----------------------
+        # test/subproject/ as it is in the tree: subprojects/ferrite is a
+        # symlink to the ferrite root and dependency() falls back to it. Its
+        # sources are the ones step 1 built, so configuring it is the proof.
+        intree = os.path.join(repo, 'test', 'subproject')
+        link = os.path.join(intree, 'subprojects', 'ferrite')
+        if not os.path.islink(link) or os.path.realpath(link) != os.path.realpath(repo):
+            bp.fail('test/subproject/subprojects/ferrite must be a symlink to the ferrite root (../../..)')
+        out = bp.run(['meson', 'setup', os.path.join(scratch, 'build-intree'), intree, '--native-file',
+                      os.path.join(repo, 'native', 'clang16.ini')])
+        if not re.search(r'Subproject ferrite finished', out):
+            bp.fail('test/subproject/ did not configure ferrite as its subproject')
 
         # -- 2. [wrap-file] ------------------------------------------------
         tarball = os.path.join(scratch, 'ferrite-{}.tar.gz'.format(version))
