@@ -113,9 +113,12 @@ Refusal Store::config_report() const noexcept {
     case no_verify:
       return refuse("verify_writes", "this build has no verify_writes (meson option verify_writes)");
     case no_mixed_sectors:
-      return refuse("sector sizes",
-                    "this build has no stores on sectors of different sizes (meson option mixed_sectors) (value: "
-                    "the largest sector, limit: the smallest): use a partition whose sectors have one size");
+      // Reached only without the option: a build with it carries no words for it.
+      if constexpr (!mixed_sectors_built)
+        return refuse("sector sizes",
+                      "this build has no stores on sectors of different sizes (meson option mixed_sectors): use a "
+                      "partition whose sectors have one size (value: the largest sector, limit: the smallest)");
+      break;
     case scratch:
       return refuse("scratch", "StoreConfig::scratch must hold Store::scratch_needed(max value, codec overhead) bytes");
   }
