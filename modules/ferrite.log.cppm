@@ -1105,7 +1105,9 @@ class Store {
   Task<Status> paced_collection(MaintenanceBudget budget, MaintenanceReport& report) noexcept;
   /// maintain(): erases one free sector, or checks one a remount vouched for.
   Task<Status> prepare_free_sector(MaintenanceBudget budget, MaintenanceReport& report) noexcept;
-  Task<void> retire_if_empty() noexcept;
+  /// After a write: true when the victim (chosen now if updates emptied the
+  /// oldest sector) holds nothing live and the head has room for its RETIRE.
+  bool retire_ready() noexcept;
   /// Copies up to `max_records` records and about `max_bytes` live bytes out
   /// of the victim (adding the bytes to `*moved`), resuming where the last
   /// step stopped; retires the victim once nothing live is left in it.

@@ -507,7 +507,7 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
   }
   if (!erase) note_live(new_full);
   ++write_count_;
-  co_await retire_if_empty();
+  if (retire_ready()) (void)co_await gc_step(0);
   co_return Status{};
 }
 

@@ -590,20 +590,21 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
   co_return false;
 }
 
-Task<void> Store::retire_if_empty() noexcept {
+bool Store::retire_ready() noexcept {
   // Once updates have moved every key out of the sector being collected,
   // retire it at once: mount then never has to read it again. So too the
   // oldest sector when updates emptied it before collection picked it: the
   // same RETIRE collection would write, only sooner. The write it follows
-  // is already durable, so a failure here only postpones the retire.
-  if (!indexed() || head_sealed_ || head_room() < meta_size(4)) co_return;
+  // is already durable, so a failure here only postpones the retire. The
+  // caller awaits gc_step itself: a coroutine in between would cost code
+  // and a frame.
+  if (!indexed() || head_sealed_ || head_room() < meta_size(4)) return false;
   if (gc_victim_ == none) {
     const std::uint32_t oldest = oldest_live();
-    if (oldest == none || oldest == head_ || sectors_[oldest].live_bytes != 0) co_return;
+    if (oldest == none || oldest == head_ || sectors_[oldest].live_bytes != 0) return false;
     gc_victim_ = oldest;
   }
-  if (sectors_[gc_victim_].live_bytes != 0) co_return;
-  (void)co_await gc_step(0);
+  return sectors_[gc_victim_].live_bytes == 0;
 }
 
 std::uint32_t Store::sectors_under_previous_key() const noexcept {
