@@ -106,7 +106,8 @@ typedef struct ferrite_port {
   void* ctx; /* handed to every callback */
 
   /* Geometry: sector_count x sector_size bytes, or (when runs != NULL)
-   * run_count runs of sectors of different sizes (at most FERRITE_MAX_RUNS).
+   * run_count runs of sectors of different sizes (at most FERRITE_MAX_RUNS;
+   * a store on them needs a build with the meson option mixed_sectors).
    * At least 2 sectors. */
   uint32_t sector_count;
   uint32_t sector_size;

@@ -74,17 +74,21 @@ inline constexpr bool sealed_stores_built = false;
 #endif
 
 /// The features this build has (meson options transactions, scans, changes,
-/// index_less, verify_writes, typed_writes; the profile option presets them,
-/// docs/SIZE.md). The API of a feature left out is not declared; a
-/// configuration asking for index-less mode or verify_writes in a build
-/// without them is refused (config_report()), and a mount that meets records
-/// of a feature left out (a transaction's) answers unsupported and writes
-/// nothing.
+/// index_less, verify_writes, mixed_sectors, typed_writes; the profile
+/// option presets them, docs/SIZE.md). The API of a feature left out is not
+/// declared; a configuration asking for index-less mode or verify_writes in
+/// a build without them, or a store on sectors of different sizes in a
+/// build without mixed_sectors, is refused (config_report()), and a mount
+/// that meets records of a feature left out (a transaction's) answers
+/// unsupported and writes nothing.
 inline constexpr bool transactions_built = FERRITE_WITH_TRANSACTIONS;
 inline constexpr bool scans_built = FERRITE_WITH_SCANS;
 inline constexpr bool changes_built = FERRITE_WITH_CHANGES;
 inline constexpr bool index_less_built = FERRITE_WITH_INDEX_LESS;
 inline constexpr bool verify_writes_built = FERRITE_WITH_VERIFY_WRITES;
+/// Stores on flash whose sectors differ in size, and the space rule they
+/// need (docs/FORMAT.md §6.2).
+inline constexpr bool mixed_sectors_built = FERRITE_WITH_MIXED_SECTORS;
 inline constexpr bool typed_writes_built = FERRITE_WITH_TYPED_WRITES;
 
 /// Limits of the format (docs/FORMAT.md).
@@ -1101,7 +1105,9 @@ class Store {
   Task<Status> paced_collection(MaintenanceBudget budget, MaintenanceReport& report) noexcept;
   /// maintain(): erases one free sector, or checks one a remount vouched for.
   Task<Status> prepare_free_sector(MaintenanceBudget budget, MaintenanceReport& report) noexcept;
-  Task<void> retire_if_empty() noexcept;
+  /// After a write: true when the victim (chosen now if updates emptied the
+  /// oldest sector) holds nothing live and the head has room for its RETIRE.
+  bool retire_ready() noexcept;
   /// Copies up to `max_records` records and about `max_bytes` live bytes out
   /// of the victim (adding the bytes to `*moved`), resuming where the last
   /// step stopped; retires the victim once nothing live is left in it.
@@ -1280,7 +1286,9 @@ class Store {
   std::uint32_t takeable_reserve() const noexcept;
   /// Sectors of different sizes with an index: collection spreads a victim
   /// over as many free sectors as it needs, and writes keep the room for
-  /// that (FORMAT.md §6.2).
+  /// that (FORMAT.md §6.2). This and the rule's functions below are defined
+  /// in builds with mixed_sectors only; their callers test
+  /// mixed_sectors_built first.
   bool spreads_victims() const noexcept;
   /// The head's room and the payload of every free sector.
   std::uint64_t spread_room() const noexcept;
@@ -1292,12 +1300,35 @@ class Store {
   /// makes live (0: none) and the one it replaces (0: none). Not known (a
   /// batch, a repair): the incoming record counts as live beside every
   /// live one (FORMAT.md §6.2).
+  template <bool Built>
   struct WriteInFlight {
     bool known = false;
     std::uint32_t adds = 0;
     std::uint32_t removes = 0;
   };
-  WriteInFlight in_flight_;
+  /// Without mixed_sectors nothing reads it: never known, and no bytes.
+  template <>
+  struct WriteInFlight<false> {
+    static constexpr bool known = false;
+    static constexpr std::uint32_t adds = 0, removes = 0;
+    constexpr WriteInFlight() noexcept = default;
+    constexpr WriteInFlight(bool, std::uint32_t, std::uint32_t) noexcept {}
+  };
+  [[no_unique_address]] WriteInFlight<mixed_sectors_built> in_flight_;
+  /// Clears in_flight_ when the write ends.
+  template <bool Built>
+  struct InFlightGuard {
+    Store& store;
+    ~InFlightGuard() { store.in_flight_ = {}; }
+  };
+  template <>
+  struct InFlightGuard<false> {
+    explicit InFlightGuard(Store&) noexcept {}
+  };
+  InFlightGuard<mixed_sectors_built> write_in_flight(std::uint32_t adds, std::uint32_t removes) noexcept {
+    in_flight_ = {true, adds, removes};
+    return InFlightGuard<mixed_sectors_built>{*this};
+  }
   /// What a turn of the ring may cost beyond the victims' live records:
   /// the waste at the sector ends it closes, two META records per sector,
   /// and a cut.

@@ -59,6 +59,44 @@ TEST_CASE("without verify_writes in the build, a configuration asking for it is 
 }
 #endif
 
+#if !FERRITE_WITH_MIXED_SECTORS
+TEST_CASE("without mixed_sectors in the build, a store on sectors of different sizes is refused at format and "
+          "mount, says why and leaves the flash as it was", "[log][features]") {
+  // A golden image (test/golden/README.md): a store on STM32F4's first
+  // sectors, four of 16 KiB and one of 64 KiB.
+  std::vector<std::byte> image(4 * 16384 + 65536);
+  std::FILE* in = std::fopen(FERRITE_GOLDEN_DIR "/plain-stm32f4-4x16k+64k.img", "rb");
+  REQUIRE(in);
+  const std::size_t got = std::fread(image.data(), 1, image.size(), in);
+  std::fclose(in);
+  REQUIRE(got == image.size());
+  const ferrite::SectorRun runs[] = {{4, 16384}, {1, 65536}};
+  auto g = ferrite::Geometry::make(runs, 4);
+  REQUIRE(g);
+  Rig r(*g);
+  r.sim.load_image(image);
+  const std::uint64_t ops = r.sim.mutating_ops();
+  const ferrite::Refusal why = r.store->config_report();
+  CHECK(why.code == Errc::invalid_argument);
+  CHECK(std::string(why.field) == "sector sizes");
+  CHECK(why.value == 65536);
+  CHECK(why.limit == 16384);
+  CHECK(std::string(why.reason).find("meson option mixed_sectors") != std::string::npos);
+  CHECK(error_of(r.mount()) == Errc::invalid_argument);
+  CHECK(!r.store->mounted());
+  CHECK(std::string(r.store->last_refusal().field) == "sector sizes");
+  CHECK(error_of(r.format()) == Errc::invalid_argument);
+  CHECK(std::string(r.store->last_refusal().field) == "sector sizes");
+  CHECK(r.sim.mutating_ops() == ops);
+  CHECK(std::equal(image.begin(), image.end(), r.sim.image().begin(), r.sim.image().end()));
+  // Sectors of one size, the same flash otherwise, are a store as before.
+  Rig uniform(rig::geometry(5, 16384, 4));
+  CHECK(uniform.store->config_report().code == Errc::ok);
+  CHECK(uniform.format());
+  CHECK(uniform.put("k", "v"));
+}
+#endif
+
 #if FERRITE_WITH_TRANSACTIONS
 TEST_CASE("a batch the flash refuses behind the head's last record is written again in a fresh sector",
           "[log][txn]") {

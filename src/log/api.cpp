@@ -400,11 +400,7 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
   const std::uint32_t old_full = cur.found ? full_size(cur.entry.key_size, cur.entry.value_size) : 0;
   const std::uint32_t new_live = live_total_ - old_full + (erase ? 0 : new_full);
   // Capacity counts the records live after this write (FORMAT.md §6.2).
-  struct InFlight {
-    Store& store;
-    ~InFlight() { store.in_flight_ = {}; }
-  } const in_flight{*this};
-  in_flight_ = {true, erase ? 0 : new_full, old_full};
+  [[maybe_unused]] const auto in_flight = write_in_flight(erase ? 0 : new_full, old_full);
   const std::uint32_t clobbers_before = scratch_clobbers_;
   if (auto room = co_await ensure_room(new_full, new_live); !room) {
     if (room.error() == Errc::no_space && !erase) {
@@ -511,7 +507,7 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
   }
   if (!erase) note_live(new_full);
   ++write_count_;
-  co_await retire_if_empty();
+  if (retire_ready()) (void)co_await gc_step(0);
   co_return Status{};
 }
 

@@ -260,7 +260,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     note_live(new_full);
   }
   ++write_count_;
-  co_await retire_if_empty();
+  if (retire_ready()) (void)co_await gc_step(0);
   co_return Status{};
 }
 

@@ -29,6 +29,7 @@ enum ConfigCheck : std::uint8_t {
   no_index_less,
   no_order,
   no_verify,
+  no_mixed_sectors,
 };
 
 std::uint32_t clip(std::size_t v) noexcept { return static_cast<std::uint32_t>(std::min<std::size_t>(v, 0xFFFFFFFFu)); }
@@ -43,6 +44,8 @@ Store::ConfigFault Store::config_fault() const noexcept {
     return ConfigFault{check, clip(value), clip(limit)};
   };
   if (count < 2) return fault(sector_count, count, 2);
+  if (!mixed_sectors_built && geometry_.smallest_sector() != geometry_.largest_sector())
+    return fault(no_mixed_sectors, geometry_.largest_sector(), geometry_.smallest_sector());
   if (sectors_.size() != count) return fault(sector_table, sectors_.size(), count);
   if (!order_.empty() && order_.size() != index_.size()) return fault(order_size, order_.size(), index_.size());
   if (index_.size() > 0xFFFF) return fault(index_size, index_.size(), 0xFFFF);
@@ -109,6 +112,13 @@ Refusal Store::config_report() const noexcept {
       return refuse("order", "this build has no scans (meson option scans): leave StoreConfig::order empty");
     case no_verify:
       return refuse("verify_writes", "this build has no verify_writes (meson option verify_writes)");
+    case no_mixed_sectors:
+      // Reached only without the option: a build with it carries no words for it.
+      if constexpr (!mixed_sectors_built)
+        return refuse("sector sizes",
+                      "this build has no stores on sectors of different sizes (meson option mixed_sectors): use a "
+                      "partition whose sectors have one size (value: the largest sector, limit: the smallest)");
+      break;
     case scratch:
       return refuse("scratch", "StoreConfig::scratch must hold Store::scratch_needed(max value, codec overhead) bytes");
   }

@@ -31,10 +31,12 @@ std::uint32_t Store::free_sector_count() const noexcept {
 }
 
 std::uint32_t Store::free_payload() const noexcept {
-  if (spreads_victims()) {
-    // What writes may take beyond the head before collection must run.
-    const std::int64_t margin = spread_margin(0, false) - head_room();
-    return margin > 0 ? static_cast<std::uint32_t>(std::min<std::int64_t>(margin, 0xFFFFFFFF)) : 0;
+  if constexpr (mixed_sectors_built) {
+    if (spreads_victims()) {
+      // What writes may take beyond the head before collection must run.
+      const std::int64_t margin = spread_margin(0, false) - head_room();
+      return margin > 0 ? static_cast<std::uint32_t>(std::min<std::int64_t>(margin, 0xFFFFFFFF)) : 0;
+    }
   }
   std::uint32_t total = 0, largest = 0;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
@@ -58,11 +60,13 @@ std::uint32_t Store::takeable_reserve() const noexcept {
   // (a small victim for a large reserve) or the next victims would find
   // the free room gone (a large victim collected into a small reserve,
   // whose return is the large sector, held back again as the reserve):
-  // there collection keeps to the free sectors beyond the reserve.
-  if (geometry_.smallest_sector() != geometry_.largest_sector()) return 0;
+  // there collection keeps to the free sectors beyond the reserve. (A build
+  // without mixed_sectors mounts no such store.)
+  if (mixed_sectors_built && geometry_.smallest_sector() != geometry_.largest_sector()) return 0;
   return reserve_payload();
 }
 
+#if FERRITE_WITH_MIXED_SECTORS
 bool Store::spreads_victims() const noexcept {
   // An index-less store knows no sector's live bytes: it keeps one free
   // sector in reserve whatever the sizes.
@@ -150,6 +154,7 @@ Task<Status> Store::ensure_spread_room(std::uint32_t record_size) noexcept {
   }
   co_return fail(Errc::no_space);
 }
+#endif  // FERRITE_WITH_MIXED_SECTORS
 
 std::uint32_t Store::live_sector_with(std::uint32_t sequence) const noexcept {
   for (std::uint32_t s = 0; s < sectors_.size(); ++s)
@@ -202,33 +207,35 @@ std::uint32_t Store::capacity(std::uint32_t incoming) const noexcept {
     largest = std::max(largest, payload_of(i));
   }
   std::uint64_t waste = std::uint64_t{sector_slack(incoming)} * geometry_.sector_count();
-  if (spreads_victims()) {
-    // The waste the turn before the write leaves at the sector ends it
-    // closed and its META records, the head's end and the record the write
-    // replaces, and the margin of the turn after it (FORMAT.md §6.2). The
-    // records live after the write are those live now with the write's
-    // change, or, when that is not known, with its record besides them.
-    // The turn after it is charged as if the write were as large as the
-    // largest of them, so that any update no larger finds the same
-    // capacity, and the capacity after the write is no less.
-    LiveRecordSizes after = live_sizes_;
-    if (in_flight_.known) {
-      if (in_flight_.removes != 0) after.remove_counted(in_flight_.removes);
-      if (in_flight_.adds != 0) after.add(in_flight_.adds);
-    } else if (incoming != 0) {
-      after.add(incoming);
+  if constexpr (mixed_sectors_built) {
+    if (spreads_victims()) {
+      // The waste the turn before the write leaves at the sector ends it
+      // closed and its META records, the head's end and the record the write
+      // replaces, and the margin of the turn after it (FORMAT.md §6.2). The
+      // records live after the write are those live now with the write's
+      // change, or, when that is not known, with its record besides them.
+      // The turn after it is charged as if the write were as large as the
+      // largest of them, so that any update no larger finds the same
+      // capacity, and the capacity after the write is no less.
+      LiveRecordSizes after = live_sizes_;
+      if (in_flight_.known) {
+        if (in_flight_.removes != 0) after.remove_counted(in_flight_.removes);
+        if (in_flight_.adds != 0) after.add(in_flight_.adds);
+      } else if (incoming != 0) {
+        after.add(incoming);
+      }
+      const std::uint32_t meta = meta_size(8);
+      const std::uint32_t bound = std::max({live_sizes_.largest_bound(), after.largest_bound(), incoming, meta});
+      const std::uint32_t slack = std::min(bound, std::max(slack_, incoming));
+      const std::uint32_t written = std::max(incoming, std::min(after.largest_bound(), slack_));
+      const std::uint64_t metas = std::uint64_t{geometry_.sector_count()} * 2 * meta;
+      // The rule checks the write against the records live now with its
+      // record besides them (the one it replaces is still counted then).
+      const std::uint64_t ends_after = std::max(turn_end_waste(after, written), turn_end_waste(live_sizes_, incoming));
+      const std::uint64_t turn_after = ends_after + metas + slack + 64 + meta;
+      const std::uint64_t turn_before = std::max(turn_end_waste(live_sizes_, 0), turn_end_waste(after, 0)) + metas;
+      waste = turn_after + turn_before + 2 * std::uint64_t{slack};
     }
-    const std::uint32_t meta = meta_size(8);
-    const std::uint32_t bound = std::max({live_sizes_.largest_bound(), after.largest_bound(), incoming, meta});
-    const std::uint32_t slack = std::min(bound, std::max(slack_, incoming));
-    const std::uint32_t written = std::max(incoming, std::min(after.largest_bound(), slack_));
-    const std::uint64_t metas = std::uint64_t{geometry_.sector_count()} * 2 * meta;
-    // The rule checks the write against the records live now with its
-    // record besides them (the one it replaces is still counted then).
-    const std::uint64_t ends_after = std::max(turn_end_waste(after, written), turn_end_waste(live_sizes_, incoming));
-    const std::uint64_t turn_after = ends_after + metas + slack + 64 + meta;
-    const std::uint64_t turn_before = std::max(turn_end_waste(live_sizes_, 0), turn_end_waste(after, 0)) + metas;
-    waste = turn_after + turn_before + 2 * std::uint64_t{slack};
   }
   return total > largest + waste ? static_cast<std::uint32_t>(total - largest - waste) : 0;
 }
@@ -583,20 +590,21 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
   co_return false;
 }
 
-Task<void> Store::retire_if_empty() noexcept {
+bool Store::retire_ready() noexcept {
   // Once updates have moved every key out of the sector being collected,
   // retire it at once: mount then never has to read it again. So too the
   // oldest sector when updates emptied it before collection picked it: the
   // same RETIRE collection would write, only sooner. The write it follows
-  // is already durable, so a failure here only postpones the retire.
-  if (!indexed() || head_sealed_ || head_room() < meta_size(4)) co_return;
+  // is already durable, so a failure here only postpones the retire. The
+  // caller awaits gc_step itself: a coroutine in between would cost code
+  // and a frame.
+  if (!indexed() || head_sealed_ || head_room() < meta_size(4)) return false;
   if (gc_victim_ == none) {
     const std::uint32_t oldest = oldest_live();
-    if (oldest == none || oldest == head_ || sectors_[oldest].live_bytes != 0) co_return;
+    if (oldest == none || oldest == head_ || sectors_[oldest].live_bytes != 0) return false;
     gc_victim_ = oldest;
   }
-  if (sectors_[gc_victim_].live_bytes != 0) co_return;
-  (void)co_await gc_step(0);
+  return sectors_[gc_victim_].live_bytes == 0;
 }
 
 std::uint32_t Store::sectors_under_previous_key() const noexcept {
@@ -624,7 +632,9 @@ Task<Status> Store::reseal() noexcept {
 
 Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_live_total) noexcept {
   if (indexed() && new_live_total > capacity(record_size)) co_return fail(Errc::no_space);
-  if (spreads_victims()) co_return co_await ensure_spread_room(record_size);
+  if constexpr (mixed_sectors_built) {
+    if (spreads_victims()) co_return co_await ensure_spread_room(record_size);
+  }
   // Each pass either succeeds or changes the sector layout; a bound keeps a
   // store that cannot make room from looping.
   for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
@@ -679,12 +689,14 @@ std::int64_t Store::runway_room(std::uint32_t victim) const noexcept {
   // open the reserve once it is the last free sector, leaving less than a
   // write unused at the head's end.
   const std::uint32_t next_write = indexed() ? live_sizes_.largest_bound() : slack_;
-  if (spreads_victims()) {
-    // Writes collect once a victim's live records, its turn's margin and a
-    // write would not fit the room left when its turn comes; the caller
-    // takes off the debts up to the victim and adds back the payload of
-    // those before it. The head's end is lost when the next sector opens.
-    return static_cast<std::int64_t>(spread_room()) - turn_margin(next_write) - 2 * std::int64_t{next_write};
+  if constexpr (mixed_sectors_built) {
+    if (spreads_victims()) {
+      // Writes collect once a victim's live records, its turn's margin and a
+      // write would not fit the room left when its turn comes; the caller
+      // takes off the debts up to the victim and adds back the payload of
+      // those before it. The head's end is lost when the next sector opens.
+      return static_cast<std::int64_t>(spread_room()) - turn_margin(next_write) - 2 * std::int64_t{next_write};
+    }
   }
   const std::uint64_t margins = std::uint64_t{lag_margin(0)} + next_write + meta_size(4);
   std::int64_t room = std::int64_t{head_room()} + free_payload();
@@ -735,6 +747,8 @@ Task<Status> Store::paced_collection(MaintenanceBudget budget, MaintenanceReport
   std::uint32_t largest_free = 0;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i)
     if (sectors_[i].state != live_state) largest_free = std::max(largest_free, payload_of(i));
+  bool spread = false;
+  if constexpr (mixed_sectors_built) spread = spreads_victims();
   std::uint64_t owed = 0, returned = 0;
   std::uint32_t due = 0;
   report.pace_bytes = 0;
@@ -752,7 +766,7 @@ Task<Status> Store::paced_collection(MaintenanceBudget budget, MaintenanceReport
     due = std::max(due, MaintenancePace::due(owed32, calls, budget_bytes));
     // Retired, it joins the free sectors; the largest of them stays the
     // reserve (a victim spread over free sectors gives back all of it).
-    returned += spreads_victims() ? payload_of(v) : std::min(payload_of(v), largest_free);
+    returned += spread ? payload_of(v) : std::min(payload_of(v), largest_free);
     largest_free = std::max(largest_free, payload_of(v));
   }
   // An emptied victim is retired at once (a RETIRE record frees a sector).
