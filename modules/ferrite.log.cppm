@@ -612,6 +612,22 @@ class BuildFlag {
   bool asked_;
 };
 
+/// A field a build leaves out, for code that is compiled in every build but
+/// runs only where the feature is: it reads as `Value`, drops what is
+/// written to it, and takes no byte (declare it static).
+template <class T, T Value>
+struct Absent {
+  constexpr operator T() const noexcept { return Value; }
+  constexpr const Absent& operator=(T) const noexcept { return *this; }
+  constexpr const Absent& operator++() const noexcept { return *this; }
+  constexpr const Absent& operator--() const noexcept { return *this; }
+  constexpr T operator->() const noexcept
+    requires std::is_pointer_v<T>
+  {
+    return Value;
+  }
+};
+
 /// The key-order permutation (StoreConfig::order): the caller's span, or,
 /// in a build without scans, nothing at all (always empty, so the code that
 /// keeps it folds away; refused() tells a configuration that gave one).
@@ -939,27 +955,27 @@ class Store {
   /// Whether the store seals its records (StoreConfig::codec is set).
   /// (Always false in a build without ferrite.crypto: every sealed path
   /// then folds away, and a codec in the configuration is refused.)
-  bool sealed() const noexcept { return sealed_stores_built && codec_ != nullptr; }
+  bool sealed() const noexcept { return sealed_stores_built && seal_.codec != nullptr; }
   /// Whether the keys as stored hide (some of) the names: a sealed store
   /// with hidden key names. Scans, ranges and the change stream then deal in
   /// keys as stored (docs/FORMAT.md §3.7) when the codec keeps a plain
   /// prefix, and answer unsupported when it hashes whole names.
-  bool hides_key_names() const noexcept { return sealed() && codec_->hides_keys(); }
+  bool hides_key_names() const noexcept { return sealed() && seal_.codec->hides_keys(); }
   /// The codec's keyed hash of `data` (ValueCodec::keyed_hash): the docstore
   /// keys its hashed index entries with it. Keyed by the current store key,
   /// so a key rotation changes every hash. Errors: unsupported (a plain
   /// store, or a codec without it), wrong_key (not mounted or formatted yet).
   Status keyed_hash(std::span<const std::byte> data, std::span<std::byte, 16> out) noexcept {
     if (!sealed()) return fail(Errc::unsupported);
-    return codec_->keyed_hash(data, out);
+    return seal_.codec->keyed_hash(data, out);
   }
 
   /// A sealed store's crypto block (docs/FORMAT.md §2.2: public salts and
   /// options; a backup carries it so that the key alone opens the backup).
   /// Empty for a plain store or before format/mount.
   std::span<const std::byte> sealing_block() const noexcept {
-    if (!sealed() || !mounted_ || scratch_.size() < crypto_block_size) return {};
-    return scratch_.first(crypto_block_size);
+    if (!sealed() || !mounted_ || seal_.scratch.size() < crypto_block_size) return {};
+    return seal_.scratch.first(crypto_block_size);
   }
 
   /// Largest value put accepts for this geometry and configuration.
@@ -1056,7 +1072,7 @@ class Store {
   /// Where records end in a sector: a sealed store keeps its last bytes as
   /// the end slot.
   std::uint32_t records_end(std::uint32_t sector) const noexcept {
-    return geometry_.sector_size(sector) - end_slot_;
+    return geometry_.sector_size(sector) - seal_.end_slot;
   }  Task<Status> write_tampered(std::size_t position, const Entry& e, std::span<const std::byte> key,
                               std::uint32_t sequence, std::uint32_t offset) noexcept;
   void reset_state() noexcept;
@@ -1229,7 +1245,7 @@ class Store {
   std::uint32_t compact_size(std::uint32_t value_size) const noexcept;
   /// Size of a META / TXN_COMMIT record with an n-byte value (sealed when the store is).
   std::uint32_t meta_size(std::uint32_t n) const noexcept {
-    return full_size(0, codec_ ? static_cast<std::uint32_t>(codec_->sealed_size(n)) : n);
+    return full_size(0, seal_.codec ? static_cast<std::uint32_t>(seal_.codec->sealed_size(n)) : n);
   }
   std::uint32_t head_room() const noexcept;
   /// The largest value the smallest sector allows (before max_value_size).
@@ -1258,7 +1274,7 @@ class Store {
   };
   Refusal tamper_report() const noexcept;
   void tampering(Finding what, std::uint32_t value, std::uint32_t limit) noexcept {
-    finding_ = what;
+    seal_.finding = what;
     refuse(Refused::tampered, value, limit);
   }
   /// Sealed stores: whether a key's latest record failed authentication,
@@ -1278,7 +1294,7 @@ class Store {
   /// A name a key can have; `refusing`: last_refusal() says why not.
   Status check_name(std::span<const std::byte> name, bool refusing) noexcept;
   /// Stored keys are hashes of whole names: nothing can be scanned.
-  bool keys_unscannable() const noexcept { return hides_key_names() && !codec_->keeps_key_prefix(); }
+  bool keys_unscannable() const noexcept { return hides_key_names() && !seal_.codec->keeps_key_prefix(); }
   std::uint32_t free_payload() const noexcept;
   /// The payload of the collection reserve (the largest free sector; 0: none).
   std::uint32_t reserve_payload() const noexcept;
@@ -1377,28 +1393,74 @@ class Store {
     ~ScratchWipe() { store.wipe_scratch(); }
   };
   /// Plaintext of up to n bytes may now be in scratch A or B.
-  void scratch_touched(std::size_t n) noexcept { scratch_used_ = std::max(scratch_used_, n); }
+  void scratch_touched(std::size_t n) noexcept { seal_.scratch_used = std::max<std::size_t>(seal_.scratch_used, n); }
   void wipe_scratch() noexcept {
-    if (!sealed() || scratch_used_ == 0 || scratch_.size() <= 2 * crypto_block_size) return;
-    codec_->scrub(scratch_a().first(std::min(scratch_used_, scratch_a().size())));
-    codec_->scrub(scratch_b().first(std::min(scratch_used_, scratch_b().size())));
-    scratch_used_ = 0;
+    if (!sealed() || seal_.scratch_used == 0 || seal_.scratch.size() <= 2 * crypto_block_size) return;
+    seal_.codec->scrub(scratch_a().first(std::min<std::size_t>(seal_.scratch_used, scratch_a().size())));
+    seal_.codec->scrub(scratch_b().first(std::min<std::size_t>(seal_.scratch_used, scratch_b().size())));
+    seal_.scratch_used = 0;
   }
   // Scratch layout (sealed stores): [crypto block][previous block][A][B].
-  std::span<std::byte> crypto_block() noexcept { return scratch_.first(crypto_block_size); }
-  std::span<std::byte> previous_block() noexcept { return scratch_.subspan(crypto_block_size, crypto_block_size); }
-  std::span<std::byte> scratch_values() noexcept { return scratch_.subspan(2 * crypto_block_size); }
+  std::span<std::byte> crypto_block() noexcept { return seal_.scratch.first(crypto_block_size); }
+  std::span<std::byte> previous_block() noexcept { return seal_.scratch.subspan(crypto_block_size, crypto_block_size); }
+  std::span<std::byte> scratch_values() noexcept { return seal_.scratch.subspan(2 * crypto_block_size); }
   std::span<std::byte> scratch_a() noexcept { return scratch_values().first(scratch_values().size() / 2); }
   std::span<std::byte> scratch_b() noexcept { return scratch_values().subspan(scratch_values().size() / 2); }
 
   Flash flash_;
   const Geometry& geometry_;         // the Flash view's own: one copy per store
-  ValueCodec* codec_ = nullptr;
-  ValueCodec* previous_codec_ = nullptr;
-  std::span<std::byte> scratch_;
-  bool have_previous_block_ = false;
+  /// What a sealed store keeps beside its log (FORMAT.md §3.6).
+  struct SealedState {
+    explicit SealedState(const StoreConfig& config) noexcept
+        : codec(config.codec),
+          previous_codec(config.codec ? config.previous_codec : nullptr),
+          scratch(config.scratch),
+          counter(config.codec ? config.counter : nullptr) {}
+    ValueCodec* codec = nullptr;
+    ValueCodec* previous_codec = nullptr;
+    std::span<std::byte> scratch;
+    RollbackCounter* counter = nullptr;
+    std::size_t scratch_used = 0;        // bytes of scratch A and B that may hold plaintext
+    std::uint32_t scratch_clobbers = 0;  // collections that overwrote scratch A
+    std::uint32_t open_size = 0;         // the OPEN record every sealed sector starts with
+    std::uint32_t end_slot = 0;          // a sealed sector's last bytes: room for one RETIRE (FORMAT.md §3.6)
+    std::uint32_t last_open_sequence = 0;  // mount: newest replayed sector that holds an OPEN record
+    std::uint32_t last_open_sector = none;
+    std::uint32_t last_open_end = 0;       // offset past the last acknowledged record of that sector
+    std::uint32_t tamper_pending = 0;      // entries in Tamper::pending (a TAMPERED record to write)
+    Finding finding = Finding::none;
+    bool have_previous_block = false;
+    bool end_slot_open = false;   // retire_in_end_slot: append may write into the end slot
+    bool authenticating = false;  // mount: open every sealed record, not only the small ones
+    bool auth_failed = false;     // read_record: the last record passed its crc, failed its tag
+  };
+  /// A build without sealed stores keeps none of that: the same names, each
+  /// an Absent field (reads give the value a store without a codec has,
+  /// writes are dropped), so the code behind sealed() compiles unchanged and
+  /// folds away, and the Store spends no byte on it.
+  struct NoSealedState {
+    explicit NoSealedState(const StoreConfig&) noexcept {}
+    static constexpr Absent<ValueCodec*, nullptr> codec{};
+    static constexpr Absent<ValueCodec*, nullptr> previous_codec{};
+    static constexpr std::span<std::byte> scratch{};
+    static constexpr Absent<RollbackCounter*, nullptr> counter{};
+    static constexpr Absent<std::size_t, 0> scratch_used{};
+    static constexpr Absent<std::uint32_t, 0> scratch_clobbers{};
+    static constexpr Absent<std::uint32_t, 0> open_size{};
+    static constexpr Absent<std::uint32_t, 0> end_slot{};
+    static constexpr Absent<std::uint32_t, 0> last_open_sequence{};
+    static constexpr Absent<std::uint32_t, 0xFFFFFFFFu> last_open_sector{};  // none
+    static constexpr Absent<std::uint32_t, 0> last_open_end{};
+    static constexpr Absent<std::uint32_t, 0> tamper_pending{};
+    static constexpr Absent<Finding, Finding::none> finding{};
+    static constexpr Absent<bool, false> have_previous_block{};
+    static constexpr Absent<bool, false> end_slot_open{};
+    static constexpr Absent<bool, false> authenticating{};
+    static constexpr Absent<bool, false> auth_failed{};
+  };
+  [[no_unique_address]] std::conditional_t<sealed_stores_built, SealedState, NoSealedState> seal_;
   ValueCodec* codec_for(std::uint32_t sector) const noexcept {
-    return sectors_[sector].old_key && previous_codec_ ? previous_codec_ : codec_;
+    return sectors_[sector].old_key && seal_.previous_codec ? seal_.previous_codec : seal_.codec;
   }
   Status new_crypto_block() noexcept;
   std::span<IndexEntry> index_;
@@ -1439,14 +1501,12 @@ class Store {
   std::uint32_t gc_position_ = 0;    // indexed GC: index position the last step stopped at...
   std::uint32_t gc_position_epoch_ = 0;  // ...valid while index_epoch_ is this
   MaintenancePace pace_;
-  std::uint32_t scratch_clobbers_ = 0;  // collections that overwrote scratch A
   // Where the records of the sector just below the tail ended, when this
   // session retired it (0: unknown): a change cursor that had read that far
   // lost nothing to the collection.
   std::uint32_t retired_end_ = 0;
   std::array<std::uint32_t, 4> slots_used_{};
   // Sealed stores (integrity of the log, FORMAT.md §3.6).
-  RollbackCounter* counter_ = nullptr;
   /// What a sealed mount tracks while it replays (part of MountState).
   struct SealedMount {
     // Positions of failing records not yet acknowledged (a build without
@@ -1478,23 +1538,13 @@ class Store {
     std::array<std::byte, 64> window{};
   };
   MountState* mount_ = nullptr;
+  bool codec_wanted_ = false;          // StoreConfig::codec given (refused in a build without sealed stores)
   bool counter_wanted_ = false;        // StoreConfig::counter given (refused without a codec)
-  std::uint32_t open_size_ = 0;        // the OPEN record every sealed sector starts with
-  std::uint32_t end_slot_ = 0;         // a sealed sector's last bytes: room for one RETIRE (FORMAT.md §3.6)
-  bool end_slot_open_ = false;         // retire_in_end_slot: append may write into the end slot
-  std::size_t scratch_used_ = 0;       // bytes of scratch A and B that may hold plaintext
-  Finding finding_ = Finding::none;
-  bool authenticating_ = false;        // mount: open every sealed record, not only the small ones
-  bool auth_failed_ = false;           // read_record: the last record passed its crc, failed its tag
-  std::uint32_t last_open_sequence_ = 0;  // mount: newest replayed sector that holds an OPEN record
-  std::uint32_t last_open_sector_ = none;
-  std::uint32_t last_open_end_ = 0;       // offset past the last acknowledged record of that sector
   /// The log's position for the rollback counter: the newest OPEN sector's
   /// sequence and the end of its last acknowledged record.
   std::uint64_t log_position() const noexcept {
-    return (std::uint64_t{last_open_sequence_} << 32) | last_open_end_;
+    return (std::uint64_t{seal_.last_open_sequence} << 32) | seal_.last_open_end;
   }
-  std::uint32_t tamper_pending_ = 0;   // entries in Tamper::pending (a TAMPERED record to write)
   struct Counters {  // what stats() reports that is counted rather than derived
     std::uint32_t corrupt_records = 0;
     std::uint32_t torn_tails = 0;

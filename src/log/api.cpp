@@ -50,7 +50,7 @@ Status lookup_failure(Status looked_up, bool sealed) noexcept {
 Store::KeyBuf Store::stored_key(std::span<const std::byte> name) noexcept {
   KeyBuf k;
   if (sealed() && !name.empty() && name.size() <= max_key_size) {
-    k.size = static_cast<std::uint8_t>(codec_->stored_key(name, k.bytes));
+    k.size = static_cast<std::uint8_t>(seal_.codec->stored_key(name, k.bytes));
   } else {
     k.size = static_cast<std::uint8_t>(std::min(name.size(), max_key_size + 1));
     if (name.size() <= max_key_size && !name.empty()) std::memcpy(k.bytes.data(), name.data(), name.size());
@@ -101,16 +101,16 @@ Task<Result<std::size_t>> Store::read_value(const Entry& e, std::span<const std:
     const ScratchWipe wipe{*this};
     FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(e, key));
     const std::span<const std::byte> frame = scratch_a().first(framed);
-    FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(frame));
+    FERRITE_CO_TRY_ASSIGN(const std::size_t size, seal_.codec->framed_size(frame));
     scratch_touched(size);
     if (!e.typed) {
       if (out.size() < size) co_return fail(Errc::buffer_too_small);
-      co_return codec_->unframe(frame, out);
+      co_return seal_.codec->unframe(frame, out);
     }
     // The tag is the plaintext's first byte: decode into scratch B, then copy.
     if (size == 0) co_return fail(Errc::corrupt);
     if (out.size() < size - 1) co_return fail(Errc::buffer_too_small);
-    FERRITE_CO_TRY_ASSIGN(const std::size_t n, codec_->unframe(frame, scratch_b()));
+    FERRITE_CO_TRY_ASSIGN(const std::size_t n, seal_.codec->unframe(frame, scratch_b()));
     if (n != size) co_return fail(Errc::corrupt);
     if (type) *type = static_cast<ValueType>(scratch_b()[0]);
     if (n > 1) std::memcpy(out.data(), scratch_b().data() + 1, n - 1);
@@ -155,9 +155,9 @@ Task<Status> Store::get_into(std::span<const std::byte> name, std::vector<std::b
     const ScratchWipe wipe{*this};
     FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
     const std::span<const std::byte> frame = scratch_a().first(framed);
-    FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(frame));
+    FERRITE_CO_TRY_ASSIGN(const std::size_t size, seal_.codec->framed_size(frame));
     out.resize(size);
-    FERRITE_CO_TRY_ASSIGN(const std::size_t n, codec_->unframe(frame, out));
+    FERRITE_CO_TRY_ASSIGN(const std::size_t n, seal_.codec->unframe(frame, out));
     out.resize(n);
     if (found.entry.typed) {
       if (n == 0) co_return fail(Errc::corrupt);
@@ -238,7 +238,7 @@ Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> name) noexce
   if (!sealed()) co_return std::size_t{found.entry.value_size} - std::min(tag, std::size_t{found.entry.value_size});
   const ScratchWipe wipe{*this};
   FERRITE_CO_TRY_ASSIGN(const std::size_t framed, co_await open_value(found.entry, key.view()));
-  FERRITE_CO_TRY_ASSIGN(const std::size_t size, codec_->framed_size(scratch_a().first(framed)));
+  FERRITE_CO_TRY_ASSIGN(const std::size_t size, seal_.codec->framed_size(scratch_a().first(framed)));
   co_return size - std::min(tag, size);
 }
 
@@ -261,10 +261,10 @@ Task<Result<bool>> Store::stored_value_equals(const Entry& e, std::span<const st
     if (!framed && (framed.error() == Errc::corrupt || framed.error() == Errc::tampered)) co_return false;
     if (!framed) co_return fail(framed.error());
     const std::span<const std::byte> frame = scratch_a().first(*framed);
-    auto size = codec_->framed_size(frame);
+    auto size = seal_.codec->framed_size(frame);
     if (!size || *size != total) co_return false;
     scratch_touched(total);
-    auto n = codec_->unframe(frame, scratch_b());
+    auto n = seal_.codec->unframe(frame, scratch_b());
     if (!n || *n != total) co_return false;
     if (!prefix.empty() && scratch_b()[0] != prefix[0]) co_return false;
     co_return value.empty() || std::memcmp(scratch_b().data() + prefix.size(), value.data(), value.size()) == 0;
@@ -383,8 +383,8 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
       if (!value.empty()) std::memcpy(b.data() + 1, value.data(), value.size());
       plain = b.first(value.size() + 1);
     }
-    scratch_touched(plain.size() + codec_->overhead());
-    auto framed = codec_->frame(plain, scratch_a());
+    scratch_touched(plain.size() + seal_.codec->overhead());
+    auto framed = seal_.codec->frame(plain, scratch_a());
     if (!framed) return fail(framed.error());
     return std::span<const std::byte>(scratch_a().first(*framed));
   };
@@ -395,13 +395,13 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
   }
   const std::uint32_t ksize = static_cast<std::uint32_t>(key.size());
   const std::uint32_t vsize = static_cast<std::uint32_t>(
-      sealed() ? codec_->sealed_size(stored.size()) : plain_prefix.size() + stored.size());  // on flash
+      sealed() ? seal_.codec->sealed_size(stored.size()) : plain_prefix.size() + stored.size());  // on flash
   const std::uint32_t new_full = full_size(ksize, vsize);
   const std::uint32_t old_full = cur.found ? full_size(cur.entry.key_size, cur.entry.value_size) : 0;
   const std::uint32_t new_live = live_total_ - old_full + (erase ? 0 : new_full);
   // Capacity counts the records live after this write (FORMAT.md §6.2).
   [[maybe_unused]] const auto in_flight = write_in_flight(erase ? 0 : new_full, old_full);
-  const std::uint32_t clobbers_before = scratch_clobbers_;
+  const std::uint32_t clobbers_before = seal_.scratch_clobbers;
   if (auto room = co_await ensure_room(new_full, new_live); !room) {
     if (room.error() == Errc::no_space && !erase) {
       if (indexed() && new_live > capacity(new_full))
@@ -411,7 +411,7 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
     }
     co_return room;
   }
-  if (framed && scratch_clobbers_ != clobbers_before) {
+  if (framed && seal_.scratch_clobbers != clobbers_before) {
     // Collection used the scratch buffer: frame again (same size).
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
   }
@@ -485,7 +485,7 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
         e.value_size = static_cast<std::uint16_t>(vsize);
         e.typed = typed;
       }
-      if (e.tamper == Tamper::pending) --tamper_pending_;
+      if (e.tamper == Tamper::pending) --seal_.tamper_pending;
       e.tamper = Tamper::none;  // written again: the key is whole
       store_entry(cur.position, e);
       sectors_[sector_of(e.binding)].live_bytes += new_full;
@@ -749,11 +749,11 @@ Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, s
     co_return true;
   }
   if (!framed && framed.error() != Errc::corrupt && framed.error() != Errc::not_found) co_return fail(framed.error());
-  auto size = framed ? codec_->framed_size(scratch_a().first(*framed)) : Result<std::size_t>(fail(Errc::corrupt));
+  auto size = framed ? seal_.codec->framed_size(scratch_a().first(*framed)) : Result<std::size_t>(fail(Errc::corrupt));
   if (size && e.typed) {
     // The tag is the plaintext's first byte.
     scratch_touched(*size);
-    auto n = *size > 0 ? codec_->unframe(scratch_a().first(*framed), scratch_b()) : Result<std::size_t>(fail(Errc::corrupt));
+    auto n = *size > 0 ? seal_.codec->unframe(scratch_a().first(*framed), scratch_b()) : Result<std::size_t>(fail(Errc::corrupt));
     if (n && *n == *size) {
       type = static_cast<ValueType>(scratch_b()[0]);
       size = *size - 1;

@@ -90,11 +90,11 @@ std::size_t BatchLog::supersede(std::span<const std::byte> key) noexcept {
 Result<std::uint32_t> Store::stored_size_of(bool erase, std::span<const std::byte> value) noexcept {
   // What a record's value field holds on flash (the sealed frame when sealed).
   if (!sealed()) return static_cast<std::uint32_t>(erase ? 0 : value.size());
-  if (erase) return static_cast<std::uint32_t>(codec_->sealed_size(0));
-  scratch_touched(value.size() + codec_->overhead());
-  auto framed = codec_->frame(value, scratch_a());
+  if (erase) return static_cast<std::uint32_t>(seal_.codec->sealed_size(0));
+  scratch_touched(value.size() + seal_.codec->overhead());
+  auto framed = seal_.codec->frame(value, scratch_a());
   if (!framed) return fail(framed.error());
-  return static_cast<std::uint32_t>(codec_->sealed_size(*framed));
+  return static_cast<std::uint32_t>(seal_.codec->sealed_size(*framed));
 }
 
 std::uint32_t Store::max_batch_bytes() const noexcept {
@@ -280,8 +280,8 @@ Task<Status> Store::write_batch_records(std::span<const std::byte> writes, std::
     }
     std::span<const std::byte> value = e.value;
     if (sealed() && e.op == 0) {
-      scratch_touched(e.value.size() + codec_->overhead());
-      FERRITE_CO_TRY_ASSIGN(const std::size_t framed, codec_->frame(e.value, scratch_a()));
+      scratch_touched(e.value.size() + seal_.codec->overhead());
+      FERRITE_CO_TRY_ASSIGN(const std::size_t framed, seal_.codec->frame(e.value, scratch_a()));
       value = scratch_a().first(framed);
     }
     FERRITE_CO_TRY(co_await append(e.op == 0 ? logfmt::txn_put : logfmt::txn_erase, 0, key.view(), value, false, hash, 0));

@@ -257,10 +257,10 @@ Task<Result<bool>> Store::change_take(ChangeCursor& c, std::uint32_t sector, con
     if (!framed && framed.error() != Errc::corrupt && framed.error() != Errc::tampered &&
         framed.error() != Errc::not_found)
       co_return fail(framed.error());
-    auto plain = framed ? codec_->framed_size(scratch_a().first(*framed)) : Result<std::size_t>(fail(Errc::corrupt));
+    auto plain = framed ? seal_.codec->framed_size(scratch_a().first(*framed)) : Result<std::size_t>(fail(Errc::corrupt));
     if (plain && typed) {
       scratch_touched(*plain);
-      auto n = *plain > 0 ? codec_->unframe(scratch_a().first(*framed), scratch_b())
+      auto n = *plain > 0 ? seal_.codec->unframe(scratch_a().first(*framed), scratch_b())
                           : Result<std::size_t>(fail(Errc::corrupt));
       if (n && *n == *plain) {
         type = static_cast<ValueType>(scratch_b()[0]);

@@ -17,7 +17,7 @@ Refusal Store::tamper_report() const noexcept {
   const auto found = [&](const char* field, const char* reason) {
     return Refusal{Errc::tampered, field, refused_value_, refused_limit_, reason};
   };
-  switch (finding_) {
+  switch (seal_.finding) {
     case Finding::legacy:
       return {Errc::unsupported, "sealed format", refused_value_, 0,
               "a sealed store written before logs were authenticated and nonces salted (ferrite 0.2): "
@@ -116,26 +116,26 @@ Status Store::check_sealed_record(const Record& rec) noexcept {
     tampering(Finding::bad_open, sequence, offset);
     return fail(Errc::tampered);
   }
-  if (last_open_sector_ != none && previous == last_open_sequence_) {
+  if (seal_.last_open_sector != none && previous == seal_.last_open_sequence) {
     // Chained to the sector replayed before it, which must end exactly
     // where it ended then: nothing cut off, nothing added.
-    if (previous_end < last_open_end_ && previous_end >= header_size_ && mount_->voided_count < mount_->voided.size()) {
+    if (previous_end < seal_.last_open_end && previous_end >= header_size_ && mount_->voided_count < mount_->voided.size()) {
       // Records past the end this OPEN pins: a write a power cut left weak,
       // which the mount that refused it read as a torn tail (it then sealed
       // that sector and the writer moved here), now reading right by
       // chance. Never acknowledged: void them and replay once more
       // (FORMAT.md §3.6).
-      mount_->voided[mount_->voided_count++] = {last_open_sequence_, previous_end, last_open_end_};
+      mount_->voided[mount_->voided_count++] = {seal_.last_open_sequence, previous_end, seal_.last_open_end};
       mount_->replay_again = true;
       return fail(Errc::corrupt);
     }
-    if (previous_end != last_open_end_) {
-      tampering(Finding::pin, last_open_end_, previous_end);
+    if (previous_end != seal_.last_open_end) {
+      tampering(Finding::pin, seal_.last_open_end, previous_end);
       return fail(Errc::tampered);
     }
-  } else if (last_open_sector_ != none && previous < last_open_sequence_) {
+  } else if (seal_.last_open_sector != none && previous < seal_.last_open_sequence) {
     // Chained past a sector the writer never knew of.
-    tampering(Finding::missing, previous, last_open_sequence_);
+    tampering(Finding::missing, previous, seal_.last_open_sequence);
     return fail(Errc::tampered);
   } else {
     // Chained to a sector that is not here: fine only if it was retired,
@@ -143,9 +143,9 @@ Status Store::check_sealed_record(const Record& rec) noexcept {
     mount_->sealed.missing_before = std::max(mount_->sealed.missing_before, previous);
   }
   mount_->sealed.open_previous = (std::uint64_t{previous} << 32) | previous_end;
-  last_open_sector_ = sector;
-  last_open_sequence_ = sequence;
-  last_open_end_ = offset;  // replay_sector moves it to the sector's end
+  seal_.last_open_sector = sector;
+  seal_.last_open_sequence = sequence;
+  seal_.last_open_end = offset;  // replay_sector moves it to the sector's end
   return {};
 }
 
@@ -209,7 +209,7 @@ void Store::mark_tampered(const Entry& e) noexcept {
     if (found.location != e.location || found.tamper != Tamper::none) continue;
     found.tamper = Tamper::pending;
     store_entry(i, found);
-    ++tamper_pending_;
+    ++seal_.tamper_pending;
     return;
   }
 }
@@ -225,13 +225,13 @@ Task<Status> Store::write_tampered(std::size_t position, const Entry& e, std::sp
                         co_await append(logfmt::tampered, 0, key, value, false, e.hash, 0));
   Entry t = unpack(position);
   const std::uint32_t old_size = full_size(e.key_size, t.value_size);
-  if (t.tamper == Tamper::pending) --tamper_pending_;
+  if (t.tamper == Tamper::pending) --seal_.tamper_pending;
   t.location = at;
   t.binding = at;
   t.slot = 0;
   t.typed = false;
   t.tamper = Tamper::recorded;
-  t.value_size = static_cast<std::uint16_t>(codec_->sealed_size(logfmt::tampered_bytes));
+  t.value_size = static_cast<std::uint16_t>(seal_.codec->sealed_size(logfmt::tampered_bytes));
   const std::uint32_t new_size = full_size(e.key_size, t.value_size);
   sectors_[sector_of(e.binding)].live_bytes -= old_size;
   sectors_[sector_of(at)].live_bytes += new_size;
@@ -242,17 +242,17 @@ Task<Status> Store::write_tampered(std::size_t position, const Entry& e, std::sp
 }
 
 Task<Status> Store::record_tampering() noexcept {
-  while (sealed() && tamper_pending_ > 0) {
+  while (sealed() && seal_.tamper_pending > 0) {
     std::size_t position = none;
     for (std::size_t i = 0; i < key_count_ && position == none; ++i)
       if (unpack(i).tamper == Tamper::pending) position = i;
     if (position == none) {
-      tamper_pending_ = 0;
+      seal_.tamper_pending = 0;
       break;
     }
     Entry e;
     FERRITE_CO_TRY(co_await load_entry(position, e));
-    const std::uint32_t new_size = full_size(e.key_size, static_cast<std::uint32_t>(codec_->sealed_size(logfmt::tampered_bytes)));
+    const std::uint32_t new_size = full_size(e.key_size, static_cast<std::uint32_t>(seal_.codec->sealed_size(logfmt::tampered_bytes)));
     const std::uint32_t old_size = full_size(e.key_size, e.value_size);
     FERRITE_CO_TRY(co_await ensure_room(new_size, live_total_ - old_size + new_size));
     // Collection may have recorded it, or moved the entry: look again.
@@ -275,9 +275,9 @@ Task<Status> Store::retire_in_end_slot(std::span<const std::byte> tail) noexcept
   if (head_offset_ > slot) co_return fail(Errc::no_space);  // used already
   head_offset_ = slot;
   head_sealed_ = false;
-  end_slot_open_ = true;  // append may write there
+  seal_.end_slot_open = true;  // append may write there
   auto at = co_await append(logfmt::meta, 0, {}, tail, false, 0, logfmt::retire);
-  end_slot_open_ = false;
+  seal_.end_slot_open = false;
   head_sealed_ = true;  // full now (or refused: sealed either way)
   if (!at) co_return fail(at.error());
   co_return Status{};
@@ -288,7 +288,7 @@ Task<Status> Store::replay_end_slot(std::uint32_t sector, std::uint32_t& good_en
   RecordRead rec;
   rec.status = co_await read_record(sector, slot, size - slot, rec.record);
   if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
-  const bool forged = !rec && auth_failed_;
+  const bool forged = !rec && seal_.auth_failed;
   // Blank, or torn by a cut during the write: nothing was retired by it.
   if (!forged && (!rec || rec->blank)) co_return Status{};
   if (forged || rec->kind != logfmt::meta || rec->key_size != logfmt::retire) {

@@ -46,9 +46,7 @@ std::uint32_t marker_check(std::uint32_t sequence, std::uint32_t store_id) noexc
 Store::Store(Flash flash, StoreConfig config) noexcept
     : flash_(flash),
       geometry_(flash_.geometry()),
-      codec_(config.codec),
-      previous_codec_(config.codec ? config.previous_codec : nullptr),
-      scratch_(config.scratch),
+      seal_(config),
       index_(config.index),
       order_(config.order),
       sectors_(config.sectors),
@@ -58,15 +56,15 @@ Store::Store(Flash flash, StoreConfig config) noexcept
   unit_ = geometry_.program_unit();
   marker_offset_ = align_up(logfmt::header_bytes + (sealed() ? crypto_block_size : 0), unit_);
   header_size_ = marker_offset_ + align_up(logfmt::marker_bytes, unit_);
-  const std::uint32_t overhead = sealed() ? codec_->overhead() : 0;
-  open_size_ = sealed() ? full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(logfmt::open_bytes))) : 0;
-  end_slot_ = sealed() ? full_size(0, static_cast<std::uint32_t>(codec_->sealed_size(4))) : 0;
-  counter_ = sealed() ? config.counter : nullptr;
+  const std::uint32_t overhead = sealed() ? seal_.codec->overhead() : 0;
+  seal_.open_size = sealed() ? full_size(0, static_cast<std::uint32_t>(seal_.codec->sealed_size(logfmt::open_bytes))) : 0;
+  seal_.end_slot = sealed() ? full_size(0, static_cast<std::uint32_t>(seal_.codec->sealed_size(4))) : 0;
+  codec_wanted_ = config.codec != nullptr;
   counter_wanted_ = config.counter != nullptr;
   geometry_crc_ = geometry_fingerprint(geometry_);
   // A record must fit in the smallest sector with room to spare for garbage
   // collection: cap records at a third of the smallest sector's payload.
-  const std::uint32_t payload = geometry_.smallest_sector() - header_size_ - open_size_ - end_slot_;
+  const std::uint32_t payload = geometry_.smallest_sector() - header_size_ - seal_.open_size - seal_.end_slot;
   const std::uint32_t geometry_cap = payload / 3 > logfmt::full_head + max_key_size
                                          ? payload / 3 - logfmt::full_head - max_key_size
                                          : 0;
@@ -81,9 +79,9 @@ Store::Store(Flash flash, StoreConfig config) noexcept
 std::uint32_t Store::geometry_value_limit() const noexcept {
   // A record may take a third of the smallest sector's payload (so garbage
   // collection always has room), less its header and the longest key.
-  const std::uint32_t overhead = sealed() ? codec_->overhead() : 0;
+  const std::uint32_t overhead = sealed() ? seal_.codec->overhead() : 0;
   const std::uint32_t smallest = geometry_.smallest_sector();
-  const std::uint32_t reserved = header_size_ + open_size_ + end_slot_;
+  const std::uint32_t reserved = header_size_ + seal_.open_size + seal_.end_slot;
   const std::uint32_t payload = smallest > reserved ? smallest - reserved : 0;
   const std::uint32_t cap = payload / 3 > logfmt::full_head + max_key_size ? payload / 3 - logfmt::full_head - max_key_size : 0;
   return cap > overhead ? cap - overhead : 0;
@@ -96,7 +94,7 @@ std::uint32_t Store::compact_size(std::uint32_t value_size) const noexcept {
   return align_up(logfmt::compact_head + value_size, unit_);
 }
 std::uint32_t Store::payload_of(std::uint32_t sector) const noexcept {
-  return geometry_.sector_size(sector) - header_size_ - open_size_ - end_slot_;
+  return geometry_.sector_size(sector) - header_size_ - seal_.open_size - seal_.end_slot;
 }
 
 void Store::reset_state() noexcept {
@@ -115,21 +113,21 @@ void Store::reset_state() noexcept {
   retired_end_ = 0;
   order_valid_ = false;
   ++index_epoch_;  // cursors re-find their position in whatever is mounted next
-  have_previous_block_ = false;
+  seal_.have_previous_block = false;
   slots_used_ = {};
   counters_ = Counters{};
   for (SectorInfo& s : sectors_) s = SectorInfo{};
-  authenticating_ = false;
-  last_open_sector_ = none;
-  last_open_sequence_ = 0;
-  last_open_end_ = 0;
-  tamper_pending_ = 0;
+  seal_.authenticating = false;
+  seal_.last_open_sector = none;
+  seal_.last_open_sequence = 0;
+  seal_.last_open_end = 0;
+  seal_.tamper_pending = 0;
 }
 
 void Store::unmount() noexcept {
   // Decrypted values pass through the scratch buffer: none stays behind.
-  if (sealed() && scratch_.size() > 2 * crypto_block_size) codec_->scrub(scratch_values());
-  scratch_used_ = 0;
+  if (sealed() && seal_.scratch.size() > 2 * crypto_block_size) seal_.codec->scrub(scratch_values());
+  seal_.scratch_used = 0;
   reset_state();
 }
 
@@ -203,10 +201,10 @@ Task<Status> Store::format(FormatOptions options) noexcept {
   }
   for (SectorInfo& s : sectors_)
     if (s.erase_count == 0) s.erase_count = top_erase;
-  if (counter_) {
+  if (seal_.counter) {
     // A new sealed store starts beyond every position the rollback counter
     // has seen, or its first mount would read as a rollback.
-    FERRITE_CO_TRY_ASSIGN(const std::uint64_t trusted, co_await counter_->read());
+    FERRITE_CO_TRY_ASSIGN(const std::uint64_t trusted, co_await seal_.counter->read());
     top_sequence = std::max(top_sequence, static_cast<std::uint32_t>(trusted >> 32));
   }
   store_id_ = options.store_id != 0 ? options.store_id : top_id + 1;
@@ -230,7 +228,7 @@ Task<Status> Store::format(FormatOptions options) noexcept {
 Status Store::new_crypto_block() noexcept {
   const std::span<std::byte> block = crypto_block();
   std::fill(block.begin(), block.end(), std::byte{0});
-  FERRITE_TRY(codec_->create_block(block.first(crypto_block_size - 4)));
+  FERRITE_TRY(seal_.codec->create_block(block.first(crypto_block_size - 4)));
   logfmt::put_le32(block.data() + crypto_block_size - 4, crc32c(block.first(crypto_block_size - 4)));
   return {};
 }
@@ -281,15 +279,15 @@ Task<Status> Store::write_open_record() noexcept {
   // no longer changes. Mount checks that sector's end against it, so no
   // record can be cut off a sector that is not the head.
   std::array<std::byte, logfmt::open_bytes> open{};
-  const bool chained = last_open_sector_ != none;
+  const bool chained = seal_.last_open_sector != none;
   logfmt::put_le32(open.data(), tail_);
-  logfmt::put_le32(open.data() + 4, chained ? last_open_sequence_ : 0);
-  logfmt::put_le32(open.data() + 8, chained ? last_open_end_ : 0);
+  logfmt::put_le32(open.data() + 4, chained ? seal_.last_open_sequence : 0);
+  logfmt::put_le32(open.data() + 8, chained ? seal_.last_open_end : 0);
   FERRITE_CO_TRY(co_await append(logfmt::meta, 0, {}, open, false, 0, logfmt::open));
-  last_open_sector_ = head_;
-  last_open_sequence_ = sectors_[head_].sequence;
-  last_open_end_ = head_offset_;
-  if (counter_) FERRITE_CO_TRY(co_await counter_->raise(log_position()));
+  seal_.last_open_sector = head_;
+  seal_.last_open_sequence = sectors_[head_].sequence;
+  seal_.last_open_end = head_offset_;
+  if (seal_.counter) FERRITE_CO_TRY(co_await seal_.counter->raise(log_position()));
   co_return Status{};
 }
 
@@ -390,16 +388,16 @@ Task<Status> Store::mount() noexcept {
     if (sealed()) {
       const std::span<const std::byte> body = crypto_block().first(crypto_block_size - 4);
       if (crc32c(body) != logfmt::get_le32(crypto_block().data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
-      if (auto loaded = codec_->load_block(body); !loaded) {
-        if (loaded.error() != Errc::wrong_key || !previous_codec_) co_return loaded;
+      if (auto loaded = seal_.codec->load_block(body); !loaded) {
+        if (loaded.error() != Errc::wrong_key || !seal_.previous_codec) co_return loaded;
         // Hidden names are hashed with a subkey of the store key: under the
         // new key no name would find its records again (docs/FORMAT.md §2.2).
-        if (codec_->hides_keys()) co_return fail(Errc::unsupported);
+        if (seal_.codec->hides_keys()) co_return fail(Errc::unsupported);
         // The newest sector is still under the previous key: a rotation
         // starts here; sectors opened from now on carry a new block.
-        FERRITE_CO_TRY(previous_codec_->load_block(body));
+        FERRITE_CO_TRY(seal_.previous_codec->load_block(body));
         std::memcpy(previous_block().data(), crypto_block().data(), crypto_block_size);
-        have_previous_block_ = true;
+        seal_.have_previous_block = true;
         FERRITE_CO_TRY(new_crypto_block());
       }
     }
@@ -429,14 +427,14 @@ Task<Status> Store::mount() noexcept {
           // Which key sealed this sector: the current one, or the one being rotated out.
           const std::span<const std::byte> block(raw.data() + logfmt::header_bytes, crypto_block_size);
           const bool current = std::memcmp(block.data(), crypto_block().data(), crypto_block_size) == 0;
-          if (!current && !have_previous_block_ && previous_codec_) {
+          if (!current && !seal_.have_previous_block && seal_.previous_codec) {
             const auto body = block.first(crypto_block_size - 4);
             if (crc32c(body) != logfmt::get_le32(block.data() + crypto_block_size - 4)) co_return fail(Errc::corrupt);
-            FERRITE_CO_TRY(previous_codec_->load_block(body));
+            FERRITE_CO_TRY(seal_.previous_codec->load_block(body));
             std::memcpy(previous_block().data(), block.data(), crypto_block_size);
-            have_previous_block_ = true;
+            seal_.have_previous_block = true;
           }
-          if (!current && have_previous_block_ && std::memcmp(block.data(), previous_block().data(), crypto_block_size) != 0)
+          if (!current && seal_.have_previous_block && std::memcmp(block.data(), previous_block().data(), crypto_block_size) != 0)
             co_return fail(Errc::wrong_key);  // a third key: rotations must finish one at a time
           info.old_key = current ? 0 : 1;
         }
@@ -476,10 +474,10 @@ Task<Status> Store::mount() noexcept {
     }
     // Pass 3: replay live sectors in sequence order. A blank-header sector only
     // stays "erased" when the log vouches for it.
-    authenticating_ = sealed();
+    seal_.authenticating = sealed();
     struct AuthenticatingLease {
       Store& store;
-      ~AuthenticatingLease() { store.authenticating_ = false; }
+      ~AuthenticatingLease() { store.seal_.authenticating = false; }
     } authenticating{*this};
     std::uint32_t last = 0;
     bool have_head = false;
@@ -491,7 +489,7 @@ Task<Status> Store::mount() noexcept {
         if (info.state != static_cast<std::uint8_t>(SectorState::live)) continue;
         if (info.sequence < tail_) continue;
         if (have_head && info.sequence <= last) continue;
-        if (sealed() && (info.sequence < marker_tail || (info.old_key && !previous_codec_))) {
+        if (sealed() && (info.sequence < marker_tail || (info.old_key && !seal_.previous_codec))) {
           // Not read: a retire marker (a crc, forgeable) says it is retired, or
           // it is under a key not given. The authenticated tail must agree
           // once the replay is over (check_sealed_log; wrong_key below).
@@ -526,16 +524,16 @@ Task<Status> Store::mount() noexcept {
     // are never read again.
     for (const SectorInfo& info : sectors_)
       if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence >= tail_ && info.old_key &&
-          !have_previous_block_)
+          !seal_.have_previous_block)
         co_return fail(Errc::wrong_key);
     if (sealed()) {
       FERRITE_CO_TRY(check_sealed_log());
-      if (counter_) {
-        FERRITE_CO_TRY_ASSIGN(const std::uint64_t trusted, co_await counter_->read());
+      if (seal_.counter) {
+        FERRITE_CO_TRY_ASSIGN(const std::uint64_t trusted, co_await seal_.counter->read());
         FERRITE_CO_TRY(check_rollback(trusted));
         // Ahead of the counter by the write a power cut caught between its
         // program and the raise: that write was this store's.
-        FERRITE_CO_TRY(co_await counter_->raise(log_position()));
+        FERRITE_CO_TRY(co_await seal_.counter->raise(log_position()));
       }
     }
     for (std::uint32_t s = 0; s < n; ++s) {
@@ -622,7 +620,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     }
     const bool skip = rec && !rec->blank && !rec->compact && rec->kind == logfmt::meta && rec->key_size == logfmt::skip;
     if (!in_batch) {
-      if (!rec && auth_failed_) {
+      if (!rec && seal_.auth_failed) {
         // Framed and checksummed right, but not by the key: noted, skipped,
         // and tampering unless a TAMPERED record later acknowledges it.
         FERRITE_CO_TRY(after_damage(offset));
@@ -741,7 +739,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       offset += unit_;
       continue;
     }
-    if (skip && rec->value_size == (sealed() ? codec_->sealed_size(4) : 4)) {
+    if (skip && rec->value_size == (sealed() ? seal_.codec->sealed_size(4) : 4)) {
       // A SKIP voids its sector from `from` on: the bytes a power cut tore
       // there, and whatever of them reads right by chance. It covers the
       // damage met since the last good record only when `from` lies at or
@@ -775,7 +773,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
     const std::uint32_t before_slot = good_end;
     FERRITE_CO_TRY(co_await replay_end_slot(sector, good_end));
     if (good_end != before_slot) last_at = before_slot;
-    if (last_open_sector_ == sector && last_at != none) {
+    if (seal_.last_open_sector == sector && last_at != none) {
       // Where the log ended before its last write: the rollback counter
       // may lag the log by that one write (a cut before the raise), never more.
       mount_->sealed.log_before_last = last_at == header_size_
@@ -787,7 +785,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   info.used_bytes = good_end - header_size_;
   head_offset_ = good_end;
   blank_to_ = in_bad_region ? good_end : std::max(good_end, blank_to);
-  if (last_open_sector_ == sector) last_open_end_ = good_end;
+  if (seal_.last_open_sector == sector) seal_.last_open_end = good_end;
   // Torn or weak bytes after the last record: never program there again.
   // (Only the head's flag matters for writing; every such tail is reported,
   // since a damaged last record looks exactly like an interrupted write.)
@@ -837,7 +835,7 @@ Task<Status> Store::check_blank_ahead(std::uint32_t size) noexcept {
   // record; the rest is checked here, a step ahead of the write offset,
   // before any of it is programmed (a unit is never programmed twice).
   constexpr std::uint32_t step = 256;
-  if (end_slot_open_) co_return Status{};  // the end slot lies beyond every record (FORMAT.md §3.6)
+  if (seal_.end_slot_open) co_return Status{};  // the end slot lies beyond every record (FORMAT.md §3.6)
   const std::uint32_t want = head_offset_ + size;
   if (want <= blank_to_) co_return Status{};
   const std::uint32_t from = std::max(blank_to_, head_offset_);

@@ -50,7 +50,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
   // Filled in the caller's storage: a record is large, and this sits at the
   // bottom of the deepest call chains.
   rec = Record{};
-  auth_failed_ = false;
+  seal_.auth_failed = false;
   rec.address = geometry_.sector_offset(sector) + offset;
   const std::uint32_t sequence = sectors_[sector].sequence;
   std::array<std::byte, logfmt::full_head> head{};
@@ -102,7 +102,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
       key_size = logfmt::key_field_of(w) + 1u;
       rec.key_size = static_cast<std::uint8_t>(key_size);
       if ((rec.kind == logfmt::erase || rec.kind == logfmt::txn_erase) &&
-          (rec.value_size != (sealed() ? codec_->sealed_size(0) : 0) || rec.slot != 0))
+          (rec.value_size != (sealed() ? seal_.codec->sealed_size(0) : 0) || rec.slot != 0))
         co_return fail(Errc::corrupt);
       if ((rec.kind == logfmt::txn_put || sealed()) && rec.slot != 0) co_return fail(Errc::corrupt);
       break;
@@ -110,7 +110,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
       // Sealed stores only: a key whose latest record failed authentication.
       key_size = logfmt::key_field_of(w) + 1u;
       rec.key_size = static_cast<std::uint8_t>(key_size);
-      if (!sealed() || rec.slot != 0 || rec.value_size != codec_->sealed_size(logfmt::tampered_bytes))
+      if (!sealed() || rec.slot != 0 || rec.value_size != seal_.codec->sealed_size(logfmt::tampered_bytes))
         co_return fail(Errc::corrupt);
       break;
     case logfmt::meta:
@@ -118,7 +118,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
       rec.key_size = logfmt::key_field_of(w);
       if (rec.value_size > rec.meta.size() || rec.slot != 0) co_return fail(Errc::corrupt);
       if (rec.kind == logfmt::txn_commit &&
-          (rec.key_size != 0 || rec.value_size != (sealed() ? codec_->sealed_size(8) : 8)))
+          (rec.key_size != 0 || rec.value_size != (sealed() ? seal_.codec->sealed_size(8) : 8)))
         co_return fail(Errc::corrupt);
       break;
     default:
@@ -138,7 +138,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
   const bool small = !logfmt::is_put(rec.kind);
   // Mount of a sealed store authenticates every value too (FORMAT.md §3.6):
   // read it once, into scratch A, for both the checksum and the tag.
-  const bool open_value = sealed() && !small && authenticating_;
+  const bool open_value = sealed() && !small && seal_.authenticating;
   std::span<std::byte> field;
   if (small) {
     field = std::span<std::byte>(rec.meta.data(), rec.value_size);
@@ -163,11 +163,11 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
     auto plain = codec_for(sector)->open(std::span<const std::byte>(ad).first(n), field);
     if (!plain) {
       // The checksum held, the tag did not: written by someone without the key.
-      auth_failed_ = true;
+      seal_.auth_failed = true;
       co_return fail(Errc::corrupt);
     }
     if (open_value) {
-      codec_->scrub(field);
+      seal_.codec->scrub(field);
       co_return Status{};
     }
     const std::size_t want = rec.kind == logfmt::txn_commit ? 8
@@ -233,9 +233,9 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
     if (sealed() && !compact) {
       // Seal into scratch B (the frame in A stays intact for a retry).
       const std::span<std::byte> b = scratch_b();
-      if (value.size() > b.size() || codec_->sealed_size(value.size()) > b.size()) co_return fail(Errc::too_large);
+      if (value.size() > b.size() || seal_.codec->sealed_size(value.size()) > b.size()) co_return fail(Errc::too_large);
       if (!value.empty()) std::memmove(b.data(), value.data(), value.size());
-      const std::size_t sealed = codec_->sealed_size(value.size());
+      const std::size_t sealed = seal_.codec->sealed_size(value.size());
       const std::uint32_t w = logfmt::pack(kind, slot, key_field, static_cast<std::uint32_t>(sealed));
       std::array<std::byte, logfmt::full_head + max_key_size + 16> ad{};
       const std::size_t n = build_ad(ad, sectors_[head_].sequence, head_offset_, w, key);
@@ -293,12 +293,12 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
     }
     if (written) {
       ++counters_.records_written;
-      if (sealed() && head_ == last_open_sector_ && kind != logfmt::txn_put && kind != logfmt::txn_erase) {
-        last_open_end_ = head_offset_;
+      if (sealed() && head_ == seal_.last_open_sector && kind != logfmt::txn_put && kind != logfmt::txn_erase) {
+        seal_.last_open_end = head_offset_;
         // The write is acknowledged only once the counter holds its position:
         // a rollback to any earlier state then reads as one (FORMAT.md §3.6).
         // A batch raises it once, after its commit.
-        if (counter_) FERRITE_CO_TRY(co_await counter_->raise(log_position()));
+        if (seal_.counter) FERRITE_CO_TRY(co_await seal_.counter->raise(log_position()));
       }
       co_return address;
     }
@@ -310,15 +310,15 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
     // collect one: collection reuses the scratch.
     retry = false;
     const auto at_value = reinterpret_cast<std::uintptr_t>(value.data());
-    const auto at_scratch = reinterpret_cast<std::uintptr_t>(scratch_.data());
+    const auto at_scratch = reinterpret_cast<std::uintptr_t>(seal_.scratch.data());
     const bool value_in_scratch =
-        !value.empty() && at_value >= at_scratch && at_value < at_scratch + scratch_.size();
+        !value.empty() && at_value >= at_scratch && at_value < at_scratch + seal_.scratch.size();
     if (value_in_scratch) {
       if (free_sector_count() <= 1) co_return fail(written.error());  // put collects, frames again and retries
       FERRITE_CO_TRY(co_await open_sector());
     } else {
       const std::uint32_t on_flash =
-          static_cast<std::uint32_t>(sealed() ? codec_->sealed_size(value.size()) : prefix.size() + value.size());
+          static_cast<std::uint32_t>(sealed() ? seal_.codec->sealed_size(value.size()) : prefix.size() + value.size());
       FERRITE_CO_TRY(co_await ensure_room(full_size(static_cast<std::uint32_t>(key.size()), on_flash), live_total_));
     }
     // A compact record is only valid next to its binding, which the new sector lacks.

@@ -39,7 +39,7 @@ std::uint32_t clip(std::size_t v) noexcept { return static_cast<std::uint32_t>(s
 Store::ConfigFault Store::config_fault() const noexcept {
   // Computed from the configuration each time (Store keeps no copy of it).
   const std::uint32_t count = geometry_.sector_count();
-  const std::uint32_t overhead = sealed() ? codec_->overhead() : 0;
+  const std::uint32_t overhead = sealed() ? seal_.codec->overhead() : 0;
   const auto fault = [](ConfigCheck check, std::size_t value, std::size_t limit) {
     return ConfigFault{check, clip(value), clip(limit)};
   };
@@ -59,11 +59,11 @@ Store::ConfigFault Store::config_fault() const noexcept {
   if (!index_less_built && index_.empty()) return fault(no_index_less, 0, 1);
   if (order_.refused()) return fault(no_order, 1, 0);
   if (verify_.refused()) return fault(no_verify, 1, 0);
-  if (codec_ && !sealed_stores_built) return fault(no_crypto, 1, 0);
+  if (codec_wanted_ && !sealed_stores_built) return fault(no_crypto, 1, 0);
   if (sealed() && index_.empty()) return fault(sealed_index, 0, 1);
   if (counter_wanted_ && !sealed()) return fault(counter, 1, 0);
-  if (sealed() && scratch_.size() < scratch_needed(value_limit_, overhead))
-    return fault(scratch, scratch_.size(), scratch_needed(value_limit_, overhead));
+  if (sealed() && seal_.scratch.size() < scratch_needed(value_limit_, overhead))
+    return fault(scratch, seal_.scratch.size(), scratch_needed(value_limit_, overhead));
   if (asked_value_size_ > value_limit_) return fault(clamped, asked_value_size_, value_limit_);
   return {};
 }

@@ -26,7 +26,7 @@ bool Store::torn_head_skippable() const noexcept {
   // erased and opened again instead, and an old-key head (a rotation) is
   // sealed on purpose, not torn.
   return head_sealed_ && skip_from_ != none && skip_from_ == head_offset_ && skip_from_ > header_size_ &&
-         !end_slot_open_ && sectors_[head_].used_bytes > 0 && !(sealed() && sectors_[head_].old_key);
+         !seal_.end_slot_open && sectors_[head_].used_bytes > 0 && !(sealed() && sectors_[head_].old_key);
 }
 
 Task<Status> Store::skip_torn_region() noexcept {

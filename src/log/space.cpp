@@ -20,7 +20,7 @@ bool refused(Errc e) noexcept { return e == Errc::reprogram_forbidden || e == Er
 }  // namespace
 
 std::uint32_t Store::head_room() const noexcept {
-  const std::uint32_t end = end_slot_open_ ? geometry_.sector_size(head_) : records_end(head_);
+  const std::uint32_t end = seal_.end_slot_open ? geometry_.sector_size(head_) : records_end(head_);
   return head_sealed_ || head_offset_ >= end ? 0 : end - head_offset_;
 }
 
@@ -411,7 +411,7 @@ void Store::rebind(std::size_t position, const Entry& e, std::uint32_t at) noexc
 Task<Status> Store::copy_sealed_entry(std::size_t position, const Entry& e, std::span<const std::byte> key) noexcept {
   // Sealed records are bound to their position: open at the old one (which
   // also authenticates it), seal again at the new one. No decompression.
-  ++scratch_clobbers_;  // scratch A: a put that collected frames its value again
+  ++seal_.scratch_clobbers;  // scratch A: a put that collected frames its value again
   const ScratchWipe wipe{*this};
   const std::uint32_t size = full_size(e.key_size, e.value_size);
   auto framed = co_await open_value(e, key);
@@ -432,7 +432,7 @@ Task<Status> Store::copy_sealed_entry(std::size_t position, const Entry& e, std:
         offset = logfmt::get_le32(was->meta.data() + 4);
       }
     }
-    const std::uint32_t marker = full_size(e.key_size, static_cast<std::uint32_t>(codec_->sealed_size(logfmt::tampered_bytes)));
+    const std::uint32_t marker = full_size(e.key_size, static_cast<std::uint32_t>(seal_.codec->sealed_size(logfmt::tampered_bytes)));
     if (!head_sealed_ && head_room() >= marker) {
       // Damage ahead of the write offset seals the head: the write goes elsewhere.
       auto ahead = co_await check_blank_ahead(marker);
