@@ -19,6 +19,17 @@ module;
 export module ferrite.log;
 export import ferrite.flash;
 
+#if FERRITE_WITH_TRANSACTIONS
+// The transaction hooks' one caller (ferrite.txn defines it, unexported).
+// Declared outside any module so that the friend here and the definition
+// there name the same class.
+extern "C++" {
+namespace ferrite {
+struct TxnHooks;
+}
+}
+#endif
+
 export namespace ferrite {
 
 /// One key of the RAM index (12 bytes). Storage is supplied by the caller.
@@ -925,32 +936,10 @@ class Store {
   std::uint32_t sectors_under_previous_key() const noexcept;
 
 #if FERRITE_WITH_TRANSACTIONS
-  // -- Atomic batches (the engine half of ferrite.txn) ----------------------
-  // Batches travel as two byte logs built with BatchLog (below). A batch is
-  // written as TXN records followed by one TXN_COMMIT record in a single
-  // sector (docs/FORMAT.md §4.1): after a power cut, either all of it is
-  // visible or none of it.
-
-  /// Validates `reads` (every key still at the version observed), then writes
-  /// `writes` atomically and durably. Errors: conflict (a read or written key
-  /// changed since it was observed; nothing written), too_large (a key or
-  /// value over its limit, or a batch larger than max_batch_bytes()),
-  /// no_space, no_memory (index full), unsupported (index-less store),
-  /// invalid_argument (malformed log), flash errors (nothing visible).
-  Task<Status> commit_batch(std::span<const std::byte> writes, std::span<const std::byte> reads) noexcept;
-  /// Validates `reads`, then reads `key` and reports its version (the
-  /// location of its latest record; no_version when absent). Errors:
-  /// conflict, not_found (version still reported), buffer_too_small, corrupt.
-  Task<Result<std::size_t>> read_versioned(std::span<const std::byte> key, std::span<std::byte> out,
-                                           std::span<const std::byte> reads, std::uint32_t& version) noexcept;
-  /// The current version of `key` (no_version when absent), after validating `reads`.
-  Task<Result<std::uint32_t>> version_of(std::span<const std::byte> key, std::span<const std::byte> reads) noexcept;
-  /// Largest batch (bytes of records) commit_batch accepts: one sector's worth.
+  /// Largest batch (bytes of records) a Transaction or Batch (ferrite.txn)
+  /// commits: one sector's worth.
   std::uint32_t max_batch_bytes() const noexcept;
-  /// Bumped by every successful write: lets readers skip re-validation.
-  std::uint32_t write_count() const noexcept { return write_count_; }
-  static constexpr std::uint32_t no_version = 0xFFFFFFFFu;
-#endif  // FERRITE_WITH_TRANSACTIONS
+#endif
 
   /// Whether the store seals its records (StoreConfig::codec is set).
   /// (Always false in a build without ferrite.crypto: every sealed path
@@ -992,6 +981,29 @@ class Store {
 
  private:
   friend class Cursor;
+#if FERRITE_WITH_TRANSACTIONS
+  // -- Atomic batches: the engine half of ferrite.txn, reached only through
+  // TxnHooks (defined there). Batches travel as two byte logs built with
+  // BatchLog (below). A batch is written as TXN records followed by one
+  // TXN_COMMIT record in a single sector (docs/FORMAT.md §4.1): after a
+  // power cut, either all of it is visible or none of it.
+  friend struct TxnHooks;
+  /// Validates `reads` (every key still at the version observed), then writes
+  /// `writes` atomically and durably. Errors: conflict (a read or written key
+  /// changed since it was observed; nothing written), too_large (a key or
+  /// value over its limit, or a batch larger than max_batch_bytes()),
+  /// no_space, no_memory (index full), unsupported (index-less store),
+  /// invalid_argument (malformed log), flash errors (nothing visible).
+  Task<Status> commit_batch(std::span<const std::byte> writes, std::span<const std::byte> reads) noexcept;
+  /// Validates `reads`, then reads `key` and reports its version (the
+  /// location of its latest record; no_version when absent). Errors:
+  /// conflict, not_found (version still reported), buffer_too_small, corrupt.
+  Task<Result<std::size_t>> read_versioned(std::span<const std::byte> key, std::span<std::byte> out,
+                                           std::span<const std::byte> reads, std::uint32_t& version) noexcept;
+  /// The current version of `key` (no_version when absent), after validating `reads`.
+  Task<Result<std::uint32_t>> version_of(std::span<const std::byte> key, std::span<const std::byte> reads) noexcept;
+  static constexpr std::uint32_t no_version = 0xFFFFFFFFu;
+#endif  // FERRITE_WITH_TRANSACTIONS
   friend class ChangeCursor;
   struct Record;
   struct Located;
@@ -1495,7 +1507,6 @@ class Store {
   std::uint32_t gc_victim_ = none;   // sector being collected, or none
   bool order_valid_ = false;
   std::uint32_t last_crc_ = 0;       // stored crc of the last record appended
-  std::uint32_t write_count_ = 0;
   std::uint32_t index_epoch_ = 0;    // bumped when index positions shift (insert, remove, unmount)
   std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
   std::uint32_t gc_position_ = 0;    // indexed GC: index position the last step stopped at...
@@ -1699,8 +1710,10 @@ class BatchLog {
   /// Appends an entry. Errors: no_memory (fixed storage full), too_large.
   Status add_write(bool erase, std::span<const std::byte> key, std::span<const std::byte> value) noexcept;
   Status add_read(std::span<const std::byte> key, std::uint32_t version) noexcept;
-  /// Marks earlier writes of `key` superseded; returns how many.
-  std::size_t supersede(std::span<const std::byte> key) noexcept;
+  /// Marks the writes of `key` that start before byte `before` of the log
+  /// superseded; returns how many. (Append first, then supersede what came
+  /// before it: a refused append leaves the log as it was.)
+  std::size_t supersede(std::span<const std::byte> key, std::size_t before) noexcept;
   std::span<const std::byte> bytes() const noexcept {
     return fixed_.empty() ? std::span<const std::byte>(owned_) : std::span<const std::byte>(fixed_.first(size_));
   }

@@ -69,4 +69,52 @@ class [[nodiscard]] Transaction {
   bool finished_ = false;
 };
 
+/// Blind writes that become visible together: puts and erases buffered in
+/// RAM, then written by commit() as one engine batch (docs/FORMAT.md §4.1),
+/// so that after a power cut either all of them are on flash or none. It
+/// reads nothing and checks no versions (the last writer wins): restores,
+/// imports and bulk updates, where a Transaction would spend a lookup per
+/// key. A later write of a key replaces an earlier one in the same batch.
+/// After commit() the batch is empty and may be filled again.
+class [[nodiscard]] Batch {
+ public:
+  /// A batch for `store`. `space` holds the buffered writes (bounded RAM
+  /// for firmware); empty uses the heap (hosts).
+  explicit Batch(Store& store, std::span<std::byte> space = {}) noexcept : store_(&store), writes_(space) {}
+  Batch(Batch&&) noexcept = default;
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+
+  /// Buffers a put. Errors: invalid_argument (empty key), too_large (key
+  /// over 64 bytes, value over the store's value_limit()), no_memory (the
+  /// space is full). The batch is unchanged by a refused write.
+  Status put(std::span<const std::byte> key, std::span<const std::byte> value) noexcept;
+  Status put(std::string_view key, std::string_view value) noexcept { return put(as_bytes(key), as_bytes(value)); }
+  /// Buffers an erase (of a present or absent key). Errors as for put.
+  Status erase(std::span<const std::byte> key) noexcept;
+  Status erase(std::string_view key) noexcept { return erase(as_bytes(key)); }
+  /// Writes every buffered write atomically and durably, then empties the
+  /// batch (also on an error: nothing of it was written). An empty batch
+  /// writes nothing. Errors: too_large (more than Store::max_batch_bytes()),
+  /// no_space, no_memory (index full), unsupported (index-less store),
+  /// not_mounted, flash errors.
+  Task<Status> commit() noexcept;
+  /// Drops every buffered write.
+  void clear() noexcept {
+    writes_.clear();
+    count_ = 0;
+  }
+
+  std::size_t pending_writes() const noexcept { return count_; }
+  /// Bytes the buffered writes take (their keys, values and 4 bytes each).
+  std::size_t size_bytes() const noexcept { return writes_.bytes().size(); }
+
+ private:
+  Status add(bool erase, std::span<const std::byte> key, std::span<const std::byte> value) noexcept;
+
+  Store* store_;
+  BatchLog writes_;
+  std::size_t count_ = 0;
+};
+
 }  // namespace ferrite

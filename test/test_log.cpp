@@ -7,6 +7,9 @@
 #include <vector>
 #include <catch2/catch.hpp>
 import ferrite.log;
+#if FERRITE_WITH_TRANSACTIONS
+import ferrite.txn;
+#endif
 import ferrite.sim;
 #include "log_rig.hpp"
 
@@ -106,11 +109,10 @@ TEST_CASE("a batch the flash refuses behind the head's last record is written ag
     REQUIRE(r.format());
     for (int i = 0; i < 10; ++i) CHECK(r.put("key" + std::to_string(i), "old-" + std::to_string(i)));
     REQUIRE(rig::program_blank_tail(r, 0));
-    ferrite::BatchLog batch;
-    for (int i = 0; i < 4; ++i)
-      CHECK(batch.add_write(false, rig::bytes("key" + std::to_string(i)), rig::bytes("new-" + std::to_string(i))));
-    CHECK(batch.add_write(true, rig::bytes("key9"), {}));
-    CHECK(ferrite::sync_wait(r.store->commit_batch(batch.bytes(), {})));
+    ferrite::Batch batch(*r.store);
+    for (int i = 0; i < 4; ++i) CHECK(batch.put("key" + std::to_string(i), "new-" + std::to_string(i)));
+    CHECK(batch.erase("key9"));
+    CHECK(ferrite::sync_wait(batch.commit()));
     for (int pass = 0; pass < 2; ++pass) {
       INFO((pass ? "after a reboot" : "mounted"));
       for (int i = 0; i < 4; ++i) CHECK(r.get("key" + std::to_string(i)) == "new-" + std::to_string(i));

@@ -331,10 +331,10 @@ TEST_CASE("a power cut at any point never reads as tampering, with or without a 
           // A batch of two puts: visible whole or not at all, and the
           // rollback counter is raised once, after its commit.
           const std::string other = "k" + std::to_string((i + 2) % 5);
-          ferrite::BatchLog batch;
-          CHECK(batch.add_write(false, rig::bytes(key), rig::bytes("b" + std::to_string(i))));
-          CHECK(batch.add_write(false, rig::bytes(other), rig::bytes("c" + std::to_string(i))));
-          const auto st = ferrite::sync_wait(s.r.store->commit_batch(batch.bytes(), {}));
+          ferrite::Batch batch(*s.r.store);
+          CHECK(batch.put(key, "b" + std::to_string(i)));
+          CHECK(batch.put(other, "c" + std::to_string(i)));
+          const auto st = ferrite::sync_wait(batch.commit());
           if (!st) {
             pending_value = "b" + std::to_string(i);  // either both or neither: checked below
             batch_in_flight = other;

@@ -181,6 +181,9 @@ TEST_CASE("a fixed workspace bounds a transaction's RAM and says when it is full
   Transaction t(*r.store, writes, reads);
   CHECK(tput(t, "a", "0123456789") == Errc::ok);
   CHECK(tput(t, "b", std::string(60, 'v')) == Errc::no_memory);
+  // A replacement that does not fit keeps the write it would have replaced.
+  CHECK(tput(t, "a", std::string(60, 'w')) == Errc::no_memory);
+  CHECK(t.pending_writes() == 1);
   CHECK(commit(t) == Errc::ok);
   CHECK(r.get("a") == "0123456789");
 }
@@ -219,16 +222,31 @@ std::vector<TxnOp> make_txns(std::uint64_t seed, int count, int keys) {
   return out;
 }
 
-/// Runs the transactions; returns the index of the one in flight at the cut (or -1).
-int run_txns(Rig& r, const std::vector<TxnOp>& txns, std::map<std::string, std::string>& model, std::string& failure) {
-  for (std::size_t i = 0; i < txns.size(); ++i) {
-    Transaction t(*r.store);
-    Errc e = Errc::ok;
-    for (auto& [k, v] : txns[i].writes) {
-      e = v ? ferrite::sync_wait(t.put(k, *v)).error() : ferrite::sync_wait(t.erase(k)).error();
-      if (e != Errc::ok) break;
+/// The writes of `op` as one Transaction, or (`blind`) as one Batch.
+Errc commit_op(Rig& r, const TxnOp& op, bool blind) {
+  Errc e = Errc::ok;
+  if (blind) {
+    ferrite::Batch b(*r.store);
+    for (auto& [k, v] : op.writes) {
+      e = (v ? b.put(k, *v) : b.erase(k)).error();
+      if (e != Errc::ok) return e;
     }
-    if (e == Errc::ok) e = ferrite::sync_wait(t.commit()).error();
+    return ferrite::sync_wait(b.commit()).error();
+  }
+  Transaction t(*r.store);
+  for (auto& [k, v] : op.writes) {
+    e = v ? ferrite::sync_wait(t.put(k, *v)).error() : ferrite::sync_wait(t.erase(k)).error();
+    if (e != Errc::ok) return e;
+  }
+  return ferrite::sync_wait(t.commit()).error();
+}
+
+/// Runs the transactions (`blind`: as batches); returns the index of the
+/// one in flight at the cut (or -1).
+int run_txns(Rig& r, const std::vector<TxnOp>& txns, std::map<std::string, std::string>& model, std::string& failure,
+             bool blind = false) {
+  for (std::size_t i = 0; i < txns.size(); ++i) {
+    const Errc e = commit_op(r, txns[i], blind);
     if (e == Errc::power_lost) return static_cast<int>(i);
     if (e == Errc::ok) {
       for (auto& [k, v] : txns[i].writes) {
@@ -499,4 +517,126 @@ TEST_CASE("interleaved transfers between accounts never create or lose money, ev
   CHECK(failures == 0);
   CHECK(conflicts_seen > 0);
   CHECK(commits_seen > 200);
+}
+
+// ---------------------------------------------------------------------------
+// Batches: blind writes, visible together
+
+TEST_CASE("a batch makes its writes visible together and durably, a later write of a key replacing an earlier one",
+          "[txn][batch]") {
+  Rig r(rig::geometry(3, 4096, 4));
+  REQUIRE(r.format());
+  CHECK(r.put("a", "1"));
+  CHECK(r.put("gone", "x"));
+  ferrite::Batch b(*r.store);
+  CHECK(b.put("a", "2"));
+  CHECK(b.put("b", "first"));
+  CHECK(b.erase("gone"));
+  CHECK(b.put("b", "second"));
+  CHECK(b.pending_writes() == 3);
+  CHECK(r.get("a") == "1");  // nothing is visible before commit
+  CHECK(r.get("b") == "!not_found");
+  CHECK(ferrite::sync_wait(b.commit()));
+  CHECK(b.pending_writes() == 0);
+  CHECK(b.size_bytes() == 0);
+  r.reboot();
+  REQUIRE(r.mount());
+  CHECK(r.get("a") == "2");
+  CHECK(r.get("b") == "second");
+  CHECK(r.get("gone") == "!not_found");
+  // The emptied batch is filled again; an empty one writes nothing.
+  CHECK(b.put("c", "3"));
+  CHECK(ferrite::sync_wait(b.commit()));
+  CHECK(r.get("c") == "3");
+  const auto before = r.sim.counters().bytes_programmed;
+  CHECK(ferrite::sync_wait(b.commit()));
+  CHECK(r.sim.counters().bytes_programmed == before);
+}
+
+TEST_CASE("a write a batch refuses leaves the batch as it was", "[txn][batch]") {
+  Rig r(rig::geometry(3, 4096, 4));
+  REQUIRE(r.format());
+  std::array<std::byte, 48> space{};
+  ferrite::Batch b(*r.store, space);
+  CHECK(b.put("a", "kept"));
+  const auto held = b.size_bytes();
+  // A replacement that does not fit keeps the write it would have replaced.
+  CHECK(b.put("a", std::string(60, 'v')).error() == Errc::no_memory);
+  CHECK(b.put("", "v").error() == Errc::invalid_argument);
+  CHECK(b.put(std::string(65, 'k'), "v").error() == Errc::too_large);
+  CHECK(b.put("big", std::string(r.store->value_limit() + 1, 'v')).error() == Errc::too_large);
+  CHECK(b.erase("").error() == Errc::invalid_argument);
+  CHECK(b.pending_writes() == 1);
+  CHECK(b.size_bytes() == held);
+  CHECK(ferrite::sync_wait(b.commit()));
+  CHECK(r.get("a") == "kept");
+  CHECK(r.get("big") == "!not_found");
+}
+
+TEST_CASE("a batch larger than a sector or than the free space writes nothing", "[txn][batch][full]") {
+  Rig r(rig::geometry(3, 2048, 4), 256, true, false, 1, 64);
+  REQUIRE(r.format());
+  CHECK(r.put("keep", "me"));
+  ferrite::Batch big(*r.store);
+  for (int i = 0; i < 40; ++i) CHECK(big.put("k" + std::to_string(i), std::string(60, 'x')));
+  CHECK(ferrite::sync_wait(big.commit()).error() == Errc::too_large);
+  CHECK(big.pending_writes() == 0);
+  CHECK(r.get("k0") == "!not_found");
+  int stored = 0;
+  while (r.put("fill" + std::to_string(stored), std::string(60, 'f'))) ++stored;
+  ferrite::Batch more(*r.store);
+  for (int i = 0; i < 8; ++i) CHECK(more.put("m" + std::to_string(i), std::string(60, 'm')));
+  CHECK(ferrite::sync_wait(more.commit()).error() == Errc::no_space);
+  r.reboot();
+  REQUIRE(r.mount());
+  CHECK(r.get("m0") == "!not_found");
+  CHECK(r.get("keep") == "me");
+}
+
+TEST_CASE("batches on an index-less store are refused and write nothing", "[txn][batch]") {
+  Rig r(rig::geometry(3, 4096, 4), 0);
+  REQUIRE(r.format());
+  ferrite::Batch b(*r.store);
+  CHECK(b.put("a", "1"));
+  const auto before = r.sim.counters().bytes_programmed;
+  CHECK(ferrite::sync_wait(b.commit()).error() == Errc::unsupported);
+  CHECK(r.sim.counters().bytes_programmed == before);
+}
+
+TEST_CASE("a batch commit cut at any flash write leaves all or none of its writes", "[txn][batch][powerloss]") {
+  constexpr int keys = 40;
+  std::size_t cases = 0, failures = 0;
+  for (int w = 0; w < 3; ++w) {
+    const std::uint64_t seed = 0xBA7Cu + w * 17;
+    const auto batches = make_txns(seed, 16, keys);
+    std::uint64_t total = 0;
+    {
+      Rig r(rig::geometry(3, 4096, 4), 256, true, false, 1, 16);
+      REQUIRE(r.format());
+      const auto base = r.sim.mutating_ops();
+      std::map<std::string, std::string> model;
+      std::string failure;
+      CHECK(run_txns(r, batches, model, failure, true) == -1);
+      CHECK(failure.empty());
+      total = r.sim.mutating_ops() - base;
+    }
+    for (std::uint64_t k = 0; k < total; ++k) {
+      Rig r(rig::geometry(3, 4096, 4), 256, true, false, seed * 131 + k, 16);
+      REQUIRE(r.format());
+      r.sim.cut_power_at(r.sim.mutating_ops() + k);
+      std::map<std::string, std::string> model;
+      std::string failure;
+      const int cut = run_txns(r, batches, model, failure, true);
+      if (cut < 0) continue;
+      ++cases;
+      if (failure.empty()) failure = check_atomic(r, model, &batches[cut], keys);
+      if (!failure.empty()) {
+        ++failures;
+        if (failures <= 3) UNSCOPED_INFO("seed " << seed << " cut " << k << ": " << failure);
+      }
+    }
+  }
+  std::printf("campaign powerloss-batch: %zu cases, %zu failures\n", cases, failures);
+  CHECK(cases > 100);
+  CHECK(failures == 0);
 }

@@ -73,7 +73,7 @@ Task<Result<std::optional<Marker>>> read_marker(Store& store) noexcept {
 class Applier {
  public:
   Applier(Store& target, Marker& marker, std::uint32_t budget) noexcept
-      : target_(target), marker_(marker), budget_(budget) {}
+      : target_(target), marker_(marker), budget_(budget), batch_(target) {}
 
   Task<Status> put(ValueType type, std::span<const std::byte> key, std::span<const std::byte> value) noexcept {
     const std::size_t cost = key.size() + value.size() + 24;
@@ -86,16 +86,13 @@ class Applier {
       ++marker_.applied;
       co_return Status{};
     }
-    // A batch writes each key once: a later entry of the same key replaces
-    // the earlier one in it.
-    log_.supersede(key);
-    FERRITE_CO_TRY(log_.add_write(false, key, value));
+    // A later entry of the same key replaces the earlier one in the batch.
+    FERRITE_CO_TRY(batch_.put(key, value));
     co_return co_await added(cost);
   }
 
   Task<Status> erase(std::span<const std::byte> key) noexcept {
-    log_.supersede(key);
-    FERRITE_CO_TRY(log_.add_write(true, key, {}));
+    FERRITE_CO_TRY(batch_.erase(key));
     co_return co_await added(key.size() + 24);
   }
 
@@ -123,9 +120,11 @@ class Applier {
 
   Task<Status> commit() noexcept {
     const auto m = marker_.encode();
-    FERRITE_CO_TRY(log_.add_write(false, marker_key(), m));
-    auto st = co_await target_.commit_batch(log_.bytes(), {});
-    log_.clear();
+    if (auto st = batch_.put(marker_key(), m); !st) {
+      batch_.clear();
+      co_return st;
+    }
+    auto st = co_await batch_.commit();
     pending_ = 0;
     bytes_ = 0;
     co_return st;
@@ -134,7 +133,7 @@ class Applier {
   Store& target_;
   Marker& marker_;
   std::uint32_t budget_;
-  BatchLog log_;
+  Batch batch_;
   std::uint64_t pending_ = 0;
   std::size_t bytes_ = 0;
 };
@@ -142,7 +141,7 @@ class Applier {
 /// Erases every key but the marker, in batches (in place, phase clearing).
 Task<Status> clear_keys(Store& target, std::uint32_t budget) noexcept {
   for (;;) {
-    BatchLog log;
+    Batch batch(target);
     std::size_t bytes = 0;
     Cursor cur = target.scan();
     for (;;) {
@@ -151,12 +150,12 @@ Task<Status> clear_keys(Store& target, std::uint32_t budget) noexcept {
       const auto key = cur.key();
       if (key.size() == marker_key().size() && std::memcmp(key.data(), marker_key().data(), key.size()) == 0)
         continue;
-      FERRITE_CO_TRY(log.add_write(true, key, {}));
+      FERRITE_CO_TRY(batch.erase(key));
       bytes += key.size() + 24;
       if (bytes + 64 >= budget) break;
     }
     if (bytes == 0) co_return Status{};
-    FERRITE_CO_TRY(co_await target.commit_batch(log.bytes(), {}));
+    FERRITE_CO_TRY(co_await batch.commit());
   }
 }
 

@@ -456,10 +456,7 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
     if (new_slot) release_slot(slot);
     co_return fail(at.error());
   }
-  if (!indexed()) {
-    if (!erase) ++write_count_;
-    co_return Status{};
-  }
+  if (!indexed()) co_return Status{};
   // Bookkeeping follows the write: the record is durable now. A compact
   // write that had to be retried in a fresh sector went out as a full record.
   const bool wrote_compact = compact && sector_of(*at) == sector_of(binding_before_write);
@@ -506,7 +503,6 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
     }
   }
   if (!erase) note_live(new_full);
-  ++write_count_;
   if (retire_ready()) (void)co_await gc_step(0);
   co_return Status{};
 }

@@ -70,12 +70,12 @@ bool BatchLog::next(std::span<const std::byte> log, bool reads, std::size_t& cur
   return true;
 }
 
-std::size_t BatchLog::supersede(std::span<const std::byte> key) noexcept {
+std::size_t BatchLog::supersede(std::span<const std::byte> key, std::size_t before) noexcept {
   std::span<std::byte> log = fixed_.empty() ? std::span<std::byte>(owned_) : fixed_.first(size_);
   std::size_t cursor = 0, n = 0;
   Entry e;
   bool malformed = false;
-  while (next(log, false, cursor, e, malformed)) {
+  while (next(log, false, cursor, e, malformed) && e.offset < before) {
     if (e.op != 0xFF && e.key.size() == key.size() && std::memcmp(e.key.data(), key.data(), key.size()) == 0) {
       log[e.offset] = std::byte{0xFF};
       ++n;
@@ -259,7 +259,6 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     sectors_[sector_of(at)].live_bytes += new_full;
     note_live(new_full);
   }
-  ++write_count_;
   if (retire_ready()) (void)co_await gc_step(0);
   co_return Status{};
 }
