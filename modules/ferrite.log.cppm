@@ -18,9 +18,14 @@ module;
 
 export module ferrite.log;
 export import ferrite.flash;
+export import :build;
+export import :index;
+export import :space;
+import :format;
+import :replay;
 
 #if FERRITE_WITH_TRANSACTIONS
-// The transaction hooks' one caller (ferrite.txn defines it, unexported).
+// The transaction hooks' one caller (ferrite.txn's implementation defines it).
 // Declared outside any module so that the friend here and the definition
 // there name the same class.
 extern "C++" {
@@ -31,82 +36,6 @@ struct TxnHooks;
 #endif
 
 export namespace ferrite {
-
-/// One key of the RAM index (12 bytes). Storage is supplied by the caller.
-/// The key's name and length stay on flash, in the full record that binds
-/// it; the entry holds what a lookup needs to find and size the latest
-/// record (docs/FORMAT.md §7).
-class IndexEntry {
- public:
-  /// crc32c of the key as stored.
-  std::uint32_t hash() const noexcept { return hash_; }
-  /// The slot the key's binding record holds (0 = none).
-  std::uint8_t slot() const noexcept { return static_cast<std::uint8_t>((where_ >> 24) & 0x7Fu); }
-  /// Length on flash of the key's latest value.
-  /// The current key's value size (for a sealed store, the plain value's).
-  std::uint32_t value_size() const noexcept { return value_size_; }
-  /// Partition offset of the key's latest record (`unit`: the program unit).
-  std::uint32_t location(std::uint32_t unit) const noexcept { return (where_ & 0xFFFFFFu) * unit; }
-  /// Partition offset of the full record that binds the key (its location
-  /// unless the latest record is compact).
-  std::uint32_t binding(std::uint32_t unit) const noexcept { return ((where_ & 0xFFFFFFu) - back_) * unit; }
-
- private:
-  friend class Store;
-  std::uint32_t hash_ = 0;
-  std::uint32_t where_ = 0;         // location in program units (bits 0..23), slot (bits 24..30), typed (bit 31)
-  std::uint16_t back_ = 0;          // program units from the binding record to the latest record
-  std::uint16_t value_size_ = 0;
-};
-
-/// Largest partition an indexed store addresses: 2^24 program units.
-inline constexpr std::uint32_t max_index_units = 1u << 24;
-
-/// Per-sector bookkeeping (20 bytes per sector). Storage supplied by the caller.
-struct SectorInfo {
-  std::uint32_t sequence = 0;
-  std::uint32_t erase_count = 0;
-  std::uint32_t live_bytes = 0;   ///< full-record bytes GC must copy when it retires this sector
-  std::uint32_t used_bytes = 0;   ///< bytes written after the header
-  std::uint8_t state = 0;         ///< a SectorState
-  std::uint8_t vouched = 0;       ///< mount: an ERASED record names this sector
-  std::uint8_t old_key = 0;       ///< sealed store: records sealed under the previous key
-};
-
-enum class SectorState : std::uint8_t { garbage = 0, erased, live, retired };
-
-/// Whether this build has sealed stores (ferrite.crypto: libsodium and
-/// zstd, and the meson option sealing). Without them the engine carries none
-/// of their code.
-#if FERRITE_HAVE_CRYPTO && FERRITE_WITH_SEALING
-inline constexpr bool sealed_stores_built = true;
-#else
-inline constexpr bool sealed_stores_built = false;
-#endif
-
-/// The features this build has (meson options transactions, scans, changes,
-/// index_less, verify_writes, mixed_sectors, typed_writes; the profile
-/// option presets them, docs/SIZE.md). The API of a feature left out is not
-/// declared; a configuration asking for index-less mode or verify_writes in
-/// a build without them, or a store on sectors of different sizes in a
-/// build without mixed_sectors, is refused (config_report()), and a mount
-/// that meets records of a feature left out (a transaction's) answers
-/// unsupported and writes nothing.
-inline constexpr bool transactions_built = FERRITE_WITH_TRANSACTIONS;
-inline constexpr bool scans_built = FERRITE_WITH_SCANS;
-inline constexpr bool changes_built = FERRITE_WITH_CHANGES;
-inline constexpr bool index_less_built = FERRITE_WITH_INDEX_LESS;
-inline constexpr bool verify_writes_built = FERRITE_WITH_VERIFY_WRITES;
-/// Stores on flash whose sectors differ in size, and the space rule they
-/// need (docs/FORMAT.md §6.2).
-inline constexpr bool mixed_sectors_built = FERRITE_WITH_MIXED_SECTORS;
-inline constexpr bool typed_writes_built = FERRITE_WITH_TYPED_WRITES;
-
-/// Limits of the format (docs/FORMAT.md).
-inline constexpr std::size_t crypto_block_size = 64;
-inline constexpr std::size_t max_key_size = 64;
-inline constexpr std::size_t max_value_size_limit = 32767;
-inline constexpr std::size_t max_slots = 126;
 
 /// Which leading bytes of a key name a sealed store that hides key names
 /// keeps plain (docs/FORMAT.md §3.7): the rest of the name is replaced by a
@@ -564,145 +493,6 @@ class [[nodiscard]] ChangeCursor {
 class ChangeCursor;
 #endif  // FERRITE_WITH_CHANGES
 
-/// How many live records fall in each power-of-two size class: bounds the
-/// largest live record in O(1) time and 26 bytes of RAM, without a sorted
-/// list. A record of `size` bytes counts in class c, the smallest with
-/// size <= 16 << c; largest_bound() is that class's limit for the highest
-/// class holding a record, so it is at least the largest live record and
-/// less than twice it (docs/FORMAT.md §6.2). Counts fit 16 bits: the index
-/// holds at most 65,535 keys, one live record each.
-class LiveRecordSizes {
- public:
-  static constexpr std::uint32_t classes = 13;  // 16 B .. 64 KiB: every record size (FORMAT.md §3)
-
-  void add(std::uint32_t size) noexcept { ++count_[class_of(size)]; }
-  /// remove(), unless no record of that size class is counted.
-  void remove_counted(std::uint32_t size) noexcept {
-    if (count_[class_of(size)] != 0) --count_[class_of(size)];
-  }
-  void remove(std::uint32_t size) noexcept { --count_[class_of(size)]; }
-  void clear() noexcept { count_ = {}; }
-  /// An upper bound of every live record's size (0: none is live).
-  std::uint32_t largest_bound() const noexcept {
-    for (std::uint32_t c = classes; c-- > 0;)
-      if (count_[c] != 0) return std::uint32_t{16} << c;
-    return 0;
-  }
-  /// An upper bound of the sum of the `n` largest live records, each taken
-  /// as its class's limit but at most `cap` and at least `floor` (what a
-  /// record of `floor` bytes fills when fewer than `n` are live).
-  std::uint64_t largest_sum(std::uint32_t n, std::uint32_t cap, std::uint32_t floor) const noexcept {
-    std::uint64_t sum = 0;
-    for (std::uint32_t c = classes; c-- > 0 && n > 0;) {
-      const std::uint32_t taken = std::min<std::uint32_t>(count_[c], n);
-      sum += std::uint64_t{taken} * std::max(std::min(std::uint32_t{16} << c, cap), floor);
-      n -= taken;
-    }
-    return sum + std::uint64_t{n} * floor;
-  }
-
- private:
-  static std::uint32_t class_of(std::uint32_t size) noexcept {
-    const std::uint32_t c = size <= 16 ? 0 : static_cast<std::uint32_t>(std::bit_width(size - 1)) - 4;
-    return c < classes ? c : classes - 1;
-  }
-  std::array<std::uint16_t, classes> count_{};
-};
-
-/// A switch of StoreConfig whose feature the build may leave out: without
-/// it the switch reads false as a constant, so the code behind it folds away;
-/// refused() tells a configuration that asked for it anyway.
-template <bool Built>
-class BuildFlag {
- public:
-  explicit BuildFlag(bool asked) noexcept : asked_(asked) {}
-  constexpr explicit operator bool() const noexcept { return Built && asked_; }
-  bool refused() const noexcept { return !Built && asked_; }
-
- private:
-  bool asked_;
-};
-
-/// A field a build leaves out, for code that is compiled in every build but
-/// runs only where the feature is: it reads as `Value`, drops what is
-/// written to it, and takes no byte (declare it static).
-template <class T, T Value>
-struct Absent {
-  constexpr operator T() const noexcept { return Value; }
-  constexpr const Absent& operator=(T) const noexcept { return *this; }
-  constexpr const Absent& operator++() const noexcept { return *this; }
-  constexpr const Absent& operator--() const noexcept { return *this; }
-  constexpr T operator->() const noexcept
-    requires std::is_pointer_v<T>
-  {
-    return Value;
-  }
-};
-
-/// The key-order permutation (StoreConfig::order): the caller's span, or,
-/// in a build without scans, nothing at all (always empty, so the code that
-/// keeps it folds away; refused() tells a configuration that gave one).
-template <bool Built>
-class OrderSlots {
- public:
-  explicit OrderSlots(std::span<std::uint16_t> slots) noexcept : slots_(slots) {}
-  bool empty() const noexcept { return slots_.empty(); }
-  std::size_t size() const noexcept { return slots_.size(); }
-  std::size_t size_bytes() const noexcept { return slots_.size_bytes(); }
-  std::uint16_t& operator[](std::size_t i) const noexcept { return slots_[i]; }
-  bool refused() const noexcept { return false; }
-
- private:
-  std::span<std::uint16_t> slots_;
-};
-template <>
-class OrderSlots<false> {
- public:
-  explicit OrderSlots(std::span<std::uint16_t> slots) noexcept : asked_(!slots.empty()) {}
-  static constexpr bool empty() noexcept { return true; }
-  static constexpr std::size_t size() noexcept { return 0; }
-  static constexpr std::size_t size_bytes() noexcept { return 0; }
-  std::uint16_t& operator[](std::size_t) const noexcept { return sink_; }  // never reached: empty
-  bool refused() const noexcept { return asked_; }
-
- private:
-  bool asked_;
-  mutable std::uint16_t sink_ = 0;
-};
-
-/// How much collection each Store::maintain() call does (src/log/pace.cpp).
-/// It learns how many bytes the application writes between two calls (a
-/// moving average of how far the log advanced) and, from the runway (the
-/// bytes writes may still take before one would have to collect), the calls
-/// left. Collection then keeps the victim's live bytes at most half of what
-/// the budget copies in those calls: nothing is copied while the victim is
-/// small next to the runway (updates may yet empty it for free), and the
-/// victim is empty before the runway ends even if writes come twice as
-/// fast as measured. Holds no flash state: a remount starts it afresh.
-class MaintenancePace {
- public:
-  static constexpr std::uint32_t unknown = 0xFFFFFFFFu;
-  /// The application wrote `bytes` to the log since the last call.
-  void note_writes(std::uint32_t bytes) noexcept;
-  /// Bytes written per call (moving average); `fallback` before any sample.
-  std::uint32_t per_call(std::uint32_t fallback) const noexcept;
-  /// Calls left before `runway` bytes are written at `per_call` a call.
-  static std::uint32_t calls_left(std::uint32_t runway, std::uint32_t per_call) noexcept;
-  /// Bytes to copy now: what brings `debt` down to half of what `budget`
-  /// bytes a call copy in the calls after this one, at most `budget`.
-  static std::uint32_t due(std::uint32_t debt, std::uint32_t calls_left, std::uint32_t budget) noexcept;
-  /// The pace collection needs: `debt` over the calls left, rounded up.
-  static std::uint32_t needed(std::uint32_t debt, std::uint32_t calls_left) noexcept;
-  /// Where the log ended when the last call returned (an LSN; 0: no call yet).
-  std::uint64_t mark() const noexcept { return mark_; }
-  void set_mark(std::uint64_t lsn) noexcept { mark_ = lsn; }
-
- private:
-  std::uint64_t mark_ = 0;
-  std::uint32_t per_call_x16_ = 0;  // moving average, in 1/16 bytes
-  bool sampled_ = false;
-};
-
 /// The key/value store. Not copyable; the Flash and the caller's memory must
 /// outlive it.
 class Store {
@@ -1005,9 +795,7 @@ class Store {
   static constexpr std::uint32_t no_version = 0xFFFFFFFFu;
 #endif  // FERRITE_WITH_TRANSACTIONS
   friend class ChangeCursor;
-  struct Record;
-  struct Located;
-  struct Entry;
+  using Entry = IndexedKey;  // an index entry spelled out (ferrite.log:index)
   struct KeyBuf {
     std::array<std::byte, max_key_size> bytes{};
     std::uint8_t size = 0;
@@ -1030,10 +818,10 @@ class Store {
   /// Applies a verified record that names no key (or a compact one) and
   /// checks a sealed store's records; true: it names a key, which the
   /// caller looks up and hands to apply_keyed_record.
-  Result<bool> apply_record(const Record& rec) noexcept;
+  Result<bool> apply_record(const LogRecord& rec) noexcept;
   /// A PUT, DELETE or TAMPERED record against what locate found of its key;
   /// true: `fresh` is a new entry for the caller to insert.
-  Result<bool> apply_keyed_record(const Record& rec, const Located& found, Entry& fresh) noexcept;
+  Result<bool> apply_keyed_record(const LogRecord& rec, const Located& found, Entry& fresh) noexcept;
   /// Whether every byte reads as the flash's erased value.
   bool reads_erased(std::span<const std::byte> bytes) const noexcept {
     for (std::byte b : bytes)
@@ -1064,7 +852,7 @@ class Store {
   Task<Status> write_open_record() noexcept;
   // Integrity of a sealed store's log (src/log/integrity.cpp).
   Task<Status> find_sealed_tail() noexcept;
-  Status check_sealed_record(const Record& rec) noexcept;
+  Status check_sealed_record(const LogRecord& rec) noexcept;
   Status note_failure(std::uint32_t sector, std::uint32_t offset) noexcept;
   void acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) noexcept;
   /// After a sealed replay: what the replay noted must have been settled
@@ -1085,13 +873,13 @@ class Store {
   /// the end slot.
   std::uint32_t records_end(std::uint32_t sector) const noexcept {
     return geometry_.sector_size(sector) - seal_.end_slot;
-  }  Task<Status> write_tampered(std::size_t position, const Entry& e, std::span<const std::byte> key,
+  }
+  Task<Status> write_tampered(std::size_t position, const Entry& e, std::span<const std::byte> key,
                               std::uint32_t sequence, std::uint32_t offset) noexcept;
   void reset_state() noexcept;
 
   // records
-  struct RecordRead;
-  Task<Status> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit, Record& out) noexcept;
+  Task<Status> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit, LogRecord& out) noexcept;
   /// Reads through a small read-ahead window while mount scans sequentially,
   /// so each byte of the log is read from flash once.
   Task<Status> read_bytes(std::uint32_t address, std::span<std::byte> out) noexcept;
@@ -1169,23 +957,20 @@ class Store {
   /// Completes an unpacked entry from its binding's header word. Errors: corrupt.
   static Status complete_entry(std::span<const std::byte, 4> word, Entry& e) noexcept;
   /// The entry at `position` without reading flash: key_size unknown (0).
-  Entry unpack(std::size_t position) const noexcept;
-  void store_entry(std::size_t position, const Entry& e) noexcept;
+  Entry unpack(std::size_t position) const noexcept { return index_.unpack(position, unit_, sealed()); }
+  void store_entry(std::size_t position, const Entry& e) noexcept { index_.store(position, e, unit_); }
   /// The entry at `position` as it is now, with the key size of `known` (the same key's).
   Entry refreshed(const Entry& known, std::size_t position) const noexcept;
   /// Whether an index entry can address a latest record at `location` bound at `binding`.
   bool addressable(std::uint32_t location, std::uint32_t binding) const noexcept;
-  void index_remove(std::size_t position) noexcept;
-  std::size_t lower_bound_hash(std::uint32_t hash) const noexcept;
-  std::size_t entry_for_slot(std::uint8_t slot) const noexcept;
-  std::uint8_t allocate_slot() noexcept;
-  void mark_slot(std::uint8_t slot) noexcept;
-  void release_slot(std::uint8_t slot) noexcept;
+  /// A free slot for a new key's compact records (0: none, or a store
+  /// without compact records).
+  std::uint8_t allocate_slot() noexcept { return compact_ ? index_.allocate_slot() : 0; }
   Task<Status> build_order() noexcept;
   /// Inserts index position `position` (entry `e`, its key size known) into
-  /// the permutation's sorted prefix order_[0, count); reads its key once.
+  /// the permutation's sorted ranks [0, count); reads its key once.
   Task<Status> order_place(std::size_t position, const Entry& e, std::size_t count) noexcept;
-  /// First rank in order_[0, count) whose key is >= `key` (> when `strict`):
+  /// First rank in [0, count) of the permutation whose key is >= `key` (> when `strict`):
   /// log2(count) reads of a header word and a key (compared as read).
   Task<Result<std::size_t>> order_lower_bound(std::span<const std::byte> key, std::size_t count,
                                               bool strict) noexcept;
@@ -1238,7 +1023,7 @@ class Store {
                                     std::uint32_t head) noexcept;
   /// Makes the full record `rec` (a put or erase) the cursor's change.
   /// False: it is skipped (a sealed value that does not open).
-  Task<Result<bool>> change_take(ChangeCursor& c, std::uint32_t sector, const Record& rec) noexcept;
+  Task<Result<bool>> change_take(ChangeCursor& c, std::uint32_t sector, const LogRecord& rec) noexcept;
   /// The live sector whose sequence is `sequence`, or none.
   std::uint32_t live_sector_with(std::uint32_t sequence) const noexcept;
   /// The live sector with the lowest sequence above `sequence`, or none.
@@ -1289,11 +1074,6 @@ class Store {
     seal_.finding = what;
     refuse(Refused::tampered, value, limit);
   }
-  /// Sealed stores: whether a key's latest record failed authentication,
-  /// and whether a TAMPERED record says so on flash yet.
-  enum class Tamper : std::uint8_t { none, pending, recorded };
-  // How an index entry of a sealed store (which never uses slots) keeps it.
-  static constexpr std::uint8_t tamper_slot_pending = 126, tamper_slot_recorded = 127;
   void refuse(Refused what, std::uint32_t value = 0, std::uint32_t limit = 0) noexcept {
     refused_ = what;
     refused_value_ = value;
@@ -1390,7 +1170,7 @@ class Store {
   std::uint32_t free_sector_count() const noexcept;
   // Without index-less mode in the build, a store is always indexed (an
   // empty index is refused by config_fault()), and the index-less paths fold away.
-  bool indexed() const noexcept { return !index_less_built || !index_.empty(); }
+  bool indexed() const noexcept { return !index_less_built || index_.has_storage(); }
 
   /// The key as stored on flash (the name, or its keyed hash when sealed).
   KeyBuf stored_key(std::span<const std::byte> name) noexcept;
@@ -1475,8 +1255,7 @@ class Store {
     return sectors_[sector].old_key && seal_.previous_codec ? seal_.previous_codec : seal_.codec;
   }
   Status new_crypto_block() noexcept;
-  std::span<IndexEntry> index_;
-  OrderSlots<scans_built> order_;
+  RamIndex index_;
   std::span<SectorInfo> sectors_;
   AsyncMutex mutex_;
   bool compact_;
@@ -1501,53 +1280,18 @@ class Store {
   std::uint32_t head_ = 0;           // head sector index
   std::uint32_t head_offset_ = 0;    // next write offset inside the head
   std::uint32_t next_sequence_ = 1;
-  std::uint32_t key_count_ = 0;
   std::uint32_t live_total_ = 0;
   LiveRecordSizes live_sizes_;       // bounds the largest live record: capacity()
   std::uint32_t gc_victim_ = none;   // sector being collected, or none
-  bool order_valid_ = false;
   std::uint32_t last_crc_ = 0;       // stored crc of the last record appended
-  std::uint32_t index_epoch_ = 0;    // bumped when index positions shift (insert, remove, unmount)
   std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
   std::uint32_t gc_position_ = 0;    // indexed GC: index position the last step stopped at...
-  std::uint32_t gc_position_epoch_ = 0;  // ...valid while index_epoch_ is this
+  std::uint32_t gc_position_epoch_ = 0;  // ...valid while the index's epoch is this
   MaintenancePace pace_;
   // Where the records of the sector just below the tail ended, when this
   // session retired it (0: unknown): a change cursor that had read that far
   // lost nothing to the collection.
   std::uint32_t retired_end_ = 0;
-  std::array<std::uint32_t, 4> slots_used_{};
-  // Sealed stores (integrity of the log, FORMAT.md §3.6).
-  /// What a sealed mount tracks while it replays (part of MountState).
-  struct SealedMount {
-    // Positions of failing records not yet acknowledged (a build without
-    // sealed stores never notes one: one slot keeps the code uniform).
-    std::array<std::uint64_t, sealed_stores_built ? 8 : 1> failures{};
-    std::uint32_t failure_count = 0;
-    std::uint32_t skipped_max = 0;       // newest sector a retire marker had replay skip
-    std::uint32_t missing_before = 0;    // newest sector an OPEN chains to that was not replayed (must be retired)
-    std::uint64_t log_before_last = 0;   // the log's position before its last write
-    std::uint64_t open_previous = 0;     // what the newest OPEN chains to, as a position
-  };
-  /// Ranges a SKIP voids (FORMAT.md §3.3) in which a mount applied records
-  /// that verified by chance: the mount starts again and steps over them.
-  struct VoidRange {
-    std::uint32_t sequence = 0, from = 0, to = 0;
-  };
-  /// What only a mount needs: it lives in the mount's frame, not in the
-  /// store (mount_ points at it while a mount runs).
-  struct MountState {
-    SealedMount sealed;
-    std::array<VoidRange, 4> voided{};
-    std::uint8_t voided_count = 0;
-    bool replay_again = false;  // a pass met bytes to void: replay once more
-    // The replay's read-ahead window: read_bytes serves sequential reads
-    // from it while `windowed`, so each byte of the log is read from flash once.
-    bool windowed = false;
-    std::uint32_t window_address = 0xFFFFFFFFu;
-    std::uint32_t window_size = 0;
-    std::array<std::byte, 64> window{};
-  };
   MountState* mount_ = nullptr;
   bool codec_wanted_ = false;          // StoreConfig::codec given (refused in a build without sealed stores)
   bool counter_wanted_ = false;        // StoreConfig::counter given (refused without a codec)
@@ -1571,133 +1315,6 @@ class Store {
 
   static constexpr std::uint32_t none = 0xFFFFFFFFu;
 };
-
-// ---------------------------------------------------------------------------
-// Internal (not exported): shared by the implementation units.
-
-struct Store::Record {
-  bool blank = false;               // the first unit reads erased: end of the written area
-  bool compact = false;
-  std::uint8_t kind = 0;            // logfmt::Kind for full records
-  std::uint8_t slot = 0;
-  std::uint8_t key_size = 0;        // or the meta type for META records
-  std::uint32_t value_size = 0;     // full records; compact: from the binding
-  std::uint32_t address = 0;        // partition offset of the record
-  std::uint32_t size = 0;           // aligned size on flash
-  std::uint32_t stored_crc = 0;
-  std::uint32_t key_hash = 0;       // crc32c(key) for PUT/DELETE
-  std::array<std::byte, max_key_size> key{};
-  std::array<std::byte, 48> meta{};  // a META / TXN_COMMIT / TAMPERED / sealed DELETE value (opened when sealed)
-};
-
-/// A record read by read_record into storage its caller owns; reads like a
-/// Result<Record>.
-struct Store::RecordRead {
-  Status status{};
-  Record record{};
-  explicit operator bool() const noexcept { return static_cast<bool>(status); }
-  Errc error() const noexcept { return status.error(); }
-  Record* operator->() noexcept { return &record; }
-  const Record* operator->() const noexcept { return &record; }
-  Record& operator*() noexcept { return record; }
-};
-
-/// An index entry with everything spelled out (IndexEntry is its packed form).
-struct Store::Entry {
-  std::uint32_t hash = 0;
-  std::uint32_t location = 0;        // partition offset of the latest record
-  std::uint32_t binding = 0;         // partition offset of the full record binding the key
-  std::uint32_t binding_word = 0;    // the binding's header word when read (0: not read)
-  std::uint32_t binding_crc = 0;     // the binding's checksum when binding_named
-  std::uint16_t value_size = 0;       // on flash: a typed value's tag included
-  std::uint8_t key_size = 0;         // 0 until read from the binding
-  std::uint8_t slot = 0;
-  bool typed = false;                // the binding is a TYPED_PUT: the value starts with its tag
-  Tamper tamper = Tamper::none;      // sealed: the key's latest record failed authentication
-  bool binding_named = false;        // locate read the binding's checksum and key (the one looked up)
-};
-
-struct Store::Located {
-  bool found = false;
-  std::size_t position = 0;          // index position (indexed mode)
-  Entry entry{};
-};
-
-}  // namespace ferrite
-
-namespace ferrite::logfmt {
-
-inline constexpr std::uint32_t magic = 0x74526546u;  // "FeRt" little-endian
-inline constexpr std::uint8_t version = 1;         // plain stores (unchanged since version 1)
-inline constexpr std::uint8_t sealed_version = 2;  // sealed stores: salted nonces, authenticated log
-inline constexpr std::uint32_t header_bytes = 32;
-inline constexpr std::uint32_t max_sequence = 0xFFFFFF00u;  // sequences never come near wrapping
-inline constexpr std::uint32_t marker_bytes = 8;
-inline constexpr std::uint32_t marker_magic = 0x78526546u;  // "FeRx" little-endian
-inline constexpr std::uint32_t full_head = 8;
-inline constexpr std::uint32_t compact_head = 4;
-
-enum Kind : std::uint8_t {
-  put = 0, erase = 1, meta = 2, txn_put = 3, txn_erase = 4, txn_commit = 5, typed_put = 6, tampered = 7
-};
-/// Header flags (FORMAT.md §2).
-enum Flag : std::uint8_t { compact_records = 1, sealed = 2, authenticated_log = 4 };
-constexpr bool is_txn(std::uint8_t kind) noexcept { return kind == txn_put || kind == txn_erase || kind == txn_commit; }
-/// A record that carries a key's value (PUT, TXN_PUT, TYPED_PUT).
-constexpr bool is_put(std::uint8_t kind) noexcept { return kind == put || kind == txn_put || kind == typed_put; }
-enum Meta : std::uint8_t { retire = 0, erased = 1, open = 2, skip = 6 };
-/// OPEN's plaintext: tail u32, previous sequence u32, previous end u32.
-inline constexpr std::uint32_t open_bytes = 12;
-/// TAMPERED's plaintext: sequence u32, offset u32 of the record that failed.
-inline constexpr std::uint32_t tampered_bytes = 8;
-
-constexpr std::uint32_t pack(std::uint8_t kind, std::uint8_t slot, std::uint8_t key_field,
-                             std::uint32_t value_size) noexcept {
-  return std::uint32_t{slot} | 0x80u | (std::uint32_t{kind} << 8) | (std::uint32_t{key_field} << 11) |
-         (value_size << 17);
-}
-constexpr std::uint8_t slot_of(std::uint32_t w) noexcept { return w & 0x7Fu; }
-constexpr std::uint8_t kind_of(std::uint32_t w) noexcept { return (w >> 8) & 0x7u; }
-constexpr std::uint8_t key_field_of(std::uint32_t w) noexcept { return (w >> 11) & 0x3Fu; }
-constexpr std::uint32_t value_size_of(std::uint32_t w) noexcept { return w >> 17; }
-
-inline void put_le32(std::byte* p, std::uint32_t v) noexcept {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
-}
-inline std::uint32_t get_le32(const std::byte* p) noexcept {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= std::uint32_t{static_cast<std::uint8_t>(p[i])} << (8 * i);
-  return v;
-}
-inline void put_le16(std::byte* p, std::uint16_t v) noexcept {
-  p[0] = static_cast<std::byte>(v);
-  p[1] = static_cast<std::byte>(v >> 8);
-}
-inline std::uint16_t get_le16(const std::byte* p) noexcept {
-  return static_cast<std::uint16_t>(std::uint32_t{static_cast<std::uint8_t>(p[0])} |
-                                    (std::uint32_t{static_cast<std::uint8_t>(p[1])} << 8));
-}
-/// crc32c of the record position (sector sequence, offset in sector).
-inline std::uint32_t position_crc(std::uint32_t sequence, std::uint32_t offset, std::uint32_t seed) noexcept {
-  std::array<std::byte, 8> pos{};
-  put_le32(pos.data(), sequence);
-  put_le32(pos.data() + 4, offset);
-  return crc32c(pos, seed);
-}
-
-/// Stored keys in the order scans and the key-order permutation use: bytes
-/// compared unsigned, a key before the longer keys it is a prefix of.
-inline int compare_keys(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
-  const std::size_t n = std::min(a.size(), b.size());
-  const int c = n ? std::memcmp(a.data(), b.data(), n) : 0;
-  if (c != 0) return c < 0 ? -1 : 1;
-  if (a.size() == b.size()) return 0;
-  return a.size() < b.size() ? -1 : 1;
-}
-
-}  // namespace ferrite::logfmt
-
-export namespace ferrite {
 
 #if FERRITE_WITH_TRANSACTIONS
 /// Builds the byte logs commit_batch reads (an in-RAM encoding, never on

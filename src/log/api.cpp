@@ -352,7 +352,7 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
   const std::uint32_t hash = crc32c(key);
   Located cur;  // the key as the index has it (refreshed as collection moves it)
   FERRITE_CO_TRY(co_await locate(key, hash, cur, !erase));
-  const std::uint32_t epoch_at_lookup = index_epoch_;
+  const std::uint32_t epoch_at_lookup = index_.epoch();
   if (erase) {
     if (!cur.found) co_return fail(Errc::not_found);
   } else if (cur.found) {
@@ -364,8 +364,8 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
     // The check may have found the old record failing: say so on flash
     // before the new value, or the next mount could not tell who changed it.
     FERRITE_CO_TRY(co_await record_tampering());
-  } else if (indexed() && key_count_ >= index_.size()) {
-    refuse(Refused::index_full, key_count_, static_cast<std::uint32_t>(index_.size()));
+  } else if (indexed() && index_.size() >= index_.capacity()) {
+    refuse(Refused::index_full, index_.size(), static_cast<std::uint32_t>(index_.capacity()));
     co_return fail(Errc::no_memory);
   }
   // A sealed store writes the value's frame (maybe compressed); append seals
@@ -420,13 +420,13 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
   // Positions only shift when an entry is inserted or removed; otherwise
   // the entry is where it was (its content refreshed), no second lookup.
   if (indexed() && cur.found) {
-    if (index_epoch_ == epoch_at_lookup) {
+    if (index_.epoch() == epoch_at_lookup) {
       cur.entry = refreshed(cur.entry, cur.position);
     } else {
       FERRITE_CO_TRY(co_await locate(key, hash, cur));
     }
   }
-  const std::uint32_t epoch_before_write = index_epoch_;
+  const std::uint32_t epoch_before_write = index_.epoch();
   std::uint8_t slot = cur.found && !erase ? cur.entry.slot : 0;
   const bool compact = slot != 0 && compact_ && cur.entry.value_size == vsize && cur.entry.typed == typed &&
                        sector_of(cur.entry.binding) == head_ &&
@@ -453,14 +453,14 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
   }
   if (!at) {
-    if (new_slot) release_slot(slot);
+    if (new_slot) index_.release_slot(slot);
     co_return fail(at.error());
   }
   if (!indexed()) co_return Status{};
   // Bookkeeping follows the write: the record is durable now. A compact
   // write that had to be retried in a fresh sector went out as a full record.
   const bool wrote_compact = compact && sector_of(*at) == sector_of(binding_before_write);
-  if (!found_before_write || index_epoch_ != epoch_before_write) {
+  if (!found_before_write || index_.epoch() != epoch_before_write) {
     if (auto st = co_await locate(key, hash, cur); !st) {
       mounted_ = false;  // the write is durable but the index cannot follow it: a remount rebuilds it
       co_return st;
@@ -472,8 +472,8 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
     sectors_[sector_of(e.binding)].live_bytes -= before;
     note_dead(before);
     if (erase) {
-      release_slot(e.slot);
-      index_remove(cur.position);
+      index_.release_slot(e.slot);
+      index_.remove(cur.position);
     } else {
       e.location = *at;
       if (!wrote_compact) {
@@ -602,7 +602,7 @@ Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
     if (c.ranged_ || c.direction_ == Direction::reverse) co_return fail(Errc::unsupported);
     co_return co_await cursor_next_by_scan(c);
   }
-  if (order_.empty()) co_return co_await cursor_next_unordered(c);
+  if (!index_.has_order()) co_return co_await cursor_next_unordered(c);
   co_return co_await cursor_next_ordered(c);
 }
 
@@ -619,9 +619,9 @@ Task<Result<std::uint32_t>> Store::cursor_seek(const Cursor& c) noexcept {
   // Forward: the first key after the last one yielded (at or after the
   // start before the first); reverse: the last key before either.
   const bool forward = c.direction_ == Direction::forward;
-  if (!c.started_ && !c.has_start_) co_return key_count_ == 0 ? no_rank : forward ? 0 : key_count_ - 1;
-  FERRITE_CO_TRY_ASSIGN(const std::size_t at, co_await order_lower_bound(c.key(), key_count_, forward && c.started_));
-  if (forward) co_return at < key_count_ ? static_cast<std::uint32_t>(at) : no_rank;
+  if (!c.started_ && !c.has_start_) co_return index_.size() == 0 ? no_rank : forward ? 0 : index_.size() - 1;
+  FERRITE_CO_TRY_ASSIGN(const std::size_t at, co_await order_lower_bound(c.key(), index_.size(), forward && c.started_));
+  if (forward) co_return at < index_.size() ? static_cast<std::uint32_t>(at) : no_rank;
   co_return at > 0 ? static_cast<std::uint32_t>(at - 1) : no_rank;
 }
 
@@ -629,22 +629,22 @@ Task<Result<bool>> Store::cursor_next_ordered(Cursor& c) noexcept {
   // The permutation is unchanged while no key was inserted or removed: the
   // next key is the neighbour of the last one's rank, no search needed.
   const bool forward = c.direction_ == Direction::forward;
-  const bool in_place = c.positioned_ && c.epoch_ == index_epoch_ && order_valid_;
-  if (!order_valid_) FERRITE_CO_TRY(co_await build_order());
+  const bool in_place = c.positioned_ && c.epoch_ == index_.epoch() && index_.order_valid();
+  if (!index_.order_valid()) FERRITE_CO_TRY(co_await build_order());
   std::uint32_t rank = no_rank;
   if (in_place) {
-    rank = step_rank(c.rank_, forward, key_count_);
+    rank = step_rank(c.rank_, forward, index_.size());
   } else {
     FERRITE_CO_TRY_ASSIGN(rank, co_await cursor_seek(c));
   }
   KeyBuf key;
-  for (; rank != no_rank; rank = step_rank(rank, forward, key_count_)) {
+  for (; rank != no_rank; rank = step_rank(rank, forward, index_.size())) {
     std::uint32_t value_size = 0;
     ValueType type = ValueType::untyped;
-    FERRITE_CO_TRY_ASSIGN(const bool good, co_await cursor_read_entry(order_[rank], key, value_size, type));
+    FERRITE_CO_TRY_ASSIGN(const bool good, co_await cursor_read_entry(index_.order_at(rank), key, value_size, type));
     if (!good) continue;  // damaged: counted and skipped
     if (!c.admits(key.view())) break;
-    c.stand_on(key.view(), value_size, order_[rank], rank, index_epoch_);
+    c.stand_on(key.view(), value_size, index_.order_at(rank), rank, index_.epoch());
     c.type_ = type;
     co_return true;
   }
@@ -663,7 +663,7 @@ Task<Result<bool>> Store::cursor_next_unordered(Cursor& c) noexcept {
   for (;;) {
     KeyBuf best, candidate;
     std::size_t best_entry = none;
-    for (std::size_t i = 0; i < key_count_; ++i) {
+    for (std::size_t i = 0; i < index_.size(); ++i) {
       Entry e;
       FERRITE_CO_TRY(co_await load_entry(i, e));
       FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, candidate.bytes));
@@ -681,7 +681,7 @@ Task<Result<bool>> Store::cursor_next_unordered(Cursor& c) noexcept {
     FERRITE_CO_TRY_ASSIGN(const bool good, co_await cursor_read_entry(best_entry, key, value_size, type));
     if (good && logfmt::compare_keys(key.view(), best.view()) == 0) {
       if (!c.admits(key.view())) co_return false;
-      c.stand_on(key.view(), value_size, static_cast<std::uint32_t>(best_entry), 0, index_epoch_);
+      c.stand_on(key.view(), value_size, static_cast<std::uint32_t>(best_entry), 0, index_.epoch());
       c.type_ = type;
       co_return true;
     }
@@ -700,7 +700,7 @@ Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, s
   const Entry e = unpack(position);
   const std::uint32_t sector = sector_of(e.binding);
   const std::uint32_t offset = e.binding - geometry_.sector_offset(sector);
-  RecordRead rec;
+  LogRecordRead rec;
   rec.status = co_await read_record(sector, offset, geometry_.sector_size(sector) - offset, rec.record);
   if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
   if (sealed() && e.tamper != Tamper::none) {
@@ -768,7 +768,7 @@ Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, s
 Task<Result<std::size_t>> Store::cursor_read_value(const Cursor& c, std::span<std::byte> out) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (!c.on_key_) co_return fail(Errc::invalid_argument);
-  if (indexed() && c.positioned_ && c.epoch_ == index_epoch_) {
+  if (indexed() && c.positioned_ && c.epoch_ == index_.epoch()) {
     // Positions only shift when a key is inserted or removed: the entry the
     // step found is still this key's, and holds its latest record.
     Entry e = unpack(c.entry_);
@@ -786,14 +786,14 @@ Task<Result<std::uint32_t>> Store::count_range(std::span<const std::byte> lower,
                                                std::span<const std::byte> upper) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
-  if (!indexed() || order_.empty() || keys_unscannable()) co_return fail(Errc::unsupported);
-  if (!order_valid_) FERRITE_CO_TRY(co_await build_order());
-  std::size_t from = 0, to = key_count_;
+  if (!indexed() || !index_.has_order() || keys_unscannable()) co_return fail(Errc::unsupported);
+  if (!index_.order_valid()) FERRITE_CO_TRY(co_await build_order());
+  std::size_t from = 0, to = index_.size();
   if (!lower.empty()) {
-    FERRITE_CO_TRY_ASSIGN(from, co_await order_lower_bound(lower, key_count_, false));
+    FERRITE_CO_TRY_ASSIGN(from, co_await order_lower_bound(lower, index_.size(), false));
   }
   if (!upper.empty()) {
-    FERRITE_CO_TRY_ASSIGN(to, co_await order_lower_bound(upper, key_count_, false));
+    FERRITE_CO_TRY_ASSIGN(to, co_await order_lower_bound(upper, index_.size(), false));
   }
   co_return static_cast<std::uint32_t>(to > from ? to - from : 0);
 }
@@ -818,7 +818,7 @@ Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {
     while (sector != none) {
       const std::uint32_t end = header_size_ + sectors_[sector].used_bytes;
       while (offset < end) {
-        RecordRead rec;
+        LogRecordRead rec;
         rec.status = co_await read_record(sector, offset, end - offset, rec.record);
         if (!rec || rec->blank) {
           if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
@@ -890,7 +890,7 @@ Task<Result<std::uint32_t>> Store::count_keys() noexcept {
   {
     auto guard = co_await mutex_.lock();
     if (!mounted_) co_return fail(Errc::not_mounted);
-    if (indexed()) co_return key_count_;
+    if (indexed()) co_return index_.size();
   }
 #if FERRITE_WITH_SCANS
   // Index-less: a scan cursor yields each key once (its latest record).

@@ -185,8 +185,8 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     refuse(Refused::batch_long, total, max_batch_bytes());
     co_return fail(Errc::too_large);
   }
-  if (key_count_ + new_keys > index_.size()) {
-    refuse(Refused::index_full, key_count_ + new_keys, static_cast<std::uint32_t>(index_.size()));
+  if (index_.size() + new_keys > index_.capacity()) {
+    refuse(Refused::index_full, index_.size() + new_keys, static_cast<std::uint32_t>(index_.capacity()));
     co_return fail(Errc::no_memory);
   }
   // Write: TXN records, then the commit binding their checksums. A write the
@@ -231,9 +231,9 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
       Entry old = found.entry;
       sectors_[sector_of(old.binding)].live_bytes -= old_full;
       note_dead(old_full);
-      release_slot(old.slot);
+      index_.release_slot(old.slot);
       if (e.op == 1) {
-        index_remove(found.position);
+        index_.remove(found.position);
         continue;
       }
       old.location = at;
@@ -300,7 +300,7 @@ Task<Result<Store::TxnScan>> Store::walk_batch(std::uint32_t sector, std::uint32
   TxnScan scan;
   std::uint32_t p = offset, crcs = 0;
   for (;;) {
-    RecordRead rec;
+    LogRecordRead rec;
     rec.status = co_await read_record(sector, p, end - p, rec.record);
     if (!rec) {
       if (rec.error() != Errc::corrupt) co_return fail(rec.error());

@@ -90,7 +90,7 @@ Task<Result<bool>> Store::change_next(ChangeCursor& c) noexcept {
         c.commit_ = 0;
         continue;
       }
-      RecordRead rec;
+      LogRecordRead rec;
       rec.status = co_await read_record(s, c.offset_, c.commit_ - c.offset_, rec.record);
       if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
       if (!rec || rec->blank || (rec->kind != logfmt::txn_put && rec->kind != logfmt::txn_erase)) {
@@ -142,7 +142,7 @@ Task<Result<bool>> Store::change_next(ChangeCursor& c) noexcept {
       if (taken) co_return true;
       continue;
     }
-    RecordRead rec;
+    LogRecordRead rec;
     rec.status = co_await read_record(s, at, end - at, rec.record);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
     if (!rec || rec->blank) {
@@ -230,7 +230,7 @@ Task<Result<bool>> Store::change_compact(ChangeCursor& c, std::uint32_t sector, 
   co_return true;
 }
 
-Task<Result<bool>> Store::change_take(ChangeCursor& c, std::uint32_t sector, const Record& rec) noexcept {
+Task<Result<bool>> Store::change_take(ChangeCursor& c, std::uint32_t sector, const LogRecord& rec) noexcept {
   const bool erased = rec.kind == logfmt::erase || rec.kind == logfmt::txn_erase;
   const bool typed = rec.kind == logfmt::typed_put;
   const std::span<const std::byte> key(rec.key.data(), rec.key_size);

@@ -8,70 +8,8 @@ module ferrite.log;
 
 namespace ferrite {
 
-std::size_t Store::lower_bound_hash(std::uint32_t hash) const noexcept {
-  std::size_t lo = 0, hi = key_count_;
-  while (lo < hi) {
-    const std::size_t mid = (lo + hi) / 2;
-    if (index_[mid].hash() < hash) lo = mid + 1; else hi = mid;
-  }
-  return lo;
-}
-
-std::size_t Store::entry_for_slot(std::uint8_t slot) const noexcept {
-  if (slot == 0) return none;
-  for (std::size_t i = 0; i < key_count_; ++i)
-    if (index_[i].slot() == slot) return i;
-  return none;
-}
-
-std::uint8_t Store::allocate_slot() noexcept {
-  if (!compact_) return 0;
-  for (std::uint8_t s = 1; s <= max_slots; ++s) {
-    if (!(slots_used_[s / 32] & (1u << (s % 32)))) {
-      mark_slot(s);
-      return s;
-    }
-  }
-  return 0;
-}
-void Store::mark_slot(std::uint8_t slot) noexcept {
-  if (slot != 0) slots_used_[slot / 32] |= 1u << (slot % 32);
-}
-void Store::release_slot(std::uint8_t slot) noexcept {
-  if (slot != 0) slots_used_[slot / 32] &= ~(1u << (slot % 32));
-}
-
 bool Store::addressable(std::uint32_t location, std::uint32_t binding) const noexcept {
   return binding <= location && location / unit_ < max_index_units && (location - binding) / unit_ <= 0xFFFFu;
-}
-
-Store::Entry Store::unpack(std::size_t position) const noexcept {
-  const IndexEntry& p = index_[position];
-  Entry e;
-  e.hash = p.hash();
-  e.location = p.location(unit_);
-  e.binding = p.binding(unit_);
-  e.value_size = p.value_size_;
-  e.slot = p.slot();
-  e.typed = (p.where_ >> 31) != 0;
-  if (sealed() && e.slot >= tamper_slot_pending) {
-    // A sealed store has no slots: the field says whether the key is tampered.
-    e.tamper = e.slot == tamper_slot_recorded ? Tamper::recorded : Tamper::pending;
-    e.slot = 0;
-  }
-  return e;
-}
-
-void Store::store_entry(std::size_t position, const Entry& e) noexcept {
-  // Callers only store what addressable() admits (put and mount check it).
-  IndexEntry& p = index_[position];
-  p.hash_ = e.hash;
-  const std::uint8_t slot = e.tamper == Tamper::recorded  ? tamper_slot_recorded
-                           : e.tamper == Tamper::pending ? tamper_slot_pending
-                                                         : e.slot;
-  p.where_ = (e.location / unit_) | (std::uint32_t{slot} << 24) | (e.typed ? 0x80000000u : 0u);
-  p.back_ = static_cast<std::uint16_t>((e.location - e.binding) / unit_);
-  p.value_size_ = e.value_size;
 }
 
 Store::Entry Store::refreshed(const Entry& known, std::size_t position) const noexcept {
@@ -130,7 +68,7 @@ Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, L
   // `checksum`, the checksum with the key when the binding is the latest
   // record (read_value then reads only the rest).
   std::array<std::byte, logfmt::full_head + max_key_size> head{};
-  for (std::size_t i = lower_bound_hash(hash); i < key_count_ && index_[i].hash() == hash; ++i) {
+  for (std::size_t i = index_.lower_bound(hash); i < index_.size() && index_[i].hash() == hash; ++i) {
     Entry e = unpack(i);
     FERRITE_CO_TRY(co_await flash_.read(e.binding, std::span<std::byte>(head).first(4)));
     if (!complete_entry(std::span<const std::byte, 4>(head.data(), 4), e)) {
@@ -156,39 +94,15 @@ Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, L
 }
 
 Task<Status> Store::index_insert(const Entry& e, std::span<const std::byte> key) noexcept {
-  if (key_count_ >= index_.size()) co_return fail(Errc::no_memory);
-  std::size_t pos = lower_bound_hash(e.hash);
-  while (pos < key_count_ && index_[pos].hash() == e.hash) ++pos;
-  for (std::size_t i = key_count_; i > pos; --i) index_[i] = index_[i - 1];
-  store_entry(pos, e);
-  ++key_count_;
-  ++index_epoch_;
-  if (order_valid_) {
-    for (std::size_t i = 0; i + 1 < key_count_; ++i)
-      if (order_[i] >= pos) ++order_[i];
-    // order_[0 .. key_count_-1) holds every other entry in key order.
-    const std::size_t n = key_count_ - 1;
-    if (auto at = co_await order_lower_bound(key, n, false); at) {
-      for (std::size_t i = n; i > *at; --i) order_[i] = order_[i - 1];
-      order_[*at] = static_cast<std::uint16_t>(pos);
-    } else {
-      order_valid_ = false;  // rebuilt on the next ordered scan
-    }
+  if (index_.full()) co_return fail(Errc::no_memory);
+  const std::size_t pos = index_.insert(e, unit_);
+  if (index_.order_valid()) {
+    // Ranks [0, size - 1) hold every other entry in key order.
+    const std::size_t n = index_.size() - 1;
+    if (auto at = co_await order_lower_bound(key, n, false); at) index_.place_in_order(*at, n, pos);
+    else index_.set_order_valid(false);  // rebuilt on the next ordered scan
   }
   co_return Status{};
-}
-
-void Store::index_remove(std::size_t position) noexcept {
-  for (std::size_t i = position; i + 1 < key_count_; ++i) index_[i] = index_[i + 1];
-  --key_count_;
-  ++index_epoch_;
-  if (!order_valid_) return;
-  std::size_t out = 0;
-  for (std::size_t i = 0; i <= key_count_; ++i) {
-    const std::uint16_t p = order_[i];
-    if (p == position) continue;
-    order_[out++] = static_cast<std::uint16_t>(p > position ? p - 1 : p);
-  }
 }
 
 Task<Result<std::size_t>> Store::order_lower_bound(std::span<const std::byte> key, std::size_t count,
@@ -197,7 +111,7 @@ Task<Result<std::size_t>> Store::order_lower_bound(std::span<const std::byte> ke
   std::array<std::byte, max_key_size> stored{};
   while (lo < hi) {
     const std::size_t mid = (lo + hi) / 2;
-    Entry e = unpack(order_[mid]);
+    Entry e = unpack(index_.order_at(mid));
     FERRITE_CO_TRY(co_await flash_.read(e.binding, std::span<std::byte>(stored).first(4)));
     FERRITE_CO_TRY(complete_entry(std::span<const std::byte, 4>(stored.data(), 4), e));
     FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, stored));
@@ -212,8 +126,7 @@ Task<Status> Store::order_place(std::size_t position, const Entry& e, std::size_
   FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key.bytes));
   key.size = e.key_size;
   FERRITE_CO_TRY_ASSIGN(const std::size_t at, co_await order_lower_bound(key.view(), count, false));
-  for (std::size_t i = count; i > at; --i) order_[i] = order_[i - 1];
-  order_[at] = static_cast<std::uint16_t>(position);
+  index_.place_in_order(at, count, position);
   co_return Status{};
 }
 
@@ -222,13 +135,13 @@ Task<Status> Store::build_order() noexcept {
   // header word and a key to place it. Mount does the same while it sizes
   // the entries (mount.cpp); this runs only after an insert failed to place
   // its key.
-  order_valid_ = false;
-  for (std::size_t i = 0; i < key_count_; ++i) {
+  index_.set_order_valid(false);
+  for (std::size_t i = 0; i < index_.size(); ++i) {
     Entry e;
     FERRITE_CO_TRY(co_await load_entry(i, e));
     FERRITE_CO_TRY(co_await order_place(i, e, i));
   }
-  order_valid_ = true;
+  index_.set_order_valid(true);
   co_return Status{};
 }
 
@@ -255,7 +168,7 @@ Task<Status> Store::locate_by_scan(std::span<const std::byte> key, std::uint32_t
     const std::uint32_t end = header_size_ + sectors_[sector].used_bytes;
     std::uint32_t offset = header_size_;
     while (offset < end) {
-      RecordRead rec;
+      LogRecordRead rec;
       rec.status = co_await read_record(sector, offset, end - offset, rec.record);
       if (!rec) {
         if (rec.error() != Errc::corrupt) co_return fail(rec.error());

@@ -80,7 +80,7 @@ Task<Status> Store::find_sealed_tail() noexcept {
     if (pick == none) break;
     below = sectors_[pick].sequence;
     const std::uint32_t size = geometry_.sector_size(pick);
-    RecordRead rec;
+    LogRecordRead rec;
     rec.status = co_await read_record(pick, header_size_, size - header_size_, rec.record);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
     if (rec && !rec->blank && rec->kind == logfmt::meta && rec->key_size == logfmt::open) {
@@ -98,7 +98,7 @@ Task<Status> Store::find_sealed_tail() noexcept {
   co_return Status{};
 }
 
-Status Store::check_sealed_record(const Record& rec) noexcept {
+Status Store::check_sealed_record(const LogRecord& rec) noexcept {
   const std::uint32_t sector = sector_of(rec.address);
   const std::uint32_t sequence = sectors_[sector].sequence;
   const std::uint32_t offset = rec.address - geometry_.sector_offset(sector);
@@ -204,7 +204,7 @@ Status Store::check_rollback(std::uint64_t trusted) noexcept {
 }
 
 void Store::mark_tampered(const Entry& e) noexcept {
-  for (std::size_t i = lower_bound_hash(e.hash); i < key_count_ && index_[i].hash() == e.hash; ++i) {
+  for (std::size_t i = index_.lower_bound(e.hash); i < index_.size() && index_[i].hash() == e.hash; ++i) {
     Entry found = unpack(i);
     if (found.location != e.location || found.tamper != Tamper::none) continue;
     found.tamper = Tamper::pending;
@@ -244,7 +244,7 @@ Task<Status> Store::write_tampered(std::size_t position, const Entry& e, std::sp
 Task<Status> Store::record_tampering() noexcept {
   while (sealed() && seal_.tamper_pending > 0) {
     std::size_t position = none;
-    for (std::size_t i = 0; i < key_count_ && position == none; ++i)
+    for (std::size_t i = 0; i < index_.size() && position == none; ++i)
       if (unpack(i).tamper == Tamper::pending) position = i;
     if (position == none) {
       seal_.tamper_pending = 0;
@@ -285,7 +285,7 @@ Task<Status> Store::retire_in_end_slot(std::span<const std::byte> tail) noexcept
 
 Task<Status> Store::replay_end_slot(std::uint32_t sector, std::uint32_t& good_end) noexcept {
   const std::uint32_t slot = records_end(sector), size = geometry_.sector_size(sector);
-  RecordRead rec;
+  LogRecordRead rec;
   rec.status = co_await read_record(sector, slot, size - slot, rec.record);
   if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
   const bool forged = !rec && seal_.auth_failed;
@@ -300,7 +300,7 @@ Task<Status> Store::replay_end_slot(std::uint32_t sector, std::uint32_t& good_en
   const bool windowed = mount_->windowed;
   mount_->windowed = false;
   for (int i = 0; i < stability_reads; ++i) {
-    RecordRead again;
+    LogRecordRead again;
     again.status = co_await read_record(sector, slot, size - slot, again.record);
     if (!again && again.error() != Errc::corrupt) {
       mount_->windowed = windowed;
@@ -320,7 +320,7 @@ Task<Status> Store::replay_end_slot(std::uint32_t sector, std::uint32_t& good_en
 Task<Result<std::size_t>> Store::tampered_key(std::size_t n, std::span<std::byte> out) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
-  for (std::size_t i = 0; i < key_count_; ++i) {
+  for (std::size_t i = 0; i < index_.size(); ++i) {
     if (unpack(i).tamper == Tamper::none || n-- > 0) continue;
     Entry e;
     FERRITE_CO_TRY(co_await load_entry(i, e));

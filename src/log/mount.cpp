@@ -47,8 +47,7 @@ Store::Store(Flash flash, StoreConfig config) noexcept
     : flash_(flash),
       geometry_(flash_.geometry()),
       seal_(config),
-      index_(config.index),
-      order_(config.order),
+      index_(config.index, config.order),
       sectors_(config.sectors),
       mutex_(flash.loop()),
       compact_(config.compact_records && !config.index.empty() && !config.codec),
@@ -102,7 +101,7 @@ void Store::reset_state() noexcept {
   head_sealed_ = false;
   skip_from_ = none;
   blank_to_ = 0;
-  key_count_ = 0;
+  index_.clear();
   live_total_ = 0;
   live_sizes_.clear();
   tail_ = 0;
@@ -111,10 +110,7 @@ void Store::reset_state() noexcept {
   next_sequence_ = 1;
   gc_victim_ = none;
   retired_end_ = 0;
-  order_valid_ = false;
-  ++index_epoch_;  // cursors re-find their position in whatever is mounted next
   seal_.have_previous_block = false;
-  slots_used_ = {};
   counters_ = Counters{};
   for (SectorInfo& s : sectors_) s = SectorInfo{};
   seal_.authenticating = false;
@@ -132,7 +128,7 @@ void Store::unmount() noexcept {
 }
 
 std::size_t Store::ram_bytes() const noexcept {
-  return sizeof(Store) + index_.size_bytes() + order_.size_bytes() + sectors_.size_bytes();
+  return sizeof(Store) + index_.storage_bytes() + sectors_.size_bytes();
 }
 
 namespace {
@@ -217,7 +213,7 @@ Task<Status> Store::format(FormatOptions options) noexcept {
   head_ = 0;
   FERRITE_CO_TRY(co_await erase_sector(0, false));
   mounted_ = true;  // open_sector writes through the mounted machinery
-  order_valid_ = !order_.empty();  // an empty store's permutation is complete; inserts keep it
+  index_.set_order_valid(index_.has_order());  // an empty store's permutation is complete; inserts keep it
   if (auto st = co_await open_sector_at(0); !st) {
     mounted_ = false;
     co_return st;
@@ -558,15 +554,15 @@ Task<Status> Store::mount() noexcept {
     // (FORMAT.md §7: each key read once, placed by binary search).
     live_total_ = 0;
     live_sizes_.clear();
-    for (std::size_t i = 0; i < key_count_; ++i) {
+    for (std::size_t i = 0; i < index_.size(); ++i) {
       Entry e;
       FERRITE_CO_TRY(co_await load_entry(i, e));
       const std::uint32_t size = full_size(e.key_size, e.value_size);
       sectors_[sector_of(e.binding)].live_bytes += size;
       note_live(size);
-      if (!order_.empty()) FERRITE_CO_TRY(co_await order_place(i, e, i));
+      if (index_.has_order()) FERRITE_CO_TRY(co_await order_place(i, e, i));
     }
-    order_valid_ = !order_.empty();
+    index_.set_order_valid(index_.has_order());
     // Every sector live: a collection was under way when the power went (only
     // collection takes the last free sector). It goes on with the same victim,
     // the oldest sector, so that writes lag behind it no more than before
@@ -611,7 +607,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         continue;
       }
     }
-    RecordRead rec;
+    LogRecordRead rec;
     rec.status = co_await read_record(sector, offset, end - offset, rec.record);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
     if (in_batch) {
@@ -852,10 +848,10 @@ Task<Status> Store::check_blank_ahead(std::uint32_t size) noexcept {
   co_return fail(Errc::bits_not_erased);
 }
 
-Result<bool> Store::apply_record(const Record& rec) noexcept {
+Result<bool> Store::apply_record(const LogRecord& rec) noexcept {
   if (rec.compact) {
     // read_record verified it against this binding, and its distance from it.
-    const std::size_t position = entry_for_slot(rec.slot);
+    const std::size_t position = index_.position_of_slot(rec.slot);
     Entry e = unpack(position);
     e.location = rec.address;
     store_entry(position, e);
@@ -880,11 +876,11 @@ Result<bool> Store::apply_record(const Record& rec) noexcept {
   return indexed();
 }
 
-Result<bool> Store::apply_keyed_record(const Record& rec, const Located& found, Entry& fresh) noexcept {
+Result<bool> Store::apply_keyed_record(const LogRecord& rec, const Located& found, Entry& fresh) noexcept {
   if (rec.kind == logfmt::erase) {
     if (found.found) {
-      release_slot(found.entry.slot);
-      index_remove(found.position);
+      index_.release_slot(found.entry.slot);
+      index_.remove(found.position);
     }
     return false;
   }
@@ -903,17 +899,17 @@ Result<bool> Store::apply_keyed_record(const Record& rec, const Located& found, 
   }
   if (rec.slot != 0) {
     // The slot moves to this key; whoever held it keeps its own full record.
-    const std::size_t holder = entry_for_slot(rec.slot);
+    const std::size_t holder = index_.position_of_slot(rec.slot);
     if (holder != none && (!found.found || holder != found.position)) {
       Entry h = unpack(holder);
       h.slot = 0;
       store_entry(holder, h);
     }
-    mark_slot(rec.slot);
+    index_.mark_slot(rec.slot);
   }
   if (found.found) {
     const std::uint8_t old_slot = found.entry.slot;
-    if (old_slot != 0 && old_slot != rec.slot) release_slot(old_slot);
+    if (old_slot != 0 && old_slot != rec.slot) index_.release_slot(old_slot);
     store_entry(found.position, e);
     return false;
   }
@@ -925,11 +921,11 @@ void Store::drop_retired_entries() noexcept {
   // At a RETIRE, every key still live in the retired sectors had been copied
   // forward. An entry that still points there is stale: the record that
   // superseded or deleted it lived in a sector that has since been erased.
-  for (std::size_t i = 0; i < key_count_;) {
+  for (std::size_t i = 0; i < index_.size();) {
     const Entry e = unpack(i);
     if (sectors_[sector_of(e.location)].sequence < tail_ || sectors_[sector_of(e.binding)].sequence < tail_) {
-      release_slot(e.slot);
-      index_remove(i);
+      index_.release_slot(e.slot);
+      index_.remove(i);
     } else {
       ++i;
     }
@@ -951,8 +947,8 @@ StoreStats Store::stats() const noexcept {
   s.writes_skipped = counters_.writes_skipped;
   s.sectors_erased = counters_.sectors_erased;
   if (sealed())
-    for (std::size_t i = 0; i < key_count_; ++i) s.tampered_keys += unpack(i).tamper != Tamper::none;
-  s.keys = key_count_;
+    for (std::size_t i = 0; i < index_.size(); ++i) s.tampered_keys += unpack(i).tamper != Tamper::none;
+  s.keys = index_.size();
   s.keys_known = indexed();  // index-less: nothing counts them (count_keys() scans)
   s.live_bytes = live_total_;
   s.head_sealed = head_sealed_;

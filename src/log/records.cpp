@@ -46,10 +46,10 @@ Task<Result<std::uint32_t>> Store::crc_of_range(std::uint32_t address, std::uint
 }
 
 Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit,
-                                Record& rec) noexcept {
+                                LogRecord& rec) noexcept {
   // Filled in the caller's storage: a record is large, and this sits at the
   // bottom of the deepest call chains.
-  rec = Record{};
+  rec = LogRecord{};
   seal_.auth_failed = false;
   rec.address = geometry_.sector_offset(sector) + offset;
   const std::uint32_t sequence = sectors_[sector].sequence;
@@ -67,7 +67,7 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
     // Compact: its binding must be in this same sector (FORMAT.md §3.2).
     // Its value length is the binding's, which the index keeps; and an
     // index entry must be able to address it from there.
-    const std::size_t i = entry_for_slot(b0);
+    const std::size_t i = index_.position_of_slot(b0);
     if (i == none) co_return fail(Errc::corrupt);
     const Entry e = unpack(i);
     if (sector_of(e.binding) != sector || !addressable(rec.address, e.binding)) co_return fail(Errc::corrupt);

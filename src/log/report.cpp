@@ -47,20 +47,20 @@ Store::ConfigFault Store::config_fault() const noexcept {
   if (!mixed_sectors_built && geometry_.smallest_sector() != geometry_.largest_sector())
     return fault(no_mixed_sectors, geometry_.largest_sector(), geometry_.smallest_sector());
   if (sectors_.size() != count) return fault(sector_table, sectors_.size(), count);
-  if (!order_.empty() && order_.size() != index_.size()) return fault(order_size, order_.size(), index_.size());
-  if (index_.size() > 0xFFFF) return fault(index_size, index_.size(), 0xFFFF);
+  if (index_.has_order() && index_.order_capacity() != index_.capacity()) return fault(order_size, index_.order_capacity(), index_.capacity());
+  if (index_.capacity() > 0xFFFF) return fault(index_size, index_.capacity(), 0xFFFF);
   if (geometry_.total_size() > (1u << 31)) return fault(partition_bytes, geometry_.total_size(), 1u << 31);
-  if (!index_.empty() && geometry_.total_size() / unit_ > max_index_units)
+  if (index_.has_storage() && geometry_.total_size() / unit_ > max_index_units)
     return fault(partition_units, geometry_.total_size() / unit_, max_index_units);
   if (geometry_value_limit() < min_useful_value_limit)
     return fault(value_room, geometry_value_limit(), min_useful_value_limit);
   if (geometry_.smallest_sector() < header_size_ + 2 * slack_)
     return fault(sector_size, geometry_.smallest_sector(), header_size_ + 2 * slack_);
-  if (!index_less_built && index_.empty()) return fault(no_index_less, 0, 1);
-  if (order_.refused()) return fault(no_order, 1, 0);
+  if (!index_less_built && !index_.has_storage()) return fault(no_index_less, 0, 1);
+  if (index_.order_refused()) return fault(no_order, 1, 0);
   if (verify_.refused()) return fault(no_verify, 1, 0);
   if (codec_wanted_ && !sealed_stores_built) return fault(no_crypto, 1, 0);
-  if (sealed() && index_.empty()) return fault(sealed_index, 0, 1);
+  if (sealed() && !index_.has_storage()) return fault(sealed_index, 0, 1);
   if (counter_wanted_ && !sealed()) return fault(counter, 1, 0);
   if (sealed() && seal_.scratch.size() < scratch_needed(value_limit_, overhead))
     return fault(scratch, seal_.scratch.size(), scratch_needed(value_limit_, overhead));

@@ -59,7 +59,7 @@ Task<Result<std::uint32_t>> Store::torn_region_end(std::uint32_t from) noexcept 
   while (offset < end) {
     FERRITE_CO_TRY_ASSIGN(const std::uint32_t at, co_await first_written_unit(head_, offset, end));
     if (at >= end) co_return offset;
-    RecordRead rec;
+    LogRecordRead rec;
     rec.status = co_await read_record(head_, at, end - at, rec.record);
     if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
     if (rec && !rec->blank) {
@@ -88,7 +88,7 @@ Task<Result<std::uint32_t>> Store::claimed_size(std::uint32_t offset, std::uint3
     const bool keyless = kind == logfmt::meta || kind == logfmt::txn_commit;
     size = full_size(keyless ? 0u : logfmt::key_field_of(w) + 1u, logfmt::value_size_of(w));
   } else if (first >= 0x01 && first <= 0x7E && indexed()) {
-    const std::size_t position = entry_for_slot(first);
+    const std::size_t position = index_.position_of_slot(first);
     if (position != none) size = compact_size(unpack(position).value_size);
   }
   // A size beyond any record the store writes (slack_: a 64-byte key and the

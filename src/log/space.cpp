@@ -335,7 +335,7 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   if (sealed()) co_return co_await copy_sealed_entry(position, e, key_bytes);
   const std::uint32_t source_sector = sector_of(e.location);
   const std::uint32_t source_offset = e.location - geometry_.sector_offset(source_sector);
-  RecordRead source;
+  LogRecordRead source;
   source.status = co_await read_record(source_sector, source_offset,
                                        geometry_.sector_size(source_sector) - source_offset, source.record);
   const bool intact = source && !source->blank && logfmt::is_put(source->kind) &&
@@ -348,8 +348,8 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
     ++counters_.corrupt_records;
     sectors_[sector_of(e.binding)].live_bytes -= full_size(e.key_size, e.value_size);
     note_dead(full_size(e.key_size, e.value_size));
-    release_slot(e.slot);
-    index_remove(position);
+    index_.release_slot(e.slot);
+    index_.remove(position);
     co_return Status{};
   }
   const std::uint32_t value_from =
@@ -424,7 +424,7 @@ Task<Status> Store::copy_sealed_entry(std::size_t position, const Entry& e, std:
     std::uint32_t sequence = sectors_[sector_of(e.location)].sequence;
     std::uint32_t offset = e.location - geometry_.sector_offset(sector_of(e.location));
     if (e.tamper == Tamper::recorded) {
-      RecordRead was;
+      LogRecordRead was;
       was.status = co_await read_record(sector_of(e.location), offset,
                                         geometry_.sector_size(sector_of(e.location)) - offset, was.record);
       if (was && !was->blank && was->kind == logfmt::tampered) {
@@ -465,31 +465,31 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records, std::uint3
     // Resume where the last step stopped while no entry has moved since:
     // the entries before it were not in the victim then, and a binding
     // only ever moves to the head, never into the victim.
-    std::size_t start = gc_position_epoch_ == index_epoch_ && gc_position_ <= key_count_ ? gc_position_ : 0;
+    std::size_t start = gc_position_epoch_ == index_.epoch() && gc_position_ <= index_.size() ? gc_position_ : 0;
     std::size_t i = start;
     for (;;) {
-      while (i < key_count_ && copied < max_records && bytes < max_bytes) {
+      while (i < index_.size() && copied < max_records && bytes < max_bytes) {
         if (sector_of(index_[i].binding(unit_)) != gc_victim_) {
           ++i;
           continue;
         }
-        const std::uint32_t before = key_count_;
+        const std::uint32_t before = index_.size();
         const std::uint32_t live_before = sectors_[gc_victim_].live_bytes;
         FERRITE_CO_TRY(co_await copy_entry(i));
         ++copied;
         bytes += live_before - sectors_[gc_victim_].live_bytes;
-        if (key_count_ == before) ++i;  // else entry i was dropped: look at the new i
+        if (index_.size() == before) ++i;  // else entry i was dropped: look at the new i
       }
       // The victim still counts live bytes after a resumed pass reached the
       // end: look at the entries before the resume point as well.
-      if (i < key_count_ || start == 0 || sectors_[gc_victim_].live_bytes == 0) break;
+      if (i < index_.size() || start == 0 || sectors_[gc_victim_].live_bytes == 0) break;
       start = 0;
       i = 0;
     }
     gc_position_ = static_cast<std::uint32_t>(i);
-    gc_position_epoch_ = index_epoch_;
+    gc_position_epoch_ = index_.epoch();
     if (moved) *moved += bytes;
-    for (; i < key_count_; ++i)
+    for (; i < index_.size(); ++i)
       if (sector_of(index_[i].binding(unit_)) == gc_victim_) co_return copied;  // budget used up
   } else {
     for (;;) {
@@ -568,7 +568,7 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
   const std::uint32_t end = header_size_ + sectors_[victim].used_bytes;
   std::uint32_t offset = gc_cursor_ < header_size_ ? header_size_ : gc_cursor_;
   while (offset < end) {
-    RecordRead rec;
+    LogRecordRead rec;
     rec.status = co_await read_record(victim, offset, end - offset, rec.record);
     if (!rec || rec->blank) {
       if (!rec && rec.error() != Errc::corrupt) co_return fail(rec.error());
@@ -738,7 +738,7 @@ Task<Status> Store::paced_collection(MaintenanceBudget budget, MaintenanceReport
   const std::uint32_t per_call = pace_.per_call(slack_);
   // The bytes this call can copy: max_bytes, or max_records records of the
   // store's mean size when that is less.
-  const std::uint32_t mean = indexed() && key_count_ ? (live_total_ + key_count_ - 1) / key_count_ : slack_;
+  const std::uint32_t mean = indexed() && index_.size() ? (live_total_ + index_.size() - 1) / index_.size() : slack_;
   const std::uint32_t budget_bytes =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(budget.max_bytes, std::uint64_t{budget.max_records} * mean));
   // The victims after this one count too: each must be empty before the

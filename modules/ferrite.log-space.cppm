@@ -1,0 +1,106 @@
+// ferrite.log:space — what the engine keeps per sector, the bound of the
+// largest live record (both feed the space rule, docs/FORMAT.md §6.2), and
+// the pace maintain() collects at.
+module;
+#include "ferrite_std.hpp"
+
+export module ferrite.log:space;
+
+export namespace ferrite {
+
+/// Per-sector bookkeeping (20 bytes per sector). Storage supplied by the caller.
+struct SectorInfo {
+  std::uint32_t sequence = 0;
+  std::uint32_t erase_count = 0;
+  std::uint32_t live_bytes = 0;   ///< full-record bytes GC must copy when it retires this sector
+  std::uint32_t used_bytes = 0;   ///< bytes written after the header
+  std::uint8_t state = 0;         ///< a SectorState
+  std::uint8_t vouched = 0;       ///< mount: an ERASED record names this sector
+  std::uint8_t old_key = 0;       ///< sealed store: records sealed under the previous key
+};
+
+enum class SectorState : std::uint8_t { garbage = 0, erased, live, retired };
+
+/// How much collection each Store::maintain() call does (src/log/pace.cpp).
+/// It learns how many bytes the application writes between two calls (a
+/// moving average of how far the log advanced) and, from the runway (the
+/// bytes writes may still take before one would have to collect), the calls
+/// left. Collection then keeps the victim's live bytes at most half of what
+/// the budget copies in those calls: nothing is copied while the victim is
+/// small next to the runway (updates may yet empty it for free), and the
+/// victim is empty before the runway ends even if writes come twice as
+/// fast as measured. Holds no flash state: a remount starts it afresh.
+class MaintenancePace {
+ public:
+  static constexpr std::uint32_t unknown = 0xFFFFFFFFu;
+  /// The application wrote `bytes` to the log since the last call.
+  void note_writes(std::uint32_t bytes) noexcept;
+  /// Bytes written per call (moving average); `fallback` before any sample.
+  std::uint32_t per_call(std::uint32_t fallback) const noexcept;
+  /// Calls left before `runway` bytes are written at `per_call` a call.
+  static std::uint32_t calls_left(std::uint32_t runway, std::uint32_t per_call) noexcept;
+  /// Bytes to copy now: what brings `debt` down to half of what `budget`
+  /// bytes a call copy in the calls after this one, at most `budget`.
+  static std::uint32_t due(std::uint32_t debt, std::uint32_t calls_left, std::uint32_t budget) noexcept;
+  /// The pace collection needs: `debt` over the calls left, rounded up.
+  static std::uint32_t needed(std::uint32_t debt, std::uint32_t calls_left) noexcept;
+  /// Where the log ended when the last call returned (an LSN; 0: no call yet).
+  std::uint64_t mark() const noexcept { return mark_; }
+  void set_mark(std::uint64_t lsn) noexcept { mark_ = lsn; }
+
+ private:
+  std::uint64_t mark_ = 0;
+  std::uint32_t per_call_x16_ = 0;  // moving average, in 1/16 bytes
+  bool sampled_ = false;
+};
+
+}  // namespace ferrite
+
+namespace ferrite {
+
+/// How many live records fall in each power-of-two size class: bounds the
+/// largest live record in O(1) time and 26 bytes of RAM, without a sorted
+/// list. A record of `size` bytes counts in class c, the smallest with
+/// size <= 16 << c; largest_bound() is that class's limit for the highest
+/// class holding a record, so it is at least the largest live record and
+/// less than twice it (docs/FORMAT.md §6.2). Counts fit 16 bits: the index
+/// holds at most 65,535 keys, one live record each.
+class LiveRecordSizes {
+ public:
+  static constexpr std::uint32_t classes = 13;  // 16 B .. 64 KiB: every record size (FORMAT.md §3)
+
+  void add(std::uint32_t size) noexcept { ++count_[class_of(size)]; }
+  /// remove(), unless no record of that size class is counted.
+  void remove_counted(std::uint32_t size) noexcept {
+    if (count_[class_of(size)] != 0) --count_[class_of(size)];
+  }
+  void remove(std::uint32_t size) noexcept { --count_[class_of(size)]; }
+  void clear() noexcept { count_ = {}; }
+  /// An upper bound of every live record's size (0: none is live).
+  std::uint32_t largest_bound() const noexcept {
+    for (std::uint32_t c = classes; c-- > 0;)
+      if (count_[c] != 0) return std::uint32_t{16} << c;
+    return 0;
+  }
+  /// An upper bound of the sum of the `n` largest live records, each taken
+  /// as its class's limit but at most `cap` and at least `floor` (what a
+  /// record of `floor` bytes fills when fewer than `n` are live).
+  std::uint64_t largest_sum(std::uint32_t n, std::uint32_t cap, std::uint32_t floor) const noexcept {
+    std::uint64_t sum = 0;
+    for (std::uint32_t c = classes; c-- > 0 && n > 0;) {
+      const std::uint32_t taken = std::min<std::uint32_t>(count_[c], n);
+      sum += std::uint64_t{taken} * std::max(std::min(std::uint32_t{16} << c, cap), floor);
+      n -= taken;
+    }
+    return sum + std::uint64_t{n} * floor;
+  }
+
+ private:
+  static std::uint32_t class_of(std::uint32_t size) noexcept {
+    const std::uint32_t c = size <= 16 ? 0 : static_cast<std::uint32_t>(std::bit_width(size - 1)) - 4;
+    return c < classes ? c : classes - 1;
+  }
+  std::array<std::uint16_t, classes> count_{};
+};
+
+}  // namespace ferrite
