@@ -804,6 +804,12 @@ class Store {
 
   // mount / format
   Task<Status> replay_sector(std::uint32_t sector) noexcept;
+  /// Whether the record at `offset` of `sector` reads back stability_reads
+  /// more times as mount read it (checksum `crc`, `size` bytes): one a power
+  /// cut interrupted may hold weak bits that read right only by chance.
+  /// Reads into `scratch`, past the read-ahead window.
+  Task<Result<bool>> reads_back_stably(std::uint32_t sector, std::uint32_t offset, std::uint32_t crc,
+                                       std::uint32_t size, LogRecord& scratch) noexcept;
   /// Whether [offset, end) of `sector` reads erased (end none: the sector's end).
   Task<Status> check_tail_blank(std::uint32_t sector, std::uint32_t offset, std::uint32_t end = none) noexcept;
   /// The first unit of [offset, end) of `sector` that does not read erased, or `end`.

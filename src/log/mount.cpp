@@ -580,6 +580,9 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   std::uint32_t good_end = header_size_;  // just past the last verified record
   std::uint32_t last_at = none;           // where the last verified record (or batch) starts
   std::uint32_t blank_to = end;           // checked erased up to here after the log's end
+  // The last record applied on its own (not a batch's, not a SKIP) when it
+  // ends at good_end: its start, checksum and size (none: another kind).
+  std::uint32_t single_at = none, single_crc = 0, single_size = 0;
   bool in_bad_region = false;
   // Sealed stores: damage before a verified record is tampering, never a
   // power cut (which only ever tears a sector's last record).
@@ -622,6 +625,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         FERRITE_CO_TRY(after_damage(offset));
         FERRITE_CO_TRY(note_failure(sector, offset));
         last_at = offset;
+        single_at = none;
         offset += rec->size;
         good_end = offset;
         continue;
@@ -657,18 +661,8 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         if (probe > 0) FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + after, next_unit));
         if (reads_erased(next_unit)) {
           // Re-read into the same storage: a stable record reads back as itself.
-          const std::uint32_t crc = rec->stored_crc, size = rec->size;
-          bool stable = true;
-          mount_->windowed = false;  // these reads must reach the flash
-          for (int i = 0; i < stability_reads && stable; ++i) {
-            rec.status = co_await read_record(sector, offset, end - offset, rec.record);
-            if (!rec && rec.error() != Errc::corrupt) {
-              mount_->windowed = true;
-              co_return fail(rec.error());
-            }
-            stable = rec && !rec->blank && rec->stored_crc == crc && rec->size == size;
-          }
-          mount_->windowed = true;
+          FERRITE_CO_TRY_ASSIGN(const bool stable,
+                                co_await reads_back_stably(sector, offset, rec->stored_crc, rec->size, rec.record));
           if (!stable) rec.status = fail(Errc::corrupt);
         }
       }
@@ -725,12 +719,29 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         if (in_bad_region) ++counters_.corrupt_records;
         in_bad_region = false;
         last_at = batch_at;  // the counter is raised after the commit
+        single_at = none;
         offset = batch_next;
         good_end = offset;
       }
       continue;
     }
     if (!applied) {
+      if (!in_bad_region && offset == good_end && single_at != none &&
+          mount_->voided_count < mount_->voided.size()) {
+        // Damage right after a record: that record may be the one a power
+        // cut interrupted, its weak bits reading right by chance this time,
+        // and the damage the write after it (a SKIP past it, torn in turn).
+        // An earlier mount may have shown it torn, so it counts only if it
+        // reads back identically several times; else this mount starts
+        // again with it voided, as a SKIP would have.
+        FERRITE_CO_TRY_ASSIGN(const bool stable,
+                              co_await reads_back_stably(sector, single_at, single_crc, single_size, rec.record));
+        if (!stable) {
+          mount_->voided[mount_->voided_count++] = {sectors_[sector].sequence, single_at, good_end};
+          mount_->replay_again = true;
+          co_return fail(Errc::corrupt);
+        }
+      }
       in_bad_region = true;
       offset += unit_;
       continue;
@@ -750,6 +761,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         if (in_bad_region) ++counters_.torn_tails;
         in_bad_region = false;
         last_at = from;  // where the log ended before this write (the rollback counter's view)
+        single_at = none;
         offset += rec->size;
         good_end = offset;
         continue;
@@ -762,6 +774,9 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       in_bad_region = false;
     }
     last_at = offset;
+    single_at = offset;
+    single_crc = rec->stored_crc;
+    single_size = rec->size;
     offset += rec->size;
     good_end = offset;
   }
@@ -789,6 +804,23 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   skip_from_ = in_bad_region ? good_end : none;
   if (in_bad_region) ++counters_.torn_tails;
   co_return Status{};
+}
+
+Task<Result<bool>> Store::reads_back_stably(std::uint32_t sector, std::uint32_t offset, std::uint32_t crc,
+                                            std::uint32_t size, LogRecord& scratch) noexcept {
+  const std::uint32_t end = records_end(sector);
+  bool stable = true;
+  mount_->windowed = false;  // these reads must reach the flash
+  for (int i = 0; i < stability_reads && stable; ++i) {
+    const Status st = co_await read_record(sector, offset, end - offset, scratch);
+    if (!st && st.error() != Errc::corrupt) {
+      mount_->windowed = true;
+      co_return fail(st.error());
+    }
+    stable = st && !scratch.blank && scratch.stored_crc == crc && scratch.size == size;
+  }
+  mount_->windowed = true;
+  co_return stable;
 }
 
 Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept {
