@@ -158,7 +158,7 @@ ferrite_config ferrite_default_config(void);
  * implementation; ferrite_store_memory_size() returns the exact need. */
 #define FERRITE_STORE_BASE_SIZE (768u + 48u * sizeof(void*))
 #define FERRITE_STORE_BYTES_PER_KEY 14u    /* index entry 12 + key order 2 */
-#define FERRITE_STORE_BYTES_PER_SECTOR 20u /* sector bookkeeping */
+#define FERRITE_STORE_BYTES_PER_SECTOR 16u /* sector bookkeeping */
 #define FERRITE_STORE_MEMORY_SIZE(keys, sectors) \
   (FERRITE_STORE_BASE_SIZE + (size_t)(keys) * FERRITE_STORE_BYTES_PER_KEY + \
    (size_t)(sectors) * FERRITE_STORE_BYTES_PER_SECTOR + 8u)

@@ -8,16 +8,22 @@ export module ferrite.log:space;
 
 export namespace ferrite {
 
-/// Per-sector bookkeeping (20 bytes per sector). Storage supplied by the caller.
+/// Per-sector bookkeeping (16 bytes per sector). Storage supplied by the
+/// caller. Byte counts fit 24 bits: a store's sectors hold at most
+/// max_sector_bytes (config_report() field "sector size").
 struct SectorInfo {
   std::uint32_t sequence = 0;
   std::uint32_t erase_count = 0;
-  std::uint32_t live_bytes = 0;   ///< full-record bytes GC must copy when it retires this sector
-  std::uint32_t used_bytes = 0;   ///< bytes written after the header
-  std::uint8_t state = 0;         ///< a SectorState
-  std::uint8_t vouched = 0;       ///< mount: an ERASED record names this sector
-  std::uint8_t old_key = 0;       ///< sealed store: records sealed under the previous key
+  std::uint32_t live_bytes : 24 = 0;  ///< full-record bytes GC must copy when it retires this sector
+  std::uint32_t state : 8 = 0;        ///< a SectorState
+  std::uint32_t used_bytes : 24 = 0;  ///< bytes written after the header
+  std::uint32_t vouched : 1 = 0;      ///< mount: an ERASED record names this sector
+  std::uint32_t old_key : 1 = 0;      ///< sealed store: records sealed under the previous key
 };
+
+/// Largest erase sector a store uses: SectorInfo counts the bytes after a
+/// sector's header in 24 bits.
+inline constexpr std::uint32_t max_sector_bytes = 1u << 24;
 
 enum class SectorState : std::uint8_t { garbage = 0, erased, live, retired };
 
@@ -57,6 +63,8 @@ class MaintenancePace {
 }  // namespace ferrite
 
 namespace ferrite {
+
+static_assert(sizeof(SectorInfo) == 16);  // FERRITE_STORE_BYTES_PER_SECTOR (ferrite.h)
 
 /// How many live records fall in each power-of-two size class: bounds the
 /// largest live record in O(1) time and 26 bytes of RAM, without a sorted

@@ -703,7 +703,41 @@ TEST_CASE("an image written before typed values mounts and reads its values as u
 }
 #endif
 
+namespace {
+/// A device that is only its geometry (every request fails): for
+/// configurations a store refuses before it reads anything.
+class GeometryOnly final : public ferrite::FlashDevice {
+ public:
+  explicit GeometryOnly(ferrite::Geometry g) : g_(g) {}
+  const ferrite::Geometry& geometry() const noexcept override { return g_; }
+  void submit(ferrite::FlashRequest& r) noexcept override { r.complete(Errc::io); }
+
+ private:
+  ferrite::Geometry g_;
+};
+}  // namespace
+
 TEST_CASE("refused configurations and writes name their field, value and limit", "[log][report]") {
+  SECTION("sectors larger than the sector table counts (16 MiB)") {
+    GeometryOnly big(rig::geometry(2, 32u << 20, 4));
+    ferrite::Flash flash(big);
+    ferrite::StoreMemory<10, 2> memory;
+    auto config = memory.config();
+    config.index = {};  // index-less: 64 MiB is beyond what an index addresses too
+    ferrite::Store store(flash, config);
+    const ferrite::Refusal why = store.config_report();
+    CHECK(why.code == Errc::invalid_argument);
+    CHECK(std::string(why.field) == "sector size");
+    CHECK(why.value == 32u << 20);
+    CHECK(why.limit == ferrite::max_sector_bytes);
+    CHECK(ferrite::sync_wait(store.format()).error() == Errc::invalid_argument);
+    CHECK(ferrite::sync_wait(store.mount()).error() == Errc::invalid_argument);
+    GeometryOnly fits(rig::geometry(2, 8u << 20, 4));
+    ferrite::Flash fits_flash(fits);
+    ferrite::Store fitting(fits_flash, config);
+    const char* field = fitting.config_report().field;
+    CHECK((field == nullptr || std::string(field) != "sector size"));
+  }
   SECTION("a sector table shorter than the partition") {
     ferrite::sim::SimFlash sim(rig::geometry(2, 4096, 4));
     ferrite::Flash flash(sim);

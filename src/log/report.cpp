@@ -30,6 +30,7 @@ enum ConfigCheck : std::uint8_t {
   no_order,
   no_verify,
   no_mixed_sectors,
+  sector_bytes,
 };
 
 std::uint32_t clip(std::size_t v) noexcept { return static_cast<std::uint32_t>(std::min<std::size_t>(v, 0xFFFFFFFFu)); }
@@ -47,6 +48,7 @@ Store::ConfigFault Store::config_fault() const noexcept {
   if (!mixed_sectors_built && geometry_.smallest_sector() != geometry_.largest_sector())
     return fault(no_mixed_sectors, geometry_.largest_sector(), geometry_.smallest_sector());
   if (sectors_.size() != count) return fault(sector_table, sectors_.size(), count);
+  if (geometry_.largest_sector() > max_sector_bytes) return fault(sector_bytes, geometry_.largest_sector(), max_sector_bytes);
   if (index_.has_order() && index_.order_capacity() != index_.capacity()) return fault(order_size, index_.order_capacity(), index_.capacity());
   if (index_.capacity() > 0xFFFF) return fault(index_size, index_.capacity(), 0xFFFF);
   if (geometry_.total_size() > (1u << 31)) return fault(partition_bytes, geometry_.total_size(), 1u << 31);
@@ -119,6 +121,8 @@ Refusal Store::config_report() const noexcept {
                       "this build has no stores on sectors of different sizes (meson option mixed_sectors): use a "
                       "partition whose sectors have one size (value: the largest sector, limit: the smallest)");
       break;
+    case sector_bytes:
+      return refuse("sector size", "a store's sectors hold at most 16 MiB (max_sector_bytes)");
     case scratch:
       return refuse("scratch", "StoreConfig::scratch must hold Store::scratch_needed(max value, codec overhead) bytes");
   }
