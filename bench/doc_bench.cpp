@@ -962,9 +962,10 @@ void ram_output(const std::vector<RamRun>& runs, Out& out) {
   }
   j += "]";
   if (!runs.empty() && runs.front().ok)
-    t += fmt::format("\n`sizeof(Store)` = {} B (add it and the sector table, 20 B per sector, to the engine figure); "
+    t += fmt::format("\n`sizeof(Store)` = {} B (add it and the sector table, {} B per sector, to the engine figure); "
                      "largest single frame: {} B (insert), {} B (find).\n",
-                     runs.front().store_object, runs.back().largest_frame_insert, runs.back().largest_frame_find);
+                     runs.front().store_object, sizeof(ferrite::SectorInfo), runs.back().largest_frame_insert,
+                     runs.back().largest_frame_find);
   out.md += t;
   out.json += ",\n  \"ram\": " + j;
 }
