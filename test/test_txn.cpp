@@ -593,6 +593,16 @@ TEST_CASE("a batch larger than a sector or than the free space writes nothing", 
   CHECK(r.get("keep") == "me");
 }
 
+TEST_CASE("a batch on a store not mounted is refused", "[txn][batch]") {
+  Rig r(rig::geometry(3, 4096, 4));
+  REQUIRE(r.format());
+  r.store->unmount();
+  ferrite::Batch b(*r.store);
+  CHECK(b.put("a", "1"));
+  CHECK(ferrite::sync_wait(b.commit()).error() == Errc::not_mounted);
+  CHECK(b.pending_writes() == 0);
+}
+
 TEST_CASE("batches on an index-less store are refused and write nothing", "[txn][batch]") {
   Rig r(rig::geometry(3, 4096, 4), 0);
   REQUIRE(r.format());

@@ -364,7 +364,7 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
     // The check may have found the old record failing: say so on flash
     // before the new value, or the next mount could not tell who changed it.
     FERRITE_CO_TRY(co_await record_tampering());
-  } else if (indexed() && index_.size() >= index_.capacity()) {
+  } else if (indexed() && index_.full()) {
     refuse(Refused::index_full, index_.size(), static_cast<std::uint32_t>(index_.capacity()));
     co_return fail(Errc::no_memory);
   }
@@ -620,7 +620,8 @@ Task<Result<std::uint32_t>> Store::cursor_seek(const Cursor& c) noexcept {
   // start before the first); reverse: the last key before either.
   const bool forward = c.direction_ == Direction::forward;
   if (!c.started_ && !c.has_start_) co_return index_.size() == 0 ? no_rank : forward ? 0 : index_.size() - 1;
-  FERRITE_CO_TRY_ASSIGN(const std::size_t at, co_await order_lower_bound(c.key(), index_.size(), forward && c.started_));
+  FERRITE_CO_TRY_ASSIGN(const std::size_t at,
+                        co_await order_lower_bound(c.key(), index_.size(), forward && c.started_));
   if (forward) co_return at < index_.size() ? static_cast<std::uint32_t>(at) : no_rank;
   co_return at > 0 ? static_cast<std::uint32_t>(at - 1) : no_rank;
 }

@@ -48,8 +48,10 @@ Store::ConfigFault Store::config_fault() const noexcept {
   if (!mixed_sectors_built && geometry_.smallest_sector() != geometry_.largest_sector())
     return fault(no_mixed_sectors, geometry_.largest_sector(), geometry_.smallest_sector());
   if (sectors_.size() != count) return fault(sector_table, sectors_.size(), count);
-  if (geometry_.largest_sector() > max_sector_bytes) return fault(sector_bytes, geometry_.largest_sector(), max_sector_bytes);
-  if (index_.has_order() && index_.order_capacity() != index_.capacity()) return fault(order_size, index_.order_capacity(), index_.capacity());
+  if (geometry_.largest_sector() > max_sector_bytes)
+    return fault(sector_bytes, geometry_.largest_sector(), max_sector_bytes);
+  if (index_.has_order() && index_.order_capacity() != index_.capacity())
+    return fault(order_size, index_.order_capacity(), index_.capacity());
   if (index_.capacity() > 0xFFFF) return fault(index_size, index_.capacity(), 0xFFFF);
   if (geometry_.total_size() > (1u << 31)) return fault(partition_bytes, geometry_.total_size(), 1u << 31);
   if (index_.has_storage() && geometry_.total_size() / unit_ > max_index_units)
