@@ -84,6 +84,9 @@ class LiveRecordSizes {
   }
   void remove(std::uint32_t size) noexcept { --count_[class_of(size)]; }
   void clear() noexcept { count_ = {}; }
+  /// The limit of the class a record of `size` bytes counts in: what
+  /// largest_bound() becomes once it is live.
+  static std::uint32_t bound_of(std::uint32_t size) noexcept { return std::uint32_t{16} << class_of(size); }
   /// An upper bound of every live record's size (0: none is live).
   std::uint32_t largest_bound() const noexcept {
     for (std::uint32_t c = classes; c-- > 0;)

@@ -194,7 +194,11 @@ std::uint32_t Store::sector_slack(std::uint32_t incoming) const noexcept {
   // one, and META records; without an index the live ones are unknown, so
   // any record the limits allow is assumed (FORMAT.md §6.2).
   if (!indexed()) return slack_;
-  const std::uint32_t bound = std::max({live_sizes_.largest_bound(), incoming, meta_size(8)});
+  // The incoming record counts as its class's limit, as it will once live:
+  // the capacity after the write is then no less than the one it was
+  // admitted under, and no erase is ever refused for room.
+  const std::uint32_t written = incoming != 0 ? LiveRecordSizes::bound_of(incoming) : 0;
+  const std::uint32_t bound = std::max({live_sizes_.largest_bound(), written, meta_size(8)});
   return std::min(bound, std::max(slack_, incoming));
 }
 
