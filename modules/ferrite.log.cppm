@@ -886,6 +886,9 @@ class Store {
 
   // records
   Task<Status> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit, LogRecord& out) noexcept;
+  /// Where the bytes a SKIP record voids begin (its `from`, FORMAT.md §3.3);
+  /// none for any other record.
+  std::uint32_t voided_from(const LogRecord& rec) const noexcept;
   /// Reads through a small read-ahead window while mount scans sequentially,
   /// so each byte of the log is read from flash once.
   Task<Status> read_bytes(std::uint32_t address, std::span<std::byte> out) noexcept;

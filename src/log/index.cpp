@@ -147,10 +147,12 @@ Task<Status> Store::build_order() noexcept {
 
 Task<Status> Store::locate_by_scan(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept {
   // Index-less: walk the whole log in order; the last PUT or DELETE wins.
+  // Bytes a SKIP voids are stepped over as mount steps over them (FORMAT.md
+  // §3.3): a record there that verifies by chance was never written.
   out = Located{};
   const std::uint32_t n = geometry_.sector_count();
   std::uint32_t last = 0;
-  bool first = true, damaged = false;
+  bool first = true;
   for (;;) {
     std::uint32_t sector = none, seq = 0;
     for (std::uint32_t s = 0; s < n; ++s) {
@@ -165,25 +167,54 @@ Task<Status> Store::locate_by_scan(std::span<const std::byte> key, std::uint32_t
     if (sector == none) break;
     first = false;
     last = seq;
+    const Located before_sector = out;
+    // A SKIP that voids a record read as good restarts the sector with that
+    // range stepped over; as many ranges per sector as a mount voids.
+    std::array<std::pair<std::uint32_t, std::uint32_t>, 4> voided{};
+    std::size_t voided_count = 0;
     const std::uint32_t end = header_size_ + sectors_[sector].used_bytes;
-    std::uint32_t offset = header_size_;
+    std::uint32_t offset = header_size_, good_end = header_size_;
+    std::uint32_t damaged_regions = 0;
+    bool damaged = false;
     while (offset < end) {
+      const auto in_void = std::find_if(voided.begin(), voided.begin() + voided_count,
+                                        [&](const auto& r) { return offset >= r.first && offset < r.second; });
+      if (in_void != voided.begin() + voided_count) {
+        damaged = true;
+        offset = in_void->second;
+        continue;
+      }
       LogRecordRead rec;
       rec.status = co_await read_record(sector, offset, end - offset, rec.record);
       if (!rec) {
         if (rec.error() != Errc::corrupt) co_return fail(rec.error());
-        // A damaged region: resynchronise, and say so — the skipped record
-        // may have been this key's latest.
-        if (!damaged) ++counters_.corrupt_records;
         damaged = true;
         offset += unit_;
         continue;
       }
-      damaged = false;
       if (rec->blank) {
         offset += unit_;
         continue;
       }
+      if (const std::uint32_t from = voided_from(*rec); from > header_size_ && from <= good_end) {
+        if (from < good_end && voided_count < voided.size()) {
+          voided[voided_count++] = {from, offset};
+          out = before_sector;
+          offset = good_end = header_size_;
+          damaged_regions = 0;
+          damaged = false;
+          continue;
+        }
+        // It closes the damage before it as a torn tail, not corruption.
+        damaged = false;
+        offset += rec->size;
+        good_end = offset;
+        continue;
+      }
+      // A damaged region behind a verified record: say so, since the skipped
+      // record may have been this key's latest.
+      if (damaged) ++damaged_regions;
+      damaged = false;
       if ((rec->kind == logfmt::put || rec->kind == logfmt::typed_put || rec->kind == logfmt::erase) &&
           rec->key_hash == hash && rec->key_size == key.size() &&
           std::memcmp(rec->key.data(), key.data(), key.size()) == 0) {
@@ -196,7 +227,9 @@ Task<Status> Store::locate_by_scan(std::span<const std::byte> key, std::uint32_t
         out.entry.key_size = rec->key_size;
       }
       offset += rec->size;
+      good_end = offset;
     }
+    counters_.corrupt_records += damaged_regions + (damaged ? 1 : 0);
   }
   co_return Status{};
 }

@@ -746,12 +746,12 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       offset += unit_;
       continue;
     }
-    if (skip && rec->value_size == (sealed() ? seal_.codec->sealed_size(4) : 4)) {
+    if (skip) {
       // A SKIP voids its sector from `from` on: the bytes a power cut tore
       // there, and whatever of them reads right by chance. It covers the
       // damage met since the last good record only when `from` lies at or
       // before that record's end (FORMAT.md §3.3).
-      const std::uint32_t from = logfmt::get_le32(rec->meta.data());
+      const std::uint32_t from = voided_from(*rec);
       if (from > header_size_ && from <= good_end) {
         if (from < good_end && mount_->voided_count < mount_->voided.size()) {
           mount_->voided[mount_->voided_count++] = {sectors_[sector].sequence, from, offset};

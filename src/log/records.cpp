@@ -45,6 +45,12 @@ Task<Result<std::uint32_t>> Store::crc_of_range(std::uint32_t address, std::uint
   co_return crc;
 }
 
+std::uint32_t Store::voided_from(const LogRecord& rec) const noexcept {
+  const bool skip = !rec.blank && !rec.compact && rec.kind == logfmt::meta && rec.key_size == logfmt::skip &&
+                    rec.value_size == (sealed() ? seal_.codec->sealed_size(4) : 4);
+  return skip ? logfmt::get_le32(rec.meta.data()) : none;
+}
+
 Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit,
                                 LogRecord& rec) noexcept {
   // Filled in the caller's storage: a record is large, and this sits at the
