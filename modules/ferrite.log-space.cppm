@@ -19,6 +19,7 @@ struct SectorInfo {
   std::uint32_t used_bytes : 24 = 0;  ///< bytes written after the header
   std::uint32_t vouched : 1 = 0;      ///< mount: an ERASED record names this sector
   std::uint32_t old_key : 1 = 0;      ///< sealed store: records sealed under the previous key
+  std::uint32_t skips : 1 = 0;        ///< a SKIP lies in this sector (change cursors look for what it voids)
 };
 
 /// Largest erase sector a store uses: SectorInfo counts the bytes after a

@@ -424,8 +424,8 @@ class [[nodiscard]] ChangeCursor {
   /// beyond Store::lsn(), or past the end of its sector); unsupported (a
   /// sealed store that hashes whole key names: a change could only name the
   /// keyed hash; with a plain prefix a change carries the key as stored,
-  /// docs/FORMAT.md §3.7); flash errors. Damaged records are skipped as
-  /// mount skips them (never yielded); a sealed value that no longer authenticates is
+  /// docs/FORMAT.md §3.7); flash errors. Damaged records, and the bytes a
+  /// SKIP voids, are skipped as mount skips them (never yielded); a sealed value that no longer authenticates is
   /// skipped too (counted in stats().corrupt_records; its key reads
   /// tampered).
   Task<Result<bool>> next() noexcept;
@@ -488,6 +488,13 @@ class [[nodiscard]] ChangeCursor {
   /// Per slot, the offset in sector sequence_ of the latest full record
   /// binding it so far (0: none yet).
   std::array<std::uint32_t, max_slots + 1> bindings_{};
+  /// The ranges SKIPs void in sector voids_sequence_, read up to voids_end_
+  /// when a change there first needs them; `voids_overflow_`: more than fit.
+  std::array<std::pair<std::uint32_t, std::uint32_t>, 4> voids_{};
+  std::uint8_t voids_count_ = 0;
+  bool voids_overflow_ = false;
+  std::uint32_t voids_sequence_ = 0;
+  std::uint32_t voids_end_ = 0;
 };
 #else
 class ChangeCursor;
@@ -1033,6 +1040,13 @@ class Store {
   /// Makes the full record `rec` (a put or erase) the cursor's change.
   /// False: it is skipped (a sealed value that does not open).
   Task<Result<bool>> change_take(ChangeCursor& c, std::uint32_t sector, const LogRecord& rec) noexcept;
+  /// Whether the change at `at` lies in bytes a later SKIP of its sector voids.
+  Task<Result<bool>> change_voided(ChangeCursor& c, std::uint32_t sector, std::uint32_t at) noexcept;
+  /// Walks [start, end) of `sector` for the ranges its SKIPs void: with
+  /// `covering`, answers whether one covers that offset; otherwise adds
+  /// them to `c`'s ranges (true: more than fit).
+  Task<Result<bool>> read_voids(ChangeCursor& c, std::uint32_t sector, std::uint32_t start, std::uint32_t end,
+                                std::uint32_t covering) noexcept;
   /// The live sector whose sequence is `sequence`, or none.
   std::uint32_t live_sector_with(std::uint32_t sequence) const noexcept;
   /// The live sector with the lowest sequence above `sequence`, or none.

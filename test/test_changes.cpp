@@ -4,6 +4,7 @@
 // current one.
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
@@ -344,6 +345,50 @@ TEST_CASE("an index-less store yields its puts and erases", "[changes]") {
   const Feed feed = changes_since(r, start);
   CHECK(feed.error == Errc::ok);
   CHECK(plain(feed.changes) == std::vector<Change>{put_of("a", "1"), put_of("a", "2"), erase_of("a"), put_of("b", "3")});
+}
+
+TEST_CASE("a change in bytes a SKIP voids is never yielded, as mount never applies it", "[changes][skip]") {
+  // A SKIP voids its sector from `from` up to itself (docs/FORMAT.md §3.3):
+  // a power cut tore a write there, and what of it reads right by chance
+  // was never written. Here the voided bytes are a whole record, "K" =
+  // "new" (a tear whose weak bits all read right): a full record without
+  // an index, a compact one with. The SKIP is programmed by hand.
+  for (const std::size_t keys : {std::size_t{0}, std::size_t{16}}) {
+    if (keys == 0 && !ferrite::index_less_built) continue;
+    INFO((keys ? "indexed (compact record)" : "index-less (full record)"));
+    Rig r(rig::geometry(2, 1024, 4), keys);
+    REQUIRE(r.format());
+    const std::uint64_t start = r.store->lsn();
+    CHECK(r.put("K", "old"));
+    const auto voided_at = static_cast<std::uint32_t>(r.store->lsn());
+    CHECK(r.put("K", "new"));
+    const auto skip_at = static_cast<std::uint32_t>(r.store->lsn());
+    // SKIP(from = voided_at): META (kind 2), type 6, a 4-byte value; crc over
+    // the position (sequence 1, offset), the header word and the value.
+    const std::uint32_t w = 0x80u | 2u << 8 | 6u << 11 | 4u << 17;
+    std::string record = le32(w) + le32(0) + le32(voided_at);
+    const std::string position = le32(1) + le32(skip_at);
+    std::uint32_t crc = ferrite::crc32c(rig::bytes(position));
+    crc = ferrite::crc32c(rig::bytes(std::string_view(record).substr(0, 4)), crc);
+    crc = ferrite::crc32c(rig::bytes(std::string_view(record).substr(8, 4)), crc);
+    record.replace(4, 4, le32(crc));
+    std::memcpy(r.sim.raw().data() + skip_at, record.data(), record.size());
+
+    r.reboot();
+    REQUIRE(r.mount());
+    CHECK(r.get("K") == "old");
+    CHECK(r.store->stats().torn_tails == 1);
+    auto c = r.store->changes_since(start);
+    Feed feed;
+    drain(c, feed);
+    CHECK(feed.error == Errc::ok);
+    CHECK(plain(feed.changes) == std::vector<Change>{put_of("K", "old")});
+    // The same cursor follows the head past the SKIP.
+    CHECK(r.put("L", "after"));
+    drain(c, feed);
+    CHECK(feed.error == Errc::ok);
+    CHECK(plain(feed.changes) == std::vector<Change>{put_of("K", "old"), put_of("L", "after")});
+  }
 }
 
 #if FERRITE_HAVE_CRYPTO

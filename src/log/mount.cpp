@@ -257,6 +257,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, block, {}, marker_offset_));
   info.state = static_cast<std::uint8_t>(SectorState::live);
   info.old_key = 0;
+  if constexpr (changes_built) info.skips = 0;
   info.sequence = sequence;
   info.live_bytes = 0;
   info.used_bytes = 0;
@@ -752,6 +753,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       // damage met since the last good record only when `from` lies at or
       // before that record's end (FORMAT.md §3.3).
       const std::uint32_t from = voided_from(*rec);
+      if (changes_built && from != none) sectors_[sector].skips = 1;
       if (from > header_size_ && from <= good_end) {
         if (from < good_end && mount_->voided_count < mount_->voided.size()) {
           mount_->voided[mount_->voided_count++] = {sectors_[sector].sequence, from, offset};

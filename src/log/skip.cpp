@@ -40,6 +40,7 @@ Task<Status> Store::skip_torn_region() noexcept {
     sectors_[head_].used_bytes += at - head_offset_;
     head_offset_ = at;
     head_sealed_ = false;
+    if constexpr (changes_built) sectors_[head_].skips = 1;
     auto written = co_await append(logfmt::meta, 0, {}, from, false, 0, logfmt::skip);
     if (written) break;
     if (!refused(written.error())) co_return fail(written.error());  // the head is sealed again

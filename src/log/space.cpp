@@ -253,6 +253,7 @@ Task<Status> Store::erase_sector(std::uint32_t sector, bool mark) noexcept {
   ++info.erase_count;
   info.state = erased_state;
   info.vouched = 0;  // erased by this session: no need to look again
+  if constexpr (changes_built) info.skips = 0;
   info.sequence = 0;
   info.live_bytes = 0;
   info.used_bytes = 0;
