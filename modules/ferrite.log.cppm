@@ -1040,13 +1040,9 @@ class Store {
   /// Makes the full record `rec` (a put or erase) the cursor's change.
   /// False: it is skipped (a sealed value that does not open).
   Task<Result<bool>> change_take(ChangeCursor& c, std::uint32_t sector, const LogRecord& rec) noexcept;
-  /// Whether the change at `at` lies in bytes a later SKIP of its sector voids.
+  /// Whether the change at `at` lies in bytes a later SKIP of its sector
+  /// voids; only for a sector whose SectorInfo::skips is set.
   Task<Result<bool>> change_voided(ChangeCursor& c, std::uint32_t sector, std::uint32_t at) noexcept;
-  /// Walks [start, end) of `sector` for the ranges its SKIPs void: with
-  /// `covering`, answers whether one covers that offset; otherwise adds
-  /// them to `c`'s ranges (true: more than fit).
-  Task<Result<bool>> read_voids(ChangeCursor& c, std::uint32_t sector, std::uint32_t start, std::uint32_t end,
-                                std::uint32_t covering) noexcept;
   /// The live sector whose sequence is `sequence`, or none.
   std::uint32_t live_sector_with(std::uint32_t sequence) const noexcept;
   /// The live sector with the lowest sequence above `sequence`, or none.

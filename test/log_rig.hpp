@@ -121,6 +121,28 @@ inline bool program_blank_tail(Rig& r, std::uint32_t sector) {
 }
 
 /// splitmix64: small, fast and reproducible everywhere.
+/// The bytes of a SKIP record (docs/FORMAT.md §3.3) at offset `at` of the
+/// sector with `sequence`, voiding that sector's bytes from `from` up to it:
+/// META (kind 2), type 6, a 4-byte value; its checksum covers the position,
+/// the header word and the value.
+inline std::array<std::byte, 12> skip_record(std::uint32_t sequence, std::uint32_t at, std::uint32_t from) {
+  const auto le32 = [](std::uint32_t v) {
+    return std::array<std::byte, 4>{static_cast<std::byte>(v), static_cast<std::byte>(v >> 8),
+                                    static_cast<std::byte>(v >> 16), static_cast<std::byte>(v >> 24)};
+  };
+  const std::uint32_t header = 0x80u | 2u << 8 | 6u << 11 | 4u << 17;
+  const auto seq = le32(sequence), offset = le32(at), word = le32(header), value = le32(from);
+  std::uint32_t crc = ferrite::crc32c(seq);
+  crc = ferrite::crc32c(offset, crc);
+  crc = ferrite::crc32c(word, crc);
+  const auto check = le32(ferrite::crc32c(value, crc));
+  std::array<std::byte, 12> record{};
+  std::copy(word.begin(), word.end(), record.begin());
+  std::copy(check.begin(), check.end(), record.begin() + 4);
+  std::copy(value.begin(), value.end(), record.begin() + 8);
+  return record;
+}
+
 struct Random {
   std::uint64_t state;
   explicit Random(std::uint64_t seed) : state(seed) {}

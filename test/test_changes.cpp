@@ -363,16 +363,8 @@ TEST_CASE("a change in bytes a SKIP voids is never yielded, as mount never appli
     const auto voided_at = static_cast<std::uint32_t>(r.store->lsn());
     CHECK(r.put("K", "new"));
     const auto skip_at = static_cast<std::uint32_t>(r.store->lsn());
-    // SKIP(from = voided_at): META (kind 2), type 6, a 4-byte value; crc over
-    // the position (sequence 1, offset), the header word and the value.
-    const std::uint32_t w = 0x80u | 2u << 8 | 6u << 11 | 4u << 17;
-    std::string record = le32(w) + le32(0) + le32(voided_at);
-    const std::string position = le32(1) + le32(skip_at);
-    std::uint32_t crc = ferrite::crc32c(rig::bytes(position));
-    crc = ferrite::crc32c(rig::bytes(std::string_view(record).substr(0, 4)), crc);
-    crc = ferrite::crc32c(rig::bytes(std::string_view(record).substr(8, 4)), crc);
-    record.replace(4, 4, le32(crc));
-    std::memcpy(r.sim.raw().data() + skip_at, record.data(), record.size());
+    const auto skip = rig::skip_record(1, skip_at, voided_at);
+    std::memcpy(r.sim.raw().data() + skip_at, skip.data(), skip.size());
 
     r.reboot();
     REQUIRE(r.mount());
@@ -389,6 +381,80 @@ TEST_CASE("a change in bytes a SKIP voids is never yielded, as mount never appli
     CHECK(feed.error == Errc::ok);
     CHECK(plain(feed.changes) == std::vector<Change>{put_of("K", "old"), put_of("L", "after")});
   }
+}
+
+TEST_CASE("a write a power cut left weak is never yielded once the store writes a SKIP past it", "[changes][skip][powerloss]") {
+  // The store's own SKIP (FORMAT.md §3.3): with no sector free, the first
+  // write after a mount that found the head's last record unstable is a
+  // SKIP past it. That record, "K" = fresh torn by one weak bit, reads right
+  // at some reads: a cursor opened before the SKIP was written, which
+  // follows the head past it, must step over it as mount did.
+  const auto g = rig::geometry(2, 1024, 4);
+  const std::string fresh("\xFF\xFF\xFF\xFE", 4);
+  const auto no_sector_free = [](const ferrite::Store& s) {
+    for (const ferrite::SectorInfo& info : s.sectors())
+      if (info.state != static_cast<std::uint8_t>(ferrite::SectorState::live)) return false;
+    return true;
+  };
+  std::size_t cases = 0, failures = 0;
+  for (std::uint64_t seed = 1; seed <= 4000 && cases < 40; ++seed) {
+    for (std::uint64_t cut = 0; cut < 6; ++cut) {
+      Rig r(g, 64, true, false, seed, 64);
+      if (!r.format()) continue;
+      const std::uint64_t start = r.store->lsn();
+      if (!r.put("K", "old")) continue;
+      bool ready = false;
+      for (int i = 0; i < 200 && !ready; ++i) {
+        if (!r.put("f" + std::to_string(i % 6), std::string(20 + i % 7, static_cast<char>('a' + i % 26)))) break;
+        ready = no_sector_free(*r.store);
+      }
+      if (!ready) continue;
+      r.sim.cut_power_at(r.sim.mutating_ops() + cut);
+      (void)r.put("K", fresh);
+      if (!r.sim.power_is_lost() || r.sim.weak_bit_count() != 1) continue;
+      r.reboot();
+      REQUIRE(r.mount());
+      if (!r.store->stats().head_sealed || !no_sector_free(*r.store) || r.get("K") != "old") continue;
+      // Only a record whole but for its weak bit: "K" = fresh at the head's
+      // end (header, checksum, "K", value: 13 bytes), the bit in its last
+      // byte. Other cuts tore it earlier, or tore a copy collection made.
+      const std::uint64_t head = r.store->lsn();
+      std::uint32_t last = static_cast<std::uint32_t>(head) + 12;
+      for (const ferrite::SectorInfo& info : r.store->sectors()) {
+        if (info.sequence == head >> 32) break;
+        last += 1024;
+      }
+      bool whole_but_weak = false;
+      for (unsigned bit = 0; bit < 8; ++bit) whole_but_weak = whole_but_weak || r.sim.is_weak(last, bit);
+      if (!whole_but_weak || r.sim.image()[last - 4] != std::byte{'K'}) continue;
+      ++cases;
+      auto c = r.store->changes_since(start);
+      Feed feed;
+      drain(c, feed);  // up to the head: the torn bytes lie past it
+      if (!r.put("M", "after the skip")) continue;
+      drain(c, feed);
+      bool phantom = false, followed = false;
+      for (const Change& ch : feed.changes) {
+        phantom = phantom || (ch.key == "K" && ch.value == fresh);
+        followed = followed || (ch.key == "M" && ch.value == "after the skip");
+      }
+      if (phantom || !followed || feed.error != Errc::ok) {
+        ++failures;
+        if (failures <= 3)
+          FAIL_CHECK("seed " << seed << " cut " << cut << ": phantom " << phantom << ", M followed " << followed
+                             << ", error " << static_cast<int>(feed.error));
+      }
+      // Repeated reads: the weak record reads right at about one in two.
+      for (int again = 0; again < 8 && failures == 0; ++again) {
+        const Feed whole = changes_since(r, start);
+        for (const Change& ch : whole.changes)
+          if (ch.key == "K" && ch.value == fresh) ++failures;
+      }
+    }
+  }
+  std::printf("changes-runtime-skip: %zu cases, %zu failures\n", cases, failures);
+  CHECK(cases >= 10);
+  CHECK(failures == 0);
 }
 
 #if FERRITE_HAVE_CRYPTO

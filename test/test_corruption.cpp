@@ -1086,13 +1086,8 @@ TEST_CASE("an index-less store steps over the bytes a SKIP voids, as mount does:
   NEED(b.put("K", "old"));  // 12 bytes at 40
   NEED(b.put("K", "new"));  // 12 bytes at 52
   NEED(le32(b.sim.image(), 52) == word(0, 0, 0, 3));
-  // SKIP(from = 52) at 64: META, type 6, a 4-byte value.
-  const auto seq = le32_bytes(1), at = le32_bytes(64), w = le32_bytes(word(0, 2, 6, 4)), from = le32_bytes(52);
-  const auto crc = le32_bytes(crc_of({seq, at, w, from}));
-  std::byte* skip = b.sim.raw().data() + 64;
-  std::memcpy(skip, w.data(), 4);
-  std::memcpy(skip + 4, crc.data(), 4);
-  std::memcpy(skip + 8, from.data(), 4);
+  const auto skip = rig::skip_record(1, 64, 52);  // SKIP(from = 52) at 64
+  std::memcpy(b.sim.raw().data() + 64, skip.data(), skip.size());
 
   b.reboot();
   NEED(b.mount());

@@ -103,8 +103,10 @@ Task<Result<bool>> Store::change_next(ChangeCursor& c) noexcept {
       const std::uint32_t at = c.offset_;
       c.offset_ += rec->size;
       if (position(sequence, at) < c.from_) continue;
-      FERRITE_CO_TRY_ASSIGN(const bool voided, co_await change_voided(c, s, at));
-      if (voided) continue;
+      if (sectors_[s].skips) {
+        FERRITE_CO_TRY_ASSIGN(const bool voided, co_await change_voided(c, s, at));
+        if (voided) continue;
+      }
       FERRITE_CO_TRY_ASSIGN(const bool taken, co_await change_take(c, s, *rec));
       if (taken) co_return true;
       continue;
@@ -168,8 +170,10 @@ Task<Result<bool>> Store::change_next(ChangeCursor& c) noexcept {
     if (put && rec->slot != 0) c.bindings_[rec->slot] = at;
     if (!put && rec->kind != logfmt::erase) continue;  // META, TAMPERED: bookkeeping, not changes
     if (position(sequence, at) < c.from_) continue;
-    FERRITE_CO_TRY_ASSIGN(const bool voided, co_await change_voided(c, s, at));
-    if (voided) continue;
+    if (sectors_[s].skips) {
+      FERRITE_CO_TRY_ASSIGN(const bool voided, co_await change_voided(c, s, at));
+      if (voided) continue;
+    }
     FERRITE_CO_TRY_ASSIGN(const bool taken, co_await change_take(c, s, *rec));
     if (taken) co_return true;
   }
@@ -213,8 +217,10 @@ Task<Result<bool>> Store::change_compact(ChangeCursor& c, std::uint32_t sector, 
   c.offset_ = at + compact_size(value_size);
   const bool typed = logfmt::kind_of(w) == logfmt::typed_put;
   if (position(sectors_[sector].sequence, at) < c.from_ || (typed && value_size == 0)) co_return false;
-  FERRITE_CO_TRY_ASSIGN(const bool voided, co_await change_voided(c, sector, at));
-  if (voided) co_return false;
+  if (sectors_[sector].skips) {
+    FERRITE_CO_TRY_ASSIGN(const bool voided, co_await change_voided(c, sector, at));
+    if (voided) co_return false;
+  }
   ValueType type = ValueType::untyped;
   if (typed) {
     std::array<std::byte, 1> tag{};
@@ -238,34 +244,32 @@ Task<Result<bool>> Store::change_compact(ChangeCursor& c, std::uint32_t sector, 
 
 Task<Result<bool>> Store::change_voided(ChangeCursor& c, std::uint32_t sector, std::uint32_t at) noexcept {
   // Bytes a SKIP voids (FORMAT.md §3.3) lie before it: a change there that
-  // reads right by chance was never written, and mount stepped over it. A
-  // sector without a SKIP (nearly all) costs nothing; in one with SKIPs
-  // the cursor reads their ranges once.
-  if (!sectors_[sector].skips) co_return false;
+  // reads right by chance was never written, and mount stepped over it.
+  // Called only for a sector with a SKIP: the cursor reads their ranges once
+  // and then only what the head wrote since.
   if (c.voids_sequence_ != c.sequence_) {
     c.voids_sequence_ = c.sequence_;
     c.voids_count_ = 0;
     c.voids_overflow_ = false;
     c.voids_end_ = header_size_;
   }
-  // The head may have grown (and taken a SKIP) since the ranges were read.
-  if (const std::uint32_t end = written_end(sector); c.voids_end_ < end) {
-    FERRITE_CO_TRY_ASSIGN(const bool more, co_await read_voids(c, sector, c.voids_end_, end, none));
-    c.voids_overflow_ = c.voids_overflow_ || more;
-    c.voids_end_ = end;
-  }
-  for (std::uint8_t i = 0; i < c.voids_count_; ++i)
-    if (at >= c.voids_[i].first && at < c.voids_[i].second) co_return true;
-  // More ranges than the cursor keeps: look past this change for one.
-  if (c.voids_overflow_) co_return co_await read_voids(c, sector, at, c.voids_end_, at);
-  co_return false;
-}
-
-Task<Result<bool>> Store::read_voids(ChangeCursor& c, std::uint32_t sector, std::uint32_t start, std::uint32_t end,
-                                     std::uint32_t covering) noexcept {
-  bool overflow = false;
-  std::uint32_t offset = start;
-  while (offset < end) {
+  // Two walks: [voids_end_, written end) adds ranges; with more ranges than
+  // the cursor keeps, [at, voids_end_) then looks past this change for one.
+  std::uint32_t offset = c.voids_end_;
+  std::uint32_t end = written_end(sector);
+  bool collecting = true;
+  for (;;) {
+    if (offset >= end) {
+      if (!collecting) co_return false;
+      c.voids_end_ = std::max(c.voids_end_, end);
+      for (std::uint8_t i = 0; i < c.voids_count_; ++i)
+        if (at >= c.voids_[i].first && at < c.voids_[i].second) co_return true;
+      if (!c.voids_overflow_) co_return false;
+      collecting = false;
+      offset = at;
+      end = c.voids_end_;
+      continue;
+    }
     LogRecordRead rec;
     rec.status = co_await read_record(sector, offset, end - offset, rec.record);
     if (!rec || rec->blank) {
@@ -275,8 +279,8 @@ Task<Result<bool>> Store::read_voids(ChangeCursor& c, std::uint32_t sector, std:
     }
     const std::uint32_t from = voided_from(*rec);
     if (from > header_size_ && from < offset) {
-      if (covering != none) {
-        if (from <= covering) co_return true;
+      if (!collecting) {
+        if (from <= at) co_return true;
       } else {
         // A SKIP written past a torn earlier SKIP voids the same bytes and
         // more: overlapping ranges are one.
@@ -287,13 +291,12 @@ Task<Result<bool>> Store::read_voids(ChangeCursor& c, std::uint32_t sector, std:
         } else if (c.voids_count_ < c.voids_.size()) {
           c.voids_[c.voids_count_++] = {from, offset};
         } else {
-          overflow = true;
+          c.voids_overflow_ = true;
         }
       }
     }
     offset += rec->size;
   }
-  co_return covering == none ? overflow : false;
 }
 
 Task<Result<bool>> Store::change_take(ChangeCursor& c, std::uint32_t sector, const LogRecord& rec) noexcept {
