@@ -123,7 +123,8 @@ class RamIndex {
   bool has_order() const noexcept { return !order_.empty(); }
   bool order_refused() const noexcept { return order_.refused(); }
   std::size_t order_capacity() const noexcept { return order_.size(); }
-  bool order_valid() const noexcept { return order_valid_; }
+  /// False in a build without scans, so that code keeping the order folds away.
+  bool order_valid() const noexcept { return has_order() && order_valid_; }
   void set_order_valid(bool valid) noexcept { order_valid_ = valid; }
   /// The index position of the key at `rank` in key order.
   std::uint16_t order_at(std::size_t rank) const noexcept { return order_[rank]; }
