@@ -400,6 +400,17 @@ class [[nodiscard]] Task {
   bool started_ = false;
 };
 
+/// A result already at hand, awaited like a Task that completes at once:
+/// what an operation returns in a build where it awaits nothing, so its
+/// callers stay the same and no coroutine frame is made.
+template <class T>
+struct [[nodiscard]] Ready {
+  T value;
+  bool await_ready() const noexcept { return true; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  T await_resume() noexcept { return std::move(value); }
+};
+
 // ---------------------------------------------------------------------------
 // Run loop
 

@@ -966,7 +966,14 @@ class Store {
   Task<Status> locate(std::span<const std::byte> key, std::uint32_t hash, Located& out,
                       bool checksum = false) noexcept;
   Task<Status> locate_by_scan(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept;
+  /// Adds `e` to the index and, where the store keeps key order, places `key`
+  /// in it (a binary search over keys on flash); a build without scans keeps
+  /// no order and reads nothing here.
+#if FERRITE_WITH_SCANS
   Task<Status> index_insert(const Entry& e, std::span<const std::byte> key) noexcept;
+#else
+  Ready<Status> index_insert(const Entry& e, std::span<const std::byte> key) noexcept;
+#endif
   /// The entry at `position`, its key size read from its binding's header.
   /// Errors: corrupt (the header no longer describes the entry), flash errors.
   Task<Status> load_entry(std::size_t position, Entry& out) noexcept;

@@ -93,6 +93,7 @@ Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, L
   co_return Status{};
 }
 
+#if FERRITE_WITH_SCANS
 Task<Status> Store::index_insert(const Entry& e, std::span<const std::byte> key) noexcept {
   if (index_.full()) co_return fail(Errc::no_memory);
   const std::size_t pos = index_.insert(e, unit_);
@@ -104,6 +105,13 @@ Task<Status> Store::index_insert(const Entry& e, std::span<const std::byte> key)
   }
   co_return Status{};
 }
+#else
+Ready<Status> Store::index_insert(const Entry& e, std::span<const std::byte>) noexcept {
+  if (index_.full()) return {fail(Errc::no_memory)};
+  index_.insert(e, unit_);
+  return {Status{}};
+}
+#endif
 
 Task<Result<std::size_t>> Store::order_lower_bound(std::span<const std::byte> key, std::size_t count,
                                                    bool strict) noexcept {

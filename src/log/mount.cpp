@@ -618,7 +618,9 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       if (!rec) co_return fail(rec.error());
       rec.record.kind = rec->kind == logfmt::txn_put ? logfmt::put : logfmt::erase;
     }
-    const bool skip = rec && !rec->blank && !rec->compact && rec->kind == logfmt::meta && rec->key_size == logfmt::skip;
+    // A SKIP's `from`, or none (FORMAT.md §3.3).
+    const std::uint32_t from = rec ? voided_from(*rec) : none;
+    const bool skip = from != none;
     if (!in_batch) {
       if (!rec && seal_.auth_failed) {
         // Framed and checksummed right, but not by the key: noted, skipped,
@@ -752,8 +754,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       // there, and whatever of them reads right by chance. It covers the
       // damage met since the last good record only when `from` lies at or
       // before that record's end (FORMAT.md §3.3).
-      const std::uint32_t from = voided_from(*rec);
-      if (changes_built && from != none) sectors_[sector].skips = 1;
+      if constexpr (changes_built) sectors_[sector].skips = 1;
       if (from > header_size_ && from <= good_end) {
         if (from < good_end && mount_->voided_count < mount_->voided.size()) {
           mount_->voided[mount_->voided_count++] = {sectors_[sector].sequence, from, offset};
