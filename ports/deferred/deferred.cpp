@@ -96,8 +96,10 @@ Errc DeferredFlash::perform_on_inner(const FlashRequest& r) noexcept {
 }
 
 bool DeferredFlash::finish_current(bool perform, Errc reason) noexcept {
-  bool expected = false;
-  if (!finishing_.compare_exchange_strong(expected, true, std::memory_order_acquire)) return false;
+  // An exchange, not a compare-exchange: for a flag the same, and on
+  // Cortex-M a compare-exchange given one memory order is not inlined (a
+  // switch over every order pair, ~480 B).
+  if (finishing_.exchange(true, std::memory_order_acquire)) return false;
   const std::uint32_t head = head_.load(std::memory_order_relaxed);
   if (head == tail_.load(std::memory_order_acquire)) {
     finishing_.store(false, std::memory_order_release);

@@ -252,17 +252,17 @@ class Stm32f4Flash final : public FlashDevice {
 
   // Starts queued requests until one stays in progress or the queue is empty.
   void start_queued() noexcept {
-    bool expected = false;
-    if (!active_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return;
+    // Exchanges, not compare-exchanges: for a flag the same, and a
+    // compare-exchange given one memory order is not inlined at -Oz (a switch
+    // over every order pair, ~480 B).
+    if (active_.exchange(true, std::memory_order_acq_rel)) return;
     for (;;) {
       const std::uint32_t head = head_.load(std::memory_order_relaxed);
       if (head == tail_.load(std::memory_order_acquire)) {
         active_.store(false, std::memory_order_release);
         // A submit() that saw active_ still set has queued meanwhile: take it.
-        if (head != tail_.load(std::memory_order_acquire)) {
-          expected = false;
-          if (active_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) continue;
-        }
+        if (head != tail_.load(std::memory_order_acquire) && !active_.exchange(true, std::memory_order_acq_rel))
+          continue;
         return;
       }
       FlashRequest* r = ring_[head % queue_capacity];
