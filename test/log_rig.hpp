@@ -143,6 +143,33 @@ inline std::array<std::byte, 12> skip_record(std::uint32_t sequence, std::uint32
   return record;
 }
 
+/// True when every sector of the store is live: collection is under way
+/// and has no free sector to copy into.
+inline bool no_sector_free(const ferrite::Store& s) {
+  for (const ferrite::SectorInfo& info : s.sectors())
+    if (info.state != static_cast<std::uint8_t>(ferrite::SectorState::live)) return false;
+  return true;
+}
+
+/// A fresh 2-sector store (a Rig or a rig like it) holding "K" = "old", then
+/// updates of six other keys until no sector is free; a power cut at the
+/// `cut`-th program or erase of the next put of "K" = "\xFF\xFF\xFF\xFE",
+/// whose last unit holds a single bit to program. True when that cut left
+/// exactly one weak bit: the record may be whole, reading right by chance.
+template <class Bed>
+bool weak_put_in_full_store(Bed& b, std::uint64_t cut) {
+  if (!b.format() || !b.put("K", "old")) return false;
+  bool ready = false;
+  for (int i = 0; i < 200 && !ready; ++i) {
+    if (!b.put("f" + std::to_string(i % 6), std::string(20 + i % 7, static_cast<char>('a' + i % 26)))) break;
+    ready = no_sector_free(*b.store);
+  }
+  if (!ready) return false;
+  b.sim.cut_power_at(b.sim.mutating_ops() + cut);
+  (void)b.put("K", std::string("\xFF\xFF\xFF\xFE", 4));
+  return b.sim.power_is_lost() && b.sim.weak_bit_count() == 1;
+}
+
 struct Random {
   std::uint64_t state;
   explicit Random(std::uint64_t seed) : state(seed) {}
