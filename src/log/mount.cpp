@@ -236,11 +236,17 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   h[4] = static_cast<std::byte>(sealed() ? logfmt::sealed_version : logfmt::version);
   h[5] = static_cast<std::byte>(std::countr_zero(unit_));
   h[6] = geometry_.erased_byte();
-  h[7] = static_cast<std::byte>((compact_ ? logfmt::compact_records : 0) |
-                                (sealed() ? logfmt::sealed | logfmt::authenticated_log : 0));
   // The sequence is used up even if the program fails: a header that
   // reports failure yet lands must never share its number with the next.
   const std::uint32_t sequence = next_sequence_++;
+  // This session programmed the head's last record whole: mount need not
+  // read it back for weak bits (FORMAT.md §2, flag bit 3).
+  const SectorInfo& previous = sectors_[head_];
+  const bool previous_whole = previous.state == static_cast<std::uint8_t>(SectorState::live) &&
+                              previous.whole_end && previous.sequence + 1 == sequence && head_ != sector;
+  h[7] = static_cast<std::byte>((compact_ ? logfmt::compact_records : 0) |
+                                (sealed() ? logfmt::sealed | logfmt::authenticated_log : 0) |
+                                (previous_whole ? logfmt::previous_whole : 0));
   logfmt::put_le32(h.data() + 8, sequence);
   logfmt::put_le32(h.data() + 12, tail_);
   logfmt::put_le32(h.data() + 16, info.erase_count);
@@ -257,6 +263,8 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, block, {}, marker_offset_));
   info.state = static_cast<std::uint8_t>(SectorState::live);
   info.old_key = 0;
+  info.whole_end = 0;
+  info.vouches_previous = previous_whole ? 1 : 0;
   if constexpr (changes_built) info.skips = 0;
   info.sequence = sequence;
   info.live_bytes = 0;
@@ -348,6 +356,7 @@ Task<Status> Store::mount() noexcept {
                                              : k == HeaderKind::blank ? SectorState::erased
                                                                       : SectorState::garbage);
       info.sequence = k == HeaderKind::valid ? h.sequence : 0;
+      info.vouches_previous = k == HeaderKind::valid && (h.flags & logfmt::previous_whole) ? 1 : 0;
       damaged += k == HeaderKind::garbage;
       if (k == HeaderKind::valid) {
         if (!any_valid) first_id = h.store_id;
@@ -416,6 +425,7 @@ Task<Status> Store::mount() noexcept {
         info.sequence = h.sequence;
         info.erase_count = h.erase_count;
         info.state = static_cast<std::uint8_t>(SectorState::live);
+        info.vouches_previous = (h.flags & logfmt::previous_whole) ? 1 : 0;
         // A sealed store takes its tail from authenticated records only (the
         // newest OPEN, then RETIREs): header fields and markers have a crc.
         if (!sealed()) tail_ = std::max(tail_, h.tail);
@@ -468,6 +478,14 @@ Task<Status> Store::mount() noexcept {
             co_return fail(Errc::tampered);
           }
       FERRITE_CO_TRY(co_await find_sealed_tail());
+    }
+    // A sector whose successor's header says its last record was programmed
+    // whole: replay need not read that record back for weak bits.
+    for (SectorInfo& next : sectors_) {
+      if (next.state != static_cast<std::uint8_t>(SectorState::live) || !next.vouches_previous) continue;
+      for (SectorInfo& info : sectors_)
+        if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence + 1 == next.sequence)
+          info.whole_end = 1;
     }
     // Pass 3: replay live sectors in sequence order. A blank-header sector only
     // stays "erased" when the log vouches for it.
@@ -662,7 +680,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         const std::uint32_t probe = after < end ? std::min<std::uint32_t>({unit_, end - after, 8}) : 0;
         const std::span<std::byte> next_unit = std::span<std::byte>(buffer_).first(probe);
         if (probe > 0) FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + after, next_unit));
-        if (reads_erased(next_unit)) {
+        if (reads_erased(next_unit) && !sectors_[sector].whole_end) {
           // Re-read into the same storage: a stable record reads back as itself.
           FERRITE_CO_TRY_ASSIGN(const bool stable,
                                 co_await reads_back_stably(sector, offset, rec->stored_crc, rec->size, rec.record));
