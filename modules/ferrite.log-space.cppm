@@ -20,8 +20,7 @@ struct SectorInfo {
   std::uint32_t vouched : 1 = 0;      ///< mount: an ERASED record names this sector
   std::uint32_t old_key : 1 = 0;      ///< sealed store: records sealed under the previous key
   std::uint32_t skips : 1 = 0;        ///< a SKIP lies in this sector (change cursors look for what it voids)
-  std::uint32_t whole_end : 1 = 0;    ///< its last record was programmed whole: by this session, or as the next header says
-  std::uint32_t vouches_previous : 1 = 0;  ///< mount: its header says so of the sector before it (flag bit 3)
+  std::uint32_t vouches_previous : 1 = 0;  ///< mount: its header says the sector before it ends whole (flag bit 3)
 };
 
 /// Largest erase sector a store uses: SectorInfo counts the bytes after a

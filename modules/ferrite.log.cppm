@@ -815,6 +815,7 @@ class Store {
   /// more times as mount read it (checksum `crc`, `size` bytes): one a power
   /// cut interrupted may hold weak bits that read right only by chance.
   /// Reads into `scratch`, past the read-ahead window.
+  bool ends_whole(std::uint32_t sector) const noexcept;
   Task<Result<bool>> reads_back_stably(std::uint32_t sector, std::uint32_t offset, std::uint32_t crc,
                                        std::uint32_t size, LogRecord& scratch) noexcept;
   /// Whether [offset, end) of `sector` reads erased (end none: the sector's end).
@@ -1289,6 +1290,7 @@ class Store {
   bool config_ok_ = true;
   bool mounted_ = false;
   bool head_sealed_ = false;
+  bool head_end_whole_ = false;  // this session programmed the head's last record, whole (FORMAT.md §2 bit 3)
   std::uint32_t skip_from_ = 0xFFFFFFFFu;  // where mount found the head's torn bytes begin (SKIP's `from`)
   std::uint32_t blank_to_ = 0;  // the head reads erased from its write offset up to here (checked)
   Refused refused_ = Refused::none;  // last_refusal(): what, value, limit (strings from a table)

@@ -99,6 +99,7 @@ std::uint32_t Store::payload_of(std::uint32_t sector) const noexcept {
 void Store::reset_state() noexcept {
   mounted_ = false;
   head_sealed_ = false;
+  head_end_whole_ = false;
   skip_from_ = none;
   blank_to_ = 0;
   index_.clear();
@@ -240,10 +241,9 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   // reports failure yet lands must never share its number with the next.
   const std::uint32_t sequence = next_sequence_++;
   // This session programmed the head's last record whole: mount need not
-  // read it back for weak bits (FORMAT.md §2, flag bit 3).
-  const SectorInfo& previous = sectors_[head_];
-  const bool previous_whole = previous.state == static_cast<std::uint8_t>(SectorState::live) &&
-                              previous.whole_end && previous.sequence + 1 == sequence && head_ != sector;
+  // read it back for weak bits (FORMAT.md §2, flag bit 3). (A failed
+  // program seals the head, so a head that is not sealed ends with it.)
+  const bool previous_whole = head_end_whole_ && !head_sealed_ && sectors_[head_].sequence + 1 == sequence;
   h[7] = static_cast<std::byte>((compact_ ? logfmt::compact_records : 0) |
                                 (sealed() ? logfmt::sealed | logfmt::authenticated_log : 0) |
                                 (previous_whole ? logfmt::previous_whole : 0));
@@ -263,8 +263,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, block, {}, marker_offset_));
   info.state = static_cast<std::uint8_t>(SectorState::live);
   info.old_key = 0;
-  info.whole_end = 0;
-  info.vouches_previous = previous_whole ? 1 : 0;
+  head_end_whole_ = false;
   if constexpr (changes_built) info.skips = 0;
   info.sequence = sequence;
   info.live_bytes = 0;
@@ -425,7 +424,6 @@ Task<Status> Store::mount() noexcept {
         info.sequence = h.sequence;
         info.erase_count = h.erase_count;
         info.state = static_cast<std::uint8_t>(SectorState::live);
-        info.vouches_previous = (h.flags & logfmt::previous_whole) ? 1 : 0;
         // A sealed store takes its tail from authenticated records only (the
         // newest OPEN, then RETIREs): header fields and markers have a crc.
         if (!sealed()) tail_ = std::max(tail_, h.tail);
@@ -478,14 +476,6 @@ Task<Status> Store::mount() noexcept {
             co_return fail(Errc::tampered);
           }
       FERRITE_CO_TRY(co_await find_sealed_tail());
-    }
-    // A sector whose successor's header says its last record was programmed
-    // whole: replay need not read that record back for weak bits.
-    for (SectorInfo& next : sectors_) {
-      if (next.state != static_cast<std::uint8_t>(SectorState::live) || !next.vouches_previous) continue;
-      for (SectorInfo& info : sectors_)
-        if (info.state == static_cast<std::uint8_t>(SectorState::live) && info.sequence + 1 == next.sequence)
-          info.whole_end = 1;
     }
     // Pass 3: replay live sectors in sequence order. A blank-header sector only
     // stays "erased" when the log vouches for it.
@@ -680,7 +670,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
         const std::uint32_t probe = after < end ? std::min<std::uint32_t>({unit_, end - after, 8}) : 0;
         const std::span<std::byte> next_unit = std::span<std::byte>(buffer_).first(probe);
         if (probe > 0) FERRITE_CO_TRY(co_await read_bytes(geometry_.sector_offset(sector) + after, next_unit));
-        if (reads_erased(next_unit) && !sectors_[sector].whole_end) {
+        if (reads_erased(next_unit) && !ends_whole(sector)) {
           // Re-read into the same storage: a stable record reads back as itself.
           FERRITE_CO_TRY_ASSIGN(const bool stable,
                                 co_await reads_back_stably(sector, offset, rec->stored_crc, rec->size, rec.record));
@@ -825,6 +815,15 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   skip_from_ = in_bad_region ? good_end : none;
   if (in_bad_region) ++counters_.torn_tails;
   co_return Status{};
+}
+
+bool Store::ends_whole(std::uint32_t sector) const noexcept {
+  // The next sector's header says its opener programmed this sector's last record whole.
+  for (const SectorInfo& next : sectors_)
+    if (next.vouches_previous && next.state == static_cast<std::uint8_t>(SectorState::live) &&
+        next.sequence == sectors_[sector].sequence + 1)
+      return true;
+  return false;
 }
 
 Task<Result<bool>> Store::reads_back_stably(std::uint32_t sector, std::uint32_t offset, std::uint32_t crc,

@@ -293,11 +293,10 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
       // touched it, and no unit is programmed twice.
       head_offset_ += size;
       sectors_[head_].used_bytes += size;
-      sectors_[head_].whole_end = 0;
       written =
           co_await program_record(address, head_bytes, stored_key, body, size, none, 0, static_cast<bool>(verify_));
       if (!written) head_sealed_ = true;
-      else sectors_[head_].whole_end = 1;
+      else head_end_whole_ = true;
     }
     if (written) {
       ++counters_.records_written;

@@ -391,14 +391,13 @@ Task<Result<std::uint32_t>> Store::copy_forward(std::uint8_t slot, std::span<con
   logfmt::put_le32(head.data() + 4, crc);
   head_offset_ += size;
   sectors_[head_].used_bytes += size;
-  sectors_[head_].whole_end = 0;
   auto st =
       co_await program_record(address, head, key, {}, size, value_from, value_size, static_cast<bool>(verify_));
   if (!st) {
     head_sealed_ = true;
     co_return fail(st.error());
   }
-  sectors_[head_].whole_end = 1;
+  head_end_whole_ = true;
   ++counters_.records_written;
   ++counters_.records_copied;
   co_return address;
