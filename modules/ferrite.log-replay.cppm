@@ -33,6 +33,7 @@ struct MountState {
   std::array<VoidRange, 4> voided{};
   std::uint8_t voided_count = 0;
   bool replay_again = false;  // a pass met bytes to void: replay once more
+  bool recount = false;       // a RETIRE dropped entries whose sizes replay did not keep: size every entry from flash
   // The replay's read-ahead window: read_bytes serves sequential reads
   // from it while `windowed`, so each byte of the log is read from flash once.
   bool windowed = false;

@@ -1194,6 +1194,11 @@ class Store {
     live_total_ -= size;
     live_sizes_.remove(size);
   }
+  /// Mount: replay keeps the live bytes as it applies records (the key of
+  /// an update is the one it supersedes, so its size is known) unless the
+  /// entries must be read anyway (the key order, sealed stores' tamper states).
+  bool replay_counts_live() const noexcept { return !sealed() && !index_.has_order(); }
+  void count_live(const Entry& e, bool live) noexcept;
   std::uint32_t free_sector_count() const noexcept;
   // Without index-less mode in the build, a store is always indexed (an
   // empty index is refused by config_fault()), and the index-less paths fold away.

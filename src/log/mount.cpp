@@ -314,6 +314,7 @@ Task<Status> Store::mount() noexcept {
   for (;;) {
     reset_state();
     state.replay_again = false;
+    state.recount = false;
     state.sealed = SealedMount{};
     if (!config_ok_) {
       refuse(Refused::config);
@@ -561,15 +562,17 @@ Task<Status> Store::mount() noexcept {
     // Live bytes per sector: what GC must copy when that sector is retired.
     // The same pass builds the key-order permutation when the store keeps one
     // (FORMAT.md §7: each key read once, placed by binary search).
-    live_total_ = 0;
-    live_sizes_.clear();
-    for (std::size_t i = 0; i < index_.size(); ++i) {
-      Entry e;
-      FERRITE_CO_TRY(co_await load_entry(i, e));
-      const std::uint32_t size = full_size(e.key_size, e.value_size);
-      sectors_[sector_of(e.binding)].live_bytes += size;
-      note_live(size);
-      if (index_.has_order()) FERRITE_CO_TRY(co_await order_place(i, e, i));
+    // (Replay kept them already unless replay_counts_live() says otherwise.)
+    if (!replay_counts_live() || state.recount) {
+      live_total_ = 0;
+      live_sizes_.clear();
+      for (SectorInfo& info : sectors_) info.live_bytes = 0;
+      for (std::size_t i = 0; i < index_.size(); ++i) {
+        Entry e;
+        FERRITE_CO_TRY(co_await load_entry(i, e));
+        count_live(e, true);
+        if (index_.has_order()) FERRITE_CO_TRY(co_await order_place(i, e, i));
+      }
     }
     index_.set_order_valid(index_.has_order());
     // Every sector live: a collection was under way when the power went (only
@@ -928,15 +931,30 @@ Result<bool> Store::apply_record(const LogRecord& rec) noexcept {
   return indexed();
 }
 
+void Store::count_live(const Entry& e, bool live) noexcept {
+  const std::uint32_t size = full_size(e.key_size, e.value_size);
+  if (live) {
+    sectors_[sector_of(e.binding)].live_bytes += size;
+    note_live(size);
+  } else {
+    sectors_[sector_of(e.binding)].live_bytes -= size;
+    note_dead(size);
+  }
+}
+
 Result<bool> Store::apply_keyed_record(const LogRecord& rec, const Located& found, Entry& fresh) noexcept {
+  // (locate read the superseded binding's header word: found.entry has its key size.)
+  const bool counting = replay_counts_live();
   if (rec.kind == logfmt::erase) {
     if (found.found) {
+      if (counting) count_live(found.entry, false);
       index_.release_slot(found.entry.slot);
       index_.remove(found.position);
     }
     return false;
   }
   if (rec.address / unit_ >= max_index_units) return fail(Errc::corrupt);  // the config check rules it out
+  if (counting && found.found) count_live(found.entry, false);
   Entry e;
   e.hash = rec.key_hash;
   e.location = rec.address;
@@ -959,6 +977,7 @@ Result<bool> Store::apply_keyed_record(const LogRecord& rec, const Located& foun
     }
     index_.mark_slot(rec.slot);
   }
+  if (counting) count_live(e, true);
   if (found.found) {
     const std::uint8_t old_slot = found.entry.slot;
     if (old_slot != 0 && old_slot != rec.slot) index_.release_slot(old_slot);
@@ -978,6 +997,8 @@ void Store::drop_retired_entries() noexcept {
     if (sectors_[sector_of(e.location)].sequence < tail_ || sectors_[sector_of(e.binding)].sequence < tail_) {
       index_.release_slot(e.slot);
       index_.remove(i);
+      if (mount_) mount_->recount = true;
+
     } else {
       ++i;
     }
