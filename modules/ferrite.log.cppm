@@ -811,11 +811,13 @@ class Store {
 
   // mount / format
   Task<Status> replay_sector(std::uint32_t sector) noexcept;
+  /// Whether the next sector's header says that the session which opened it
+  /// programmed `sector`'s last record whole (FORMAT.md §2 flag bit 3).
+  bool ends_whole(std::uint32_t sector) const noexcept;
   /// Whether the record at `offset` of `sector` reads back stability_reads
   /// more times as mount read it (checksum `crc`, `size` bytes): one a power
   /// cut interrupted may hold weak bits that read right only by chance.
   /// Reads into `scratch`, past the read-ahead window.
-  bool ends_whole(std::uint32_t sector) const noexcept;
   Task<Result<bool>> reads_back_stably(std::uint32_t sector, std::uint32_t offset, std::uint32_t crc,
                                        std::uint32_t size, LogRecord& scratch) noexcept;
   /// Whether [offset, end) of `sector` reads erased (end none: the sector's end).

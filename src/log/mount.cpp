@@ -998,7 +998,6 @@ void Store::drop_retired_entries() noexcept {
       index_.release_slot(e.slot);
       index_.remove(i);
       if (mount_) mount_->recount = true;
-
     } else {
       ++i;
     }
