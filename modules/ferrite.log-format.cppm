@@ -25,11 +25,13 @@ enum Kind : std::uint8_t {
   put = 0, erase = 1, meta = 2, txn_put = 3, txn_erase = 4, txn_commit = 5, typed_put = 6, tampered = 7
 };
 /// Header flags (FORMAT.md §2).
-enum Flag : std::uint8_t { compact_records = 1, sealed = 2, authenticated_log = 4, previous_whole = 8 };
+enum Flag : std::uint8_t {
+  compact_records = 1, sealed = 2, authenticated_log = 4, previous_whole = 8, unique_hashes = 16
+};
 constexpr bool is_txn(std::uint8_t kind) noexcept { return kind == txn_put || kind == txn_erase || kind == txn_commit; }
 /// A record that carries a key's value (PUT, TXN_PUT, TYPED_PUT).
 constexpr bool is_put(std::uint8_t kind) noexcept { return kind == put || kind == txn_put || kind == typed_put; }
-enum Meta : std::uint8_t { retire = 0, erased = 1, open = 2, skip = 6 };
+enum Meta : std::uint8_t { retire = 0, erased = 1, open = 2, skip = 6, shared = 7 };
 /// OPEN's plaintext: tail u32, previous sequence u32, previous end u32.
 inline constexpr std::uint32_t open_bytes = 12;
 /// TAMPERED's plaintext: sequence u32, offset u32 of the record that failed.

@@ -96,6 +96,13 @@ class RamIndex {
 
   /// The first position whose hash is not below `hash`.
   std::size_t lower_bound(std::uint32_t hash) const noexcept;
+  /// The position of the only entry with `hash`; none when no entry or
+  /// several have it.
+  std::size_t only_with(std::uint32_t hash) const noexcept;
+  /// Whether an entry has `hash`.
+  bool holds(std::uint32_t hash) const noexcept;
+  /// Whether no two entries share a hash (FORMAT.md §2, flag bit 4).
+  bool hashes_unique() const noexcept;
   /// The position of the key holding `slot`, or none.
   std::size_t position_of_slot(std::uint8_t slot) const noexcept;
 

@@ -21,6 +21,9 @@ struct SectorInfo {
   std::uint32_t old_key : 1 = 0;      ///< sealed store: records sealed under the previous key
   std::uint32_t skips : 1 = 0;        ///< a SKIP lies in this sector (change cursors look for what it voids)
   std::uint32_t vouches_previous : 1 = 0;  ///< mount: its header says the sector before it ends whole (flag bit 3)
+  /// Header flag bit 4, until a SHARED record or damage: no two live keys
+  /// share a hash here, so replay may match a record by its hash alone.
+  std::uint32_t unique_hashes : 1 = 0;
 };
 
 /// Largest erase sector a store uses: SectorInfo counts the bytes after a

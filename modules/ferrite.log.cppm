@@ -838,6 +838,10 @@ class Store {
   /// A PUT, DELETE or TAMPERED record against what locate found of its key;
   /// true: `fresh` is a new entry for the caller to insert.
   Result<bool> apply_keyed_record(const LogRecord& rec, const Located& found, Entry& fresh) noexcept;
+  /// Replay in a sector whose writer kept key hashes unique (FORMAT.md §5
+  /// step 3): the only entry with the record's hash, found without a read;
+  /// false when none or several have it (then locate compares names).
+  bool match_by_hash(const LogRecord& rec, Located& out) noexcept;
   /// Whether every byte reads as the flash's erased value.
   bool reads_erased(std::span<const std::byte> bytes) const noexcept {
     for (std::byte b : bytes)
@@ -865,6 +869,11 @@ class Store {
   std::uint32_t retire_marker_check(std::uint32_t sequence) const noexcept;
   static constexpr int stability_reads = 16;
   Task<Status> open_sector_at(std::uint32_t sector) noexcept;
+  /// Before a record that makes two live keys share a hash (`record_size`
+  /// bytes, `live_after` live then): a head whose header says hashes are
+  /// unique gets a SHARED record, or is sealed when the two do not fit
+  /// (FORMAT.md §3.3). Call with sharing_hash_ set, after ensure_room.
+  Task<Status> end_unique_hashes(std::uint32_t record_size, std::uint32_t live_after) noexcept;
   Task<Status> write_open_record() noexcept;
   // Integrity of a sealed store's log (src/log/integrity.cpp).
   Task<Status> find_sealed_tail() noexcept;
@@ -1298,6 +1307,9 @@ class Store {
   bool mounted_ = false;
   bool head_sealed_ = false;
   bool head_end_whole_ = false;  // this session programmed the head's last record, whole (FORMAT.md §2 bit 3)
+  // A write under way makes two live keys share a hash: a sector opened
+  // meanwhile must not say hashes are unique (FORMAT.md §2 bit 4).
+  bool sharing_hash_ = false;
   std::uint32_t skip_from_ = 0xFFFFFFFFu;  // where mount found the head's torn bytes begin (SKIP's `from`)
   std::uint32_t blank_to_ = 0;  // the head reads erased from its write offset up to here (checked)
   Refused refused_ = Refused::none;  // last_refusal(): what, value, limit (strings from a table)

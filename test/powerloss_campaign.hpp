@@ -3,6 +3,7 @@
 #pragma once
 
 #include "campaign_scale.hpp"
+#include "crc_collisions.hpp"
 
 namespace campaign {
 
@@ -15,14 +16,15 @@ struct Op {
   std::string value;
 };
 
-inline std::vector<Op> make_workload(std::uint64_t seed, int count, int keys, int max_value) {
+inline std::vector<Op> make_workload(std::uint64_t seed, int count, const std::vector<std::string>& keys,
+                                     int max_value) {
   rig::Random rnd(seed);
   std::vector<Op> ops;
   for (int i = 0; i < count; ++i) {
     Op op;
     const std::uint32_t r = rnd.below(100);
     op.kind = r < 75 ? Op::put : r < 87 ? Op::erase : Op::maintain;
-    op.key = "key" + std::to_string(rnd.below(static_cast<std::uint32_t>(keys)));
+    op.key = keys[rnd.below(static_cast<std::uint32_t>(keys.size()))];
     const std::uint32_t len = rnd.below(static_cast<std::uint32_t>(max_value + 1));
     for (std::uint32_t j = 0; j < len; ++j) op.value.push_back(static_cast<char>('a' + rnd.below(26)));
     // Many updates keep their length so compact records are exercised.
@@ -188,6 +190,7 @@ struct Geometry {
   std::uint32_t sectors, size, unit;
   std::size_t index_keys;
   bool key_order = true;  // false: no key-order permutation (mount counts live bytes as it replays)
+  bool shared_hash = false;  // two of the keys share a key hash (crc32c): mount must compare their names
 };
 
 /// The rig's store again, without the key-order permutation.
@@ -203,9 +206,14 @@ struct Tally {
 
 inline void run(const Geometry& g, std::uint64_t seed, int ops_count, Tally& tally,
                 ferrite::ValueCodec* codec = nullptr) {
-  const std::vector<Op> ops = make_workload(seed, ops_count, 10, 24);
   std::vector<std::string> keys;
   for (int i = 0; i < 10; ++i) keys.push_back("key" + std::to_string(i));
+  if (g.shared_hash) {
+    static const auto pair = colliding_names(1)[0];
+    keys[0] = pair.first;
+    keys[1] = pair.second;
+  }
+  const std::vector<Op> ops = make_workload(seed, ops_count, keys, 24);
   // Count the crash points of the uncut run.
   std::uint64_t total = 0;
   {

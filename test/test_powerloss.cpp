@@ -27,7 +27,7 @@ TEST_CASE("a power cut at any program or erase loses no acknowledged write and s
   const Geometry geometries[] = {
       {"2x1K/u4", 2, 1024, 4, 64},  {"3x1K/u8", 3, 1024, 8, 64},   {"8x512/u4", 8, 512, 4, 64},
       {"2x2K/u16", 2, 2048, 16, 64}, {"3x1K/u1", 3, 1024, 1, 64},  {"3x1K/u4/no-index", 3, 1024, 4, 0},
-      {"8x512/u4/unordered", 8, 512, 4, 64, false},
+      {"8x512/u4/unordered", 8, 512, 4, 64, false}, {"8x512/u4/unordered/shared-hash", 8, 512, 4, 64, false, true},
   };
   const double scale = campaign_scale();
   Tally tally;

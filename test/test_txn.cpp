@@ -9,6 +9,7 @@ import ferrite.txn;
 import ferrite.sim;
 import ferrite.deferred;
 #include "log_rig.hpp"
+#include "crc_collisions.hpp"
 
 using ferrite::Errc;
 using ferrite::Transaction;
@@ -649,4 +650,35 @@ TEST_CASE("a batch commit cut at any flash write leaves all or none of its write
   std::printf("campaign powerloss-batch: %zu cases, %zu failures\n", cases, failures);
   CHECK(cases > 100);
   CHECK(failures == 0);
+}
+
+TEST_CASE("a batch that gives a new key the hash of a live key, or two new keys one hash, keeps them apart at mount",
+          "[txn][hashes]") {
+  // FORMAT.md §3.3: the batch's records follow a SHARED record in a sector
+  // whose header says hashes are unique; mount then compares names.
+  const auto pairs = colliding_names(2);
+  for (const bool in_one_batch : {false, true}) {
+    INFO((in_one_batch ? "two new keys in one batch" : "a new key with a live key's hash"));
+    const auto& [a, b] = pairs[in_one_batch ? 1 : 0];
+    Rig r(rig::geometry(4, 2048, 4));
+    REQUIRE(r.format());
+    if (!in_one_batch) CHECK(r.put(a, "a0"));
+    {
+      Transaction t(*r.store);
+      if (in_one_batch) CHECK(tput(t, a, "a0") == Errc::ok);
+      CHECK(tput(t, b, "b0") == Errc::ok);
+      CHECK(commit(t) == Errc::ok);
+    }
+    for (int i = 1; i <= 3; ++i) {
+      Transaction t(*r.store);
+      CHECK(tput(t, a, a + std::to_string(i)) == Errc::ok);
+      CHECK(tput(t, b, b + std::to_string(i)) == Errc::ok);
+      CHECK(commit(t) == Errc::ok);
+    }
+    r.reboot();
+    REQUIRE(r.mount());
+    CHECK(r.get(a) == a + "3");
+    CHECK(r.get(b) == b + "3");
+    CHECK(r.store->stats().keys == 2);
+  }
 }

@@ -106,7 +106,7 @@ def parse_geometry(spec):
 
 KINDS = ["PUT", "DELETE", "META", "TXN_PUT", "TXN_DELETE", "TXN_COMMIT", "TYPED_PUT", "TAMPERED"]
 PUT, DELETE, META, TXN_PUT, TXN_DELETE, TXN_COMMIT, TYPED_PUT, TAMPERED = range(8)
-META_NAMES = {0: "RETIRE", 1: "ERASED", 2: "OPEN", 6: "SKIP"}
+META_NAMES = {0: "RETIRE", 1: "ERASED", 2: "OPEN", 6: "SKIP", 7: "SHARED"}
 META_SKIP = 6
 TYPE_NAMES = {1: "u8", 2: "i8", 3: "u16", 4: "i16", 5: "u32", 6: "i32", 7: "u64", 8: "i64",
               9: "float", 10: "double", 11: "bool", 12: "string", 13: "blob"}

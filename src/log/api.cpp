@@ -402,6 +402,14 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
   // Capacity counts the records live after this write (FORMAT.md §6.2).
   [[maybe_unused]] const auto in_flight = write_in_flight(erase ? 0 : new_full, old_full);
   const std::uint32_t clobbers_before = seal_.scratch_clobbers;
+  // A new key whose hash a live key has: no sector opened from here on may
+  // say hashes are unique, and a head that says so ends it first (FORMAT.md §3.3).
+  const bool shares_hash = !erase && !cur.found && indexed() && !sealed() && index_.holds(hash);
+  struct EndsSharing {
+    bool& flag;
+    ~EndsSharing() { flag = false; }
+  } ends_sharing{sharing_hash_};
+  sharing_hash_ = shares_hash;
   if (auto room = co_await ensure_room(new_full, new_live); !room) {
     if (room.error() == Errc::no_space && !erase) {
       if (indexed() && new_live > capacity(new_full))
@@ -415,6 +423,7 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
     // Collection used the scratch buffer: frame again (same size).
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
   }
+  if (shares_hash) FERRITE_CO_TRY(co_await end_unique_hashes(new_full, new_live));
   // Decided only now: collection may have moved the head, the binding, or
   // (for a corrupted source) dropped the entry.
   // Positions only shift when an entry is inserted or removed; otherwise

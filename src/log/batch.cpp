@@ -160,6 +160,22 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   std::size_t cursor = 0;
   BatchLog::Entry e;
   bool malformed = false;
+  // Whether a PUT before `end` names another key of hash `hash`.
+  const auto earlier_put_shares = [&](std::size_t end, std::span<const std::byte> key, std::uint32_t hash) {
+    std::size_t at = 0;
+    BatchLog::Entry earlier;
+    bool bad = false;
+    while (at < end && BatchLog::next(writes, false, at, earlier, bad)) {
+      if (earlier.op != 0) continue;
+      const KeyBuf other = stored_key(earlier.key);
+      if (crc32c(other.view()) == hash &&
+          (other.size != key.size() || std::memcmp(other.bytes.data(), key.data(), key.size()) != 0))
+        return true;
+    }
+    return false;
+  };
+  // Two live keys share a hash after the batch (FORMAT.md §3.3).
+  bool shares_hash = false;
   while (BatchLog::next(writes, false, cursor, e, malformed)) {
     if (e.op == 0xFF) continue;
     if (e.op > 1) co_return fail(Errc::invalid_argument);
@@ -168,9 +184,12 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
       co_return fail(Errc::too_large);
     }
     const KeyBuf key = stored_key(e.key);
+    const std::uint32_t hash = crc32c(key.view());
     Located found;
-    FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
+    FERRITE_CO_TRY(co_await locate(key.view(), hash, found));
     if (e.op == 1 && !found.found) continue;  // erasing an absent key writes nothing
+    if (e.op == 0 && !found.found && !shares_hash && !sealed())
+      shares_hash = index_.holds(hash) || earlier_put_shares(e.offset, key.view(), hash);
     FERRITE_CO_TRY_ASSIGN(const std::uint32_t stored, stored_size_of(e.op == 1, e.value));
     const std::uint32_t old_full = found.found ? full_size(found.entry.key_size, found.entry.value_size) : 0;
     const std::uint32_t new_full = e.op == 0 ? full_size(key.size, stored) : 0;
@@ -195,6 +214,11 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   // and stays invisible, so the batch is written once more in a fresh sector.
   std::uint32_t first = 0;
   Status written;
+  struct EndsSharing {
+    bool& flag;
+    ~EndsSharing() { flag = false; }
+  } ends_sharing{sharing_hash_};
+  sharing_hash_ = shares_hash;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (auto room = co_await ensure_room(total, live_after); !room) {
       if (room.error() == Errc::no_space) {
@@ -203,6 +227,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
       }
       co_return room;
     }
+    if (shares_hash) FERRITE_CO_TRY(co_await end_unique_hashes(total, live_after));
     if (head_sealed_ || head_room() < total) {
       refuse(Refused::room, total, head_room());
       co_return fail(Errc::no_space);

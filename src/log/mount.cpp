@@ -244,9 +244,13 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   // read it back for weak bits (FORMAT.md §2, flag bit 3). (A failed
   // program seals the head, so a head that is not sealed ends with it.)
   const bool previous_whole = head_end_whole_ && !head_sealed_ && sectors_[head_].sequence + 1 == sequence;
+  // No two live keys share a hash, and no write under way makes two share
+  // one: mount may match this sector's records by hash alone (bit 4).
+  const bool unique_hashes = indexed() && !sealed() && !sharing_hash_ && index_.hashes_unique();
   h[7] = static_cast<std::byte>((compact_ ? logfmt::compact_records : 0) |
                                 (sealed() ? logfmt::sealed | logfmt::authenticated_log : 0) |
-                                (previous_whole ? logfmt::previous_whole : 0));
+                                (previous_whole ? logfmt::previous_whole : 0) |
+                                (unique_hashes ? logfmt::unique_hashes : 0));
   logfmt::put_le32(h.data() + 8, sequence);
   logfmt::put_le32(h.data() + 12, tail_);
   logfmt::put_le32(h.data() + 16, info.erase_count);
@@ -263,6 +267,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, block, {}, marker_offset_));
   info.state = static_cast<std::uint8_t>(SectorState::live);
   info.old_key = 0;
+  info.unique_hashes = unique_hashes ? 1 : 0;
   head_end_whole_ = false;
   if constexpr (changes_built) info.skips = 0;
   info.sequence = sequence;
@@ -357,6 +362,9 @@ Task<Status> Store::mount() noexcept {
                                                                       : SectorState::garbage);
       info.sequence = k == HeaderKind::valid ? h.sequence : 0;
       info.vouches_previous = k == HeaderKind::valid && (h.flags & logfmt::previous_whole) ? 1 : 0;
+      // (Only plain indexed stores write bit 4; mount believes it nowhere else.)
+      info.unique_hashes =
+          k == HeaderKind::valid && (h.flags & logfmt::unique_hashes) && indexed() && !sealed() ? 1 : 0;
       damaged += k == HeaderKind::garbage;
       if (k == HeaderKind::valid) {
         if (!any_valid) first_id = h.store_id;
@@ -563,6 +571,12 @@ Task<Status> Store::mount() noexcept {
     // The same pass builds the key-order permutation when the store keeps one
     // (FORMAT.md §7: each key read once, placed by binary search).
     // (Replay kept them already unless replay_counts_live() says otherwise.)
+    // A record matched by hash alone may have superseded a stale entry of
+    // another key length (FORMAT.md §5 step 3): only in a retired sector.
+    if (state.matched_by_hash_from < tail_) state.recount = true;
+    // The writer goes on in the head as its header says, unless replay met
+    // a SHARED record or damage there, or the keys it found share a hash.
+    if (!index_.hashes_unique()) sectors_[head_].unique_hashes = 0;
     if (!replay_counts_live() || state.recount) {
       live_total_ = 0;
       live_sizes_.clear();
@@ -713,11 +727,16 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
       // Checks and index updates are synchronous over the record read; only
       // the lookup of its key and the insertion of a new entry read flash.
       Status st;
+      // After damage, or once the writer said two live keys may share a
+      // hash, names are compared (FORMAT.md §5 step 3).
+      if (in_bad_region || (rec->kind == logfmt::meta && rec->key_size == logfmt::shared))
+        sectors_[sector].unique_hashes = 0;
       Result<bool> step = apply_record(*rec);
       if (step && *step) {
         const std::span<const std::byte> key(rec->key.data(), rec->key_size);
         Located found;
-        st = co_await locate(key, rec->key_hash, found);
+        if (!sectors_[sector].unique_hashes || !match_by_hash(*rec, found))
+          st = co_await locate(key, rec->key_hash, found);
         // (A key not found leaves found.entry free to carry the new entry.)
         if (st) step = apply_keyed_record(*rec, found, found.entry);
         if (st && step && *step) st = co_await index_insert(found.entry, key);
@@ -929,6 +948,21 @@ Result<bool> Store::apply_record(const LogRecord& rec) noexcept {
     return false;
   }
   return indexed();
+}
+
+bool Store::match_by_hash(const LogRecord& rec, Located& out) noexcept {
+  const std::size_t at = index_.only_with(rec.key_hash);
+  if (at == RamIndex::none) return false;
+  out = Located{};
+  out.found = true;
+  out.position = at;
+  out.entry = unpack(at);
+  // Its own key, unless the entry is stale: then the mount sizes the
+  // entries from flash once it knows the tail.
+  out.entry.key_size = rec.key_size;
+  mount_->matched_by_hash_from =
+      std::min(mount_->matched_by_hash_from, sectors_[sector_of(out.entry.binding)].sequence);
+  return true;
 }
 
 void Store::count_live(const Entry& e, bool live) noexcept {

@@ -22,6 +22,24 @@ std::size_t RamIndex::lower_bound(std::uint32_t hash) const noexcept {
   return lo;
 }
 
+std::size_t RamIndex::only_with(std::uint32_t hash) const noexcept {
+  const std::size_t at = lower_bound(hash);
+  if (at >= count_ || entries_[at].hash() != hash) return none;
+  if (at + 1 < count_ && entries_[at + 1].hash() == hash) return none;
+  return at;
+}
+
+bool RamIndex::holds(std::uint32_t hash) const noexcept {
+  const std::size_t at = lower_bound(hash);
+  return at < count_ && entries_[at].hash() == hash;
+}
+
+bool RamIndex::hashes_unique() const noexcept {
+  for (std::size_t i = 1; i < count_; ++i)
+    if (entries_[i].hash() == entries_[i - 1].hash()) return false;
+  return true;
+}
+
 std::size_t RamIndex::position_of_slot(std::uint8_t slot) const noexcept {
   if (slot == 0) return none;
   for (std::size_t i = 0; i < count_; ++i)

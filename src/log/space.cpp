@@ -365,6 +365,25 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   co_return Status{};
 }
 
+Task<Status> Store::end_unique_hashes(std::uint32_t record_size, std::uint32_t live_after) noexcept {
+  // A sector opened for this write did not set bit 4 (sharing_hash_): only a
+  // head that did must say, before the record, that its promise ends.
+  if (!sectors_[head_].unique_hashes) co_return Status{};
+  if (!head_sealed_ && head_room() >= meta_size(0) + record_size) {
+    auto at = co_await append(logfmt::meta, 0, {}, {}, false, 0, logfmt::shared);
+    if (at) {
+      sectors_[head_].unique_hashes = 0;
+      co_return Status{};
+    }
+    if (!head_sealed_) co_return fail(at.error());
+  }
+  // No room for both (or the SHARED record was refused): the record goes to
+  // a new sector, opened without bit 4.
+  sectors_[head_].unique_hashes = 0;
+  head_sealed_ = true;
+  co_return co_await ensure_room(record_size, live_after);
+}
+
 Task<Result<std::uint32_t>> Store::copy_forward(std::uint8_t slot, std::span<const std::byte> key,
                                                 std::uint32_t value_from, std::uint32_t value_size,
                                                 bool typed) noexcept {
