@@ -209,7 +209,8 @@ inline void run(const Geometry& g, std::uint64_t seed, int ops_count, Tally& tal
   std::vector<std::string> keys;
   for (int i = 0; i < 10; ++i) keys.push_back("key" + std::to_string(i));
   if (g.shared_hash) {
-    static const auto pair = colliding_names(1)[0];
+    static const auto pair = colliding_names(1, true)[0];
+    INFO("colliding names " << pair.first << ", " << pair.second);
     keys[0] = pair.first;
     keys[1] = pair.second;
   }
