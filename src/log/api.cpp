@@ -423,7 +423,14 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
     // Collection used the scratch buffer: frame again (same size).
     FERRITE_CO_TRY_ASSIGN(stored, frame_value());
   }
-  if (shares_hash) FERRITE_CO_TRY(co_await end_unique_hashes(new_full, new_live));
+  if (shares_hash) {
+    if (auto room = co_await end_unique_hashes(new_full, new_live); !room) {
+      // (The head had room for the record but not for SHARED before it.)
+      if (room.error() == Errc::no_space)
+        refuse(Refused::room, new_full + meta_size(0), head_room() + free_payload());
+      co_return room;
+    }
+  }
   // Decided only now: collection may have moved the head, the binding, or
   // (for a corrupted source) dropped the entry.
   // Positions only shift when an entry is inserted or removed; otherwise

@@ -567,16 +567,16 @@ Task<Status> Store::mount() noexcept {
     // written behind such a header; it holds nothing, so open_sector may erase
     // and reuse it when no other sector is free.
     if (sectors_[head_].used_bytes == 0) head_sealed_ = true;
+    // The writer goes on in the head as its header says, unless replay met
+    // a SHARED record or damage there, or the keys it found share a hash.
+    if (!index_.hashes_unique()) sectors_[head_].unique_hashes = 0;
+    // A record matched by hash alone may have superseded a stale entry of
+    // another key length (FORMAT.md §5 step 3): only in a retired sector.
+    if (state.matched_by_hash_from < tail_) state.recount = true;
     // Live bytes per sector: what GC must copy when that sector is retired.
     // The same pass builds the key-order permutation when the store keeps one
     // (FORMAT.md §7: each key read once, placed by binary search).
     // (Replay kept them already unless replay_counts_live() says otherwise.)
-    // A record matched by hash alone may have superseded a stale entry of
-    // another key length (FORMAT.md §5 step 3): only in a retired sector.
-    if (state.matched_by_hash_from < tail_) state.recount = true;
-    // The writer goes on in the head as its header says, unless replay met
-    // a SHARED record or damage there, or the keys it found share a hash.
-    if (!index_.hashes_unique()) sectors_[head_].unique_hashes = 0;
     if (!replay_counts_live() || state.recount) {
       live_total_ = 0;
       live_sizes_.clear();
