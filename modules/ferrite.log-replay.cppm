@@ -34,9 +34,6 @@ struct MountState {
   std::uint8_t voided_count = 0;
   bool replay_again = false;  // a pass met bytes to void: replay once more
   bool recount = false;       // a RETIRE dropped entries whose sizes replay did not keep: size every entry from flash
-  // The oldest sector (sequence) whose entry a record superseded by its hash
-  // alone: below the final tail, that entry may have been stale, another key.
-  std::uint32_t matched_by_hash_from = 0xFFFFFFFFu;
   // The replay's read-ahead window: read_bytes serves sequential reads
   // from it while `windowed`, so each byte of the log is read from flash once.
   bool windowed = false;

@@ -24,6 +24,9 @@ struct SectorInfo {
   /// Header flag bit 4, until a SHARED record or damage: no two live keys
   /// share a hash here, so replay may match a record by its hash alone.
   std::uint32_t unique_hashes : 1 = 0;
+  /// mount: a record matched by hash alone superseded an entry bound here
+  /// (in a sector retired at the end, that entry may have been stale).
+  std::uint32_t matched_by_hash : 1 = 0;
 };
 
 /// Largest erase sector a store uses: SectorInfo counts the bytes after a

@@ -1307,8 +1307,9 @@ class Store {
   bool mounted_ = false;
   bool head_sealed_ = false;
   bool head_end_whole_ = false;  // this session programmed the head's last record, whole (FORMAT.md §2 bit 3)
-  // A write under way makes two live keys share a hash: a sector opened
-  // meanwhile must not say hashes are unique (FORMAT.md §2 bit 4).
+  // The last write made (or makes, while under way) two live keys share a
+  // hash: a sector opened meanwhile must not say hashes are unique
+  // (FORMAT.md §2 bit 4). Left set after the write: the index says as much.
   bool sharing_hash_ = false;
   std::uint32_t skip_from_ = 0xFFFFFFFFu;  // where mount found the head's torn bytes begin (SKIP's `from`)
   std::uint32_t blank_to_ = 0;  // the head reads erased from its write offset up to here (checked)

@@ -405,10 +405,6 @@ Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueTyp
   // A new key whose hash a live key has: no sector opened from here on may
   // say hashes are unique, and a head that says so ends it first (FORMAT.md §3.3).
   const bool shares_hash = !erase && !cur.found && indexed() && !sealed() && index_.holds(hash);
-  struct EndsSharing {
-    bool& flag;
-    ~EndsSharing() { flag = false; }
-  } ends_sharing{sharing_hash_};
   sharing_hash_ = shares_hash;
   if (auto room = co_await ensure_room(new_full, new_live); !room) {
     if (room.error() == Errc::no_space && !erase) {

@@ -214,10 +214,6 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   // and stays invisible, so the batch is written once more in a fresh sector.
   std::uint32_t first = 0;
   Status written;
-  struct EndsSharing {
-    bool& flag;
-    ~EndsSharing() { flag = false; }
-  } ends_sharing{sharing_hash_};
   sharing_hash_ = shares_hash;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (auto room = co_await ensure_room(total, live_after); !room) {

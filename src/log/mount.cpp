@@ -246,11 +246,11 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   const bool previous_whole = head_end_whole_ && !head_sealed_ && sectors_[head_].sequence + 1 == sequence;
   // No two live keys share a hash, and no write under way makes two share
   // one: mount may match this sector's records by hash alone (bit 4).
-  const bool unique_hashes = indexed() && !sealed() && !sharing_hash_ && index_.hashes_unique();
+  info.unique_hashes = indexed() && !sealed() && !sharing_hash_ && index_.hashes_unique() ? 1 : 0;
   h[7] = static_cast<std::byte>((compact_ ? logfmt::compact_records : 0) |
                                 (sealed() ? logfmt::sealed | logfmt::authenticated_log : 0) |
                                 (previous_whole ? logfmt::previous_whole : 0) |
-                                (unique_hashes ? logfmt::unique_hashes : 0));
+                                (info.unique_hashes ? logfmt::unique_hashes : 0));
   logfmt::put_le32(h.data() + 8, sequence);
   logfmt::put_le32(h.data() + 12, tail_);
   logfmt::put_le32(h.data() + 16, info.erase_count);
@@ -267,7 +267,6 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   FERRITE_CO_TRY(co_await program_record(geometry_.sector_offset(sector), h, block, {}, marker_offset_));
   info.state = static_cast<std::uint8_t>(SectorState::live);
   info.old_key = 0;
-  info.unique_hashes = unique_hashes ? 1 : 0;
   head_end_whole_ = false;
   if constexpr (changes_built) info.skips = 0;
   info.sequence = sequence;
@@ -365,6 +364,7 @@ Task<Status> Store::mount() noexcept {
       // (Only plain indexed stores write bit 4; mount believes it nowhere else.)
       info.unique_hashes =
           k == HeaderKind::valid && (h.flags & logfmt::unique_hashes) && indexed() && !sealed() ? 1 : 0;
+      info.matched_by_hash = 0;
       damaged += k == HeaderKind::garbage;
       if (k == HeaderKind::valid) {
         if (!any_valid) first_id = h.store_id;
@@ -572,7 +572,8 @@ Task<Status> Store::mount() noexcept {
     if (!index_.hashes_unique()) sectors_[head_].unique_hashes = 0;
     // A record matched by hash alone may have superseded a stale entry of
     // another key length (FORMAT.md §5 step 3): only in a retired sector.
-    if (state.matched_by_hash_from < tail_) state.recount = true;
+    for (const SectorInfo& info : sectors_)
+      if (info.matched_by_hash && info.sequence < tail_) state.recount = true;
     // Live bytes per sector: what GC must copy when that sector is retired.
     // The same pass builds the key-order permutation when the store keeps one
     // (FORMAT.md §7: each key read once, placed by binary search).
@@ -950,7 +951,8 @@ Result<bool> Store::apply_record(const LogRecord& rec) noexcept {
   return indexed();
 }
 
-bool Store::match_by_hash(const LogRecord& rec, Located& out) noexcept {
+// (Not inlined: its temporaries would take room in replay_sector's frame.)
+[[gnu::noinline]] bool Store::match_by_hash(const LogRecord& rec, Located& out) noexcept {
   const std::size_t at = index_.only_with(rec.key_hash);
   if (at == RamIndex::none) return false;
   out = Located{};
@@ -960,8 +962,7 @@ bool Store::match_by_hash(const LogRecord& rec, Located& out) noexcept {
   // Its own key, unless the entry is stale: then the mount sizes the
   // entries from flash once it knows the tail.
   out.entry.key_size = rec.key_size;
-  mount_->matched_by_hash_from =
-      std::min(mount_->matched_by_hash_from, sectors_[sector_of(out.entry.binding)].sequence);
+  sectors_[sector_of(out.entry.binding)].matched_by_hash = 1;
   return true;
 }
 
