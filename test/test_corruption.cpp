@@ -46,6 +46,7 @@ import ferrite.log;
 import ferrite.sim;
 #include "log_rig.hpp"
 #include "campaign_scale.hpp"
+#include "crc_collisions.hpp"
 
 using ferrite::Errc;
 
@@ -179,6 +180,7 @@ struct Shape {
   std::uint32_t sectors, size, unit;
   std::size_t index_keys;
   int gc_target;  // collections the workload goes through before the snapshot
+  bool shared_hash = false;  // two keys share a key hash: SHARED records, names compared at mount
 };
 
 /// What a store holds, and every value each key ever had.
@@ -199,7 +201,14 @@ std::string letters(rig::Random& rnd, std::uint32_t len) {
 /// `gc_target` garbage collections; returns what it holds.
 std::optional<Truth> build_store(Bed& b, const Shape& shape, std::uint64_t seed) {
   Truth t;
-  const char* names[] = {"a", "temp", "k2", "k3", "wifi.ssid", "wifi.pass", "boot_count", "k7", "kk8", "z9"};
+  std::vector<std::string> names = {"a", "temp", "k2", "k3", "wifi.ssid", "wifi.pass", "boot_count", "k7", "kk8", "z9"};
+  if (shape.shared_hash) {
+    // One of them deleted now and then (names[8]): sectors say hashes are
+    // unique, and SHARED records end it.
+    static const auto pair = colliding_names(1, true)[0];
+    names[7] = pair.first;
+    names[8] = pair.second;
+  }
   rig::Random rnd(seed);
   std::map<std::string, std::uint32_t> len;
   if (!need(static_cast<bool>(b.format()), "format")) return std::nullopt;
@@ -215,7 +224,7 @@ std::optional<Truth> build_store(Bed& b, const Shape& shape, std::uint64_t seed)
     t.model.erase(k);
     return true;
   };
-  for (const char* k : names) {
+  for (const std::string& k : names) {
     t.keys.emplace_back(k);
     len[k] = 2 + rnd.below(14);
     if (!put(k, len[k])) return std::nullopt;
@@ -502,6 +511,13 @@ void flip_campaign(const Shape& shape, std::uint64_t seed, bool every_bit, Tally
     std::fprintf(stderr, "corruption-kv: %s: %zu bytes flipped, %zu records, %u live sectors, %u collections, %u keys\n",
                  shape.name, covered, L.recs.size(), st.live_sectors, st.gc_runs, st.keys);
   }
+  if (shape.shared_hash) {
+    // The image holds SHARED records (META type 7, FORMAT.md §3.3): their bits are flipped too.
+    int shared = 0;
+    for (std::size_t at = 0; at + 4 <= snapshot.size(); at += shape.unit) shared += le32(snapshot, at) == 0x3A80u;
+    std::fprintf(stderr, "corruption-kv: %s: %d SHARED records\n", shape.name, shared);
+    NEED(shared > 0);
+  }
 
   // (a) One store mounted from the snapshot; each bit is flipped under it.
   Bed live(g, shape.index_keys, seed);
@@ -684,6 +700,7 @@ const Shape shapes[] = {
     {"3x1024/u8", 3, 1024, 8, 64, 3},
     {"2x4096/u1", 2, 4096, 1, 64, 1},
     {"3x1024/u4/no-index", 3, 1024, 4, 0, 2},
+    {"3x1024/u4/shared-hash", 3, 1024, 4, 64, 3, true},
 };
 
 }  // namespace
