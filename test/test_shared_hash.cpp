@@ -297,3 +297,22 @@ TEST_CASE("a record matched by hash alone to a stale entry of another key leaves
   CHECK(r.store->stats().live_bytes ==
         (8 + c2.size() + 3 + 3) / 4 * 4 + (8 + c1.size() + 5 + 3) / 4 * 4);
 }
+
+TEST_CASE("a SHARED record the flash refuses seals the head, and the write that needed it lands in a new sector",
+          "[log][hashes]") {
+  const auto [a, b] = colliding_names(1)[0];
+  Rig r(rig::geometry(4, 1024, 4), 64, false, false, 1, 32);
+  REQUIRE(r.format());
+  CHECK(r.put(a, "first"));
+  REQUIRE(head_sector(r) == 0);
+  // The head has room: the next program is the SHARED record before b's.
+  r.sim.fail_next(ferrite::FlashOpKind::program, ferrite::Errc::io);
+  CHECK(r.put(b, "second"));
+  CHECK(shared_records(r, 0) == 0);
+  CHECK(head_sector(r) != 0);
+  CHECK_FALSE(says_unique(r, head_sector(r)));
+  r.reboot();
+  REQUIRE(r.mount());
+  CHECK(r.get(a) == "first");
+  CHECK(r.get(b) == "second");
+}
