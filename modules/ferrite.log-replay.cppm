@@ -27,7 +27,7 @@ struct VoidRange {
   std::uint32_t sequence = 0, from = 0, to = 0;
 };
 /// What only a mount needs: it lives in the mount's frame, not in the
-/// store (Store::mount_ points at it while a mount runs).
+/// store (StoreEngine::mount_ points at it while a mount runs).
 struct MountState {
   SealedMount sealed;
   std::array<VoidRange, 4> voided{};

@@ -47,7 +47,7 @@ Status lookup_failure(Status looked_up, bool sealed) noexcept {
 }
 }  // namespace
 
-Store::KeyBuf Store::stored_key(std::span<const std::byte> name) noexcept {
+StoreEngine::KeyBuf StoreEngine::stored_key(std::span<const std::byte> name) noexcept {
   KeyBuf k;
   if (sealed() && !name.empty() && name.size() <= max_key_size) {
     k.size = static_cast<std::uint8_t>(seal_.codec->stored_key(name, k.bytes));
@@ -58,7 +58,7 @@ Store::KeyBuf Store::stored_key(std::span<const std::byte> name) noexcept {
   return k;
 }
 
-Task<Result<std::size_t>> Store::open_value(const Entry& e, std::span<const std::byte> key) noexcept {
+Task<Result<std::size_t>> StoreEngine::open_value(const Entry& e, std::span<const std::byte> key) noexcept {
   // A sealed full record: read it into scratch A, then authenticate and
   // decrypt in place. Returns the frame size.
   // A key whose latest record failed reads tampered until it is written
@@ -91,7 +91,7 @@ Task<Result<std::size_t>> Store::open_value(const Entry& e, std::span<const std:
   co_return *plain;
 }
 
-Task<Result<std::size_t>> Store::read_value(const Entry& e, std::span<const std::byte> key,
+Task<Result<std::size_t>> StoreEngine::read_value(const Entry& e, std::span<const std::byte> key,
                                             std::span<std::byte> out, ValueType* type) noexcept {
   // One read of the record; the checksum binds key, position and value, so a
   // value that comes back here is exactly what was written for this key.
@@ -245,7 +245,7 @@ Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> name) noexce
 // ---------------------------------------------------------------------------
 // Writing
 
-Task<Result<bool>> Store::stored_value_equals(const Entry& e, std::span<const std::byte> key,
+Task<Result<bool>> StoreEngine::stored_value_equals(const Entry& e, std::span<const std::byte> key,
                                               std::span<const std::byte> value,
                                               std::span<const std::byte> prefix) noexcept {
   // Copy-on-write check without a value-sized buffer: small values are read
@@ -308,7 +308,7 @@ Task<Status> Store::erase(std::span<const std::byte> name) noexcept {
   return put_impl(Write::erase, name, ValueType::untyped, {});
 }
 
-Status Store::check_name(std::span<const std::byte> name, bool refusing) noexcept {
+Status StoreEngine::check_name(std::span<const std::byte> name, bool refusing) noexcept {
   if (!name.empty() && name.size() <= max_key_size) return {};
   if (refusing) {
     if (name.empty()) refuse(Refused::key_empty);
@@ -317,7 +317,7 @@ Status Store::check_name(std::span<const std::byte> name, bool refusing) noexcep
   return fail(name.empty() ? Errc::invalid_argument : Errc::too_large);
 }
 
-Task<Status> Store::put_impl(Write op, std::span<const std::byte> name, ValueType type,
+Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, ValueType type,
                              std::span<const std::byte> value) noexcept {
   // A put and an erase take the same steps: look the key up, make room,
   // write one record, then make the index follow it.
@@ -607,7 +607,7 @@ Task<Result<std::size_t>> Cursor::read_value(std::span<std::byte> out) noexcept 
   co_return co_await store_->cursor_read_value(*this, out);
 }
 
-Task<Result<bool>> Store::cursor_next(Cursor& c) noexcept {
+Task<Result<bool>> StoreEngine::cursor_next(Cursor& c) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (keys_unscannable()) co_return fail(Errc::unsupported);  // names never reach flash
   if (!indexed()) {
@@ -627,7 +627,7 @@ std::uint32_t step_rank(std::uint32_t rank, bool forward, std::uint32_t count) n
 }
 }  // namespace
 
-Task<Result<std::uint32_t>> Store::cursor_seek(const Cursor& c) noexcept {
+Task<Result<std::uint32_t>> StoreEngine::cursor_seek(const Cursor& c) noexcept {
   // Forward: the first key after the last one yielded (at or after the
   // start before the first); reverse: the last key before either.
   const bool forward = c.direction_ == Direction::forward;
@@ -638,7 +638,7 @@ Task<Result<std::uint32_t>> Store::cursor_seek(const Cursor& c) noexcept {
   co_return at > 0 ? static_cast<std::uint32_t>(at - 1) : no_rank;
 }
 
-Task<Result<bool>> Store::cursor_next_ordered(Cursor& c) noexcept {
+Task<Result<bool>> StoreEngine::cursor_next_ordered(Cursor& c) noexcept {
   // The permutation is unchanged while no key was inserted or removed: the
   // next key is the neighbour of the last one's rank, no search needed.
   const bool forward = c.direction_ == Direction::forward;
@@ -664,7 +664,7 @@ Task<Result<bool>> Store::cursor_next_ordered(Cursor& c) noexcept {
   co_return false;
 }
 
-Task<Result<bool>> Store::cursor_next_unordered(Cursor& c) noexcept {
+Task<Result<bool>> StoreEngine::cursor_next_unordered(Cursor& c) noexcept {
   // No permutation: read every key to find the nearest one past the
   // cursor's key in its direction (O(keys) reads per step).
   const int sign = c.direction_ == Direction::forward ? 1 : -1;
@@ -705,7 +705,7 @@ Task<Result<bool>> Store::cursor_next_unordered(Cursor& c) noexcept {
   }
 }
 
-Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, std::uint32_t& value_size,
+Task<Result<bool>> StoreEngine::cursor_read_entry(std::size_t position, KeyBuf& key, std::uint32_t& value_size,
                                             ValueType& type) noexcept {
   // The binding record holds the name: read and verify it whole (its
   // checksum binds position, header, key and value), and check it is the
@@ -778,7 +778,7 @@ Task<Result<bool>> Store::cursor_read_entry(std::size_t position, KeyBuf& key, s
   co_return true;
 }
 
-Task<Result<std::size_t>> Store::cursor_read_value(const Cursor& c, std::span<std::byte> out) noexcept {
+Task<Result<std::size_t>> StoreEngine::cursor_read_value(const Cursor& c, std::span<std::byte> out) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (!c.on_key_) co_return fail(Errc::invalid_argument);
   if (indexed() && c.positioned_ && c.epoch_ == index_.epoch()) {
@@ -811,7 +811,7 @@ Task<Result<std::uint32_t>> Store::count_range(std::span<const std::byte> lower,
   co_return static_cast<std::uint32_t>(to > from ? to - from : 0);
 }
 
-Task<Result<bool>> Store::cursor_next_by_scan(Cursor& c) noexcept {
+Task<Result<bool>> StoreEngine::cursor_next_by_scan(Cursor& c) noexcept {
   // Index-less: walk the log in order and yield each record that is still the
   // latest for its key (log order, not key order).
   const std::span<const std::byte> prefix(c.prefix_.data(), c.prefix_size_);

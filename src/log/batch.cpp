@@ -87,7 +87,7 @@ std::size_t BatchLog::supersede(std::span<const std::byte> key, std::size_t befo
 // ---------------------------------------------------------------------------
 // Engine side
 
-Result<std::uint32_t> Store::stored_size_of(bool erase, std::span<const std::byte> value) noexcept {
+Result<std::uint32_t> StoreEngine::stored_size_of(bool erase, std::span<const std::byte> value) noexcept {
   // What a record's value field holds on flash (the sealed frame when sealed).
   if (!sealed()) return static_cast<std::uint32_t>(erase ? 0 : value.size());
   if (erase) return static_cast<std::uint32_t>(seal_.codec->sealed_size(0));
@@ -102,7 +102,7 @@ std::uint32_t Store::max_batch_bytes() const noexcept {
   return payload > slack_ + meta_size(8) ? payload - slack_ - meta_size(8) : 0;
 }
 
-Task<Status> Store::validate_reads(std::span<const std::byte> reads) noexcept {
+Task<Status> StoreEngine::validate_reads(std::span<const std::byte> reads) noexcept {
   std::size_t cursor = 0;
   BatchLog::Entry e;
   bool malformed = false;
@@ -117,7 +117,7 @@ Task<Status> Store::validate_reads(std::span<const std::byte> reads) noexcept {
   co_return Status{};
 }
 
-Task<Status> Store::locate_after_validation(std::span<const std::byte> name, std::span<const std::byte> reads,
+Task<Status> StoreEngine::locate_after_validation(std::span<const std::byte> name, std::span<const std::byte> reads,
                                             Located& out) noexcept {
   // The shared start of version_of and read_versioned (mutex already held).
   if (!mounted_) co_return fail(Errc::not_mounted);
@@ -284,7 +284,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   co_return Status{};
 }
 
-Task<Status> Store::write_batch_records(std::span<const std::byte> writes, std::uint32_t count) noexcept {
+Task<Status> StoreEngine::write_batch_records(std::span<const std::byte> writes, std::uint32_t count) noexcept {
   BatchLog::Entry e;
   bool malformed = false;
   std::size_t cursor = 0;
@@ -316,7 +316,7 @@ Task<Status> Store::write_batch_records(std::span<const std::byte> writes, std::
   co_return Status{};
 }
 
-Task<Result<Store::TxnScan>> Store::walk_batch(std::uint32_t sector, std::uint32_t offset, std::uint32_t end,
+Task<Result<StoreEngine::TxnScan>> StoreEngine::walk_batch(std::uint32_t sector, std::uint32_t offset, std::uint32_t end,
                                                bool stable_commit) noexcept {
   TxnScan scan;
   std::uint32_t p = offset, crcs = 0;

@@ -47,7 +47,7 @@ Task<Result<std::size_t>> ChangeCursor::read_value(std::span<std::byte> out) noe
   co_return co_await store_->change_read_value(*this, out);
 }
 
-Result<std::uint32_t> Store::change_sector(ChangeCursor& c) const noexcept {
+Result<std::uint32_t> StoreEngine::change_sector(ChangeCursor& c) const noexcept {
   const std::uint32_t s = live_sector_with(c.sequence_);
   if (s != none) return s;
   // Gone. At or above the tail, collection never had it: it held no record
@@ -62,14 +62,14 @@ Result<std::uint32_t> Store::change_sector(ChangeCursor& c) const noexcept {
   return next;
 }
 
-Task<Result<bool>> Store::change_next(ChangeCursor& c) noexcept {
+Task<Result<bool>> StoreEngine::change_next(ChangeCursor& c) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
   // The key a sealed store keeps is then a keyed hash: no change could say
   // which key it wrote. With a plain prefix, changes carry keys as stored
   // (docs/FORMAT.md §3.7).
   if (keys_unscannable()) co_return fail(Errc::unsupported);
   if (!c.started_) {
-    if (c.from_ > lsn()) co_return fail(Errc::invalid_argument);
+    if (c.from_ > log_end()) co_return fail(Errc::invalid_argument);
     const auto sequence = static_cast<std::uint32_t>(c.from_ >> 32);
     const auto offset = static_cast<std::uint32_t>(c.from_);
     const std::uint32_t s = live_sector_with(sequence);
@@ -179,7 +179,7 @@ Task<Result<bool>> Store::change_next(ChangeCursor& c) noexcept {
   }
 }
 
-Task<Result<bool>> Store::change_compact(ChangeCursor& c, std::uint32_t sector, std::uint32_t end,
+Task<Result<bool>> StoreEngine::change_compact(ChangeCursor& c, std::uint32_t sector, std::uint32_t end,
                                          std::uint32_t head) noexcept {
   // The key and the value length are those of the full record that bound
   // the slot last before this record, in this sector (FORMAT.md §3.2); the
@@ -242,7 +242,7 @@ Task<Result<bool>> Store::change_compact(ChangeCursor& c, std::uint32_t sector, 
   co_return true;
 }
 
-Task<Result<bool>> Store::change_voided(ChangeCursor& c, std::uint32_t sector, std::uint32_t at) noexcept {
+Task<Result<bool>> StoreEngine::change_voided(ChangeCursor& c, std::uint32_t sector, std::uint32_t at) noexcept {
   // Bytes a SKIP voids (FORMAT.md §3.3) lie before it: a change there that
   // reads right by chance was never written, and mount stepped over it.
   // Called only for a sector with a SKIP: the cursor reads their ranges once
@@ -299,7 +299,7 @@ Task<Result<bool>> Store::change_voided(ChangeCursor& c, std::uint32_t sector, s
   }
 }
 
-Task<Result<bool>> Store::change_take(ChangeCursor& c, std::uint32_t sector, const LogRecord& rec) noexcept {
+Task<Result<bool>> StoreEngine::change_take(ChangeCursor& c, std::uint32_t sector, const LogRecord& rec) noexcept {
   const bool erased = rec.kind == logfmt::erase || rec.kind == logfmt::txn_erase;
   const bool typed = rec.kind == logfmt::typed_put;
   const std::span<const std::byte> key(rec.key.data(), rec.key_size);
@@ -360,7 +360,7 @@ Task<Result<bool>> Store::change_take(ChangeCursor& c, std::uint32_t sector, con
   co_return true;
 }
 
-Task<Result<std::size_t>> Store::change_read_value(const ChangeCursor& c, std::span<std::byte> out) noexcept {
+Task<Result<std::size_t>> StoreEngine::change_read_value(const ChangeCursor& c, std::span<std::byte> out) noexcept {
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (!c.on_change_) co_return fail(Errc::invalid_argument);
   if (c.erased_) co_return fail(Errc::not_found);

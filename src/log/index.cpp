@@ -8,11 +8,11 @@ module ferrite.log;
 
 namespace ferrite {
 
-bool Store::addressable(std::uint32_t location, std::uint32_t binding) const noexcept {
+bool StoreEngine::addressable(std::uint32_t location, std::uint32_t binding) const noexcept {
   return binding <= location && location / unit_ < max_index_units && (location - binding) / unit_ <= 0xFFFFu;
 }
 
-Store::Entry Store::refreshed(const Entry& known, std::size_t position) const noexcept {
+StoreEngine::Entry StoreEngine::refreshed(const Entry& known, std::size_t position) const noexcept {
   // Collection moves a key's records (location, binding, slot) but never
   // changes its key or value sizes.
   Entry e = unpack(position);
@@ -25,7 +25,7 @@ Store::Entry Store::refreshed(const Entry& known, std::size_t position) const no
   return e;
 }
 
-Status Store::complete_entry(std::span<const std::byte, 4> word, Entry& e) noexcept {
+Status StoreEngine::complete_entry(std::span<const std::byte, 4> word, Entry& e) noexcept {
   // The binding's header word gives the key's length; it must still describe
   // this entry (a full PUT of this value length holding this slot).
   const std::uint32_t w = logfmt::get_le32(word.data());
@@ -47,19 +47,19 @@ Status Store::complete_entry(std::span<const std::byte, 4> word, Entry& e) noexc
   return {};
 }
 
-Task<Status> Store::load_entry(std::size_t position, Entry& e) noexcept {
+Task<Status> StoreEngine::load_entry(std::size_t position, Entry& e) noexcept {
   e = unpack(position);
   std::array<std::byte, 4> word{};
   FERRITE_CO_TRY(co_await flash_.read(e.binding, word));
   co_return complete_entry(word, e);
 }
 
-FlashOp Store::read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept {
+FlashOp StoreEngine::read_key(std::uint32_t binding, std::uint8_t key_size, std::span<std::byte> out) noexcept {
   // (No frame of its own: key sizes never pass max_key_size, the room callers give.)
   return flash_.read(binding + logfmt::full_head, out.first(std::min<std::size_t>(key_size, out.size())));
 }
 
-Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, Located& out,
+Task<Status> StoreEngine::locate(std::span<const std::byte> key, std::uint32_t hash, Located& out,
                            bool checksum) noexcept {
   if (!indexed()) co_return co_await locate_by_scan(key, hash, out);
   out = Located{};
@@ -94,7 +94,7 @@ Task<Status> Store::locate(std::span<const std::byte> key, std::uint32_t hash, L
 }
 
 #if FERRITE_WITH_SCANS
-Task<Status> Store::index_insert(const Entry& e, std::span<const std::byte> key) noexcept {
+Task<Status> StoreEngine::index_insert(const Entry& e, std::span<const std::byte> key) noexcept {
   if (index_.full()) co_return fail(Errc::no_memory);
   const std::size_t pos = index_.insert(e, unit_);
   if (index_.order_valid()) {
@@ -106,14 +106,14 @@ Task<Status> Store::index_insert(const Entry& e, std::span<const std::byte> key)
   co_return Status{};
 }
 #else
-Ready<Status> Store::index_insert(const Entry& e, std::span<const std::byte>) noexcept {
+Ready<Status> StoreEngine::index_insert(const Entry& e, std::span<const std::byte>) noexcept {
   if (index_.full()) return {fail(Errc::no_memory)};
   index_.insert(e, unit_);
   return {Status{}};
 }
 #endif
 
-Task<Result<std::size_t>> Store::order_lower_bound(std::span<const std::byte> key, std::size_t count,
+Task<Result<std::size_t>> StoreEngine::order_lower_bound(std::span<const std::byte> key, std::size_t count,
                                                    bool strict) noexcept {
   std::size_t lo = 0, hi = count;
   std::array<std::byte, max_key_size> stored{};
@@ -129,7 +129,7 @@ Task<Result<std::size_t>> Store::order_lower_bound(std::span<const std::byte> ke
   co_return lo;
 }
 
-Task<Status> Store::order_place(std::size_t position, const Entry& e, std::size_t count) noexcept {
+Task<Status> StoreEngine::order_place(std::size_t position, const Entry& e, std::size_t count) noexcept {
   KeyBuf key;
   FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key.bytes));
   key.size = e.key_size;
@@ -138,7 +138,7 @@ Task<Status> Store::order_place(std::size_t position, const Entry& e, std::size_
   co_return Status{};
 }
 
-Task<Status> Store::build_order() noexcept {
+Task<Status> StoreEngine::build_order() noexcept {
   // Insertion by binary search: each key read once, then log2(i) reads of a
   // header word and a key to place it. Mount does the same while it sizes
   // the entries (mount.cpp); this runs only after an insert failed to place
@@ -153,7 +153,7 @@ Task<Status> Store::build_order() noexcept {
   co_return Status{};
 }
 
-Task<Status> Store::locate_by_scan(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept {
+Task<Status> StoreEngine::locate_by_scan(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept {
   // Index-less: walk the whole log in order; the last PUT or DELETE wins.
   // Bytes a SKIP voids are stepped over as mount steps over them (FORMAT.md
   // §3.3): a record there that verifies by chance was never written.

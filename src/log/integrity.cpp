@@ -13,7 +13,7 @@ namespace {
 constexpr std::uint8_t live_state = static_cast<std::uint8_t>(SectorState::live);
 }  // namespace
 
-Refusal Store::tamper_report() const noexcept {
+Refusal StoreEngine::tamper_report() const noexcept {
   const auto found = [&](const char* field, const char* reason) {
     return Refusal{Errc::tampered, field, refused_value_, refused_limit_, reason};
   };
@@ -62,7 +62,7 @@ Refusal Store::tamper_report() const noexcept {
   return found("log", "the sealed log fails its integrity checks");
 }
 
-Task<Status> Store::find_sealed_tail() noexcept {
+Task<Status> StoreEngine::find_sealed_tail() noexcept {
   // Header tails and retire markers carry only a crc. The tail comes from
   // the newest sector whose OPEN record authenticates (RETIRE records met in
   // the replay raise it further); newer sectors without one must be empty,
@@ -98,7 +98,7 @@ Task<Status> Store::find_sealed_tail() noexcept {
   co_return Status{};
 }
 
-Status Store::check_sealed_record(const LogRecord& rec) noexcept {
+Status StoreEngine::check_sealed_record(const LogRecord& rec) noexcept {
   const std::uint32_t sector = sector_of(rec.address);
   const std::uint32_t sequence = sectors_[sector].sequence;
   const std::uint32_t offset = rec.address - geometry_.sector_offset(sector);
@@ -149,7 +149,7 @@ Status Store::check_sealed_record(const LogRecord& rec) noexcept {
   return {};
 }
 
-Status Store::note_failure(std::uint32_t sector, std::uint32_t offset) noexcept {
+Status StoreEngine::note_failure(std::uint32_t sector, std::uint32_t offset) noexcept {
   if (mount_->sealed.failure_count == mount_->sealed.failures.size()) {
     tampering(Finding::too_many_failures, sectors_[sector].sequence, offset);
     return fail(Errc::tampered);
@@ -158,7 +158,7 @@ Status Store::note_failure(std::uint32_t sector, std::uint32_t offset) noexcept 
   return {};
 }
 
-void Store::acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) noexcept {
+void StoreEngine::acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) noexcept {
   const std::uint64_t at = (std::uint64_t{sequence} << 32) | offset;
   for (std::uint32_t i = 0; i < mount_->sealed.failure_count; ++i) {
     if (mount_->sealed.failures[i] != at) continue;
@@ -167,7 +167,7 @@ void Store::acknowledge_failure(std::uint32_t sequence, std::uint32_t offset) no
   }
 }
 
-Status Store::check_sealed_log() noexcept {
+Status StoreEngine::check_sealed_log() noexcept {
   if (mount_->sealed.skipped_max != 0 && mount_->sealed.skipped_max >= tail_) {
     tampering(Finding::missing, mount_->sealed.skipped_max, tail_);  // a marker on a sector that is live
     return fail(Errc::tampered);
@@ -186,7 +186,7 @@ Status Store::check_sealed_log() noexcept {
   return {};
 }
 
-Status Store::check_rollback(std::uint64_t trusted) noexcept {
+Status StoreEngine::check_rollback(std::uint64_t trusted) noexcept {
   if (log_position() < trusted) {
     // The log ends before a record this store acknowledged: rolled back.
     tampering(Finding::rollback, static_cast<std::uint32_t>(log_position() >> 32),
@@ -203,7 +203,7 @@ Status Store::check_rollback(std::uint64_t trusted) noexcept {
   return {};
 }
 
-void Store::mark_tampered(const Entry& e) noexcept {
+void StoreEngine::mark_tampered(const Entry& e) noexcept {
   for (std::size_t i = index_.lower_bound(e.hash); i < index_.size() && index_[i].hash() == e.hash; ++i) {
     Entry found = unpack(i);
     if (found.location != e.location || found.tamper != Tamper::none) continue;
@@ -214,7 +214,7 @@ void Store::mark_tampered(const Entry& e) noexcept {
   }
 }
 
-Task<Status> Store::write_tampered(std::size_t position, const Entry& e, std::span<const std::byte> key,
+Task<Status> StoreEngine::write_tampered(std::size_t position, const Entry& e, std::span<const std::byte> key,
                                    std::uint32_t sequence, std::uint32_t offset) noexcept {
   // The caller made room. The record names the one that failed, so that a
   // mount finding that one still on flash knows it was seen and recorded.
@@ -241,7 +241,7 @@ Task<Status> Store::write_tampered(std::size_t position, const Entry& e, std::sp
   co_return Status{};
 }
 
-Task<Status> Store::record_tampering() noexcept {
+Task<Status> StoreEngine::record_tampering() noexcept {
   while (sealed() && seal_.tamper_pending > 0) {
     std::size_t position = none;
     for (std::size_t i = 0; i < index_.size() && position == none; ++i)
@@ -267,7 +267,7 @@ Task<Status> Store::record_tampering() noexcept {
   co_return Status{};
 }
 
-Task<Status> Store::retire_in_end_slot(std::span<const std::byte> tail) noexcept {
+Task<Status> StoreEngine::retire_in_end_slot(std::span<const std::byte> tail) noexcept {
   // The end slot lies beyond every record the head can hold, so no torn
   // write reaches it; a head uses it at most once (the next write opens
   // another sector).
@@ -283,7 +283,7 @@ Task<Status> Store::retire_in_end_slot(std::span<const std::byte> tail) noexcept
   co_return Status{};
 }
 
-Task<Status> Store::replay_end_slot(std::uint32_t sector, std::uint32_t& good_end) noexcept {
+Task<Status> StoreEngine::replay_end_slot(std::uint32_t sector, std::uint32_t& good_end) noexcept {
   const std::uint32_t slot = records_end(sector), size = geometry_.sector_size(sector);
   LogRecordRead rec;
   rec.status = co_await read_record(sector, slot, size - slot, rec.record);

@@ -43,7 +43,7 @@ std::uint32_t marker_check(std::uint32_t sequence, std::uint32_t store_id) noexc
 
 }  // namespace
 
-Store::Store(Flash flash, StoreConfig config) noexcept
+StoreEngine::StoreEngine(Flash flash, StoreConfig config) noexcept
     : flash_(flash),
       geometry_(flash_.geometry()),
       seal_(config),
@@ -75,7 +75,7 @@ Store::Store(Flash flash, StoreConfig config) noexcept
   config_ok_ = config_fault().check <= config_clamped;
 }
 
-std::uint32_t Store::geometry_value_limit() const noexcept {
+std::uint32_t StoreEngine::geometry_value_limit() const noexcept {
   // A record may take a third of the smallest sector's payload (so garbage
   // collection always has room), less its header and the longest key.
   const std::uint32_t overhead = sealed() ? seal_.codec->overhead() : 0;
@@ -86,17 +86,17 @@ std::uint32_t Store::geometry_value_limit() const noexcept {
   return cap > overhead ? cap - overhead : 0;
 }
 
-std::uint32_t Store::full_size(std::uint32_t key_size, std::uint32_t value_size) const noexcept {
+std::uint32_t StoreEngine::full_size(std::uint32_t key_size, std::uint32_t value_size) const noexcept {
   return align_up(logfmt::full_head + key_size + value_size, unit_);
 }
-std::uint32_t Store::compact_size(std::uint32_t value_size) const noexcept {
+std::uint32_t StoreEngine::compact_size(std::uint32_t value_size) const noexcept {
   return align_up(logfmt::compact_head + value_size, unit_);
 }
-std::uint32_t Store::payload_of(std::uint32_t sector) const noexcept {
+std::uint32_t StoreEngine::payload_of(std::uint32_t sector) const noexcept {
   return geometry_.sector_size(sector) - header_size_ - seal_.open_size - seal_.end_slot;
 }
 
-void Store::reset_state() noexcept {
+void StoreEngine::reset_state() noexcept {
   mounted_ = false;
   head_sealed_ = false;
   head_end_whole_ = false;
@@ -222,7 +222,7 @@ Task<Status> Store::format(FormatOptions options) noexcept {
   co_return Status{};
 }
 
-Status Store::new_crypto_block() noexcept {
+Status StoreEngine::new_crypto_block() noexcept {
   const std::span<std::byte> block = crypto_block();
   std::fill(block.begin(), block.end(), std::byte{0});
   FERRITE_TRY(seal_.codec->create_block(block.first(crypto_block_size - 4)));
@@ -230,7 +230,7 @@ Status Store::new_crypto_block() noexcept {
   return {};
 }
 
-Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
+Task<Status> StoreEngine::open_sector_at(std::uint32_t sector) noexcept {
   std::array<std::byte, logfmt::header_bytes> h{};
   SectorInfo& info = sectors_[sector];
   logfmt::put_le32(h.data(), logfmt::magic);
@@ -281,7 +281,7 @@ Task<Status> Store::open_sector_at(std::uint32_t sector) noexcept {
   co_return Status{};
 }
 
-Task<Status> Store::write_open_record() noexcept {
+Task<Status> StoreEngine::write_open_record() noexcept {
   // The first record of every sector of a sealed store (FORMAT.md §3.6):
   // the tail, and the end of the newest sector that began with one, which
   // no longer changes. Mount checks that sector's end against it, so no
@@ -601,7 +601,7 @@ Task<Status> Store::mount() noexcept {
   }
 }
 
-Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
+Task<Status> StoreEngine::replay_sector(std::uint32_t sector) noexcept {
   const std::uint32_t end = records_end(sector);
   std::uint32_t offset = header_size_;
   std::uint32_t good_end = header_size_;  // just past the last verified record
@@ -840,7 +840,7 @@ Task<Status> Store::replay_sector(std::uint32_t sector) noexcept {
   co_return Status{};
 }
 
-bool Store::ends_whole(std::uint32_t sector) const noexcept {
+bool StoreEngine::ends_whole(std::uint32_t sector) const noexcept {
   // The next sector's header says its opener programmed this sector's last record whole.
   for (const SectorInfo& next : sectors_)
     if (next.vouches_previous && next.state == static_cast<std::uint8_t>(SectorState::live) &&
@@ -849,7 +849,7 @@ bool Store::ends_whole(std::uint32_t sector) const noexcept {
   return false;
 }
 
-Task<Result<bool>> Store::reads_back_stably(std::uint32_t sector, std::uint32_t offset, std::uint32_t crc,
+Task<Result<bool>> StoreEngine::reads_back_stably(std::uint32_t sector, std::uint32_t offset, std::uint32_t crc,
                                             std::uint32_t size, LogRecord& scratch) noexcept {
   const std::uint32_t end = records_end(sector);
   bool stable = true;
@@ -866,7 +866,7 @@ Task<Result<bool>> Store::reads_back_stably(std::uint32_t sector, std::uint32_t 
   co_return stable;
 }
 
-Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept {
+Task<Status> StoreEngine::check_tail_blank(std::uint32_t sector, std::uint32_t offset, std::uint32_t end) noexcept {
   const std::uint32_t base = geometry_.sector_offset(sector);
   if (end == none) end = geometry_.sector_size(sector);
   while (offset < end) {
@@ -879,7 +879,7 @@ Task<Status> Store::check_tail_blank(std::uint32_t sector, std::uint32_t offset,
   co_return Status{};
 }
 
-Task<Result<std::uint32_t>> Store::first_written_unit(std::uint32_t sector, std::uint32_t offset,
+Task<Result<std::uint32_t>> StoreEngine::first_written_unit(std::uint32_t sector, std::uint32_t offset,
                                                       std::uint32_t end) noexcept {
   const std::uint32_t base = geometry_.sector_offset(sector);
   while (offset < end) {
@@ -892,7 +892,7 @@ Task<Result<std::uint32_t>> Store::first_written_unit(std::uint32_t sector, std:
   co_return end;
 }
 
-std::uint32_t Store::tail_window() const noexcept {
+std::uint32_t StoreEngine::tail_window() const noexcept {
   // A torn record's units lie within its own size (at least one program
   // request) from its start, and no record is larger than slack_. Checking
   // that much also covers every write check_blank_ahead may refuse: its
@@ -901,7 +901,7 @@ std::uint32_t Store::tail_window() const noexcept {
   return slack_;
 }
 
-Task<Status> Store::check_blank_ahead(std::uint32_t size) noexcept {
+Task<Status> StoreEngine::check_blank_ahead(std::uint32_t size) noexcept {
   // Mount checked the head's blank tail only tail_window() past its last
   // record; the rest is checked here, a step ahead of the write offset,
   // before any of it is programmed (a unit is never programmed twice).
@@ -923,7 +923,7 @@ Task<Status> Store::check_blank_ahead(std::uint32_t size) noexcept {
   co_return fail(Errc::bits_not_erased);
 }
 
-Result<bool> Store::apply_record(const LogRecord& rec) noexcept {
+Result<bool> StoreEngine::apply_record(const LogRecord& rec) noexcept {
   if (rec.compact) {
     // read_record verified it against this binding, and its distance from it.
     const std::size_t position = index_.position_of_slot(rec.slot);
@@ -952,7 +952,7 @@ Result<bool> Store::apply_record(const LogRecord& rec) noexcept {
 }
 
 // (Not inlined: its temporaries would take room in replay_sector's frame.)
-[[gnu::noinline]] bool Store::match_by_hash(const LogRecord& rec, Located& out) noexcept {
+[[gnu::noinline]] bool StoreEngine::match_by_hash(const LogRecord& rec, Located& out) noexcept {
   const std::size_t at = index_.only_with(rec.key_hash);
   if (at == RamIndex::none) return false;
   out = Located{};
@@ -966,7 +966,7 @@ Result<bool> Store::apply_record(const LogRecord& rec) noexcept {
   return true;
 }
 
-void Store::count_live(const Entry& e, bool live) noexcept {
+void StoreEngine::count_live(const Entry& e, bool live) noexcept {
   const std::uint32_t size = full_size(e.key_size, e.value_size);
   if (live) {
     sectors_[sector_of(e.binding)].live_bytes += size;
@@ -977,7 +977,7 @@ void Store::count_live(const Entry& e, bool live) noexcept {
   }
 }
 
-Result<bool> Store::apply_keyed_record(const LogRecord& rec, const Located& found, Entry& fresh) noexcept {
+Result<bool> StoreEngine::apply_keyed_record(const LogRecord& rec, const Located& found, Entry& fresh) noexcept {
   // (locate read the superseded binding's header word: found.entry has its key size.)
   const bool counting = replay_counts_live();
   if (rec.kind == logfmt::erase) {
@@ -1023,7 +1023,7 @@ Result<bool> Store::apply_keyed_record(const LogRecord& rec, const Located& foun
   return true;
 }
 
-void Store::drop_retired_entries() noexcept {
+void StoreEngine::drop_retired_entries() noexcept {
   // At a RETIRE, every key still live in the retired sectors had been copied
   // forward. An entry that still points there is stale: the record that
   // superseded or deleted it lived in a sector that has since been erased.
@@ -1039,7 +1039,7 @@ void Store::drop_retired_entries() noexcept {
   }
 }
 
-std::uint32_t Store::retire_marker_check(std::uint32_t sequence) const noexcept {
+std::uint32_t StoreEngine::retire_marker_check(std::uint32_t sequence) const noexcept {
   return marker_check(sequence, store_id_);
 }
 

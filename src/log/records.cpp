@@ -7,7 +7,7 @@ module ferrite.log;
 
 namespace ferrite {
 
-Task<Status> Store::read_bytes(std::uint32_t address, std::span<std::byte> out) noexcept {
+Task<Status> StoreEngine::read_bytes(std::uint32_t address, std::span<std::byte> out) noexcept {
   if (!mount_ || !mount_->windowed) co_return co_await flash_.read(address, out);
   // Serve what the window holds, then stream on from where it ends, so a
   // sequential scan reads every byte from flash exactly once.
@@ -32,7 +32,7 @@ Task<Status> Store::read_bytes(std::uint32_t address, std::span<std::byte> out) 
   co_return Status{};
 }
 
-Task<Result<std::uint32_t>> Store::crc_of_range(std::uint32_t address, std::uint32_t length,
+Task<Result<std::uint32_t>> StoreEngine::crc_of_range(std::uint32_t address, std::uint32_t length,
                                                 std::uint32_t crc) noexcept {
   while (length > 0) {
     const std::uint32_t n = std::min<std::uint32_t>(length, static_cast<std::uint32_t>(buffer_.size()));
@@ -45,13 +45,13 @@ Task<Result<std::uint32_t>> Store::crc_of_range(std::uint32_t address, std::uint
   co_return crc;
 }
 
-std::uint32_t Store::voided_from(const LogRecord& rec) const noexcept {
+std::uint32_t StoreEngine::voided_from(const LogRecord& rec) const noexcept {
   const bool skip = !rec.blank && !rec.compact && rec.kind == logfmt::meta && rec.key_size == logfmt::skip &&
                     rec.value_size == (sealed() ? seal_.codec->sealed_size(4) : 4);
   return skip ? logfmt::get_le32(rec.meta.data()) : none;
 }
 
-Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit,
+Task<Status> StoreEngine::read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit,
                                 LogRecord& rec) noexcept {
   // Filled in the caller's storage: a record is large, and this sits at the
   // bottom of the deepest call chains.
@@ -185,11 +185,11 @@ Task<Status> Store::read_record(std::uint32_t sector, std::uint32_t offset, std:
   co_return Status{};
 }
 
-std::uint32_t Store::value_prefix(const Entry& e, bool tag) noexcept {
+std::uint32_t StoreEngine::value_prefix(const Entry& e, bool tag) noexcept {
   return (e.location != e.binding ? logfmt::compact_head : logfmt::full_head + e.key_size) + (tag ? 1u : 0u);
 }
 
-std::uint32_t Store::known_prefix(const Entry& e, std::span<const std::byte> key,
+std::uint32_t StoreEngine::known_prefix(const Entry& e, std::span<const std::byte> key,
                                   std::span<std::byte> prefix) const noexcept {
   if (e.binding_word == 0 || e.location != e.binding) return 0;
   logfmt::put_le32(prefix.data(), e.binding_word);
@@ -199,7 +199,7 @@ std::uint32_t Store::known_prefix(const Entry& e, std::span<const std::byte> key
   return logfmt::full_head + static_cast<std::uint32_t>(key.size());
 }
 
-std::uint32_t Store::value_crc_seed(const Entry& e, std::span<const std::byte> prefix) const noexcept {
+std::uint32_t StoreEngine::value_crc_seed(const Entry& e, std::span<const std::byte> prefix) const noexcept {
   // Full: position, header word, key (and tag); compact: position and the
   // key's hash, slot byte (and tag) (FORMAT.md §3.1, §3.2).
   const std::uint32_t sector = sector_of(e.location);
@@ -210,7 +210,7 @@ std::uint32_t Store::value_crc_seed(const Entry& e, std::span<const std::byte> p
   return crc32c(prefix.subspan(compact ? logfmt::compact_head : logfmt::full_head), crc);
 }
 
-Status Store::check_value_record(const Entry& e, std::span<const std::byte> key, std::span<const std::byte> prefix,
+Status StoreEngine::check_value_record(const Entry& e, std::span<const std::byte> key, std::span<const std::byte> prefix,
                                  std::uint32_t crc) const noexcept {
   const std::uint32_t w = logfmt::get_le32(prefix.data());
   if (e.location != e.binding) {
@@ -226,7 +226,7 @@ Status Store::check_value_record(const Entry& e, std::span<const std::byte> key,
   return {};
 }
 
-Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
+Task<Result<std::uint32_t>> StoreEngine::append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
                                           std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
                                           std::uint8_t meta_type, std::span<const std::byte> prefix,
                                           bool retry) noexcept {
@@ -333,7 +333,7 @@ Task<Result<std::uint32_t>> Store::append(std::uint8_t kind, std::uint8_t slot, 
   }
 }
 
-std::size_t Store::build_ad(std::span<std::byte> out, std::uint32_t sequence, std::uint32_t offset, std::uint32_t w,
+std::size_t StoreEngine::build_ad(std::span<std::byte> out, std::uint32_t sequence, std::uint32_t offset, std::uint32_t w,
                            std::span<const std::byte> key) const noexcept {
   // store id | sector sequence | offset | header word | stored key
   logfmt::put_le32(out.data(), store_id_);
@@ -344,7 +344,7 @@ std::size_t Store::build_ad(std::span<std::byte> out, std::uint32_t sequence, st
   return 16 + key.size();
 }
 
-Task<Status> Store::program_record(std::uint32_t address, std::span<const std::byte> head,
+Task<Status> StoreEngine::program_record(std::uint32_t address, std::span<const std::byte> head,
                                    std::span<const std::byte> key, std::span<const std::byte> value,
                                    std::uint32_t total, std::uint32_t value_from, std::uint32_t value_size,
                                    bool verify) noexcept {

@@ -12,8 +12,8 @@ namespace ferrite {
 namespace {
 
 enum ConfigCheck : std::uint8_t {
-  fine = 0,  // Store::config_fine
-  clamped = 1,  // Store::config_clamped
+  fine = 0,  // StoreEngine::config_fine
+  clamped = 1,  // StoreEngine::config_clamped
   sector_count,
   sector_table,
   order_size,
@@ -37,7 +37,7 @@ std::uint32_t clip(std::size_t v) noexcept { return static_cast<std::uint32_t>(s
 
 }  // namespace
 
-Store::ConfigFault Store::config_fault() const noexcept {
+StoreEngine::ConfigFault StoreEngine::config_fault() const noexcept {
   // Computed from the configuration each time (Store keeps no copy of it).
   const std::uint32_t count = geometry_.sector_count();
   const std::uint32_t overhead = sealed() ? seal_.codec->overhead() : 0;

@@ -21,7 +21,7 @@ constexpr std::uint32_t program_request = 64;
 bool refused(Errc e) noexcept { return e == Errc::reprogram_forbidden || e == Errc::bits_not_erased; }
 }  // namespace
 
-bool Store::torn_head_skippable() const noexcept {
+bool StoreEngine::torn_head_skippable() const noexcept {
   // Only a head mount found torn after a good record: an empty head is
   // erased and opened again instead, and an old-key head (a rotation) is
   // sealed on purpose, not torn.
@@ -29,7 +29,7 @@ bool Store::torn_head_skippable() const noexcept {
          !seal_.end_slot_open && sectors_[head_].used_bytes > 0 && !(sealed() && sectors_[head_].old_key);
 }
 
-Task<Status> Store::skip_torn_region() noexcept {
+Task<Status> StoreEngine::skip_torn_region() noexcept {
   const std::uint32_t end = records_end(head_);
   const std::uint32_t size = meta_size(4);
   std::array<std::byte, 4> from{};
@@ -50,7 +50,7 @@ Task<Status> Store::skip_torn_region() noexcept {
   co_return Status{};
 }
 
-Task<Result<std::uint32_t>> Store::torn_region_end(std::uint32_t from) noexcept {
+Task<Result<std::uint32_t>> StoreEngine::torn_region_end(std::uint32_t from) noexcept {
   // Walks from the end of the last good record: a record that verifies (a
   // member of a batch without its commit) is stepped over whole; any other
   // bytes are a torn record, whose damage stays inside the request that was
@@ -74,7 +74,7 @@ Task<Result<std::uint32_t>> Store::torn_region_end(std::uint32_t from) noexcept 
   co_return offset;
 }
 
-Task<Result<std::uint32_t>> Store::claimed_size(std::uint32_t offset, std::uint32_t end) noexcept {
+Task<Result<std::uint32_t>> StoreEngine::claimed_size(std::uint32_t offset, std::uint32_t end) noexcept {
   // The size a torn record's first bytes claim, when they claim one that
   // fits the sector and the store could have written (0 otherwise): its
   // header word, or its slot's binding.

@@ -19,18 +19,18 @@ constexpr std::uint8_t retired_state = static_cast<std::uint8_t>(SectorState::re
 bool refused(Errc e) noexcept { return e == Errc::reprogram_forbidden || e == Errc::bits_not_erased; }
 }  // namespace
 
-std::uint32_t Store::head_room() const noexcept {
+std::uint32_t StoreEngine::head_room() const noexcept {
   const std::uint32_t end = seal_.end_slot_open ? geometry_.sector_size(head_) : records_end(head_);
   return head_sealed_ || head_offset_ >= end ? 0 : end - head_offset_;
 }
 
-std::uint32_t Store::free_sector_count() const noexcept {
+std::uint32_t StoreEngine::free_sector_count() const noexcept {
   std::uint32_t n = 0;
   for (const SectorInfo& s : sectors_) n += s.state != live_state;
   return n;
 }
 
-std::uint32_t Store::free_payload() const noexcept {
+std::uint32_t StoreEngine::free_payload() const noexcept {
   if constexpr (mixed_sectors_built) {
     if (spreads_victims()) {
       // What writes may take beyond the head before collection must run.
@@ -47,14 +47,14 @@ std::uint32_t Store::free_payload() const noexcept {
   return total - largest;  // one free sector stays in reserve for garbage collection
 }
 
-std::uint32_t Store::reserve_payload() const noexcept {
+std::uint32_t StoreEngine::reserve_payload() const noexcept {
   std::uint32_t largest = 0;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i)
     if (sectors_[i].state != live_state) largest = std::max(largest, payload_of(i));
   return largest;
 }
 
-std::uint32_t Store::takeable_reserve() const noexcept {
+std::uint32_t StoreEngine::takeable_reserve() const noexcept {
   // Retiring the victim gives back a reserve as large as the one taken only
   // when all sectors have one size. On mixed sizes the reserve would shrink
   // (a small victim for a large reserve) or the next victims would find
@@ -67,20 +67,20 @@ std::uint32_t Store::takeable_reserve() const noexcept {
 }
 
 #if FERRITE_WITH_MIXED_SECTORS
-bool Store::spreads_victims() const noexcept {
+bool StoreEngine::spreads_victims() const noexcept {
   // An index-less store knows no sector's live bytes: it keeps one free
   // sector in reserve whatever the sizes.
   return indexed() && geometry_.smallest_sector() != geometry_.largest_sector();
 }
 
-std::uint64_t Store::spread_room() const noexcept {
+std::uint64_t StoreEngine::spread_room() const noexcept {
   std::uint64_t room = head_room();
   for (std::uint32_t i = 0; i < sectors_.size(); ++i)
     if (sectors_[i].state != live_state) room += payload_of(i);
   return room;
 }
 
-std::uint64_t Store::turn_end_waste(const LiveRecordSizes& live_sizes, std::uint32_t written) const noexcept {
+std::uint64_t StoreEngine::turn_end_waste(const LiveRecordSizes& live_sizes, std::uint32_t written) const noexcept {
   // A turn of the ring closes at most N sector ends. Each wastes less than
   // the record that did not fit there, which opens the next sector: a
   // sector opened in the turn is not collected in it, so no live record
@@ -92,7 +92,7 @@ std::uint64_t Store::turn_end_waste(const LiveRecordSizes& live_sizes, std::uint
   return std::max(live, with_written);
 }
 
-std::uint32_t Store::turn_margin(std::uint32_t incoming) const noexcept {
+std::uint32_t StoreEngine::turn_margin(std::uint32_t incoming) const noexcept {
   // A turn of the ring opens each sector at most once (a sector opened in
   // it is newer than every victim of it), so it closes at most N sector
   // ends, and writes a RETIRE per victim and an ERASED per erase; a cut
@@ -104,7 +104,7 @@ std::uint32_t Store::turn_margin(std::uint32_t incoming) const noexcept {
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(margin, 0xFFFFFFFFu));
 }
 
-std::int64_t Store::spread_margin(std::uint32_t record_size, bool opening) const noexcept {
+std::int64_t StoreEngine::spread_margin(std::uint32_t record_size, bool opening) const noexcept {
   // After the write, collection must be able to empty every live sector
   // once, in ring order, the head last: each victim's live records must
   // fit the room left when its turn comes (the head's room and the free
@@ -131,12 +131,12 @@ std::int64_t Store::spread_margin(std::uint32_t record_size, bool opening) const
   return least;
 }
 
-bool Store::spread_holds(std::uint32_t record_size, bool opening) const noexcept {
+bool StoreEngine::spread_holds(std::uint32_t record_size, bool opening) const noexcept {
   if (!opening && (head_sealed_ || head_room() < record_size)) return false;
   return spread_margin(record_size, opening) >= 0;
 }
 
-Task<Status> Store::ensure_spread_room(std::uint32_t record_size) noexcept {
+Task<Status> StoreEngine::ensure_spread_room(std::uint32_t record_size) noexcept {
   // Each pass either succeeds or changes the sector layout; a turn of the
   // ring takes at most two passes per sector.
   for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
@@ -156,13 +156,13 @@ Task<Status> Store::ensure_spread_room(std::uint32_t record_size) noexcept {
 }
 #endif  // FERRITE_WITH_MIXED_SECTORS
 
-std::uint32_t Store::live_sector_with(std::uint32_t sequence) const noexcept {
+std::uint32_t StoreEngine::live_sector_with(std::uint32_t sequence) const noexcept {
   for (std::uint32_t s = 0; s < sectors_.size(); ++s)
     if (sectors_[s].state == live_state && sectors_[s].sequence == sequence) return s;
   return none;
 }
 
-std::uint32_t Store::live_sector_after(std::uint32_t sequence) const noexcept {
+std::uint32_t StoreEngine::live_sector_after(std::uint32_t sequence) const noexcept {
   std::uint32_t best = none;
   for (std::uint32_t s = 0; s < sectors_.size(); ++s) {
     if (sectors_[s].state != live_state || sectors_[s].sequence <= sequence) continue;
@@ -171,7 +171,7 @@ std::uint32_t Store::live_sector_after(std::uint32_t sequence) const noexcept {
   return best;
 }
 
-std::uint32_t Store::written_end(std::uint32_t sector) const noexcept {
+std::uint32_t StoreEngine::written_end(std::uint32_t sector) const noexcept {
   // Bytes a failed or torn write left behind the last good record are
   // outside it (mount ends a sector's used bytes there), and a sealed
   // sector's end slot holds no change, only ever a RETIRE.
@@ -179,7 +179,7 @@ std::uint32_t Store::written_end(std::uint32_t sector) const noexcept {
   return std::min(end, records_end(sector));
 }
 
-std::uint32_t Store::oldest_live() const noexcept {
+std::uint32_t StoreEngine::oldest_live() const noexcept {
   std::uint32_t oldest = none;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
     if (sectors_[i].state != live_state) continue;
@@ -188,7 +188,7 @@ std::uint32_t Store::oldest_live() const noexcept {
   return oldest;
 }
 
-std::uint32_t Store::sector_slack(std::uint32_t incoming) const noexcept {
+std::uint32_t StoreEngine::sector_slack(std::uint32_t incoming) const noexcept {
   // A sector's end wastes less than the record that did not fit there. The
   // records written from now on are copies of live records, the incoming
   // one, and META records; without an index the live ones are unknown, so
@@ -202,7 +202,7 @@ std::uint32_t Store::sector_slack(std::uint32_t incoming) const noexcept {
   return std::min(bound, std::max(slack_, incoming));
 }
 
-std::uint32_t Store::capacity(std::uint32_t incoming) const noexcept {
+std::uint32_t StoreEngine::capacity(std::uint32_t incoming) const noexcept {
   // The largest sector is the garbage-collection reserve, and every sector
   // may end with up to one record's worth of unusable room.
   std::uint32_t total = 0, largest = 0;
@@ -244,7 +244,7 @@ std::uint32_t Store::capacity(std::uint32_t incoming) const noexcept {
   return total > largest + waste ? static_cast<std::uint32_t>(total - largest - waste) : 0;
 }
 
-Task<Status> Store::erase_sector(std::uint32_t sector, bool mark) noexcept {
+Task<Status> StoreEngine::erase_sector(std::uint32_t sector, bool mark) noexcept {
   SectorInfo& info = sectors_[sector];
   info.state = static_cast<std::uint8_t>(SectorState::garbage);
   auto st = co_await flash_.erase(sector);
@@ -271,7 +271,7 @@ Task<Status> Store::erase_sector(std::uint32_t sector, bool mark) noexcept {
   co_return Status{};
 }
 
-std::uint32_t Store::next_free_sector() const noexcept {
+std::uint32_t StoreEngine::next_free_sector() const noexcept {
   // Wear levelling: the free sector with the fewest erases, preferring one
   // that is already erased when counts tie.
   std::uint32_t pick = none;
@@ -290,7 +290,7 @@ std::uint32_t Store::next_free_sector() const noexcept {
   return pick;
 }
 
-Task<Status> Store::open_sector() noexcept {
+Task<Status> StoreEngine::open_sector() noexcept {
   std::uint32_t pick = next_free_sector();
   // A sealed head with no record (mount does not trust a header it found
   // with nothing behind it) holds nothing: it may be erased and opened anew.
@@ -311,7 +311,7 @@ Task<Status> Store::open_sector() noexcept {
   co_return co_await open_sector_at(pick);
 }
 
-Task<Status> Store::start_gc() noexcept {
+Task<Status> StoreEngine::start_gc() noexcept {
   const std::uint32_t victim = oldest_live();
   if (victim == none) co_return fail(Errc::no_space);
   if (victim == head_) {
@@ -324,7 +324,7 @@ Task<Status> Store::start_gc() noexcept {
   co_return Status{};
 }
 
-Task<Status> Store::copy_entry(std::size_t position) noexcept {
+Task<Status> StoreEngine::copy_entry(std::size_t position) noexcept {
   // Rewrite the key's latest value as a full record at the head. The source
   // is verified first: a corrupted value is never re-sealed as good data.
   Entry e;
@@ -365,7 +365,7 @@ Task<Status> Store::copy_entry(std::size_t position) noexcept {
   co_return Status{};
 }
 
-Task<Status> Store::end_unique_hashes(std::uint32_t record_size, std::uint32_t live_after) noexcept {
+Task<Status> StoreEngine::end_unique_hashes(std::uint32_t record_size, std::uint32_t live_after) noexcept {
   // A sector opened for this write did not set bit 4 (sharing_hash_): only a
   // head that did must say, before the record, that its promise ends.
   if (!sectors_[head_].unique_hashes) co_return Status{};
@@ -384,7 +384,7 @@ Task<Status> Store::end_unique_hashes(std::uint32_t record_size, std::uint32_t l
   co_return co_await ensure_room(record_size, live_after);
 }
 
-Task<Result<std::uint32_t>> Store::copy_forward(std::uint8_t slot, std::span<const std::byte> key,
+Task<Result<std::uint32_t>> StoreEngine::copy_forward(std::uint8_t slot, std::span<const std::byte> key,
                                                 std::uint32_t value_from, std::uint32_t value_size,
                                                 bool typed) noexcept {
   // A full PUT at the head whose value streams from flash (garbage
@@ -422,7 +422,7 @@ Task<Result<std::uint32_t>> Store::copy_forward(std::uint8_t slot, std::span<con
   co_return address;
 }
 
-void Store::rebind(std::size_t position, const Entry& e, std::uint32_t at) noexcept {
+void StoreEngine::rebind(std::size_t position, const Entry& e, std::uint32_t at) noexcept {
   // A key's latest value now lives (as a full record) at `at`, in the head.
   Entry moved = e;
   const std::uint32_t size = full_size(moved.key_size, moved.value_size);
@@ -433,7 +433,7 @@ void Store::rebind(std::size_t position, const Entry& e, std::uint32_t at) noexc
   store_entry(position, moved);
 }
 
-Task<Status> Store::copy_sealed_entry(std::size_t position, const Entry& e, std::span<const std::byte> key) noexcept {
+Task<Status> StoreEngine::copy_sealed_entry(std::size_t position, const Entry& e, std::span<const std::byte> key) noexcept {
   // Sealed records are bound to their position: open at the old one (which
   // also authenticates it), seal again at the new one. No decompression.
   ++seal_.scratch_clobbers;  // scratch A: a put that collected frames its value again
@@ -482,7 +482,7 @@ Task<Status> Store::copy_sealed_entry(std::size_t position, const Entry& e, std:
   co_return Status{};
 }
 
-Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records, std::uint32_t max_bytes,
+Task<Result<std::uint32_t>> StoreEngine::gc_step(std::uint32_t max_records, std::uint32_t max_bytes,
                                             std::uint32_t* moved) noexcept {
   if (gc_victim_ == none) co_return 0u;
   std::uint32_t copied = 0, bytes = 0;
@@ -587,7 +587,7 @@ Task<Result<std::uint32_t>> Store::gc_step(std::uint32_t max_records, std::uint3
   co_return copied;
 }
 
-Task<Result<bool>> Store::gc_index_less_step() noexcept {
+Task<Result<bool>> StoreEngine::gc_index_less_step() noexcept {
   // Copy the first record of the victim that is still the latest for its key.
   const std::uint32_t victim = gc_victim_;
   const std::uint32_t end = header_size_ + sectors_[victim].used_bytes;
@@ -615,7 +615,7 @@ Task<Result<bool>> Store::gc_index_less_step() noexcept {
   co_return false;
 }
 
-bool Store::retire_ready() noexcept {
+bool StoreEngine::retire_ready() noexcept {
   // Once updates have moved every key out of the sector being collected,
   // retire it at once: mount then never has to read it again. So too the
   // oldest sector when updates emptied it before collection picked it: the
@@ -655,7 +655,7 @@ Task<Status> Store::reseal() noexcept {
   co_return fail(Errc::no_space);
 }
 
-Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_live_total) noexcept {
+Task<Status> StoreEngine::ensure_room(std::uint32_t record_size, std::uint32_t new_live_total) noexcept {
   if (indexed() && new_live_total > capacity(record_size)) co_return fail(Errc::no_space);
   if constexpr (mixed_sectors_built) {
     if (spreads_victims()) co_return co_await ensure_spread_room(record_size);
@@ -689,12 +689,12 @@ Task<Status> Store::ensure_room(std::uint32_t record_size, std::uint32_t new_liv
   co_return fail(Errc::no_space);
 }
 
-std::uint32_t Store::collection_debt(std::uint32_t victim) const noexcept {
+std::uint32_t StoreEngine::collection_debt(std::uint32_t victim) const noexcept {
   // An index-less store does not know what is still live in the victim.
   return indexed() ? sectors_[victim].live_bytes : payload_of(victim);
 }
 
-std::uint32_t Store::lag_margin(std::uint32_t incoming) const noexcept {
+std::uint32_t StoreEngine::lag_margin(std::uint32_t incoming) const noexcept {
   // What the head must keep beyond the victim's live records while
   // collection lags: a sector end's waste (less than the record that did
   // not fit there, §6.2) and, should a cut tear the reserve while they are
@@ -705,7 +705,7 @@ std::uint32_t Store::lag_margin(std::uint32_t incoming) const noexcept {
   return std::min(slack_, sector_slack(incoming) + 64 + meta_size(8));
 }
 
-std::int64_t Store::runway_room(std::uint32_t victim) const noexcept {
+std::int64_t StoreEngine::runway_room(std::uint32_t victim) const noexcept {
   // ensure_room collects the whole victim once neither the head and the
   // free sectors beyond the reserve nor the reserve alone could hold it, a
   // sector end's waste and the write. The write is taken as large as the
@@ -730,12 +730,12 @@ std::int64_t Store::runway_room(std::uint32_t victim) const noexcept {
   return room - static_cast<std::int64_t>(margins);
 }
 
-std::uint64_t Store::log_end() const noexcept {
+std::uint64_t StoreEngine::log_end() const noexcept {
   if (!mounted_) return 0;
   return (std::uint64_t{sectors_[head_].sequence} << 32) | head_offset_;
 }
 
-std::uint32_t Store::written_since(std::uint64_t lsn) const noexcept {
+std::uint32_t StoreEngine::written_since(std::uint64_t lsn) const noexcept {
   if (lsn == 0) return MaintenancePace::unknown;
   const auto sequence = static_cast<std::uint32_t>(lsn >> 32);
   const auto offset = static_cast<std::uint32_t>(lsn);
@@ -753,7 +753,7 @@ std::uint32_t Store::written_since(std::uint64_t lsn) const noexcept {
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(total, MaintenancePace::unknown - 1));
 }
 
-Task<Status> Store::paced_collection(MaintenanceBudget budget, MaintenanceReport& report) noexcept {
+Task<Status> StoreEngine::paced_collection(MaintenanceBudget budget, MaintenanceReport& report) noexcept {
   // The victim, or the sector that would be one: the oldest live sector
   // unless it is the head (two sectors: a put moves the head on first).
   const std::uint32_t victim = gc_victim_ != none ? gc_victim_ : oldest_live();
@@ -804,7 +804,7 @@ Task<Status> Store::paced_collection(MaintenanceBudget budget, MaintenanceReport
   co_return Status{};
 }
 
-Task<Status> Store::prepare_free_sector(MaintenanceBudget budget, MaintenanceReport& report) noexcept {
+Task<Status> StoreEngine::prepare_free_sector(MaintenanceBudget budget, MaintenanceReport& report) noexcept {
   if (!budget.allow_erase) co_return Status{};
   std::uint32_t unerased = none, vouched = none;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
