@@ -482,3 +482,22 @@ class ChangeCursor;
 #endif  // FERRITE_WITH_CHANGES
 
 }  // namespace ferrite
+
+// The engine's own, not exported.
+namespace ferrite {
+
+/// Why; the reasons are a table (src/log/report.cpp).
+enum class Refused : std::uint8_t {
+  none, key_empty, key_long, value_long, type_size, index_full, capacity, room, batch_long, mounted,
+  batch_record,  // mount met a transaction's records in a build without transactions
+  config,    // config_report() tells
+  tampered,  // mount of a sealed store: SealedState::finding tells what
+};
+/// The last refusal, before Store::last_refusal() words it.
+struct RefusalNote {
+  Refused what = Refused::none;
+  std::uint32_t value = 0;
+  std::uint32_t limit = 0;
+};
+
+}  // namespace ferrite

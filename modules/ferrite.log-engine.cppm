@@ -16,6 +16,7 @@ import :space;
 import :format;
 import :replay;
 import :api;
+import :sealed;
 
 namespace ferrite {
 
@@ -333,27 +334,13 @@ class StoreEngine {
   };
   static constexpr std::uint8_t config_fine = 0, config_clamped = 1;  // checks that let the store work (report.cpp numbers the rest)
   ConfigFault config_fault() const noexcept;
-  /// Why; the reasons are a table (src/log/report.cpp).
-  enum class Refused : std::uint8_t {
-    none, key_empty, key_long, value_long, type_size, index_full, capacity, room, batch_long, mounted,
-    batch_record,  // mount met a transaction's records in a build without transactions
-    config,    // config_report() tells
-    tampered,  // mount of a sealed store: tamper_finding_ tells what
-  };
-  /// What mount found wrong with a sealed store's log (last_refusal()).
-  enum class Finding : std::uint8_t {
-    none, legacy, record_auth, hole, no_open, pin, missing, rollback, bad_open, too_many_failures,
-    duplicate, ahead, end_slot,
-  };
   Refusal tamper_report() const noexcept;
-  void tampering(Finding what, std::uint32_t value, std::uint32_t limit) noexcept {
+  void tampering(TamperFinding what, std::uint32_t value, std::uint32_t limit) noexcept {
     seal_.finding = what;
     refuse(Refused::tampered, value, limit);
   }
   void refuse(Refused what, std::uint32_t value = 0, std::uint32_t limit = 0) noexcept {
-    refused_ = what;
-    refused_value_ = value;
-    refused_limit_ = limit;
+    refused_ = {what, value, limit};
   }
   enum class Write : std::uint8_t { put, put_typed, erase };
   /// put, put_typed and erase (`value` empty): takes the lock.
@@ -380,38 +367,10 @@ class StoreEngine {
   /// (a record about to be written, 0: none) live besides the records
   /// `live` counts.
   std::uint64_t turn_end_waste(const LiveRecordSizes& live, std::uint32_t written) const noexcept;
-  /// The write in flight, a put or an erase of one key: the record it
-  /// makes live (0: none) and the one it replaces (0: none). Not known (a
-  /// batch, a repair): the incoming record counts as live beside every
-  /// live one (FORMAT.md §6.2).
-  template <bool Built>
-  struct WriteInFlight {
-    bool known = false;
-    std::uint32_t adds = 0;
-    std::uint32_t removes = 0;
-  };
-  /// Without mixed_sectors nothing reads it: never known, and no bytes.
-  template <>
-  struct WriteInFlight<false> {
-    static constexpr bool known = false;
-    static constexpr std::uint32_t adds = 0, removes = 0;
-    constexpr WriteInFlight() noexcept = default;
-    constexpr WriteInFlight(bool, std::uint32_t, std::uint32_t) noexcept {}
-  };
-  [[no_unique_address]] WriteInFlight<mixed_sectors_built> in_flight_;
-  /// Clears in_flight_ when the write ends.
-  template <bool Built>
-  struct InFlightGuard {
-    StoreEngine& store;
-    ~InFlightGuard() { store.in_flight_ = {}; }
-  };
-  template <>
-  struct InFlightGuard<false> {
-    explicit InFlightGuard(StoreEngine&) noexcept {}
-  };
+  [[no_unique_address]] WriteInFlight<mixed_sectors_built> in_flight_;  // ferrite.log:space
   InFlightGuard<mixed_sectors_built> write_in_flight(std::uint32_t adds, std::uint32_t removes) noexcept {
     in_flight_ = {true, adds, removes};
-    return InFlightGuard<mixed_sectors_built>{*this};
+    return InFlightGuard<mixed_sectors_built>{in_flight_};
   }
   /// What a turn of the ring may cost beyond the victims' live records:
   /// the waste at the sector ends it closes, two META records per sector,
@@ -435,14 +394,8 @@ class StoreEngine {
   std::uint32_t sector_slack(std::uint32_t incoming) const noexcept;
   std::uint32_t lag_margin(std::uint32_t incoming) const noexcept;
   /// A record of `size` bytes became live / stopped being live.
-  void note_live(std::uint32_t size) noexcept {
-    live_total_ += size;
-    live_sizes_.add(size);
-  }
-  void note_dead(std::uint32_t size) noexcept {
-    live_total_ -= size;
-    live_sizes_.remove(size);
-  }
+  void note_live(std::uint32_t size) noexcept { live_.add(size); }
+  void note_dead(std::uint32_t size) noexcept { live_.remove(size); }
   /// Mount: replay keeps the live bytes as it applies records (the key of
   /// an update is the one it supersedes, so its size is known) unless the
   /// entries must be read anyway (the key order, sealed stores' tamper states).
@@ -482,56 +435,7 @@ class StoreEngine {
 
   Flash flash_;
   const Geometry& geometry_;         // the Flash view's own: one copy per store
-  /// What a sealed store keeps beside its log (FORMAT.md §3.6).
-  struct SealedState {
-    explicit SealedState(const StoreConfig& config) noexcept
-        : codec(config.codec),
-          previous_codec(config.codec ? config.previous_codec : nullptr),
-          scratch(config.scratch),
-          counter(config.codec ? config.counter : nullptr) {}
-    ValueCodec* codec = nullptr;
-    ValueCodec* previous_codec = nullptr;
-    std::span<std::byte> scratch;
-    RollbackCounter* counter = nullptr;
-    std::size_t scratch_used = 0;        // bytes of scratch A and B that may hold plaintext
-    std::uint32_t scratch_clobbers = 0;  // collections that overwrote scratch A
-    std::uint32_t open_size = 0;         // the OPEN record every sealed sector starts with
-    std::uint32_t end_slot = 0;          // a sealed sector's last bytes: room for one RETIRE (FORMAT.md §3.6)
-    std::uint32_t last_open_sequence = 0;  // mount: newest replayed sector that holds an OPEN record
-    std::uint32_t last_open_sector = none;
-    std::uint32_t last_open_end = 0;       // offset past the last acknowledged record of that sector
-    std::uint32_t tamper_pending = 0;      // entries in Tamper::pending (a TAMPERED record to write)
-    Finding finding = Finding::none;
-    bool have_previous_block = false;
-    bool end_slot_open = false;   // retire_in_end_slot: append may write into the end slot
-    bool authenticating = false;  // mount: open every sealed record, not only the small ones
-    bool auth_failed = false;     // read_record: the last record passed its crc, failed its tag
-  };
-  /// A build without sealed stores keeps none of that: the same names, each
-  /// an Absent field (reads give the value a store without a codec has,
-  /// writes are dropped), so the code behind sealed() compiles unchanged and
-  /// folds away, and the Store spends no byte on it.
-  struct NoSealedState {
-    explicit NoSealedState(const StoreConfig&) noexcept {}
-    static constexpr Absent<ValueCodec*, nullptr> codec{};
-    static constexpr Absent<ValueCodec*, nullptr> previous_codec{};
-    static constexpr std::span<std::byte> scratch{};
-    static constexpr Absent<RollbackCounter*, nullptr> counter{};
-    static constexpr Absent<std::size_t, 0> scratch_used{};
-    static constexpr Absent<std::uint32_t, 0> scratch_clobbers{};
-    static constexpr Absent<std::uint32_t, 0> open_size{};
-    static constexpr Absent<std::uint32_t, 0> end_slot{};
-    static constexpr Absent<std::uint32_t, 0> last_open_sequence{};
-    static constexpr Absent<std::uint32_t, 0xFFFFFFFFu> last_open_sector{};  // none
-    static constexpr Absent<std::uint32_t, 0> last_open_end{};
-    static constexpr Absent<std::uint32_t, 0> tamper_pending{};
-    static constexpr Absent<Finding, Finding::none> finding{};
-    static constexpr Absent<bool, false> have_previous_block{};
-    static constexpr Absent<bool, false> end_slot_open{};
-    static constexpr Absent<bool, false> authenticating{};
-    static constexpr Absent<bool, false> auth_failed{};
-  };
-  [[no_unique_address]] std::conditional_t<sealed_stores_built, SealedState, NoSealedState> seal_;
+  [[no_unique_address]] SealState seal_;  // ferrite.log:sealed
   ValueCodec* codec_for(std::uint32_t sector) const noexcept {
     return sectors_[sector].old_key && seal_.previous_codec ? seal_.previous_codec : seal_.codec;
   }
@@ -551,9 +455,7 @@ class StoreEngine {
   bool sharing_hash_ = false;
   std::uint32_t skip_from_ = 0xFFFFFFFFu;  // where mount found the head's torn bytes begin (SKIP's `from`)
   std::uint32_t blank_to_ = 0;  // the head reads erased from its write offset up to here (checked)
-  Refused refused_ = Refused::none;  // last_refusal(): what, value, limit (strings from a table)
-  std::uint32_t refused_value_ = 0;
-  std::uint32_t refused_limit_ = 0;
+  RefusalNote refused_;  // last_refusal() (ferrite.log:api)
   std::uint32_t asked_value_size_ = 0;  // StoreConfig::max_value_size, for config_report()
   std::uint32_t unit_ = 1;
   std::uint32_t header_size_ = 40;   // header + retire marker: records start here
@@ -566,13 +468,9 @@ class StoreEngine {
   std::uint32_t head_ = 0;           // head sector index
   std::uint32_t head_offset_ = 0;    // next write offset inside the head
   std::uint32_t next_sequence_ = 1;
-  std::uint32_t live_total_ = 0;
-  LiveRecordSizes live_sizes_;       // bounds the largest live record: capacity()
-  std::uint32_t gc_victim_ = none;   // sector being collected, or none
+  LiveBytes live_;                   // ferrite.log:space
   std::uint32_t last_crc_ = 0;       // stored crc of the last record appended
-  std::uint32_t gc_cursor_ = 0;      // index-less GC: next offset in the victim
-  std::uint32_t gc_position_ = 0;    // indexed GC: index position the last step stopped at...
-  std::uint32_t gc_position_epoch_ = 0;  // ...valid while the index's epoch is this
+  Collection gc_;                    // ferrite.log:space
   MaintenancePace pace_;
   // Where the records of the sector just below the tail ended, when this
   // session retired it (0: unknown): a change cursor that had read that far

@@ -123,3 +123,59 @@ class LiveRecordSizes {
 };
 
 }  // namespace ferrite
+
+// The engine's own, not exported.
+namespace ferrite {
+
+/// The live records' bytes: their sum, and their sizes by class.
+struct LiveBytes {
+  std::uint32_t total = 0;
+  LiveRecordSizes sizes;  // bounds the largest live record: capacity()
+  void add(std::uint32_t size) noexcept {
+    total += size;
+    sizes.add(size);
+  }
+  void remove(std::uint32_t size) noexcept {
+    total -= size;
+    sizes.remove(size);
+  }
+};
+
+/// Where garbage collection stands.
+struct Collection {
+  std::uint32_t victim = 0xFFFFFFFFu;  // sector being collected, or none
+  std::uint32_t cursor = 0;            // index-less: next offset in the victim
+  std::uint32_t position = 0;          // indexed: index position the last step stopped at...
+  std::uint32_t position_epoch = 0;    // ...valid while the index's epoch is this
+};
+
+/// The write in flight, a put or an erase of one key: the record it
+/// makes live (0: none) and the one it replaces (0: none). Not known (a
+/// batch, a repair): the incoming record counts as live beside every
+/// live one (FORMAT.md §6.2).
+template <bool Built>
+struct WriteInFlight {
+  bool known = false;
+  std::uint32_t adds = 0;
+  std::uint32_t removes = 0;
+};
+/// Without mixed_sectors nothing reads it: never known, and no bytes.
+template <>
+struct WriteInFlight<false> {
+  static constexpr bool known = false;
+  static constexpr std::uint32_t adds = 0, removes = 0;
+  constexpr WriteInFlight() noexcept = default;
+  constexpr WriteInFlight(bool, std::uint32_t, std::uint32_t) noexcept {}
+};
+/// Clears the write in flight when the write ends.
+template <bool Built>
+struct InFlightGuard {
+  WriteInFlight<Built>& write;
+  ~InFlightGuard() { write = {}; }
+};
+template <>
+struct InFlightGuard<false> {
+  explicit InFlightGuard(WriteInFlight<false>&) noexcept {}
+};
+
+}  // namespace ferrite

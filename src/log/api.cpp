@@ -398,7 +398,7 @@ Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, Va
       sealed() ? seal_.codec->sealed_size(stored.size()) : plain_prefix.size() + stored.size());  // on flash
   const std::uint32_t new_full = full_size(ksize, vsize);
   const std::uint32_t old_full = cur.found ? full_size(cur.entry.key_size, cur.entry.value_size) : 0;
-  const std::uint32_t new_live = live_total_ - old_full + (erase ? 0 : new_full);
+  const std::uint32_t new_live = live_.total - old_full + (erase ? 0 : new_full);
   // Capacity counts the records live after this write (FORMAT.md §6.2).
   [[maybe_unused]] const auto in_flight = write_in_flight(erase ? 0 : new_full, old_full);
   const std::uint32_t clobbers_before = seal_.scratch_clobbers;

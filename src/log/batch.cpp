@@ -156,7 +156,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   FERRITE_CO_TRY(co_await validate_reads(reads));
   // Plan: sizes, limits, index room, live bytes. Nothing is written yet.
   std::uint32_t total = meta_size(8), count = 0, new_keys = 0;
-  std::uint32_t live_after = live_total_;
+  std::uint32_t live_after = live_.total;
   std::size_t cursor = 0;
   BatchLog::Entry e;
   bool malformed = false;

@@ -15,48 +15,48 @@ constexpr std::uint8_t live_state = static_cast<std::uint8_t>(SectorState::live)
 
 Refusal StoreEngine::tamper_report() const noexcept {
   const auto found = [&](const char* field, const char* reason) {
-    return Refusal{Errc::tampered, field, refused_value_, refused_limit_, reason};
+    return Refusal{Errc::tampered, field, refused_.value, refused_.limit, reason};
   };
   switch (seal_.finding) {
-    case Finding::legacy:
-      return {Errc::unsupported, "sealed format", refused_value_, 0,
+    case TamperFinding::legacy:
+      return {Errc::unsupported, "sealed format", refused_.value, 0,
               "a sealed store written before logs were authenticated and nonces salted (ferrite 0.2): "
               "read it with that version and copy its keys into a new store"};
-    case Finding::record_auth:
+    case TamperFinding::record_auth:
       return found("record", "a record passes its checksum but fails authentication: written without the key "
                              "(value: sector sequence, limit: offset)");
-    case Finding::hole:
+    case TamperFinding::hole:
       return found("record", "damaged bytes before a valid record: a power cut only ever damages a sector's "
                              "last record (value: sector sequence, limit: offset of the record)");
-    case Finding::no_open:
+    case TamperFinding::no_open:
       return found("sector", "a sector holds records but does not begin with its OPEN record "
                              "(value: sector sequence, limit: offset)");
-    case Finding::bad_open:
+    case TamperFinding::bad_open:
       return found("sector", "an OPEN record where none belongs, or one that contradicts its sector "
                              "(value: sector sequence, limit: offset or tail)");
-    case Finding::pin:
+    case TamperFinding::pin:
       return found("sector end", "a sector ends elsewhere than where the next sector's OPEN record says it "
                                  "ended: records were cut off or added (value: end found, limit: end recorded)");
-    case Finding::missing:
+    case TamperFinding::missing:
       return found("sector", "a sector of the log is missing or was replaced by another one "
                              "(value: sequence expected, limit: sequence found or tail)");
-    case Finding::end_slot:
+    case TamperFinding::end_slot:
       return found("end slot", "a sector's end slot holds a record that is not a RETIRE, or one that fails "
                                "authentication (value: sector sequence, limit: offset)");
-    case Finding::rollback:
+    case TamperFinding::rollback:
       return found("rollback counter", "the log ends before the position the rollback counter holds: the image "
                                        "was rolled back or its newest records removed (value: log sector "
                                        "sequence, limit: counter's)");
-    case Finding::duplicate:
+    case TamperFinding::duplicate:
       return found("sector", "two sectors carry the same sequence number (value: the sequence)");
-    case Finding::ahead:
+    case TamperFinding::ahead:
       return found("rollback counter", "the log holds more than one write beyond the position the rollback "
                                        "counter holds: records this device never acknowledged, written by another "
                                        "device with the same key (value: log sector sequence, limit: counter's)");
-    case Finding::too_many_failures:
+    case TamperFinding::too_many_failures:
       return found("record", "more records fail authentication than a mount tracks "
                              "(value: sector sequence, limit: offset)");
-    case Finding::none:
+    case TamperFinding::none:
       break;
   }
   return found("log", "the sealed log fails its integrity checks");
@@ -86,7 +86,7 @@ Task<Status> StoreEngine::find_sealed_tail() noexcept {
     if (rec && !rec->blank && rec->kind == logfmt::meta && rec->key_size == logfmt::open) {
       tail_ = logfmt::get_le32(rec->meta.data());
       if (tail_ > below) {
-        tampering(Finding::bad_open, below, tail_);
+        tampering(TamperFinding::bad_open, below, tail_);
         co_return fail(Errc::tampered);
       }
       co_return Status{};
@@ -105,7 +105,7 @@ Status StoreEngine::check_sealed_record(const LogRecord& rec) noexcept {
   const bool is_open = rec.kind == logfmt::meta && rec.key_size == logfmt::open && !rec.compact;
   if ((offset == header_size_) != is_open) {
     // Every sector begins with its OPEN, and only there.
-    tampering(is_open ? Finding::bad_open : Finding::no_open, sequence, offset);
+    tampering(is_open ? TamperFinding::bad_open : TamperFinding::no_open, sequence, offset);
     return fail(Errc::tampered);
   }
   if (!is_open) return {};
@@ -113,7 +113,7 @@ Status StoreEngine::check_sealed_record(const LogRecord& rec) noexcept {
   const std::uint32_t previous = logfmt::get_le32(rec.meta.data() + 4);
   const std::uint32_t previous_end = logfmt::get_le32(rec.meta.data() + 8);
   if (tail > sequence || previous >= sequence) {
-    tampering(Finding::bad_open, sequence, offset);
+    tampering(TamperFinding::bad_open, sequence, offset);
     return fail(Errc::tampered);
   }
   if (seal_.last_open_sector != none && previous == seal_.last_open_sequence) {
@@ -130,12 +130,12 @@ Status StoreEngine::check_sealed_record(const LogRecord& rec) noexcept {
       return fail(Errc::corrupt);
     }
     if (previous_end != seal_.last_open_end) {
-      tampering(Finding::pin, seal_.last_open_end, previous_end);
+      tampering(TamperFinding::pin, seal_.last_open_end, previous_end);
       return fail(Errc::tampered);
     }
   } else if (seal_.last_open_sector != none && previous < seal_.last_open_sequence) {
     // Chained past a sector the writer never knew of.
-    tampering(Finding::missing, previous, seal_.last_open_sequence);
+    tampering(TamperFinding::missing, previous, seal_.last_open_sequence);
     return fail(Errc::tampered);
   } else {
     // Chained to a sector that is not here: fine only if it was retired,
@@ -151,7 +151,7 @@ Status StoreEngine::check_sealed_record(const LogRecord& rec) noexcept {
 
 Status StoreEngine::note_failure(std::uint32_t sector, std::uint32_t offset) noexcept {
   if (mount_->sealed.failure_count == mount_->sealed.failures.size()) {
-    tampering(Finding::too_many_failures, sectors_[sector].sequence, offset);
+    tampering(TamperFinding::too_many_failures, sectors_[sector].sequence, offset);
     return fail(Errc::tampered);
   }
   mount_->sealed.failures[mount_->sealed.failure_count++] = (std::uint64_t{sectors_[sector].sequence} << 32) | offset;
@@ -169,17 +169,17 @@ void StoreEngine::acknowledge_failure(std::uint32_t sequence, std::uint32_t offs
 
 Status StoreEngine::check_sealed_log() noexcept {
   if (mount_->sealed.skipped_max != 0 && mount_->sealed.skipped_max >= tail_) {
-    tampering(Finding::missing, mount_->sealed.skipped_max, tail_);  // a marker on a sector that is live
+    tampering(TamperFinding::missing, mount_->sealed.skipped_max, tail_);  // a marker on a sector that is live
     return fail(Errc::tampered);
   }
   if (mount_->sealed.missing_before != 0 && mount_->sealed.missing_before >= tail_) {
-    tampering(Finding::missing, mount_->sealed.missing_before, tail_);
+    tampering(TamperFinding::missing, mount_->sealed.missing_before, tail_);
     return fail(Errc::tampered);
   }
   if (mount_->sealed.failure_count > 0) {
     // A record that fails authentication with no TAMPERED record for it:
     // written by someone without the key, and it may have been any key's.
-    tampering(Finding::record_auth, static_cast<std::uint32_t>(mount_->sealed.failures[0] >> 32),
+    tampering(TamperFinding::record_auth, static_cast<std::uint32_t>(mount_->sealed.failures[0] >> 32),
               static_cast<std::uint32_t>(mount_->sealed.failures[0]));
     return fail(Errc::tampered);
   }
@@ -189,14 +189,14 @@ Status StoreEngine::check_sealed_log() noexcept {
 Status StoreEngine::check_rollback(std::uint64_t trusted) noexcept {
   if (log_position() < trusted) {
     // The log ends before a record this store acknowledged: rolled back.
-    tampering(Finding::rollback, static_cast<std::uint32_t>(log_position() >> 32),
+    tampering(TamperFinding::rollback, static_cast<std::uint32_t>(log_position() >> 32),
               static_cast<std::uint32_t>(trusted >> 32));
     return fail(Errc::tampered);
   }
   if (mount_->sealed.log_before_last > trusted) {
     // Records beyond the last one the store acknowledged: written by
     // another device holding the same key (a clone), not by this one.
-    tampering(Finding::ahead, static_cast<std::uint32_t>(mount_->sealed.log_before_last >> 32),
+    tampering(TamperFinding::ahead, static_cast<std::uint32_t>(mount_->sealed.log_before_last >> 32),
               static_cast<std::uint32_t>(trusted >> 32));
     return fail(Errc::tampered);
   }
@@ -254,7 +254,7 @@ Task<Status> StoreEngine::record_tampering() noexcept {
     FERRITE_CO_TRY(co_await load_entry(position, e));
     const std::uint32_t new_size = full_size(e.key_size, static_cast<std::uint32_t>(seal_.codec->sealed_size(logfmt::tampered_bytes)));
     const std::uint32_t old_size = full_size(e.key_size, e.value_size);
-    FERRITE_CO_TRY(co_await ensure_room(new_size, live_total_ - old_size + new_size));
+    FERRITE_CO_TRY(co_await ensure_room(new_size, live_.total - old_size + new_size));
     // Collection may have recorded it, or moved the entry: look again.
     if (unpack(position).tamper != Tamper::pending || unpack(position).hash != e.hash) continue;
     FERRITE_CO_TRY(co_await load_entry(position, e));
@@ -292,7 +292,7 @@ Task<Status> StoreEngine::replay_end_slot(std::uint32_t sector, std::uint32_t& g
   // Blank, or torn by a cut during the write: nothing was retired by it.
   if (!forged && (!rec || rec->blank)) co_return Status{};
   if (forged || rec->kind != logfmt::meta || rec->key_size != logfmt::retire) {
-    tampering(Finding::end_slot, sectors_[sector].sequence, slot);
+    tampering(TamperFinding::end_slot, sectors_[sector].sequence, slot);
     co_return fail(Errc::tampered);
   }
   // The slot is the last write of its sector: a cut can leave weak bits

@@ -103,13 +103,13 @@ void StoreEngine::reset_state() noexcept {
   skip_from_ = none;
   blank_to_ = 0;
   index_.clear();
-  live_total_ = 0;
-  live_sizes_.clear();
+  live_.total = 0;
+  live_.sizes.clear();
   tail_ = 0;
   head_ = 0;
   head_offset_ = 0;
   next_sequence_ = 1;
-  gc_victim_ = none;
+  gc_.victim = none;
   retired_end_ = 0;
   seal_.have_previous_block = false;
   counters_ = Counters{};
@@ -396,7 +396,7 @@ Task<Status> Store::mount() noexcept {
     if (image_sealed && (best_version != logfmt::sealed_version || !(best_flags & logfmt::authenticated_log))) {
       // Sealed before logs were authenticated (and nonces salted): nothing in
       // it can be trusted to be current, and clearing the flag is no downgrade.
-      tampering(Finding::legacy, best_sequence, 0);
+      tampering(TamperFinding::legacy, best_sequence, 0);
       co_return fail(Errc::unsupported);
     }
     if (sealed()) {
@@ -481,7 +481,7 @@ Task<Status> Store::mount() noexcept {
           if (sectors_[a].state == static_cast<std::uint8_t>(SectorState::live) &&
               sectors_[b].state == static_cast<std::uint8_t>(SectorState::live) &&
               sectors_[a].sequence == sectors_[b].sequence) {
-            tampering(Finding::duplicate, sectors_[a].sequence, 2);
+            tampering(TamperFinding::duplicate, sectors_[a].sequence, 2);
             co_return fail(Errc::tampered);
           }
       FERRITE_CO_TRY(co_await find_sealed_tail());
@@ -579,8 +579,8 @@ Task<Status> Store::mount() noexcept {
     // (FORMAT.md §7: each key read once, placed by binary search).
     // (Replay kept them already unless replay_counts_live() says otherwise.)
     if (!replay_counts_live() || state.recount) {
-      live_total_ = 0;
-      live_sizes_.clear();
+      live_.total = 0;
+      live_.sizes.clear();
       for (SectorInfo& info : sectors_) info.live_bytes = 0;
       for (std::size_t i = 0; i < index_.size(); ++i) {
         Entry e;
@@ -595,7 +595,7 @@ Task<Status> Store::mount() noexcept {
     // the oldest sector, so that writes lag behind it no more than before
     // (ensure_room): otherwise they could fill the head with the victim's live
     // records still to copy and nowhere to copy them.
-    if (free_sector_count() == 0 && oldest_live() != head_) gc_victim_ = oldest_live();
+    if (free_sector_count() == 0 && oldest_live() != head_) gc_.victim = oldest_live();
     mounted_ = true;
     co_return Status{};
   }
@@ -615,7 +615,7 @@ Task<Status> StoreEngine::replay_sector(std::uint32_t sector) noexcept {
   // power cut (which only ever tears a sector's last record).
   const auto after_damage = [&](std::uint32_t at) -> Status {
     if (!sealed() || !in_bad_region) return {};
-    tampering(Finding::hole, sectors_[sector].sequence, at);
+    tampering(TamperFinding::hole, sectors_[sector].sequence, at);
     return fail(Errc::tampered);
   };
   // A committed batch is walked to its commit first; then its records are
@@ -1057,7 +1057,7 @@ StoreStats Store::stats() const noexcept {
     for (std::size_t i = 0; i < index_.size(); ++i) s.tampered_keys += unpack(i).tamper != Tamper::none;
   s.keys = index_.size();
   s.keys_known = indexed();  // index-less: nothing counts them (count_keys() scans)
-  s.live_bytes = live_total_;
+  s.live_bytes = live_.total;
   s.head_sealed = head_sealed_;
   s.capacity_bytes = capacity();
   bool first = true;
@@ -1077,7 +1077,7 @@ StoreStats Store::stats() const noexcept {
       ++s.free_sectors;
     }
   }
-  s.reclaimable_bytes = used_live > live_total_ ? used_live - live_total_ : 0;
+  s.reclaimable_bytes = used_live > live_.total ? used_live - live_.total : 0;
   s.free_bytes = mounted_ ? head_room() + free_payload() : 0;
   return s;
 }

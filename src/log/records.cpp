@@ -326,7 +326,7 @@ Task<Result<std::uint32_t>> StoreEngine::append(std::uint8_t kind, std::uint8_t 
     } else {
       const std::uint32_t on_flash =
           static_cast<std::uint32_t>(sealed() ? seal_.codec->sealed_size(value.size()) : prefix.size() + value.size());
-      FERRITE_CO_TRY(co_await ensure_room(full_size(static_cast<std::uint32_t>(key.size()), on_flash), live_total_));
+      FERRITE_CO_TRY(co_await ensure_room(full_size(static_cast<std::uint32_t>(key.size()), on_flash), live_.total));
     }
     // A compact record is only valid next to its binding, which the new sector lacks.
     compact = false;

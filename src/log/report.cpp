@@ -132,41 +132,41 @@ Refusal Store::config_report() const noexcept {
 }
 
 Refusal Store::last_refusal() const noexcept {
-  switch (refused_) {
+  switch (refused_.what) {
     case Refused::none: return Refusal{};
     case Refused::config: return config_report();
     case Refused::key_empty:
       return {Errc::invalid_argument, "key", 0, 1, "a key has 1 to 64 bytes"};
     case Refused::key_long:
-      return {Errc::too_large, "key", refused_value_, refused_limit_, "a key has 1 to 64 bytes (value: its length)"};
+      return {Errc::too_large, "key", refused_.value, refused_.limit, "a key has 1 to 64 bytes (value: its length)"};
     case Refused::value_long:
-      return {Errc::too_large, "value", refused_value_, refused_limit_,
+      return {Errc::too_large, "value", refused_.value, refused_.limit,
               "the value is longer than value_limit() (a typed value: value_limit() - 1, its tag takes a byte); "
               "config_report() says where the limit comes from"};
     case Refused::type_size:
-      return {Errc::invalid_argument, "type", refused_value_, refused_limit_,
+      return {Errc::invalid_argument, "type", refused_.value, refused_.limit,
               "a typed value's size must fit its type (value: the size given, limit: the type's; 0: untyped "
               "is not a type to put_typed)"};
     case Refused::index_full:
-      return {Errc::no_memory, "index", refused_value_, refused_limit_,
+      return {Errc::no_memory, "index", refused_.value, refused_.limit,
               "the RAM index is full (value: keys, limit: StoreConfig::index entries)"};
     case Refused::capacity:
-      return {Errc::no_space, "live bytes", refused_value_, refused_limit_,
+      return {Errc::no_space, "live bytes", refused_.value, refused_.limit,
               "the store would hold more live bytes than its capacity (value: live bytes with this write, limit: "
               "stats().capacity_bytes, with this write's record counted: the sectors' payload less one sector kept free "
               "for garbage collection and, per sector, room for the largest live record or this one); each record "
               "costs 8 bytes + key + value, rounded to the program unit"};
     case Refused::room:
-      return {Errc::no_space, "free space", refused_value_, refused_limit_,
+      return {Errc::no_space, "free space", refused_.value, refused_.limit,
               "no room for the record even after garbage collection (value: record bytes, limit: free bytes)"};
     case Refused::batch_long:
-      return {Errc::too_large, "batch", refused_value_, refused_limit_,
+      return {Errc::too_large, "batch", refused_.value, refused_.limit,
               "the batch is larger than max_batch_bytes() (one sector's payload less a record's reserve)"};
     case Refused::mounted:
       return {Errc::already_mounted, "mounted", 1, 0,
               "the store is mounted: call unmount() first (formatting a mounted store would discard every key)"};
     case Refused::batch_record:
-      return {Errc::unsupported, "transactions", refused_value_, refused_limit_,
+      return {Errc::unsupported, "transactions", refused_.value, refused_.limit,
               "the log holds a transaction's records and this build has none (meson option transactions): mount "
               "it with a build that has them; nothing was written (value: sector sequence, limit: offset)"};
     case Refused::tampered:

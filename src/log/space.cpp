@@ -100,7 +100,7 @@ std::uint32_t StoreEngine::turn_margin(std::uint32_t incoming) const noexcept {
   // closes them (FORMAT.md §6.2).
   const std::uint32_t slack = sector_slack(incoming);
   const std::uint32_t meta = meta_size(8);
-  const std::uint64_t margin = turn_end_waste(live_sizes_, incoming) + std::uint64_t{geometry_.sector_count()} * 2 * meta + slack + 64 + meta;
+  const std::uint64_t margin = turn_end_waste(live_.sizes, incoming) + std::uint64_t{geometry_.sector_count()} * 2 * meta + slack + 64 + meta;
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(margin, 0xFFFFFFFFu));
 }
 
@@ -145,7 +145,7 @@ Task<Status> StoreEngine::ensure_spread_room(std::uint32_t record_size) noexcept
       if (auto opened = co_await open_sector(); !opened && !refused(opened.error())) co_return opened;
       continue;
     }
-    if (gc_victim_ != none) {
+    if (gc_.victim != none) {
       // The victim's live records may spread over every free sector.
       if (auto copied = co_await gc_step(0xFFFFFFFFu); !copied && !refused(copied.error())) co_return fail(copied.error());
       continue;
@@ -198,7 +198,7 @@ std::uint32_t StoreEngine::sector_slack(std::uint32_t incoming) const noexcept {
   // the capacity after the write is then no less than the one it was
   // admitted under, and no erase is ever refused for room.
   const std::uint32_t written = incoming != 0 ? LiveRecordSizes::bound_of(incoming) : 0;
-  const std::uint32_t bound = std::max({live_sizes_.largest_bound(), written, meta_size(8)});
+  const std::uint32_t bound = std::max({live_.sizes.largest_bound(), written, meta_size(8)});
   return std::min(bound, std::max(slack_, incoming));
 }
 
@@ -221,7 +221,7 @@ std::uint32_t StoreEngine::capacity(std::uint32_t incoming) const noexcept {
       // The turn after it is charged as if the write were as large as the
       // largest of them, so that any update no larger finds the same
       // capacity, and the capacity after the write is no less.
-      LiveRecordSizes after = live_sizes_;
+      LiveRecordSizes after = live_.sizes;
       if (in_flight_.known) {
         if (in_flight_.removes != 0) after.remove_counted(in_flight_.removes);
         if (in_flight_.adds != 0) after.add(in_flight_.adds);
@@ -229,15 +229,15 @@ std::uint32_t StoreEngine::capacity(std::uint32_t incoming) const noexcept {
         after.add(incoming);
       }
       const std::uint32_t meta = meta_size(8);
-      const std::uint32_t bound = std::max({live_sizes_.largest_bound(), after.largest_bound(), incoming, meta});
+      const std::uint32_t bound = std::max({live_.sizes.largest_bound(), after.largest_bound(), incoming, meta});
       const std::uint32_t slack = std::min(bound, std::max(slack_, incoming));
       const std::uint32_t written = std::max(incoming, std::min(after.largest_bound(), slack_));
       const std::uint64_t metas = std::uint64_t{geometry_.sector_count()} * 2 * meta;
       // The rule checks the write against the records live now with its
       // record besides them (the one it replaces is still counted then).
-      const std::uint64_t ends_after = std::max(turn_end_waste(after, written), turn_end_waste(live_sizes_, incoming));
+      const std::uint64_t ends_after = std::max(turn_end_waste(after, written), turn_end_waste(live_.sizes, incoming));
       const std::uint64_t turn_after = ends_after + metas + slack + 64 + meta;
-      const std::uint64_t turn_before = std::max(turn_end_waste(live_sizes_, 0), turn_end_waste(after, 0)) + metas;
+      const std::uint64_t turn_before = std::max(turn_end_waste(live_.sizes, 0), turn_end_waste(after, 0)) + metas;
       waste = turn_after + turn_before + 2 * std::uint64_t{slack};
     }
   }
@@ -294,7 +294,7 @@ Task<Status> StoreEngine::open_sector() noexcept {
   std::uint32_t pick = next_free_sector();
   // A sealed head with no record (mount does not trust a header it found
   // with nothing behind it) holds nothing: it may be erased and opened anew.
-  if (pick == none && head_sealed_ && sectors_[head_].used_bytes == 0 && gc_victim_ != head_) pick = head_;
+  if (pick == none && head_sealed_ && sectors_[head_].used_bytes == 0 && gc_.victim != head_) pick = head_;
   // A head a power cut tore, with records in it, and every sector live:
   // collection has nowhere to copy to unless the head is written again
   // past the torn bytes.
@@ -319,8 +319,8 @@ Task<Status> StoreEngine::start_gc() noexcept {
     if (free_sector_count() == 0) co_return fail(Errc::no_space);
     FERRITE_CO_TRY(co_await open_sector());
   }
-  gc_victim_ = victim;
-  gc_position_ = 0;
+  gc_.victim = victim;
+  gc_.position = 0;
   co_return Status{};
 }
 
@@ -484,38 +484,38 @@ Task<Status> StoreEngine::copy_sealed_entry(std::size_t position, const Entry& e
 
 Task<Result<std::uint32_t>> StoreEngine::gc_step(std::uint32_t max_records, std::uint32_t max_bytes,
                                             std::uint32_t* moved) noexcept {
-  if (gc_victim_ == none) co_return 0u;
+  if (gc_.victim == none) co_return 0u;
   std::uint32_t copied = 0, bytes = 0;
   if (indexed()) {
     // Resume where the last step stopped while no entry has moved since:
     // the entries before it were not in the victim then, and a binding
     // only ever moves to the head, never into the victim.
-    std::size_t start = gc_position_epoch_ == index_.epoch() && gc_position_ <= index_.size() ? gc_position_ : 0;
+    std::size_t start = gc_.position_epoch == index_.epoch() && gc_.position <= index_.size() ? gc_.position : 0;
     std::size_t i = start;
     for (;;) {
       while (i < index_.size() && copied < max_records && bytes < max_bytes) {
-        if (sector_of(index_[i].binding(unit_)) != gc_victim_) {
+        if (sector_of(index_[i].binding(unit_)) != gc_.victim) {
           ++i;
           continue;
         }
         const std::uint32_t before = index_.size();
-        const std::uint32_t live_before = sectors_[gc_victim_].live_bytes;
+        const std::uint32_t live_before = sectors_[gc_.victim].live_bytes;
         FERRITE_CO_TRY(co_await copy_entry(i));
         ++copied;
-        bytes += live_before - sectors_[gc_victim_].live_bytes;
+        bytes += live_before - sectors_[gc_.victim].live_bytes;
         if (index_.size() == before) ++i;  // else entry i was dropped: look at the new i
       }
       // The victim still counts live bytes after a resumed pass reached the
       // end: look at the entries before the resume point as well.
-      if (i < index_.size() || start == 0 || sectors_[gc_victim_].live_bytes == 0) break;
+      if (i < index_.size() || start == 0 || sectors_[gc_.victim].live_bytes == 0) break;
       start = 0;
       i = 0;
     }
-    gc_position_ = static_cast<std::uint32_t>(i);
-    gc_position_epoch_ = index_.epoch();
+    gc_.position = static_cast<std::uint32_t>(i);
+    gc_.position_epoch = index_.epoch();
     if (moved) *moved += bytes;
     for (; i < index_.size(); ++i)
-      if (sector_of(index_[i].binding(unit_)) == gc_victim_) co_return copied;  // budget used up
+      if (sector_of(index_[i].binding(unit_)) == gc_.victim) co_return copied;  // budget used up
   } else {
     for (;;) {
       if (copied >= max_records) co_return copied;
@@ -531,18 +531,18 @@ Task<Result<std::uint32_t>> StoreEngine::gc_step(std::uint32_t max_records, std:
     if (!ahead && ahead.error() != Errc::bits_not_erased) co_return fail(ahead.error());
   }
   std::array<std::byte, 4> tail{};
-  const std::uint32_t new_tail = sectors_[gc_victim_].sequence + 1;
+  const std::uint32_t new_tail = sectors_[gc_.victim].sequence + 1;
   logfmt::put_le32(tail.data(), new_tail);
   if (sealed() && (head_sealed_ || head_room() < meta_size(4)) && free_sector_count() == 0) {
     // Erasing the victim with no authenticated word that it was retired
     // would look, to mount, like a sector an attacker removed: the RETIRE
     // goes into the head's end slot, kept free for this.
     FERRITE_CO_TRY(co_await retire_in_end_slot(tail));
-    note_retired(gc_victim_);
+    note_retired(gc_.victim);
     tail_ = std::max(tail_, new_tail);
-    sectors_[gc_victim_].state = retired_state;
-    sectors_[gc_victim_].live_bytes = 0;
-    gc_victim_ = none;
+    sectors_[gc_.victim].state = retired_state;
+    sectors_[gc_.victim].live_bytes = 0;
+    gc_.victim = none;
     ++counters_.gc_runs;
     co_return copied;
   }
@@ -551,17 +551,17 @@ Task<Result<std::uint32_t>> StoreEngine::gc_step(std::uint32_t max_records, std:
     // a cut right after it was opened). The victim holds nothing live, and
     // nothing older than it exists: erasing it outright loses nothing, and a
     // cut during that erase only leaves superseded records to replay.
-    const std::uint32_t victim = gc_victim_;
+    const std::uint32_t victim = gc_.victim;
     note_retired(victim);
     tail_ = std::max(tail_, new_tail);
-    gc_victim_ = none;
+    gc_.victim = none;
     FERRITE_CO_TRY(co_await erase_sector(victim, false));
     ++counters_.gc_runs;
     co_return copied;
   }
   if (head_sealed_ || head_room() < meta_size(4)) FERRITE_CO_TRY(co_await open_sector());
   FERRITE_CO_TRY(co_await append(logfmt::meta, 0, {}, tail, false, 0, logfmt::retire));
-  note_retired(gc_victim_);
+  note_retired(gc_.victim);
   tail_ = std::max(tail_, new_tail);
   // The marker only saves mount from reading the retired sector; the RETIRE
   // record above is what makes the retire durable, so a failure is harmless.
@@ -570,28 +570,28 @@ Task<Result<std::uint32_t>> StoreEngine::gc_step(std::uint32_t max_records, std:
   // marker is an optimisation, so it is simply left out then.
   std::array<std::byte, Geometry::max_program_unit> area{};  // the marker's units, padding included
   const std::span<std::byte> marker_area = std::span<std::byte>(area).first(header_size_ - marker_offset_);
-  FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(gc_victim_) + marker_offset_, marker_area));
+  FERRITE_CO_TRY(co_await flash_.read(geometry_.sector_offset(gc_.victim) + marker_offset_, marker_area));
   bool marker_blank = true;
   for (std::byte b : marker_area) marker_blank = marker_blank && b == geometry_.erased_byte();
   logfmt::put_le32(marker.data(), logfmt::marker_magic);
-  logfmt::put_le32(marker.data() + 4, retire_marker_check(sectors_[gc_victim_].sequence));
+  logfmt::put_le32(marker.data() + 4, retire_marker_check(sectors_[gc_.victim].sequence));
   if (marker_blank) {
-    const auto marked = co_await program_record(geometry_.sector_offset(gc_victim_) + marker_offset_, marker, {}, {},
+    const auto marked = co_await program_record(geometry_.sector_offset(gc_.victim) + marker_offset_, marker, {}, {},
                                                 header_size_ - marker_offset_);
     if (!marked && marked.error() == Errc::power_lost) co_return fail(marked.error());
   }
-  sectors_[gc_victim_].state = retired_state;
-  sectors_[gc_victim_].live_bytes = 0;
-  gc_victim_ = none;
+  sectors_[gc_.victim].state = retired_state;
+  sectors_[gc_.victim].live_bytes = 0;
+  gc_.victim = none;
   ++counters_.gc_runs;
   co_return copied;
 }
 
 Task<Result<bool>> StoreEngine::gc_index_less_step() noexcept {
   // Copy the first record of the victim that is still the latest for its key.
-  const std::uint32_t victim = gc_victim_;
+  const std::uint32_t victim = gc_.victim;
   const std::uint32_t end = header_size_ + sectors_[victim].used_bytes;
-  std::uint32_t offset = gc_cursor_ < header_size_ ? header_size_ : gc_cursor_;
+  std::uint32_t offset = gc_.cursor < header_size_ ? header_size_ : gc_.cursor;
   while (offset < end) {
     LogRecordRead rec;
     rec.status = co_await read_record(victim, offset, end - offset, rec.record);
@@ -608,10 +608,10 @@ Task<Result<bool>> StoreEngine::gc_index_less_step() noexcept {
     if (!latest.found || latest.entry.location != rec->address) continue;
     const std::uint32_t value_from = rec->address + logfmt::full_head + rec->key_size;
     FERRITE_CO_TRY(co_await copy_forward(0, key, value_from, rec->value_size, rec->kind == logfmt::typed_put));
-    gc_cursor_ = offset;
+    gc_.cursor = offset;
     co_return true;
   }
-  gc_cursor_ = 0;
+  gc_.cursor = 0;
   co_return false;
 }
 
@@ -624,12 +624,12 @@ bool StoreEngine::retire_ready() noexcept {
   // caller awaits gc_step itself: a coroutine in between would cost code
   // and a frame.
   if (!indexed() || head_sealed_ || head_room() < meta_size(4)) return false;
-  if (gc_victim_ == none) {
+  if (gc_.victim == none) {
     const std::uint32_t oldest = oldest_live();
     if (oldest == none || oldest == head_ || sectors_[oldest].live_bytes != 0) return false;
-    gc_victim_ = oldest;
+    gc_.victim = oldest;
   }
-  return sectors_[gc_victim_].live_bytes == 0;
+  return sectors_[gc_.victim].live_bytes == 0;
 }
 
 std::uint32_t Store::sectors_under_previous_key() const noexcept {
@@ -645,7 +645,7 @@ Task<Status> Store::reseal() noexcept {
   // Old-key sectors are older than every sector opened under the new key,
   // so collecting the oldest sector until none is left moves them all.
   for (std::uint32_t pass = 0; pass < 4 * geometry_.sector_count() + 4; ++pass) {
-    if (gc_victim_ != none) {
+    if (gc_.victim != none) {
       FERRITE_CO_TRY(co_await gc_step(0xFFFFFFFFu));
       continue;
     }
@@ -666,8 +666,8 @@ Task<Status> StoreEngine::ensure_room(std::uint32_t record_size, std::uint32_t n
     // Room the victim's live records, a sector end's waste and this write
     // need while collection lags.
     const std::uint64_t held =
-        gc_victim_ != none ? std::uint64_t{record_size} + collection_debt(gc_victim_) + lag_margin(record_size) : 0;
-    if (gc_victim_ != none) {
+        gc_.victim != none ? std::uint64_t{record_size} + collection_debt(gc_.victim) + lag_margin(record_size) : 0;
+    if (gc_.victim != none) {
       // Garbage collection may lag behind writes only while the head and
       // the free sectors beyond the reserve can still absorb everything it
       // has left to copy, or the reserve alone can (FORMAT.md §6).
@@ -680,7 +680,7 @@ Task<Status> StoreEngine::ensure_room(std::uint32_t record_size, std::uint32_t n
     // A new head comes from the free sectors beyond the reserve, or from the
     // reserve itself once collection has a victim whose live records it
     // holds besides the write: collection then copies into the head.
-    if (free_sector_count() > 1 || (gc_victim_ != none && takeable_reserve() >= held)) {
+    if (free_sector_count() > 1 || (gc_.victim != none && takeable_reserve() >= held)) {
       if (auto opened = co_await open_sector(); !opened && !refused(opened.error())) co_return opened;
       continue;
     }
@@ -713,7 +713,7 @@ std::int64_t StoreEngine::runway_room(std::uint32_t victim) const noexcept {
   // RETIRE after the last copy needs room too. Writes that fill the head
   // open the reserve once it is the last free sector, leaving less than a
   // write unused at the head's end.
-  const std::uint32_t next_write = indexed() ? live_sizes_.largest_bound() : slack_;
+  const std::uint32_t next_write = indexed() ? live_.sizes.largest_bound() : slack_;
   if constexpr (mixed_sectors_built) {
     if (spreads_victims()) {
       // Writes collect once a victim's live records, its turn's margin and a
@@ -756,14 +756,14 @@ std::uint32_t StoreEngine::written_since(std::uint64_t lsn) const noexcept {
 Task<Status> StoreEngine::paced_collection(MaintenanceBudget budget, MaintenanceReport& report) noexcept {
   // The victim, or the sector that would be one: the oldest live sector
   // unless it is the head (two sectors: a put moves the head on first).
-  const std::uint32_t victim = gc_victim_ != none ? gc_victim_ : oldest_live();
-  if (victim == none || (gc_victim_ == none && victim == head_)) co_return Status{};
+  const std::uint32_t victim = gc_.victim != none ? gc_.victim : oldest_live();
+  if (victim == none || (gc_.victim == none && victim == head_)) co_return Status{};
   const std::uint32_t debt = collection_debt(victim);
   // Before the first measurement, assume a largest record per call.
   const std::uint32_t per_call = pace_.per_call(slack_);
   // The bytes this call can copy: max_bytes, or max_records records of the
   // store's mean size when that is less.
-  const std::uint32_t mean = indexed() && index_.size() ? (live_total_ + index_.size() - 1) / index_.size() : slack_;
+  const std::uint32_t mean = indexed() && index_.size() ? (live_.total + index_.size() - 1) / index_.size() : slack_;
   const std::uint32_t budget_bytes =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(budget.max_bytes, std::uint64_t{budget.max_records} * mean));
   // The victims after this one count too: each must be empty before the
@@ -796,11 +796,11 @@ Task<Status> StoreEngine::paced_collection(MaintenanceBudget budget, Maintenance
   }
   // An emptied victim is retired at once (a RETIRE record frees a sector).
   if (due == 0 && !(debt == 0 && indexed())) co_return Status{};
-  if (gc_victim_ == none) FERRITE_CO_TRY(co_await start_gc());
-  if (gc_victim_ == none) co_return Status{};
+  if (gc_.victim == none) FERRITE_CO_TRY(co_await start_gc());
+  if (gc_.victim == none) co_return Status{};
   FERRITE_CO_TRY_ASSIGN(report.records_copied,
                         co_await gc_step(budget.max_records, std::max<std::uint32_t>(due, 1), &report.bytes_copied));
-  if (gc_victim_ == none) report.sectors_retired = 1;
+  if (gc_.victim == none) report.sectors_retired = 1;
   co_return Status{};
 }
 
@@ -808,7 +808,7 @@ Task<Status> StoreEngine::prepare_free_sector(MaintenanceBudget budget, Maintena
   if (!budget.allow_erase) co_return Status{};
   std::uint32_t unerased = none, vouched = none;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i) {
-    if (sectors_[i].state == live_state || i == gc_victim_) continue;
+    if (sectors_[i].state == live_state || i == gc_.victim) continue;
     if (sectors_[i].state != erased_state) unerased = i;
     else if (sectors_[i].vouched) vouched = i;
   }
@@ -840,9 +840,9 @@ Task<Result<MaintenanceReport>> Store::maintain(MaintenanceBudget budget) noexce
   FERRITE_CO_TRY(co_await prepare_free_sector(budget, report));
   bool erasable = false;
   for (std::uint32_t i = 0; i < sectors_.size(); ++i)
-    erasable = erasable || (sectors_[i].state != live_state && i != gc_victim_ &&
+    erasable = erasable || (sectors_[i].state != live_state && i != gc_.victim &&
                             (sectors_[i].state != erased_state || sectors_[i].vouched));
-  const bool collecting = gc_victim_ != none && collection_debt(gc_victim_) > 0 && report.records_copied > 0;
+  const bool collecting = gc_.victim != none && collection_debt(gc_.victim) > 0 && report.records_copied > 0;
   report.more_work = collecting || (erasable && budget.allow_erase);
   pace_.set_mark(log_end());
   co_return report;
