@@ -335,7 +335,7 @@ Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, Va
   if (!mounted_) co_return fail(Errc::not_mounted);
   const ScratchWipe wipe{*this};
   if (erase) FERRITE_CO_TRY(check_name(name, false));
-  FERRITE_CO_TRY(co_await record_tampering());
+  if (sealed()) FERRITE_CO_TRY(co_await record_tampering());
   if (!erase) FERRITE_CO_TRY(check_name(name, true));
   // A typed value is stored as its tag, then its bytes (FORMAT.md §3.5).
   const bool typed = type != ValueType::untyped;
@@ -363,7 +363,7 @@ Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, Va
     }
     // The check may have found the old record failing: say so on flash
     // before the new value, or the next mount could not tell who changed it.
-    FERRITE_CO_TRY(co_await record_tampering());
+    if (sealed()) FERRITE_CO_TRY(co_await record_tampering());
   } else if (indexed() && index_.full()) {
     refuse(Refused::index_full, index_.size(), static_cast<std::uint32_t>(index_.capacity()));
     co_return fail(Errc::no_memory);
@@ -494,7 +494,7 @@ Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, Va
         e.value_size = static_cast<std::uint16_t>(vsize);
         e.typed = typed;
       }
-      if (e.tamper == Tamper::pending) --seal_.tamper_pending;
+      if (sealed_stores_built && e.tamper == Tamper::pending) --seal_.tamper_pending;
       e.tamper = Tamper::none;  // written again: the key is whole
       store_entry(cur.position, e);
       sectors_[sector_of(e.binding)].live_bytes += new_full;

@@ -152,7 +152,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (!indexed()) co_return fail(Errc::unsupported);
   const ScratchWipe wipe{*this};
-  FERRITE_CO_TRY(co_await record_tampering());
+  if (sealed()) FERRITE_CO_TRY(co_await record_tampering());
   FERRITE_CO_TRY(co_await validate_reads(reads));
   // Plan: sizes, limits, index room, live bytes. Nothing is written yet.
   std::uint32_t total = meta_size(8), count = 0, new_keys = 0;

@@ -30,7 +30,7 @@ Status StoreEngine::complete_entry(std::span<const std::byte, 4> word, Entry& e)
   // this entry (a full PUT of this value length holding this slot).
   const std::uint32_t w = logfmt::get_le32(word.data());
   const std::uint8_t kind = logfmt::kind_of(w);
-  if (e.tamper != Tamper::none) {
+  if (sealed_stores_built && e.tamper != Tamper::none) {
     // The latest record is the one that failed (pending) or the TAMPERED
     // record that says so: either way a keyed record of this size.
     const bool keyed = (w & 0x80u) != 0 && (kind == logfmt::tampered || logfmt::is_put(kind));

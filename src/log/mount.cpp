@@ -998,7 +998,7 @@ Result<bool> StoreEngine::apply_keyed_record(const LogRecord& rec, const Located
   e.key_size = rec.key_size;
   e.slot = rec.slot;
   e.typed = rec.kind == logfmt::typed_put;
-  if (rec.kind == logfmt::tampered) {
+  if (sealed() && rec.kind == logfmt::tampered) {  // read_record admits it in sealed stores only
     e.tamper = Tamper::recorded;
     acknowledge_failure(logfmt::get_le32(rec.meta.data()), logfmt::get_le32(rec.meta.data() + 4));
   }

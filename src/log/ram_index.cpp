@@ -56,7 +56,7 @@ IndexedKey RamIndex::unpack(std::size_t position, std::uint32_t unit, bool seale
   e.value_size = p.value_size_;
   e.slot = p.slot();
   e.typed = (p.where_ >> 31) != 0;
-  if (sealed && e.slot >= tamper_slot_pending) {
+  if (sealed_stores_built && sealed && e.slot >= tamper_slot_pending) {
     e.tamper = e.slot == tamper_slot_recorded ? Tamper::recorded : Tamper::pending;
     e.slot = 0;
   }
@@ -66,7 +66,8 @@ IndexedKey RamIndex::unpack(std::size_t position, std::uint32_t unit, bool seale
 void RamIndex::store(std::size_t position, const IndexedKey& e, std::uint32_t unit) noexcept {
   IndexEntry& p = entries_[position];
   p.hash_ = e.hash;
-  const std::uint8_t slot = e.tamper == Tamper::recorded  ? tamper_slot_recorded
+  const std::uint8_t slot = !sealed_stores_built            ? e.slot
+                           : e.tamper == Tamper::recorded  ? tamper_slot_recorded
                            : e.tamper == Tamper::pending ? tamper_slot_pending
                                                          : e.slot;
   p.where_ = (e.location / unit) | (std::uint32_t{slot} << 24) | (e.typed ? 0x80000000u : 0u);

@@ -833,7 +833,7 @@ Task<Result<MaintenanceReport>> Store::maintain(MaintenanceBudget budget) noexce
   // What the application wrote since the last call sets the pace.
   if (const std::uint32_t written = written_since(pace_.mark()); written != MaintenancePace::unknown)
     pace_.note_writes(written);
-  FERRITE_CO_TRY(co_await record_tampering());
+  if (sealed()) FERRITE_CO_TRY(co_await record_tampering());
   MaintenanceReport report;
   // Collection first: a victim it retires is the sector erased next.
   FERRITE_CO_TRY(co_await paced_collection(budget, report));
