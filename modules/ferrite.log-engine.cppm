@@ -47,6 +47,15 @@ class StoreEngine {
     std::uint8_t size = 0;
     std::span<const std::byte> view() const noexcept { return {bytes.data(), size}; }
   };
+  /// A plain store's key as stored is its name: without sealed stores in
+  /// the build, stored_key() keeps a view of the caller's name (alive for
+  /// the call) instead of a copy in every caller's frame.
+  struct NameKey {
+    std::span<const std::byte> name;
+    std::uint8_t size = 0;  // as KeyBuf's: max_key_size + 1 for a longer name
+    std::span<const std::byte> view() const noexcept { return name.first(size); }
+  };
+  using StoredKey = std::conditional_t<sealed_stores_built, KeyBuf, NameKey>;
 
   // mount / format
   Task<Status> replay_sector(std::uint32_t sector) noexcept;
@@ -407,7 +416,7 @@ class StoreEngine {
   bool indexed() const noexcept { return !index_less_built || index_.has_storage(); }
 
   /// The key as stored on flash (the name, or its keyed hash when sealed).
-  KeyBuf stored_key(std::span<const std::byte> name) noexcept;
+  StoredKey stored_key(std::span<const std::byte> name) noexcept;
   /// Associated data binding a sealed record to store, position, header and key.
   std::size_t build_ad(std::span<std::byte> out, std::uint32_t sequence, std::uint32_t offset, std::uint32_t w,
                        std::span<const std::byte> key) const noexcept;

@@ -47,14 +47,30 @@ Status lookup_failure(Status looked_up, bool sealed) noexcept {
 }
 }  // namespace
 
-StoreEngine::KeyBuf StoreEngine::stored_key(std::span<const std::byte> name) noexcept {
-  KeyBuf k;
-  if (sealed() && !name.empty() && name.size() <= max_key_size) {
-    k.size = static_cast<std::uint8_t>(seal_.codec->stored_key(name, k.bytes));
-  } else {
-    k.size = static_cast<std::uint8_t>(std::min(name.size(), max_key_size + 1));
-    if (name.size() <= max_key_size && !name.empty()) std::memcpy(k.bytes.data(), name.data(), name.size());
-  }
+namespace {
+
+// stored_key() in either build: a copy of the name or of its keyed hash, or
+// a view of the name.
+[[maybe_unused]] StoreEngine::KeyBuf plain_key(std::span<const std::byte> name, std::uint8_t size, const StoreEngine::KeyBuf*) noexcept {
+  StoreEngine::KeyBuf k;
+  k.size = size;
+  if (name.size() <= max_key_size && !name.empty()) std::memcpy(k.bytes.data(), name.data(), name.size());
+  return k;
+}
+[[maybe_unused]] StoreEngine::NameKey plain_key(std::span<const std::byte> name, std::uint8_t size, const StoreEngine::NameKey*) noexcept {
+  return {name, size};
+}
+[[maybe_unused]] void hide_name(StoreEngine::KeyBuf& k, std::span<const std::byte> name, ValueCodec* codec) noexcept {
+  k.size = static_cast<std::uint8_t>(codec->stored_key(name, k.bytes));
+}
+[[maybe_unused]] void hide_name(StoreEngine::NameKey&, std::span<const std::byte>, ValueCodec*) noexcept {}  // no sealed store
+
+}  // namespace
+
+StoreEngine::StoredKey StoreEngine::stored_key(std::span<const std::byte> name) noexcept {
+  const auto size = static_cast<std::uint8_t>(std::min(name.size(), max_key_size + 1));
+  StoredKey k = plain_key(name, size, static_cast<const StoredKey*>(nullptr));
+  if (sealed() && !name.empty() && name.size() <= max_key_size) hide_name(k, name, seal_.codec);
   return k;
 }
 
@@ -136,7 +152,7 @@ Task<Result<std::size_t>> Store::get(std::span<const std::byte> name, std::span<
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
-  const KeyBuf key = stored_key(name);
+  const StoredKey key = stored_key(name);
   Located found;
   FERRITE_CO_TRY(lookup_failure(co_await locate(key.view(), crc32c(key.view()), found, true), sealed()));
   if (!found.found) co_return fail(Errc::not_found);
@@ -147,7 +163,7 @@ Task<Status> Store::get_into(std::span<const std::byte> name, std::vector<std::b
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
-  const KeyBuf key = stored_key(name);
+  const StoredKey key = stored_key(name);
   Located found;
   FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found, true));
   if (!found.found) co_return fail(Errc::not_found);
@@ -182,7 +198,7 @@ Task<Result<Scalar>> Store::get_scalar(std::span<const std::byte> name) noexcept
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
-  const KeyBuf key = stored_key(name);
+  const StoredKey key = stored_key(name);
   Located found;
   FERRITE_CO_TRY(lookup_failure(co_await locate(key.view(), crc32c(key.view()), found, true), sealed()));
   if (!found.found) co_return fail(Errc::not_found);
@@ -198,7 +214,7 @@ Task<Result<ValueType>> Store::type_of(std::span<const std::byte> name) noexcept
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
-  const KeyBuf key = stored_key(name);
+  const StoredKey key = stored_key(name);
   Located found;
   FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
   if (!found.found) co_return fail(Errc::not_found);
@@ -220,7 +236,7 @@ Task<Result<bool>> Store::contains(std::span<const std::byte> name) noexcept {
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
-  const KeyBuf key = stored_key(name);
+  const StoredKey key = stored_key(name);
   Located found;
   FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
   co_return found.found;
@@ -230,7 +246,7 @@ Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> name) noexce
   auto guard = co_await mutex_.lock();
   if (!mounted_) co_return fail(Errc::not_mounted);
   FERRITE_CO_TRY(check_key(name));
-  const KeyBuf key = stored_key(name);
+  const StoredKey key = stored_key(name);
   Located found;
   FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
   if (!found.found) co_return fail(Errc::not_found);
@@ -347,7 +363,7 @@ Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, Va
            value_limit_ - static_cast<std::uint32_t>(prefix.size()));
     co_return fail(Errc::too_large);
   }
-  const KeyBuf mapped = stored_key(name);
+  const StoredKey mapped = stored_key(name);
   const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
   Located cur;  // the key as the index has it (refreshed as collection moves it)

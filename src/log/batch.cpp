@@ -107,7 +107,7 @@ Task<Status> StoreEngine::validate_reads(std::span<const std::byte> reads) noexc
   BatchLog::Entry e;
   bool malformed = false;
   while (BatchLog::next(reads, true, cursor, e, malformed)) {
-    const KeyBuf key = stored_key(e.key);
+    const StoredKey key = stored_key(e.key);
     Located found;
     FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
     const std::uint32_t now = found.found ? found.entry.location : no_version;
@@ -125,7 +125,7 @@ Task<Status> StoreEngine::locate_after_validation(std::span<const std::byte> nam
   if (name.empty()) co_return fail(Errc::invalid_argument);
   if (name.size() > max_key_size) co_return fail(Errc::too_large);
   FERRITE_CO_TRY(co_await validate_reads(reads));
-  const KeyBuf key = stored_key(name);
+  const StoredKey key = stored_key(name);
   co_return co_await locate(key.view(), crc32c(key.view()), out);
 }
 
@@ -143,7 +143,7 @@ Task<Result<std::size_t>> Store::read_versioned(std::span<const std::byte> name,
   FERRITE_CO_TRY(co_await locate_after_validation(name, reads, found));
   version = found.found ? found.entry.location : no_version;
   if (!found.found) co_return fail(Errc::not_found);
-  const KeyBuf key = stored_key(name);
+  const StoredKey key = stored_key(name);
   co_return co_await read_value(found.entry, key.view(), out);
 }
 
@@ -167,9 +167,9 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     bool bad = false;
     while (at < end && BatchLog::next(writes, false, at, earlier, bad)) {
       if (earlier.op != 0) continue;
-      const KeyBuf other = stored_key(earlier.key);
+      const StoredKey other = stored_key(earlier.key);
       if (crc32c(other.view()) == hash &&
-          (other.size != key.size() || std::memcmp(other.bytes.data(), key.data(), key.size()) != 0))
+          (other.size != key.size() || std::memcmp(other.view().data(), key.data(), key.size()) != 0))
         return true;
     }
     return false;
@@ -183,7 +183,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
       refuse(Refused::value_long, static_cast<std::uint32_t>(e.value.size()), value_limit_);
       co_return fail(Errc::too_large);
     }
-    const KeyBuf key = stored_key(e.key);
+    const StoredKey key = stored_key(e.key);
     const std::uint32_t hash = crc32c(key.view());
     Located found;
     FERRITE_CO_TRY(co_await locate(key.view(), hash, found));
@@ -238,7 +238,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
   cursor = 0;
   while (BatchLog::next(writes, false, cursor, e, malformed)) {
     if (e.op == 0xFF) continue;
-    const KeyBuf key = stored_key(e.key);
+    const StoredKey key = stored_key(e.key);
     const std::uint32_t hash = crc32c(key.view());
     Located found;
     FERRITE_CO_TRY(co_await locate(key.view(), hash, found));
@@ -291,7 +291,7 @@ Task<Status> StoreEngine::write_batch_records(std::span<const std::byte> writes,
   std::uint32_t crcs = 0;
   while (BatchLog::next(writes, false, cursor, e, malformed)) {
     if (e.op == 0xFF) continue;
-    const KeyBuf key = stored_key(e.key);
+    const StoredKey key = stored_key(e.key);
     const std::uint32_t hash = crc32c(key.view());
     if (e.op == 1) {
       Located found;

@@ -334,9 +334,9 @@ Task<Result<std::size_t>> Store::tampered_key(std::size_t n, std::span<std::byte
 Result<std::size_t> Store::stored_name(std::span<const std::byte> name, std::span<std::byte> out) noexcept {
   if (name.empty()) return fail(Errc::invalid_argument);
   if (name.size() > max_key_size) return fail(Errc::too_large);
-  const KeyBuf k = stored_key(name);
+  const StoredKey k = stored_key(name);
   if (out.size() < k.size) return fail(Errc::buffer_too_small);
-  std::memcpy(out.data(), k.bytes.data(), k.size);
+  std::memcpy(out.data(), k.view().data(), k.size);
   return std::size_t{k.size};
 }
 
