@@ -12,14 +12,24 @@ namespace ferrite {
 
 /// What a sealed mount tracks while it replays (part of MountState).
 struct SealedMount {
-  // Positions of failing records not yet acknowledged (a build without
-  // sealed stores never notes one: one slot keeps the code uniform).
-  std::array<std::uint64_t, sealed_stores_built ? 8 : 1> failures{};
+  // Positions of failing records not yet acknowledged.
+  std::array<std::uint64_t, 8> failures{};
   std::uint32_t failure_count = 0;
   std::uint32_t skipped_max = 0;       // newest sector a retire marker had replay skip
   std::uint32_t missing_before = 0;    // newest sector an OPEN chains to that was not replayed (must be retired)
   std::uint64_t log_before_last = 0;   // the log's position before its last write
   std::uint64_t open_previous = 0;     // what the newest OPEN chains to, as a position
+};
+/// A build without sealed stores tracks nothing and spends no byte of the
+/// mount's frame on it. The same names stay, static, so that the sealed
+/// paths compile unchanged: nothing reaches them (each tests sealed() first).
+struct NoSealedMount {
+  static inline std::array<std::uint64_t, 1> failures{};
+  static inline std::uint32_t failure_count = 0;
+  static inline std::uint32_t skipped_max = 0;
+  static inline std::uint32_t missing_before = 0;
+  static inline std::uint64_t log_before_last = 0;
+  static inline std::uint64_t open_previous = 0;
 };
 /// Ranges a SKIP voids (FORMAT.md §3.3) in which a mount applied records
 /// that verified by chance: the mount starts again and steps over them.
@@ -29,7 +39,7 @@ struct VoidRange {
 /// What only a mount needs: it lives in the mount's frame, not in the
 /// store (StoreEngine::mount_ points at it while a mount runs).
 struct MountState {
-  SealedMount sealed;
+  [[no_unique_address]] std::conditional_t<sealed_stores_built, SealedMount, NoSealedMount> sealed;
   std::array<VoidRange, 4> voided{};
   std::uint8_t voided_count = 0;
   bool replay_again = false;  // a pass met bytes to void: replay once more

@@ -319,7 +319,7 @@ Task<Status> Store::mount() noexcept {
     reset_state();
     state.replay_again = false;
     state.recount = false;
-    state.sealed = SealedMount{};
+    state.sealed = {};
     if (!config_ok_) {
       refuse(Refused::config);
       co_return fail(Errc::invalid_argument);
@@ -818,7 +818,7 @@ Task<Status> StoreEngine::replay_sector(std::uint32_t sector) noexcept {
     const std::uint32_t before_slot = good_end;
     FERRITE_CO_TRY(co_await replay_end_slot(sector, good_end));
     if (good_end != before_slot) last_at = before_slot;
-    if (seal_.last_open_sector == sector && last_at != none) {
+    if (sealed() && seal_.last_open_sector == sector && last_at != none) {
       // Where the log ended before its last write: the rollback counter
       // may lag the log by that one write (a cut before the raise), never more.
       mount_->sealed.log_before_last = last_at == header_size_
