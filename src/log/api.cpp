@@ -51,19 +51,22 @@ namespace {
 
 // stored_key() in either build: a copy of the name or of its keyed hash, or
 // a view of the name.
-[[maybe_unused]] StoreEngine::KeyBuf plain_key(std::span<const std::byte> name, std::uint8_t size, const StoreEngine::KeyBuf*) noexcept {
+[[maybe_unused]] StoreEngine::KeyBuf plain_key(std::span<const std::byte> name, std::uint8_t size,
+                                                const StoreEngine::KeyBuf*) noexcept {
   StoreEngine::KeyBuf k;
   k.size = size;
   if (name.size() <= max_key_size && !name.empty()) std::memcpy(k.bytes.data(), name.data(), name.size());
   return k;
 }
-[[maybe_unused]] StoreEngine::NameKey plain_key(std::span<const std::byte> name, std::uint8_t size, const StoreEngine::NameKey*) noexcept {
+[[maybe_unused]] StoreEngine::NameKey plain_key(std::span<const std::byte> name, std::uint8_t size,
+                                                 const StoreEngine::NameKey*) noexcept {
   return {name, size};
 }
 [[maybe_unused]] void hide_name(StoreEngine::KeyBuf& k, std::span<const std::byte> name, ValueCodec* codec) noexcept {
   k.size = static_cast<std::uint8_t>(codec->stored_key(name, k.bytes));
 }
-[[maybe_unused]] void hide_name(StoreEngine::NameKey&, std::span<const std::byte>, ValueCodec*) noexcept {}  // no sealed store
+// A build without sealed stores has no name to hide (sealed() is false there).
+[[maybe_unused]] void hide_name(StoreEngine::NameKey&, std::span<const std::byte>, ValueCodec*) noexcept {}
 
 }  // namespace
 
@@ -108,7 +111,7 @@ Task<Result<std::size_t>> StoreEngine::open_value(const Entry& e, std::span<cons
 }
 
 Task<Result<std::size_t>> StoreEngine::read_value(const Entry& e, std::span<const std::byte> key,
-                                            std::span<std::byte> out, ValueType* type) noexcept {
+                                                  std::span<std::byte> out, ValueType* type) noexcept {
   // One read of the record; the checksum binds key, position and value, so a
   // value that comes back here is exactly what was written for this key.
   // A typed value's tag (FORMAT.md §3.5) is not part of what comes back.
@@ -262,8 +265,8 @@ Task<Result<std::size_t>> Store::size_of(std::span<const std::byte> name) noexce
 // Writing
 
 Task<Result<bool>> StoreEngine::stored_value_equals(const Entry& e, std::span<const std::byte> key,
-                                              std::span<const std::byte> value,
-                                              std::span<const std::byte> prefix) noexcept {
+                                                    std::span<const std::byte> value,
+                                                    std::span<const std::byte> prefix) noexcept {
   // Copy-on-write check without a value-sized buffer: small values are read
   // whole (and verified); larger ones are compared chunk by chunk and then
   // their record's checksum verified through read_record. The record holds
@@ -334,7 +337,7 @@ Status StoreEngine::check_name(std::span<const std::byte> name, bool refusing) n
 }
 
 Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, ValueType type,
-                             std::span<const std::byte> value) noexcept {
+                                   std::span<const std::byte> value) noexcept {
   // A put and an erase take the same steps: look the key up, make room,
   // write one record, then make the index follow it.
   auto guard = co_await mutex_.lock();
@@ -722,7 +725,7 @@ Task<Result<bool>> StoreEngine::cursor_next_unordered(Cursor& c) noexcept {
 }
 
 Task<Result<bool>> StoreEngine::cursor_read_entry(std::size_t position, KeyBuf& key, std::uint32_t& value_size,
-                                            ValueType& type) noexcept {
+                                                  ValueType& type) noexcept {
   // The binding record holds the name: read and verify it whole (its
   // checksum binds position, header, key and value), and check it is the
   // record this entry describes.

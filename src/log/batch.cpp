@@ -118,7 +118,7 @@ Task<Status> StoreEngine::validate_reads(std::span<const std::byte> reads) noexc
 }
 
 Task<Status> StoreEngine::locate_after_validation(std::span<const std::byte> name, std::span<const std::byte> reads,
-                                            Located& out) noexcept {
+                                                  Located& out) noexcept {
   // The shared start of version_of and read_versioned (mutex already held).
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (!indexed()) co_return fail(Errc::unsupported);

@@ -180,7 +180,7 @@ Task<Result<bool>> StoreEngine::change_next(ChangeCursor& c) noexcept {
 }
 
 Task<Result<bool>> StoreEngine::change_compact(ChangeCursor& c, std::uint32_t sector, std::uint32_t end,
-                                         std::uint32_t head) noexcept {
+                                               std::uint32_t head) noexcept {
   // The key and the value length are those of the full record that bound
   // the slot last before this record, in this sector (FORMAT.md §3.2); the
   // checksum, seeded with that key, says whether the binding is right.

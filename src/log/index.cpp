@@ -60,7 +60,7 @@ FlashOp StoreEngine::read_key(std::uint32_t binding, std::uint8_t key_size, std:
 }
 
 Task<Status> StoreEngine::locate(std::span<const std::byte> key, std::uint32_t hash, Located& out,
-                           bool checksum) noexcept {
+                                 bool checksum) noexcept {
   if (!indexed()) co_return co_await locate_by_scan(key, hash, out);
   out = Located{};
   bool damaged = false;  // a candidate whose binding no longer reads right: maybe this key
@@ -114,7 +114,7 @@ Ready<Status> StoreEngine::index_insert(const Entry& e, std::span<const std::byt
 #endif
 
 Task<Result<std::size_t>> StoreEngine::order_lower_bound(std::span<const std::byte> key, std::size_t count,
-                                                   bool strict) noexcept {
+                                                         bool strict) noexcept {
   std::size_t lo = 0, hi = count;
   std::array<std::byte, max_key_size> stored{};
   while (lo < hi) {

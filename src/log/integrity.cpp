@@ -215,7 +215,7 @@ void StoreEngine::mark_tampered(const Entry& e) noexcept {
 }
 
 Task<Status> StoreEngine::write_tampered(std::size_t position, const Entry& e, std::span<const std::byte> key,
-                                   std::uint32_t sequence, std::uint32_t offset) noexcept {
+                                         std::uint32_t sequence, std::uint32_t offset) noexcept {
   // The caller made room. The record names the one that failed, so that a
   // mount finding that one still on flash knows it was seen and recorded.
   std::array<std::byte, logfmt::tampered_bytes> value{};

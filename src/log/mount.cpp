@@ -850,7 +850,7 @@ bool StoreEngine::ends_whole(std::uint32_t sector) const noexcept {
 }
 
 Task<Result<bool>> StoreEngine::reads_back_stably(std::uint32_t sector, std::uint32_t offset, std::uint32_t crc,
-                                            std::uint32_t size, LogRecord& scratch) noexcept {
+                                                  std::uint32_t size, LogRecord& scratch) noexcept {
   const std::uint32_t end = records_end(sector);
   bool stable = true;
   mount_->windowed = false;  // these reads must reach the flash
@@ -880,7 +880,7 @@ Task<Status> StoreEngine::check_tail_blank(std::uint32_t sector, std::uint32_t o
 }
 
 Task<Result<std::uint32_t>> StoreEngine::first_written_unit(std::uint32_t sector, std::uint32_t offset,
-                                                      std::uint32_t end) noexcept {
+                                                            std::uint32_t end) noexcept {
   const std::uint32_t base = geometry_.sector_offset(sector);
   while (offset < end) {
     const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(buffer_.size()), end - offset);

@@ -33,7 +33,7 @@ Task<Status> StoreEngine::read_bytes(std::uint32_t address, std::span<std::byte>
 }
 
 Task<Result<std::uint32_t>> StoreEngine::crc_of_range(std::uint32_t address, std::uint32_t length,
-                                                std::uint32_t crc) noexcept {
+                                                      std::uint32_t crc) noexcept {
   while (length > 0) {
     const std::uint32_t n = std::min<std::uint32_t>(length, static_cast<std::uint32_t>(buffer_.size()));
     const std::span<std::byte> chunk = std::span<std::byte>(buffer_).first(n);
@@ -52,7 +52,7 @@ std::uint32_t StoreEngine::voided_from(const LogRecord& rec) const noexcept {
 }
 
 Task<Status> StoreEngine::read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit,
-                                LogRecord& rec) noexcept {
+                                      LogRecord& rec) noexcept {
   // Filled in the caller's storage: a record is large, and this sits at the
   // bottom of the deepest call chains.
   rec = LogRecord{};
@@ -190,7 +190,7 @@ std::uint32_t StoreEngine::value_prefix(const Entry& e, bool tag) noexcept {
 }
 
 std::uint32_t StoreEngine::known_prefix(const Entry& e, std::span<const std::byte> key,
-                                  std::span<std::byte> prefix) const noexcept {
+                                        std::span<std::byte> prefix) const noexcept {
   if (e.binding_word == 0 || e.location != e.binding) return 0;
   logfmt::put_le32(prefix.data(), e.binding_word);
   if (!e.binding_named) return 4;
@@ -211,7 +211,7 @@ std::uint32_t StoreEngine::value_crc_seed(const Entry& e, std::span<const std::b
 }
 
 Status StoreEngine::check_value_record(const Entry& e, std::span<const std::byte> key, std::span<const std::byte> prefix,
-                                 std::uint32_t crc) const noexcept {
+                                       std::uint32_t crc) const noexcept {
   const std::uint32_t w = logfmt::get_le32(prefix.data());
   if (e.location != e.binding) {
     if ((w & 0xFFu) != e.slot || (crc & 0xFFFFFFu) != (w >> 8)) return fail(Errc::corrupt);
@@ -227,9 +227,9 @@ Status StoreEngine::check_value_record(const Entry& e, std::span<const std::byte
 }
 
 Task<Result<std::uint32_t>> StoreEngine::append(std::uint8_t kind, std::uint8_t slot, std::span<const std::byte> key,
-                                          std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
-                                          std::uint8_t meta_type, std::span<const std::byte> prefix,
-                                          bool retry) noexcept {
+                                                std::span<const std::byte> value, bool compact, std::uint32_t key_hash,
+                                                std::uint8_t meta_type, std::span<const std::byte> prefix,
+                                                bool retry) noexcept {
   // `prefix` (0 or 1 byte: a typed value's tag, plain stores only) goes
   // before `value` in the value field; sealed stores frame the tag with the
   // value instead.
@@ -345,9 +345,9 @@ std::size_t StoreEngine::build_ad(std::span<std::byte> out, std::uint32_t sequen
 }
 
 Task<Status> StoreEngine::program_record(std::uint32_t address, std::span<const std::byte> head,
-                                   std::span<const std::byte> key, std::span<const std::byte> value,
-                                   std::uint32_t total, std::uint32_t value_from, std::uint32_t value_size,
-                                   bool verify) noexcept {
+                                         std::span<const std::byte> key, std::span<const std::byte> value,
+                                         std::uint32_t total, std::uint32_t value_from, std::uint32_t value_size,
+                                         bool verify) noexcept {
   const std::uint32_t from_flash = value_from != none ? value_size : 0;
   const std::uint32_t content = static_cast<std::uint32_t>(head.size() + key.size() + value.size()) + from_flash;
   // Chunks are whole units, composed in buffer_ (a multiple of every unit).

@@ -385,8 +385,8 @@ Task<Status> StoreEngine::end_unique_hashes(std::uint32_t record_size, std::uint
 }
 
 Task<Result<std::uint32_t>> StoreEngine::copy_forward(std::uint8_t slot, std::span<const std::byte> key,
-                                                std::uint32_t value_from, std::uint32_t value_size,
-                                                bool typed) noexcept {
+                                                      std::uint32_t value_from, std::uint32_t value_size,
+                                                      bool typed) noexcept {
   // A full PUT at the head whose value streams from flash (garbage
   // collection of plain records): checksum first, then program, then verify.
   const std::uint32_t size = full_size(static_cast<std::uint32_t>(key.size()), value_size);
