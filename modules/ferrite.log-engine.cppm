@@ -46,6 +46,18 @@ class StoreEngine {
     std::array<std::byte, max_key_size> bytes{};
     std::uint8_t size = 0;
     std::span<const std::byte> view() const noexcept { return {bytes.data(), size}; }
+    /// stored_key()'s plain key: a copy of `name` (`size`: max_key_size + 1
+    /// for a longer name, which is not copied).
+    static KeyBuf of_name(std::span<const std::byte> name, std::uint8_t size) noexcept {
+      KeyBuf k;
+      k.size = size;
+      if (name.size() <= max_key_size && !name.empty()) std::memcpy(k.bytes.data(), name.data(), name.size());
+      return k;
+    }
+    /// The key as `codec` stores `name` (its keyed hash when it hides names).
+    void seal(std::span<const std::byte> name, ValueCodec* codec) noexcept {
+      size = static_cast<std::uint8_t>(codec->stored_key(name, bytes));
+    }
   };
   /// A plain store's key as stored is its name: without sealed stores in
   /// the build, stored_key() keeps a view of the caller's name (alive for
@@ -54,6 +66,8 @@ class StoreEngine {
     std::span<const std::byte> name;
     std::uint8_t size = 0;  // as KeyBuf's: max_key_size + 1 for a longer name
     std::span<const std::byte> view() const noexcept { return name.first(size); }
+    static NameKey of_name(std::span<const std::byte> name, std::uint8_t size) noexcept { return {name, size}; }
+    void seal(std::span<const std::byte>, ValueCodec*) noexcept {}  // no sealed store in this build
   };
   using StoredKey = std::conditional_t<sealed_stores_built, KeyBuf, NameKey>;
 

@@ -47,33 +47,10 @@ Status lookup_failure(Status looked_up, bool sealed) noexcept {
 }
 }  // namespace
 
-namespace {
-
-// stored_key() in either build: a copy of the name or of its keyed hash, or
-// a view of the name.
-[[maybe_unused]] StoreEngine::KeyBuf plain_key(std::span<const std::byte> name, std::uint8_t size,
-                                                const StoreEngine::KeyBuf*) noexcept {
-  StoreEngine::KeyBuf k;
-  k.size = size;
-  if (name.size() <= max_key_size && !name.empty()) std::memcpy(k.bytes.data(), name.data(), name.size());
-  return k;
-}
-[[maybe_unused]] StoreEngine::NameKey plain_key(std::span<const std::byte> name, std::uint8_t size,
-                                                 const StoreEngine::NameKey*) noexcept {
-  return {name, size};
-}
-[[maybe_unused]] void hide_name(StoreEngine::KeyBuf& k, std::span<const std::byte> name, ValueCodec* codec) noexcept {
-  k.size = static_cast<std::uint8_t>(codec->stored_key(name, k.bytes));
-}
-// A build without sealed stores has no name to hide (sealed() is false there).
-[[maybe_unused]] void hide_name(StoreEngine::NameKey&, std::span<const std::byte>, ValueCodec*) noexcept {}
-
-}  // namespace
-
 StoreEngine::StoredKey StoreEngine::stored_key(std::span<const std::byte> name) noexcept {
   const auto size = static_cast<std::uint8_t>(std::min(name.size(), max_key_size + 1));
-  StoredKey k = plain_key(name, size, static_cast<const StoredKey*>(nullptr));
-  if (sealed() && !name.empty() && name.size() <= max_key_size) hide_name(k, name, seal_.codec);
+  StoredKey k = StoredKey::of_name(name, size);
+  if (sealed() && !name.empty() && name.size() <= max_key_size) k.seal(name, seal_.codec);
   return k;
 }
 
