@@ -119,6 +119,15 @@ struct StoreConfig {
   /// detectable (Errc::tampered at mount). Without one they cannot be told
   /// from a power cut (docs/SECURITY.md).
   RollbackCounter* counter = nullptr;
+  /// Sector summaries (docs/FORMAT.md §5.2): once the head moves on,
+  /// maintain() writes a list of the previous sector's records (about 6
+  /// bytes each, at most 48 per record of the list) into the new head, so a
+  /// mount replays that sector reading header words and keys, not values.
+  /// Mount time then follows the number of records rather than their bytes.
+  /// A value that decays afterwards is found when it is read (get answers
+  /// corrupt) instead of at mount. Plain indexed stores (no codec); needs
+  /// the meson option summaries. Mount reads summaries whatever this says.
+  bool sector_summaries = false;
 };
 
 /// Caller-owned memory for a store of up to Keys keys over Sectors sectors.
@@ -170,6 +179,9 @@ struct StoreStats {
   std::uint32_t writes_skipped = 0;     ///< puts that found the same value and wrote nothing
   std::uint32_t sectors_erased = 0;     ///< erases issued by this store since mount/format
   std::uint32_t tampered_keys = 0;      ///< sealed: keys whose latest record failed authentication (read Errc::tampered)
+  /// Records the last mount replayed from sector summaries, reading no
+  /// value (StoreConfig::sector_summaries, docs/FORMAT.md §5.2).
+  std::uint32_t summarized_records = 0;
   bool head_sealed = false;
 };
 
@@ -269,6 +281,8 @@ struct MaintenanceReport {
   /// The calls left before a write would have to collect, at the measured
   /// rate (0xFFFFFFFF: nothing to collect, or no write measured yet).
   std::uint32_t calls_left = 0xFFFFFFFFu;
+  /// SUMMARY records written (StoreConfig::sector_summaries).
+  std::uint32_t summary_records = 0;
 };
 
 struct FormatOptions {

@@ -19,7 +19,7 @@ inline constexpr bool sealed_stores_built = false;
 #endif
 
 /// The features this build has (meson options transactions, scans, changes,
-/// index_less, verify_writes, mixed_sectors, typed_writes; the profile
+/// index_less, verify_writes, mixed_sectors, typed_writes, summaries; the profile
 /// option presets them, docs/SIZE.md). The API of a feature left out is not
 /// declared; a configuration asking for index-less mode or verify_writes in
 /// a build without them, or a store on sectors of different sizes in a
@@ -35,6 +35,9 @@ inline constexpr bool verify_writes_built = FERRITE_WITH_VERIFY_WRITES;
 /// need (docs/FORMAT.md §6.2).
 inline constexpr bool mixed_sectors_built = FERRITE_WITH_MIXED_SECTORS;
 inline constexpr bool typed_writes_built = FERRITE_WITH_TYPED_WRITES;
+/// Sector summaries: written by maintain() when StoreConfig asks, read by
+/// mount wherever they are (docs/FORMAT.md §5.2).
+inline constexpr bool summaries_built = FERRITE_WITH_SUMMARIES;
 
 /// Limits of the format (docs/FORMAT.md).
 inline constexpr std::size_t crypto_block_size = 64;

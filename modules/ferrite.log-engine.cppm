@@ -20,6 +20,16 @@ import :sealed;
 
 namespace ferrite {
 
+/// Sector summaries (docs/FORMAT.md §5.2): the sector the next maintain()
+/// summarizes into the head (none: no summary is due).
+struct SummaryDue {
+  std::uint32_t sector = 0xFFFFFFFFu;
+};
+/// A build without summaries keeps nothing.
+struct NoSummaryDue {
+  static constexpr Absent<std::uint32_t, 0xFFFFFFFFu> sector{};
+};
+
 class StoreEngine {
  public:
   StoreEngine(Flash flash, StoreConfig config) noexcept;
@@ -167,6 +177,9 @@ class StoreEngine {
 
   // records
   Task<Status> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit, LogRecord& out) noexcept;
+  /// Fills kind, slot, key and value sizes and size from a full record's
+  /// header word; false for a word the writer never produces (FORMAT.md §3.1).
+  bool take_full_word(std::uint32_t w, LogRecord& rec) const noexcept;
   /// Where the bytes a SKIP record voids begin (its `from`, FORMAT.md §3.3);
   /// none for any other record.
   std::uint32_t voided_from(const LogRecord& rec) const noexcept;
@@ -209,6 +222,14 @@ class StoreEngine {
   std::uint64_t log_end() const noexcept;
   /// maintain(): copies what the pace asks of the victim (choosing it first).
   Task<Status> paced_collection(MaintenanceBudget budget, MaintenanceReport& report) noexcept;
+  // sector summaries (src/log/summary.cpp, FORMAT.md §5.2)
+  /// The records of a sector's summary must start this close to its successor's first record.
+  static constexpr std::uint32_t summary_window = 512;
+  /// maintain(): summarizes the sector before the head into the head, when one is due.
+  Task<Status> write_summary(MaintenanceReport& report) noexcept;
+  /// Mount: replays the prefix of `sector` that its summary names, if its
+  /// successor holds one; `offset` and `last_at` move past what it applied.
+  Task<Status> replay_summary(std::uint32_t sector, std::uint32_t& offset, std::uint32_t& last_at) noexcept;
   /// maintain(): erases one free sector, or checks one a remount vouched for.
   Task<Status> prepare_free_sector(MaintenanceBudget budget, MaintenanceReport& report) noexcept;
   /// After a write: true when the victim (chosen now if updates emptied the
@@ -468,6 +489,7 @@ class StoreEngine {
   AsyncMutex mutex_;
   bool compact_;
   BuildFlag<verify_writes_built> verify_;
+  BuildFlag<summaries_built> summaries_;
   bool config_ok_ = true;
   bool mounted_ = false;
   bool head_sealed_ = false;
@@ -495,6 +517,7 @@ class StoreEngine {
   std::uint32_t last_crc_ = 0;       // stored crc of the last record appended
   Collection gc_;                    // ferrite.log:space
   MaintenancePace pace_;
+  [[no_unique_address]] std::conditional_t<summaries_built, SummaryDue, NoSummaryDue> summary_;
   // Where the records of the sector just below the tail ended, when this
   // session retired it (0: unknown): a change cursor that had read that far
   // lost nothing to the collection.
@@ -516,6 +539,7 @@ class StoreEngine {
     std::uint32_t records_written = 0;
     std::uint32_t writes_skipped = 0;
     std::uint32_t sectors_erased = 0;
+    [[no_unique_address]] std::conditional_t<summaries_built, std::uint32_t, Absent<std::uint32_t, 0>> summarized_records{};
   } counters_{};
   static_assert(64 % Geometry::max_program_unit == 0);
   std::array<std::byte, 64> buffer_{};  // composes records in whole program units

@@ -31,7 +31,9 @@ enum Flag : std::uint8_t {
 constexpr bool is_txn(std::uint8_t kind) noexcept { return kind == txn_put || kind == txn_erase || kind == txn_commit; }
 /// A record that carries a key's value (PUT, TXN_PUT, TYPED_PUT).
 constexpr bool is_put(std::uint8_t kind) noexcept { return kind == put || kind == txn_put || kind == typed_put; }
-enum Meta : std::uint8_t { retire = 0, erased = 1, open = 2, skip = 6, shared = 7 };
+/// Kinds whose record holds a key name (the others put a type in its field).
+constexpr bool has_key(std::uint8_t kind) noexcept { return kind != meta && kind != txn_commit; }
+enum Meta : std::uint8_t { retire = 0, erased = 1, open = 2, summary = 3, skip = 6, shared = 7 };
 /// OPEN's plaintext: tail u32, previous sequence u32, previous end u32.
 inline constexpr std::uint32_t open_bytes = 12;
 /// TAMPERED's plaintext: sequence u32, offset u32 of the record that failed.

@@ -56,6 +56,9 @@
 #ifndef FERRITE_WITH_SEALING
 #define FERRITE_WITH_SEALING 1
 #endif
+#ifndef FERRITE_WITH_SUMMARIES
+#define FERRITE_WITH_SUMMARIES 1
+#endif
 
 #if FERRITE_HAVE_FMT
 #include <fmt/format.h>

@@ -37,6 +37,8 @@ inline std::vector<Op> make_workload(std::uint64_t seed, int count, const std::v
 using Model = std::map<std::string, std::string>;
 
 inline bool tracing = false;
+/// Checks whose mount replayed records from sector summaries.
+inline std::size_t summarized_mounts = 0;
 
 /// Prints the image as FORMAT.md describes it (an independent reader).
 inline void dump(const rig::Rig& r) {
@@ -154,6 +156,7 @@ inline std::string check(rig::Rig& r, Model& model, const std::optional<Op>& in_
            ", value " + std::to_string(why.value) + ", limit " + std::to_string(why.limit) + ")" : std::string());
   }
   const auto stats = r.store->stats();
+  summarized_mounts += stats.summarized_records > 0;
   const std::string where = " (corrupt " + std::to_string(stats.corrupt_records) + ", sealed " +
                             std::to_string(stats.head_sealed) + ", weak " + std::to_string(r.sim.weak_bit_count()) +
                             (in_flight ? ", in flight " + std::to_string(in_flight->kind) + " " + in_flight->key : "") + ")";
@@ -191,11 +194,21 @@ struct Geometry {
   std::size_t index_keys;
   bool key_order = true;  // false: no key-order permutation (mount counts live bytes as it replays)
   bool shared_hash = false;  // two of the keys share a key hash (crc32c): mount must compare their names
+  bool summaries = false;    // maintain() writes sector summaries, which mounts replay from (FORMAT.md §5.2)
 };
 
 /// The rig's store again, without the key-order permutation.
 inline void drop_key_order(rig::Rig& r) {
   r.config.order = {};
+  r.store.emplace(r.flash, r.config);
+}
+
+/// The rig's store again, as the geometry asks: without the key-order
+/// permutation, with sector summaries.
+inline void configure(rig::Rig& r, const Geometry& g) {
+  if (g.key_order && !g.summaries) return;
+  if (!g.key_order) r.config.order = {};
+  r.config.sector_summaries = g.summaries;
   r.store.emplace(r.flash, r.config);
 }
 
@@ -219,7 +232,7 @@ inline void run(const Geometry& g, std::uint64_t seed, int ops_count, Tally& tal
   std::uint64_t total = 0;
   {
     rig::Rig r(rig::geometry(g.sectors, g.size, g.unit), g.index_keys, true, false, 1, 32, codec);
-    if (!g.key_order) drop_key_order(r);
+    configure(r, g);
     REQUIRE(r.format());
     const std::uint64_t base = r.sim.mutating_ops();
     Model model;
@@ -237,7 +250,7 @@ inline void run(const Geometry& g, std::uint64_t seed, int ops_count, Tally& tal
       if (!tracing) continue;
     }
     rig::Rig r(rig::geometry(g.sectors, g.size, g.unit), g.index_keys, true, false, seed * 7919 + k, 32, codec);
-    if (!g.key_order) drop_key_order(r);
+    configure(r, g);
     r.sim.set_tear_mode(k % 3 == 0 ? ferrite::sim::TearMode::random_units
                                    : ferrite::sim::TearMode::prefix_then_partial);
     REQUIRE(r.format());

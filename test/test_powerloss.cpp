@@ -42,6 +42,30 @@ TEST_CASE("a power cut at any program or erase loses no acknowledged write and s
   CHECK(tally.cases >= static_cast<std::size_t>(scale >= 1.0 ? (ferrite::index_less_built ? 20000 : 15000) : 1000));
 }
 
+TEST_CASE("a power cut at any program or erase of a store with sector summaries loses nothing either",
+          "[log][powerloss][summary]") {
+  if constexpr (!ferrite::summaries_built) return;
+  // Small sectors turn fast: most cuts land on a store whose older sectors
+  // a summary names, many inside the summary being written.
+  const Geometry geometries[] = {
+      {"8x512/u4/summaries", 8, 512, 4, 64, true, false, true},
+      {"6x1K/u8/summaries", 6, 1024, 8, 64, false, false, true},
+  };
+  const double scale = campaign_scale();
+  Tally tally;
+  campaign::summarized_mounts = 0;
+  for (const Geometry& g : geometries) {
+    const int workloads = std::max(1, static_cast<int>(12 * scale));
+    for (int w = 0; w < workloads; ++w) campaign::run(g, 0x5A5A0000u + w * 131 + g.unit, 300, tally);
+  }
+  std::printf("campaign powerloss-kv-summaries: %zu cases, %zu failures, %zu mounts from summaries\n", tally.cases,
+              tally.failures, campaign::summarized_mounts);
+  std::fflush(stdout);
+  CHECK(tally.failures == 0);
+  CHECK(tally.cases >= static_cast<std::size_t>(scale >= 1.0 ? 5000 : 500));
+  CHECK(campaign::summarized_mounts * 2 >= tally.cases);  // the summaries were there to be used
+}
+
 TEST_CASE("a header torn by a power cut is not trusted with new records, even when it reads right",
           "[log][powerloss][repro]") {
   // Found by the 5x campaign: a cut while a new head's header was programmed

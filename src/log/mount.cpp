@@ -51,7 +51,8 @@ StoreEngine::StoreEngine(Flash flash, StoreConfig config) noexcept
       sectors_(config.sectors),
       mutex_(flash.loop()),
       compact_(config.compact_records && !config.index.empty() && !config.codec),
-      verify_(config.verify_writes) {
+      verify_(config.verify_writes),
+      summaries_(config.sector_summaries) {
   unit_ = geometry_.program_unit();
   marker_offset_ = align_up(logfmt::header_bytes + (sealed() ? crypto_block_size : 0), unit_);
   header_size_ = marker_offset_ + align_up(logfmt::marker_bytes, unit_);
@@ -100,6 +101,7 @@ void StoreEngine::reset_state() noexcept {
   mounted_ = false;
   head_sealed_ = false;
   head_end_whole_ = false;
+  summary_.sector = none;
   skip_from_ = none;
   blank_to_ = 0;
   index_.clear();
@@ -247,6 +249,8 @@ Task<Status> StoreEngine::open_sector_at(std::uint32_t sector) noexcept {
   // No two live keys share a hash, and no write under way makes two share
   // one: mount may match this sector's records by hash alone (bit 4).
   info.unique_hashes = indexed() && !sealed() && !sharing_hash_ && index_.hashes_unique() ? 1 : 0;
+  // The head before it is summarized by the next maintain() (FORMAT.md §5.2).
+  const std::uint32_t previous = summaries_ && sectors_[head_].sequence + 1 == sequence ? head_ : none;
   h[7] = static_cast<std::byte>((compact_ ? logfmt::compact_records : 0) |
                                 (sealed() ? logfmt::sealed | logfmt::authenticated_log : 0) |
                                 (previous_whole ? logfmt::previous_whole : 0) |
@@ -270,6 +274,8 @@ Task<Status> StoreEngine::open_sector_at(std::uint32_t sector) noexcept {
   head_end_whole_ = false;
   if constexpr (changes_built) info.skips = 0;
   info.sequence = sequence;
+  info.vouches_previous = previous_whole ? 1 : 0;
+  summary_.sector = previous;
   info.live_bytes = 0;
   info.used_bytes = 0;
   head_ = sector;
@@ -611,6 +617,11 @@ Task<Status> StoreEngine::replay_sector(std::uint32_t sector) noexcept {
   // ends at good_end: its start, checksum and size (none: another kind).
   std::uint32_t single_at = none, single_crc = 0, single_size = 0;
   bool in_bad_region = false;
+  if constexpr (summaries_built) {
+    // A summary in the next sector names a prefix of this one's records (FORMAT.md §5.2).
+    FERRITE_CO_TRY(co_await replay_summary(sector, offset, last_at));
+    good_end = offset;
+  }
   // Sealed stores: damage before a verified record is tampering, never a
   // power cut (which only ever tears a sector's last record).
   const auto after_damage = [&](std::uint32_t at) -> Status {
@@ -1053,6 +1064,7 @@ StoreStats Store::stats() const noexcept {
   s.records_written = counters_.records_written;
   s.writes_skipped = counters_.writes_skipped;
   s.sectors_erased = counters_.sectors_erased;
+  s.summarized_records = counters_.summarized_records;
   if (sealed())
     for (std::size_t i = 0; i < index_.size(); ++i) s.tampered_keys += unpack(i).tamper != Tamper::none;
   s.keys = index_.size();

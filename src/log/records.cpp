@@ -51,6 +51,47 @@ std::uint32_t StoreEngine::voided_from(const LogRecord& rec) const noexcept {
   return skip ? logfmt::get_le32(rec.meta.data()) : none;
 }
 
+bool StoreEngine::take_full_word(std::uint32_t w, LogRecord& rec) const noexcept {
+  // Only header words the writer produces (FORMAT.md §3.1, what a reader rejects).
+  rec.kind = logfmt::kind_of(w);
+  rec.slot = logfmt::slot_of(w);
+  rec.value_size = logfmt::value_size_of(w);
+  std::uint32_t key_size = 0;
+  switch (rec.kind) {
+    case logfmt::put:
+    case logfmt::typed_put:
+    case logfmt::erase:
+    case logfmt::txn_put:
+    case logfmt::txn_erase:
+      key_size = logfmt::key_field_of(w) + 1u;
+      rec.key_size = static_cast<std::uint8_t>(key_size);
+      if ((rec.kind == logfmt::erase || rec.kind == logfmt::txn_erase) &&
+          (rec.value_size != (sealed() ? seal_.codec->sealed_size(0) : 0) || rec.slot != 0))
+        return false;
+      if ((rec.kind == logfmt::txn_put || sealed()) && rec.slot != 0) return false;
+      break;
+    case logfmt::tampered:
+      // Sealed stores only: a key whose latest record failed authentication.
+      key_size = logfmt::key_field_of(w) + 1u;
+      rec.key_size = static_cast<std::uint8_t>(key_size);
+      if (!sealed() || rec.slot != 0 || rec.value_size != seal_.codec->sealed_size(logfmt::tampered_bytes))
+        return false;
+      break;
+    case logfmt::meta:
+    case logfmt::txn_commit:
+      rec.key_size = logfmt::key_field_of(w);
+      if (rec.value_size > rec.meta.size() || rec.slot != 0) return false;
+      if (rec.kind == logfmt::txn_commit &&
+          (rec.key_size != 0 || rec.value_size != (sealed() ? seal_.codec->sealed_size(8) : 8)))
+        return false;
+      break;
+    default:
+      return false;
+  }
+  rec.size = full_size(key_size, rec.value_size);
+  return true;
+}
+
 Task<Status> StoreEngine::read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit,
                                       LogRecord& rec) noexcept {
   // Filled in the caller's storage: a record is large, and this sits at the
@@ -94,44 +135,9 @@ Task<Status> StoreEngine::read_record(std::uint32_t sector, std::uint32_t offset
   }
   if (!(b0 & 0x80u) || b0 == 0xFFu || first < logfmt::full_head) co_return fail(Errc::corrupt);
   const std::uint32_t w = logfmt::get_le32(head.data());
-  rec.kind = logfmt::kind_of(w);
-  rec.slot = logfmt::slot_of(w);
-  rec.value_size = logfmt::value_size_of(w);
   rec.stored_crc = logfmt::get_le32(head.data() + 4);
-  std::uint32_t key_size = 0;
-  switch (rec.kind) {
-    case logfmt::put:
-    case logfmt::typed_put:
-    case logfmt::erase:
-    case logfmt::txn_put:
-    case logfmt::txn_erase:
-      key_size = logfmt::key_field_of(w) + 1u;
-      rec.key_size = static_cast<std::uint8_t>(key_size);
-      if ((rec.kind == logfmt::erase || rec.kind == logfmt::txn_erase) &&
-          (rec.value_size != (sealed() ? seal_.codec->sealed_size(0) : 0) || rec.slot != 0))
-        co_return fail(Errc::corrupt);
-      if ((rec.kind == logfmt::txn_put || sealed()) && rec.slot != 0) co_return fail(Errc::corrupt);
-      break;
-    case logfmt::tampered:
-      // Sealed stores only: a key whose latest record failed authentication.
-      key_size = logfmt::key_field_of(w) + 1u;
-      rec.key_size = static_cast<std::uint8_t>(key_size);
-      if (!sealed() || rec.slot != 0 || rec.value_size != seal_.codec->sealed_size(logfmt::tampered_bytes))
-        co_return fail(Errc::corrupt);
-      break;
-    case logfmt::meta:
-    case logfmt::txn_commit:
-      rec.key_size = logfmt::key_field_of(w);
-      if (rec.value_size > rec.meta.size() || rec.slot != 0) co_return fail(Errc::corrupt);
-      if (rec.kind == logfmt::txn_commit &&
-          (rec.key_size != 0 || rec.value_size != (sealed() ? seal_.codec->sealed_size(8) : 8)))
-        co_return fail(Errc::corrupt);
-      break;
-    default:
-      co_return fail(Errc::corrupt);
-  }
-  rec.size = full_size(key_size, rec.value_size);
-  if (rec.size > limit) co_return fail(Errc::corrupt);
+  if (!take_full_word(w, rec) || rec.size > limit) co_return fail(Errc::corrupt);
+  const std::uint32_t key_size = logfmt::has_key(rec.kind) ? rec.key_size : 0u;
   std::uint32_t crc = logfmt::position_crc(sequence, offset, 0);
   crc = crc32c(std::span<const std::byte>(head).first(4), crc);
   if (key_size > 0) {

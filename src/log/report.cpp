@@ -29,6 +29,8 @@ enum ConfigCheck : std::uint8_t {
   no_index_less,
   no_order,
   no_verify,
+  no_summaries,
+  summaries_store,
   no_mixed_sectors,
   sector_bytes,
 };
@@ -63,6 +65,8 @@ StoreEngine::ConfigFault StoreEngine::config_fault() const noexcept {
   if (!index_less_built && !index_.has_storage()) return fault(no_index_less, 0, 1);
   if (index_.order_refused()) return fault(no_order, 1, 0);
   if (verify_.refused()) return fault(no_verify, 1, 0);
+  if (summaries_.refused()) return fault(no_summaries, 1, 0);
+  if (summaries_ && (codec_wanted_ || !index_.has_storage())) return fault(summaries_store, 1, 0);
   if (codec_wanted_ && !sealed_stores_built) return fault(no_crypto, 1, 0);
   if (sealed() && !index_.has_storage()) return fault(sealed_index, 0, 1);
   if (counter_wanted_ && !sealed()) return fault(counter, 1, 0);
@@ -116,6 +120,10 @@ Refusal Store::config_report() const noexcept {
       return refuse("order", "this build has no scans (meson option scans): leave StoreConfig::order empty");
     case no_verify:
       return refuse("verify_writes", "this build has no verify_writes (meson option verify_writes)");
+    case no_summaries:
+      return refuse("sector_summaries", "this build has no sector summaries (meson option summaries)");
+    case summaries_store:
+      return refuse("sector_summaries", "sector summaries are for plain stores with the RAM index (no codec)");
     case no_mixed_sectors:
       // Reached only without the option: a build with it carries no words for it.
       if constexpr (!mixed_sectors_built)

@@ -835,6 +835,8 @@ Task<Result<MaintenanceReport>> Store::maintain(MaintenanceBudget budget) noexce
     pace_.note_writes(written);
   if (sealed()) FERRITE_CO_TRY(co_await record_tampering());
   MaintenanceReport report;
+  // The summary first: collection's copies then come after it in the head.
+  if constexpr (summaries_built) FERRITE_CO_TRY(co_await write_summary(report));
   // Collection first: a victim it retires is the sector erased next.
   FERRITE_CO_TRY(co_await paced_collection(budget, report));
   FERRITE_CO_TRY(co_await prepare_free_sector(budget, report));

@@ -1,0 +1,198 @@
+// Sector summaries (docs/FORMAT.md §5.2): maintain() lists a sector's
+// records in the sector after it, and mount replays the sector from that
+// list, reading header words and keys but no value.
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+#include <catch2/catch.hpp>
+import ferrite.log;
+import ferrite.sim;
+#include "log_rig.hpp"
+
+using ferrite::Errc;
+
+namespace {
+
+constexpr std::uint32_t sector_count = 12, sector_size = 4096;
+
+/// A store of 12 x 4 KiB sectors, with or without summaries.
+struct Bed {
+  explicit Bed(bool summaries) : r(rig::geometry(sector_count, sector_size, 4)) {
+    r.config.sector_summaries = summaries;
+    r.store.emplace(r.flash, r.config);
+    CHECK(r.format());
+  }
+  /// Keys "k0".."k79" with values of 8 to 120 bytes, updated at random
+  /// with maintain() after every write, and one key written once, early.
+  std::map<std::string, std::string> fill(int updates) {
+    std::map<std::string, std::string> model;
+    rig::Random rnd(7);
+    REQUIRE(r.put("cold", std::string(40, 'C')));
+    model["cold"] = std::string(40, 'C');
+    for (int i = 0; i < updates; ++i) {
+      const std::string key = "k" + std::to_string(rnd.below(80));
+      std::string value(8 + rnd.below(113), static_cast<char>('a' + i % 26));
+      CHECK(r.put(key, value));
+      model[key] = value;
+      CHECK(ferrite::sync_wait(r.store->maintain({4, true})));
+    }
+    return model;
+  }
+  /// Bytes a mount of the image reads.
+  std::uint64_t mount_reads() {
+    r.reboot();
+    r.sim.reset_counters();
+    CHECK(r.mount());
+    return r.sim.counters().bytes_read;
+  }
+  void check(const std::map<std::string, std::string>& model) {
+    for (const auto& [k, v] : model) CHECK(r.get(k) == v);
+    CHECK(r.key_count() == model.size());
+  }
+  /// Where `text` first appears in the image.
+  std::uint32_t find(std::string_view text) {
+    const auto image = r.sim.image();
+    const std::string_view all(reinterpret_cast<const char*>(image.data()), image.size());
+    const auto at = all.find(text);
+    REQUIRE(at != std::string_view::npos);
+    return static_cast<std::uint32_t>(at);
+  }
+  /// The sector that holds `address`.
+  std::uint32_t sector_at(std::uint32_t address) const { return address / sector_size; }
+  rig::Rig r;
+};
+
+}  // namespace
+
+TEST_CASE("a store with sector summaries mounts from them, reading a fraction of what a full replay reads",
+          "[log][summary]") {
+  if constexpr (!ferrite::summaries_built) return;
+  Bed plain(false), listed(true);
+  const auto model = plain.fill(1500);
+  CHECK(listed.fill(1500) == model);
+  const std::uint64_t full = plain.mount_reads();
+  const std::uint64_t fast = listed.mount_reads();
+  plain.check(model);
+  listed.check(model);
+  CHECK(plain.r.store->stats().summarized_records == 0);
+  const auto stats = listed.r.store->stats();
+  CHECK(stats.summarized_records > 300);
+  CHECK(stats.corrupt_records == 0);
+  CHECK(stats.torn_tails == 0);
+  // The same index either way: live bytes and capacity agree too.
+  CHECK(stats.live_bytes == plain.r.store->stats().live_bytes);
+  CHECK(stats.capacity_bytes == plain.r.store->stats().capacity_bytes);
+  std::printf("summaries: mount reads %llu B with them, %llu B without (%u records from summaries)\n",
+              static_cast<unsigned long long>(fast), static_cast<unsigned long long>(full),
+              stats.summarized_records);
+  CHECK(fast * 2 < full);
+  // The store goes on as before: writes, collection and another mount.
+  auto more = listed.fill(300);
+  more.insert(model.begin(), model.end());  // fill() writes the same keys: its values win
+  for (const auto& [k, v] : listed.fill(0)) more[k] = v;
+  listed.mount_reads();
+  CHECK(listed.r.store->stats().corrupt_records == 0);
+}
+
+TEST_CASE("a value that decays after its sector was summarized reads as corrupt; mount does not look at it",
+          "[log][summary]") {
+  if constexpr (!ferrite::summaries_built) return;
+  Bed b(true);
+  auto model = b.fill(400);
+  const std::uint32_t at = b.find(std::string(40, 'C'));
+  b.mount_reads();
+  REQUIRE(b.r.store->stats().summarized_records > 0);
+  // Still in a live sector that a summary names (collection has not moved it).
+  REQUIRE(b.sector_at(at) == b.sector_at(b.find(std::string(40, 'C'))));
+  b.r.sim.flip_bit(at + 5, 2);
+  b.mount_reads();
+  CHECK(b.r.store->stats().corrupt_records == 0);  // not read at mount
+  CHECK(b.r.get("cold") == "!corrupt");
+  model.erase("cold");
+  for (const auto& [k, v] : model) CHECK(b.r.get(k) == v);
+}
+
+TEST_CASE("a key name that decays in a summarized sector ends the summary there: mount replays the rest whole",
+          "[log][summary]") {
+  if constexpr (!ferrite::summaries_built) return;
+  Bed b(true);
+  auto model = b.fill(400);
+  b.mount_reads();
+  const std::uint32_t listed = b.r.store->stats().summarized_records;
+  REQUIRE(listed > 0);
+  // "cold"'s record: its name, 8 bytes after its header word.
+  const std::uint32_t name = b.find("cold");
+  b.r.sim.flip_bit(name + 1, 0);
+  b.mount_reads();
+  const auto stats = b.r.store->stats();
+  CHECK(stats.summarized_records < listed);
+  CHECK(stats.corrupt_records == 1);  // found at mount: the record is read whole
+  CHECK(b.r.get("cold") == "!not_found");
+  model.erase("cold");
+  for (const auto& [k, v] : model) CHECK(b.r.get(k) == v);
+}
+
+TEST_CASE("a power cut inside a summary leaves a shorter one, and mount replays the rest of the sector",
+          "[log][summary][powerloss]") {
+  if constexpr (!ferrite::summaries_built) return;
+  // Find a maintain() call that writes a summary of several records, then
+  // cut each of its programs in turn.
+  int call = -1;
+  std::uint32_t records = 0;
+  {
+    Bed b(true);
+    rig::Random rnd(3);
+    for (int i = 0; i < 400 && call < 0; ++i) {
+      CHECK(b.r.put("k" + std::to_string(rnd.below(60)), std::string(8 + rnd.below(60), 'v')));
+      auto report = ferrite::sync_wait(b.r.store->maintain({4, true}));
+      REQUIRE(report);
+      if (report->summary_records >= 3) {
+        call = i;
+        records = report->summary_records;
+      }
+    }
+  }
+  REQUIRE(call >= 0);
+  std::size_t cases = 0;
+  for (std::uint32_t cut = 0; cut < records; ++cut) {
+    Bed b(true);
+    rig::Random rnd(3);
+    std::map<std::string, std::string> model;
+    for (int i = 0; i < call; ++i) {
+      const std::string key = "k" + std::to_string(rnd.below(60));
+      const std::string value(8 + rnd.below(60), 'v');
+      REQUIRE(b.r.put(key, value));
+      model[key] = value;
+      REQUIRE(ferrite::sync_wait(b.r.store->maintain({4, true})));
+    }
+    const std::string key = "k" + std::to_string(rnd.below(60));
+    const std::string value(8 + rnd.below(60), 'v');
+    REQUIRE(b.r.put(key, value));
+    model[key] = value;
+    b.r.sim.cut_power_at(b.r.sim.mutating_ops() + cut);
+    auto report = ferrite::sync_wait(b.r.store->maintain({4, true}));
+    CHECK(!report);
+    b.mount_reads();
+    const auto stats = b.r.store->stats();
+    CHECK(stats.torn_tails <= 1);
+    b.check(model);
+    // Writes go on, and the next mount agrees.
+    REQUIRE(b.r.put("after", "cut"));
+    model["after"] = "cut";
+    b.mount_reads();
+    b.check(model);
+    ++cases;
+  }
+  CHECK(cases == records);
+}
+
+TEST_CASE("sector summaries are refused for sealed and index-less stores, with the reason", "[log][summary]") {
+  if constexpr (!ferrite::summaries_built || !ferrite::index_less_built) return;
+  rig::Rig r(rig::geometry(4, 4096, 4), 0);
+  r.config.sector_summaries = true;
+  r.store.emplace(r.flash, r.config);
+  CHECK(r.format().error() == Errc::invalid_argument);
+  CHECK(std::string(r.store->config_report().field) == "sector_summaries");
+}
