@@ -24,20 +24,32 @@ struct Bed {
     r.store.emplace(r.flash, r.config);
     CHECK(r.format());
   }
-  /// Keys "k0".."k79" with values of 8 to 120 bytes, updated at random
-  /// with maintain() after every write, and one key written once, early.
-  std::map<std::string, std::string> fill(int updates) {
-    std::map<std::string, std::string> model;
-    rig::Random rnd(7);
-    REQUIRE(r.put("cold", std::string(40, 'C')));
-    model["cold"] = std::string(40, 'C');
+  /// Writes "cold" once, then updates and erases keys "k0".."k79" at
+  /// random (values of 8 to 120 bytes) with maintain() after every write;
+  /// `model` follows.
+  void fill(int updates, std::map<std::string, std::string>& model, std::uint64_t seed = 7) {
+    rig::Random rnd(seed);
+    if (!model.count("cold")) {
+      CHECK(r.put("cold", std::string(40, 'C')));
+      model["cold"] = std::string(40, 'C');
+    }
     for (int i = 0; i < updates; ++i) {
       const std::string key = "k" + std::to_string(rnd.below(80));
-      std::string value(8 + rnd.below(113), static_cast<char>('a' + i % 26));
-      CHECK(r.put(key, value));
-      model[key] = value;
+      if (rnd.below(8) == 0) {
+        const auto st = r.erase(key);
+        CHECK((st || st.error() == Errc::not_found));
+        model.erase(key);
+      } else {
+        const std::string value(8 + rnd.below(113), static_cast<char>('a' + i % 26));
+        CHECK(r.put(key, value));
+        model[key] = value;
+      }
       CHECK(ferrite::sync_wait(r.store->maintain({4, true})));
     }
+  }
+  std::map<std::string, std::string> fill(int updates) {
+    std::map<std::string, std::string> model;
+    fill(updates, model);
     return model;
   }
   /// Bytes a mount of the image reads.
@@ -89,10 +101,10 @@ TEST_CASE("a store with sector summaries mounts from them, reading a fraction of
               stats.summarized_records);
   CHECK(fast * 2 < full);
   // The store goes on as before: writes, collection and another mount.
-  auto more = listed.fill(300);
-  more.insert(model.begin(), model.end());  // fill() writes the same keys: its values win
-  for (const auto& [k, v] : listed.fill(0)) more[k] = v;
+  auto more = model;
+  listed.fill(600, more, 11);
   listed.mount_reads();
+  listed.check(more);
   CHECK(listed.r.store->stats().corrupt_records == 0);
 }
 
