@@ -13,7 +13,8 @@
 //
 // Runs, per geometry: "fill" (new keys until the store refuses one, then
 // same-length updates at full), "L" (load, then the operation mix with no
-// maintenance) and "Lm" (the same with maintain() after every operation).
+// maintenance), "Lm" (the same with maintain() after every operation) and
+// "Ls" (Lm on a store with sector summaries, StoreConfig::sector_summaries).
 // Exit status: 0 when every run completed and every key read back as the
 // model says, 1 otherwise, 2 on bad arguments.
 
@@ -68,8 +69,12 @@ std::string fail_text(std::string_view what, Errc e) { return fmt::format("{}: {
 /// RAM, as a reboot does, and measures the mount.
 class Bench {
  public:
-  explicit Bench(const ferrite::Geometry& g)
-      : geometry_(g), sim_(g, 1, ferrite::sim::TimingModel::stm32f4()), flash_(sim_), mem_(std::make_unique<Memory>()) {
+  explicit Bench(const ferrite::Geometry& g, bool summaries = false)
+      : geometry_(g),
+        sim_(g, 1, ferrite::sim::TimingModel::stm32f4()),
+        flash_(sim_),
+        mem_(std::make_unique<Memory>()),
+        summaries_(summaries) {
     store_.emplace(flash_, config());
   }
   ferrite::Store& store() { return *store_; }
@@ -95,6 +100,7 @@ class Bench {
   ferrite::StoreConfig config() {
     ferrite::StoreConfig c = mem_->config(false);
     c.sectors = std::span<ferrite::SectorInfo>(mem_->sectors).first(geometry_.sector_count());
+    c.sector_summaries = summaries_;
     return c;
   }
   ferrite::Geometry geometry_;
@@ -102,6 +108,7 @@ class Bench {
   ferrite::Flash flash_;
   std::unique_ptr<Memory> mem_;
   std::optional<ferrite::Store> store_;
+  bool summaries_;
 };
 
 std::span<const std::byte> bytes(const std::string& s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
@@ -192,16 +199,24 @@ large::FillResult run_fill(const Geo& geo, std::size_t updates) {
   return r;
 }
 
-/// "L" / "Lm": load to the geometry's fraction of the chip, then `ops`
-/// operations of the mix (maintain() after each one for "Lm").
-large::RunResult run_mix(const Geo& geo, std::size_t ops, bool maintain) {
+enum class Mix { plain, maintained, summarized };
+std::string mix_label(Mix m, const Geo& geo) {
+  return (m == Mix::plain ? "L-" : m == Mix::maintained ? "Lm-" : "Ls-") + geo.name;
+}
+
+/// "L" / "Lm" / "Ls": load to the geometry's fraction of the chip, then
+/// `ops` operations of the mix (maintain() after each one for "Lm" and "Ls",
+/// on a store with sector summaries for "Ls").
+large::RunResult run_mix(const Geo& geo, std::size_t ops, Mix mix) {
   large::RunResult r;
-  r.label = (maintain ? "Lm-" : "L-") + geo.name;
+  r.label = mix_label(mix, geo);
+  const bool maintain = mix != Mix::plain;
   r.maintain = maintain;
+  r.summaries = mix == Mix::summarized;
   const ferrite::Geometry g = make_geometry(geo);
   r.chip_bytes = g.total_size();
   r.sectors = g.sector_count();
-  Bench b(g);
+  Bench b(g, r.summaries);
   if (auto st = sync_wait(b.store().format()); !st) return r.error = fail_text("format", st.error()), r;
   b.sim().reset_counters();
   large::Workload w(max_keys);
@@ -308,16 +323,18 @@ int main(int argc, char** argv) {
   res.quick = opt.quick;
   res.commit = opt.commit;
   for (const Geo& geo : geometries()) {
-    if (!opt.only.empty() && ("fill-" + geo.name).find(opt.only) == std::string::npos &&
-        ("L-" + geo.name).find(opt.only) == std::string::npos && ("Lm-" + geo.name).find(opt.only) == std::string::npos)
-      continue;
+    const std::array mixes = {Mix::plain, Mix::maintained, Mix::summarized};
+    const bool wanted = opt.only.empty() || ("fill-" + geo.name).find(opt.only) != std::string::npos ||
+                        std::any_of(mixes.begin(), mixes.end(), [&](Mix m) {
+                          return mix_label(m, geo).find(opt.only) != std::string::npos;
+                        });
+    if (!wanted) continue;
     if (opt.only.empty() || ("fill-" + geo.name).find(opt.only) != std::string::npos) {
       res.fills.push_back(run_fill(geo, fill_updates));
       large::print_fill(res.fills.back());
     }
-    for (bool m : {false, true}) {
-      const std::string label = (m ? "Lm-" : "L-") + geo.name;
-      if (!opt.only.empty() && label.find(opt.only) == std::string::npos) continue;
+    for (Mix m : mixes) {
+      if (!opt.only.empty() && mix_label(m, geo).find(opt.only) == std::string::npos) continue;
       res.runs.push_back(run_mix(geo, ops, m));
       large::summarize(res.runs.back());
       large::print_run(res.runs.back());

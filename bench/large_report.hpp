@@ -44,6 +44,7 @@ struct RunResult {
   bool ok = false;
   std::string error;
   bool maintain = false;
+  bool summaries = false;  // StoreConfig::sector_summaries
   std::uint32_t chip_bytes = 0, sectors = 0;
   // load phase
   std::uint32_t load_keys = 0, load_live_bytes = 0, capacity_bytes = 0;
@@ -150,10 +151,10 @@ inline std::string json_text(const Results& res) {
   o += "  ],\n  \"runs\": [\n";
   for (std::size_t i = 0; i < res.runs.size(); ++i) {
     const RunResult& r = res.runs[i];
-    o += fmt::format("    {{\"label\": \"{}\", \"ok\": {}, \"error\": \"{}\", \"maintain\": {}, \"chip_bytes\": {}, "
-                     "\"sectors\": {}, \"capacity_bytes\": {}, \"capacity_fraction\": {:.4f}, \"load_keys\": {}, "
+    o += fmt::format("    {{\"label\": \"{}\", \"ok\": {}, \"error\": \"{}\", \"maintain\": {}, \"summaries\": {}, "
+                     "\"chip_bytes\": {}, \"sectors\": {}, \"capacity_bytes\": {}, \"capacity_fraction\": {:.4f}, \"load_keys\": {}, "
                      "\"load_live_bytes\": {}, \"load_live_fraction\": {:.4f}, \"load_refused\": {}, ",
-                     r.label, r.ok, r.error, r.maintain, r.chip_bytes, r.sectors, r.capacity_bytes,
+                     r.label, r.ok, r.error, r.maintain, r.summaries, r.chip_bytes, r.sectors, r.capacity_bytes,
                      r.capacity_bytes / double(r.chip_bytes), r.load_keys, r.load_live_bytes,
                      r.load_live_bytes / double(r.chip_bytes), r.load_refused);
     json_mount(o, "mount_after_load", r.mount_after_load);
@@ -193,7 +194,7 @@ inline std::string markdown_text(const Results& res) {
                      pct(f.live_bytes, f.chip_bytes), f.keys, f.refused_updates, f.updates, f.capacity_after_mount,
                      f.mount.bytes_read, f.mount.device_us);
   }
-  o += "\n**Workload L** (load, then the operation mix; Lm: `maintain()` after every operation)\n\n";
+  o += "\n**Workload L** (load, then the operation mix; Lm: `maintain()` after every operation; Ls: Lm with sector summaries, `StoreConfig::sector_summaries`)\n\n";
   o += "| run | capacity | live | keys | mount after load B / us | mount at end B / reads / us | put p50 / p99 / max us "
        "| maintain mean / max us | WA | erases (min/max per sector) | us/op | refused new/upd |\n";
   o += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";

@@ -120,13 +120,16 @@ struct StoreConfig {
   /// from a power cut (docs/SECURITY.md).
   RollbackCounter* counter = nullptr;
   /// Sector summaries (docs/FORMAT.md §5.2): once the head moves on,
-  /// maintain() writes a list of the previous sector's records (about 6
-  /// bytes each, at most 48 per record of the list) into the new head, so a
-  /// mount replays that sector reading header words and keys, not values.
-  /// Mount time then follows the number of records rather than their bytes.
-  /// A value that decays afterwards is found when it is read (get answers
-  /// corrupt) instead of at mount. Plain indexed stores (no codec); needs
-  /// the meson option summaries. Mount reads summaries whatever this says.
+  /// maintain() writes a list of the previous sector's records into the new
+  /// head (8 bytes per full record, 1 per compact one, in SUMMARY records
+  /// of up to 48 bytes; records already superseded are left out), so a mount
+  /// replays that sector reading neither values nor, mostly, keys. Mount
+  /// time then follows the number of records rather than their bytes. The
+  /// price is those bytes: on small records (bench/README.md, workload L)
+  /// they add about a third to what is programmed. A value that decays
+  /// afterwards is found when it is read (get answers corrupt) instead of
+  /// at mount. Plain indexed stores (no codec); needs the meson option
+  /// summaries. Mount uses summaries whatever this says.
   bool sector_summaries = false;
 };
 

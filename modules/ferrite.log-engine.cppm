@@ -24,10 +24,14 @@ namespace ferrite {
 /// summarizes into the head (none: no summary is due).
 struct SummaryDue {
   std::uint32_t sector = 0xFFFFFFFFu;
+  /// Bytes the last list took: the pace counts them with the next call's
+  /// writes, so collection keeps up with the room lists take too.
+  std::uint32_t written = 0;
 };
 /// A build without summaries keeps nothing.
 struct NoSummaryDue {
   static constexpr Absent<std::uint32_t, 0xFFFFFFFFu> sector{};
+  static constexpr Absent<std::uint32_t, 0> written{};
 };
 
 class StoreEngine {
@@ -176,7 +180,10 @@ class StoreEngine {
   void reset_state() noexcept;
 
   // records
-  Task<Status> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit, LogRecord& out) noexcept;
+  /// `binding`: for a compact record, its binding instead of the one the
+  /// index holds for its slot (a summary's walk, FORMAT.md §5.2).
+  Task<Status> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit, LogRecord& out,
+                           const Entry* binding = nullptr) noexcept;
   /// Fills kind, slot, key and value sizes and size from a full record's
   /// header word; false for a word the writer never produces (FORMAT.md §3.1).
   bool take_full_word(std::uint32_t w, LogRecord& rec) const noexcept;

@@ -26,7 +26,7 @@ enum Kind : std::uint8_t {
 };
 /// Header flags (FORMAT.md §2).
 enum Flag : std::uint8_t {
-  compact_records = 1, sealed = 2, authenticated_log = 4, previous_whole = 8, unique_hashes = 16
+  compact_records = 1, sealed = 2, authenticated_log = 4, previous_whole = 8, unique_hashes = 16, summary_follows = 32
 };
 constexpr bool is_txn(std::uint8_t kind) noexcept { return kind == txn_put || kind == txn_erase || kind == txn_commit; }
 /// A record that carries a key's value (PUT, TXN_PUT, TYPED_PUT).

@@ -27,6 +27,9 @@ struct SectorInfo {
   /// mount: a record matched by hash alone superseded an entry bound here
   /// (in a sector retired at the end, that entry may have been stale).
   std::uint32_t matched_by_hash : 1 = 0;
+  /// Header flag bit 5: a summary of the sector before it may follow its
+  /// header (docs/FORMAT.md §5.2).
+  std::uint32_t summary_follows : 1 = 0;
 };
 
 /// Largest erase sector a store uses: SectorInfo counts the bytes after a

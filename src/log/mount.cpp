@@ -250,11 +250,13 @@ Task<Status> StoreEngine::open_sector_at(std::uint32_t sector) noexcept {
   // one: mount may match this sector's records by hash alone (bit 4).
   info.unique_hashes = indexed() && !sealed() && !sharing_hash_ && index_.hashes_unique() ? 1 : 0;
   // The head before it is summarized by the next maintain() (FORMAT.md §5.2).
-  const std::uint32_t previous = summaries_ && sectors_[head_].sequence + 1 == sequence ? head_ : none;
+  const std::uint32_t previous =
+      summaries_ && !sealed() && indexed() && sectors_[head_].sequence + 1 == sequence ? head_ : none;
   h[7] = static_cast<std::byte>((compact_ ? logfmt::compact_records : 0) |
                                 (sealed() ? logfmt::sealed | logfmt::authenticated_log : 0) |
                                 (previous_whole ? logfmt::previous_whole : 0) |
-                                (info.unique_hashes ? logfmt::unique_hashes : 0));
+                                (info.unique_hashes ? logfmt::unique_hashes : 0) |
+                                (previous != none ? logfmt::summary_follows : 0));
   logfmt::put_le32(h.data() + 8, sequence);
   logfmt::put_le32(h.data() + 12, tail_);
   logfmt::put_le32(h.data() + 16, info.erase_count);
@@ -275,6 +277,7 @@ Task<Status> StoreEngine::open_sector_at(std::uint32_t sector) noexcept {
   if constexpr (changes_built) info.skips = 0;
   info.sequence = sequence;
   info.vouches_previous = previous_whole ? 1 : 0;
+  info.summary_follows = previous != none ? 1 : 0;
   summary_.sector = previous;
   info.live_bytes = 0;
   info.used_bytes = 0;
@@ -371,6 +374,7 @@ Task<Status> Store::mount() noexcept {
       info.unique_hashes =
           k == HeaderKind::valid && (h.flags & logfmt::unique_hashes) && indexed() && !sealed() ? 1 : 0;
       info.matched_by_hash = 0;
+      info.summary_follows = k == HeaderKind::valid && (h.flags & logfmt::summary_follows) ? 1 : 0;
       damaged += k == HeaderKind::garbage;
       if (k == HeaderKind::valid) {
         if (!any_valid) first_id = h.store_id;

@@ -93,7 +93,7 @@ bool StoreEngine::take_full_word(std::uint32_t w, LogRecord& rec) const noexcept
 }
 
 Task<Status> StoreEngine::read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit,
-                                      LogRecord& rec) noexcept {
+                                      LogRecord& rec, const Entry* binding) noexcept {
   // Filled in the caller's storage: a record is large, and this sits at the
   // bottom of the deepest call chains.
   rec = LogRecord{};
@@ -114,9 +114,9 @@ Task<Status> StoreEngine::read_record(std::uint32_t sector, std::uint32_t offset
     // Compact: its binding must be in this same sector (FORMAT.md §3.2).
     // Its value length is the binding's, which the index keeps; and an
     // index entry must be able to address it from there.
-    const std::size_t i = index_.position_of_slot(b0);
+    const std::size_t i = binding ? 0 : index_.position_of_slot(b0);
     if (i == none) co_return fail(Errc::corrupt);
-    const Entry e = unpack(i);
+    const Entry e = binding ? *binding : unpack(i);
     if (sector_of(e.binding) != sector || !addressable(rec.address, e.binding)) co_return fail(Errc::corrupt);
     rec.compact = true;
     rec.slot = b0;

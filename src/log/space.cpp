@@ -832,7 +832,8 @@ Task<Result<MaintenanceReport>> Store::maintain(MaintenanceBudget budget) noexce
   if (!mounted_) co_return fail(Errc::not_mounted);
   // What the application wrote since the last call sets the pace.
   if (const std::uint32_t written = written_since(pace_.mark()); written != MaintenancePace::unknown)
-    pace_.note_writes(written);
+    pace_.note_writes(written + summary_.written);
+  summary_.written = 0;
   if (sealed()) FERRITE_CO_TRY(co_await record_tampering());
   MaintenanceReport report;
   // The summary first: collection's copies then come after it in the head.

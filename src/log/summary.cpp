@@ -14,8 +14,9 @@ namespace {
 
 constexpr std::uint32_t not_listed = 0xFFFFFFFFu;
 constexpr std::uint32_t list_bytes = 48;  // a SUMMARY's value, as any META's, fits LogRecord::meta
+constexpr std::uint8_t skip_entry = 0x7F;  // then u16: program units of records the list leaves out
 
-/// What an entry holds after a full record's header word: the key's check,
+/// What an entry holds after a full record's header word: the key's hash,
 /// the value of a RETIRE or ERASED, or nothing; not_listed for a record a
 /// summary never names (it ends the summary).
 std::uint32_t entry_tail(const LogRecord& rec) noexcept {
@@ -23,7 +24,7 @@ std::uint32_t entry_tail(const LogRecord& rec) noexcept {
     case logfmt::put:
     case logfmt::typed_put:
     case logfmt::erase:
-      return 2;
+      return 4;
     case logfmt::meta:
       switch (rec.key_size) {
         case logfmt::retire: return rec.value_size == 4 ? 4 : not_listed;
@@ -37,6 +38,32 @@ std::uint32_t entry_tail(const LogRecord& rec) noexcept {
   }
 }
 
+/// Bindings of the listed sector that the index no longer holds (their key
+/// moved on or was erased, or their slot was bound again): a compact record
+/// after one of them is read against it, as mount will. The latest of each
+/// slot, for the slots bound most recently.
+class MovedBindings {
+ public:
+  void add(const IndexedKey& binding) noexcept {
+    for (std::size_t i = 0; i < std::min<std::size_t>(next_, entries_.size()); ++i)
+      if (entries_[i].slot == binding.slot) {
+        entries_[i] = binding;
+        return;
+      }
+    entries_[next_++ % entries_.size()] = binding;
+  }
+  /// The latest one of `slot` (nullptr: none kept).
+  const IndexedKey* latest(std::uint8_t slot) const noexcept {
+    for (std::size_t i = 0; i < std::min<std::size_t>(next_, entries_.size()); ++i)
+      if (entries_[i].slot == slot) return &entries_[i];
+    return nullptr;
+  }
+
+ private:
+  std::array<IndexedKey, 24> entries_{};
+  std::size_t next_ = 0;
+};
+
 }  // namespace
 
 Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& offset, std::uint32_t& last_at) noexcept {
@@ -48,7 +75,8 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
   for (std::uint32_t i = 0; i < sectors_.size(); ++i)
     if (sectors_[i].state == static_cast<std::uint8_t>(SectorState::live) && sectors_[i].sequence == sequence + 1)
       next = i;
-  if (next == none) co_return Status{};
+  // (Only a header with bit 5 may be followed by a list: others cost no read.)
+  if (next == none || !sectors_[next].summary_follows) co_return Status{};
   // The list starts among the successor's first full records.
   LogRecord rec;
   const std::uint32_t next_end = records_end(next);
@@ -73,6 +101,15 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
     for (std::uint32_t i = 0; i < n && listing;) {
       // The entry, spelled out as the record it names.
       const auto b0 = static_cast<std::uint8_t>(list[i]);
+      if (b0 == skip_entry) {
+        // Records that were dead when the list was written: nothing to apply.
+        if (i + 3 > n) break;
+        const std::uint32_t skipped = std::uint32_t{logfmt::get_le16(list.data() + i + 1)} * unit_;
+        if (skipped > end - pos) break;
+        pos += skipped;
+        i += 3;
+        continue;
+      }
       rec = LogRecord{};
       rec.address = base + pos;
       if (b0 >= 1 && b0 <= max_slots) {
@@ -93,19 +130,8 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
         if (!take_full_word(logfmt::get_le32(list.data() + i), rec)) break;
         const std::uint32_t tail = entry_tail(rec);
         if (tail == not_listed || i + 4 + tail > n) break;
-        if (rec.kind == logfmt::meta) {
-          std::memcpy(rec.meta.data(), list.data() + i + 4, tail);
-        } else {
-          // The key from flash, checked against the entry: a name that
-          // decayed ends the list, and replay reads the record whole.
-          const std::span<std::byte> key(rec.key.data(), rec.key_size);
-          mount_->windowed = false;  // a key alone: no read-ahead past it
-          const Status st = co_await read_bytes(rec.address + logfmt::full_head, key);
-          mount_->windowed = true;
-          FERRITE_CO_TRY(st);
-          rec.key_hash = crc32c(key);
-          if ((rec.key_hash & 0xFFFFu) != logfmt::get_le16(list.data() + i + 4)) break;
-        }
+        if (rec.kind == logfmt::meta) std::memcpy(rec.meta.data(), list.data() + i + 4, tail);
+        else rec.key_hash = logfmt::get_le32(list.data() + i + 4);
         i += 4 + tail;
       }
       if (rec.size > end - pos) break;
@@ -114,9 +140,22 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
       Status st;
       Result<bool> step = apply_record(rec);
       if (step && *step) {
-        const std::span<const std::byte> key(rec.key.data(), rec.key_size);
+        const std::span<std::byte> key(rec.key.data(), rec.key_size);
         Located found;
-        if (!sectors_[sector].unique_hashes || !match_by_hash(rec, found)) st = co_await locate(key, rec.key_hash, found);
+        const bool unique = sectors_[sector].unique_hashes;
+        if (!unique || !match_by_hash(rec, found)) {
+          // The name is read only where it is compared or placed in key
+          // order, and must have the entry's hash: one that decayed ends the
+          // list, and replay reads that record whole.
+          if (!unique || index_.holds(rec.key_hash) || index_.has_order()) {
+            mount_->windowed = false;  // a key alone: no read-ahead past it
+            st = co_await read_bytes(rec.address + logfmt::full_head, key);
+            mount_->windowed = true;
+            FERRITE_CO_TRY(st);
+            if (crc32c(key) != rec.key_hash) break;
+          }
+          st = co_await locate(key, rec.key_hash, found);
+        }
         if (st) step = apply_keyed_record(rec, found, found.entry);
         if (st && step && *step) st = co_await index_insert(found.entry, key);
       }
@@ -149,6 +188,14 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
   if (sectors_[listed].state != static_cast<std::uint8_t>(SectorState::live) ||
       sectors_[listed].sequence + 1 != sectors_[head_].sequence || head_offset_ >= header_size_ + summary_window)
     co_return Status{};
+  // At most a quarter of the head, and only while collection has that much
+  // room to spare beyond its debt: a list takes room the paced collection
+  // counted on, and must never be what has a write collect.
+  std::uint32_t budget = payload_of(head_) / 4;
+  const std::uint32_t victim = gc_.victim != none ? gc_.victim : oldest_live();
+  if (victim != none && victim != head_ &&
+      runway_room(victim) - std::int64_t{collection_debt(victim)} < 2 * std::int64_t{budget})
+    co_return Status{};
   // A list record wastes no more at a sector end than a live record may (FORMAT.md §6.2).
   std::uint32_t cap = list_bytes;
   while (cap >= 16 && full_size(0, cap) > sector_slack(0)) --cap;
@@ -160,11 +207,15 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
   // The entry of the last record read: it goes in once what follows it is
   // known to be a record that verifies (or the sector's end, when the
   // head's header vouches for its last record).
-  std::array<std::byte, 12> held{};
+  std::array<std::byte, 3 + 12> held{};
   std::uint32_t held_size = 0;
+  std::uint32_t dead_units = 0;  // units of records left out since the last one listed
   const auto flush = [&]() -> Task<Result<bool>> {
     if (used == 0) co_return true;
-    if (head_room() < full_size(0, used) || head_sealed_) co_return false;
+    const std::uint32_t size = full_size(0, used);
+    if (head_room() < size || size > budget || head_sealed_) co_return false;
+    budget -= size;
+    summary_.written = summary_.written + size;
     FERRITE_CO_TRY(co_await append(logfmt::meta, 0, {}, std::span<const std::byte>(list).first(used), false, 0,
                                    logfmt::summary));
     ++report.summary_records;
@@ -181,9 +232,24 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
     held_size = 0;
     co_return true;
   };
+  const std::uint32_t base = geometry_.sector_offset(listed);
   const std::uint32_t end = records_end(listed);
+  MovedBindings moved;
   for (std::uint32_t offset = header_size_; offset < end;) {
-    const Status st = co_await read_record(listed, offset, end - offset, rec);
+    // A compact record names the latest binding of its slot before it: the
+    // index's, when that lies before it in this sector, or one it no longer holds.
+    std::array<std::byte, 1> first{};
+    FERRITE_CO_TRY(co_await read_bytes(base + offset, first));
+    const auto slot = static_cast<std::uint8_t>(first[0]);
+    const Entry* binding = nullptr;
+    if (slot >= 1 && slot <= max_slots) {
+      const std::size_t holder = index_.position_of_slot(slot);
+      const Entry current = holder != none ? unpack(holder) : Entry{};
+      const bool index_names_it =
+          holder != none && sector_of(current.binding) == listed && current.binding < base + offset;
+      if (!index_names_it && !(binding = moved.latest(slot))) break;
+    }
+    const Status st = co_await read_record(listed, offset, end - offset, rec, binding);
     if (!st && st.error() != Errc::corrupt) co_return st;
     if (!st) break;
     const bool follows = !rec.blank || last_whole;
@@ -192,19 +258,58 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
       if (!room) co_return Status{};
     }
     if (rec.blank) break;
-    if (rec.compact) {
-      held[0] = static_cast<std::byte>(rec.slot);
-      held_size = 1;
-    } else {
-      const std::uint32_t tail = entry_tail(rec);
-      if (tail == not_listed) break;
-      const std::uint8_t field = logfmt::has_key(rec.kind) ? rec.key_size - 1 : rec.key_size;
-      logfmt::put_le32(held.data(), logfmt::pack(rec.kind, rec.slot, field, rec.value_size));
-      if (rec.kind == logfmt::meta) std::memcpy(held.data() + 4, rec.meta.data(), tail);
-      else logfmt::put_le16(held.data() + 4, static_cast<std::uint16_t>(rec.key_hash));
-      held_size = 4 + tail;
-    }
     offset += rec.size;
+    if (!rec.compact && rec.slot != 0) {
+      const std::size_t holder = index_.position_of_slot(rec.slot);
+      if (holder == none || unpack(holder).binding != rec.address) {
+        Entry gone;
+        gone.hash = rec.key_hash;
+        gone.binding = rec.address;
+        gone.location = rec.address;
+        gone.value_size = static_cast<std::uint16_t>(rec.value_size);
+        gone.key_size = rec.key_size;
+        gone.slot = rec.slot;
+        gone.typed = rec.kind == logfmt::typed_put;
+        moved.add(gone);
+      }
+    }
+    const std::uint32_t tail = rec.compact ? 0 : entry_tail(rec);
+    if (tail == not_listed) break;
+    // A put that is neither its key's latest record nor its binding now is
+    // left out: every mount replays what superseded it after it. (Records
+    // binding a slot stay, so replay moves slots exactly as without a list.)
+    bool dead = false;
+    if (rec.compact) {
+      const std::size_t holder = index_.position_of_slot(rec.slot);
+      dead = holder == none || unpack(holder).location != rec.address;
+    } else if (logfmt::is_put(rec.kind) && rec.slot == 0) {
+      Located found;
+      FERRITE_CO_TRY(co_await locate(std::span<const std::byte>(rec.key.data(), rec.key_size), rec.key_hash, found));
+      dead = !found.found || (found.entry.location != rec.address && found.entry.binding != rec.address);
+    }
+    if (dead) {
+      dead_units += rec.size / unit_;
+      continue;
+    }
+    if (dead_units > 0xFFFFu) break;
+    held_size = 0;
+    if (dead_units > 0) {
+      held[0] = static_cast<std::byte>(skip_entry);
+      logfmt::put_le16(held.data() + 1, static_cast<std::uint16_t>(dead_units));
+      held_size = 3;
+      dead_units = 0;
+    }
+    std::byte* entry = held.data() + held_size;
+    if (rec.compact) {
+      entry[0] = static_cast<std::byte>(rec.slot);
+      held_size += 1;
+    } else {
+      const std::uint8_t field = logfmt::has_key(rec.kind) ? rec.key_size - 1 : rec.key_size;
+      logfmt::put_le32(entry, logfmt::pack(rec.kind, rec.slot, field, rec.value_size));
+      if (rec.kind == logfmt::meta) std::memcpy(entry + 4, rec.meta.data(), tail);
+      else logfmt::put_le32(entry + 4, rec.key_hash);
+      held_size += 4 + tail;
+    }
   }
   FERRITE_CO_TRY(co_await flush());
   co_return Status{};
