@@ -121,12 +121,12 @@ struct StoreConfig {
   RollbackCounter* counter = nullptr;
   /// Sector summaries (docs/FORMAT.md §5.2): once the head moves on,
   /// maintain() writes a list of the previous sector's records into the new
-  /// head (8 bytes per full record, 1 per compact one, in SUMMARY records
+  /// head (6 bytes per full record, 1 per compact one, in SUMMARY records
   /// of up to 48 bytes; records already superseded are left out), so a mount
-  /// replays that sector reading neither values nor, mostly, keys. Mount
+  /// replays that sector reading header words and keys, not values. Mount
   /// time then follows the number of records rather than their bytes. The
   /// price is those bytes: on small records (bench/README.md, workload L)
-  /// they add about a third to what is programmed. A value that decays
+  /// they add about a quarter to what is programmed. A value that decays
   /// afterwards is found when it is read (get answers corrupt) instead of
   /// at mount. Plain indexed stores (no codec); needs the meson option
   /// summaries. Mount uses summaries whatever this says.

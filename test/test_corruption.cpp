@@ -109,8 +109,12 @@ struct Bed {
   static constexpr std::size_t max_keys = 64;
   static constexpr std::size_t max_sectors = 16;
 
-  Bed(ferrite::Geometry g, std::size_t keys, std::uint64_t seed = 1)
-      : sim(g, seed, ferrite::sim::TimingModel::instant()), watch(sim), flash(watch), index_keys(keys) {
+  Bed(ferrite::Geometry g, std::size_t keys, std::uint64_t seed = 1, bool summaries = false)
+      : sim(g, seed, ferrite::sim::TimingModel::instant()),
+        watch(sim),
+        flash(watch),
+        index_keys(keys),
+        summaries(summaries) {
     reboot();
   }
   Bed(const Bed&) = delete;
@@ -124,6 +128,7 @@ struct Bed {
     if constexpr (ferrite::scans_built)  // builds without scans keep no key order
       config.order = index_keys ? std::span<std::uint16_t>(memory.order).first(index_keys) : std::span<std::uint16_t>{};
     config.max_value_size = 48;
+    config.sector_summaries = summaries;
     store.emplace(flash, config);
   }
   ferrite::Status format() { return ferrite::sync_wait(store->format()); }
@@ -167,6 +172,7 @@ struct Bed {
   Watch watch;
   ferrite::Flash flash;
   std::size_t index_keys;
+  bool summaries = false;  // StoreConfig::sector_summaries (FORMAT.md §5.2)
   ferrite::StoreMemory<max_keys, max_sectors> memory{};
   ferrite::StoreConfig config{};
   std::optional<ferrite::Store> store;
@@ -181,6 +187,7 @@ struct Shape {
   std::size_t index_keys;
   int gc_target;  // collections the workload goes through before the snapshot
   bool shared_hash = false;  // two keys share a key hash: SHARED records, names compared at mount
+  bool summaries = false;    // sector summaries: SUMMARY records, sectors mount replays from them
 };
 
 /// What a store holds, and every value each key ever had.
@@ -275,6 +282,9 @@ std::optional<Truth> build_store(Bed& b, const Shape& shape, std::uint64_t seed)
     if (b.store->stats().live_sectors >= 2) break;
   }
   CHECK(b.store->stats().live_sectors >= 2);
+  // The sector before the head gets its list (FORMAT.md §5.2).
+  if (shape.summaries && !need(static_cast<bool>(ferrite::sync_wait(b.store->maintain({0, false}))), "maintain"))
+    return std::nullopt;
   t.keys.emplace_back("never-written");
   return t;
 }
@@ -498,7 +508,7 @@ std::string zone_name(Zone z) {
 /// Flips every covered bit (or a sample) of one store image.
 void flip_campaign(const Shape& shape, std::uint64_t seed, bool every_bit, Tally& tally) {
   const auto g = rig::geometry(shape.sectors, shape.size, shape.unit);
-  Bed original(g, shape.index_keys, seed);
+  Bed original(g, shape.index_keys, seed, shape.summaries);
   const auto built = build_store(original, shape, seed);
   if (!built) return;
   const Truth& truth = *built;
@@ -518,14 +528,22 @@ void flip_campaign(const Shape& shape, std::uint64_t seed, bool every_bit, Tally
     std::fprintf(stderr, "corruption-kv: %s: %d SHARED records\n", shape.name, shared);
     NEED(shared > 0);
   }
+  if (shape.summaries) {
+    // SUMMARY records (META type 3, FORMAT.md §5.2) list sectors that mount replays from them.
+    int lists = 0;
+    for (std::size_t at = 0; at + 4 <= snapshot.size(); at += shape.unit) lists += (le32(snapshot, at) & 0x1FFFFu) == 0x1A80u;
+    std::fprintf(stderr, "corruption-kv: %s: %d SUMMARY records\n", shape.name, lists);
+    NEED(lists > 0);
+  }
 
   // (a) One store mounted from the snapshot; each bit is flipped under it.
-  Bed live(g, shape.index_keys, seed);
+  Bed live(g, shape.index_keys, seed, shape.summaries);
   live.sim.load_image(snapshot);
   NEED(live.mount());
+  if (shape.summaries) NEED(live.store->stats().summarized_records > 0);  // the flips reach a replay from a list
   for (const std::string& k : truth.keys) NEED(classify(truth, k, live.get(k)) == Reading::exact);
   // (b) A store rebooted onto the flipped image.
-  Bed cold(g, shape.index_keys, seed);
+  Bed cold(g, shape.index_keys, seed, shape.summaries);
 
   rig::Random sample(seed ^ 0xC0FFEEu);
   const char* only = std::getenv("FERRITE_CORRUPT_ONLY");  // a substring of a case's description traces it
@@ -602,7 +620,11 @@ void flip_campaign(const Shape& shape, std::uint64_t seed, bool every_bit, Tally
           if (r == Reading::wrong && failure.empty()) failure = "[remount] " + quote(k) + " read '" + got + "'";
           if (!may_lose(k) && failure.empty())
             failure = "[remount] " + quote(k) + " read '" + got + "' (the flip was not in its records)";
-          if (r == Reading::error && truth.model.count(k) && !reported && failure.empty())
+          // With summaries, mount reads no value of a listed record: a value
+          // that decayed is found by the read, whose error is the report
+          // (FORMAT.md §5.2). Anything else must have been reported by mount.
+          const bool read_reports = shape.summaries && got == "!corrupt";
+          if (r == Reading::error && truth.model.count(k) && !reported && !read_reports && failure.empty())
             failure = "[remount] " + quote(k) + " silently lost: it reads '" + got + "' (no corrupt record reported, head not sealed)";
           if (r == Reading::stale) {
             stale = true;
@@ -648,12 +670,12 @@ void flip_campaign(const Shape& shape, std::uint64_t seed, bool every_bit, Tally
 /// Replaces the image from `cut` to its end with `fill` at every unit offset.
 void truncation_campaign(const Shape& shape, std::uint64_t seed, std::uint32_t stride_units, Tally& tally) {
   const auto g = rig::geometry(shape.sectors, shape.size, shape.unit);
-  Bed original(g, shape.index_keys, seed);
+  Bed original(g, shape.index_keys, seed, shape.summaries);
   const auto built = build_store(original, shape, seed);
   if (!built) return;
   const Truth& truth = *built;
   const std::vector<std::byte> snapshot(original.sim.image().begin(), original.sim.image().end());
-  Bed cold(g, shape.index_keys, seed);
+  Bed cold(g, shape.index_keys, seed, shape.summaries);
   std::vector<std::byte> img(snapshot.size());
   const std::uint32_t step = shape.unit * stride_units;
   for (const std::byte fill : {std::byte{0xFF}, std::byte{0x00}}) {
@@ -701,6 +723,7 @@ const Shape shapes[] = {
     {"2x4096/u1", 2, 4096, 1, 64, 1},
     {"3x1024/u4/no-index", 3, 1024, 4, 0, 2},
     {"3x1024/u4/shared-hash", 3, 1024, 4, 64, 3, true},
+    {"5x1024/u4/summaries", 5, 1024, 4, 64, 4, false, true},
 };
 
 }  // namespace
@@ -713,6 +736,7 @@ TEST_CASE("every flipped bit of a store image is detected or harmless, never ret
   bool first = true;
   for (const Shape& s : shapes) {
     if (s.index_keys == 0 && !ferrite::index_less_built) continue;  // a kv-minimal build has no index-less stores
+    if (s.summaries && !ferrite::summaries_built) continue;
     // Every bit of the first image always; of the others at scale >= 1.
     flip_campaign(s, 0xB17F11Bu + s.unit, first || scale >= 1.0, tally);
     first = false;
@@ -733,7 +757,8 @@ TEST_CASE("an image cut short at any unit mounts or fails cleanly, and no key re
   const auto t0 = std::chrono::steady_clock::now();
   Tally tally;
   for (const Shape& s : shapes)
-    if (s.index_keys != 0 || ferrite::index_less_built) truncation_campaign(s, 0x7A11u + s.unit, scale >= 1.0 ? 1 : 4, tally);
+    if ((s.index_keys != 0 || ferrite::index_less_built) && (!s.summaries || ferrite::summaries_built))
+      truncation_campaign(s, 0x7A11u + s.unit, scale >= 1.0 ? 1 : 4, tally);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   summarise(tally, "truncation-kv");
   std::printf("campaign truncation-kv: %zu cases, %zu failures\n", tally.cases, tally.failures);

@@ -99,7 +99,7 @@ TEST_CASE("a store with sector summaries mounts from them, reading a fraction of
   std::printf("summaries: mount reads %llu B with them, %llu B without (%u records from summaries)\n",
               static_cast<unsigned long long>(fast), static_cast<unsigned long long>(full),
               stats.summarized_records);
-  CHECK(fast * 2 < full);
+  CHECK(fast * 5 < full * 3);  // under 60 %
   // The store goes on as before: writes, collection and another mount.
   auto more = model;
   listed.fill(600, more, 11);

@@ -727,10 +727,17 @@ Task<Result<bool>> StoreEngine::cursor_read_entry(std::size_t position, KeyBuf& 
       rec->key_hash != e.hash || rec->value_size != e.value_size || (e.typed && !sealed() && e.value_size == 0)) {
     ++counters_.corrupt_records;
     if (sealed()) mark_tampered(e);  // listed by tampered_key(), read tampered
-    co_return false;
+    // A plain store lists the key all the same while the record's name is
+    // whole (it has the entry's hash): its value then reads as get reads
+    // it, from the latest record. A key a get finds never vanishes from a
+    // scan (a mount that used a summary read no value, FORMAT.md §5.2).
+    const LogRecord& r = rec.record;  // what read_record parsed before the checksum failed
+    if (sealed() || r.blank || r.compact || r.key_size == 0 || !logfmt::is_put(r.kind) || r.key_hash != e.hash ||
+        r.value_size != e.value_size || (r.kind == logfmt::typed_put) != e.typed)
+      co_return false;
   }
-  std::memcpy(key.bytes.data(), rec->key.data(), rec->key_size);
-  key.size = rec->key_size;
+  std::memcpy(key.bytes.data(), rec.record.key.data(), rec.record.key_size);
+  key.size = rec.record.key_size;
   value_size = e.value_size;
   type = ValueType::untyped;
   if (!sealed()) {

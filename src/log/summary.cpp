@@ -16,15 +16,15 @@ constexpr std::uint32_t not_listed = 0xFFFFFFFFu;
 constexpr std::uint32_t list_bytes = 48;  // a SUMMARY's value, as any META's, fits LogRecord::meta
 constexpr std::uint8_t skip_entry = 0x7F;  // then u16: program units of records the list leaves out
 
-/// What an entry holds after a full record's header word: the key's hash,
-/// the value of a RETIRE or ERASED, or nothing; not_listed for a record a
-/// summary never names (it ends the summary).
+/// What an entry holds after a full record's header word: the check of the
+/// key's name, the value of a RETIRE or ERASED, or nothing; not_listed for
+/// a record a summary never names (it ends the summary).
 std::uint32_t entry_tail(const LogRecord& rec) noexcept {
   switch (rec.kind) {
     case logfmt::put:
     case logfmt::typed_put:
     case logfmt::erase:
-      return 4;
+      return 2;
     case logfmt::meta:
       switch (rec.key_size) {
         case logfmt::retire: return rec.value_size == 4 ? 4 : not_listed;
@@ -77,17 +77,29 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
       next = i;
   // (Only a header with bit 5 may be followed by a list: others cost no read.)
   if (next == none || !sectors_[next].summary_follows) co_return Status{};
-  // The list starts among the successor's first full records.
+  // The list starts among the successor's first full records: their header
+  // words lead to it (replay reads those records whole later), and the
+  // first SUMMARY found must verify.
   LogRecord rec;
   const std::uint32_t next_end = records_end(next);
   std::uint32_t at = header_size_;
   for (;;) {
-    if (at >= header_size_ + summary_window || at >= next_end) co_return Status{};
-    const Status st = co_await read_record(next, at, next_end - at, rec);
-    if (!st && st.error() != Errc::corrupt) co_return st;
-    if (!st || rec.blank || rec.compact) co_return Status{};
+    if (at >= header_size_ + summary_window || next_end - at < logfmt::full_head) co_return Status{};
+    std::array<std::byte, 4> word{};
+    mount_->windowed = false;
+    const Status st = co_await read_bytes(geometry_.sector_offset(next) + at, word);
+    mount_->windowed = true;
+    FERRITE_CO_TRY(st);
+    const auto b0 = static_cast<std::uint8_t>(word[0]);
+    if (!(b0 & 0x80u) || b0 == 0xFFu || !take_full_word(logfmt::get_le32(word.data()), rec)) co_return Status{};
     if (rec.kind == logfmt::meta && rec.key_size == logfmt::summary) break;
     at += rec.size;
+  }
+  {
+    const Status st = co_await read_record(next, at, next_end - at, rec);
+    if (!st && st.error() != Errc::corrupt) co_return st;
+    if (!st || rec.blank || rec.compact || rec.kind != logfmt::meta || rec.key_size != logfmt::summary)
+      co_return Status{};
   }
   const std::uint32_t base = geometry_.sector_offset(sector);
   const std::uint32_t end = records_end(sector);
@@ -99,6 +111,7 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
     const std::uint32_t list_record = rec.size;
     std::memcpy(list.data(), rec.meta.data(), n);
     for (std::uint32_t i = 0; i < n && listing;) {
+      listing = false;  // until this entry is applied: whatever breaks off below ends the list
       // The entry, spelled out as the record it names.
       const auto b0 = static_cast<std::uint8_t>(list[i]);
       if (b0 == skip_entry) {
@@ -108,10 +121,13 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
         if (skipped > end - pos) break;
         pos += skipped;
         i += 3;
+        listing = true;
         continue;
       }
       rec = LogRecord{};
       rec.address = base + pos;
+      std::uint32_t word = b0;  // what the record's first bytes must read: its slot, or its header word
+      std::uint16_t check = 0;  // the low half of crc32c(key), for records with a key
       if (b0 >= 1 && b0 <= max_slots) {
         // A compact record: sized and named by its binding, which must lie
         // in this sector and address it (as read_record requires).
@@ -127,14 +143,34 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
         i += 1;
       } else {
         if (!(b0 & 0x80u) || b0 == 0xFFu || i + 4 > n) break;
-        if (!take_full_word(logfmt::get_le32(list.data() + i), rec)) break;
+        word = logfmt::get_le32(list.data() + i);
+        if (!take_full_word(word, rec)) break;
         const std::uint32_t tail = entry_tail(rec);
         if (tail == not_listed || i + 4 + tail > n) break;
         if (rec.kind == logfmt::meta) std::memcpy(rec.meta.data(), list.data() + i + 4, tail);
-        else rec.key_hash = logfmt::get_le32(list.data() + i + 4);
+        else check = logfmt::get_le16(list.data() + i + 4);
         i += 4 + tail;
       }
       if (rec.size > end - pos) break;
+      {
+        // The list must still describe what lies there: the record's slot
+        // or header word, and its key name, are read (never its value). A
+        // record that decayed there ends the list: replay reads it whole.
+        std::array<std::byte, 4> head{};
+        const std::span<std::byte> first = std::span<std::byte>(head).first(rec.compact ? 1 : 4);
+        const std::span<std::byte> key(rec.key.data(), rec.compact || !logfmt::has_key(rec.kind) ? 0 : rec.key_size);
+        mount_->windowed = false;  // a few bytes per record: no read-ahead into the value
+        Status st = co_await read_bytes(rec.address, first);
+        if (st && !key.empty()) st = co_await read_bytes(rec.address + logfmt::full_head, key);
+        mount_->windowed = true;
+        FERRITE_CO_TRY(st);
+        if ((rec.compact ? std::uint32_t{static_cast<std::uint8_t>(head[0])} : logfmt::get_le32(head.data())) != word)
+          break;
+        if (!key.empty()) {
+          rec.key_hash = crc32c(key);
+          if ((rec.key_hash & 0xFFFFu) != check) break;
+        }
+      }
       // Applied as replay_sector applies a record that verified.
       if (rec.kind == logfmt::meta && rec.key_size == logfmt::shared) sectors_[sector].unique_hashes = 0;
       Status st;
@@ -142,32 +178,20 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
       if (step && *step) {
         const std::span<std::byte> key(rec.key.data(), rec.key_size);
         Located found;
-        const bool unique = sectors_[sector].unique_hashes;
-        if (!unique || !match_by_hash(rec, found)) {
-          // The name is read only where it is compared or placed in key
-          // order, and must have the entry's hash: one that decayed ends the
-          // list, and replay reads that record whole.
-          if (!unique || index_.holds(rec.key_hash) || index_.has_order()) {
-            mount_->windowed = false;  // a key alone: no read-ahead past it
-            st = co_await read_bytes(rec.address + logfmt::full_head, key);
-            mount_->windowed = true;
-            FERRITE_CO_TRY(st);
-            if (crc32c(key) != rec.key_hash) break;
-          }
+        if (!sectors_[sector].unique_hashes || !match_by_hash(rec, found))
           st = co_await locate(key, rec.key_hash, found);
-        }
         if (st) step = apply_keyed_record(rec, found, found.entry);
         if (st && step && *step) st = co_await index_insert(found.entry, key);
       }
       if (st && !step) st = fail(step.error());
       if (!st) {
         if (st.error() != Errc::corrupt || mount_->replay_again) co_return st;
-        listing = false;  // replay reads that record itself and judges it
-        break;
+        break;  // replay reads that record itself and judges it
       }
       last_at = pos;
       pos += rec.size;
       ++counters_.summarized_records;
+      listing = true;
     }
     if (!listing) break;
     // The list goes on in the next record, if that is a SUMMARY too.
@@ -307,7 +331,7 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
       const std::uint8_t field = logfmt::has_key(rec.kind) ? rec.key_size - 1 : rec.key_size;
       logfmt::put_le32(entry, logfmt::pack(rec.kind, rec.slot, field, rec.value_size));
       if (rec.kind == logfmt::meta) std::memcpy(entry + 4, rec.meta.data(), tail);
-      else logfmt::put_le32(entry + 4, rec.key_hash);
+      else logfmt::put_le16(entry + 4, static_cast<std::uint16_t>(rec.key_hash));
       held_size += 4 + tail;
     }
   }
