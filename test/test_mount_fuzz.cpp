@@ -108,6 +108,7 @@ struct Options {
   bool ordered = true;
   bool compact = true;
   bool verify = false;
+  bool summaries = false;  // maintain() writes sector summaries (FORMAT.md §5.2)
 };
 
 /// A store over a SimFlash seen through a Watch.
@@ -132,6 +133,7 @@ struct Bed {
                          : std::span<std::uint16_t>{};
     config.compact_records = options.compact;
     config.verify_writes = options.verify;
+    config.sector_summaries = options.summaries;
     config.max_value_size = 40;
     store.emplace(flash, config);
   }
@@ -178,9 +180,11 @@ std::uint32_t geometry_crc(const ferrite::Geometry& g) {
 // Image generators
 
 /// Valid stores written by the engine itself, to corrupt.
-std::vector<std::byte> valid_image(const ferrite::Geometry& g, std::uint64_t seed, bool compact) {
+std::vector<std::byte> valid_image(const ferrite::Geometry& g, std::uint64_t seed, bool compact,
+                                   bool summaries = false) {
   Options o;
   o.compact = compact;
+  o.summaries = summaries;
   Bed b(g, o, seed);
   if (!ferrite::sync_wait(b.store->format())) std::abort();
   rig::Random rnd(seed);
@@ -838,8 +842,22 @@ TEST_CASE("a mount of any image gives an error or a working store, never a crash
   for (std::size_t t = 0; t < std::size(targets); ++t)
     for (int c = 0; c < 2; ++c)
       for (std::uint64_t s = 0; s < 3; ++s)
-        valid[t][c].push_back(valid_image(targets[t].geometry, 0xA11CE + s * 31 + t * 7, c == 0));
+        // The third of each is written with sector summaries, where built: lists to mutate.
+        valid[t][c].push_back(
+            valid_image(targets[t].geometry, 0xA11CE + s * 31 + t * 7, c == 0, s == 2 && ferrite::summaries_built));
 
+  if constexpr (ferrite::summaries_built) {
+    // The lists are there to be mutated: SUMMARY records (META type 3) in the valid images.
+    std::size_t lists = 0;
+    for (const auto& per_target : valid)
+      for (const auto& per_kind : per_target)
+        for (const auto& img : per_kind)
+          for (std::size_t at = 0; at + 4 <= img.size(); at += 4)
+            lists += (std::to_integer<std::uint32_t>(img[at]) | std::to_integer<std::uint32_t>(img[at + 1]) << 8 |
+                      (std::to_integer<std::uint32_t>(img[at + 2]) & 1u) << 16) == 0x1A80u;
+    std::fprintf(stderr, "mount-fuzz: %zu SUMMARY records in the valid images\n", lists);
+    CHECK(lists > 0);
+  }
   const char* only = std::getenv("FERRITE_FUZZ_ONLY");  // a case number to trace
   Tally tally;
   const int images = static_cast<int>(30000 * scale);
