@@ -27,11 +27,15 @@ struct SummaryDue {
   /// Bytes the last list took: the pace counts them with the next call's
   /// writes, so collection keeps up with the room lists take too.
   std::uint32_t written = 0;
+  /// While a list is written: the binding read_record reads a compact
+  /// record against (nullptr: the index's).
+  const IndexedKey* binding = nullptr;
 };
 /// A build without summaries keeps nothing.
 struct NoSummaryDue {
   static constexpr Absent<std::uint32_t, 0xFFFFFFFFu> sector{};
   static constexpr Absent<std::uint32_t, 0> written{};
+  static constexpr Absent<const IndexedKey*, nullptr> binding{};
 };
 
 class StoreEngine {
@@ -180,13 +184,52 @@ class StoreEngine {
   void reset_state() noexcept;
 
   // records
-  /// `binding`: for a compact record, its binding instead of the one the
-  /// index holds for its slot (a summary's walk, FORMAT.md §5.2).
-  Task<Status> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit, LogRecord& out,
-                           const Entry* binding = nullptr) noexcept;
+  /// A compact record is read against the binding summary_.binding names
+  /// when set (a summary's walk, FORMAT.md §5.2), else the index's.
+  Task<Status> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit, LogRecord& out) noexcept;
   /// Fills kind, slot, key and value sizes and size from a full record's
   /// header word; false for a word the writer never produces (FORMAT.md §3.1).
-  bool take_full_word(std::uint32_t w, LogRecord& rec) const noexcept;
+  /// (Inlined: read_record is where the builds without summaries use it.)
+  [[gnu::always_inline]] bool take_full_word(std::uint32_t w, LogRecord& rec) const noexcept {
+    // Only header words the writer produces (FORMAT.md §3.1, what a reader rejects).
+    rec.kind = logfmt::kind_of(w);
+    rec.slot = logfmt::slot_of(w);
+    rec.value_size = logfmt::value_size_of(w);
+    std::uint32_t key_size = 0;
+    switch (rec.kind) {
+      case logfmt::put:
+      case logfmt::typed_put:
+      case logfmt::erase:
+      case logfmt::txn_put:
+      case logfmt::txn_erase:
+        key_size = logfmt::key_field_of(w) + 1u;
+        rec.key_size = static_cast<std::uint8_t>(key_size);
+        if ((rec.kind == logfmt::erase || rec.kind == logfmt::txn_erase) &&
+            (rec.value_size != (sealed() ? seal_.codec->sealed_size(0) : 0) || rec.slot != 0))
+          return false;
+        if ((rec.kind == logfmt::txn_put || sealed()) && rec.slot != 0) return false;
+        break;
+      case logfmt::tampered:
+        // Sealed stores only: a key whose latest record failed authentication.
+        key_size = logfmt::key_field_of(w) + 1u;
+        rec.key_size = static_cast<std::uint8_t>(key_size);
+        if (!sealed() || rec.slot != 0 || rec.value_size != seal_.codec->sealed_size(logfmt::tampered_bytes))
+          return false;
+        break;
+      case logfmt::meta:
+      case logfmt::txn_commit:
+        rec.key_size = logfmt::key_field_of(w);
+        if (rec.value_size > rec.meta.size() || rec.slot != 0) return false;
+        if (rec.kind == logfmt::txn_commit &&
+            (rec.key_size != 0 || rec.value_size != (sealed() ? seal_.codec->sealed_size(8) : 8)))
+          return false;
+        break;
+      default:
+        return false;
+    }
+    rec.size = full_size(key_size, rec.value_size);
+    return true;
+  }
   /// Where the bytes a SKIP record voids begin (its `from`, FORMAT.md §3.3);
   /// none for any other record.
   std::uint32_t voided_from(const LogRecord& rec) const noexcept;

@@ -51,49 +51,8 @@ std::uint32_t StoreEngine::voided_from(const LogRecord& rec) const noexcept {
   return skip ? logfmt::get_le32(rec.meta.data()) : none;
 }
 
-bool StoreEngine::take_full_word(std::uint32_t w, LogRecord& rec) const noexcept {
-  // Only header words the writer produces (FORMAT.md §3.1, what a reader rejects).
-  rec.kind = logfmt::kind_of(w);
-  rec.slot = logfmt::slot_of(w);
-  rec.value_size = logfmt::value_size_of(w);
-  std::uint32_t key_size = 0;
-  switch (rec.kind) {
-    case logfmt::put:
-    case logfmt::typed_put:
-    case logfmt::erase:
-    case logfmt::txn_put:
-    case logfmt::txn_erase:
-      key_size = logfmt::key_field_of(w) + 1u;
-      rec.key_size = static_cast<std::uint8_t>(key_size);
-      if ((rec.kind == logfmt::erase || rec.kind == logfmt::txn_erase) &&
-          (rec.value_size != (sealed() ? seal_.codec->sealed_size(0) : 0) || rec.slot != 0))
-        return false;
-      if ((rec.kind == logfmt::txn_put || sealed()) && rec.slot != 0) return false;
-      break;
-    case logfmt::tampered:
-      // Sealed stores only: a key whose latest record failed authentication.
-      key_size = logfmt::key_field_of(w) + 1u;
-      rec.key_size = static_cast<std::uint8_t>(key_size);
-      if (!sealed() || rec.slot != 0 || rec.value_size != seal_.codec->sealed_size(logfmt::tampered_bytes))
-        return false;
-      break;
-    case logfmt::meta:
-    case logfmt::txn_commit:
-      rec.key_size = logfmt::key_field_of(w);
-      if (rec.value_size > rec.meta.size() || rec.slot != 0) return false;
-      if (rec.kind == logfmt::txn_commit &&
-          (rec.key_size != 0 || rec.value_size != (sealed() ? seal_.codec->sealed_size(8) : 8)))
-        return false;
-      break;
-    default:
-      return false;
-  }
-  rec.size = full_size(key_size, rec.value_size);
-  return true;
-}
-
 Task<Status> StoreEngine::read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit,
-                                      LogRecord& rec, const Entry* binding) noexcept {
+                                      LogRecord& rec) noexcept {
   // Filled in the caller's storage: a record is large, and this sits at the
   // bottom of the deepest call chains.
   rec = LogRecord{};
@@ -114,6 +73,7 @@ Task<Status> StoreEngine::read_record(std::uint32_t sector, std::uint32_t offset
     // Compact: its binding must be in this same sector (FORMAT.md §3.2).
     // Its value length is the binding's, which the index keeps; and an
     // index entry must be able to address it from there.
+    const Entry* binding = summary_.binding;
     const std::size_t i = binding ? 0 : index_.position_of_slot(b0);
     if (i == none) co_return fail(Errc::corrupt);
     const Entry e = binding ? *binding : unpack(i);

@@ -273,7 +273,9 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
           holder != none && sector_of(current.binding) == listed && current.binding < base + offset;
       if (!index_names_it && !(binding = moved.latest(slot))) break;
     }
-    const Status st = co_await read_record(listed, offset, end - offset, rec, binding);
+    summary_.binding = binding;
+    const Status st = co_await read_record(listed, offset, end - offset, rec);
+    summary_.binding = nullptr;
     if (!st && st.error() != Errc::corrupt) co_return st;
     if (!st) break;
     const bool follows = !rec.blank || last_whole;
