@@ -182,9 +182,11 @@ struct StoreStats {
   std::uint32_t writes_skipped = 0;     ///< puts that found the same value and wrote nothing
   std::uint32_t sectors_erased = 0;     ///< erases issued by this store since mount/format
   std::uint32_t tampered_keys = 0;      ///< sealed: keys whose latest record failed authentication (read Errc::tampered)
+#if FERRITE_WITH_SUMMARIES
   /// Records the last mount replayed from sector summaries, reading no
   /// value (StoreConfig::sector_summaries, docs/FORMAT.md §5.2).
   std::uint32_t summarized_records = 0;
+#endif
   bool head_sealed = false;
 };
 
@@ -284,8 +286,10 @@ struct MaintenanceReport {
   /// The calls left before a write would have to collect, at the measured
   /// rate (0xFFFFFFFF: nothing to collect, or no write measured yet).
   std::uint32_t calls_left = 0xFFFFFFFFu;
+#if FERRITE_WITH_SUMMARIES
   /// SUMMARY records written (StoreConfig::sector_summaries).
   std::uint32_t summary_records = 0;
+#endif
 };
 
 struct FormatOptions {

@@ -156,7 +156,9 @@ inline std::string check(rig::Rig& r, Model& model, const std::optional<Op>& in_
            ", value " + std::to_string(why.value) + ", limit " + std::to_string(why.limit) + ")" : std::string());
   }
   const auto stats = r.store->stats();
+#if FERRITE_WITH_SUMMARIES
   summarized_mounts += stats.summarized_records > 0;
+#endif
   const std::string where = " (corrupt " + std::to_string(stats.corrupt_records) + ", sealed " +
                             std::to_string(stats.head_sealed) + ", weak " + std::to_string(r.sim.weak_bit_count()) +
                             (in_flight ? ", in flight " + std::to_string(in_flight->kind) + " " + in_flight->key : "") + ")";

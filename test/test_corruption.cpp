@@ -540,7 +540,9 @@ void flip_campaign(const Shape& shape, std::uint64_t seed, bool every_bit, Tally
   Bed live(g, shape.index_keys, seed, shape.summaries);
   live.sim.load_image(snapshot);
   NEED(live.mount());
+#if FERRITE_WITH_SUMMARIES
   if (shape.summaries) NEED(live.store->stats().summarized_records > 0);  // the flips reach a replay from a list
+#endif
   for (const std::string& k : truth.keys) NEED(classify(truth, k, live.get(k)) == Reading::exact);
   // (b) A store rebooted onto the flipped image.
   Bed cold(g, shape.index_keys, seed, shape.summaries);

@@ -276,9 +276,11 @@ Task<Status> StoreEngine::open_sector_at(std::uint32_t sector) noexcept {
   head_end_whole_ = false;
   if constexpr (changes_built) info.skips = 0;
   info.sequence = sequence;
-  info.vouches_previous = previous_whole ? 1 : 0;
-  info.summary_follows = previous != none ? 1 : 0;
-  summary_.sector = previous;
+  if constexpr (summaries_built) {
+    info.vouches_previous = previous_whole ? 1 : 0;  // the summary's writer reads it (FORMAT.md §5.2)
+    info.summary_follows = previous != none ? 1 : 0;
+    summary_.sector = previous;
+  }
   info.live_bytes = 0;
   info.used_bytes = 0;
   head_ = sector;
@@ -374,7 +376,8 @@ Task<Status> Store::mount() noexcept {
       info.unique_hashes =
           k == HeaderKind::valid && (h.flags & logfmt::unique_hashes) && indexed() && !sealed() ? 1 : 0;
       info.matched_by_hash = 0;
-      info.summary_follows = k == HeaderKind::valid && (h.flags & logfmt::summary_follows) ? 1 : 0;
+      if constexpr (summaries_built)
+        info.summary_follows = k == HeaderKind::valid && (h.flags & logfmt::summary_follows) ? 1 : 0;
       damaged += k == HeaderKind::garbage;
       if (k == HeaderKind::valid) {
         if (!any_valid) first_id = h.store_id;
@@ -1068,7 +1071,9 @@ StoreStats Store::stats() const noexcept {
   s.records_written = counters_.records_written;
   s.writes_skipped = counters_.writes_skipped;
   s.sectors_erased = counters_.sectors_erased;
+#if FERRITE_WITH_SUMMARIES
   s.summarized_records = counters_.summarized_records;
+#endif
   if (sealed())
     for (std::size_t i = 0; i < index_.size(); ++i) s.tampered_keys += unpack(i).tamper != Tamper::none;
   s.keys = index_.size();
