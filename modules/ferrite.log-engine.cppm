@@ -184,6 +184,19 @@ class StoreEngine {
   void reset_state() noexcept;
 
   // records
+  /// The index entry a full record that writes a key makes: its latest
+  /// record and its binding.
+  static Entry entry_of(const LogRecord& rec) noexcept {
+    Entry e;
+    e.hash = rec.key_hash;
+    e.location = rec.address;
+    e.binding = rec.address;
+    e.value_size = static_cast<std::uint16_t>(rec.value_size);
+    e.key_size = rec.key_size;
+    e.slot = rec.slot;
+    e.typed = rec.kind == logfmt::typed_put;
+    return e;
+  }
   /// A compact record is read against the binding summary_.binding names
   /// when set (a summary's walk, FORMAT.md §5.2), else the index's.
   Task<Status> read_record(std::uint32_t sector, std::uint32_t offset, std::uint32_t limit, LogRecord& out) noexcept;

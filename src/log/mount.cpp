@@ -1008,14 +1008,7 @@ Result<bool> StoreEngine::apply_keyed_record(const LogRecord& rec, const Located
   }
   if (rec.address / unit_ >= max_index_units) return fail(Errc::corrupt);  // the config check rules it out
   if (counting && found.found) count_live(found.entry, false);
-  Entry e;
-  e.hash = rec.key_hash;
-  e.location = rec.address;
-  e.binding = rec.address;
-  e.value_size = static_cast<std::uint16_t>(rec.value_size);
-  e.key_size = rec.key_size;
-  e.slot = rec.slot;
-  e.typed = rec.kind == logfmt::typed_put;
+  Entry e = entry_of(rec);
   if (sealed() && rec.kind == logfmt::tampered) {  // read_record admits it in sealed stores only
     e.tamper = Tamper::recorded;
     acknowledge_failure(logfmt::get_le32(rec.meta.data()), logfmt::get_le32(rec.meta.data() + 4));

@@ -287,17 +287,7 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
     offset += rec.size;
     if (!rec.compact && rec.slot != 0) {
       const std::size_t holder = index_.position_of_slot(rec.slot);
-      if (holder == none || unpack(holder).binding != rec.address) {
-        Entry gone;
-        gone.hash = rec.key_hash;
-        gone.binding = rec.address;
-        gone.location = rec.address;
-        gone.value_size = static_cast<std::uint16_t>(rec.value_size);
-        gone.key_size = rec.key_size;
-        gone.slot = rec.slot;
-        gone.typed = rec.kind == logfmt::typed_put;
-        moved.add(gone);
-      }
+      if (holder == none || unpack(holder).binding != rec.address) moved.add(entry_of(rec));
     }
     const std::uint32_t tail = rec.compact ? 0 : entry_tail(rec);
     if (tail == not_listed) break;
