@@ -45,22 +45,39 @@ std::uint32_t entry_tail(const LogRecord& rec) noexcept {
 class MovedBindings {
  public:
   void add(const IndexedKey& binding) noexcept {
-    for (std::size_t i = 0; i < std::min<std::size_t>(next_, entries_.size()); ++i)
-      if (entries_[i].slot == binding.slot) {
-        entries_[i] = binding;
+    const Kept kept{binding.binding, binding.hash, binding.value_size, binding.slot, binding.typed};
+    for (std::size_t i = 0; i < std::min<std::size_t>(next_, kept_.size()); ++i)
+      if (kept_[i].slot == binding.slot) {
+        kept_[i] = kept;
         return;
       }
-    entries_[next_++ % entries_.size()] = binding;
+    kept_[next_++ % kept_.size()] = kept;
   }
-  /// The latest one of `slot` (nullptr: none kept).
-  const IndexedKey* latest(std::uint8_t slot) const noexcept {
-    for (std::size_t i = 0; i < std::min<std::size_t>(next_, entries_.size()); ++i)
-      if (entries_[i].slot == slot) return &entries_[i];
-    return nullptr;
+  /// The latest one of `slot` into `out`; false when none is kept.
+  bool latest(std::uint8_t slot, IndexedKey& out) const noexcept {
+    for (std::size_t i = 0; i < std::min<std::size_t>(next_, kept_.size()); ++i)
+      if (kept_[i].slot == slot) {
+        out = IndexedKey{};
+        out.binding = out.location = kept_[i].binding;
+        out.hash = kept_[i].hash;
+        out.value_size = kept_[i].value_size;
+        out.slot = slot;
+        out.typed = kept_[i].typed;
+        return true;
+      }
+    return false;
   }
 
  private:
-  std::array<IndexedKey, 24> entries_{};
+  // What a compact record is read against (12 bytes, not a whole entry:
+  // the table sits in maintain()'s frame).
+  struct Kept {
+    std::uint32_t binding = 0, hash = 0;
+    std::uint16_t value_size = 0;
+    std::uint8_t slot = 0;
+    bool typed = false;
+  };
+  std::array<Kept, 24> kept_{};
   std::size_t next_ = 0;
 };
 
@@ -266,12 +283,16 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
     FERRITE_CO_TRY(co_await read_bytes(base + offset, first));
     const auto slot = static_cast<std::uint8_t>(first[0]);
     const Entry* binding = nullptr;
+    Entry moved_binding;
     if (slot >= 1 && slot <= max_slots) {
       const std::size_t holder = index_.position_of_slot(slot);
       const Entry current = holder != none ? unpack(holder) : Entry{};
       const bool index_names_it =
           holder != none && sector_of(current.binding) == listed && current.binding < base + offset;
-      if (!index_names_it && !(binding = moved.latest(slot))) break;
+      if (!index_names_it) {
+        if (!moved.latest(slot, moved_binding)) break;
+        binding = &moved_binding;
+      }
     }
     summary_.binding = binding;
     const Status st = co_await read_record(listed, offset, end - offset, rec);
