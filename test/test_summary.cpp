@@ -9,7 +9,13 @@
 #include <catch2/catch.hpp>
 import ferrite.log;
 import ferrite.sim;
+#if FERRITE_HAVE_CRYPTO && FERRITE_WITH_SEALING
+import ferrite.crypto;
+#endif
 #include "log_rig.hpp"
+#if FERRITE_HAVE_CRYPTO && FERRITE_WITH_SEALING
+#include "test_keys.hpp"
+#endif
 
 using ferrite::Errc;
 
@@ -202,6 +208,16 @@ TEST_CASE("sector summaries are refused for sealed and index-less stores, with t
   r.store.emplace(r.flash, r.config);
   CHECK(r.format().error() == Errc::invalid_argument);
   CHECK(std::string(r.store->config_report().field) == "sector_summaries");
+#if FERRITE_HAVE_CRYPTO && FERRITE_WITH_SEALING
+  // A sealed store: its mount authenticates every value, which a list would skip.
+  ferrite::Sealer sealer{ferrite::SealOptions{}};
+  REQUIRE(sealer.use_key(test_key(1)));
+  rig::Rig sealed(rig::geometry(4, 4096, 4), 64, true, false, 1, 96, &sealer);
+  sealed.config.sector_summaries = true;
+  sealed.store.emplace(sealed.flash, sealed.config);
+  CHECK(sealed.format().error() == Errc::invalid_argument);
+  CHECK(std::string(sealed.store->config_report().field) == "sector_summaries");
+#endif
 }
 #else
 TEST_CASE("a build without sector summaries refuses a store that asks for them, and says why", "[log][summary]") {

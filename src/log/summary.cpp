@@ -256,7 +256,7 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
     const std::uint32_t size = full_size(0, used);
     if (head_room() < size || size > budget || head_sealed_) co_return false;
     budget -= size;
-    summary_.written = summary_.written + size;
+    summary_.written += size;
     FERRITE_CO_TRY(co_await append(logfmt::meta, 0, {}, std::span<const std::byte>(list).first(used), false, 0,
                                    logfmt::summary));
     ++report.summary_records;
@@ -284,9 +284,12 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
     const auto slot = static_cast<std::uint8_t>(first[0]);
     const Entry* binding = nullptr;
     Entry moved_binding;
+    // The key holding the slot now (a scan of the index): looked up once per compact record.
+    Entry current;
+    std::size_t holder = none;
     if (slot >= 1 && slot <= max_slots) {
-      const std::size_t holder = index_.position_of_slot(slot);
-      const Entry current = holder != none ? unpack(holder) : Entry{};
+      holder = index_.position_of_slot(slot);
+      if (holder != none) current = unpack(holder);
       const bool index_names_it =
           holder != none && sector_of(current.binding) == listed && current.binding < base + offset;
       if (!index_names_it) {
@@ -317,8 +320,7 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
     // binding a slot stay, so replay moves slots exactly as without a list.)
     bool dead = false;
     if (rec.compact) {
-      const std::size_t holder = index_.position_of_slot(rec.slot);
-      dead = holder == none || unpack(holder).location != rec.address;
+      dead = holder == none || current.location != rec.address;  // (the index is as it was before the read)
     } else if (logfmt::is_put(rec.kind) && rec.slot == 0) {
       Located found;
       FERRITE_CO_TRY(co_await locate(std::span<const std::byte>(rec.key.data(), rec.key_size), rec.key_hash, found));
