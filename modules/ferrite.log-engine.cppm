@@ -320,9 +320,10 @@ class StoreEngine {
   // Lookups fill caller-owned storage: they sit on every call chain, and a
   // returned Result<Located> would cost a copy in each frame.
   /// `checksum`: a value read follows; a binding that is the latest record
-  /// is read with its checksum (Entry::binding_named).
-  Task<Status> locate(std::span<const std::byte> key, std::uint32_t hash, Located& out,
-                      bool checksum = false) noexcept;
+  /// is read with its checksum (Entry::binding_named). `names`: what a
+  /// candidate of this hash whose name no longer hashes to it means.
+  Task<Status> locate(std::span<const std::byte> key, std::uint32_t hash, Located& out, bool checksum = false,
+                      DecayedName names = DecayedName::report) noexcept;
   Task<Status> locate_by_scan(std::span<const std::byte> key, std::uint32_t hash, Located& out) noexcept;
   /// Adds `e` to the index and, where the store keeps key order, places `key`
   /// in it (a binary search over keys on flash); a build without scans keeps

@@ -33,7 +33,9 @@ constexpr bool is_txn(std::uint8_t kind) noexcept { return kind == txn_put || ki
 constexpr bool is_put(std::uint8_t kind) noexcept { return kind == put || kind == txn_put || kind == typed_put; }
 /// Kinds whose record holds a key name (the others put a type in its field).
 constexpr bool has_key(std::uint8_t kind) noexcept { return kind != meta && kind != txn_commit; }
-enum Meta : std::uint8_t { retire = 0, erased = 1, open = 2, summary = 3, skip = 6, shared = 7 };
+/// (Type 3 was an earlier form of SUMMARY, with 16-bit key checks: now read
+/// as a type this reader does not know.)
+enum Meta : std::uint8_t { retire = 0, erased = 1, open = 2, summary = 4, skip = 6, shared = 7 };
 /// OPEN's plaintext: tail u32, previous sequence u32, previous end u32.
 inline constexpr std::uint32_t open_bytes = 12;
 /// TAMPERED's plaintext: sequence u32, offset u32 of the record that failed.

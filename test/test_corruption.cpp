@@ -529,9 +529,9 @@ void flip_campaign(const Shape& shape, std::uint64_t seed, bool every_bit, Tally
     NEED(shared > 0);
   }
   if (shape.summaries) {
-    // SUMMARY records (META type 3, FORMAT.md §5.2) list sectors that mount replays from them.
+    // SUMMARY records (META type 4, FORMAT.md §5.2) list sectors that mount replays from them.
     int lists = 0;
-    for (std::size_t at = 0; at + 4 <= snapshot.size(); at += shape.unit) lists += (le32(snapshot, at) & 0x1FFFFu) == 0x1A80u;
+    for (std::size_t at = 0; at + 4 <= snapshot.size(); at += shape.unit) lists += (le32(snapshot, at) & 0x1FFFFu) == 0x2280u;
     std::fprintf(stderr, "corruption-kv: %s: %d SUMMARY records\n", shape.name, lists);
     NEED(lists > 0);
   }

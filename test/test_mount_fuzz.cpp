@@ -847,14 +847,14 @@ TEST_CASE("a mount of any image gives an error or a working store, never a crash
             valid_image(targets[t].geometry, 0xA11CE + s * 31 + t * 7, c == 0, s == 2 && ferrite::summaries_built));
 
   if constexpr (ferrite::summaries_built) {
-    // The lists are there to be mutated: SUMMARY records (META type 3) in the valid images.
+    // The lists are there to be mutated: SUMMARY records (META type 4) in the valid images.
     std::size_t lists = 0;
     for (const auto& per_target : valid)
       for (const auto& per_kind : per_target)
         for (const auto& img : per_kind)
           for (std::size_t at = 0; at + 4 <= img.size(); at += 4)
             lists += (std::to_integer<std::uint32_t>(img[at]) | std::to_integer<std::uint32_t>(img[at + 1]) << 8 |
-                      (std::to_integer<std::uint32_t>(img[at + 2]) & 1u) << 16) == 0x1A80u;
+                      (std::to_integer<std::uint32_t>(img[at + 2]) & 1u) << 16) == 0x2280u;
     std::fprintf(stderr, "mount-fuzz: %zu SUMMARY records in the valid images\n", lists);
     CHECK(lists > 0);
   }

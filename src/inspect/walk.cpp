@@ -556,8 +556,8 @@ std::string_view kind_name(std::uint8_t kind) noexcept {
 }
 
 std::string_view meta_name(std::uint8_t type) noexcept {
-  static constexpr std::array<std::string_view, 8> names = {"RETIRE", "ERASED", "OPEN", "SUMMARY",
-                                                            "",       "",       "SKIP", "SHARED"};
+  static constexpr std::array<std::string_view, 8> names = {"RETIRE", "ERASED",  "OPEN", "",
+                                                            "SUMMARY", "",       "SKIP", "SHARED"};
   return type < names.size() ? names[type] : std::string_view{};
 }
 

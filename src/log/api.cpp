@@ -347,7 +347,8 @@ Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, Va
   const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
   Located cur;  // the key as the index has it (refreshed as collection moves it)
-  FERRITE_CO_TRY(co_await locate(key, hash, cur, !erase));
+  // (A put writes a record of its own past a decayed name; an erase reports it.)
+  FERRITE_CO_TRY(co_await locate(key, hash, cur, !erase, erase ? DecayedName::report : DecayedName::pass));
   const std::uint32_t epoch_at_lookup = index_.epoch();
   if (erase) {
     if (!cur.found) co_return fail(Errc::not_found);
@@ -431,7 +432,7 @@ Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, Va
     if (index_.epoch() == epoch_at_lookup) {
       cur.entry = refreshed(cur.entry, cur.position);
     } else {
-      FERRITE_CO_TRY(co_await locate(key, hash, cur));
+      FERRITE_CO_TRY(co_await locate(key, hash, cur, false, erase ? DecayedName::report : DecayedName::pass));
     }
   }
   const std::uint32_t epoch_before_write = index_.epoch();
@@ -469,7 +470,7 @@ Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, Va
   // write that had to be retried in a fresh sector went out as a full record.
   const bool wrote_compact = compact && sector_of(*at) == sector_of(binding_before_write);
   if (!found_before_write || index_.epoch() != epoch_before_write) {
-    if (auto st = co_await locate(key, hash, cur); !st) {
+    if (auto st = co_await locate(key, hash, cur, false, DecayedName::pass); !st) {
       mounted_ = false;  // the write is durable but the index cannot follow it: a remount rebuilds it
       co_return st;
     }

@@ -59,8 +59,8 @@ FlashOp StoreEngine::read_key(std::uint32_t binding, std::uint8_t key_size, std:
   return flash_.read(binding + logfmt::full_head, out.first(std::min<std::size_t>(key_size, out.size())));
 }
 
-Task<Status> StoreEngine::locate(std::span<const std::byte> key, std::uint32_t hash, Located& out,
-                                 bool checksum) noexcept {
+Task<Status> StoreEngine::locate(std::span<const std::byte> key, std::uint32_t hash, Located& out, bool checksum,
+                                 DecayedName names) noexcept {
   if (!indexed()) co_return co_await locate_by_scan(key, hash, out);
   out = Located{};
   bool damaged = false;  // a candidate whose binding no longer reads right: maybe this key
@@ -79,7 +79,13 @@ Task<Status> StoreEngine::locate(std::span<const std::byte> key, std::uint32_t h
     const std::uint32_t from = checksum && e.location == e.binding ? 4 : logfmt::full_head;
     FERRITE_CO_TRY(co_await flash_.read(
         e.binding + from, std::span<std::byte>(head).subspan(from, logfmt::full_head + key.size() - from)));
-    if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) continue;
+    if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) {
+      // Another key of this hash, or this one with a name that decayed.
+      if (names == DecayedName::report &&
+          crc32c(std::span<const std::byte>(head).subspan(logfmt::full_head, key.size())) != hash)
+        damaged = true;
+      continue;
+    }
     if (from == 4) {
       e.binding_crc = logfmt::get_le32(head.data() + 4);
       e.binding_named = true;

@@ -1,7 +1,8 @@
 // Sector summaries (docs/FORMAT.md §5.2): maintain() lists the records of
 // the sector before the head in SUMMARY records at the head's start; mount
-// replays that sector from the list, reading header words and keys but no
-// value, so its time follows the number of records rather than their bytes.
+// replays that sector from the list, reading nothing of its records but
+// where two live keys may share a hash (their header words and names), so
+// its time follows the number of records rather than their bytes.
 module;
 #include "ferrite_modules.hpp"
 #include "ferrite_try.hpp"
@@ -16,15 +17,15 @@ constexpr std::uint32_t not_listed = 0xFFFFFFFFu;
 constexpr std::uint32_t list_bytes = 48;  // a SUMMARY's value, as any META's, fits LogRecord::meta
 constexpr std::uint8_t skip_entry = 0x7F;  // then u16: program units of records the list leaves out
 
-/// What an entry holds after a full record's header word: the check of the
-/// key's name, the value of a RETIRE or ERASED, or nothing; not_listed for
+/// What an entry holds after a full record's header word: the key's hash,
+/// the value of a RETIRE or ERASED, or nothing; not_listed for
 /// a record a summary never names (it ends the summary).
 std::uint32_t entry_tail(const LogRecord& rec) noexcept {
   switch (rec.kind) {
     case logfmt::put:
     case logfmt::typed_put:
     case logfmt::erase:
-      return 2;
+      return 4;
     case logfmt::meta:
       switch (rec.key_size) {
         case logfmt::retire: return rec.value_size == 4 ? 4 : not_listed;
@@ -144,7 +145,7 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
       rec = LogRecord{};
       rec.address = base + pos;
       std::uint32_t word = b0;  // what the record's first bytes must read: its slot, or its header word
-      std::uint16_t check = 0;  // the low half of crc32c(key), for records with a key
+      std::uint32_t hash = 0;   // crc32c(key), for records with a key
       if (b0 >= 1 && b0 <= max_slots) {
         // A compact record: sized and named by its binding, which must lie
         // in this sector and address it (as read_record requires).
@@ -165,17 +166,23 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
         const std::uint32_t tail = entry_tail(rec);
         if (tail == not_listed || i + 4 + tail > n) break;
         if (rec.kind == logfmt::meta) std::memcpy(rec.meta.data(), list.data() + i + 4, tail);
-        else check = logfmt::get_le16(list.data() + i + 4);
+        else hash = logfmt::get_le32(list.data() + i + 4);
         i += 4 + tail;
       }
       if (rec.size > end - pos) break;
-      {
-        // The list must still describe what lies there: the record's slot
-        // or header word, and its key name, are read (never its value). A
-        // record that decayed there ends the list: replay reads it whole.
+      // Where two live keys may share a hash, replay compares names: the
+      // record's header word and name are read (never its value), and must
+      // still be what the list says, or the list ends there and replay reads
+      // the record whole. Elsewhere mount reads nothing of it: the entry
+      // carries the index's hash, and damage after the listing is found by
+      // the reader that reads the record (FORMAT.md §5.2).
+      const bool named = !rec.compact && logfmt::has_key(rec.kind);
+      if (named) rec.key_hash = hash;
+      const bool checked = !sectors_[sector].unique_hashes;
+      if (checked) {
         std::array<std::byte, 4> head{};
         const std::span<std::byte> first = std::span<std::byte>(head).first(rec.compact ? 1 : 4);
-        const std::span<std::byte> key(rec.key.data(), rec.compact || !logfmt::has_key(rec.kind) ? 0 : rec.key_size);
+        const std::span<std::byte> key(rec.key.data(), named ? rec.key_size : 0);
         mount_->windowed = false;  // a few bytes per record: no read-ahead into the value
         Status st = co_await read_bytes(rec.address, first);
         if (st && !key.empty()) st = co_await read_bytes(rec.address + logfmt::full_head, key);
@@ -183,10 +190,7 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
         FERRITE_CO_TRY(st);
         if ((rec.compact ? std::uint32_t{static_cast<std::uint8_t>(head[0])} : logfmt::get_le32(head.data())) != word)
           break;
-        if (!key.empty()) {
-          rec.key_hash = crc32c(key);
-          if ((rec.key_hash & 0xFFFFu) != check) break;
-        }
+        if (!key.empty() && crc32c(key) != hash) break;
       }
       // Applied as replay_sector applies a record that verified.
       if (rec.kind == logfmt::meta && rec.key_size == logfmt::shared) sectors_[sector].unique_hashes = 0;
@@ -195,8 +199,12 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
       if (step && *step) {
         const std::span<std::byte> key(rec.key.data(), rec.key_size);
         Located found;
-        if (!sectors_[sector].unique_hashes || !match_by_hash(rec, found))
-          st = co_await locate(key, rec.key_hash, found);
+        if (!sectors_[sector].unique_hashes || !match_by_hash(rec, found)) {
+          // Unnamed, a record matches by its hash alone or is a new key;
+          // where keys of its hash are indexed, replay reads it and compares.
+          if (!checked && index_.holds(rec.key_hash)) break;
+          st = co_await locate(key, rec.key_hash, found, false, DecayedName::pass);
+        }
         if (st) step = apply_keyed_record(rec, found, found.entry);
         if (st && step && *step) st = co_await index_insert(found.entry, key);
       }
@@ -323,7 +331,8 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
       dead = holder == none || current.location != rec.address;  // (the index is as it was before the read)
     } else if (logfmt::is_put(rec.kind) && rec.slot == 0) {
       Located found;
-      FERRITE_CO_TRY(co_await locate(std::span<const std::byte>(rec.key.data(), rec.key_size), rec.key_hash, found));
+      FERRITE_CO_TRY(co_await locate(std::span<const std::byte>(rec.key.data(), rec.key_size), rec.key_hash, found,
+                                     false, DecayedName::pass));
       dead = !found.found || (found.entry.location != rec.address && found.entry.binding != rec.address);
     }
     if (dead) {
@@ -346,7 +355,7 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
       const std::uint8_t field = logfmt::has_key(rec.kind) ? rec.key_size - 1 : rec.key_size;
       logfmt::put_le32(entry, logfmt::pack(rec.kind, rec.slot, field, rec.value_size));
       if (rec.kind == logfmt::meta) std::memcpy(entry + 4, rec.meta.data(), tail);
-      else logfmt::put_le16(entry + 4, static_cast<std::uint16_t>(rec.key_hash));
+      else logfmt::put_le32(entry + 4, rec.key_hash);
       held_size += 4 + tail;
     }
   }
