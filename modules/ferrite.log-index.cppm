@@ -66,14 +66,15 @@ struct IndexedKey {
 /// What a lookup found of a key.
 /// What a lookup makes of a candidate of the key's hash whose name, read
 /// from flash, no longer hashes to it: a name that decayed (a summarized
-/// sector's names are not read at mount, FORMAT.md §5.2), maybe this key's.
-/// A reader reports it (corrupt, when no other entry is the key); a writer
-/// and mount pass it by, as another key's, so that the key's new record
-/// gets an entry of its own and collection drops the damaged one.
-enum class DecayedName : std::uint8_t { report, pass };
+/// sector's names are not read at mount, FORMAT.md §5.2), most likely this
+/// key's. A reader reports it (corrupt, when no other entry is the key); a
+/// write and mount replay adopt it as the key's entry, to be superseded, as
+/// a full replay would have dropped the record that no longer verifies.
+enum class DecayedName : std::uint8_t { report, adopt };
 
 struct Located {
   bool found = false;
+  bool decayed = false;              // the entry's binding has a decayed name: write a full record
   std::size_t position = 0;          // index position (indexed mode)
   IndexedKey entry{};
 };

@@ -347,8 +347,8 @@ Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, Va
   const std::span<const std::byte> key = mapped.view();
   const std::uint32_t hash = crc32c(key);
   Located cur;  // the key as the index has it (refreshed as collection moves it)
-  // (A put writes a record of its own past a decayed name; an erase reports it.)
-  FERRITE_CO_TRY(co_await locate(key, hash, cur, !erase, erase ? DecayedName::report : DecayedName::pass));
+  // (A binding whose name decayed is taken for this key's: the write supersedes it.)
+  FERRITE_CO_TRY(co_await locate(key, hash, cur, !erase, DecayedName::adopt));
   const std::uint32_t epoch_at_lookup = index_.epoch();
   if (erase) {
     if (!cur.found) co_return fail(Errc::not_found);
@@ -432,13 +432,14 @@ Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, Va
     if (index_.epoch() == epoch_at_lookup) {
       cur.entry = refreshed(cur.entry, cur.position);
     } else {
-      FERRITE_CO_TRY(co_await locate(key, hash, cur, false, erase ? DecayedName::report : DecayedName::pass));
+      FERRITE_CO_TRY(co_await locate(key, hash, cur, false, DecayedName::adopt));
     }
   }
   const std::uint32_t epoch_before_write = index_.epoch();
   std::uint8_t slot = cur.found && !erase ? cur.entry.slot : 0;
-  const bool compact = slot != 0 && compact_ && cur.entry.value_size == vsize && cur.entry.typed == typed &&
-                       sector_of(cur.entry.binding) == head_ &&
+  // (Never after a binding whose name decayed: a compact record is read with its binding's name.)
+  const bool compact = slot != 0 && compact_ && !cur.decayed && cur.entry.value_size == vsize &&
+                       cur.entry.typed == typed && sector_of(cur.entry.binding) == head_ &&
                        addressable(geometry_.sector_offset(head_) + head_offset_, cur.entry.binding);
   const bool found_before_write = cur.found;
   const std::uint32_t binding_before_write = cur.entry.binding;
@@ -470,7 +471,7 @@ Task<Status> StoreEngine::put_impl(Write op, std::span<const std::byte> name, Va
   // write that had to be retried in a fresh sector went out as a full record.
   const bool wrote_compact = compact && sector_of(*at) == sector_of(binding_before_write);
   if (!found_before_write || index_.epoch() != epoch_before_write) {
-    if (auto st = co_await locate(key, hash, cur, false, DecayedName::pass); !st) {
+    if (auto st = co_await locate(key, hash, cur, false, DecayedName::adopt); !st) {
       mounted_ = false;  // the write is durable but the index cannot follow it: a remount rebuilds it
       co_return st;
     }

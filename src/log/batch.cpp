@@ -8,13 +8,6 @@ module ferrite.log;
 
 namespace ferrite {
 
-namespace {
-/// A batch's put writes past a decayed name, as Store::put does; its erase reports it.
-constexpr DecayedName names_for(std::uint8_t op) noexcept {
-  return op == 1 ? DecayedName::report : DecayedName::pass;
-}
-}  // namespace
-
 // ---------------------------------------------------------------------------
 // BatchLog
 
@@ -193,7 +186,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     const StoredKey key = stored_key(e.key);
     const std::uint32_t hash = crc32c(key.view());
     Located found;
-    FERRITE_CO_TRY(co_await locate(key.view(), hash, found, false, names_for(e.op)));
+    FERRITE_CO_TRY(co_await locate(key.view(), hash, found, false, DecayedName::adopt));
     if (e.op == 1 && !found.found) continue;  // erasing an absent key writes nothing
     if (e.op == 0 && !found.found && !shares_hash && !sealed())
       shares_hash = index_.holds(hash) || earlier_put_shares(e.offset, key.view(), hash);
@@ -248,7 +241,7 @@ Task<Status> Store::commit_batch(std::span<const std::byte> writes, std::span<co
     const StoredKey key = stored_key(e.key);
     const std::uint32_t hash = crc32c(key.view());
     Located found;
-    FERRITE_CO_TRY(co_await locate(key.view(), hash, found, false, names_for(e.op)));
+    FERRITE_CO_TRY(co_await locate(key.view(), hash, found, false, DecayedName::adopt));
     if (e.op == 1 && !found.found) continue;
     const std::uint32_t ksize = key.size;
     FERRITE_CO_TRY_ASSIGN(const std::uint32_t vsize, stored_size_of(e.op == 1, e.value));
@@ -302,7 +295,7 @@ Task<Status> StoreEngine::write_batch_records(std::span<const std::byte> writes,
     const std::uint32_t hash = crc32c(key.view());
     if (e.op == 1) {
       Located found;
-      FERRITE_CO_TRY(co_await locate(key.view(), hash, found, false, names_for(e.op)));
+      FERRITE_CO_TRY(co_await locate(key.view(), hash, found, false, DecayedName::adopt));
       if (!found.found) continue;
     }
     std::span<const std::byte> value = e.value;

@@ -80,10 +80,13 @@ Task<Status> StoreEngine::locate(std::span<const std::byte> key, std::uint32_t h
     FERRITE_CO_TRY(co_await flash_.read(
         e.binding + from, std::span<std::byte>(head).subspan(from, logfmt::full_head + key.size() - from)));
     if (std::memcmp(head.data() + logfmt::full_head, key.data(), key.size()) != 0) {
-      // Another key of this hash, or this one with a name that decayed.
-      if (names == DecayedName::report &&
-          crc32c(std::span<const std::byte>(head).subspan(logfmt::full_head, key.size())) != hash)
-        damaged = true;
+      // Another key of this hash, or this one with a name that decayed
+      // (it no longer hashes to its entry): the first such one is kept.
+      if (!out.decayed && crc32c(std::span<const std::byte>(head).subspan(logfmt::full_head, key.size())) != hash) {
+        out.decayed = true;
+        out.position = i;
+        out.entry = e;
+      }
       continue;
     }
     if (from == 4) {
@@ -91,11 +94,16 @@ Task<Status> StoreEngine::locate(std::span<const std::byte> key, std::uint32_t h
       e.binding_named = true;
     }
     out.found = true;
+    out.decayed = false;
     out.position = i;
     out.entry = e;
     co_return Status{};
   }
-  if (damaged) co_return fail(Errc::corrupt);
+  if (out.decayed && names == DecayedName::adopt) {
+    out.found = true;
+    co_return Status{};
+  }
+  if (damaged || out.decayed) co_return fail(Errc::corrupt);
   co_return Status{};
 }
 

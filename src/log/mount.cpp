@@ -755,7 +755,7 @@ Task<Status> StoreEngine::replay_sector(std::uint32_t sector) noexcept {
         const std::span<const std::byte> key(rec->key.data(), rec->key_size);
         Located found;
         if (!sectors_[sector].unique_hashes || !match_by_hash(*rec, found))
-          st = co_await locate(key, rec->key_hash, found, false, DecayedName::pass);
+          st = co_await locate(key, rec->key_hash, found, false, DecayedName::adopt);
         // (A key not found leaves found.entry free to carry the new entry.)
         if (st) step = apply_keyed_record(*rec, found, found.entry);
         if (st && step && *step) st = co_await index_insert(found.entry, key);

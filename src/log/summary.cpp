@@ -1,8 +1,8 @@
 // Sector summaries (docs/FORMAT.md §5.2): maintain() lists the records of
 // the sector before the head in SUMMARY records at the head's start; mount
-// replays that sector from the list, reading nothing of its records but
-// where two live keys may share a hash (their header words and names), so
-// its time follows the number of records rather than their bytes.
+// replays that sector from the list, reading each record's header word (and
+// its name only where two live keys may share a hash) but no value, so its
+// time follows the number of records rather than their bytes.
 module;
 #include "ferrite_modules.hpp"
 #include "ferrite_try.hpp"
@@ -122,6 +122,10 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
   const std::uint32_t base = geometry_.sector_offset(sector);
   const std::uint32_t end = records_end(sector);
   std::uint32_t pos = offset;
+  // Just past the last record applied: replay goes on from there. (Bytes a
+  // skip entry steps over count only once an entry after them checks out:
+  // a list found in the wrong place, or cut short, may end in a skip.)
+  std::uint32_t applied_end = offset;
   std::array<std::byte, list_bytes> list{};
   bool listing = true;
   while (listing) {
@@ -170,19 +174,20 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
         i += 4 + tail;
       }
       if (rec.size > end - pos) break;
-      // Where two live keys may share a hash, replay compares names: the
-      // record's header word and name are read (never its value), and must
-      // still be what the list says, or the list ends there and replay reads
-      // the record whole. Elsewhere mount reads nothing of it: the entry
-      // carries the index's hash, and damage after the listing is found by
-      // the reader that reads the record (FORMAT.md §5.2).
       const bool named = !rec.compact && logfmt::has_key(rec.kind);
       if (named) rec.key_hash = hash;
-      const bool checked = !sectors_[sector].unique_hashes;
-      if (checked) {
+      const bool unique = sectors_[sector].unique_hashes;
+      {
+        // The list must still describe what lies there: the record's slot
+        // or header word is read (never its value). A record that decayed
+        // there ends the list: replay reads it whole. Its name is read only
+        // where two live keys may share a hash, as replay compares names
+        // there; elsewhere the entry carries the index's hash, and a name
+        // that decays after the listing is found by the reader that compares
+        // it (locate: a name that no longer hashes to its entry is damage).
         std::array<std::byte, 4> head{};
         const std::span<std::byte> first = std::span<std::byte>(head).first(rec.compact ? 1 : 4);
-        const std::span<std::byte> key(rec.key.data(), named ? rec.key_size : 0);
+        const std::span<std::byte> key(rec.key.data(), named && !unique ? rec.key_size : 0);
         mount_->windowed = false;  // a few bytes per record: no read-ahead into the value
         Status st = co_await read_bytes(rec.address, first);
         if (st && !key.empty()) st = co_await read_bytes(rec.address + logfmt::full_head, key);
@@ -202,8 +207,8 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
         if (!sectors_[sector].unique_hashes || !match_by_hash(rec, found)) {
           // Unnamed, a record matches by its hash alone or is a new key;
           // where keys of its hash are indexed, replay reads it and compares.
-          if (!checked && index_.holds(rec.key_hash)) break;
-          st = co_await locate(key, rec.key_hash, found, false, DecayedName::pass);
+          if (unique && index_.holds(rec.key_hash)) break;
+          st = co_await locate(key, rec.key_hash, found, false, DecayedName::adopt);
         }
         if (st) step = apply_keyed_record(rec, found, found.entry);
         if (st && step && *step) st = co_await index_insert(found.entry, key);
@@ -215,6 +220,7 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
       }
       last_at = pos;
       pos += rec.size;
+      applied_end = pos;
       ++counters_.summarized_records;
       listing = true;
     }
@@ -226,7 +232,7 @@ Task<Status> StoreEngine::replay_summary(std::uint32_t sector, std::uint32_t& of
     if (!st && st.error() != Errc::corrupt) co_return st;
     listing = st && !rec.blank && !rec.compact && rec.kind == logfmt::meta && rec.key_size == logfmt::summary;
   }
-  offset = pos;
+  offset = applied_end;
   co_return Status{};
 }
 
@@ -332,7 +338,7 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
     } else if (logfmt::is_put(rec.kind) && rec.slot == 0) {
       Located found;
       FERRITE_CO_TRY(co_await locate(std::span<const std::byte>(rec.key.data(), rec.key_size), rec.key_hash, found,
-                                     false, DecayedName::pass));
+                                     false, DecayedName::adopt));
       dead = !found.found || (found.entry.location != rec.address && found.entry.binding != rec.address);
     }
     if (dead) {
