@@ -332,7 +332,8 @@ Task<Status> StoreEngine::write_summary(MaintenanceReport& report) noexcept {
     // A put that is neither its key's latest record nor its binding now is
     // left out: every mount replays what superseded it after it. (Records
     // binding a slot stay, so replay moves slots exactly as without a list.)
-    bool dead = false;
+    // So is a SUMMARY (of the sector before this one): it applies nothing.
+    bool dead = rec.kind == logfmt::meta && rec.key_size == logfmt::summary;
     if (rec.compact) {
       dead = holder == none || current.location != rec.address;  // (the index is as it was before the read)
     } else if (logfmt::is_put(rec.kind) && rec.slot == 0) {
