@@ -143,7 +143,7 @@ class StoreEngine {
   /// The TXN records of a batch and its commit, at the head.
   Task<Status> write_batch_records(std::span<const std::byte> writes, std::uint32_t count) noexcept;
   Task<Status> locate_after_validation(std::span<const std::byte> name, std::span<const std::byte> reads,
-                                      Located& out) noexcept;
+                                      Located& out, DecayedName names) noexcept;
   Result<std::uint32_t> stored_size_of(bool erase, std::span<const std::byte> value) noexcept;
   void drop_retired_entries() noexcept;
   std::uint32_t retire_marker_check(std::uint32_t sequence) const noexcept;

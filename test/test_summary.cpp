@@ -11,6 +11,9 @@
 #include <catch2/catch.hpp>
 import ferrite.log;
 import ferrite.sim;
+#if FERRITE_WITH_TRANSACTIONS
+import ferrite.txn;
+#endif
 #if FERRITE_HAVE_CRYPTO && FERRITE_WITH_SEALING
 import ferrite.crypto;
 #endif
@@ -180,6 +183,46 @@ TEST_CASE("a key name that decays in a summarized sector is found by the read, a
   b.check(model);
   CHECK(b.r.store->stats().keys == model.size());
 }
+
+#if FERRITE_WITH_TRANSACTIONS
+TEST_CASE("a transaction reads a key whose name decayed as corrupt, and its commit supersedes it",
+          "[log][summary][txn]") {
+  Bed b(true);
+  auto model = b.fill(400);
+  b.mount_reads();
+  REQUIRE(b.r.store->stats().summarized_records > 0);
+  b.r.sim.flip_bit(b.find("cold") + 1, 0);
+  b.mount_reads();
+  std::array<std::byte, 64> buf{};
+  {
+    ferrite::Transaction t(*b.r.store);
+    auto n = ferrite::sync_wait(t.get("cold", buf));
+    CHECK((!n && n.error() == Errc::corrupt));
+  }
+  SECTION("a put in a batch") {
+    ferrite::Transaction t(*b.r.store);
+    CHECK(ferrite::sync_wait(t.put("cold", "batched")));
+    CHECK(ferrite::sync_wait(t.put("k1", "also")));
+    CHECK(ferrite::sync_wait(t.commit()));
+    model["cold"] = "batched";
+    model["k1"] = "also";
+  }
+  SECTION("an erase in a batch") {
+    ferrite::Transaction t(*b.r.store);
+    CHECK(ferrite::sync_wait(t.erase("cold")));
+    CHECK(ferrite::sync_wait(t.put("k1", "also")));
+    CHECK(ferrite::sync_wait(t.commit()));
+    model.erase("cold");
+    model["k1"] = "also";
+    CHECK(b.r.get("cold") == "!not_found");
+  }
+  b.check(model);
+  CHECK(b.r.store->stats().keys == model.size());
+  b.mount_reads();
+  b.check(model);
+  CHECK(b.r.store->stats().keys == model.size());
+}
+#endif
 
 TEST_CASE("where two live keys share a hash, mount reads the names a summary lists, and a decayed one ends it there",
           "[log][summary]") {

@@ -109,7 +109,7 @@ Task<Status> StoreEngine::validate_reads(std::span<const std::byte> reads) noexc
   while (BatchLog::next(reads, true, cursor, e, malformed)) {
     const StoredKey key = stored_key(e.key);
     Located found;
-    FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found));
+    FERRITE_CO_TRY(co_await locate(key.view(), crc32c(key.view()), found, false, DecayedName::adopt));
     const std::uint32_t now = found.found ? found.entry.location : no_version;
     if (now != e.version) co_return fail(Errc::conflict);
   }
@@ -118,7 +118,7 @@ Task<Status> StoreEngine::validate_reads(std::span<const std::byte> reads) noexc
 }
 
 Task<Status> StoreEngine::locate_after_validation(std::span<const std::byte> name, std::span<const std::byte> reads,
-                                                  Located& out) noexcept {
+                                                  Located& out, DecayedName names) noexcept {
   // The shared start of version_of and read_versioned (mutex already held).
   if (!mounted_) co_return fail(Errc::not_mounted);
   if (!indexed()) co_return fail(Errc::unsupported);
@@ -126,13 +126,14 @@ Task<Status> StoreEngine::locate_after_validation(std::span<const std::byte> nam
   if (name.size() > max_key_size) co_return fail(Errc::too_large);
   FERRITE_CO_TRY(co_await validate_reads(reads));
   const StoredKey key = stored_key(name);
-  co_return co_await locate(key.view(), crc32c(key.view()), out);
+  co_return co_await locate(key.view(), crc32c(key.view()), out, false, names);
 }
 
 Task<Result<std::uint32_t>> Store::version_of(std::span<const std::byte> name, std::span<const std::byte> reads) noexcept {
   auto guard = co_await mutex_.lock();
   Located found;
-  FERRITE_CO_TRY(co_await locate_after_validation(name, reads, found));
+  // (A write's version: a binding whose name decayed is the key's, as the write will take it.)
+  FERRITE_CO_TRY(co_await locate_after_validation(name, reads, found, DecayedName::adopt));
   co_return found.found ? found.entry.location : no_version;
 }
 
@@ -140,7 +141,7 @@ Task<Result<std::size_t>> Store::read_versioned(std::span<const std::byte> name,
                                                 std::span<const std::byte> reads, std::uint32_t& version) noexcept {
   auto guard = co_await mutex_.lock();
   Located found;
-  FERRITE_CO_TRY(co_await locate_after_validation(name, reads, found));
+  FERRITE_CO_TRY(co_await locate_after_validation(name, reads, found, DecayedName::report));
   version = found.found ? found.entry.location : no_version;
   if (!found.found) co_return fail(Errc::not_found);
   const StoredKey key = stored_key(name);
