@@ -149,9 +149,16 @@ typedef struct ferrite_config {
   bool verify_writes;      /* read every record back after programming it */
   bool key_order;          /* keep the key-order permutation (2 bytes per key):
                               iteration in key order */
+  bool sector_summaries;   /* ferrite_maintain() lists each sector's records
+                              in the next one, so that mount reads the lists
+                              instead of the records (docs/FORMAT.md 5.2);
+                              indexed stores only, and only in builds with the
+                              meson option `summaries` (else INVALID_ARGUMENT
+                              at format/mount, field "sector_summaries") */
 } ferrite_config;
 
-/* max_keys 64, max_value_size 256, compact_records, key_order. */
+/* max_keys 64, max_value_size 256, compact_records, key_order; no
+ * verify_writes, no sector_summaries. */
 ferrite_config ferrite_default_config(void);
 
 /* The handle's fixed part. An upper bound for every target, checked by the
@@ -349,6 +356,7 @@ typedef struct ferrite_maintenance_report {
   uint32_t calls_left;     /* calls before a write would have to collect
                               (0xFFFFFFFF: nothing to collect, or no write
                               measured yet) */
+  uint32_t summary_records; /* SUMMARY records written (sector_summaries) */
 } ferrite_maintenance_report;
 
 /* What one maintenance call may do (Store::maintain's MaintenanceBudget). */
@@ -392,6 +400,9 @@ typedef struct ferrite_store_stats {
   /* false for an index-less store (max_keys 0): it keeps no count in RAM,
    * and counting means a scan of the log; ferrite_count_keys() counts. */
   bool keys_known;
+  /* records the last mount took from sector summaries, not read
+   * (sector_summaries; 0 in builds without them) */
+  uint32_t summarized_records;
 } ferrite_store_stats;
 
 ferrite_err ferrite_stats(const ferrite_store* store, ferrite_store_stats* stats);

@@ -766,6 +766,65 @@ static void test_indexless(void) {
   CHECK(counted == 54);
 }
 
+/* Sector summaries: maintain() lists sectors, and a mount takes records from
+ * the lists; a build without them refuses the configuration and says why. */
+static void test_summaries(void) {
+  ferrite_port port = nor_port(&g_flash2);
+  ferrite_config cfg = ferrite_default_config();
+  ferrite_store* s = NULL;
+  ferrite_store_stats st;
+  ferrite_maintenance_report rep;
+  ferrite_refusal why;
+  uint32_t lists = 0;
+  char key[16], value[48];
+  int i;
+  ferrite_err err;
+
+  nor_init(&g_flash2);
+  cfg.sector_summaries = true;
+  CHECK_OK(ferrite_open(g_mem_big, sizeof g_mem_big, &port, &cfg, &s));
+  err = ferrite_format(s);
+  if (err != FERRITE_OK) {
+    CHECK_ERR(err, FERRITE_INVALID_ARGUMENT);
+    CHECK_OK(ferrite_config_report(s, &why));
+    CHECK(strcmp(why.field, "sector_summaries") == 0);
+    printf("sector summaries: not built (%s)\n", why.reason);
+    return;
+  }
+  memset(value, 'v', sizeof value);
+  for (i = 0; i < 1500; ++i) {
+    value[0] = (char)('a' + i % 26);
+    CHECK_OK(ferrite_put(s, key, (size_t)snprintf(key, sizeof key, "s/%d", (i * 7) % 40), value,
+                         (size_t)(8 + i % 40)));
+    memset(&rep, 0xAA, sizeof rep);
+    CHECK_OK(ferrite_maintain(s, 4, true, &rep));
+    lists += rep.summary_records;
+  }
+  CHECK(lists > 0);
+  CHECK_OK(ferrite_unmount(s));
+  CHECK_OK(ferrite_mount(s));
+  CHECK_OK(ferrite_stats(s, &st));
+  CHECK(st.keys == 40);
+  CHECK(st.summarized_records > 0 && st.corrupt_records == 0);
+  printf("sector summaries: %u SUMMARY records written, %u records taken from them at mount\n", (unsigned)lists,
+         (unsigned)st.summarized_records);
+  {
+    char buf[64];
+    size_t len = sizeof buf;
+    CHECK_OK(ferrite_get(s, FERRITE_KEY("s/0"), buf, &len));
+    CHECK(len >= 8 && buf[1] == 'v');
+  }
+  /* an index-less store is refused, with the field named */
+  nor_init(&g_flash2);
+  cfg.max_keys = 0;
+  cfg.compact_records = false;
+  cfg.key_order = false;
+  CHECK_OK(ferrite_open(g_mem_big, sizeof g_mem_big, &port, &cfg, &s));
+  CHECK_ERR(ferrite_format(s), FERRITE_INVALID_ARGUMENT);
+  CHECK_OK(ferrite_config_report(s, &why));
+  CHECK(strcmp(why.field, "sector_summaries") == 0);
+}
+
 /* Refusals name their field, value and limit, as the C++ Refusal does. */
 static void test_refusals(void) {
   ferrite_port port = nor_port(&g_flash2);
@@ -945,6 +1004,7 @@ int main(void) {
   test_reboot(s);
   test_full_store();
   test_indexless();
+  test_summaries();
   test_refusals();
   test_polled();
   test_frame_arena();

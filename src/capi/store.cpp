@@ -39,6 +39,7 @@ ferrite_config ferrite_default_config(void) {
   c.compact_records = true;
   c.verify_writes = false;
   c.key_order = ferrite::scans_built;  // a build without scans keeps no key order
+  c.sector_summaries = false;
   return c;
 }
 
@@ -74,6 +75,7 @@ ferrite_err ferrite_open(void* memory, size_t memory_size_, const ferrite_port* 
   sc.sectors = std::span<SectorInfo>(infos, sectors);
   sc.compact_records = config->compact_records;
   sc.verify_writes = config->verify_writes;
+  sc.sector_summaries = config->sector_summaries;
   sc.max_value_size = config->max_value_size;
   auto* h = ::new (memory) StoreHandle(*port, *g, sc);
   *out = reinterpret_cast<ferrite_store*>(h);
@@ -172,6 +174,11 @@ ferrite_err ferrite_maintain_budget(ferrite_store* store, const ferrite_maintena
     report->bytes_copied = r->bytes_copied;
     report->pace_bytes = r->pace_bytes;
     report->calls_left = r->calls_left;
+#if FERRITE_WITH_SUMMARIES
+    report->summary_records = r->summary_records;
+#else
+    report->summary_records = 0;
+#endif
   }
   return code_of(r);
 }
@@ -208,6 +215,11 @@ ferrite_err ferrite_stats(const ferrite_store* store, ferrite_store_stats* out) 
   out->sectors_erased = s.sectors_erased;
   out->head_sealed = s.head_sealed;
   out->keys_known = s.keys_known;
+#if FERRITE_WITH_SUMMARIES
+  out->summarized_records = s.summarized_records;
+#else
+  out->summarized_records = 0;
+#endif
   return FERRITE_OK;
 }
 
