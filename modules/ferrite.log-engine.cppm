@@ -303,8 +303,11 @@ class StoreEngine {
   /// step stopped; retires the victim once nothing live is left in it.
   Task<Result<std::uint32_t>> gc_step(std::uint32_t max_records, std::uint32_t max_bytes = 0xFFFFFFFFu,
                                       std::uint32_t* moved = nullptr) noexcept;
+  /// Retires the victim, which holds nothing live any more: a RETIRE record
+  /// at the head, then the marker in the victim's header.
+  Task<Status> retire_victim() noexcept;
   Task<Status> copy_entry(std::size_t entry) noexcept;
-  Task<Status> copy_sealed_entry(std::size_t entry, const Entry& e, std::span<const std::byte> key) noexcept;
+  Task<Status> copy_sealed_entry(std::size_t entry, const Entry& e) noexcept;
   Task<Result<std::uint32_t>> copy_forward(std::uint8_t slot, std::span<const std::byte> key,
                                            std::uint32_t value_from, std::uint32_t value_size,
                                            bool typed = false) noexcept;

@@ -334,19 +334,23 @@ Task<Status> StoreEngine::copy_entry(std::size_t position) noexcept {
     if (loaded.error() == Errc::corrupt) mounted_ = false;
     co_return loaded;
   }
-  std::array<std::byte, max_key_size> key{};
-  FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key));
-  const std::span<const std::byte> key_bytes(key.data(), e.key_size);
-  if (sealed()) co_return co_await copy_sealed_entry(position, e, key_bytes);
+  if (sealed()) co_return co_await copy_sealed_entry(position, e);
   const std::uint32_t source_sector = sector_of(e.location);
   const std::uint32_t source_offset = e.location - geometry_.sector_offset(source_sector);
+  // The key travels in the record read: a full source holds it (it is its
+  // own binding); a compact one gets it from its binding. (One buffer: this
+  // frame sits under every copy a collection makes.)
   LogRecordRead source;
   source.status = co_await read_record(source_sector, source_offset,
                                        geometry_.sector_size(source_sector) - source_offset, source.record);
-  const bool intact = source && !source->blank && logfmt::is_put(source->kind) &&
-                      (source->kind == logfmt::typed_put) == e.typed &&
-                      source->value_size == e.value_size && source->key_hash == e.hash &&
-                      (source->compact || std::memcmp(source->key.data(), key.data(), e.key_size) == 0);
+  bool intact = source && !source->blank && logfmt::is_put(source->kind) &&
+                (source->kind == logfmt::typed_put) == e.typed && source->value_size == e.value_size &&
+                source->key_hash == e.hash && (source->compact || e.location == e.binding);
+  if (intact && source->compact) {
+    FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, source->key));
+    intact = crc32c(std::span<const std::byte>(source->key.data(), e.key_size)) == e.hash;
+  }
+  const std::span<const std::byte> key_bytes(source->key.data(), e.key_size);
   if (!intact) {
     if (!source && source.error() != Errc::corrupt) co_return fail(source.error());
     // Lost to corruption: drop the key rather than invent a value.
@@ -433,9 +437,12 @@ void StoreEngine::rebind(std::size_t position, const Entry& e, std::uint32_t at)
   store_entry(position, moved);
 }
 
-Task<Status> StoreEngine::copy_sealed_entry(std::size_t position, const Entry& e, std::span<const std::byte> key) noexcept {
+Task<Status> StoreEngine::copy_sealed_entry(std::size_t position, const Entry& e) noexcept {
   // Sealed records are bound to their position: open at the old one (which
   // also authenticates it), seal again at the new one. No decompression.
+  std::array<std::byte, max_key_size> key_buffer{};
+  FERRITE_CO_TRY(co_await read_key(e.binding, e.key_size, key_buffer));
+  const std::span<const std::byte> key(key_buffer.data(), e.key_size);
   ++seal_.scratch_clobbers;  // scratch A: a put that collected frames its value again
   const ScratchWipe wipe{*this};
   const std::uint32_t size = full_size(e.key_size, e.value_size);
@@ -524,7 +531,13 @@ Task<Result<std::uint32_t>> StoreEngine::gc_step(std::uint32_t max_records, std:
       ++copied;
     }
   }
-  // Everything live has moved: retire the victim.
+  // Everything live has moved: retire the victim. (Its own coroutine: the
+  // buffers it needs would otherwise sit in this frame under every copy.)
+  FERRITE_CO_TRY(co_await retire_victim());
+  co_return copied;
+}
+
+Task<Status> StoreEngine::retire_victim() noexcept {
   if (!head_sealed_ && head_room() >= meta_size(4)) {
     // Damage ahead of the write offset seals the head: the write goes elsewhere.
     auto ahead = co_await check_blank_ahead(meta_size(4));
@@ -544,7 +557,7 @@ Task<Result<std::uint32_t>> StoreEngine::gc_step(std::uint32_t max_records, std:
     sectors_[gc_.victim].live_bytes = 0;
     gc_.victim = none;
     ++counters_.gc_runs;
-    co_return copied;
+    co_return Status{};
   }
   if ((head_sealed_ || head_room() < meta_size(4)) && free_sector_count() == 0) {
     // No room for the RETIRE record and no sector to open (a head sealed by
@@ -557,7 +570,7 @@ Task<Result<std::uint32_t>> StoreEngine::gc_step(std::uint32_t max_records, std:
     gc_.victim = none;
     FERRITE_CO_TRY(co_await erase_sector(victim, false));
     ++counters_.gc_runs;
-    co_return copied;
+    co_return Status{};
   }
   if (head_sealed_ || head_room() < meta_size(4)) FERRITE_CO_TRY(co_await open_sector());
   FERRITE_CO_TRY(co_await append(logfmt::meta, 0, {}, tail, false, 0, logfmt::retire));
@@ -584,7 +597,7 @@ Task<Result<std::uint32_t>> StoreEngine::gc_step(std::uint32_t max_records, std:
   sectors_[gc_.victim].live_bytes = 0;
   gc_.victim = none;
   ++counters_.gc_runs;
-  co_return copied;
+  co_return Status{};
 }
 
 Task<Result<bool>> StoreEngine::gc_index_less_step() noexcept {
